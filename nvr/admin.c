@@ -1,0 +1,2 @@
+/* admin — placeholder. */
+typedef int nvr_admin_placeholder;

@@ -1,0 +1,2 @@
+/* catalog — placeholder. */
+typedef int nvr_catalog_placeholder;

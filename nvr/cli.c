@@ -1,0 +1,2 @@
+/* cli — placeholder. */
+typedef int nvr_cli_placeholder;

@@ -1,0 +1,2 @@
+/* config — placeholder. */
+typedef int nvr_config_placeholder;

@@ -1,0 +1,2 @@
+/* daemon — placeholder. */
+typedef int nvr_daemon_placeholder;

@@ -1,0 +1,2 @@
+/* mp4probe — placeholder. */
+typedef int nvr_mp4probe_placeholder;

@@ -1,0 +1,2 @@
+/* supervisor — placeholder. */
+typedef int nvr_supervisor_placeholder;
