@@ -1,2 +1,306 @@
-/* admin — placeholder. */
-typedef int nvr_admin_placeholder;
+/* admin — JSON-line command socket between `nvr <subcommand>` and the daemon.
+ * Server side runs on the daemon's main loop and never blocks on a peer: reads are async, bounded
+ * in size (NVR_ADMIN_MAX_REQUEST) and in time (REQUEST_TIMEOUT_S). */
+#define G_LOG_DOMAIN "nvr-admin"
+
+#include "admin.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK (nvr-admin-error-quark, nvr_admin_error)
+
+#define REQUEST_TIMEOUT_S 10
+
+struct _NvrAdmin {
+  GSocketService *service;
+  char *path;
+  NvrAdminHandler handler;
+  gpointer user_data;
+};
+
+typedef struct {
+  NvrAdmin *admin;
+  GSocketConnection *conn;
+  GByteArray *buf;
+  guint8 chunk[4096];
+  guint timeout;
+  GCancellable *cancel;     /* cancelled by the timeout */
+  char *reply;
+} Request;
+
+static void
+request_free (Request *r)
+{
+  if (r->timeout)
+    g_source_remove (r->timeout);
+  g_io_stream_close (G_IO_STREAM (r->conn), NULL, NULL);
+  g_object_unref (r->conn);
+  g_object_unref (r->cancel);
+  g_byte_array_unref (r->buf);
+  g_free (r->reply);
+  g_free (r);
+}
+
+static char *
+reply_error (const char *message)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "ok");
+  json_builder_add_boolean_value (b, FALSE);
+  json_builder_set_member_name (b, "error");
+  json_builder_add_string_value (b, message);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static char *
+reply_ok (JsonNode *result)
+{
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *o = json_object_new ();
+  json_object_set_boolean_member (o, "ok", TRUE);
+  json_object_set_member (o, "result", result ? result : json_node_new (JSON_NODE_NULL));
+  json_node_take_object (root, o);
+  return json_to_string (root, FALSE);
+}
+
+static char *
+dispatch (NvrAdmin *admin, const char *line, gsize len)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  if (!json_parser_load_from_data (parser, line, len, &error))
+    return reply_error ("request is not JSON");
+  JsonNode *root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return reply_error ("request must be a JSON object");
+  JsonObject *req = json_node_get_object (root);
+  JsonNode *cmd = json_object_get_member (req, "command");
+  if (cmd == NULL || json_node_get_value_type (cmd) != G_TYPE_STRING)
+    return reply_error ("request has no \"command\" string");
+  JsonNode *args = json_object_get_member (req, "args");
+  if (args != NULL && !JSON_NODE_HOLDS_OBJECT (args))
+    return reply_error ("\"args\" must be an object");
+  g_autoptr (JsonObject) empty = json_object_new ();
+  JsonNode *result = admin->handler (json_node_get_string (cmd),
+                                     args ? json_node_get_object (args) : empty, &error,
+                                     admin->user_data);
+  if (result == NULL)
+    return reply_error (error ? error->message : "command failed");
+  return reply_ok (result);
+}
+
+static void
+on_written (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Request *r = data;
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (src), res, NULL, NULL);
+  request_free (r);
+}
+
+static void on_read (GObject *src, GAsyncResult *res, gpointer data);
+
+static void
+answer (Request *r, char *reply)
+{
+  r->reply = g_strconcat (reply, "\n", NULL);
+  g_free (reply);
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (r->conn));
+  g_output_stream_write_all_async (out, r->reply, strlen (r->reply), G_PRIORITY_DEFAULT, r->cancel,
+                                   on_written, r);
+}
+
+static void
+on_read (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Request *r = data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (src), res, NULL);
+  if (n <= 0) {
+    if (n == 0 && r->buf->len > 0)
+      answer (r, dispatch (r->admin, (const char *) r->buf->data, r->buf->len));
+    else
+      request_free (r);
+    return;
+  }
+  g_byte_array_append (r->buf, r->chunk, n);
+  guint8 *nl = memchr (r->buf->data, '\n', r->buf->len);
+  if (nl != NULL) {
+    answer (r, dispatch (r->admin, (const char *) r->buf->data, nl - r->buf->data));
+    return;
+  }
+  if (r->buf->len > NVR_ADMIN_MAX_REQUEST) {
+    answer (r, reply_error ("request is too large"));
+    return;
+  }
+  g_input_stream_read_async (G_INPUT_STREAM (src), r->chunk, sizeof r->chunk, G_PRIORITY_DEFAULT,
+                             r->cancel, on_read, r);
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  Request *r = data;
+  r->timeout = 0;
+  /* Fails the pending read or write, whose callback frees the request. */
+  g_cancellable_cancel (r->cancel);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
+{
+  Request *r = g_new0 (Request, 1);
+  r->admin = data;
+  r->conn = g_object_ref (conn);
+  r->buf = g_byte_array_new ();
+  r->cancel = g_cancellable_new ();
+  r->timeout = g_timeout_add_seconds (REQUEST_TIMEOUT_S, on_timeout, r);
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  g_input_stream_read_async (in, r->chunk, sizeof r->chunk, G_PRIORITY_DEFAULT, r->cancel,
+                             on_read, r);
+  return TRUE;
+}
+
+/* TRUE if something answers on @path. */
+static gboolean
+socket_alive (const char *path)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+  g_autoptr (GSocketConnection) conn =
+      g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr), NULL, NULL);
+  return conn != NULL;
+}
+
+NvrAdmin *
+nvr_admin_listen (const char *path, const char *group, NvrAdminHandler handler,
+                  gpointer user_data, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0755) != 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Failed to create '%s': %s", dir,
+                 g_strerror (e));
+    return NULL;
+  }
+  if (g_file_test (path, G_FILE_TEST_EXISTS)) {
+    if (socket_alive (path)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                   "Another daemon already answers on '%s'", path);
+      return NULL;
+    }
+    g_unlink (path);
+  }
+  NvrAdmin *admin = g_new0 (NvrAdmin, 1);
+  admin->path = g_strdup (path);
+  admin->handler = handler;
+  admin->user_data = user_data;
+  admin->service = g_socket_service_new ();
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+  mode_t old = umask (0117);
+  gboolean ok = g_socket_listener_add_address (G_SOCKET_LISTENER (admin->service), addr,
+                                               G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                                               NULL, NULL, error);
+  umask (old);
+  if (!ok) {
+    g_prefix_error (error, "Failed to listen on '%s': ", path);
+    g_clear_object (&admin->service);
+    nvr_admin_free (admin);
+    return NULL;
+  }
+  if (group != NULL) {
+    struct group *gr = getgrnam (group);
+    if (gr == NULL || chown (path, (uid_t) -1, gr->gr_gid) != 0)
+      g_warning ("Failed to give group '%s' access to '%s'; only root can use it", group, path);
+  }
+  g_signal_connect (admin->service, "incoming", G_CALLBACK (on_incoming), admin);
+  g_socket_service_start (admin->service);
+  return admin;
+}
+
+void
+nvr_admin_free (NvrAdmin *admin)
+{
+  if (admin == NULL)
+    return;
+  if (admin->service != NULL) {
+    g_socket_service_stop (admin->service);
+    g_socket_listener_close (G_SOCKET_LISTENER (admin->service));
+    g_object_unref (admin->service);
+    g_unlink (admin->path);
+  }
+  g_free (admin->path);
+  g_free (admin);
+}
+
+JsonNode *
+nvr_admin_call (const char *path, const char *command, JsonObject *args, GError **error)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_socket_client_set_timeout (client, 30);
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+  g_autoptr (GError) cerr = NULL;
+  g_autoptr (GSocketConnection) conn =
+      g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr), NULL, &cerr);
+  if (conn == NULL) {
+    g_set_error (error, NVR_ADMIN_ERROR, NVR_ADMIN_ERROR_UNREACHABLE,
+                 "Cannot reach the daemon at '%s': %s (is `nvr run` running, and are you root "
+                 "or in its group?)", path, cerr->message);
+    return NULL;
+  }
+  JsonObject *req = json_object_new ();
+  json_object_set_string_member (req, "command", command);
+  if (args != NULL)
+    json_object_set_object_member (req, "args", json_object_ref (args));
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (root, req);
+  g_autofree char *text = json_to_string (root, FALSE);
+  g_autofree char *line = g_strconcat (text, "\n", NULL);
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  if (!g_output_stream_write_all (out, line, strlen (line), NULL, NULL, error))
+    return NULL;
+
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  g_autoptr (GByteArray) buf = g_byte_array_new ();
+  guint8 chunk[8192];
+  for (;;) {
+    gssize n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error);
+    if (n < 0)
+      return NULL;
+    if (n == 0)
+      break;
+    g_byte_array_append (buf, chunk, n);
+    if (buf->len > NVR_ADMIN_MAX_RESPONSE) {
+      g_set_error (error, NVR_ADMIN_ERROR, NVR_ADMIN_ERROR_PROTOCOL, "Daemon reply is too large");
+      return NULL;
+    }
+  }
+  if (buf->len == 0) {
+    g_set_error (error, NVR_ADMIN_ERROR, NVR_ADMIN_ERROR_PROTOCOL,
+                 "The daemon closed the connection without answering");
+    return NULL;
+  }
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, (const char *) buf->data, buf->len, error))
+    return NULL;
+  JsonNode *reply = json_parser_get_root (parser);
+  if (reply == NULL || !JSON_NODE_HOLDS_OBJECT (reply)) {
+    g_set_error (error, NVR_ADMIN_ERROR, NVR_ADMIN_ERROR_PROTOCOL, "Daemon reply is not an object");
+    return NULL;
+  }
+  JsonObject *o = json_node_get_object (reply);
+  if (!json_object_get_boolean_member_with_default (o, "ok", FALSE)) {
+    g_set_error (error, NVR_ADMIN_ERROR, NVR_ADMIN_ERROR_REFUSED, "%s",
+                 json_object_get_string_member_with_default (o, "error", "unknown error"));
+    return NULL;
+  }
+  JsonNode *result = json_object_get_member (o, "result");
+  return result ? json_node_copy (result) : json_node_new (JSON_NODE_NULL);
+}

@@ -1,2 +1,414 @@
-/* catalog — placeholder. */
-typedef int nvr_catalog_placeholder;
+/* catalog — SQLite storage of cameras and segments; the only file with SQL in it.
+ * Main loop only. Statements are prepared with bound parameters; nothing is concatenated.
+ * Schema history is the migrations[] array: entry i takes user_version i to i+1. */
+#define G_LOG_DOMAIN "nvr-catalog"
+
+#include "catalog.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+G_DEFINE_QUARK (nvr-catalog-error-quark, nvr_catalog_error)
+
+struct _NvrCatalog {
+  sqlite3 *db;
+  char *path;
+};
+
+static const char *const migrations[] = {
+  /* 0 -> 1: cameras and segments. */
+  "CREATE TABLE cameras ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 32 AND name NOT GLOB '*[^a-z0-9_-]*'),"
+  "  main_url TEXT NOT NULL CHECK (main_url GLOB 'rtsp://*' OR main_url GLOB 'rtsps://*'),"
+  "  sub_url TEXT CHECK (sub_url IS NULL OR sub_url GLOB 'rtsp://*' OR sub_url GLOB 'rtsps://*'),"
+  "  username TEXT NOT NULL DEFAULT '',"
+  "  password TEXT NOT NULL DEFAULT '',"
+  "  transport TEXT NOT NULL DEFAULT 'default'"
+  "    CHECK (transport IN ('default', 'auto', 'tcp', 'udp')),"
+  "  created_us INTEGER NOT NULL,"
+  "  removed_us INTEGER CHECK (removed_us IS NULL OR removed_us >= created_us)"
+  ");"
+  "CREATE UNIQUE INDEX cameras_active_name ON cameras (name) WHERE removed_us IS NULL;"
+  "CREATE TABLE segments ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  camera_id INTEGER NOT NULL REFERENCES cameras (id),"
+  "  path TEXT NOT NULL UNIQUE CHECK (path NOT GLOB '/*' AND path NOT GLOB '*..*'),"
+  "  state TEXT NOT NULL CHECK (state IN ('recording', 'complete')),"
+  "  start_us INTEGER NOT NULL,"
+  "  end_us INTEGER CHECK (end_us IS NULL OR end_us >= start_us),"
+  "  duration_us INTEGER CHECK (duration_us IS NULL OR duration_us >= 0),"
+  "  bytes INTEGER NOT NULL DEFAULT 0 CHECK (bytes >= 0),"
+  "  CHECK (state = 'recording' OR (end_us IS NOT NULL AND duration_us IS NOT NULL))"
+  ");"
+  "CREATE INDEX segments_camera_start ON segments (camera_id, start_us);"
+  "CREATE INDEX segments_recording ON segments (state) WHERE state = 'recording';",
+};
+
+static gboolean
+db_fail (NvrCatalog *c, GError **error, const char *what)
+{
+  g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_DB, "Failed to %s in '%s': %s", what,
+               c->path, sqlite3_errmsg (c->db));
+  return FALSE;
+}
+
+static gboolean
+exec (NvrCatalog *c, const char *sql, GError **error)
+{
+  char *msg = NULL;
+  if (sqlite3_exec (c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_DB, "SQL error in '%s': %s",
+                 c->path, msg ? msg : "unknown");
+    sqlite3_free (msg);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Prepares @sql; on failure sets @error and returns NULL. */
+static sqlite3_stmt *
+prepare (NvrCatalog *c, const char *sql, GError **error)
+{
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2 (c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    db_fail (c, error, "prepare a statement");
+    return NULL;
+  }
+  return st;
+}
+
+typedef sqlite3_stmt NvrStmt;
+static void
+stmt_finalize (NvrStmt *st)
+{
+  sqlite3_finalize (st);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrStmt, stmt_finalize)
+
+static gboolean
+migrate (NvrCatalog *c, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "PRAGMA user_version", error);
+  if (st == NULL || sqlite3_step (st) != SQLITE_ROW)
+    return st == NULL ? FALSE : db_fail (c, error, "read the schema version");
+  gint64 version = sqlite3_column_int64 (st, 0);
+  if (version > (gint64) G_N_ELEMENTS (migrations)) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_DB,
+                 "Catalog '%s' has schema version %" G_GINT64_FORMAT
+                 ", newer than this nvr knows (%u)", c->path, version,
+                 (guint) G_N_ELEMENTS (migrations));
+    return FALSE;
+  }
+  for (gint64 v = version; v < (gint64) G_N_ELEMENTS (migrations); v++) {
+    g_autofree char *bump = g_strdup_printf ("PRAGMA user_version = %" G_GINT64_FORMAT, v + 1);
+    if (!exec (c, "BEGIN IMMEDIATE", error))
+      return FALSE;
+    if (!exec (c, migrations[v], error) || !exec (c, bump, error)) {
+      exec (c, "ROLLBACK", NULL);
+      return FALSE;
+    }
+    if (!exec (c, "COMMIT", error))
+      return FALSE;
+    g_message ("Catalog '%s' migrated to schema version %" G_GINT64_FORMAT, c->path, v + 1);
+  }
+  return TRUE;
+}
+
+NvrCatalog *
+nvr_catalog_open (const char *path, GError **error)
+{
+  g_autoptr (NvrCatalog) c = g_new0 (NvrCatalog, 1);
+  c->path = g_strdup (path);
+  if (sqlite3_open_v2 (path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                       SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    db_fail (c, error, "open the catalog");
+    return NULL;
+  }
+  sqlite3_extended_result_codes (c->db, 1);
+  sqlite3_busy_timeout (c->db, 5000);
+  if (!exec (c, "PRAGMA journal_mode = WAL;"
+                "PRAGMA synchronous = NORMAL;"
+                "PRAGMA foreign_keys = ON;", error))
+    return NULL;
+  if (!migrate (c, error))
+    return NULL;
+  return g_steal_pointer (&c);
+}
+
+void
+nvr_catalog_close (NvrCatalog *catalog)
+{
+  if (catalog == NULL)
+    return;
+  if (catalog->db != NULL)
+    sqlite3_close_v2 (catalog->db);
+  g_free (catalog->path);
+  g_free (catalog);
+}
+
+void
+nvr_camera_row_free (NvrCameraRow *row)
+{
+  if (row == NULL)
+    return;
+  g_free (row->name);
+  g_free (row->main_url);
+  g_free (row->sub_url);
+  g_free (row->username);
+  g_free (row->password);
+  g_free (row->transport);
+  g_free (row);
+}
+
+void
+nvr_segment_row_free (NvrSegmentRow *row)
+{
+  if (row == NULL)
+    return;
+  g_free (row->path);
+  g_free (row);
+}
+
+static char *
+col_str (sqlite3_stmt *st, int i)
+{
+  const unsigned char *s = sqlite3_column_text (st, i);
+  return s ? g_strdup ((const char *) s) : NULL;
+}
+
+static void
+bind_text (sqlite3_stmt *st, int i, const char *s)
+{
+  if (s == NULL)
+    sqlite3_bind_null (st, i);
+  else
+    sqlite3_bind_text (st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+gboolean
+nvr_catalog_camera_add (NvrCatalog *c, const NvrCameraRow *row, gint64 now_us, gint64 *out_id,
+                        GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "INSERT INTO cameras (name, main_url, sub_url, username, password, transport, created_us)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", error);
+  if (st == NULL)
+    return FALSE;
+  bind_text (st, 1, row->name);
+  bind_text (st, 2, row->main_url);
+  bind_text (st, 3, row->sub_url);
+  bind_text (st, 4, row->username ? row->username : "");
+  bind_text (st, 5, row->password ? row->password : "");
+  bind_text (st, 6, row->transport ? row->transport : "default");
+  sqlite3_bind_int64 (st, 7, now_us);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS,
+                 "A camera named '%s' already exists", row->name);
+    return FALSE;
+  }
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID,
+                 "Camera '%s' was refused by the catalog: %s", row->name,
+                 sqlite3_errmsg (c->db));
+    return FALSE;
+  }
+  if (rc != SQLITE_DONE)
+    return db_fail (c, error, "add a camera");
+  if (out_id)
+    *out_id = sqlite3_last_insert_rowid (c->db);
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_camera_remove (NvrCatalog *c, const char *name, gint64 now_us, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE cameras SET removed_us = ?2 WHERE name = ?1 AND removed_us IS NULL", error);
+  if (st == NULL)
+    return FALSE;
+  bind_text (st, 1, name);
+  sqlite3_bind_int64 (st, 2, now_us);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "remove a camera");
+  if (sqlite3_changes (c->db) == 0) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No camera named '%s'",
+                 name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+GPtrArray *
+nvr_catalog_camera_list (NvrCatalog *c, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT id, name, main_url, sub_url, username, password, transport, created_us"
+      " FROM cameras WHERE removed_us IS NULL ORDER BY id", error);
+  if (st == NULL)
+    return NULL;
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_camera_row_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    NvrCameraRow *r = g_new0 (NvrCameraRow, 1);
+    r->id = sqlite3_column_int64 (st, 0);
+    r->name = col_str (st, 1);
+    r->main_url = col_str (st, 2);
+    r->sub_url = col_str (st, 3);
+    r->username = col_str (st, 4);
+    r->password = col_str (st, 5);
+    r->transport = col_str (st, 6);
+    r->created_us = sqlite3_column_int64 (st, 7);
+    g_ptr_array_add (out, r);
+  }
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "list cameras");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+nvr_catalog_segment_open (NvrCatalog *c, gint64 camera_id, const char *path, gint64 start_us,
+                          gint64 *out_id, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "INSERT INTO segments (camera_id, path, state, start_us) VALUES (?1, ?2, 'recording', ?3)",
+      error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  bind_text (st, 2, path);
+  sqlite3_bind_int64 (st, 3, start_us);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "record an opened segment");
+  if (out_id)
+    *out_id = sqlite3_last_insert_rowid (c->db);
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_segment_close (NvrCatalog *c, gint64 camera_id, const char *path, gint64 start_us,
+                           gint64 end_us, gint64 duration_us, gint64 bytes, GError **error)
+{
+  /* Upsert: a close whose open was lost (daemon restarted in between) still gets its row. */
+  g_autoptr (NvrStmt) st = prepare (c,
+      "INSERT INTO segments (camera_id, path, state, start_us, end_us, duration_us, bytes)"
+      " VALUES (?1, ?2, 'complete', ?3, ?4, ?5, ?6)"
+      " ON CONFLICT (path) DO UPDATE SET state = 'complete', start_us = excluded.start_us,"
+      "   end_us = excluded.end_us, duration_us = excluded.duration_us, bytes = excluded.bytes"
+      " WHERE segments.camera_id = excluded.camera_id", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  bind_text (st, 2, path);
+  sqlite3_bind_int64 (st, 3, start_us);
+  sqlite3_bind_int64 (st, 4, MAX (end_us, start_us));
+  sqlite3_bind_int64 (st, 5, MAX (duration_us, 0));
+  sqlite3_bind_int64 (st, 6, MAX (bytes, 0));
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "record a closed segment");
+  if (sqlite3_changes (c->db) == 0) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID,
+                 "Segment '%s' belongs to another camera", path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_segment_delete (NvrCatalog *c, gint64 segment_id, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "DELETE FROM segments WHERE id = ?1", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, segment_id);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "delete a segment");
+  return TRUE;
+}
+
+static NvrSegmentRow *
+segment_from_row (sqlite3_stmt *st)
+{
+  NvrSegmentRow *r = g_new0 (NvrSegmentRow, 1);
+  r->id = sqlite3_column_int64 (st, 0);
+  r->camera_id = sqlite3_column_int64 (st, 1);
+  r->path = col_str (st, 2);
+  r->recording = g_strcmp0 ((const char *) sqlite3_column_text (st, 3), "recording") == 0;
+  r->start_us = sqlite3_column_int64 (st, 4);
+  r->end_us = sqlite3_column_int64 (st, 5);
+  r->duration_us = sqlite3_column_int64 (st, 6);
+  r->bytes = sqlite3_column_int64 (st, 7);
+  return r;
+}
+
+#define SEGMENT_COLUMNS "id, camera_id, path, state, start_us, end_us, duration_us, bytes"
+
+GPtrArray *
+nvr_catalog_segments_recording (NvrCatalog *c, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT " SEGMENT_COLUMNS " FROM segments WHERE state = 'recording' ORDER BY id", error);
+  if (st == NULL)
+    return NULL;
+  g_autoptr (GPtrArray) out =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_segment_row_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    g_ptr_array_add (out, segment_from_row (st));
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "list open segments");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+nvr_catalog_segment_exists (NvrCatalog *c, const char *path, gboolean *out, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "SELECT 1 FROM segments WHERE path = ?1", error);
+  if (st == NULL)
+    return FALSE;
+  bind_text (st, 1, path);
+  int rc = sqlite3_step (st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return db_fail (c, error, "look up a segment");
+  *out = rc == SQLITE_ROW;
+  return TRUE;
+}
+
+NvrSegmentRow *
+nvr_catalog_segment_last (NvrCatalog *c, gint64 camera_id, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT " SEGMENT_COLUMNS " FROM segments WHERE camera_id = ?1"
+      " ORDER BY start_us DESC, id DESC LIMIT 1", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_ROW)
+    return segment_from_row (st);
+  if (rc != SQLITE_DONE)
+    db_fail (c, error, "find the last segment");
+  return NULL;
+}
+
+gboolean
+nvr_catalog_camera_bytes_since (NvrCatalog *c, gint64 camera_id, gint64 since_us,
+                                gint64 *out_bytes, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT coalesce(sum(bytes), 0) FROM segments WHERE camera_id = ?1 AND start_us >= ?2",
+      error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int64 (st, 2, since_us);
+  if (sqlite3_step (st) != SQLITE_ROW)
+    return db_fail (c, error, "sum a camera's bytes");
+  *out_bytes = sqlite3_column_int64 (st, 0);
+  return TRUE;
+}

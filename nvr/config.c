@@ -1,2 +1,256 @@
-/* config — placeholder. */
-typedef int nvr_config_placeholder;
+/* config — INI-style config parser with line-numbered errors. Pure except nvr_config_load().
+ * Runs once at start-up (and in `nvr check-config`). Every key is described by one table row;
+ * a key not in the table is an error, so a typo never silently falls back to a default. */
+#define G_LOG_DOMAIN "nvr-config"
+
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+G_DEFINE_QUARK (nvr-config-error-quark, nvr_config_error)
+
+typedef enum { KEY_PATH, KEY_NAME, KEY_UINT, KEY_INT64, KEY_TRANSPORT } KeyKind;
+
+typedef struct {
+  const char *section;
+  const char *key;
+  KeyKind kind;
+  gsize offset;
+  gint64 min, max;   /* for numbers */
+} KeySpec;
+
+#define OFF(f) offsetof (NvrConfig, f)
+static const KeySpec keys[] = {
+  { "daemon", "admin_socket", KEY_PATH, OFF (admin_socket), 0, 0 },
+  { "daemon", "admin_group", KEY_NAME, OFF (admin_group), 0, 0 },
+  { "storage", "root", KEY_PATH, OFF (storage_root), 0, 0 },
+  { "storage", "segment_seconds", KEY_UINT, OFF (segment_seconds), 10, 3600 },
+  { "recording", "transport", KEY_TRANSPORT, OFF (transport), 0, 0 },
+  { "recording", "watchdog_seconds", KEY_UINT, OFF (watchdog_seconds), 2, 60 },
+  { "recording", "backoff_initial_ms", KEY_INT64, OFF (backoff_initial_ms), 100, 60000 },
+  { "recording", "backoff_max_ms", KEY_INT64, OFF (backoff_max_ms), 100, 600000 },
+};
+
+void
+nvr_config_free (NvrConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->admin_socket);
+  g_free (config->admin_group);
+  g_free (config->storage_root);
+  g_free (config);
+}
+
+const char *
+nvr_transport_to_string (NvrTransport t)
+{
+  switch (t) {
+  case NVR_TRANSPORT_TCP: return "tcp";
+  case NVR_TRANSPORT_UDP: return "udp";
+  case NVR_TRANSPORT_AUTO: default: return "auto";
+  }
+}
+
+gboolean
+nvr_transport_from_string (const char *s, NvrTransport *out)
+{
+  if (g_strcmp0 (s, "auto") == 0)
+    *out = NVR_TRANSPORT_AUTO;
+  else if (g_strcmp0 (s, "tcp") == 0)
+    *out = NVR_TRANSPORT_TCP;
+  else if (g_strcmp0 (s, "udp") == 0)
+    *out = NVR_TRANSPORT_UDP;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+fail (GError **error, int code, const char *filename, guint line, const char *fmt, ...)
+  G_GNUC_PRINTF (5, 6);
+
+static gboolean
+fail (GError **error, int code, const char *filename, guint line, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, NVR_CONFIG_ERROR, code, "%s:%u: %s", filename, line, msg);
+  return FALSE;
+}
+
+static gboolean
+set_value (NvrConfig *c, const KeySpec *k, const char *value, const char *filename, guint line,
+           GError **error)
+{
+  char *base = (char *) c;
+  switch (k->kind) {
+  case KEY_PATH:
+    if (!g_path_is_absolute (value) || strstr (value, "/../") != NULL ||
+        g_str_has_suffix (value, "/.."))
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must be an absolute path without '..', got '%s'", k->section, k->key,
+                   value);
+    if (strlen (value) > 200)
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s is longer than 200 characters", k->section, k->key);
+    g_free (*(char **) (base + k->offset));
+    *(char **) (base + k->offset) = g_strdup (value);
+    return TRUE;
+  case KEY_NAME:
+    for (const char *p = value; *p; p++)
+      if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
+        return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                     "%s.%s must be a group name of [A-Za-z0-9_-], got '%s'", k->section,
+                     k->key, value);
+    g_free (*(char **) (base + k->offset));
+    *(char **) (base + k->offset) = *value ? g_strdup (value) : NULL;
+    return TRUE;
+  case KEY_UINT:
+  case KEY_INT64: {
+    gint64 v;
+    g_autoptr (GError) perr = NULL;
+    if (!g_ascii_string_to_signed (value, 10, k->min, k->max, &v, &perr))
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+                   ", got '%s'", k->section, k->key, k->min, k->max, value);
+    if (k->kind == KEY_UINT)
+      *(guint *) (base + k->offset) = (guint) v;
+    else
+      *(gint64 *) (base + k->offset) = v;
+    return TRUE;
+  }
+  case KEY_TRANSPORT:
+    if (!nvr_transport_from_string (value, (NvrTransport *) (base + k->offset)))
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must be one of auto, tcp, udp, got '%s'", k->section, k->key, value);
+    return TRUE;
+  }
+  g_assert_not_reached ();
+}
+
+static gboolean
+section_known (const char *section)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (strcmp (keys[i].section, section) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+NvrConfig *
+nvr_config_parse (const char *text, gsize len, const char *filename, GError **error)
+{
+  g_autoptr (NvrConfig) c = g_new0 (NvrConfig, 1);
+  c->admin_socket = g_strdup ("/run/hearth/admin.sock");
+  c->storage_root = g_strdup ("/var/lib/hearth");
+  c->segment_seconds = 60;
+  c->transport = NVR_TRANSPORT_AUTO;
+  c->watchdog_seconds = 8;
+  c->backoff_initial_ms = 1000;
+  c->backoff_max_ms = 30000;
+
+  if (len > NVR_CONFIG_MAX_BYTES) {
+    fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, 0, "file is larger than %d bytes",
+          NVR_CONFIG_MAX_BYTES);
+    return NULL;
+  }
+  if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, len, NULL)) {
+    fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, 0, "file is not UTF-8 text");
+    return NULL;
+  }
+
+  g_autofree char *copy = g_strndup (text, len);
+  g_auto (GStrv) lines = g_strsplit (copy, "\n", -1);
+  g_autofree char *section = NULL;
+  guint seen_line[G_N_ELEMENTS (keys)] = { 0 };
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    guint lineno = i + 1;
+    char *line = g_strstrip (lines[i]);
+    if (*line == '\0' || *line == '#' || *line == ';')
+      continue;
+    if (*line == '[') {
+      char *end = strchr (line, ']');
+      if (end == NULL || end[1] != '\0') {
+        fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, lineno,
+              "section header must look like [name]");
+        return NULL;
+      }
+      *end = '\0';
+      const char *name = g_strstrip (line + 1);
+      if (!section_known (name)) {
+        fail (error, NVR_CONFIG_ERROR_UNKNOWN_KEY, filename, lineno,
+              "unknown section [%s] (known: daemon, storage, recording)", name);
+        return NULL;
+      }
+      g_free (section);
+      section = g_strdup (name);
+      continue;
+    }
+    char *eq = strchr (line, '=');
+    if (eq == NULL) {
+      fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, lineno, "expected 'key = value'");
+      return NULL;
+    }
+    *eq = '\0';
+    const char *key = g_strstrip (line);
+    const char *value = g_strstrip (eq + 1);
+    if (section == NULL) {
+      fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, lineno,
+            "key '%s' appears before any [section]", key);
+      return NULL;
+    }
+    const KeySpec *spec = NULL;
+    gsize idx = 0;
+    for (idx = 0; idx < G_N_ELEMENTS (keys); idx++)
+      if (strcmp (keys[idx].section, section) == 0 && strcmp (keys[idx].key, key) == 0) {
+        spec = &keys[idx];
+        break;
+      }
+    if (spec == NULL) {
+      fail (error, NVR_CONFIG_ERROR_UNKNOWN_KEY, filename, lineno, "unknown key '%s' in [%s]",
+            key, section);
+      return NULL;
+    }
+    if (seen_line[idx] != 0) {
+      fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, lineno,
+            "%s.%s is set twice (first on line %u)", section, key, seen_line[idx]);
+      return NULL;
+    }
+    seen_line[idx] = lineno;
+    if (!set_value (c, spec, value, filename, lineno, error))
+      return NULL;
+  }
+
+  if (c->backoff_max_ms < c->backoff_initial_ms) {
+    /* Blame whichever of the two keys came last in the file. */
+    guint line = 0;
+    for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+      if (g_str_has_prefix (keys[i].key, "backoff_"))
+        line = MAX (line, seen_line[i]);
+    fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+          "recording.backoff_max_ms (%" G_GINT64_FORMAT ") is less than "
+          "recording.backoff_initial_ms (%" G_GINT64_FORMAT ")",
+          c->backoff_max_ms, c->backoff_initial_ms);
+    return NULL;
+  }
+  return g_steal_pointer (&c);
+}
+
+NvrConfig *
+nvr_config_load (const char *path, GError **error)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr (GError) ioerr = NULL;
+  if (!g_file_get_contents (path, &text, &len, &ioerr)) {
+    g_set_error (error, NVR_CONFIG_ERROR, NVR_CONFIG_ERROR_IO, "%s: %s", path, ioerr->message);
+    return NULL;
+  }
+  return nvr_config_parse (text, len, path, error);
+}

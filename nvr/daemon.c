@@ -1,2 +1,382 @@
-/* daemon — placeholder. */
-typedef int nvr_daemon_placeholder;
+/* daemon — application context and admin command handlers. Main loop only.
+ * Start-up order matters: lock the storage root, open the catalog, recover what a crash left,
+ * then start workers, then accept admin commands. Shutdown runs it backwards. */
+#define G_LOG_DOMAIN "nvr-daemon"
+
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "catalog.h"
+#include "config.h"
+#include "paths.h"
+#include "recover.h"
+#include "supervisor.h"
+
+typedef struct {
+  NvrConfig *config;
+  NvrCatalog *catalog;
+  NvrSupervisor *supervisor;
+  NvrAdmin *admin;
+  GMainLoop *loop;
+  int lock_fd;
+  gint64 started_us;
+} NvrDaemon;
+
+static gboolean invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+invalid (GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, msg);
+  return FALSE;
+}
+
+/* Camera URLs: rtsp(s)://host[:port]/path, credentials never inside. */
+static gboolean
+check_url (const char *what, const char *url, GError **error)
+{
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "rtsp") != 0 &&
+                      g_strcmp0 (g_uri_get_scheme (uri), "rtsps") != 0) ||
+      g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    return invalid (error, "%s must look like rtsp://host[:port]/path", what);
+  if (g_uri_get_userinfo (uri) != NULL)
+    return invalid (error, "%s must not contain credentials: use --user and --password-file",
+                    what);
+  if (strlen (url) > 1024)
+    return invalid (error, "%s is longer than 1024 characters", what);
+  return TRUE;
+}
+
+static const char *
+member_str (JsonObject *o, const char *name)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  if (n == NULL || json_node_get_value_type (n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (n);
+}
+
+static JsonNode *
+camera_json (const NvrCameraRow *r)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_int_value (b, r->id);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, r->name);
+  json_builder_set_member_name (b, "main_url");
+  json_builder_add_string_value (b, r->main_url);
+  json_builder_set_member_name (b, "sub_url");
+  if (r->sub_url)
+    json_builder_add_string_value (b, r->sub_url);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "user");
+  json_builder_add_string_value (b, r->username ? r->username : "");
+  json_builder_set_member_name (b, "has_password");
+  json_builder_add_boolean_value (b, r->password && *r->password);
+  json_builder_set_member_name (b, "transport");
+  json_builder_add_string_value (b, r->transport);
+  json_builder_set_member_name (b, "created_us");
+  json_builder_add_int_value (b, r->created_us);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+static JsonNode *
+cmd_cameras_add (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  NvrCameraRow row = { 0 };
+  row.name = (char *) member_str (args, "name");
+  row.main_url = (char *) member_str (args, "main_url");
+  row.sub_url = (char *) member_str (args, "sub_url");
+  row.username = (char *) member_str (args, "user");
+  row.password = (char *) member_str (args, "password");
+  row.transport = (char *) member_str (args, "transport");
+  if (row.sub_url && !*row.sub_url)
+    row.sub_url = NULL;
+  if (!row.username)
+    row.username = "";
+  if (!row.password)
+    row.password = "";
+  if (!row.transport)
+    row.transport = "default";
+
+  if (!nvr_paths_camera_name_valid (row.name)) {
+    invalid (error, "camera name '%s' must be 1-32 characters of a-z, 0-9, '_' and '-'",
+             row.name ? row.name : "");
+    return NULL;
+  }
+  if (row.main_url == NULL) {
+    invalid (error, "%s", "a main URL is required (--main-url)");
+    return NULL;
+  }
+  if (!check_url ("--main-url", row.main_url, error) ||
+      (row.sub_url && !check_url ("--sub-url", row.sub_url, error)))
+    return NULL;
+  NvrTransport t;
+  if (strcmp (row.transport, "default") != 0 && !nvr_transport_from_string (row.transport, &t)) {
+    invalid (error, "transport '%s' must be one of auto, tcp, udp", row.transport);
+    return NULL;
+  }
+  if (*row.password && !*row.username) {
+    invalid (error, "%s", "a password needs a user name (--user)");
+    return NULL;
+  }
+  if (strlen (row.username) > 256 || strlen (row.password) > 256) {
+    invalid (error, "%s", "user name and password are limited to 256 bytes");
+    return NULL;
+  }
+  gint64 now_us = g_get_real_time ();
+  if (!nvr_catalog_camera_add (d->catalog, &row, now_us, &row.id, error))
+    return NULL;
+  row.created_us = now_us;
+  g_message ("Camera '%s' added (id %" G_GINT64_FORMAT ")", row.name, row.id);
+  nvr_supervisor_add (d->supervisor, &row);
+  return camera_json (&row);
+}
+
+static JsonNode *
+cmd_cameras_list (NvrDaemon *d, GError **error)
+{
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (d->catalog, error);
+  if (cams == NULL)
+    return NULL;
+  JsonArray *arr = json_array_new ();
+  for (guint i = 0; i < cams->len; i++)
+    json_array_add_element (arr, camera_json (cams->pdata[i]));
+  JsonNode *n = json_node_new (JSON_NODE_ARRAY);
+  json_node_take_array (n, arr);
+  return n;
+}
+
+static JsonNode *
+cmd_cameras_remove (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  const char *name = member_str (args, "name");
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (d->catalog, error);
+  if (cams == NULL)
+    return NULL;
+  gint64 id = 0;
+  for (guint i = 0; i < cams->len; i++)
+    if (g_strcmp0 (((NvrCameraRow *) cams->pdata[i])->name, name) == 0)
+      id = ((NvrCameraRow *) cams->pdata[i])->id;
+  if (!nvr_catalog_camera_remove (d->catalog, name ? name : "", g_get_real_time (), error))
+    return NULL;
+  g_message ("Camera '%s' removed; its recordings stay in the catalog", name);
+  nvr_supervisor_remove (d->supervisor, id);
+  return json_node_new (JSON_NODE_NULL);
+}
+
+static gint64
+local_midnight_us (gint64 now_us)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_from_unix_local (now_us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) midnight =
+      g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now),
+                             g_date_time_get_day_of_month (now), 0, 0, 0);
+  return g_date_time_to_unix (midnight) * G_USEC_PER_SEC;
+}
+
+static JsonNode *
+cmd_status (NvrDaemon *d, GError **error)
+{
+  gint64 now_us = g_get_real_time ();
+  gint64 midnight_us = local_midnight_us (now_us);
+  g_autoptr (GPtrArray) st = nvr_supervisor_status (d->supervisor);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "daemon");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "pid");
+  json_builder_add_int_value (b, getpid ());
+  json_builder_set_member_name (b, "started_us");
+  json_builder_add_int_value (b, d->started_us);
+  json_builder_set_member_name (b, "storage_root");
+  json_builder_add_string_value (b, d->config->storage_root);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "cameras");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < st->len; i++) {
+    const NvrCameraStatus *s = st->pdata[i];
+    gint64 today = 0;
+    if (!nvr_catalog_camera_bytes_since (d->catalog, s->camera_id, midnight_us, &today, error))
+      return NULL;
+    g_autoptr (GError) lerr = NULL;
+    g_autoptr (NvrSegmentRow) last = nvr_catalog_segment_last (d->catalog, s->camera_id, &lerr);
+    if (lerr != NULL) {
+      g_propagate_error (error, g_steal_pointer (&lerr));
+      return NULL;
+    }
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, s->camera_id);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, s->name);
+    json_builder_set_member_name (b, "state");
+    json_builder_add_string_value (b, s->state);
+    json_builder_set_member_name (b, "reason");
+    json_builder_add_string_value (b, s->reason);
+    json_builder_set_member_name (b, "since_us");
+    json_builder_add_int_value (b, s->since_us);
+    json_builder_set_member_name (b, "reconnects");
+    json_builder_add_int_value (b, s->reconnects);
+    json_builder_set_member_name (b, "worker_restarts");
+    json_builder_add_int_value (b, s->worker_restarts);
+    json_builder_set_member_name (b, "worker_pid");
+    json_builder_add_int_value (b, s->worker_pid);
+    json_builder_set_member_name (b, "codec");
+    json_builder_add_string_value (b, s->codec);
+    json_builder_set_member_name (b, "width");
+    json_builder_add_int_value (b, s->width);
+    json_builder_set_member_name (b, "height");
+    json_builder_add_int_value (b, s->height);
+    json_builder_set_member_name (b, "bytes_today");
+    json_builder_add_int_value (b, today);
+    json_builder_set_member_name (b, "last_segment");
+    if (last == NULL) {
+      json_builder_add_null_value (b);
+    } else {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "id");
+      json_builder_add_int_value (b, last->id);
+      json_builder_set_member_name (b, "path");
+      json_builder_add_string_value (b, last->path);
+      json_builder_set_member_name (b, "state");
+      json_builder_add_string_value (b, last->recording ? "recording" : "complete");
+      json_builder_set_member_name (b, "start_us");
+      json_builder_add_int_value (b, last->start_us);
+      json_builder_set_member_name (b, "end_us");
+      json_builder_add_int_value (b, last->end_us);
+      json_builder_set_member_name (b, "duration_us");
+      json_builder_add_int_value (b, last->duration_us);
+      json_builder_set_member_name (b, "bytes");
+      json_builder_add_int_value (b, last->bytes);
+      json_builder_end_object (b);
+    }
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+static JsonNode *
+handle_admin (const char *command, JsonObject *args, GError **error, gpointer data)
+{
+  NvrDaemon *d = data;
+  if (strcmp (command, "cameras.add") == 0)
+    return cmd_cameras_add (d, args, error);
+  if (strcmp (command, "cameras.list") == 0)
+    return cmd_cameras_list (d, error);
+  if (strcmp (command, "cameras.remove") == 0)
+    return cmd_cameras_remove (d, args, error);
+  if (strcmp (command, "status") == 0)
+    return cmd_status (d, error);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "unknown command '%s'", command);
+  return NULL;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  NvrDaemon *d = data;
+  g_message ("Shutting down");
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+lock_storage (NvrDaemon *d, GError **error)
+{
+  g_autofree char *recordings = g_build_filename (d->config->storage_root, "recordings", NULL);
+  if (g_mkdir_with_parents (recordings, 0750) != 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Failed to create '%s': %s",
+                 recordings, g_strerror (e));
+    return FALSE;
+  }
+  g_autofree char *lock = g_build_filename (d->config->storage_root, ".lock", NULL);
+  d->lock_fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (d->lock_fd < 0 || flock (d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                 "Failed to lock '%s': %s (is another daemon using this storage root?)", lock,
+                 g_strerror (e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+int
+nvr_daemon_run (const char *config_path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *db_path = NULL;
+  g_autoptr (GPtrArray) cams = NULL;
+  NvrDaemon d = { .lock_fd = -1, .started_us = g_get_real_time () };
+
+  d.config = nvr_config_load (config_path, &error);
+  if (d.config == NULL) {
+    g_printerr ("nvr: %s\n", error->message);
+    return 2;
+  }
+  signal (SIGPIPE, SIG_IGN);
+  int status = 1;
+  if (!lock_storage (&d, &error))
+    goto out;
+  db_path = g_build_filename (d.config->storage_root, "catalog.db", NULL);
+  d.catalog = nvr_catalog_open (db_path, &error);
+  if (d.catalog == NULL || !nvr_recover_at_startup (d.catalog, d.config->storage_root, &error))
+    goto out;
+
+  d.supervisor = nvr_supervisor_new (d.config, d.catalog);
+  cams = nvr_catalog_camera_list (d.catalog, &error);
+  if (cams == NULL)
+    goto out;
+  for (guint i = 0; i < cams->len; i++)
+    nvr_supervisor_add (d.supervisor, cams->pdata[i]);
+
+  d.admin = nvr_admin_listen (d.config->admin_socket, d.config->admin_group, handle_admin, &d,
+                              &error);
+  if (d.admin == NULL)
+    goto out;
+
+  d.loop = g_main_loop_new (NULL, FALSE);
+  guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &d);
+  guint sig_int = g_unix_signal_add (SIGINT, on_signal, &d);
+  g_message ("Hearth daemon running: %u camera(s), storage '%s', admin socket '%s'", cams->len,
+             d.config->storage_root, d.config->admin_socket);
+  g_main_loop_run (d.loop);
+  g_source_remove (sig_term);
+  g_source_remove (sig_int);
+  status = 0;
+
+out:
+  if (error != NULL)
+    g_printerr ("nvr: %s\n", error->message);
+  g_clear_pointer (&d.admin, nvr_admin_free);
+  g_clear_pointer (&d.supervisor, nvr_supervisor_free);
+  g_clear_pointer (&d.catalog, nvr_catalog_close);
+  g_clear_pointer (&d.loop, g_main_loop_unref);
+  g_clear_pointer (&d.config, nvr_config_free);
+  if (d.lock_fd >= 0)
+    close (d.lock_fd);
+  return status;
+}

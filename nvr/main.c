@@ -1,13 +1,11 @@
-/* main — `nvr` subcommand dispatch. */
-#include <string.h>
-#include <gst/gst.h>
-#include "worker.h"
+/* main — entry point of the single `nvr` binary; everything else lives in cli.c and below. */
+#include <locale.h>
+
+#include "cli.h"
 
 int
 main (int argc, char **argv)
 {
-  if (argc >= 2 && strcmp (argv[1], "camera-worker") == 0)
-    return nvr_worker_main (argc - 1, argv + 1);
-  g_printerr ("usage: nvr camera-worker\n");
-  return 2;
+  setlocale (LC_ALL, "");
+  return nvr_cli_main (argc, argv);
 }

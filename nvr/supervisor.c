@@ -1,2 +1,547 @@
-/* supervisor — placeholder. */
-typedef int nvr_supervisor_placeholder;
+/* supervisor — camera worker processes: spawn, configure over the wire, record their segments
+ * in the catalog, restart on death with full-jitter backoff. Main loop only.
+ * A camera's struct lives until its worker has exited and its open segments are settled. */
+#define G_LOG_DOMAIN "nvr-supervisor"
+
+#include "supervisor.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "paths.h"
+#include "recover.h"
+#include "wire.h"
+
+/* A worker that ran this long before dying starts its backoff from scratch. */
+#define HEALTHY_RUN_US (60 * G_USEC_PER_SEC)
+
+typedef struct {
+  gint64 id;          /* catalog id, 0 if the open could not be recorded */
+  char *path;
+  gint64 start_us;
+} OpenSegment;
+
+typedef struct {
+  NvrSupervisor *sup;
+  NvrCameraRow *cam;
+  char *camera_dir;
+
+  GSubprocess *proc;
+  NvrWireChannel *ch;
+  gint64 spawned_mono_us;
+  guint restart_source;
+  guint attempt;
+
+  char *state;
+  char *reason;
+  char *codec;
+  int width, height;
+  gint64 since_us;
+  guint worker_reconnects;  /* reported by the running worker */
+  guint past_reconnects;    /* of workers that have exited */
+  guint restarts;
+
+  GHashTable *open;         /* path -> OpenSegment */
+  gboolean removed;         /* free once the worker has exited */
+  gboolean stopping;
+} Cam;
+
+struct _NvrSupervisor {
+  const NvrConfig *config;
+  NvrCatalog *catalog;
+  char *self_exe;
+  GHashTable *cams;         /* camera id -> Cam, active cameras only */
+  GPtrArray *leaving;       /* removed Cams whose worker is still exiting */
+  guint pending;            /* running probes of segments left open */
+};
+
+static void spawn_worker (Cam *c);
+
+void
+nvr_camera_status_free (NvrCameraStatus *s)
+{
+  if (s == NULL)
+    return;
+  g_free (s->name);
+  g_free (s->state);
+  g_free (s->reason);
+  g_free (s->codec);
+  g_free (s);
+}
+
+static void
+open_segment_free (OpenSegment *o)
+{
+  g_free (o->path);
+  g_free (o);
+}
+
+static NvrCameraRow *
+camera_row_copy (const NvrCameraRow *r)
+{
+  NvrCameraRow *c = g_new0 (NvrCameraRow, 1);
+  c->id = r->id;
+  c->name = g_strdup (r->name);
+  c->main_url = g_strdup (r->main_url);
+  c->sub_url = g_strdup (r->sub_url);
+  c->username = g_strdup (r->username ? r->username : "");
+  c->password = g_strdup (r->password ? r->password : "");
+  c->transport = g_strdup (r->transport ? r->transport : "default");
+  c->created_us = r->created_us;
+  return c;
+}
+
+static void
+cam_free (Cam *c)
+{
+  if (c->restart_source)
+    g_source_remove (c->restart_source);
+  if (c->ch != NULL) {
+    nvr_wire_channel_close (c->ch);
+    nvr_wire_channel_unref (c->ch);
+  }
+  g_clear_object (&c->proc);
+  nvr_camera_row_free (c->cam);
+  g_free (c->camera_dir);
+  g_free (c->state);
+  g_free (c->reason);
+  g_free (c->codec);
+  g_hash_table_unref (c->open);
+  g_free (c);
+}
+
+static void
+set_state (Cam *c, const char *state, const char *reason)
+{
+  reason = reason ? reason : "";
+  if (g_strcmp0 (c->state, state) == 0 && g_strcmp0 (c->reason, reason) == 0)
+    return;
+  if (*reason)
+    g_message ("Camera '%s' is %s: %s", c->cam->name, state, reason);
+  else
+    g_message ("Camera '%s' is %s", c->cam->name, state);
+  g_free (c->state);
+  g_free (c->reason);
+  c->state = g_strdup (state);
+  c->reason = g_strdup (reason);
+  c->since_us = g_get_real_time ();
+}
+
+/* Kills a worker that broke the protocol; its exit is handled like any other. */
+static void
+violation (Cam *c, const char *what)
+{
+  g_warning ("Worker for camera '%s' broke the protocol (%s): killing it", c->cam->name, what);
+  if (c->ch != NULL)
+    nvr_wire_channel_close (c->ch);
+  if (c->proc != NULL)
+    g_subprocess_force_exit (c->proc);
+}
+
+static void
+on_segment_opened (Cam *c, GVariant *fields)
+{
+  const char *path = nvr_wire_get_str (fields, "path", NULL);
+  gint64 start_us = nvr_wire_get_int64 (fields, "start_us", -1);
+  if (!nvr_paths_is_within (c->camera_dir, path) || start_us <= 0) {
+    violation (c, "segment-opened outside its directory or without a start");
+    return;
+  }
+  if (g_hash_table_contains (c->open, path))
+    return;
+  OpenSegment *o = g_new0 (OpenSegment, 1);
+  o->path = g_strdup (path);
+  o->start_us = start_us;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_catalog_segment_open (c->sup->catalog, c->cam->id, path, start_us, &o->id, &error))
+    g_warning ("Failed to record segment '%s' as opened: %s", path, error->message);
+  g_hash_table_insert (c->open, o->path, o);
+  set_state (c, "recording", NULL);
+}
+
+static void
+on_segment_closed (Cam *c, GVariant *fields)
+{
+  const char *path = nvr_wire_get_str (fields, "path", NULL);
+  gint64 start_us = nvr_wire_get_int64 (fields, "start_us", -1);
+  gint64 end_us = nvr_wire_get_int64 (fields, "end_us", -1);
+  gint64 duration_us = nvr_wire_get_int64 (fields, "duration_us", -1);
+  gint64 bytes = nvr_wire_get_int64 (fields, "bytes", -1);
+  if (!nvr_paths_is_within (c->camera_dir, path) || start_us <= 0 || end_us < start_us ||
+      duration_us < 0 || bytes < 0) {
+    violation (c, "segment-closed outside its directory or with impossible figures");
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  if (!nvr_catalog_segment_close (c->sup->catalog, c->cam->id, path, start_us, end_us,
+                                  duration_us, bytes, &error))
+    g_warning ("Failed to record segment '%s' as closed: %s", path, error->message);
+  g_hash_table_remove (c->open, path);
+}
+
+static void
+on_state (Cam *c, GVariant *fields)
+{
+  const char *state = nvr_wire_get_str (fields, "state", "");
+  const char *reason = nvr_wire_get_str (fields, "reason", "");
+  gint64 reconnects = nvr_wire_get_int64 (fields, "reconnects", 0);
+  c->worker_reconnects = (guint) CLAMP (reconnects, 0, G_MAXINT32);
+  g_free (c->codec);
+  c->codec = g_strdup (nvr_wire_get_str (fields, "codec", ""));
+  c->width = (int) CLAMP (nvr_wire_get_int64 (fields, "width", 0), 0, 65535);
+  c->height = (int) CLAMP (nvr_wire_get_int64 (fields, "height", 0), 0, 65535);
+  if (strcmp (state, "connecting") == 0)
+    set_state (c, "connecting", reason);
+  else if (strcmp (state, "streaming") == 0)
+    set_state (c, "recording", reason);
+  else if (strcmp (state, "backoff") == 0)
+    set_state (c, "offline", reason);
+  else
+    g_warning ("Worker for camera '%s' reported an unknown state", c->cam->name);
+}
+
+static void
+on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer data)
+{
+  Cam *c = data;
+  if (strcmp (kind, "segment-opened") == 0)
+    on_segment_opened (c, fields);
+  else if (strcmp (kind, "segment-closed") == 0)
+    on_segment_closed (c, fields);
+  else if (strcmp (kind, "state") == 0)
+    on_state (c, fields);
+  else if (strcmp (kind, "hello") == 0)
+    g_debug ("Worker for camera '%s' says hello", c->cam->name);
+  else
+    g_debug ("Worker for camera '%s' sent an unknown message kind", c->cam->name);
+}
+
+static void
+on_channel_closed (NvrWireChannel *ch, const GError *error, gpointer data)
+{
+  Cam *c = data;
+  if (error != NULL && g_error_matches (error, NVR_WIRE_ERROR, NVR_WIRE_ERROR_CLOSED))
+    g_debug ("Channel to the worker of camera '%s' closed: %s", c->cam->name, error->message);
+  else if (error != NULL)
+    violation (c, error->message);
+  /* Otherwise the worker is exiting; its exit is handled in on_worker_exit(). */
+}
+
+typedef struct {
+  NvrSupervisor *sup;
+  NvrSegmentRow row;
+} SettleJob;
+
+static void
+settle_done (GObject *src, GAsyncResult *res, gpointer data)
+{
+  SettleJob *job = data;
+  NvrProbeInfo info;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_recover_probe_finish (res, &info, &error))
+    g_warning ("Failed to probe segment '%s' left open by a dead worker: %s (it will be "
+               "recovered at the next start)", job->row.path, error->message);
+  else if (!nvr_recover_settle_segment (job->sup->catalog, job->sup->config->storage_root,
+                                        &job->row, &info, &error))
+    g_warning ("Failed to settle segment '%s': %s", job->row.path, error->message);
+  job->sup->pending--;
+  g_free (job->row.path);
+  g_free (job);
+}
+
+/* The worker died with segments open: find out from the files what they hold. */
+static void
+settle_open_segments (Cam *c)
+{
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, c->open);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    OpenSegment *o = value;
+    SettleJob *job = g_new0 (SettleJob, 1);
+    job->sup = c->sup;
+    job->row.id = o->id;
+    job->row.camera_id = c->cam->id;
+    job->row.path = g_strdup (o->path);
+    job->row.recording = TRUE;
+    job->row.start_us = o->start_us;
+    g_autofree char *abs_path = g_build_filename (c->sup->config->storage_root, o->path, NULL);
+    c->sup->pending++;
+    nvr_recover_probe_async (abs_path, NULL, settle_done, job);
+  }
+  g_hash_table_remove_all (c->open);
+}
+
+static gboolean
+restart_cb (gpointer data)
+{
+  Cam *c = data;
+  c->restart_source = 0;
+  spawn_worker (c);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_worker_exit (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Cam *c = data;
+  NvrSupervisor *sup = c->sup;
+  GSubprocess *proc = G_SUBPROCESS (src);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *how = NULL;
+  g_subprocess_wait_finish (proc, res, &error);
+  if (g_subprocess_get_if_signaled (proc))
+    how = g_strdup_printf ("killed by signal %d", g_subprocess_get_term_sig (proc));
+  else
+    how = g_strdup_printf ("exited with status %d", g_subprocess_get_exit_status (proc));
+
+  if (c->ch != NULL) {
+    nvr_wire_channel_close (c->ch);
+    g_clear_pointer (&c->ch, nvr_wire_channel_unref);
+  }
+  g_clear_object (&c->proc);
+  c->past_reconnects += c->worker_reconnects;
+  c->worker_reconnects = 0;
+  settle_open_segments (c);
+
+  if (c->removed) {
+    g_message ("Worker for removed camera '%s' %s", c->cam->name, how);
+    g_ptr_array_remove_fast (sup->leaving, c);
+    cam_free (c);
+    return;
+  }
+  if (c->stopping) {
+    set_state (c, "stopped", NULL);
+    return;
+  }
+  if (g_get_monotonic_time () - c->spawned_mono_us > HEALTHY_RUN_US)
+    c->attempt = 0;
+  NvrBackoffPolicy policy = { sup->config->backoff_initial_ms, sup->config->backoff_max_ms };
+  gint64 delay_ms = nvr_backoff_delay_ms (&policy, c->attempt, g_random_int ());
+  c->attempt = MIN (c->attempt + 1, 30u);
+  c->restarts++;
+  g_autofree char *reason = g_strdup_printf ("worker %s; restarting in %" G_GINT64_FORMAT " ms",
+                                             how, delay_ms);
+  set_state (c, "offline", reason);
+  c->restart_source = g_timeout_add ((guint) delay_ms, restart_cb, c);
+}
+
+static GVariant *
+worker_config (Cam *c)
+{
+  const NvrConfig *cfg = c->sup->config;
+  NvrTransport transport = cfg->transport;
+  if (g_strcmp0 (c->cam->transport, "default") != 0)
+    nvr_transport_from_string (c->cam->transport, &transport);
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&b, "{sv}", "camera_id", g_variant_new_int64 (c->cam->id));
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (c->cam->name));
+  g_variant_builder_add (&b, "{sv}", "main_url", g_variant_new_string (c->cam->main_url));
+  g_variant_builder_add (&b, "{sv}", "user", g_variant_new_string (c->cam->username));
+  g_variant_builder_add (&b, "{sv}", "password", g_variant_new_string (c->cam->password));
+  g_variant_builder_add (&b, "{sv}", "storage_root", g_variant_new_string (cfg->storage_root));
+  g_variant_builder_add (&b, "{sv}", "camera_dir", g_variant_new_string (c->camera_dir));
+  g_variant_builder_add (&b, "{sv}", "segment_seconds", g_variant_new_uint32 (cfg->segment_seconds));
+  g_variant_builder_add (&b, "{sv}", "transport",
+                         g_variant_new_string (nvr_transport_to_string (transport)));
+  g_variant_builder_add (&b, "{sv}", "watchdog_seconds",
+                         g_variant_new_uint32 (cfg->watchdog_seconds));
+  g_variant_builder_add (&b, "{sv}", "backoff_initial_ms",
+                         g_variant_new_int64 (cfg->backoff_initial_ms));
+  g_variant_builder_add (&b, "{sv}", "backoff_max_ms", g_variant_new_int64 (cfg->backoff_max_ms));
+  return g_variant_builder_end (&b);
+}
+
+static void
+spawn_worker (Cam *c)
+{
+  NvrSupervisor *sup = c->sup;
+  int sv[2];
+  g_autoptr (GError) error = NULL;
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    g_warning ("Failed to create a socketpair for camera '%s': %s", c->cam->name,
+               g_strerror (errno));
+    c->restart_source = g_timeout_add_seconds (5, restart_cb, c);
+    return;
+  }
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_take_fd (launcher, sv[1], 3);
+  c->proc = g_subprocess_launcher_spawn (launcher, &error, sup->self_exe, "camera-worker",
+                                         "--camera", c->cam->name, NULL);
+  if (c->proc == NULL) {
+    close (sv[0]);
+    g_warning ("Failed to start the worker for camera '%s': %s", c->cam->name, error->message);
+    c->restart_source = g_timeout_add_seconds (5, restart_cb, c);
+    return;
+  }
+  c->spawned_mono_us = g_get_monotonic_time ();
+  c->ch = nvr_wire_channel_new (sv[0], on_message, on_channel_closed, c);
+  if (!nvr_wire_channel_send (c->ch, "config", worker_config (c), &error))
+    g_warning ("Failed to configure the worker for camera '%s': %s", c->cam->name,
+               error->message);
+  g_subprocess_wait_async (c->proc, NULL, on_worker_exit, c);
+  set_state (c, "starting", NULL);
+}
+
+NvrSupervisor *
+nvr_supervisor_new (const NvrConfig *config, NvrCatalog *catalog)
+{
+  NvrSupervisor *sup = g_new0 (NvrSupervisor, 1);
+  sup->config = config;
+  sup->catalog = catalog;
+  sup->self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  sup->cams = g_hash_table_new (g_int64_hash, g_int64_equal);
+  sup->leaving = g_ptr_array_new ();
+  return sup;
+}
+
+void
+nvr_supervisor_free (NvrSupervisor *sup)
+{
+  if (sup == NULL)
+    return;
+  nvr_supervisor_shutdown (sup, 3000);
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, sup->cams);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    cam_free (value);
+  g_hash_table_unref (sup->cams);
+  for (guint i = 0; i < sup->leaving->len; i++)
+    cam_free (sup->leaving->pdata[i]);
+  g_ptr_array_unref (sup->leaving);
+  g_free (sup->self_exe);
+  g_free (sup);
+}
+
+void
+nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera)
+{
+  if (g_hash_table_contains (sup->cams, &camera->id))
+    return;
+  Cam *c = g_new0 (Cam, 1);
+  c->sup = sup;
+  c->cam = camera_row_copy (camera);
+  c->camera_dir = nvr_paths_camera_dir (camera->id, camera->name);
+  c->open = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                   (GDestroyNotify) open_segment_free);
+  c->state = g_strdup ("starting");
+  c->reason = g_strdup ("");
+  c->codec = g_strdup ("");
+  c->since_us = g_get_real_time ();
+  g_hash_table_insert (sup->cams, &c->cam->id, c);
+  spawn_worker (c);
+}
+
+static void
+stop_worker (Cam *c)
+{
+  c->stopping = TRUE;
+  if (c->restart_source) {
+    g_source_remove (c->restart_source);
+    c->restart_source = 0;
+  }
+  if (c->ch != NULL && !nvr_wire_channel_send (c->ch, "stop", NULL, NULL) && c->proc != NULL)
+    g_subprocess_send_signal (c->proc, SIGTERM);
+}
+
+void
+nvr_supervisor_remove (NvrSupervisor *sup, gint64 camera_id)
+{
+  Cam *c = g_hash_table_lookup (sup->cams, &camera_id);
+  if (c == NULL)
+    return;
+  g_hash_table_remove (sup->cams, &camera_id);
+  c->removed = TRUE;
+  stop_worker (c);
+  if (c->proc == NULL)
+    cam_free (c);
+  else
+    g_ptr_array_add (sup->leaving, c);
+}
+
+static guint
+running_workers (NvrSupervisor *sup)
+{
+  guint n = sup->leaving->len;
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, sup->cams);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (((Cam *) value)->proc != NULL)
+      n++;
+  return n;
+}
+
+void
+nvr_supervisor_shutdown (NvrSupervisor *sup, int timeout_ms)
+{
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, sup->cams);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    stop_worker (value);
+
+  GMainContext *ctx = g_main_context_default ();
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  while (running_workers (sup) > 0 && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (ctx, FALSE))
+      g_usleep (10000);
+
+  if (running_workers (sup) > 0) {
+    g_warning ("%u worker(s) did not stop within %d ms: killing them", running_workers (sup),
+               timeout_ms);
+    g_hash_table_iter_init (&it, sup->cams);
+    while (g_hash_table_iter_next (&it, NULL, &value))
+      if (((Cam *) value)->proc != NULL)
+        g_subprocess_force_exit (((Cam *) value)->proc);
+    for (guint i = 0; i < sup->leaving->len; i++)
+      if (((Cam *) sup->leaving->pdata[i])->proc != NULL)
+        g_subprocess_force_exit (((Cam *) sup->leaving->pdata[i])->proc);
+  }
+  /* Wait for exits to be reaped and for probes of segments they left open. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while ((running_workers (sup) > 0 || sup->pending > 0) && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (ctx, FALSE))
+      g_usleep (10000);
+}
+
+static gint
+compare_status (gconstpointer a, gconstpointer b)
+{
+  const NvrCameraStatus *x = *(NvrCameraStatus *const *) a, *y = *(NvrCameraStatus *const *) b;
+  return (x->camera_id > y->camera_id) - (x->camera_id < y->camera_id);
+}
+
+GPtrArray *
+nvr_supervisor_status (NvrSupervisor *sup)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_camera_status_free);
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, sup->cams);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    Cam *c = value;
+    NvrCameraStatus *s = g_new0 (NvrCameraStatus, 1);
+    s->camera_id = c->cam->id;
+    s->name = g_strdup (c->cam->name);
+    s->state = g_strdup (c->state);
+    s->reason = g_strdup (c->reason);
+    s->worker_restarts = c->restarts;
+    s->reconnects = c->past_reconnects + c->worker_reconnects + c->restarts;
+    s->codec = g_strdup (c->codec);
+    s->width = c->width;
+    s->height = c->height;
+    s->since_us = c->since_us;
+    s->worker_pid = c->proc ? g_ascii_strtoll (g_subprocess_get_identifier (c->proc), NULL, 10) : 0;
+    g_ptr_array_add (out, s);
+  }
+  g_ptr_array_sort (out, compare_status);
+  return out;
+}

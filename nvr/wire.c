@@ -31,7 +31,8 @@ nvr_wire_encode (const char *kind, GVariant *fields)
   buf[1] = (size >> 16) & 0xff;
   buf[2] = (size >> 8) & 0xff;
   buf[3] = size & 0xff;
-  g_variant_store (msg, buf + 4);
+  /* Not g_variant_store(): it needs an 8-byte aligned destination, buf + 4 is not. */
+  memcpy (buf + 4, g_variant_get_data (msg), size);
   return g_bytes_new_take (buf, size + 4);
 }
 

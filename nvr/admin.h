@@ -1,0 +1,40 @@
+/* admin — the daemon's admin unix socket and the CLI's client for it. Main loop only.
+ * One request per connection: a JSON line {"command": "...", "args": {...}} answered by one JSON
+ * line {"ok": true, "result": ...} or {"ok": false, "error": "..."}. Requests are at most
+ * NVR_ADMIN_MAX_REQUEST bytes; the socket is mode 0660, owned by root and the admin group. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define NVR_ADMIN_MAX_REQUEST (64 * 1024)
+#define NVR_ADMIN_MAX_RESPONSE (16 * 1024 * 1024)
+
+#define NVR_ADMIN_ERROR (nvr_admin_error_quark ())
+GQuark nvr_admin_error_quark (void);
+typedef enum {
+  NVR_ADMIN_ERROR_UNREACHABLE,   /* no daemon is listening */
+  NVR_ADMIN_ERROR_PROTOCOL,
+  NVR_ADMIN_ERROR_REFUSED,       /* the daemon answered with an error */
+} NvrAdminError;
+
+/* Handles one command; returns the result (transfer full) or NULL with @error set. */
+typedef JsonNode *(*NvrAdminHandler) (const char *command, JsonObject *args, GError **error,
+                                      gpointer user_data);
+
+typedef struct _NvrAdmin NvrAdmin;
+
+/* Listens on @path (replacing a stale socket, refusing if a daemon already answers there). */
+NvrAdmin *nvr_admin_listen (const char *path, const char *group, NvrAdminHandler handler,
+                            gpointer user_data, GError **error);
+/* Stops listening and removes the socket file. */
+void nvr_admin_free (NvrAdmin *admin);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrAdmin, nvr_admin_free)
+
+/* Client: sends one command and returns the result (blocking; for the CLI). @args may be NULL. */
+JsonNode *nvr_admin_call (const char *path, const char *command, JsonObject *args,
+                          GError **error);
+
+G_END_DECLS

@@ -1,0 +1,84 @@
+/* catalog — the SQLite catalog of cameras and recorded segments (<storage root>/catalog.db).
+ * The only module that contains SQL. Runs on the daemon's main loop; one connection, WAL mode,
+ * foreign keys and CHECK constraints on, migrations by user_version.
+ * Invariants (docs/design/storage.md): ids are never reused (AUTOINCREMENT); a segment row is
+ * 'recording' from the moment its file is opened until it is closed or recovered; every path is
+ * relative to the storage root and inside its camera's directory. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define NVR_CATALOG_ERROR (nvr_catalog_error_quark ())
+GQuark nvr_catalog_error_quark (void);
+typedef enum {
+  NVR_CATALOG_ERROR_DB,
+  NVR_CATALOG_ERROR_NOT_FOUND,
+  NVR_CATALOG_ERROR_EXISTS,
+  NVR_CATALOG_ERROR_INVALID,
+} NvrCatalogError;
+
+typedef struct _NvrCatalog NvrCatalog;
+
+typedef struct {
+  gint64 id;
+  char *name;
+  char *main_url;
+  char *sub_url;        /* NULL if none */
+  char *username;       /* "" if none */
+  char *password;       /* "" if none; never logged or returned by the admin API */
+  char *transport;      /* "default", "auto", "tcp" or "udp" */
+  gint64 created_us;
+} NvrCameraRow;
+
+void nvr_camera_row_free (NvrCameraRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrCameraRow, nvr_camera_row_free)
+
+typedef struct {
+  gint64 id;
+  gint64 camera_id;
+  char *path;
+  gboolean recording;   /* state = 'recording' */
+  gint64 start_us;
+  gint64 end_us;        /* 0 while recording */
+  gint64 duration_us;   /* 0 while recording */
+  gint64 bytes;
+} NvrSegmentRow;
+
+void nvr_segment_row_free (NvrSegmentRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrSegmentRow, nvr_segment_row_free)
+
+NvrCatalog *nvr_catalog_open (const char *path, GError **error);
+void nvr_catalog_close (NvrCatalog *catalog);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrCatalog, nvr_catalog_close)
+
+/* Cameras. Removal is soft: the row stays (its footage is still in the catalog), the name is
+ * free for a new camera, and the removed camera's id is never reused. */
+gboolean nvr_catalog_camera_add (NvrCatalog *catalog, const NvrCameraRow *row, gint64 now_us,
+                                 gint64 *out_id, GError **error);
+gboolean nvr_catalog_camera_remove (NvrCatalog *catalog, const char *name, gint64 now_us,
+                                    GError **error);
+/* Active cameras ordered by id; elements are NvrCameraRow. */
+GPtrArray *nvr_catalog_camera_list (NvrCatalog *catalog, GError **error);
+
+/* Segments. */
+gboolean nvr_catalog_segment_open (NvrCatalog *catalog, gint64 camera_id, const char *path,
+                                   gint64 start_us, gint64 *out_id, GError **error);
+/* Completes the row for @path (creating it if the open was never recorded). */
+gboolean nvr_catalog_segment_close (NvrCatalog *catalog, gint64 camera_id, const char *path,
+                                    gint64 start_us, gint64 end_us, gint64 duration_us,
+                                    gint64 bytes, GError **error);
+gboolean nvr_catalog_segment_delete (NvrCatalog *catalog, gint64 segment_id, GError **error);
+/* Rows still 'recording' (for crash recovery), all cameras; elements are NvrSegmentRow. */
+GPtrArray *nvr_catalog_segments_recording (NvrCatalog *catalog, GError **error);
+/* TRUE if a row exists for @path. */
+gboolean nvr_catalog_segment_exists (NvrCatalog *catalog, const char *path, gboolean *out,
+                                     GError **error);
+/* The newest segment of a camera, or NULL (no error) if it has none. */
+NvrSegmentRow *nvr_catalog_segment_last (NvrCatalog *catalog, gint64 camera_id, GError **error);
+/* Bytes of a camera's segments starting at or after @since_us. */
+gboolean nvr_catalog_camera_bytes_since (NvrCatalog *catalog, gint64 camera_id,
+                                         gint64 since_us, gint64 *out_bytes, GError **error);
+
+G_END_DECLS

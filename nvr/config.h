@@ -1,0 +1,53 @@
+/* config — the daemon's configuration file, parsed once into a typed struct. Pure parser (the
+ * loader reads the file, nothing else does I/O). Unknown sections or keys, duplicates and bad
+ * values are errors that name the file, the line and the reason. Format: docs/design/config.md. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define NVR_CONFIG_DEFAULT_PATH "/etc/hearth/hearth.conf"
+#define NVR_CONFIG_MAX_BYTES (256 * 1024)
+
+#define NVR_CONFIG_ERROR (nvr_config_error_quark ())
+GQuark nvr_config_error_quark (void);
+typedef enum {
+  NVR_CONFIG_ERROR_SYNTAX,
+  NVR_CONFIG_ERROR_UNKNOWN_KEY,
+  NVR_CONFIG_ERROR_VALUE,
+  NVR_CONFIG_ERROR_IO,
+} NvrConfigError;
+
+typedef enum {
+  NVR_TRANSPORT_AUTO,   /* TCP interleaved first, UDP if the camera refuses TCP */
+  NVR_TRANSPORT_TCP,
+  NVR_TRANSPORT_UDP,
+} NvrTransport;
+
+typedef struct {
+  /* [daemon] */
+  char *admin_socket;          /* absolute path of the admin unix socket */
+  char *admin_group;           /* group allowed to use it besides root; NULL = root only */
+  /* [storage] */
+  char *storage_root;          /* absolute; holds catalog.db and recordings/ */
+  guint segment_seconds;       /* 10..3600 */
+  /* [recording] */
+  NvrTransport transport;      /* default for cameras that do not override it */
+  guint watchdog_seconds;      /* 2..60: no data for this long = camera dead */
+  gint64 backoff_initial_ms;   /* 100..60000 */
+  gint64 backoff_max_ms;       /* backoff_initial_ms..600000 */
+} NvrConfig;
+
+void nvr_config_free (NvrConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrConfig, nvr_config_free)
+
+/* Parses @text; @filename is only used in error messages. */
+NvrConfig *nvr_config_parse (const char *text, gsize len, const char *filename, GError **error);
+/* Reads and parses the file at @path (at most NVR_CONFIG_MAX_BYTES). */
+NvrConfig *nvr_config_load (const char *path, GError **error);
+
+const char *nvr_transport_to_string (NvrTransport t);
+gboolean nvr_transport_from_string (const char *s, NvrTransport *out);
+
+G_END_DECLS

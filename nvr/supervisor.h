@@ -1,0 +1,48 @@
+/* supervisor — spawns one camera worker per camera, feeds the catalog from their messages, and
+ * restarts a worker that dies, with jittered backoff. Main loop only.
+ * Invariant: a worker's report is untrusted; a segment path outside its own camera's directory
+ * is a protocol violation that kills the worker and is never written to the catalog. */
+#pragma once
+
+#include <glib.h>
+#include "catalog.h"
+#include "config.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NvrSupervisor NvrSupervisor;
+
+/* What `nvr status` shows for one camera (a snapshot; strings owned by the snapshot). */
+typedef struct {
+  gint64 camera_id;
+  char *name;
+  char *state;          /* starting, connecting, recording, offline, stopped */
+  char *reason;         /* why offline, or "" */
+  guint reconnects;     /* camera reconnects + worker restarts since the daemon started */
+  guint worker_restarts;
+  char *codec;
+  int width, height;
+  gint64 since_us;      /* wall clock of the last state change */
+  gint64 worker_pid;    /* 0 when no worker runs */
+} NvrCameraStatus;
+
+void nvr_camera_status_free (NvrCameraStatus *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrCameraStatus, nvr_camera_status_free)
+
+/* @config and @catalog must outlive the supervisor. */
+NvrSupervisor *nvr_supervisor_new (const NvrConfig *config, NvrCatalog *catalog);
+void nvr_supervisor_free (NvrSupervisor *sup);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrSupervisor, nvr_supervisor_free)
+
+/* Starts recording @camera (a copy is kept). */
+void nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera);
+/* Stops the camera's worker in an orderly way and forgets the camera. */
+void nvr_supervisor_remove (NvrSupervisor *sup, gint64 camera_id);
+/* Stops every worker; returns once all have exited or @timeout_ms passed (then kills them).
+ * Iterates the default main context while it waits. */
+void nvr_supervisor_shutdown (NvrSupervisor *sup, int timeout_ms);
+
+/* Snapshot of every camera, ordered by id; elements are NvrCameraStatus. */
+GPtrArray *nvr_supervisor_status (NvrSupervisor *sup);
+
+G_END_DECLS
