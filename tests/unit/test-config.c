@@ -1,0 +1,124 @@
+/* Unit tests for the config parser: defaults, every key, and errors that name file and line. */
+#include <string.h>
+
+#include "config.h"
+
+static void
+test_defaults (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) c = nvr_config_parse ("", 0, "empty.conf", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c->storage_root, ==, "/var/lib/hearth");
+  g_assert_cmpstr (c->admin_socket, ==, "/run/hearth/admin.sock");
+  g_assert_null (c->admin_group);
+  g_assert_cmpuint (c->segment_seconds, ==, 60);
+  g_assert_cmpint (c->transport, ==, NVR_TRANSPORT_AUTO);
+}
+
+static void
+test_full (void)
+{
+  const char *text =
+    "# comment\n"
+    "[daemon]\n"
+    "admin_socket = /tmp/x/admin.sock\n"
+    "admin_group = hearth\n"
+    "\n"
+    "[storage]\n"
+    "  root   =   /srv/hearth  \n"
+    "segment_seconds = 30\n"
+    "[recording]\n"
+    "transport = udp\n"
+    "watchdog_seconds = 5\n"
+    "backoff_initial_ms = 250\n"
+    "backoff_max_ms = 8000\n";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) c = nvr_config_parse (text, strlen (text), "full.conf", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c->admin_socket, ==, "/tmp/x/admin.sock");
+  g_assert_cmpstr (c->admin_group, ==, "hearth");
+  g_assert_cmpstr (c->storage_root, ==, "/srv/hearth");
+  g_assert_cmpuint (c->segment_seconds, ==, 30);
+  g_assert_cmpint (c->transport, ==, NVR_TRANSPORT_UDP);
+  g_assert_cmpuint (c->watchdog_seconds, ==, 5);
+  g_assert_cmpint (c->backoff_initial_ms, ==, 250);
+  g_assert_cmpint (c->backoff_max_ms, ==, 8000);
+}
+
+typedef struct {
+  const char *text;
+  int code;
+  const char *message;   /* exact expected message */
+} BadCase;
+
+static const BadCase bad_cases[] = {
+  { "[storage]\nroot = relative/path\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: storage.root must be an absolute path without '..', got 'relative/path'" },
+  { "[storage]\nroot = /a/../b\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: storage.root must be an absolute path without '..', got '/a/../b'" },
+  { "\n\n[storage]\nsize = 3\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
+    "t.conf:4: unknown key 'size' in [storage]" },
+  { "[cameras]\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
+    "t.conf:1: unknown section [cameras] (known: daemon, storage, recording)" },
+  { "root = /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: key 'root' appears before any [section]" },
+  { "[storage]\nroot /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:2: expected 'key = value'" },
+  { "[storage\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: section header must look like [name]" },
+  { "[storage]\nsegment_seconds = 5\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: storage.segment_seconds must be an integer from 10 to 3600, got '5'" },
+  { "[storage]\nsegment_seconds = 60s\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: storage.segment_seconds must be an integer from 10 to 3600, got '60s'" },
+  { "[storage]\nsegment_seconds = 60\nsegment_seconds = 70\n", NVR_CONFIG_ERROR_SYNTAX,
+    "t.conf:3: storage.segment_seconds is set twice (first on line 2)" },
+  { "[recording]\ntransport = http\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: recording.transport must be one of auto, tcp, udp, got 'http'" },
+  { "[recording]\nbackoff_max_ms = 500\nbackoff_initial_ms = 1000\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:3: recording.backoff_max_ms (500) is less than recording.backoff_initial_ms (1000)" },
+  { "[daemon]\nadmin_group = a b\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: daemon.admin_group must be a group name of [A-Za-z0-9_-], got 'a b'" },
+};
+
+static void
+test_bad (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_cases); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NvrConfig) c =
+        nvr_config_parse (bad_cases[i].text, strlen (bad_cases[i].text), "t.conf", &error);
+    g_assert_null (c);
+    g_assert_error (error, NVR_CONFIG_ERROR, bad_cases[i].code);
+    g_assert_cmpstr (error->message, ==, bad_cases[i].message);
+  }
+}
+
+static void
+test_binary (void)
+{
+  const char text[] = "[storage]\nroot = /x\0\n";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) c = nvr_config_parse (text, sizeof text - 1, "bin.conf", &error);
+  g_assert_null (c);
+  g_assert_error (error, NVR_CONFIG_ERROR, NVR_CONFIG_ERROR_SYNTAX);
+}
+
+static void
+test_missing_file (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) c = nvr_config_load ("/nonexistent/hearth.conf", &error);
+  g_assert_null (c);
+  g_assert_error (error, NVR_CONFIG_ERROR, NVR_CONFIG_ERROR_IO);
+  g_assert_true (g_str_has_prefix (error->message, "/nonexistent/hearth.conf: "));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/config/defaults", test_defaults);
+  g_test_add_func ("/config/full", test_full);
+  g_test_add_func ("/config/bad", test_bad);
+  g_test_add_func ("/config/binary", test_binary);
+  g_test_add_func ("/config/missing-file", test_missing_file);
+  return g_test_run ();
+}
