@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Hearth demo: installs what is missing, builds, starts 4 fake cameras and the daemon recording
+# them, and prints where the recordings are and `nvr status`. Everything listens on loopback or
+# unix sockets only. Run as root (or with sudo).
+#   packaging/demo.sh          start (or restart) the demo
+#   packaging/demo.sh stop     stop it (recordings are kept under $STATE)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+STATE=${HEARTH_DEMO_STATE:-/var/lib/hearth-demo}
+RUN=${HEARTH_DEMO_RUN:-/run/hearth-demo}
+CACHE=${HEARTH_DEMO_CACHE:-/var/cache/hearth-fakecam}
+CAMERAS=4
+PORT=${HEARTH_DEMO_PORT:-8554}   # fixed, so the cameras in the catalog stay valid across runs
+BUILD="$top/build-demo"
+CONF="$STATE/hearth.conf"
+NVR="$BUILD/nvr/nvr"
+
+stop_demo() {
+  for name in nvr fakecam; do
+    pidfile="$RUN/$name.pid"
+    if [ -f "$pidfile" ]; then
+      pid=$(cat "$pidfile")
+      if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+      rm -f "$pidfile"
+    fi
+  done
+}
+
+if [ "${1:-}" = "stop" ]; then
+  stop_demo
+  echo "Demo stopped. Recordings are kept in $STATE/recordings"
+  exit 0
+fi
+
+bash packaging/install-deps.sh
+if [ ! -f "$BUILD/build.ninja" ]; then
+  meson setup "$BUILD" --buildtype=release >/dev/null
+fi
+ninja -C "$BUILD" >/dev/null
+echo "Built $NVR"
+
+stop_demo
+mkdir -p "$STATE/logs" "$RUN" "$CACHE"
+chmod 0750 "$STATE"
+
+echo "Starting $CAMERAS fake cameras (the first run encodes their clips once; later runs reuse $CACHE)..."
+"$BUILD/tests/fakecam/fakecam" --cameras "$CAMERAS" --control "$RUN/fakecam.sock" \
+  --port "$PORT" --cache "$CACHE" >"$RUN/fakecam.out" 2>"$STATE/logs/fakecam.log" &
+echo $! >"$RUN/fakecam.pid"
+port=""
+for _ in $(seq 600); do
+  port=$(sed -n 's/^READY port=\([0-9]*\)$/\1/p' "$RUN/fakecam.out" 2>/dev/null || true)
+  [ -n "$port" ] && break
+  kill -0 "$(cat "$RUN/fakecam.pid")" 2>/dev/null || { cat "$STATE/logs/fakecam.log" >&2; exit 1; }
+  sleep 0.2
+done
+[ -n "$port" ] || { echo "fakecam did not become ready" >&2; exit 1; }
+echo "Fake cameras serving rtsp://127.0.0.1:$port/cam1/main ... /cam$CAMERAS/main"
+
+cat >"$CONF" <<CONF
+# Hearth demo configuration (written by packaging/demo.sh)
+[daemon]
+admin_socket = $RUN/admin.sock
+
+[storage]
+root = $STATE
+segment_seconds = 60
+
+[recording]
+transport = tcp
+CONF
+"$NVR" check-config "$CONF" >/dev/null
+
+"$NVR" run --config "$CONF" >>"$STATE/logs/nvr.log" 2>&1 &
+echo $! >"$RUN/nvr.pid"
+for _ in $(seq 100); do
+  [ -S "$RUN/admin.sock" ] && break
+  kill -0 "$(cat "$RUN/nvr.pid")" 2>/dev/null || { tail -20 "$STATE/logs/nvr.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+# Cameras live in the catalog: add the demo cameras on the first run only.
+existing=$("$NVR" cameras list --json --config "$CONF")
+for i in $(seq "$CAMERAS"); do
+  name="demo$i"
+  grep -q "\"name\" : \"$name\"" <<<"$existing" && continue
+  "$NVR" cameras add "$name" --main-url "rtsp://127.0.0.1:$port/cam$i/main" \
+    --sub-url "rtsp://127.0.0.1:$port/cam$i/sub" --config "$CONF"
+done
+
+echo "Waiting for the cameras to record..."
+for _ in $(seq 60); do
+  n=$("$NVR" status --json --config "$CONF" | grep -c '"state" : "recording"' || true)
+  [ "$n" -ge "$CAMERAS" ] && break
+  sleep 0.5
+done
+
+echo
+"$NVR" status --config "$CONF"
+echo
+echo "Recordings:  $STATE/recordings   (one MP4 segment per camera per minute)"
+echo "Catalog:     $STATE/catalog.db"
+echo "Logs:        $STATE/logs/"
+echo "Status:      sudo $NVR status --config $CONF"
+echo "Stop:        sudo packaging/demo.sh stop"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs Hearth's build, run and test dependencies from Debian 12 packages. Idempotent: does
+# nothing (and needs no network) when everything is already installed. Run as root.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  meson ninja-build pkg-config gcc libc6-dev
+  libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  libgstreamer-plugins-bad1.0-dev libgstrtspserver-1.0-dev
+  libsqlite3-dev libsodium-dev libmosquitto-dev libsoup-3.0-dev libjson-glib-dev
+  # run: RTSP, H.264/H.265 parsing and muxing, decoding for tests
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  lighttpd mosquitto mosquitto-clients
+  # tests: driver scripts and catalog inspection
+  python3 sqlite3 procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root or with sudo" >&2
+  exit 1
+fi
+echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts these services on install; Hearth's demo and tests start their own copies on
+# run-time ports, so stop the system-wide ones we just installed.
+for svc in lighttpd mosquitto; do
+  if [[ " ${missing[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done
+echo "install-deps: done"
