@@ -235,6 +235,8 @@ cmd_status (NvrDaemon *d, GError **error)
     json_builder_add_string_value (b, s->reason);
     json_builder_set_member_name (b, "since_us");
     json_builder_add_int_value (b, s->since_us);
+    json_builder_set_member_name (b, "retry_in_ms");
+    json_builder_add_int_value (b, s->retry_in_ms);
     json_builder_set_member_name (b, "reconnects");
     json_builder_add_int_value (b, s->reconnects);
     json_builder_set_member_name (b, "worker_restarts");

@@ -42,6 +42,7 @@ typedef struct {
   char *codec;
   int width, height;
   gint64 since_us;
+  gint64 retry_in_ms;
   guint worker_reconnects;  /* reported by the running worker */
   guint past_reconnects;    /* of workers that have exited */
   guint restarts;
@@ -191,6 +192,8 @@ on_state (Cam *c, GVariant *fields)
   const char *reason = nvr_wire_get_str (fields, "reason", "");
   gint64 reconnects = nvr_wire_get_int64 (fields, "reconnects", 0);
   c->worker_reconnects = (guint) CLAMP (reconnects, 0, G_MAXINT32);
+  if (strcmp (state, "backoff") == 0)
+    c->retry_in_ms = CLAMP (nvr_wire_get_int64 (fields, "retry_in_ms", 0), 0, G_MAXINT32);
   g_free (c->codec);
   c->codec = g_strdup (nvr_wire_get_str (fields, "codec", ""));
   c->width = (int) CLAMP (nvr_wire_get_int64 (fields, "width", 0), 0, 65535);
@@ -325,6 +328,7 @@ on_worker_exit (GObject *src, GAsyncResult *res, gpointer data)
   gint64 delay_ms = nvr_backoff_delay_ms (&policy, c->attempt, g_random_int ());
   c->attempt = MIN (c->attempt + 1, 30u);
   c->restarts++;
+  c->retry_in_ms = delay_ms;
   g_autofree char *reason = g_strdup_printf ("worker %s; restarting in %" G_GINT64_FORMAT " ms",
                                              how, delay_ms);
   set_state (c, "offline", reason);
@@ -539,6 +543,7 @@ nvr_supervisor_status (NvrSupervisor *sup)
     s->width = c->width;
     s->height = c->height;
     s->since_us = c->since_us;
+    s->retry_in_ms = c->retry_in_ms;
     s->worker_pid = c->proc ? g_ascii_strtoll (g_subprocess_get_identifier (c->proc), NULL, 10) : 0;
     g_ptr_array_add (out, s);
   }

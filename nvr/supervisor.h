@@ -23,6 +23,7 @@ typedef struct {
   char *codec;
   int width, height;
   gint64 since_us;      /* wall clock of the last state change */
+  gint64 retry_in_ms;   /* the last reconnect or restart delay drawn (full jitter) */
   gint64 worker_pid;    /* 0 when no worker runs */
 } NvrCameraStatus;
 

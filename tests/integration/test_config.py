@@ -1,0 +1,37 @@
+#!/usr/bin/python3
+"""A broken config is rejected by both `nvr check-config` and `nvr run`, with exit status 2 and
+a message naming the file, the line and the reason; the daemon then touches nothing."""
+
+import os
+import subprocess
+
+from harness import NVR, Harness, check, log, run
+
+
+def test():
+    with Harness("config") as h:
+        rc, out, _ = h.nvr("check-config", h.conf)
+        check(rc == 0 and out.strip().endswith(": OK"), "valid config not accepted")
+
+        bad = os.path.join(h.dir, "bad.conf")
+        with open(bad, "w") as f:
+            f.write(f"# a household's config\n[daemon]\nadmin_socket = {h.sock}\n\n"
+                    "[storage]\nroot = /tmp/should-not-exist-hearth\nsegment_secs = 60\n")
+        for cmd in (["check-config", bad], ["run", "--config", bad]):
+            r = subprocess.run([NVR, *cmd], capture_output=True, text=True, timeout=30)
+            log(f"nvr {' '.join(cmd)} -> {r.returncode}: {r.stderr.strip()}")
+            check(r.returncode == 2, f"exit status {r.returncode}, expected 2")
+            check(f"{bad}:7: unknown key 'segment_secs' in [storage]" in r.stderr,
+                  "message does not name file, line and key")
+        check(not os.path.exists("/tmp/should-not-exist-hearth"), "daemon created its storage")
+        check(not os.path.exists(h.sock), "daemon opened its admin socket")
+
+        with open(bad, "w") as f:
+            f.write("[recording]\ntransport = tcp\nwatchdog_seconds = 0\n")
+        r = subprocess.run([NVR, "check-config", bad], capture_output=True, text=True)
+        check(r.returncode == 2 and f"{bad}:3: recording.watchdog_seconds must be an integer"
+              in r.stderr, f"bad value not reported: {r.stderr}")
+
+
+if __name__ == "__main__":
+    run(test)
