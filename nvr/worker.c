@@ -1,9 +1,1207 @@
-/* worker — placeholder until the camera worker lands. */
+/* worker — the camera worker process: connects to one camera, records its main stream into
+ * fragmented-then-finalized MP4 segments, and reports to the daemon over fd 3.
+ * Threads: the GMainLoop (all state, all wire messages, pipeline build/teardown); GStreamer
+ * streaming threads (only stamp times, copy caps and post to the main loop; naming a segment in
+ * format-location-full is the one place they touch the disk: a stat and a mkdir); one sync
+ * thread (fdatasync of closed segments and their directories).
+ * Invariants: one pipeline per connection, never restarted; segment-closed is sent only after the
+ * file and its directory are synced; no credential is ever logged or put in a URL.
+ * Protocol and lifecycle: docs/design/worker.md. */
+#define G_LOG_DOMAIN "nvr-worker"
+
 #include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+
+#include "backoff.h"
+#include "mp4probe.h"
+#include "nvr-pipelines.h"
+#include "paths.h"
+#include "wire.h"
+
+#define WORKER_FD 3
+/* How long a segment may take to close after EOS before the pipeline is torn down anyway. */
+#define DRAIN_TIMEOUT_MS 2000
+/* Longest an orderly exit may take, whatever is stuck. */
+#define STOP_DEADLINE_MS 5000
+/* mp4mux fragment length. Crash loss is at most the GOP splitmuxsink holds plus this. */
+#define FRAGMENT_DURATION_MS 1000
+/* splitmuxsink starts a new file when the next GOP would pass max-size-time; with a GOP that
+ * divides segment_seconds exactly that is one GOP early. The slack lets such a GOP in. */
+#define SEGMENT_SLACK_MS 250
+#define RESOURCE_PREFIX "/org/hearth/pipelines/"
+
+typedef enum {
+  TRANSPORT_TCP,
+  TRANSPORT_UDP,
+  TRANSPORT_AUTO,   /* TCP first; UDP when a TCP attempt fails before any data */
+} Transport;
+
+/* The daemon's "config" message, validated. Immutable once set; read by streaming threads. */
+typedef struct {
+  gint64 camera_id;
+  char *name;
+  char *url;              /* main_url without userinfo: safe to log */
+  char *user;
+  char *password;         /* never logged; wiped on free */
+  char *storage_root;     /* absolute */
+  char *camera_dir;       /* relative to storage_root */
+  guint segment_seconds;
+  Transport transport;
+  guint watchdog_seconds;
+  NvrBackoffPolicy backoff;
+} WorkerConfig;
+
+typedef enum {
+  PHASE_WAIT_CONFIG,
+  PHASE_CONNECTING,     /* pipeline built, no video yet */
+  PHASE_STREAMING,      /* parsed video is flowing */
+  PHASE_DRAINING,       /* EOS sent into the recording branch, waiting ≤ DRAIN_TIMEOUT_MS */
+  PHASE_BACKOFF,        /* no pipeline; retry timer armed */
+  PHASE_EXITING,
+} Phase;
+
+/* One recording file, from format-location-full until its sync completes. */
+typedef struct {
+  char *rel;              /* relative to storage_root: what the daemon sees */
+  char *abs;
+  gint64 start_us;        /* wall clock of the first frame */
+  guint64 seq;
+  GstClockTime open_rt;   /* running time from splitmuxsink-fragment-opened */
+  gboolean opened;
+} Segment;
+
+typedef struct _Worker Worker;
+
+/* One connection: a pipeline built for it and dropped with it. Refcounted because streaming
+ * threads post work to the main loop that may run after teardown; such work checks
+ * `w->conn == c` and does nothing when stale. */
+typedef struct {
+  gatomicrefcount ref;
+  Worker *w;
+  GstElement *pipeline;            /* main loop */
+  GstElement *src;                 /* main loop */
+  GstPad *branch_sink;             /* main loop; set once linked */
+  guint bus_watch;                 /* main loop */
+  guint drain_timer;               /* main loop */
+  gboolean got_video;              /* main loop: parsed video reached the muxer queue */
+  gboolean udp;                    /* main loop: transport of this attempt */
+  Segment *current;                /* main loop: opened, not yet closed */
+  _Atomic gint64 last_data_us;     /* any thread: monotonic time of the last RTP buffer */
+  atomic_int draining;             /* any thread: drop incoming buffers */
+  atomic_int video_selected;       /* rtspsrc thread: first video stream taken */
+  atomic_int pad_taken;            /* rtspsrc thread: first video pad linked */
+  GMutex lock;
+  GHashTable *segments;            /* lock: abs path -> Segment*, named but not yet closed */
+} Conn;
+
+struct _Worker {
+  GMainLoop *loop;
+  NvrWireChannel *ch;              /* NULL once the daemon is gone */
+  char *camera_arg;
+  WorkerConfig cfg;
+  gboolean configured;
+  Phase phase;
+  Conn *conn;
+  guint attempt;                   /* backoff attempt, reset when video flows */
+  guint reconnects;
+  gboolean use_udp;                /* TRANSPORT_AUTO: what the next attempt uses */
+  char *reason;                    /* why the last connection ended */
+  guint retry_source, watchdog_source, deadline_source;
+  gboolean stop_requested;
+  GThreadPool *sync_pool;
+  guint syncs_pending;
+  GMutex name_lock;                /* guards next_seq and the exists-check in naming */
+  guint64 next_seq;
+  int exit_status;
+};
+
+/* ---- small helpers ---- */
+
+static void
+segment_free (Segment *s)
+{
+  if (s == NULL)
+    return;
+  g_free (s->rel);
+  g_free (s->abs);
+  g_free (s);
+}
+
+static Conn *
+conn_ref (Conn *c)
+{
+  g_atomic_ref_count_inc (&c->ref);
+  return c;
+}
+
+static void
+conn_unref (Conn *c)
+{
+  if (c == NULL || !g_atomic_ref_count_dec (&c->ref))
+    return;
+  g_hash_table_unref (c->segments);
+  g_mutex_clear (&c->lock);
+  g_free (c);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Conn, conn_unref)
+
+static void
+config_clear (WorkerConfig *cfg)
+{
+  g_free (cfg->name);
+  g_free (cfg->url);
+  g_free (cfg->user);
+  if (cfg->password != NULL) {
+    explicit_bzero (cfg->password, strlen (cfg->password));
+    g_free (cfg->password);
+  }
+  g_free (cfg->storage_root);
+  g_free (cfg->camera_dir);
+  memset (cfg, 0, sizeof *cfg);
+}
+
+static void
+send_msg (Worker *w, const char *kind, GVariant *fields)
+{
+  g_autoptr (GVariant) f = g_variant_ref_sink (fields);
+  if (w->ch == NULL)
+    return;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_wire_channel_send (w->ch, kind, f, &error))
+    g_warning ("Failed to send '%s' to the daemon: %s", kind, error->message);
+}
+
+static void
+send_state (Worker *w, const char *state, const char *reason, const char *codec, int width,
+            int height, gint64 retry_in_ms)
+{
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string (state));
+  g_variant_builder_add (&b, "{sv}", "reason", g_variant_new_string (reason ? reason : ""));
+  g_variant_builder_add (&b, "{sv}", "reconnects", g_variant_new_uint32 (w->reconnects));
+  g_variant_builder_add (&b, "{sv}", "codec", g_variant_new_string (codec ? codec : ""));
+  g_variant_builder_add (&b, "{sv}", "width", g_variant_new_int32 (width));
+  g_variant_builder_add (&b, "{sv}", "height", g_variant_new_int32 (height));
+  g_variant_builder_add (&b, "{sv}", "retry_in_ms", g_variant_new_int64 (retry_in_ms));
+  g_message ("Camera '%s': %s%s%s", w->cfg.name ? w->cfg.name : w->camera_arg, state,
+             reason && *reason ? ": " : "", reason ? reason : "");
+  send_msg (w, "state", g_variant_builder_end (&b));
+}
+
+/* Loads a pipeline template from the compiled-in resource. */
+static char *
+load_template (const char *name, GError **error)
+{
+  g_autofree char *path = g_strconcat (RESOURCE_PREFIX, name, NULL);
+  g_autoptr (GBytes) bytes = g_resource_lookup_data (nvr_pipelines_get_resource (), path,
+                                                     G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  if (bytes == NULL)
+    return NULL;
+  gsize size;
+  const char *data = g_bytes_get_data (bytes, &size);
+  return g_strstrip (g_strndup (data, size));
+}
+
+/* A short, human-readable reason for a pipeline error. GStreamer's texts carry the URL, which
+ * has no userinfo (see parse_url), so they are safe to show. */
+static char *
+error_reason (const GError *err, const char *debug)
+{
+  const char *d = debug ? debug : "";
+  if (err->domain == GST_RESOURCE_ERROR) {
+    if (err->code == GST_RESOURCE_ERROR_NOT_FOUND || strstr (d, "404") != NULL)
+      return g_strdup ("404 not found");
+    if (err->code == GST_RESOURCE_ERROR_NOT_AUTHORIZED || strstr (d, "401") != NULL)
+      return g_strdup ("401 unauthorized");
+    if (strstr (d, "refused") != NULL)
+      return g_strdup ("connection refused");
+    if (strstr (d, "461") != NULL || strstr (d, "Unsupported transport") != NULL)
+      return g_strdup ("transport refused by the camera");
+    if (strstr (d, "timeout") != NULL || strstr (d, "timed out") != NULL)
+      return g_strdup ("connection timed out");
+    if (err->code == GST_RESOURCE_ERROR_NO_SPACE_LEFT)
+      return g_strdup ("disk full");
+  }
+  return g_strdup (err->message);
+}
+
+/* ---- config ---- */
+
+/* Splits userinfo off @url. On success *clean has no userinfo; credentials found in the URL are
+ * returned only if the config did not give any. Never puts @url in an error. */
+static gboolean
+parse_url (const char *url, char **clean, char **user, char **password, GError **error)
+{
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED, NULL);
+  const char *scheme = uri ? g_uri_get_scheme (uri) : NULL;
+  if (uri == NULL || scheme == NULL || g_uri_get_host (uri) == NULL ||
+      !(g_ascii_strcasecmp (scheme, "rtsp") == 0 || g_ascii_strcasecmp (scheme, "rtsps") == 0)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "main_url is not an rtsp:// URL (not shown: it may hold a password)");
+    return FALSE;
+  }
+  *clean = g_uri_join (G_URI_FLAGS_ENCODED, scheme, NULL, g_uri_get_host (uri),
+                       g_uri_get_port (uri), g_uri_get_path (uri), g_uri_get_query (uri), NULL);
+  const char *u = g_uri_get_user (uri), *p = g_uri_get_password (uri);
+  *user = u ? g_uri_unescape_string (u, NULL) : NULL;
+  *password = p ? g_uri_unescape_string (p, NULL) : NULL;
+  return TRUE;
+}
+
+static gboolean
+relative_dir_valid (const char *dir)
+{
+  if (dir == NULL || *dir == '\0' || g_path_is_absolute (dir))
+    return FALSE;
+  g_auto (GStrv) parts = g_strsplit (dir, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (*parts[i] == '\0' || strcmp (parts[i], ".") == 0 || strcmp (parts[i], "..") == 0)
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+config_parse (GVariant *f, WorkerConfig *cfg, GError **error)
+{
+  memset (cfg, 0, sizeof *cfg);
+  cfg->camera_id = nvr_wire_get_int64 (f, "camera_id", 0);
+  cfg->name = g_strdup (nvr_wire_get_str (f, "name", ""));
+  cfg->user = g_strdup (nvr_wire_get_str (f, "user", ""));
+  cfg->password = g_strdup (nvr_wire_get_str (f, "password", ""));
+  cfg->storage_root = g_strdup (nvr_wire_get_str (f, "storage_root", ""));
+  cfg->camera_dir = g_strdup (nvr_wire_get_str (f, "camera_dir", ""));
+  gint64 seg = nvr_wire_get_int64 (f, "segment_seconds", 60);
+  gint64 wd = nvr_wire_get_int64 (f, "watchdog_seconds", 8);
+  cfg->backoff.initial_ms = nvr_wire_get_int64 (f, "backoff_initial_ms", 500);
+  cfg->backoff.max_ms = nvr_wire_get_int64 (f, "backoff_max_ms", 30000);
+  const char *transport = nvr_wire_get_str (f, "transport", "tcp");
+
+  const char *bad = NULL;
+  if (!nvr_paths_camera_name_valid (cfg->name))
+    bad = "name";
+  else if (!g_path_is_absolute (cfg->storage_root))
+    bad = "storage_root";
+  else if (!relative_dir_valid (cfg->camera_dir))
+    bad = "camera_dir";
+  else if (seg < 1 || seg > 24 * 3600)
+    bad = "segment_seconds";
+  else if (wd < 2 || wd > 600)
+    bad = "watchdog_seconds";
+  else if (cfg->backoff.initial_ms < 1 || cfg->backoff.max_ms < cfg->backoff.initial_ms)
+    bad = "backoff_initial_ms/backoff_max_ms";
+  if (bad != NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Invalid config field '%s'",
+                 bad);
+    return FALSE;
+  }
+  if (strcmp (transport, "tcp") == 0)
+    cfg->transport = TRANSPORT_TCP;
+  else if (strcmp (transport, "udp") == 0)
+    cfg->transport = TRANSPORT_UDP;
+  else if (strcmp (transport, "auto") == 0)
+    cfg->transport = TRANSPORT_AUTO;
+  else {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "Invalid config field 'transport': '%s'", transport);
+    return FALSE;
+  }
+  cfg->segment_seconds = (guint) seg;
+  cfg->watchdog_seconds = (guint) wd;
+
+  g_autofree char *url_user = NULL;
+  g_autofree char *url_password = NULL;
+  if (!parse_url (nvr_wire_get_str (f, "main_url", ""), &cfg->url, &url_user, &url_password,
+                  error))
+    return FALSE;
+  if (*cfg->user == '\0' && url_user != NULL) {
+    g_free (cfg->user);
+    cfg->user = g_steal_pointer (&url_user);
+    explicit_bzero (cfg->password, strlen (cfg->password));
+    g_free (cfg->password);
+    cfg->password = g_strdup (url_password ? url_password : "");
+  }
+  if (url_password != NULL)
+    explicit_bzero (url_password, strlen (url_password));
+  return TRUE;
+}
+
+/* ---- segment naming (streaming thread) ---- */
+
+/* Wall clock of @sample's first frame: now − (clock time − (base time + running time)). */
+static gint64
+sample_wall_us (GstElement *pipeline, GstSample *sample)
+{
+  gint64 now_us = g_get_real_time ();
+  GstBuffer *buf = sample ? gst_sample_get_buffer (sample) : NULL;
+  const GstSegment *seg = sample ? gst_sample_get_segment (sample) : NULL;
+  if (buf == NULL || seg == NULL)
+    return now_us;
+  GstClockTime ts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : GST_BUFFER_DTS (buf);
+  GstClockTime rt = gst_segment_to_running_time (seg, GST_FORMAT_TIME, ts);
+  g_autoptr (GstClock) clock = gst_element_get_clock (pipeline);
+  if (clock == NULL || !GST_CLOCK_TIME_IS_VALID (rt))
+    return now_us;
+  GstClockTime base = gst_element_get_base_time (pipeline);
+  gint64 age_ns = (gint64) gst_clock_get_time (clock) - (gint64) (base + rt);
+  /* The frame waited in splitmuxsink for its GOP to complete; anything outside a minute means
+   * the clocks disagree, and now is the better label. */
+  if (age_ns < 0 || age_ns > 60 * GST_SECOND)
+    return now_us;
+  return now_us - age_ns / 1000;
+}
+
+static gchar *
+on_format_location_full (GstElement *splitmux, guint fragment_id, GstSample *first,
+                         gpointer data)
+{
+  Conn *c = data;
+  Worker *w = c->w;
+  const WorkerConfig *cfg = &w->cfg;
+  Segment *s = g_new0 (Segment, 1);
+  s->start_us = sample_wall_us (c->pipeline, first);
+
+  g_mutex_lock (&w->name_lock);
+  for (guint tries = 0; tries < 1000; tries++) {
+    g_free (s->rel);
+    g_free (s->abs);
+    s->seq = w->next_seq++;
+    s->rel = nvr_paths_segment (cfg->camera_dir, s->start_us, s->seq);
+    s->abs = g_build_filename (cfg->storage_root, s->rel, NULL);
+    if (!g_file_test (s->abs, G_FILE_TEST_EXISTS))
+      break;
+  }
+  g_mutex_unlock (&w->name_lock);
+
+  g_autofree char *dir = g_path_get_dirname (s->abs);
+  if (g_mkdir_with_parents (dir, 0750) != 0)
+    g_warning ("Failed to create '%s': %s", dir, g_strerror (errno));   /* filesink will fail */
+
+  char *location = g_strdup (s->abs);
+  g_mutex_lock (&c->lock);
+  g_hash_table_replace (c->segments, g_strdup (s->abs), s);
+  g_mutex_unlock (&c->lock);
+  return location;
+}
+
+/* ---- closing segments: the sync thread ---- */
+
+typedef struct {
+  Worker *w;
+  Segment *seg;
+  gint64 end_us;
+  gint64 duration_us;
+  gboolean forced;        /* torn down without a clean close: measure it with the probe */
+  /* results */
+  guint64 bytes;
+  gboolean discarded;     /* forced, nothing playable: file removed */
+  char *sync_error;
+} SyncJob;
+
+static int
+sync_path (const char *path, gboolean is_dir, guint64 *size)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0));
+  if (fd < 0)
+    return errno;
+  int rc = is_dir ? fsync (fd) : fdatasync (fd);
+  int saved = rc != 0 ? errno : 0;
+  struct stat st;
+  if (size != NULL && fstat (fd, &st) == 0)
+    *size = (guint64) st.st_size;
+  close (fd);
+  return saved;
+}
+
+static gboolean sync_job_done (gpointer data);
+
+static void
+sync_job_run (gpointer data, gpointer user_data)
+{
+  SyncJob *j = data;
+  if (j->forced) {
+    NvrMp4Info info;
+    g_autoptr (GError) error = NULL;
+    if (nvr_mp4probe_file (j->seg->abs, &info, &error)) {
+      j->duration_us = info.duration_us;
+      j->end_us = j->seg->start_us + info.duration_us;
+    } else {
+      g_message ("Removing '%s': %s", j->seg->rel, error->message);
+      if (g_unlink (j->seg->abs) != 0 && errno != ENOENT)
+        g_warning ("Failed to remove '%s': %s", j->seg->rel, g_strerror (errno));
+      j->discarded = TRUE;
+      j->duration_us = 0;
+      j->end_us = j->seg->start_us;
+    }
+  }
+  int err = j->discarded ? 0 : sync_path (j->seg->abs, FALSE, &j->bytes);
+  g_autofree char *dir = g_path_get_dirname (j->seg->abs);
+  g_autofree char *parent = g_path_get_dirname (dir);
+  if (err == 0)
+    err = sync_path (dir, TRUE, NULL);
+  if (err == 0)
+    err = sync_path (parent, TRUE, NULL);   /* the date directory may be new */
+  if (err != 0)
+    j->sync_error = g_strdup (g_strerror (err));
+  g_main_context_invoke (NULL, sync_job_done, j);
+}
+
+static void worker_maybe_exit (Worker *w);
+
+static gboolean
+sync_job_done (gpointer data)
+{
+  SyncJob *j = data;
+  Worker *w = j->w;
+  if (j->sync_error != NULL)
+    g_warning ("Failed to sync '%s': %s", j->seg->rel, j->sync_error);
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "path", g_variant_new_string (j->seg->rel));
+  g_variant_builder_add (&b, "{sv}", "start_us", g_variant_new_int64 (j->seg->start_us));
+  g_variant_builder_add (&b, "{sv}", "end_us", g_variant_new_int64 (j->end_us));
+  g_variant_builder_add (&b, "{sv}", "duration_us", g_variant_new_int64 (j->duration_us));
+  g_variant_builder_add (&b, "{sv}", "bytes", g_variant_new_uint64 (j->bytes));
+  if (j->discarded)
+    g_variant_builder_add (&b, "{sv}", "discarded", g_variant_new_boolean (TRUE));
+  if (j->sync_error != NULL)
+    g_variant_builder_add (&b, "{sv}", "sync_error", g_variant_new_string (j->sync_error));
+  g_message ("Segment closed: %s (%" G_GINT64_FORMAT " ms, %" G_GUINT64_FORMAT " bytes%s)",
+             j->seg->rel, j->duration_us / 1000, j->bytes, j->forced ? ", after a forced stop" : "");
+  send_msg (w, "segment-closed", g_variant_builder_end (&b));
+  segment_free (j->seg);
+  g_free (j->sync_error);
+  g_free (j);
+  w->syncs_pending--;
+  worker_maybe_exit (w);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_sync (Worker *w, Segment *seg, gint64 duration_us, gboolean forced)
+{
+  SyncJob *j = g_new0 (SyncJob, 1);
+  j->w = w;
+  j->seg = seg;
+  j->duration_us = MAX (duration_us, 0);
+  j->end_us = seg->start_us + j->duration_us;
+  j->forced = forced;
+  w->syncs_pending++;
+  g_thread_pool_push (w->sync_pool, j, NULL);
+}
+
+/* ---- connection lifecycle (main loop) ---- */
+
+static void worker_connect (Worker *w);
+static void conn_fail (Worker *w, const char *reason);
+
+static void
+conn_teardown (Worker *w)
+{
+  Conn *c = w->conn;
+  if (c == NULL)
+    return;
+  if (c->drain_timer)
+    g_source_remove (c->drain_timer);
+  c->drain_timer = 0;
+  if (c->bus_watch)
+    g_source_remove (c->bus_watch);
+  c->bus_watch = 0;
+  atomic_store (&c->draining, 1);
+  gst_element_set_state (c->pipeline, GST_STATE_NULL);
+  g_clear_object (&c->branch_sink);
+  g_clear_object (&c->pipeline);
+  c->src = NULL;
+
+  /* Segments that did not close cleanly are fragmented files now: measure and report them. */
+  g_mutex_lock (&c->lock);
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, c->segments);
+  while (g_hash_table_iter_next (&it, &key, &value)) {
+    g_hash_table_iter_steal (&it);
+    g_free (key);
+    queue_sync (w, value, 0, TRUE);
+  }
+  g_mutex_unlock (&c->lock);
+  c->current = NULL;
+
+  if (w->cfg.transport == TRANSPORT_AUTO && !c->got_video) {
+    w->use_udp = !c->udp;
+    g_message ("No video over %s; next attempt uses %s", c->udp ? "UDP" : "TCP",
+               w->use_udp ? "UDP" : "TCP");
+  }
+  w->conn = NULL;
+  conn_unref (c);
+}
+
+static gboolean
+on_retry (gpointer data)
+{
+  Worker *w = data;
+  w->retry_source = 0;
+  w->reconnects++;
+  worker_connect (w);
+  return G_SOURCE_REMOVE;
+}
+
+/* After a connection is gone: exit if asked to, else back off and rebuild. */
+static void
+after_teardown (Worker *w)
+{
+  if (w->stop_requested) {
+    w->phase = PHASE_EXITING;
+    worker_maybe_exit (w);
+    return;
+  }
+  gint64 delay = nvr_backoff_delay_ms (&w->cfg.backoff, w->attempt, g_random_int ());
+  if (w->attempt < 32)
+    w->attempt++;
+  w->phase = PHASE_BACKOFF;
+  send_state (w, "backoff", w->reason, "", 0, 0, delay);
+  w->retry_source = g_timeout_add ((guint) MIN (delay, G_MAXUINT), on_retry, w);
+}
+
+static void
+drain_finish (Worker *w)
+{
+  if (w->phase != PHASE_DRAINING)
+    return;
+  conn_teardown (w);
+  after_teardown (w);
+}
+
+static gboolean
+on_drain_timeout (gpointer data)
+{
+  Worker *w = data;
+  if (w->conn != NULL) {
+    w->conn->drain_timer = 0;
+    g_warning ("Segment did not close within %d ms; tearing down", DRAIN_TIMEOUT_MS);
+  }
+  drain_finish (w);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+push_eos_thread (gpointer data)
+{
+  GstPad *pad = data;
+  /* Takes the pad's stream lock, which a streaming thread stuck on a full queue may hold:
+   * hence not on the main loop. Teardown unblocks it by flushing. */
+  gst_pad_send_event (pad, gst_event_new_eos ());
+  gst_object_unref (pad);
+  return NULL;
+}
+
+/* The connection ended (error, EOS, watchdog, stop): close the segment, then tear down. */
+static void
+conn_fail (Worker *w, const char *reason)
+{
+  Conn *c = w->conn;
+  if (c == NULL || (w->phase != PHASE_CONNECTING && w->phase != PHASE_STREAMING))
+    return;
+  g_free (w->reason);
+  w->reason = g_strdup (reason);
+  w->phase = PHASE_DRAINING;
+  atomic_store (&c->draining, 1);
+
+  g_mutex_lock (&c->lock);
+  gboolean recording = g_hash_table_size (c->segments) > 0;
+  g_mutex_unlock (&c->lock);
+  if (!recording || c->branch_sink == NULL) {
+    drain_finish (w);
+    return;
+  }
+  g_thread_unref (g_thread_new ("nvr-eos", push_eos_thread, gst_object_ref (c->branch_sink)));
+  c->drain_timer = g_timeout_add (DRAIN_TIMEOUT_MS, on_drain_timeout, w);
+}
+
+static void
+on_fragment_message (Worker *w, Conn *c, const GstStructure *s, gboolean opened)
+{
+  const char *location = gst_structure_get_string (s, "location");
+  GstClockTime rt = GST_CLOCK_TIME_NONE;
+  gst_structure_get_clock_time (s, "running-time", &rt);
+  if (location == NULL)
+    return;
+
+  g_mutex_lock (&c->lock);
+  Segment *seg = NULL;
+  if (opened) {
+    seg = g_hash_table_lookup (c->segments, location);
+  } else {
+    gpointer key = NULL, value = NULL;
+    if (g_hash_table_steal_extended (c->segments, location, &key, &value))
+      g_free (key);
+    seg = value;
+  }
+  g_mutex_unlock (&c->lock);
+  if (seg == NULL) {
+    g_warning ("Fragment message for an unknown file");
+    return;
+  }
+
+  if (opened) {
+    seg->open_rt = rt;
+    seg->opened = TRUE;
+    c->current = seg;
+    GVariantBuilder b;
+    g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+    g_variant_builder_add (&b, "{sv}", "path", g_variant_new_string (seg->rel));
+    g_variant_builder_add (&b, "{sv}", "start_us", g_variant_new_int64 (seg->start_us));
+    g_variant_builder_add (&b, "{sv}", "seq", g_variant_new_uint64 (seg->seq));
+    g_message ("Segment opened: %s", seg->rel);
+    send_msg (w, "segment-opened", g_variant_builder_end (&b));
+    return;
+  }
+
+  gint64 duration_us = 0;
+  if (seg->opened && GST_CLOCK_TIME_IS_VALID (rt) && GST_CLOCK_TIME_IS_VALID (seg->open_rt) &&
+      rt > seg->open_rt)
+    duration_us = (gint64) ((rt - seg->open_rt) / GST_USECOND);
+  if (c->current == seg)
+    c->current = NULL;
+  queue_sync (w, seg, duration_us, FALSE);
+
+  if (w->phase == PHASE_DRAINING) {
+    g_mutex_lock (&c->lock);
+    gboolean more = g_hash_table_size (c->segments) > 0;
+    g_mutex_unlock (&c->lock);
+    if (!more)
+      drain_finish (w);
+  }
+}
+
+static gboolean
+on_bus (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  Conn *c = data;
+  Worker *w = c->w;
+  if (w->conn != c)
+    return G_SOURCE_CONTINUE;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ERROR: {
+    g_autoptr (GError) err = NULL;
+    g_autofree char *debug = NULL;
+    gst_message_parse_error (msg, &err, &debug);
+    g_autofree char *reason = error_reason (err, debug);
+    g_message ("Pipeline error from %s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)),
+               err->message, debug ? debug : "");
+    if (w->phase == PHASE_DRAINING)
+      break;   /* expected while a torn connection drains; the drain timer bounds it */
+    conn_fail (w, reason);
+    break;
+  }
+  case GST_MESSAGE_WARNING: {
+    g_autoptr (GError) err = NULL;
+    gst_message_parse_warning (msg, &err, NULL);
+    g_message ("Pipeline warning from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)),
+               err->message);
+    break;
+  }
+  case GST_MESSAGE_EOS:
+    if (w->phase == PHASE_DRAINING)
+      drain_finish (w);
+    else
+      conn_fail (w, "camera ended the stream");
+    break;
+  case GST_MESSAGE_ELEMENT: {
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (gst_structure_has_name (s, "splitmuxsink-fragment-opened"))
+      on_fragment_message (w, c, s, TRUE);
+    else if (gst_structure_has_name (s, "splitmuxsink-fragment-closed"))
+      on_fragment_message (w, c, s, FALSE);
+    break;
+  }
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- streaming-thread hooks: stamp, copy, post ---- */
+
+static GstPadProbeReturn
+stamp_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Conn *c = data;
+  atomic_store (&c->last_data_us, g_get_monotonic_time ());
+  return atomic_load (&c->draining) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+block_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  return GST_PAD_PROBE_OK;   /* stay blocked until the main loop links the branch */
+}
+
+typedef struct {
+  Conn *c;
+  char codec[8];
+  int width, height;
+} StreamInfo;
+
+static gboolean
+on_stream_info (gpointer data)
+{
+  StreamInfo *si = data;
+  Conn *c = si->c;
+  Worker *w = c->w;
+  if (w->conn == c && w->phase == PHASE_CONNECTING) {
+    c->got_video = TRUE;
+    w->phase = PHASE_STREAMING;
+    w->attempt = 0;
+    send_state (w, "streaming", "", si->codec, si->width, si->height, 0);
+  }
+  conn_unref (c);
+  g_free (si);
+  return G_SOURCE_REMOVE;
+}
+
+static GstPadProbeReturn
+first_video_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Conn *c = data;
+  StreamInfo *si = g_new0 (StreamInfo, 1);
+  si->c = conn_ref (c);
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  if (caps != NULL && gst_caps_get_size (caps) > 0) {
+    const GstStructure *s = gst_caps_get_structure (caps, 0);
+    if (gst_structure_has_name (s, "video/x-h264"))
+      g_strlcpy (si->codec, "h264", sizeof si->codec);
+    else if (gst_structure_has_name (s, "video/x-h265"))
+      g_strlcpy (si->codec, "h265", sizeof si->codec);
+    gst_structure_get_int (s, "width", &si->width);
+    gst_structure_get_int (s, "height", &si->height);
+  }
+  g_main_context_invoke (NULL, on_stream_info, si);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+typedef struct {
+  Conn *c;
+  GstPad *pad;
+  char *template_name;   /* NULL: unsupported codec */
+  char *encoding;
+  gulong block_id;
+} LinkRequest;
+
+static void
+link_request_free (LinkRequest *lr)
+{
+  if (lr->block_id)
+    gst_pad_remove_probe (lr->pad, lr->block_id);
+  gst_object_unref (lr->pad);
+  conn_unref (lr->c);
+  g_free (lr->template_name);
+  g_free (lr->encoding);
+  g_free (lr);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LinkRequest, link_request_free)
+
+/* Loads a one-element template (e.g. "rtspsrc name=src ..."). */
+static GstElement *
+load_element (const char *template_name, GError **error)
+{
+  g_autofree char *desc = load_template (template_name, error);
+  if (desc == NULL)
+    return NULL;
+  GstElement *e = gst_parse_launch (desc, error);
+  /* gst_parse_launch() wraps several elements in a pipeline; one is returned as is. */
+  if (e != NULL && GST_IS_PIPELINE (e)) {
+    gst_object_unref (e);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Template '%s' is not one element",
+                 template_name);
+    return NULL;
+  }
+  return e;
+}
+
+/* Builds the recording branch for @lr's codec and links it: depay ! parse ! queue from the codec
+ * template, then splitmuxsink from its own template. splitmuxsink creates its muxer when its
+ * first pad is requested, so muxer and sink are set before it is linked. Main loop. */
+static gboolean
+build_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
+{
+  g_autofree char *desc = load_template (lr->template_name, error);
+  if (desc == NULL)
+    return FALSE;
+  GstElement *branch = gst_parse_bin_from_description (desc, TRUE, error);
+  if (branch == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (c->pipeline), branch);   /* takes the floating ref */
+  GstElement *rec = load_element ("recorder.gst", error);
+  if (rec == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (c->pipeline), rec);
+
+  g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (branch), "parse");
+  GstElement *mux = gst_element_factory_make ("mp4mux", NULL);
+  GstElement *sink = gst_element_factory_make ("filesink", NULL);
+  if (parse == NULL || mux == NULL || sink == NULL) {
+    if (mux)
+      gst_object_unref (gst_object_ref_sink (mux));
+    if (sink)
+      gst_object_unref (gst_object_ref_sink (sink));
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Template '%s' lacks 'parse'",
+                 lr->template_name);
+    return FALSE;
+  }
+  g_object_set (mux, "fragment-duration", (guint) FRAGMENT_DURATION_MS, NULL);
+  gst_util_set_object_arg (G_OBJECT (mux), "fragment-mode", "first-moov-then-finalise");
+  gst_util_set_object_arg (G_OBJECT (sink), "buffer-mode", "unbuffered");
+  g_object_set (rec, "async-finalize", FALSE, "max-size-time",
+                (guint64) w->cfg.segment_seconds * GST_SECOND + SEGMENT_SLACK_MS * GST_MSECOND, "muxer", mux, "sink", sink, NULL);
+  g_signal_connect (rec, "format-location-full", G_CALLBACK (on_format_location_full), c);
+  if (!gst_element_link_pads (branch, "src", rec, "video")) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not link the recorder");
+    return FALSE;
+  }
+
+  g_autoptr (GstPad) parse_src = gst_element_get_static_pad (parse, "src");
+  gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER, first_video_probe, c, NULL);
+
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (branch, "sink");
+  if (sinkpad == NULL || gst_pad_link (lr->pad, sinkpad) != GST_PAD_LINK_OK) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not link the %s stream",
+                 lr->encoding);
+    return FALSE;
+  }
+  if (!gst_element_sync_state_with_parent (rec) || !gst_element_sync_state_with_parent (branch)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Recording branch did not start");
+    return FALSE;
+  }
+  c->branch_sink = g_steal_pointer (&sinkpad);
+  return TRUE;
+}
+
+static gboolean
+on_link_request (gpointer data)
+{
+  g_autoptr (LinkRequest) lr = data;
+  Conn *c = lr->c;
+  Worker *w = c->w;
+  if (w->conn != c || w->phase != PHASE_CONNECTING)
+    return G_SOURCE_REMOVE;
+  if (lr->template_name == NULL) {
+    g_autofree char *reason = g_strdup_printf ("unsupported codec '%s'", lr->encoding);
+    conn_fail (w, reason);
+    return G_SOURCE_REMOVE;
+  }
+  g_autoptr (GError) error = NULL;
+  if (!build_branch (w, c, lr, &error)) {
+    g_warning ("Failed to build the recording branch: %s", error->message);
+    conn_fail (w, error->message);
+  }
+  return G_SOURCE_REMOVE;   /* freeing lr unblocks the pad */
+}
+
+static void
+on_pad_added (GstElement *src, GstPad *pad, gpointer data)
+{
+  Conn *c = data;
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  if (caps == NULL)
+    caps = gst_pad_query_caps (pad, NULL);
+  const GstStructure *s = caps && gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0)
+                                                            : NULL;
+  const char *media = s ? gst_structure_get_string (s, "media") : NULL;
+  if (media == NULL || strcmp (media, "video") != 0)
+    return;
+  int expected = 0;
+  if (!atomic_compare_exchange_strong (&c->pad_taken, &expected, 1))
+    return;
+
+  const char *enc = gst_structure_get_string (s, "encoding-name");
+  LinkRequest *lr = g_new0 (LinkRequest, 1);
+  lr->c = conn_ref (c);
+  lr->pad = gst_object_ref (pad);
+  lr->encoding = g_strdup (enc ? enc : "?");
+  if (enc != NULL && g_ascii_strcasecmp (enc, "H264") == 0)
+    lr->template_name = g_strdup ("record-h264.gst");
+  else if (enc != NULL && g_ascii_strcasecmp (enc, "H265") == 0)
+    lr->template_name = g_strdup ("record-h265.gst");
+  lr->block_id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, block_probe, NULL,
+                                    NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, stamp_probe,
+                     conn_ref (c), (GDestroyNotify) conn_unref);
+  g_main_context_invoke (NULL, on_link_request, lr);
+}
+
+static gboolean
+on_select_stream (GstElement *src, guint num, GstCaps *caps, gpointer data)
+{
+  Conn *c = data;
+  const GstStructure *s = gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0) : NULL;
+  const char *media = s ? gst_structure_get_string (s, "media") : NULL;
+  if (media == NULL || strcmp (media, "video") != 0)
+    return FALSE;   /* main stream video only; audio is not recorded yet */
+  int expected = 0;
+  return atomic_compare_exchange_strong (&c->video_selected, &expected, 1);
+}
+
+static gboolean
+on_watchdog (gpointer data)
+{
+  Worker *w = data;
+  Conn *c = w->conn;
+  if (c == NULL || (w->phase != PHASE_CONNECTING && w->phase != PHASE_STREAMING))
+    return G_SOURCE_CONTINUE;
+  gint64 idle_us = g_get_monotonic_time () - atomic_load (&c->last_data_us);
+  if (idle_us > (gint64) w->cfg.watchdog_seconds * G_USEC_PER_SEC) {
+    g_autofree char *reason = g_strdup_printf ("no data for %u s", w->cfg.watchdog_seconds);
+    conn_fail (w, reason);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+worker_connect (Worker *w)
+{
+  g_autoptr (GError) error = NULL;
+  Conn *c = g_new0 (Conn, 1);
+  g_atomic_ref_count_init (&c->ref);
+  c->w = w;
+  g_mutex_init (&c->lock);
+  c->segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) segment_free);
+  atomic_store (&c->last_data_us, g_get_monotonic_time ());
+  c->udp = w->cfg.transport == TRANSPORT_UDP ||
+           (w->cfg.transport == TRANSPORT_AUTO && w->use_udp);
+  w->conn = c;
+  w->phase = PHASE_CONNECTING;
+  send_state (w, "connecting", w->reason, "", 0, 0, 0);
+
+  GstElement *src = load_element ("source.gst", &error);
+  if (src == NULL) {
+    g_warning ("Failed to build the source: %s", error->message);
+    conn_fail (w, "internal error: source template");
+    return;
+  }
+  c->pipeline = gst_object_ref_sink (gst_pipeline_new (NULL));
+  gst_bin_add (GST_BIN (c->pipeline), src);
+  c->src = src;
+  g_object_set (src, "location", w->cfg.url, NULL);
+  if (*w->cfg.user != '\0')
+    g_object_set (src, "user-id", w->cfg.user, "user-pw", w->cfg.password, NULL);
+  gst_util_set_object_arg (G_OBJECT (src), "protocols", c->udp ? "udp" : "tcp");
+  g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), c);
+  g_signal_connect (src, "select-stream", G_CALLBACK (on_select_stream), c);
+
+  g_autoptr (GstBus) bus = gst_element_get_bus (c->pipeline);
+  c->bus_watch = gst_bus_add_watch_full (bus, G_PRIORITY_DEFAULT, on_bus, conn_ref (c),
+                                         (GDestroyNotify) conn_unref);
+  g_message ("Connecting to %s over %s", w->cfg.url, c->udp ? "UDP" : "TCP");
+  if (gst_element_set_state (c->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    conn_fail (w, "pipeline failed to start");
+}
+
+/* ---- process lifecycle ---- */
+
+static gboolean
+on_deadline (gpointer data)
+{
+  Worker *w = data;
+  w->deadline_source = 0;
+  g_warning ("Orderly stop took over %d ms; exiting anyway", STOP_DEADLINE_MS);
+  w->exit_status = 1;
+  g_main_loop_quit (w->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+worker_maybe_exit (Worker *w)
+{
+  if (!w->stop_requested || w->conn != NULL || w->syncs_pending > 0)
+    return;
+  if (w->phase != PHASE_EXITING && w->phase != PHASE_WAIT_CONFIG && w->phase != PHASE_BACKOFF)
+    return;
+  if (w->ch != NULL)
+    nvr_wire_channel_flush (w->ch, 1000);
+  g_main_loop_quit (w->loop);
+}
+
+static void
+worker_request_stop (Worker *w, const char *why)
+{
+  if (w->stop_requested)
+    return;
+  g_message ("Stopping: %s", why);
+  w->stop_requested = TRUE;
+  w->deadline_source = g_timeout_add (STOP_DEADLINE_MS, on_deadline, w);
+  if (w->retry_source) {
+    g_source_remove (w->retry_source);
+    w->retry_source = 0;
+  }
+  switch (w->phase) {
+  case PHASE_CONNECTING:
+  case PHASE_STREAMING:
+    conn_fail (w, why);
+    break;
+  case PHASE_DRAINING:
+    break;   /* drain_finish() sees stop_requested */
+  default:
+    w->phase = PHASE_EXITING;
+    worker_maybe_exit (w);
+    break;
+  }
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  worker_request_stop (data, "signal");
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer data)
+{
+  Worker *w = data;
+  if (strcmp (kind, "stop") == 0) {
+    worker_request_stop (w, "daemon asked");
+    return;
+  }
+  if (strcmp (kind, "config") == 0) {
+    if (w->configured) {
+      g_warning ("Ignoring a second config message");
+      return;
+    }
+    g_autoptr (GError) error = NULL;
+    if (!config_parse (fields, &w->cfg, &error)) {
+      g_warning ("Failed to configure camera '%s': %s", w->camera_arg, error->message);
+      config_clear (&w->cfg);
+      w->exit_status = 2;
+      worker_request_stop (w, "bad config");
+      return;
+    }
+    w->configured = TRUE;
+    if (g_strcmp0 (w->cfg.name, w->camera_arg) != 0)
+      g_warning ("Config is for camera '%s', not '%s'", w->cfg.name, w->camera_arg);
+    g_autofree char *dir = g_build_filename (w->cfg.storage_root, w->cfg.camera_dir, NULL);
+    if (g_mkdir_with_parents (dir, 0750) != 0)
+      g_warning ("Failed to create '%s': %s", dir, g_strerror (errno));   /* reported per segment */
+    w->use_udp = w->cfg.transport == TRANSPORT_UDP;
+    w->watchdog_source = g_timeout_add (500, on_watchdog, w);
+    worker_connect (w);
+    return;
+  }
+  g_message ("Ignoring unknown message '%s'", kind);
+}
+
+static void
+on_closed (NvrWireChannel *ch, const GError *error, gpointer data)
+{
+  Worker *w = data;
+  if (error != NULL)
+    g_warning ("Daemon channel failed: %s", error->message);
+  g_clear_pointer (&w->ch, nvr_wire_channel_unref);
+  worker_request_stop (w, "daemon closed the channel");
+}
+
+static int
+probe_main (const char *path)
+{
+  NvrMp4Info info;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_mp4probe_file (path, &info, &error)) {
+    g_printerr ("Failed to probe '%s': %s\n", path, error->message);
+    return 1;
+  }
+  g_autofree char *json = nvr_mp4probe_to_json (&info);
+  g_print ("%s\n", json);
+  return 0;
+}
 
 int
 nvr_worker_main (int argc, char **argv)
 {
-  g_printerr ("camera-worker: not implemented yet\n");
-  return 1;
+  g_autofree char *camera = NULL;
+  g_autofree char *probe = NULL;
+  GOptionEntry entries[] = {
+    { "camera", 0, 0, G_OPTION_ARG_STRING, &camera, "Camera name", "NAME" },
+    { "probe", 0, 0, G_OPTION_ARG_FILENAME, &probe, "Print what an MP4 file holds", "FILE" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- record one camera (fd 3: daemon)");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    g_printerr ("camera-worker: %s\n", error->message);
+    return 2;
+  }
+  if (probe != NULL)
+    return probe_main (probe);
+  if (camera == NULL || !nvr_paths_camera_name_valid (camera)) {
+    g_printerr ("camera-worker: --camera NAME ([a-z0-9_-], 1-32) is required\n");
+    return 2;
+  }
+
+  /* A SIGKILLed daemon takes its workers with it. */
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid () == 1)
+    return 1;
+  signal (SIGPIPE, SIG_IGN);
+
+  struct stat st;
+  if (fstat (WORKER_FD, &st) != 0 || !S_ISSOCK (st.st_mode)) {
+    g_printerr ("camera-worker: fd %d is not the daemon's socket; run by `nvr run` only\n",
+                WORKER_FD);
+    return 2;
+  }
+  fcntl (WORKER_FD, F_SETFD, FD_CLOEXEC);
+
+  gst_init (NULL, NULL);
+
+  Worker *w = g_new0 (Worker, 1);
+  w->camera_arg = g_strdup (camera);
+  w->loop = g_main_loop_new (NULL, FALSE);
+  w->phase = PHASE_WAIT_CONFIG;
+  g_mutex_init (&w->name_lock);
+  /* Unique and increasing across restarts: segments are far longer than a millisecond. */
+  w->next_seq = (guint64) (g_get_real_time () / G_USEC_PER_SEC) * 1000;
+  w->sync_pool = g_thread_pool_new (sync_job_run, w, 1, FALSE, NULL);
+  w->ch = nvr_wire_channel_new (WORKER_FD, on_message, on_closed, w);
+  g_unix_signal_add (SIGTERM, on_signal, w);
+  g_unix_signal_add (SIGINT, on_signal, w);
+
+  send_msg (w, "hello", g_variant_new_parsed ("{'pid': <%i>}", (gint32) getpid ()));
+  g_main_loop_run (w->loop);
+
+  if (w->conn != NULL) {   /* deadline hit mid-drain */
+    conn_teardown (w);
+  }
+  g_thread_pool_free (w->sync_pool, FALSE, TRUE);
+  if (w->ch != NULL) {
+    nvr_wire_channel_flush (w->ch, 500);
+    nvr_wire_channel_unref (w->ch);
+  }
+  int status = w->exit_status;
+  if (w->watchdog_source)
+    g_source_remove (w->watchdog_source);
+  if (w->deadline_source)
+    g_source_remove (w->deadline_source);
+  config_clear (&w->cfg);
+  g_free (w->reason);
+  g_free (w->camera_arg);
+  g_mutex_clear (&w->name_lock);
+  g_main_loop_unref (w->loop);
+  g_free (w);
+  return status;
 }
