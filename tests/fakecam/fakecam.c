@@ -1,0 +1,713 @@
+/* fakecam — N synthetic RTSP cameras on 127.0.0.1 for Hearth's tests (docs/design/fakecam.md).
+ * Threads: the main loop owns the App (mounts, drop/swap state, control socket, RTSP clients);
+ * each served media's appsrc streaming thread owns its Feed and reads immutable FcClips.
+ * Invariants: nothing is encoded after READY; stdout carries exactly one "READY port=N" line;
+ * every served frame's timestamp is derived from one serving epoch, so all streams are in
+ * phase with the wall clock recorded in --truth. */
+#define G_LOG_DOMAIN "fakecam"
+
+#include "clip.h"
+#include "control.h"
+#include "idcode.h"
+#include "scene.h"
+
+#include <gst/app/gstappsrc.h>
+#include <gst/rtsp-server/rtsp-server.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { STREAM_MAIN, STREAM_SUB, N_STREAMS };
+static const char *const stream_names[N_STREAMS] = { "main", "sub" };
+
+#define MAX_CAMERAS 256
+#define MAX_PASSWORD_BYTES 256
+
+typedef struct {
+  int cameras;
+  int first_code;
+  int port;
+  char *codec;
+  char *main_size, *sub_size;
+  int fps;
+  int gop;
+  int bitrate_kbps;
+  int clip_seconds;
+  char *cache_dir;
+  char *control_path;
+  char *truth_path;
+  char *user;
+  char *password_file;
+} Options;
+
+typedef struct {
+  int index;                   /* 1-based; the /cam<index>/ paths */
+  guint16 code;
+  FcClip *clips[N_STREAMS];
+  FcScene scene;
+  gboolean dropped;            /* mounts removed, sessions closed */
+  int serving;                 /* camera whose clips answer on our paths (== index unless swapped) */
+} Camera;
+
+/* The one application context. Main loop only. */
+typedef struct {
+  Options opt;
+  FcClipParams stream_params[N_STREAMS];
+  GMainLoop *loop;
+  GstRTSPServer *server;
+  guint server_source;
+  GstRTSPMountPoints *mounts;
+  GstRTSPSessionPool *sessions;
+  GstRTSPAuth *auth;           /* NULL unless --user */
+  Camera *cameras;             /* [opt.cameras] */
+  GstClockTime epoch_ns;       /* system (monotonic) clock time of global frame 0 */
+  gint64 epoch_unix_us;        /* wall clock at epoch_ns, for --truth */
+  FcControl *control;
+} App;
+
+/* ---- feeding one media: runs on the appsrc streaming thread -------------------------- */
+
+typedef struct {
+  FcClip *clip;
+  GstClockTime epoch_ns;
+  gint64 next;                 /* global frame index of the next access unit; -1 = resync */
+} Feed;
+
+static void
+feed_free (gpointer data)
+{
+  Feed *feed = data;
+  fc_clip_unref (feed->clip);
+  g_free (feed);
+}
+
+static GstClockTime
+frame_clock_time (const Feed *feed, gint64 frame)
+{
+  return feed->epoch_ns + gst_util_uint64_scale_int ((guint64) frame, GST_SECOND, feed->clip->params.fps);
+}
+
+/* Pushes the access unit of the next global frame, timestamped so that frame g is due at
+ * epoch + g/fps on the system clock. A new (or >1 s late) feed waits for the next keyframe
+ * instead of sending a partial GOP: whole GOPs are skipped, never single frames. */
+static void
+on_need_data (GstAppSrc *src, guint length, gpointer user_data)
+{
+  Feed *feed = user_data;
+  const FcClip *clip = feed->clip;
+  int fps = clip->params.fps;
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (src));
+  if (clock == NULL)
+    clock = gst_system_clock_obtain ();
+  GstClockTime now = gst_clock_get_time (clock);
+  GstClockTime base = gst_element_get_base_time (GST_ELEMENT (src));
+  gst_object_unref (clock);
+  gboolean discont = FALSE;
+
+  GstClockTime late_limit = MAX (GST_SECOND, gst_util_uint64_scale_int ((guint64) clip->params.gop, GST_SECOND, fps));
+  if (feed->next < 0 || frame_clock_time (feed, feed->next) + late_limit < now) {
+    gint64 g = now > feed->epoch_ns ? (gint64) gst_util_uint64_scale (now - feed->epoch_ns, (guint64) fps, GST_SECOND) + 1 : 0;
+    for (int i = 0; i < clip->n_aus && !clip->aus[g % clip->n_aus].key; i++)
+      g++;
+    feed->next = g;
+    discont = TRUE;
+  }
+
+  gint64 g = feed->next++;
+  const FcAu *au = &clip->aus[g % clip->n_aus];
+  gsize size = 0;
+  const guint8 *data = g_bytes_get_data (clip->data, &size);
+  GstBuffer *buf = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY, (gpointer) (data + au->offset),
+                                                au->size, 0, au->size, g_bytes_ref (clip->data),
+                                                (GDestroyNotify) g_bytes_unref);
+  GstClockTime due = frame_clock_time (feed, g);
+  GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = due > base ? due - base : 0;
+  GST_BUFFER_DURATION (buf) = gst_util_uint64_scale_int (1, GST_SECOND, fps);
+  if (!au->key)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (discont)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+  gst_app_src_push_buffer (src, buf);
+}
+
+/* Main loop (the RTSP client's context): a shared media was just built from our launch line. */
+static void
+on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer user_data)
+{
+  FcClip *clip = user_data;
+  App *app = g_object_get_data (G_OBJECT (factory), "fakecam-app");
+  g_autoptr (GstElement) bin = gst_rtsp_media_get_element (media);
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (bin), "src");
+  g_autoptr (GstElement) pay = gst_bin_get_by_name (GST_BIN (bin), "pay0");
+  g_autoptr (GstCaps) caps = fc_clip_caps (clip);
+  g_autoptr (GstClock) clock = gst_system_clock_obtain ();
+
+  /* The epoch is a system-clock time: pin the pipeline to that clock. */
+  gst_rtsp_media_set_clock (media, clock);
+  g_object_set (src, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME,
+                "do-timestamp", FALSE, "min-latency", (gint64) 0, NULL);
+  g_object_set (pay, "config-interval", -1, "pt", 96, NULL);
+
+  Feed *feed = g_new0 (Feed, 1);
+  feed->clip = fc_clip_ref (clip);
+  feed->epoch_ns = app->epoch_ns;
+  feed->next = -1;
+  GstAppSrcCallbacks callbacks = { .need_data = on_need_data };
+  gst_app_src_set_callbacks (GST_APP_SRC (src), &callbacks, feed, feed_free);
+}
+
+/* ---- mounts, drop and swap: main loop -------------------------------------------------- */
+
+static char *
+mount_path (int camera, int stream)
+{
+  return g_strdup_printf ("/cam%d/%s", camera, stream_names[stream]);
+}
+
+static void
+clip_closure_notify (gpointer data, GClosure *closure)
+{
+  fc_clip_unref (data);
+}
+
+static GstRTSPMediaFactory *
+make_factory (App *app, FcClip *clip)
+{
+  GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
+  /* A constant template: every value is set by property in on_media_configure. */
+  gst_rtsp_media_factory_set_launch (factory, clip->params.codec == FC_CODEC_H265
+      ? "( appsrc name=src ! clocksync name=sync ! rtph265pay name=pay0 )"
+      : "( appsrc name=src ! clocksync name=sync ! rtph264pay name=pay0 )");
+  gst_rtsp_media_factory_set_shared (factory, TRUE);
+  g_object_set_data (G_OBJECT (factory), "fakecam-app", app);
+  g_signal_connect_data (factory, "media-configure", G_CALLBACK (on_media_configure),
+                         fc_clip_ref (clip), clip_closure_notify, 0);
+  if (app->auth != NULL)
+    gst_rtsp_media_factory_add_role (factory, "fakecam",
+                                     GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
+                                     GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE,
+                                     NULL);
+  return factory;
+}
+
+static void
+camera_mount (App *app, Camera *cam)
+{
+  Camera *source = &app->cameras[cam->serving - 1];
+  for (int s = 0; s < N_STREAMS; s++) {
+    g_autofree char *path = mount_path (cam->index, s);
+    gst_rtsp_mount_points_add_factory (app->mounts, path, make_factory (app, source->clips[s]));
+  }
+}
+
+static void
+camera_unmount (App *app, Camera *cam)
+{
+  for (int s = 0; s < N_STREAMS; s++) {
+    g_autofree char *path = mount_path (cam->index, s);
+    gst_rtsp_mount_points_remove_factory (app->mounts, path);
+  }
+}
+
+/* TRUE if @session has a media on one of camera @index's paths. */
+static gboolean
+session_on_camera (GstRTSPSession *session, int index)
+{
+  gboolean found = FALSE;
+  GList *medias = gst_rtsp_session_filter (session, NULL, NULL);
+  for (GList *l = medias; l != NULL && !found; l = l->next)
+    for (int s = 0; s < N_STREAMS && !found; s++) {
+      g_autofree char *path = mount_path (index, s);
+      gint matched = 0;
+      found = gst_rtsp_session_media_matches (l->data, path, &matched) &&
+              matched == (gint) strlen (path);
+    }
+  g_list_free_full (medias, g_object_unref);
+  return found;
+}
+
+static GstRTSPFilterResult
+client_filter_on_camera (GstRTSPServer *server, GstRTSPClient *client, gpointer user_data)
+{
+  int index = GPOINTER_TO_INT (user_data);
+  gboolean found = FALSE;
+  GList *sessions = gst_rtsp_client_session_filter (client, NULL, NULL);
+  for (GList *l = sessions; l != NULL && !found; l = l->next)
+    found = session_on_camera (l->data, index);
+  g_list_free_full (sessions, g_object_unref);
+  return found ? GST_RTSP_FILTER_REMOVE : GST_RTSP_FILTER_KEEP;   /* REMOVE closes it */
+}
+
+static GstRTSPFilterResult
+session_filter_on_camera (GstRTSPSessionPool *pool, GstRTSPSession *session, gpointer user_data)
+{
+  return session_on_camera (session, GPOINTER_TO_INT (user_data)) ? GST_RTSP_FILTER_REMOVE
+                                                                   : GST_RTSP_FILTER_KEEP;
+}
+
+/* Closes every RTSP connection with a session on camera @index's paths, then removes any
+ * session left without a connection (UDP clients), so the shared media is torn down. */
+static void
+camera_kick (App *app, Camera *cam)
+{
+  g_list_free_full (gst_rtsp_server_client_filter (app->server, client_filter_on_camera,
+                                                   GINT_TO_POINTER (cam->index)), g_object_unref);
+  g_list_free_full (gst_rtsp_session_pool_filter (app->sessions, session_filter_on_camera,
+                                                  GINT_TO_POINTER (cam->index)), g_object_unref);
+}
+
+typedef struct {
+  int index;
+  int count;
+} ClientCount;
+
+static GstRTSPFilterResult
+session_count_on_camera (GstRTSPSessionPool *pool, GstRTSPSession *session, gpointer user_data)
+{
+  ClientCount *cc = user_data;
+  if (session_on_camera (session, cc->index))
+    cc->count++;
+  return GST_RTSP_FILTER_KEEP;
+}
+
+static int
+camera_clients (App *app, Camera *cam)
+{
+  ClientCount cc = { .index = cam->index };
+  g_list_free (gst_rtsp_session_pool_filter (app->sessions, session_count_on_camera, &cc));
+  return cc.count;
+}
+
+static void
+camera_drop (App *app, Camera *cam)
+{
+  if (!cam->dropped)
+    camera_unmount (app, cam);   /* first, so a kicked client cannot come straight back */
+  cam->dropped = TRUE;
+  camera_kick (app, cam);
+}
+
+static void
+camera_restore (App *app, Camera *cam)
+{
+  if (cam->dropped)
+    camera_mount (app, cam);
+  cam->dropped = FALSE;
+}
+
+/* Serve camera @serving's clips on @cam's paths; current clients of @cam's paths are closed. */
+static void
+camera_set_serving (App *app, Camera *cam, int serving)
+{
+  if (!cam->dropped)
+    camera_unmount (app, cam);
+  camera_kick (app, cam);
+  cam->serving = serving;
+  if (!cam->dropped)
+    camera_mount (app, cam);
+}
+
+static char *
+status_json (App *app)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "cameras");
+  json_builder_begin_array (b);
+  for (int i = 0; i < app->opt.cameras; i++) {
+    Camera *cam = &app->cameras[i];
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "index");
+    json_builder_add_int_value (b, cam->index);
+    json_builder_set_member_name (b, "code");
+    json_builder_add_int_value (b, cam->code);
+    json_builder_set_member_name (b, "dropped");
+    json_builder_add_boolean_value (b, cam->dropped);
+    json_builder_set_member_name (b, "swapped_to");
+    if (cam->serving != cam->index)
+      json_builder_add_int_value (b, cam->serving);
+    else
+      json_builder_add_null_value (b);
+    json_builder_set_member_name (b, "clients");
+    json_builder_add_int_value (b, camera_clients (app, cam));
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static char *
+on_command (const FcCommand *cmd, gpointer user_data)
+{
+  App *app = user_data;
+  int first = cmd->a == 0 ? 1 : cmd->a, last = cmd->a == 0 ? app->opt.cameras : cmd->a;
+
+  switch (cmd->kind) {
+    case FC_CMD_STATUS:
+      return status_json (app);
+    case FC_CMD_SWAP:
+      camera_set_serving (app, &app->cameras[cmd->a - 1], cmd->b);
+      break;
+    case FC_CMD_DROP:
+    case FC_CMD_RESTORE:
+    case FC_CMD_UNSWAP:
+      for (int i = first; i <= last; i++) {
+        Camera *cam = &app->cameras[i - 1];
+        if (cmd->kind == FC_CMD_DROP)
+          camera_drop (app, cam);
+        else if (cmd->kind == FC_CMD_RESTORE)
+          camera_restore (app, cam);
+        else if (cam->serving != cam->index)
+          camera_set_serving (app, cam, cam->index);
+      }
+      break;
+  }
+  g_printerr ("fakecam: control: %s %d %d done\n",
+              cmd->kind == FC_CMD_DROP ? "drop" : cmd->kind == FC_CMD_RESTORE ? "restore" :
+              cmd->kind == FC_CMD_SWAP ? "swap" : "unswap", cmd->a, cmd->b);
+  return g_strdup ("OK");
+}
+
+/* ---- start-up ---------------------------------------------------------------------------- */
+
+static gboolean
+parse_size (const char *text, int *width, int *height, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (text, "x", 3);
+  guint64 w, h;
+  if (g_strv_length (parts) != 2 ||
+      !g_ascii_string_to_unsigned (parts[0], 10, NVR_IDCODE_MIN_WIDTH, 3840, &w, NULL) ||
+      !g_ascii_string_to_unsigned (parts[1], 10, NVR_IDCODE_MIN_HEIGHT, 2160, &h, NULL) ||
+      (w & 1) || (h & 1)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "size '%s' must be WxH, even, between %dx%d and 3840x2160", text,
+                 NVR_IDCODE_MIN_WIDTH, NVR_IDCODE_MIN_HEIGHT);
+    return FALSE;
+  }
+  *width = (int) w;
+  *height = (int) h;
+  return TRUE;
+}
+
+static gboolean
+check_range (const char *name, int value, int min, int max, GError **error)
+{
+  if (value >= min && value <= max)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--%s must be %d..%d", name, min, max);
+  return FALSE;
+}
+
+static gboolean
+parse_options (App *app, int *argc, char ***argv, GError **error)
+{
+  Options *o = &app->opt;
+  o->first_code = 1;
+  o->fps = 15;
+  o->gop = 0;
+  o->bitrate_kbps = 800;
+  o->clip_seconds = 10;
+  GOptionEntry entries[] = {
+    { "cameras", 0, 0, G_OPTION_ARG_INT, &o->cameras, "Number of cameras (required)", "N" },
+    { "first-code", 0, 0, G_OPTION_ARG_INT, &o->first_code, "ID code of camera 1 (default 1)", "K" },
+    { "port", 0, 0, G_OPTION_ARG_INT, &o->port, "RTSP port on 127.0.0.1 (default 0 = any free)", "P" },
+    { "codec", 0, 0, G_OPTION_ARG_STRING, &o->codec, "h264 (default) or h265", "CODEC" },
+    { "main-size", 0, 0, G_OPTION_ARG_STRING, &o->main_size, "Main stream size (default 640x360)", "WxH" },
+    { "sub-size", 0, 0, G_OPTION_ARG_STRING, &o->sub_size, "Sub stream size (default 320x180)", "WxH" },
+    { "fps", 0, 0, G_OPTION_ARG_INT, &o->fps, "Frames per second (default 15)", "F" },
+    { "gop", 0, 0, G_OPTION_ARG_INT, &o->gop, "Frames between keyframes (default = fps)", "FRAMES" },
+    { "bitrate-kbps", 0, 0, G_OPTION_ARG_INT, &o->bitrate_kbps, "Main stream bitrate (default 800; sub gets a quarter, >= 100)", "KBPS" },
+    { "clip-seconds", 0, 0, G_OPTION_ARG_INT, &o->clip_seconds, "Loop length (default 10)", "S" },
+    { "cache", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir, "Clip cache (default $XDG_CACHE_HOME/hearth-fakecam)", "DIR" },
+    { "control", 0, 0, G_OPTION_ARG_FILENAME, &o->control_path, "Control unix socket", "PATH" },
+    { "truth", 0, 0, G_OPTION_ARG_FILENAME, &o->truth_path, "Write the motion schedule JSON here", "FILE" },
+    { "user", 0, 0, G_OPTION_ARG_STRING, &o->user, "Require RTSP basic/digest auth as this user", "U" },
+    { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &o->password_file, "File holding the password", "F" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- synthetic RTSP cameras for Hearth's tests");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_group (ctx, gst_init_get_option_group ());
+  if (!g_option_context_parse (ctx, argc, argv, error))
+    return FALSE;
+  if (*argc > 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'", (*argv)[1]);
+    return FALSE;
+  }
+  if (o->gop == 0)
+    o->gop = o->fps;
+  if (!check_range ("cameras", o->cameras, 1, MAX_CAMERAS, error) ||
+      !check_range ("first-code", o->first_code, 0, 65536 - o->cameras, error) ||
+      !check_range ("port", o->port, 0, 65535, error) ||
+      !check_range ("fps", o->fps, 1, 60, error) ||
+      !check_range ("gop", o->gop, 1, 600, error) ||
+      !check_range ("bitrate-kbps", o->bitrate_kbps, 50, 50000, error) ||
+      !check_range ("clip-seconds", o->clip_seconds, 1, 600, error))
+    return FALSE;
+  FcCodec codec = FC_CODEC_H264;
+  if (o->codec != NULL && strcmp (o->codec, "h265") == 0)
+    codec = FC_CODEC_H265;
+  else if (o->codec != NULL && strcmp (o->codec, "h264") != 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--codec must be h264 or h265");
+    return FALSE;
+  }
+  if ((o->user == NULL) != (o->password_file == NULL)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--user and --password-file go together");
+    return FALSE;
+  }
+  for (int s = 0; s < N_STREAMS; s++) {
+    FcClipParams *p = &app->stream_params[s];
+    const char *size = s == STREAM_MAIN ? o->main_size : o->sub_size;
+    if (!parse_size (size ? size : (s == STREAM_MAIN ? "640x360" : "320x180"), &p->width, &p->height, error))
+      return FALSE;
+    p->codec = codec;
+    p->fps = o->fps;
+    p->gop = o->gop;
+    p->clip_seconds = o->clip_seconds;
+    p->bitrate_kbps = s == STREAM_MAIN ? o->bitrate_kbps : MAX (100, o->bitrate_kbps / 4);
+  }
+  if (o->cache_dir == NULL)
+    o->cache_dir = g_build_filename (g_get_user_cache_dir (), "hearth-fakecam", NULL);
+  return TRUE;
+}
+
+static gboolean
+load_clips (App *app, GError **error)
+{
+  int total = app->opt.cameras * N_STREAMS, done = 0, encoded_count = 0;
+  gint64 start_us = g_get_monotonic_time ();
+
+  app->cameras = g_new0 (Camera, app->opt.cameras);
+  for (int i = 0; i < app->opt.cameras; i++) {
+    Camera *cam = &app->cameras[i];
+    cam->index = i + 1;
+    cam->serving = cam->index;
+    cam->code = (guint16) (app->opt.first_code + i);
+    fc_scene_init (&cam->scene, cam->code, app->opt.fps, app->opt.clip_seconds);
+    for (int s = 0; s < N_STREAMS; s++) {
+      FcClipParams p = app->stream_params[s];
+      gboolean encoded = FALSE;
+      gint64 clip_start_us = g_get_monotonic_time ();
+      p.code = cam->code;
+      cam->clips[s] = fc_clip_load_or_encode (&p, app->opt.cache_dir, &encoded, error);
+      if (cam->clips[s] == NULL) {
+        g_prefix_error (error, "camera %d %s: ", cam->index, stream_names[s]);
+        return FALSE;
+      }
+      done++;
+      if (encoded) {
+        encoded_count++;
+        g_printerr ("fakecam: encoded clip %d/%d (camera %d %s, %dx%d) in %.2f s\n", done, total,
+                    cam->index, stream_names[s], p.width, p.height,
+                    (g_get_monotonic_time () - clip_start_us) / 1e6);
+      }
+    }
+  }
+  g_printerr ("fakecam: %d clips ready (%d encoded, %d from cache '%s') in %.2f s\n", total,
+              encoded_count, total - encoded_count, app->opt.cache_dir,
+              (g_get_monotonic_time () - start_us) / 1e6);
+  return TRUE;
+}
+
+static gboolean
+setup_auth (App *app, GError **error)
+{
+  if (app->opt.user == NULL)
+    return TRUE;
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (app->opt.password_file, &contents, &len, error))
+    return FALSE;
+  if (len > MAX_PASSWORD_BYTES) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "password file longer than %d bytes", MAX_PASSWORD_BYTES);
+    return FALSE;
+  }
+  contents[strcspn (contents, "\r\n")] = '\0';
+  app->auth = gst_rtsp_auth_new ();
+  g_autoptr (GstRTSPToken) token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE,
+                                                       G_TYPE_STRING, "fakecam", NULL);
+  g_autofree char *basic = gst_rtsp_auth_make_basic (app->opt.user, contents);
+  gst_rtsp_auth_add_basic (app->auth, basic, token);
+  gst_rtsp_auth_add_digest (app->auth, app->opt.user, contents, token);
+  gst_rtsp_auth_set_supported_methods (app->auth, GST_RTSP_AUTH_BASIC | GST_RTSP_AUTH_DIGEST);
+  gst_rtsp_server_set_auth (app->server, app->auth);
+  memset (contents, 0, len);
+  return TRUE;
+}
+
+static gboolean
+write_truth (App *app, GError **error)
+{
+  if (app->opt.truth_path == NULL)
+    return TRUE;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "format");
+  json_builder_add_int_value (b, 1);
+  json_builder_set_member_name (b, "serving_started_unix_us");
+  json_builder_add_int_value (b, app->epoch_unix_us);
+  json_builder_set_member_name (b, "clip_seconds");
+  json_builder_add_int_value (b, app->opt.clip_seconds);
+  json_builder_set_member_name (b, "fps");
+  json_builder_add_int_value (b, app->opt.fps);
+  json_builder_set_member_name (b, "clip_frames");
+  json_builder_add_int_value (b, (gint64) app->opt.clip_seconds * app->opt.fps);
+  json_builder_set_member_name (b, "gop");
+  json_builder_add_int_value (b, app->opt.gop);
+  json_builder_set_member_name (b, "id_band");   /* mask this for motion: it changes every frame */
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "x"); json_builder_add_double_value (b, 0);
+  json_builder_set_member_name (b, "y"); json_builder_add_double_value (b, 0);
+  json_builder_set_member_name (b, "w"); json_builder_add_double_value (b, 1);
+  json_builder_set_member_name (b, "h");
+  json_builder_add_double_value (b, (double) NVR_IDCODE_BANDS / NVR_IDCODE_ROW_DIVISOR);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "cameras");
+  json_builder_begin_array (b);
+  for (int i = 0; i < app->opt.cameras; i++) {
+    const Camera *cam = &app->cameras[i];
+    const FcCrossing *c = &cam->scene.crossing;
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "index"); json_builder_add_int_value (b, cam->index);
+    json_builder_set_member_name (b, "code"); json_builder_add_int_value (b, cam->code);
+    json_builder_set_member_name (b, "events");
+    json_builder_begin_array (b);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "kind"); json_builder_add_string_value (b, "crossing");
+    json_builder_set_member_name (b, "start_s"); json_builder_add_double_value (b, c->start_s);
+    json_builder_set_member_name (b, "end_s"); json_builder_add_double_value (b, c->end_s);
+    json_builder_set_member_name (b, "box");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "x_start"); json_builder_add_double_value (b, c->x_start);
+    json_builder_set_member_name (b, "x_end"); json_builder_add_double_value (b, c->x_end);
+    json_builder_set_member_name (b, "y"); json_builder_add_double_value (b, c->y);
+    json_builder_set_member_name (b, "w"); json_builder_add_double_value (b, c->w);
+    json_builder_set_member_name (b, "h"); json_builder_add_double_value (b, c->h);
+    json_builder_end_object (b);
+    json_builder_end_object (b);
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  gsize len = 0;
+  g_autofree char *text = json_generator_to_data (gen, &len);
+  return g_file_set_contents (app->opt.truth_path, text, (gssize) len, error);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  App *app = user_data;
+  g_printerr ("fakecam: shutting down\n");
+  g_main_loop_quit (app->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static GstRTSPFilterResult
+remove_all_clients (GstRTSPServer *server, GstRTSPClient *client, gpointer user_data)
+{
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static GstRTSPFilterResult
+remove_all_sessions (GstRTSPSessionPool *pool, GstRTSPSession *session, gpointer user_data)
+{
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static void
+app_clear (App *app)
+{
+  g_clear_pointer (&app->control, fc_control_free);
+  if (app->server != NULL) {
+    g_list_free (gst_rtsp_server_client_filter (app->server, remove_all_clients, NULL));
+    g_list_free (gst_rtsp_session_pool_filter (app->sessions, remove_all_sessions, NULL));
+    if (app->server_source != 0)
+      g_source_remove (app->server_source);
+  }
+  g_clear_object (&app->sessions);
+  g_clear_object (&app->mounts);
+  g_clear_object (&app->auth);
+  g_clear_object (&app->server);
+  for (int i = 0; app->cameras != NULL && i < app->opt.cameras; i++)
+    for (int s = 0; s < N_STREAMS; s++)
+      fc_clip_unref (app->cameras[i].clips[s]);
+  g_clear_pointer (&app->cameras, g_free);
+  g_clear_pointer (&app->loop, g_main_loop_unref);
+  Options *o = &app->opt;
+  g_free (o->codec); g_free (o->main_size); g_free (o->sub_size); g_free (o->cache_dir);
+  g_free (o->control_path); g_free (o->truth_path); g_free (o->user); g_free (o->password_file);
+}
+
+static gboolean
+run (App *app, int *argc, char ***argv, GError **error)
+{
+  if (!parse_options (app, argc, argv, error))
+    return FALSE;
+  gst_init (NULL, NULL);
+  if (!load_clips (app, error))
+    return FALSE;
+
+  app->loop = g_main_loop_new (NULL, FALSE);
+  app->server = gst_rtsp_server_new ();
+  gst_rtsp_server_set_address (app->server, "127.0.0.1");
+  g_autofree char *service = g_strdup_printf ("%d", app->opt.port);
+  gst_rtsp_server_set_service (app->server, service);
+  app->mounts = gst_rtsp_server_get_mount_points (app->server);
+  app->sessions = gst_rtsp_server_get_session_pool (app->server);
+  gst_rtsp_session_pool_set_max_sessions (app->sessions, 1024);
+  if (!setup_auth (app, error))
+    return FALSE;
+
+  /* The serving epoch: global frame 0 of every stream is due at this instant. */
+  g_autoptr (GstClock) clock = gst_system_clock_obtain ();
+  app->epoch_ns = gst_clock_get_time (clock);
+  app->epoch_unix_us = g_get_real_time ();
+
+  for (int i = 0; i < app->opt.cameras; i++)
+    camera_mount (app, &app->cameras[i]);
+  g_autoptr (GSource) source = gst_rtsp_server_create_source (app->server, NULL, error);
+  if (source == NULL)
+    return FALSE;
+  app->server_source = g_source_attach (source, NULL);
+  int port = gst_rtsp_server_get_bound_port (app->server);
+
+  if (app->opt.control_path != NULL) {
+    app->control = fc_control_new (app->opt.control_path, app->opt.cameras, on_command, app, error);
+    if (app->control == NULL)
+      return FALSE;
+  }
+  if (!write_truth (app, error))
+    return FALSE;
+
+  g_unix_signal_add (SIGTERM, on_signal, app);
+  g_unix_signal_add (SIGINT, on_signal, app);
+  printf ("READY port=%d\n", port);
+  fflush (stdout);
+  g_printerr ("fakecam: serving %d camera(s) on rtsp://127.0.0.1:%d/cam<i>/{main,sub}\n",
+              app->opt.cameras, port);
+  g_main_loop_run (app->loop);
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  App app = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  g_log_writer_default_set_use_stderr (TRUE);   /* stdout is for the READY line only */
+  gboolean ok = run (&app, &argc, &argv, &error);
+  if (!ok)
+    g_printerr ("fakecam: %s\n", error->message);
+  app_clear (&app);
+  return ok ? 0 : (error->domain == G_OPTION_ERROR ? 2 : 1);
+}

@@ -1,0 +1,87 @@
+/* scene — synthetic frames for fakecam (see scene.h). Pure; any thread. Invariants: the ID bands
+ * (top nvr_idcode_band_rows (height) rows) are drawn only by idcode; the background is static
+ * so the crossing box is the only motion outside the bands. */
+#include "scene.h"
+
+#include "idcode.h"
+
+#include <math.h>
+#include <string.h>
+
+void
+fc_scene_init (FcScene *scene, guint16 code, int fps, int clip_seconds)
+{
+  double len_s = clip_seconds;
+
+  memset (scene, 0, sizeof *scene);
+  scene->code = code;
+  scene->fps = fps;
+  scene->clip_frames = clip_seconds * fps;
+  scene->crossing.start_s = len_s * (0.2 + 0.1 * ((code + 3) % 4));   /* code 1 -> 20 % */
+  scene->crossing.end_s = scene->crossing.start_s + len_s * 0.3;
+  scene->crossing.w = 0.2;
+  scene->crossing.h = 0.4;
+  scene->crossing.y = 0.35;
+  scene->crossing.x_start = -scene->crossing.w;
+  scene->crossing.x_end = 1.0;
+}
+
+gboolean
+fc_scene_box_at (const FcScene *scene, int frame, int width, int height,
+                 int *x, int *y, int *w, int *h)
+{
+  const FcCrossing *c = &scene->crossing;
+  double t = (double) frame / scene->fps;
+
+  if (t < c->start_s || t >= c->end_s)
+    return FALSE;
+  double frac = (t - c->start_s) / (c->end_s - c->start_s);
+  *x = (int) lround ((c->x_start + frac * (c->x_end - c->x_start)) * width);
+  *y = (int) lround (c->y * height);
+  *w = (int) lround (c->w * width);
+  *h = (int) lround (c->h * height);
+  return TRUE;
+}
+
+/* Static background luma: a soft gradient plus large low-contrast tiles, enough texture for a
+ * motion detector's contrast normalisation without costing the encoder many bits. */
+static guint8
+background_luma (int x, int y, int width, int height)
+{
+  int tile = ((x * 12 / width) + (y * 7 / height)) & 1;
+  return (guint8) (60 + 60 * x / width + 30 * y / height + (tile ? 14 : 0));
+}
+
+void
+fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
+                    guint8 *y_plane, int y_stride,
+                    guint8 *u_plane, int u_stride,
+                    guint8 *v_plane, int v_stride)
+{
+  int band_rows = nvr_idcode_band_rows (height);
+  int bx = 0, by = 0, bw = 0, bh = 0;
+  gboolean box = fc_scene_box_at (scene, frame, width, height, &bx, &by, &bw, &bh);
+  int square = MAX (bw / 5, 2);
+
+  for (int y = band_rows; y < height; y++) {
+    guint8 *row = y_plane + (gsize) y * (gsize) y_stride;
+    for (int x = 0; x < width; x++)
+      row[x] = background_luma (x, y, width, height);
+    if (box && y >= by && y < by + bh) {
+      int ty = (y - by) / square;
+      for (int x = MAX (bx, 0); x < MIN (bx + bw, width); x++)
+        row[x] = (((x - bx) / square + ty) & 1) ? 220 : 30;
+    }
+  }
+  for (int y = 0; y < height / 2; y++) {
+    memset (u_plane + (gsize) y * (gsize) u_stride, 128, (gsize) width / 2);
+    memset (v_plane + (gsize) y * (gsize) v_stride, 128, (gsize) width / 2);
+    if (box && 2 * y >= by && 2 * y < by + bh && 2 * y >= band_rows) {
+      for (int x = MAX (bx / 2, 0); x < MIN ((bx + bw) / 2, width / 2); x++) {
+        u_plane[(gsize) y * u_stride + x] = 90;
+        v_plane[(gsize) y * v_stride + x] = 190;
+      }
+    }
+  }
+  nvr_idcode_draw (y_plane, width, height, y_stride, scene->code, (guint32) frame);
+}

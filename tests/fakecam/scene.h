@@ -1,0 +1,40 @@
+/* scene — what a fake camera shows: a static textured background, the ID code bands on top,
+ * and one scripted "crossing" (a textured box moving left to right) per clip loop. Pure: no I/O,
+ * no clock; any thread. Geometry is in fractions of the frame so main and sub streams of one
+ * camera show the same scene; the schedule here is the ground truth written to --truth. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  double start_s, end_s;   /* within the loop; the box is drawn for start_s <= t < end_s */
+  double x_start, x_end;   /* the box's left edge (fraction of width) at start_s and at end_s */
+  double y, w, h;          /* fixed top, width and height (fractions of the frame) */
+} FcCrossing;
+
+typedef struct {
+  guint16 code;
+  int fps;                 /* integer frames per second, 1..120 */
+  int clip_frames;         /* frames in one loop = clip seconds * fps */
+  FcCrossing crossing;
+} FcScene;
+
+/* The scene for camera @code: the crossing starts at 20/30/40/50 % of the loop depending on
+ * @code (so neighbouring cameras move at different times) and lasts 30 % of the loop. */
+void fc_scene_init (FcScene *scene, guint16 code, int fps, int clip_seconds);
+
+/* TRUE and the box in pixels if the box is visible in frame @frame (0 <= frame < clip_frames)
+ * of a @width x @height picture; the box may extend past the frame edges. */
+gboolean fc_scene_box_at (const FcScene *scene, int frame, int width, int height,
+                          int *x, int *y, int *w, int *h);
+
+/* Draws frame @frame (0-based within the loop; also the burned-in counter) as I420. Planes
+ * are @width x @height luma and (width/2) x (height/2) chroma; width and height even. */
+void fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
+                         guint8 *y_plane, int y_stride,
+                         guint8 *u_plane, int u_stride,
+                         guint8 *v_plane, int v_stride);
+
+G_END_DECLS
