@@ -221,6 +221,8 @@ static char *
 error_reason (const GError *err, const char *debug)
 {
   const char *d = debug ? debug : "";
+  if (strstr (err->message, "No supported stream") != NULL)   /* SETUP refused every transport */
+    return g_strdup ("camera refused the transport");
   if (err->domain == GST_RESOURCE_ERROR) {
     if (err->code == GST_RESOURCE_ERROR_NOT_FOUND || strstr (d, "404") != NULL)
       return g_strdup ("404 not found");
@@ -228,6 +230,8 @@ error_reason (const GError *err, const char *debug)
       return g_strdup ("401 unauthorized");
     if (strstr (d, "refused") != NULL)
       return g_strdup ("connection refused");
+    if (strstr (d, "Failed to connect") != NULL)   /* rtspsrc's text for refused/unreachable */
+      return g_strdup ("could not connect (refused or unreachable)");
     if (strstr (d, "461") != NULL || strstr (d, "Unsupported transport") != NULL)
       return g_strdup ("transport refused by the camera");
     if (strstr (d, "timeout") != NULL || strstr (d, "timed out") != NULL)
