@@ -410,7 +410,6 @@ typedef struct {
   gboolean forced;        /* torn down without a clean close: measure it with the probe */
   /* results */
   guint64 bytes;
-  gboolean discarded;     /* forced, nothing playable: file removed */
   char *sync_error;
 } SyncJob;
 
@@ -442,15 +441,18 @@ sync_job_run (gpointer data, gpointer user_data)
       j->duration_us = info.duration_us;
       j->end_us = j->seg->start_us + info.duration_us;
     } else {
-      g_message ("Removing '%s': %s", j->seg->rel, error->message);
-      if (g_unlink (j->seg->abs) != 0 && errno != ENOENT)
-        g_warning ("Failed to remove '%s': %s", j->seg->rel, g_strerror (errno));
-      j->discarded = TRUE;
+      /* Deleting is the daemon's job (row and file in its crash-safe order): report it as
+       * holding nothing playable and leave it. */
+      g_message ("Segment '%s' holds no playable video: %s", j->seg->rel, error->message);
       j->duration_us = 0;
       j->end_us = j->seg->start_us;
     }
   }
-  int err = j->discarded ? 0 : sync_path (j->seg->abs, FALSE, &j->bytes);
+  int err = sync_path (j->seg->abs, FALSE, &j->bytes);
+  if (err == ENOENT) {
+    j->bytes = 0;
+    err = 0;
+  }
   g_autofree char *dir = g_path_get_dirname (j->seg->abs);
   g_autofree char *parent = g_path_get_dirname (dir);
   if (err == 0)
@@ -478,8 +480,6 @@ sync_job_done (gpointer data)
   g_variant_builder_add (&b, "{sv}", "end_us", g_variant_new_int64 (j->end_us));
   g_variant_builder_add (&b, "{sv}", "duration_us", g_variant_new_int64 (j->duration_us));
   g_variant_builder_add (&b, "{sv}", "bytes", g_variant_new_uint64 (j->bytes));
-  if (j->discarded)
-    g_variant_builder_add (&b, "{sv}", "discarded", g_variant_new_boolean (TRUE));
   if (j->sync_error != NULL)
     g_variant_builder_add (&b, "{sv}", "sync_error", g_variant_new_string (j->sync_error));
   g_message ("Segment closed: %s (%" G_GINT64_FORMAT " ms, %" G_GUINT64_FORMAT " bytes%s)",
@@ -679,14 +679,8 @@ on_fragment_message (Worker *w, Conn *c, const GstStructure *s, gboolean opened)
   if (c->current == seg)
     c->current = NULL;
   queue_sync (w, seg, duration_us, FALSE);
-
-  if (w->phase == PHASE_DRAINING) {
-    g_mutex_lock (&c->lock);
-    gboolean more = g_hash_table_size (c->segments) > 0;
-    g_mutex_unlock (&c->lock);
-    if (!more)
-      drain_finish (w);
-  }
+  /* Not the end of a drain by itself: on EOS splitmuxsink may still name a new file for the GOP
+   * it held. The pipeline's EOS message (below) is what says it is done. */
 }
 
 static gboolean
@@ -718,9 +712,10 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
     break;
   }
   case GST_MESSAGE_EOS:
-    if (w->phase == PHASE_DRAINING)
+    if (w->phase == PHASE_DRAINING) {
+      /* Every sink is done; a file still listed here never got its fragment-closed. */
       drain_finish (w);
-    else
+    } else
       conn_fail (w, "camera ended the stream");
     break;
   case GST_MESSAGE_ELEMENT: {
@@ -751,6 +746,15 @@ static GstPadProbeReturn
 block_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   return GST_PAD_PROBE_OK;   /* stay blocked until the main loop links the branch */
+}
+
+/* mp4mux fails the whole pipeline ("Buffer has no PTS") on a frame without a timestamp, which
+ * depayloaders emit at stream start; such a frame cannot be placed in a file anyway. */
+static GstPadProbeReturn
+drop_untimed_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  return GST_BUFFER_PTS_IS_VALID (buf) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
 typedef struct {
@@ -877,6 +881,7 @@ build_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
   }
 
   g_autoptr (GstPad) parse_src = gst_element_get_static_pad (parse, "src");
+  gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER, drop_untimed_probe, NULL, NULL);
   gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER, first_video_probe, c, NULL);
 
   g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (branch, "sink");
