@@ -179,9 +179,20 @@ on_segment_closed (Cam *c, GVariant *fields)
     return;
   }
   g_autoptr (GError) error = NULL;
-  if (!nvr_catalog_segment_close (c->sup->catalog, c->cam->id, path, start_us, end_us,
-                                  duration_us, bytes, &error))
+  if (duration_us == 0) {
+    /* Nothing playable was written (e.g. the stream stopped before the first fragment):
+     * remove the file, then its row, like recovery does. */
+    OpenSegment *o = g_hash_table_lookup (c->open, path);
+    NvrSegmentRow row = { .id = o ? o->id : 0, .camera_id = c->cam->id, .path = (char *) path,
+                          .recording = TRUE, .start_us = start_us };
+    NvrProbeInfo empty = { 0 };
+    if (!nvr_recover_settle_segment (c->sup->catalog, c->sup->config->storage_root, &row,
+                                     &empty, &error))
+      g_warning ("Failed to remove empty segment '%s': %s", path, error->message);
+  } else if (!nvr_catalog_segment_close (c->sup->catalog, c->cam->id, path, start_us, end_us,
+                                         duration_us, bytes, &error)) {
     g_warning ("Failed to record segment '%s' as closed: %s", path, error->message);
+  }
   g_hash_table_remove (c->open, path);
 }
 
