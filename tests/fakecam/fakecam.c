@@ -1,6 +1,7 @@
 /* fakecam — N synthetic RTSP cameras on 127.0.0.1 for Hearth's tests (docs/design/fakecam.md).
- * Threads: the main loop owns the App (mounts, drop/swap state, control socket, RTSP clients);
- * each served media's appsrc streaming thread owns its Feed and reads immutable FcClips.
+ * Threads: the main loop owns the App (mounts, drop/swap state, control socket, the listening
+ * socket); RTSP connections run on gst-rtsp-server's thread pool and only read immutable
+ * App fields (epoch) and FcClips; each media's appsrc streaming thread owns its Feed.
  * Invariants: nothing is encoded after READY; stdout carries exactly one "READY port=N" line;
  * every served frame's timestamp is derived from one serving epoch, so all streams are in
  * phase with the wall clock recorded in --truth. */
@@ -23,6 +24,7 @@ static const char *const stream_names[N_STREAMS] = { "main", "sub" };
 
 #define MAX_CAMERAS 256
 #define MAX_PASSWORD_BYTES 256
+#define MAX_CLIENT_THREADS 64
 
 typedef struct {
   int cameras;
@@ -88,9 +90,14 @@ frame_clock_time (const Feed *feed, gint64 frame)
   return feed->epoch_ns + gst_util_uint64_scale_int ((guint64) frame, GST_SECOND, feed->clip->params.fps);
 }
 
+/* A feed whose next frame is this late skips ahead to the next keyframe. It happens when the
+ * streaming thread was blocked, typically between DESCRIBE (the media prerolls on its first
+ * frame) and PLAY; bursting the backlog instead confuses clients' jitterbuffers. */
+#define FEED_LATE_LIMIT_NS (300 * GST_MSECOND)
+
 /* Pushes the access unit of the next global frame, timestamped so that frame g is due at
- * epoch + g/fps on the system clock. A new (or >1 s late) feed waits for the next keyframe
- * instead of sending a partial GOP: whole GOPs are skipped, never single frames. */
+ * epoch + g/fps on the system clock. A new (or late) feed waits for the next keyframe instead
+ * of sending a partial GOP: whole GOPs are skipped, never single frames. */
 static void
 on_need_data (GstAppSrc *src, guint length, gpointer user_data)
 {
@@ -105,8 +112,7 @@ on_need_data (GstAppSrc *src, guint length, gpointer user_data)
   gst_object_unref (clock);
   gboolean discont = FALSE;
 
-  GstClockTime late_limit = MAX (GST_SECOND, gst_util_uint64_scale_int ((guint64) clip->params.gop, GST_SECOND, fps));
-  if (feed->next < 0 || frame_clock_time (feed, feed->next) + late_limit < now) {
+  if (feed->next < 0 || frame_clock_time (feed, feed->next) + FEED_LATE_LIMIT_NS < now) {
     gint64 g = now > feed->epoch_ns ? (gint64) gst_util_uint64_scale (now - feed->epoch_ns, (guint64) fps, GST_SECOND) + 1 : 0;
     for (int i = 0; i < clip->n_aus && !clip->aus[g % clip->n_aus].key; i++)
       g++;
@@ -131,7 +137,7 @@ on_need_data (GstAppSrc *src, guint length, gpointer user_data)
   gst_app_src_push_buffer (src, buf);
 }
 
-/* Main loop (the RTSP client's context): a shared media was just built from our launch line. */
+/* An RTSP client thread: a shared media was just built from our (constant) launch line. */
 static void
 on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer user_data)
 {
@@ -661,6 +667,11 @@ run (App *app, int *argc, char ***argv, GError **error)
   gst_rtsp_server_set_address (app->server, "127.0.0.1");
   g_autofree char *service = g_strdup_printf ("%d", app->opt.port);
   gst_rtsp_server_set_service (app->server, service);
+  /* Each RTSP connection gets a thread from the pool: a DESCRIBE blocks its thread until the
+   * media prerolls (up to one GOP, see on_need_data), and must not stall every other client
+   * and the control socket on the main loop. */
+  g_autoptr (GstRTSPThreadPool) threads = gst_rtsp_server_get_thread_pool (app->server);
+  gst_rtsp_thread_pool_set_max_threads (threads, MAX_CLIENT_THREADS);
   app->mounts = gst_rtsp_server_get_mount_points (app->server);
   app->sessions = gst_rtsp_server_get_session_pool (app->server);
   gst_rtsp_session_pool_set_max_sessions (app->sessions, 1024);

@@ -15,6 +15,7 @@
 
 typedef struct {
   int every;
+  gboolean list;               /* print one line per examined frame to stderr */
   guint64 frames;              /* decoded */
   guint64 examined;            /* frames we tried to read (every Nth) */
   guint64 read;                /* examined frames with a valid code */
@@ -58,11 +59,17 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
     gpointer key = GUINT_TO_POINTER ((guint) code);
     g_hash_table_insert (t->codes, key,
                          GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (t->codes, key)) + 1));
+    if (t->list)
+      g_printerr ("frame %" G_GUINT64_FORMAT " pts %.3f code %u counter %u\n", t->frames - 1,
+                  GST_CLOCK_TIME_IS_VALID (pts) ? (double) pts / GST_SECOND : -1.0, code, counter);
     if (!t->have_counter)
       t->counter_first = counter;
     t->have_counter = TRUE;
     t->counter_last = counter;
   }
+  else if (t->list)
+    g_printerr ("frame %" G_GUINT64_FORMAT " pts %.3f unreadable\n", t->frames - 1,
+                GST_CLOCK_TIME_IS_VALID (pts) ? (double) pts / GST_SECOND : -1.0);
   gst_video_frame_unmap (&frame);
   return GST_FLOW_OK;
 }
@@ -131,11 +138,12 @@ print_summary (const Tally *t, gboolean json)
 int
 main (int argc, char **argv)
 {
-  gboolean json = FALSE;
+  gboolean json = FALSE, list = FALSE;
   int every = 1;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
     { "every", 0, 0, G_OPTION_ARG_INT, &every, "Read the code from every Nth decoded frame (default 1)", "N" },
+    { "list", 0, 0, G_OPTION_ARG_NONE, &list, "Also print each examined frame's pts, code and counter to stderr", NULL },
     { NULL },
   };
   g_autoptr (GError) error = NULL;
@@ -183,7 +191,7 @@ main (int argc, char **argv)
   }
   g_signal_connect (decode, "pad-added", G_CALLBACK (on_pad_added), convert);
 
-  Tally tally = { .every = every, .pts_first = GST_CLOCK_TIME_NONE, .pts_last = GST_CLOCK_TIME_NONE };
+  Tally tally = { .every = every, .list = list, .pts_first = GST_CLOCK_TIME_NONE, .pts_last = GST_CLOCK_TIME_NONE };
   tally.codes = g_hash_table_new (NULL, NULL);
   GstAppSinkCallbacks callbacks = { .new_sample = on_new_sample };
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, &tally, NULL);
