@@ -163,6 +163,11 @@ def main():
     st = json.loads(ctl("status"))["cameras"][0]
     assert st["dropped"] is True and st["clients"] == 0, st
 
+    assert ctl("drop all") == "OK"
+    assert describe_status(port, "/cam2/sub") == 404, "drop all must drop cam2 too"
+    assert ctl("restore all") == "OK"
+    assert describe_status(port, "/cam2/sub") == 200
+
     # 4. restore: serving again.
     assert ctl("restore 1") == "OK"
     assert describe_status(port, "/cam1/main") == 200

@@ -1,0 +1,149 @@
+/* test-fakecam-core — fakecam's pure parts (control parser, scene schedule) and its clip cache
+ * (encode once, reuse, re-encode a damaged file). Single-threaded GLib test; the cache case
+ * encodes a tiny 1 s clip with x264enc into a temporary directory. */
+#include "clip.h"
+#include "control.h"
+#include "idcode.h"
+#include "scene.h"
+
+#include <glib/gstdio.h>
+
+static void
+test_command_parse (void)
+{
+  static const struct {
+    const char *line;
+    gboolean ok;
+    FcCommandKind kind;
+    int a, b;
+  } cases[] = {
+    { "drop 1", TRUE, FC_CMD_DROP, 1, 0 },
+    { "drop all", TRUE, FC_CMD_DROP, 0, 0 },
+    { "  restore\t4 ", TRUE, FC_CMD_RESTORE, 4, 0 },
+    { "swap 2 3", TRUE, FC_CMD_SWAP, 2, 3 },
+    { "unswap all", TRUE, FC_CMD_UNSWAP, 0, 0 },
+    { "status", TRUE, FC_CMD_STATUS, 0, 0 },
+    { "", FALSE, 0, 0, 0 },
+    { "drop", FALSE, 0, 0, 0 },
+    { "drop 0", FALSE, 0, 0, 0 },
+    { "drop 5", FALSE, 0, 0, 0 },         /* only 4 cameras */
+    { "drop -1", FALSE, 0, 0, 0 },
+    { "drop 1x", FALSE, 0, 0, 0 },
+    { "drop 1 2", FALSE, 0, 0, 0 },
+    { "swap 1", FALSE, 0, 0, 0 },
+    { "swap 1 1", FALSE, 0, 0, 0 },
+    { "swap all 2", FALSE, 0, 0, 0 },
+    { "status now", FALSE, 0, 0, 0 },
+    { "DROP 1", FALSE, 0, 0, 0 },
+    { "reboot", FALSE, 0, 0, 0 },
+    { "drop 99999999999999999999", FALSE, 0, 0, 0 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    FcCommand cmd;
+    g_autoptr (GError) error = NULL;
+    gboolean ok = fc_command_parse (cases[i].line, 4, &cmd, &error);
+    g_test_message ("'%s' -> %d %s", cases[i].line, ok, error ? error->message : "");
+    g_assert_cmpint (ok, ==, cases[i].ok);
+    if (ok) {
+      g_assert_no_error (error);
+      g_assert_cmpint (cmd.kind, ==, cases[i].kind);
+      g_assert_cmpint (cmd.a, ==, cases[i].a);
+      g_assert_cmpint (cmd.b, ==, cases[i].b);
+    } else {
+      g_assert_nonnull (error);
+    }
+  }
+}
+
+static void
+test_scene_schedule (void)
+{
+  FcScene s1, s2;
+  int x, y, w, h;
+  fc_scene_init (&s1, 1, 15, 10);
+  fc_scene_init (&s2, 2, 15, 10);
+  g_assert_cmpint (s1.clip_frames, ==, 150);
+  g_assert_cmpfloat_with_epsilon (s1.crossing.start_s, 2.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (s1.crossing.end_s, 5.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (s2.crossing.start_s, 3.0, 1e-9);   /* neighbours differ */
+
+  g_assert_false (fc_scene_box_at (&s1, 29, 640, 360, &x, &y, &w, &h));   /* t = 1.93 s */
+  g_assert_true (fc_scene_box_at (&s1, 30, 640, 360, &x, &y, &w, &h));    /* t = 2.0 s */
+  g_assert_cmpint (x, ==, -128);                                           /* enters from the left */
+  g_assert_cmpint (y, ==, 126);
+  g_assert_cmpint (w, ==, 128);
+  g_assert_cmpint (h, ==, 144);
+  g_assert_true (fc_scene_box_at (&s1, 74, 640, 360, &x, &y, &w, &h));
+  g_assert_false (fc_scene_box_at (&s1, 75, 640, 360, &x, &y, &w, &h));   /* t = 5.0 s: gone */
+  /* the box never reaches into the ID bands */
+  g_assert_cmpint (y, >, nvr_idcode_band_rows (360));
+
+  /* every drawn frame carries the code and its own index as the counter */
+  guint8 *yp = g_malloc (320 * 180), *up = g_malloc (160 * 90), *vp = g_malloc (160 * 90);
+  for (int f = 0; f < s1.clip_frames; f += 7) {
+    guint16 code;
+    guint32 counter;
+    fc_scene_draw_i420 (&s1, f, 320, 180, yp, 320, up, 160, vp, 160);
+    g_assert_true (nvr_idcode_read (yp, 320, 180, 320, &code, &counter));
+    g_assert_cmpuint (code, ==, 1);
+    g_assert_cmpuint (counter, ==, (guint) f);
+  }
+  g_free (yp);
+  g_free (up);
+  g_free (vp);
+}
+
+static void
+test_clip_cache (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("fakecam-cache-XXXXXX", NULL);
+  FcClipParams p = { .code = 77, .codec = FC_CODEC_H264, .width = 160, .height = 90, .fps = 10,
+                     .gop = 5, .bitrate_kbps = 100, .clip_seconds = 1 };
+  g_autoptr (GError) error = NULL;
+  gboolean encoded = FALSE;
+
+  g_autoptr (FcClip) first = fc_clip_load_or_encode (&p, dir, &encoded, &error);
+  g_assert_no_error (error);
+  g_assert_true (encoded);
+  g_assert_cmpint (first->n_aus, ==, 10);
+  for (int i = 0; i < first->n_aus; i++)
+    g_assert_cmpint (first->aus[i].key, ==, i % 5 == 0);   /* fixed GOP, loop starts on an IDR */
+
+  g_autoptr (FcClip) again = fc_clip_load_or_encode (&p, dir, &encoded, &error);
+  g_assert_no_error (error);
+  g_assert_false (encoded);                                 /* from the cache */
+  g_assert_true (g_bytes_equal (first->data, again->data));
+
+  /* another parameter is another file */
+  FcClipParams q = p;
+  q.gop = 10;
+  g_autofree char *name_p = fc_clip_cache_name (&p);
+  g_autofree char *name_q = fc_clip_cache_name (&q);
+  g_assert_cmpstr (name_p, !=, name_q);
+
+  /* a truncated cache file is detected and re-encoded */
+  g_autofree char *path = g_build_filename (dir, name_p, NULL);
+  gsize len;
+  const char *data = g_bytes_get_data (first->data, &len);
+  g_assert_true (g_file_set_contents (path, data, (gssize) (len - 3), NULL));
+  g_test_expect_message ("fakecam-clip", G_LOG_LEVEL_WARNING, "Failed to load cached clip*");
+  g_autoptr (FcClip) repaired = fc_clip_load_or_encode (&p, dir, &encoded, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_true (encoded);
+  g_assert_cmpint (repaired->n_aus, ==, 10);
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/fakecam/command-parse", test_command_parse);
+  g_test_add_func ("/fakecam/scene-schedule", test_scene_schedule);
+  g_test_add_func ("/fakecam/clip-cache", test_clip_cache);
+  return g_test_run ();
+}
