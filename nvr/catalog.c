@@ -43,6 +43,16 @@ static const char *const migrations[] = {
   ");"
   "CREATE INDEX segments_camera_start ON segments (camera_id, start_us);"
   "CREATE INDEX segments_recording ON segments (state) WHERE state = 'recording';",
+  /* 1 -> 2: retention. Deleted segments pass through 'garbage' (row gone, file maybe not yet);
+   * per-camera limits override the config's (NULL = use the config). */
+  "CREATE TABLE garbage ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  camera_id INTEGER NOT NULL REFERENCES cameras (id),"
+  "  path TEXT NOT NULL UNIQUE CHECK (path NOT GLOB '/*' AND path NOT GLOB '*..*')"
+  ");"
+  "ALTER TABLE cameras ADD COLUMN retain_days INTEGER CHECK (retain_days IS NULL OR retain_days > 0);"
+  "ALTER TABLE cameras ADD COLUMN retain_bytes INTEGER CHECK (retain_bytes IS NULL OR retain_bytes > 0);"
+  "CREATE INDEX segments_complete_start ON segments (start_us) WHERE state = 'complete';",
 };
 
 static gboolean

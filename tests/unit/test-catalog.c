@@ -156,7 +156,13 @@ test_reopen (Fixture *f, gconstpointer data)
   g_assert_cmpuint (list->len, ==, 1);
 
   sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
   g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &st, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
+  int version = sqlite3_column_int (st, 0);
+  sqlite3_finalize (st);
+  g_assert_cmpint (version, >=, 1);
   sqlite3_exec (db, "PRAGMA user_version = 99", NULL, NULL, NULL);
   sqlite3_close (db);
   nvr_catalog_close (f->cat);
@@ -167,7 +173,8 @@ test_reopen (Fixture *f, gconstpointer data)
   /* Leave a usable catalog for teardown. */
   db = NULL;
   sqlite3_open (f->path, &db);
-  sqlite3_exec (db, "PRAGMA user_version = 1", NULL, NULL, NULL);
+  g_autofree char *restore = g_strdup_printf ("PRAGMA user_version = %d", version);
+  sqlite3_exec (db, restore, NULL, NULL, NULL);
   sqlite3_close (db);
   f->cat = nvr_catalog_open (f->path, &error);
   g_assert_no_error (error);
