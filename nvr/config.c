@@ -11,7 +11,7 @@
 
 G_DEFINE_QUARK (nvr-config-error-quark, nvr_config_error)
 
-typedef enum { KEY_PATH, KEY_NAME, KEY_UINT, KEY_INT64, KEY_TRANSPORT } KeyKind;
+typedef enum { KEY_PATH, KEY_NAME, KEY_UINT, KEY_INT64, KEY_SIZE, KEY_PERCENT, KEY_TRANSPORT } KeyKind;
 
 typedef struct {
   const char *section;
@@ -31,6 +31,11 @@ static const KeySpec keys[] = {
   { "recording", "watchdog_seconds", KEY_UINT, OFF (watchdog_seconds), 2, 60 },
   { "recording", "backoff_initial_ms", KEY_INT64, OFF (backoff_initial_ms), 100, 60000 },
   { "recording", "backoff_max_ms", KEY_INT64, OFF (backoff_max_ms), 100, 600000 },
+  { "retention", "max_age_days", KEY_UINT, OFF (max_age_days), 0, 3650 },
+  { "retention", "max_bytes", KEY_SIZE, OFF (max_bytes), 0, G_GINT64_CONSTANT (1) << 60 },
+  { "retention", "min_free_bytes", KEY_SIZE, OFF (min_free_bytes), 0, G_GINT64_CONSTANT (1) << 60 },
+  { "retention", "high_water_percent", KEY_PERCENT, OFF (high_water_percent), 10, 99 },
+  { "retention", "interval_seconds", KEY_UINT, OFF (interval_seconds), 1, 3600 },
 };
 
 void
@@ -124,6 +129,37 @@ set_value (NvrConfig *c, const KeySpec *k, const char *value, const char *filena
       *(gint64 *) (base + k->offset) = v;
     return TRUE;
   }
+  case KEY_SIZE: {
+    /* An integer with an optional binary suffix: 500M, 2G, 1T. */
+    guint64 mult = 1;
+    g_autofree char *num = g_strdup (value);
+    gsize n = strlen (num);
+    if (n > 0 && strchr ("KkMmGgTt", num[n - 1]) != NULL) {
+      switch (g_ascii_toupper (num[n - 1])) {
+      case 'K': mult = 1ull << 10; break;
+      case 'M': mult = 1ull << 20; break;
+      case 'G': mult = 1ull << 30; break;
+      case 'T': mult = 1ull << 40; break;
+      }
+      num[n - 1] = '\0';
+    }
+    guint64 v;
+    if (!g_ascii_string_to_unsigned (num, 10, 0, (guint64) k->max / mult, &v, NULL))
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must be a size like 500M, 20G or 2T (or 0 for no limit), got '%s'",
+                   k->section, k->key, value);
+    *(gint64 *) (base + k->offset) = (gint64) (v * mult);
+    return TRUE;
+  }
+  case KEY_PERCENT: {
+    gint64 v;
+    if (!g_ascii_string_to_signed (value, 10, 0, k->max, &v, NULL) || (v != 0 && v < k->min))
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must be 0 (off) or from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+                   ", got '%s'", k->section, k->key, k->min, k->max, value);
+    *(guint *) (base + k->offset) = (guint) v;
+    return TRUE;
+  }
   case KEY_TRANSPORT:
     if (!nvr_transport_from_string (value, (NvrTransport *) (base + k->offset)))
       return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
@@ -153,6 +189,11 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
   c->watchdog_seconds = 8;
   c->backoff_initial_ms = 1000;
   c->backoff_max_ms = 30000;
+  c->max_age_days = 0;
+  c->max_bytes = 0;
+  c->min_free_bytes = G_GINT64_CONSTANT (1) << 30;
+  c->high_water_percent = 95;
+  c->interval_seconds = 10;
 
   if (len > NVR_CONFIG_MAX_BYTES) {
     fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, 0, "file is larger than %d bytes",
@@ -185,7 +226,7 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
       const char *name = g_strstrip (line + 1);
       if (!section_known (name)) {
         fail (error, NVR_CONFIG_ERROR_UNKNOWN_KEY, filename, lineno,
-              "unknown section [%s] (known: daemon, storage, recording)", name);
+              "unknown section [%s] (known: daemon, storage, recording, retention)", name);
         return NULL;
       }
       g_free (section);

@@ -37,6 +37,12 @@ typedef struct {
   guint watchdog_seconds;      /* 2..60: no data for this long = camera dead */
   gint64 backoff_initial_ms;   /* 100..60000 */
   gint64 backoff_max_ms;       /* backoff_initial_ms..600000 */
+  /* [retention] (0 = no limit); cameras may override age and size */
+  guint max_age_days;          /* 0..3650 */
+  gint64 max_bytes;            /* all recordings together */
+  gint64 min_free_bytes;       /* free space kept on the storage filesystem */
+  guint high_water_percent;    /* 0 (off) or 10..99: filesystem usage kept at or under this */
+  guint interval_seconds;      /* 1..3600: how often retention runs */
 } NvrConfig;
 
 void nvr_config_free (NvrConfig *config);

@@ -32,7 +32,13 @@ test_full (void)
     "transport = udp\n"
     "watchdog_seconds = 5\n"
     "backoff_initial_ms = 250\n"
-    "backoff_max_ms = 8000\n";
+    "backoff_max_ms = 8000\n"
+    "[retention]\n"
+    "max_age_days = 30\n"
+    "max_bytes = 20G\n"
+    "min_free_bytes = 512M\n"
+    "high_water_percent = 0\n"
+    "interval_seconds = 5\n";
   g_autoptr (GError) error = NULL;
   g_autoptr (NvrConfig) c = nvr_config_parse (text, strlen (text), "full.conf", &error);
   g_assert_no_error (error);
@@ -44,6 +50,11 @@ test_full (void)
   g_assert_cmpuint (c->watchdog_seconds, ==, 5);
   g_assert_cmpint (c->backoff_initial_ms, ==, 250);
   g_assert_cmpint (c->backoff_max_ms, ==, 8000);
+  g_assert_cmpuint (c->max_age_days, ==, 30);
+  g_assert_cmpint (c->max_bytes, ==, G_GINT64_CONSTANT (20) << 30);
+  g_assert_cmpint (c->min_free_bytes, ==, G_GINT64_CONSTANT (512) << 20);
+  g_assert_cmpuint (c->high_water_percent, ==, 0);
+  g_assert_cmpuint (c->interval_seconds, ==, 5);
 }
 
 typedef struct {
@@ -60,7 +71,7 @@ static const BadCase bad_cases[] = {
   { "\n\n[storage]\nsize = 3\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
     "t.conf:4: unknown key 'size' in [storage]" },
   { "[cameras]\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
-    "t.conf:1: unknown section [cameras] (known: daemon, storage, recording)" },
+    "t.conf:1: unknown section [cameras] (known: daemon, storage, recording, retention)" },
   { "root = /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: key 'root' appears before any [section]" },
   { "[storage]\nroot /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:2: expected 'key = value'" },
   { "[storage\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: section header must look like [name]" },
@@ -74,6 +85,12 @@ static const BadCase bad_cases[] = {
     "t.conf:2: recording.transport must be one of auto, tcp, udp, got 'http'" },
   { "[recording]\nbackoff_max_ms = 500\nbackoff_initial_ms = 1000\n", NVR_CONFIG_ERROR_VALUE,
     "t.conf:3: recording.backoff_max_ms (500) is less than recording.backoff_initial_ms (1000)" },
+  { "[retention]\nmax_bytes = 12X\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: retention.max_bytes must be a size like 500M, 20G or 2T (or 0 for no limit), got '12X'" },
+  { "[retention]\nmin_free_bytes = -1G\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: retention.min_free_bytes must be a size like 500M, 20G or 2T (or 0 for no limit), got '-1G'" },
+  { "[retention]\nhigh_water_percent = 5\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: retention.high_water_percent must be 0 (off) or from 10 to 99, got '5'" },
   { "[daemon]\nadmin_group = a b\n", NVR_CONFIG_ERROR_VALUE,
     "t.conf:2: daemon.admin_group must be a group name of [A-Za-z0-9_-], got 'a b'" },
 };
