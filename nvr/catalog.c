@@ -422,3 +422,148 @@ nvr_catalog_camera_bytes_since (NvrCatalog *c, gint64 camera_id, gint64 since_us
   *out_bytes = sqlite3_column_int64 (st, 0);
   return TRUE;
 }
+
+/* ---- retention ---- */
+
+void
+nvr_retention_window_free (NvrRetentionWindow *w)
+{
+  if (w == NULL)
+    return;
+  g_array_unref (w->oldest);
+  g_free (w);
+}
+
+GPtrArray *
+nvr_catalog_retention_windows (NvrCatalog *c, guint limit, GError **error)
+{
+  g_autoptr (NvrStmt) totals = prepare (c,
+      "SELECT s.camera_id, sum(s.bytes), coalesce(c.retain_days, 0), coalesce(c.retain_bytes, 0)"
+      " FROM segments s JOIN cameras c ON c.id = s.camera_id"
+      " WHERE s.state = 'complete' GROUP BY s.camera_id ORDER BY s.camera_id", error);
+  g_autoptr (NvrStmt) oldest = prepare (c,
+      "SELECT id, start_us, end_us, bytes FROM segments"
+      " WHERE camera_id = ?1 AND state = 'complete' ORDER BY start_us, id LIMIT ?2", error);
+  if (totals == NULL || oldest == NULL)
+    return NULL;
+  g_autoptr (GPtrArray) out =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_retention_window_free);
+  int rc;
+  while ((rc = sqlite3_step (totals)) == SQLITE_ROW) {
+    NvrRetentionWindow *w = g_new0 (NvrRetentionWindow, 1);
+    w->camera_id = sqlite3_column_int64 (totals, 0);
+    w->total_bytes = sqlite3_column_int64 (totals, 1);
+    w->retain_days = sqlite3_column_int64 (totals, 2);
+    w->retain_bytes = sqlite3_column_int64 (totals, 3);
+    w->oldest = g_array_new (FALSE, TRUE, sizeof (NvrRetentionSegment));
+    g_ptr_array_add (out, w);
+  }
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "sum segment sizes");
+    return NULL;
+  }
+  for (guint i = 0; i < out->len; i++) {
+    NvrRetentionWindow *w = out->pdata[i];
+    sqlite3_reset (oldest);
+    sqlite3_bind_int64 (oldest, 1, w->camera_id);
+    sqlite3_bind_int64 (oldest, 2, limit);
+    while ((rc = sqlite3_step (oldest)) == SQLITE_ROW) {
+      NvrRetentionSegment seg = {
+        .id = sqlite3_column_int64 (oldest, 0),
+        .start_us = sqlite3_column_int64 (oldest, 1),
+        .end_us = sqlite3_column_int64 (oldest, 2),
+        .bytes = sqlite3_column_int64 (oldest, 3),
+      };
+      g_array_append_val (w->oldest, seg);
+    }
+    if (rc != SQLITE_DONE) {
+      db_fail (c, error, "list the oldest segments");
+      return NULL;
+    }
+  }
+  return g_steal_pointer (&out);
+}
+
+GPtrArray *
+nvr_catalog_segments_to_garbage (NvrCatalog *c, const gint64 *ids, guint n, GError **error)
+{
+  g_autoptr (NvrStmt) sel = prepare (c,
+      "SELECT camera_id, path FROM segments WHERE id = ?1 AND state = 'complete'", error);
+  g_autoptr (NvrStmt) ins = prepare (c,
+      "INSERT OR IGNORE INTO garbage (camera_id, path) VALUES (?1, ?2)", error);
+  g_autoptr (NvrStmt) del = prepare (c, "DELETE FROM segments WHERE id = ?1", error);
+  if (sel == NULL || ins == NULL || del == NULL)
+    return NULL;
+  if (!exec (c, "BEGIN IMMEDIATE", error))
+    return NULL;
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < n; i++) {
+    sqlite3_reset (sel);
+    sqlite3_bind_int64 (sel, 1, ids[i]);
+    int rc = sqlite3_step (sel);
+    if (rc == SQLITE_DONE)
+      continue;
+    if (rc != SQLITE_ROW)
+      goto fail;
+    gint64 camera_id = sqlite3_column_int64 (sel, 0);
+    char *path = col_str (sel, 1);
+    g_ptr_array_add (paths, path);
+    sqlite3_reset (ins);
+    sqlite3_bind_int64 (ins, 1, camera_id);
+    bind_text (ins, 2, path);
+    sqlite3_reset (del);
+    sqlite3_bind_int64 (del, 1, ids[i]);
+    if (sqlite3_step (ins) != SQLITE_DONE || sqlite3_step (del) != SQLITE_DONE)
+      goto fail;
+  }
+  if (!exec (c, "COMMIT", error)) {
+    exec (c, "ROLLBACK", NULL);
+    return NULL;
+  }
+  return g_steal_pointer (&paths);
+
+fail:
+  db_fail (c, error, "move segments to garbage");
+  exec (c, "ROLLBACK", NULL);
+  return NULL;
+}
+
+GPtrArray *
+nvr_catalog_garbage_list (NvrCatalog *c, guint limit, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "SELECT path FROM garbage ORDER BY id LIMIT ?1", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, limit);
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    g_ptr_array_add (out, col_str (st, 0));
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "list garbage");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+nvr_catalog_garbage_done (NvrCatalog *c, GPtrArray *paths, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "DELETE FROM garbage WHERE path = ?1", error);
+  if (st == NULL || !exec (c, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  for (guint i = 0; i < paths->len; i++) {
+    sqlite3_reset (st);
+    bind_text (st, 1, paths->pdata[i]);
+    if (sqlite3_step (st) != SQLITE_DONE) {
+      db_fail (c, error, "forget garbage");
+      exec (c, "ROLLBACK", NULL);
+      return FALSE;
+    }
+  }
+  if (!exec (c, "COMMIT", error)) {
+    exec (c, "ROLLBACK", NULL);
+    return FALSE;
+  }
+  return TRUE;
+}

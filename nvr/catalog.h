@@ -8,6 +8,8 @@
 
 #include <glib.h>
 
+#include "retention.h"
+
 G_BEGIN_DECLS
 
 #define NVR_CATALOG_ERROR (nvr_catalog_error_quark ())
@@ -80,5 +82,32 @@ NvrSegmentRow *nvr_catalog_segment_last (NvrCatalog *catalog, gint64 camera_id, 
 /* Bytes of a camera's segments starting at or after @since_us. */
 gboolean nvr_catalog_camera_bytes_since (NvrCatalog *catalog, gint64 camera_id,
                                          gint64 since_us, gint64 *out_bytes, GError **error);
+
+/* ---- retention (see retention.h, reaper.h) ---- */
+
+typedef struct {
+  gint64 camera_id;
+  gint64 retain_days;    /* 0 = the config's */
+  gint64 retain_bytes;   /* 0 = the config's */
+  gint64 total_bytes;    /* all complete segments */
+  GArray *oldest;        /* NvrRetentionSegment, oldest first, at most the window asked for */
+} NvrRetentionWindow;
+
+void nvr_retention_window_free (NvrRetentionWindow *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrRetentionWindow, nvr_retention_window_free)
+
+/* For every camera (removed ones too) that has complete segments: totals, limits, and its
+ * @limit oldest complete segments. Elements are NvrRetentionWindow. */
+GPtrArray *nvr_catalog_retention_windows (NvrCatalog *catalog, guint limit, GError **error);
+
+/* In one transaction, moves the listed complete segments to the garbage table (row gone from
+ * segments, path remembered until its file is unlinked). Returns the paths moved (relative to
+ * the storage root); ids that are not complete segments are skipped. */
+GPtrArray *nvr_catalog_segments_to_garbage (NvrCatalog *catalog, const gint64 *ids, guint n,
+                                            GError **error);
+/* Paths whose file may still exist, oldest first, at most @limit. */
+GPtrArray *nvr_catalog_garbage_list (NvrCatalog *catalog, guint limit, GError **error);
+/* Forgets garbage paths whose files are gone. */
+gboolean nvr_catalog_garbage_done (NvrCatalog *catalog, GPtrArray *paths, GError **error);
 
 G_END_DECLS

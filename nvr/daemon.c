@@ -19,6 +19,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "paths.h"
+#include "reaper.h"
 #include "recover.h"
 #include "supervisor.h"
 
@@ -26,6 +27,7 @@ typedef struct {
   NvrConfig *config;
   NvrCatalog *catalog;
   NvrSupervisor *supervisor;
+  NvrReaper *reaper;
   NvrAdmin *admin;
   GMainLoop *loop;
   int lock_fd;
@@ -348,6 +350,7 @@ nvr_daemon_run (const char *config_path)
   if (d.catalog == NULL || !nvr_recover_at_startup (d.catalog, d.config->storage_root, &error))
     goto out;
 
+  d.reaper = nvr_reaper_new (d.config, d.catalog);
   d.supervisor = nvr_supervisor_new (d.config, d.catalog);
   cams = nvr_catalog_camera_list (d.catalog, &error);
   if (cams == NULL)
@@ -375,6 +378,7 @@ out:
     g_printerr ("nvr: %s\n", error->message);
   g_clear_pointer (&d.admin, nvr_admin_free);
   g_clear_pointer (&d.supervisor, nvr_supervisor_free);
+  g_clear_pointer (&d.reaper, nvr_reaper_free);
   g_clear_pointer (&d.catalog, nvr_catalog_close);
   g_clear_pointer (&d.loop, g_main_loop_unref);
   g_clear_pointer (&d.config, nvr_config_free);

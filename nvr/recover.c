@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "paths.h"
+#include "reaper.h"
 
 #define PROBE_MAX_OUTPUT 4096
 
@@ -252,6 +253,9 @@ adopt_orphans (NvrCatalog *catalog, const char *storage_root, const NvrCameraRow
 gboolean
 nvr_recover_at_startup (NvrCatalog *catalog, const char *storage_root, GError **error)
 {
+  /* Step 0: finish deletions a crash interrupted, so no file of theirs is adopted below. */
+  if (!nvr_reaper_collect_garbage_sync (catalog, storage_root, error))
+    return FALSE;
   g_autoptr (GPtrArray) open_rows = nvr_catalog_segments_recording (catalog, error);
   if (open_rows == NULL)
     return FALSE;

@@ -98,7 +98,7 @@ space_needed (const NvrRetentionGlobal *g, gint64 freed)
 {
   if (g->fs_total_bytes <= 0)
     return 0;
-  gint64 free_after = g->fs_free_bytes + freed;
+  gint64 free_after = g->fs_free_bytes + freed - MAX (g->reserve_bytes, 0);
   gint64 need = 0;
   if (g->min_free_bytes > 0)
     need = MAX (need, g->min_free_bytes - free_after);

@@ -35,6 +35,8 @@ typedef struct {
   guint high_water_percent; /* keep filesystem usage at or under this; 0 = no mark */
   gint64 fs_total_bytes;    /* 0 = unknown: space rules off */
   gint64 fs_free_bytes;
+  gint64 reserve_bytes;     /* expected writes before the next pass: the space rules act as if
+                             * this much were already used, so usage stays under the mark */
 } NvrRetentionGlobal;
 
 typedef enum {

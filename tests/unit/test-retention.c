@@ -52,7 +52,7 @@ test_nothing_to_do (void)
 {
   g_autofree NvrRetentionSegment *s = minutes (10, 1, NOW, 100);
   NvrRetentionCamera cam = { 1, 30 * DAY_US, 0, total (s, 10), s, 10 };
-  NvrRetentionGlobal g = { 0, 0, 90, 1000000, 900000 };
+  NvrRetentionGlobal g = { 0, 0, 90, 1000000, 900000, 0 };
   g_autoptr (NvrRetentionPlan) p = nvr_retention_plan (&cam, 1, &g, NOW);
   g_assert_cmpuint (p->victims->len, ==, 0);
   g_assert_false (p->window_exhausted);
@@ -126,7 +126,7 @@ test_space (void)
   s[0].keep_until_us = NOW + DAY_US;
   NvrRetentionCamera cam = { 1, 0, 0, total (s, 10), s, 10 };
   /* 100 kB disk, 8 kB free, must keep 10 kB free and stay under 90 %: need 2000 bytes. */
-  NvrRetentionGlobal g = { 0, 10000, 90, 100000, 8000 };
+  NvrRetentionGlobal g = { 0, 10000, 90, 100000, 8000, 0 };
   g_autoptr (NvrRetentionPlan) p = nvr_retention_plan (&cam, 1, &g, NOW);
   const gint64 expect[] = { 2, 3 };   /* protected segment 1 is spared while others remain */
   assert_ids (p, expect, 2);
@@ -141,9 +141,24 @@ test_high_water (void)
   g_autofree NvrRetentionSegment *s = minutes (10, 1, NOW, 1000);
   NvrRetentionCamera cam = { 1, 0, 0, total (s, 10), s, 10 };
   /* 100 kB disk, 5 kB free (95 % used), mark 90 %: need 5000 bytes. */
-  NvrRetentionGlobal g = { 0, 0, 90, 100000, 5000 };
+  NvrRetentionGlobal g = { 0, 0, 90, 100000, 5000, 0 };
   g_autoptr (NvrRetentionPlan) p = nvr_retention_plan (&cam, 1, &g, NOW);
   g_assert_cmpuint (p->victims->len, ==, 5);
+}
+
+/* The reserve for writes before the next pass counts as used space. */
+static void
+test_reserve (void)
+{
+  g_autofree NvrRetentionSegment *s = minutes (10, 1, NOW, 1000);
+  NvrRetentionCamera cam = { 1, 0, 0, total (s, 10), s, 10 };
+  /* 89 % used, mark 90 %: fine alone, 3000 bytes short with a 4000-byte reserve. */
+  NvrRetentionGlobal g = { 0, 0, 90, 100000, 11000, 0 };
+  g_autoptr (NvrRetentionPlan) p = nvr_retention_plan (&cam, 1, &g, NOW);
+  g_assert_cmpuint (p->victims->len, ==, 0);
+  g.reserve_bytes = 4000;
+  g_autoptr (NvrRetentionPlan) p2 = nvr_retention_plan (&cam, 1, &g, NOW);
+  g_assert_cmpuint (p2->victims->len, ==, 3);
 }
 
 /* Space beats event protection once nothing else is left. */
@@ -155,7 +170,7 @@ test_space_takes_events_last (void)
     s[i].keep_until_us = NOW + DAY_US;
   s[2].keep_until_us = 0;
   NvrRetentionCamera cam = { 1, 0, 0, total (s, 3), s, 3 };
-  NvrRetentionGlobal g = { 0, 3000, 0, 100000, 500 };   /* need 2500 */
+  NvrRetentionGlobal g = { 0, 3000, 0, 100000, 500, 0 };   /* need 2500 */
   g_autoptr (NvrRetentionPlan) p = nvr_retention_plan (&cam, 1, &g, NOW);
   const gint64 expect[] = { 3, 1, 2 };
   assert_ids (p, expect, 3);
@@ -182,7 +197,7 @@ test_window_exhausted (void)
   g_assert_true (p2->window_exhausted);
 
   /* Disk full and nothing to delete: short, not crashing. */
-  NvrRetentionGlobal full = { 0, 1000, 0, 10000, 0 };
+  NvrRetentionGlobal full = { 0, 1000, 0, 10000, 0, 0 };
   g_autoptr (NvrRetentionPlan) p3 = nvr_retention_plan (NULL, 0, &full, NOW);
   g_assert_cmpuint (p3->victims->len, ==, 0);
   g_assert_cmpint (p3->bytes_short, ==, 1000);
@@ -214,7 +229,7 @@ test_random_invariants (void)
     }
     NvrRetentionGlobal g = { g_rand_boolean (rand) ? 3000 : 0, g_rand_int_range (rand, 0, 5000),
                              g_rand_int_range (rand, 0, 100), 20000,
-                             g_rand_int_range (rand, 0, 20000) };
+                             g_rand_int_range (rand, 0, 20000), g_rand_int_range (rand, 0, 3000) };
     g_autoptr (NvrRetentionPlan) p = nvr_retention_plan (cams, n, &g, NOW);
     GHashTable *seen = g_hash_table_new (g_int64_hash, g_int64_equal);
     gint64 freed = 0;
@@ -247,6 +262,7 @@ main (int argc, char **argv)
   g_test_add_func ("/retention/total-bytes-interleaved", test_total_bytes_interleaved);
   g_test_add_func ("/retention/space", test_space);
   g_test_add_func ("/retention/high-water", test_high_water);
+  g_test_add_func ("/retention/reserve", test_reserve);
   g_test_add_func ("/retention/space-takes-events-last", test_space_takes_events_last);
   g_test_add_func ("/retention/window-exhausted", test_window_exhausted);
   g_test_add_func ("/retention/random-invariants", test_random_invariants);
