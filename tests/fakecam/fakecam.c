@@ -41,6 +41,7 @@ typedef struct {
   char *truth_path;
   char *user;
   char *password_file;
+  char *address;               /* listen address; default 127.0.0.1 */
 } Options;
 
 typedef struct {
@@ -432,6 +433,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     { "truth", 0, 0, G_OPTION_ARG_FILENAME, &o->truth_path, "Write the motion schedule JSON here", "FILE" },
     { "user", 0, 0, G_OPTION_ARG_STRING, &o->user, "Require RTSP basic/digest auth as this user", "U" },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &o->password_file, "File holding the password", "F" },
+    { "address", 0, 0, G_OPTION_ARG_STRING, &o->address, "Listen address (default 127.0.0.1; tests in a network namespace)", "ADDR" },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- synthetic RTSP cameras for Hearth's tests");
@@ -651,6 +653,7 @@ app_clear (App *app)
   Options *o = &app->opt;
   g_free (o->codec); g_free (o->main_size); g_free (o->sub_size); g_free (o->cache_dir);
   g_free (o->control_path); g_free (o->truth_path); g_free (o->user); g_free (o->password_file);
+  g_free (o->address);
 }
 
 static gboolean
@@ -664,7 +667,7 @@ run (App *app, int *argc, char ***argv, GError **error)
 
   app->loop = g_main_loop_new (NULL, FALSE);
   app->server = gst_rtsp_server_new ();
-  gst_rtsp_server_set_address (app->server, "127.0.0.1");
+  gst_rtsp_server_set_address (app->server, app->opt.address ? app->opt.address : "127.0.0.1");
   g_autofree char *service = g_strdup_printf ("%d", app->opt.port);
   gst_rtsp_server_set_service (app->server, service);
   /* Each RTSP connection gets a thread from the pool: a DESCRIBE blocks its thread until the
