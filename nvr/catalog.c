@@ -53,6 +53,16 @@ static const char *const migrations[] = {
   "ALTER TABLE cameras ADD COLUMN retain_days INTEGER CHECK (retain_days IS NULL OR retain_days > 0);"
   "ALTER TABLE cameras ADD COLUMN retain_bytes INTEGER CHECK (retain_bytes IS NULL OR retain_bytes > 0);"
   "CREATE INDEX segments_complete_start ON segments (start_us) WHERE state = 'complete';",
+  /* 2 -> 3: camera identity (docs/design/identity.md), pinned at first contact;
+   * identity_pinned_us NULL = not pinned (next contact pins). */
+  "ALTER TABLE cameras ADD COLUMN identity_pinned_us INTEGER;"
+  "ALTER TABLE cameras ADD COLUMN identity_mac TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE cameras ADD COLUMN identity_codec TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE cameras ADD COLUMN identity_width INTEGER NOT NULL DEFAULT 0"
+  "  CHECK (identity_width BETWEEN 0 AND 65535);"
+  "ALTER TABLE cameras ADD COLUMN identity_height INTEGER NOT NULL DEFAULT 0"
+  "  CHECK (identity_height BETWEEN 0 AND 65535);"
+  "ALTER TABLE cameras ADD COLUMN identity_params TEXT NOT NULL DEFAULT '';",
 };
 
 static gboolean
@@ -278,6 +288,87 @@ nvr_catalog_camera_list (NvrCatalog *c, GError **error)
   }
   return g_steal_pointer (&out);
 }
+
+/* ---- camera identity (docs/design/identity.md) ---- */
+
+gboolean
+nvr_catalog_identity_get (NvrCatalog *c, gint64 camera_id, NvrIdentity *out, gboolean *pinned,
+                          GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT identity_pinned_us IS NOT NULL, identity_mac, identity_codec, identity_width,"
+      " identity_height, identity_params FROM cameras WHERE id = ?1", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
+                 "No camera with id %" G_GINT64_FORMAT, camera_id);
+    return FALSE;
+  }
+  if (rc != SQLITE_ROW)
+    return db_fail (c, error, "read a camera's identity");
+  memset (out, 0, sizeof *out);
+  *pinned = sqlite3_column_int (st, 0) != 0;
+  const char *mac = (const char *) sqlite3_column_text (st, 1);
+  const char *codec = (const char *) sqlite3_column_text (st, 2);
+  const char *params = (const char *) sqlite3_column_text (st, 5);
+  g_strlcpy (out->mac, mac ? mac : "", sizeof out->mac);
+  g_strlcpy (out->codec, codec ? codec : "", sizeof out->codec);
+  out->width = (gint32) sqlite3_column_int (st, 3);
+  out->height = (gint32) sqlite3_column_int (st, 4);
+  g_strlcpy (out->params, params ? params : "", sizeof out->params);
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_identity_pin (NvrCatalog *c, gint64 camera_id, const NvrIdentity *id, gint64 now_us,
+                          GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE cameras SET identity_pinned_us = ?2, identity_mac = ?3, identity_codec = ?4,"
+      " identity_width = ?5, identity_height = ?6, identity_params = ?7 WHERE id = ?1", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int64 (st, 2, now_us);
+  bind_text (st, 3, id->mac);
+  bind_text (st, 4, id->codec);
+  sqlite3_bind_int (st, 5, id->width);
+  sqlite3_bind_int (st, 6, id->height);
+  bind_text (st, 7, id->params);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "pin a camera's identity");
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_identity_reset (NvrCatalog *c, const char *name, gint64 *out_id, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE cameras SET identity_pinned_us = NULL, identity_mac = '', identity_codec = '',"
+      " identity_width = 0, identity_height = 0, identity_params = ''"
+      " WHERE name = ?1 AND removed_us IS NULL RETURNING id", error);
+  if (st == NULL)
+    return FALSE;
+  bind_text (st, 1, name);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No camera named '%s'",
+                 name);
+    return FALSE;
+  }
+  if (rc != SQLITE_ROW)
+    return db_fail (c, error, "reset a camera's identity");
+  if (out_id)
+    *out_id = sqlite3_column_int64 (st, 0);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "reset a camera's identity");
+  return TRUE;
+}
+
+/* ---- segments ---- */
 
 gboolean
 nvr_catalog_segment_open (NvrCatalog *c, gint64 camera_id, const char *path, gint64 start_us,

@@ -8,6 +8,8 @@
 
 #include <glib.h>
 
+#include "identity.h"
+
 #include "retention.h"
 
 G_BEGIN_DECLS
@@ -63,6 +65,16 @@ gboolean nvr_catalog_camera_remove (NvrCatalog *catalog, const char *name, gint6
                                     GError **error);
 /* Active cameras ordered by id; elements are NvrCameraRow. */
 GPtrArray *nvr_catalog_camera_list (NvrCatalog *catalog, GError **error);
+
+/* Camera identity (docs/design/identity.md): pinned at first contact, compared at every
+ * connection. *pinned is FALSE (and @out empty) until the first pin or after a reset. */
+gboolean nvr_catalog_identity_get (NvrCatalog *catalog, gint64 camera_id, NvrIdentity *out,
+                                   gboolean *pinned, GError **error);
+gboolean nvr_catalog_identity_pin (NvrCatalog *catalog, gint64 camera_id, const NvrIdentity *id,
+                                   gint64 now_us, GError **error);
+/* Forgets the pin of the active camera @name (the next contact pins again); NOT_FOUND if none. */
+gboolean nvr_catalog_identity_reset (NvrCatalog *catalog, const char *name, gint64 *out_id,
+                                     GError **error);
 
 /* Segments. */
 gboolean nvr_catalog_segment_open (NvrCatalog *catalog, gint64 camera_id, const char *path,

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <glib/gstdio.h>
+
+#include "catalog.h"
 #include "identity.h"
 
 #define MAC_A "02:00:00:00:00:0a"
@@ -201,6 +204,56 @@ test_neigh (void)
   g_assert_true (done);
 }
 
+/* The catalog keeps a pin across reopen, reset forgets it, unknown names are NOT_FOUND. */
+static void
+test_catalog (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("hearth-identity-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *path = g_build_filename (dir, "catalog.db", NULL);
+  NvrCatalog *cat = nvr_catalog_open (path, &error);
+  g_assert_no_error (error);
+  NvrCameraRow row = { .name = "porch", .main_url = "rtsp://169.254.77.11:8554/cam1/main" };
+  gint64 id = 0;
+  g_assert_true (nvr_catalog_camera_add (cat, &row, 1000, &id, &error));
+  NvrIdentity got;
+  gboolean pinned = TRUE;
+  g_assert_true (nvr_catalog_identity_get (cat, id, &got, &pinned, &error));
+  g_assert_false (pinned);
+  g_assert_cmpstr (got.mac, ==, "");
+  NvrIdentity pin = { MAC_A, "h264", 640, 360, P1 };
+  g_assert_true (nvr_catalog_identity_pin (cat, id, &pin, 2000, &error));
+  nvr_catalog_close (cat);
+
+  cat = nvr_catalog_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (nvr_catalog_identity_get (cat, id, &got, &pinned, &error));
+  g_assert_true (pinned);
+  g_assert_cmpint (nvr_identity_compare (&pin, &got, NULL), ==, NVR_IDENTITY_SAME);
+  g_assert_cmpstr (got.mac, ==, pin.mac);
+  g_assert_cmpstr (got.params, ==, pin.params);
+  g_assert_cmpint (got.width * 10000 + got.height, ==, 640 * 10000 + 360);
+  gint64 reset_id = 0;
+  g_assert_true (nvr_catalog_identity_reset (cat, "porch", &reset_id, &error));
+  g_assert_cmpint (reset_id, ==, id);
+  g_assert_true (nvr_catalog_identity_get (cat, id, &got, &pinned, &error));
+  g_assert_false (pinned);
+  g_assert_false (nvr_catalog_identity_reset (cat, "garage", NULL, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (nvr_catalog_identity_get (cat, id + 1, &got, &pinned, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  nvr_catalog_close (cat);
+
+  const char *suffixes[] = { "", "-wal", "-shm" };
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++) {
+    g_autofree char *f = g_strconcat (path, suffixes[i], NULL);
+    g_unlink (f);
+  }
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -209,5 +262,6 @@ main (int argc, char **argv)
   g_test_add_func ("/identity/valid", test_valid);
   g_test_add_func ("/identity/format", test_format);
   g_test_add_func ("/identity/neigh", test_neigh);
+  g_test_add_func ("/identity/catalog", test_catalog);
   return g_test_run ();
 }
