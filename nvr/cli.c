@@ -25,6 +25,7 @@ static const char usage_text[] =
   "                  [--transport auto|tcp|udp]\n"
   "  cameras list [--json]\n"
   "  cameras remove NAME\n"
+  "  cameras reset-identity NAME         accept a replaced camera: the next contact is pinned\n"
   "  status [--json]                     per camera: state, last segment, bytes today\n"
   "\n"
   "Every command takes --config FILE (default " NVR_CONFIG_DEFAULT_PATH ").\n";
@@ -274,6 +275,24 @@ cmd_cameras_remove (int argc, char **argv)
   return 0;
 }
 
+static int
+cmd_cameras_reset_identity (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("cameras reset-identity", &o, FALSE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error ("cameras reset-identity takes exactly one NAME");
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "name", argv[1]);
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "cameras.reset-identity", args, &status);
+  if (res == NULL)
+    return status;
+  g_print ("Camera '%s': identity reset; the camera that answers next is pinned\n", argv[1]);
+  return 0;
+}
+
 static char *
 format_bytes (gint64 n)
 {
@@ -358,6 +377,8 @@ nvr_cli_main (int argc, char **argv)
       return cmd_cameras_list (argc - 2, argv + 2);
     if (strcmp (sub, "remove") == 0)
       return cmd_cameras_remove (argc - 2, argv + 2);
+    if (strcmp (sub, "reset-identity") == 0)
+      return cmd_cameras_reset_identity (argc - 2, argv + 2);
     return usage_error ("cameras needs add, list or remove");
   }
   if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {

@@ -186,6 +186,20 @@ cmd_cameras_remove (NvrDaemon *d, JsonObject *args, GError **error)
   return json_node_new (JSON_NODE_NULL);
 }
 
+/* `nvr cameras reset-identity NAME`: the household accepts a replaced camera; the next contact
+ * pins whatever answers (docs/design/identity.md). */
+static JsonNode *
+cmd_cameras_reset_identity (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  const char *name = member_str (args, "name");
+  gint64 id = 0;
+  if (!nvr_catalog_identity_reset (d->catalog, name ? name : "", &id, error))
+    return NULL;
+  g_message ("Camera '%s': identity reset by an administrator", name);
+  nvr_supervisor_reset_identity (d->supervisor, id);
+  return json_node_new (JSON_NODE_NULL);
+}
+
 static gint64
 local_midnight_us (gint64 now_us)
 {
@@ -245,6 +259,8 @@ cmd_status (NvrDaemon *d, GError **error)
     json_builder_add_int_value (b, s->worker_restarts);
     json_builder_set_member_name (b, "worker_pid");
     json_builder_add_int_value (b, s->worker_pid);
+    json_builder_set_member_name (b, "identity");
+    json_builder_add_string_value (b, s->identity);
     json_builder_set_member_name (b, "codec");
     json_builder_add_string_value (b, s->codec);
     json_builder_set_member_name (b, "width");
@@ -291,6 +307,8 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
     return cmd_cameras_list (d, error);
   if (strcmp (command, "cameras.remove") == 0)
     return cmd_cameras_remove (d, args, error);
+  if (strcmp (command, "cameras.reset-identity") == 0)
+    return cmd_cameras_reset_identity (d, args, error);
   if (strcmp (command, "status") == 0)
     return cmd_status (d, error);
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "unknown command '%s'", command);

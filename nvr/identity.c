@@ -205,3 +205,56 @@ nvr_identity_neigh_find (const void *buf, gsize len, int family, const void *add
   }
   return FALSE;
 }
+
+static char *
+key (const char *prefix, const char *name)
+{
+  return g_strconcat (prefix, name, NULL);
+}
+
+void
+nvr_identity_add_fields (GVariantBuilder *b, const char *prefix, const NvrIdentity *id)
+{
+  g_autofree char *k_mac = key (prefix, "mac");
+  g_autofree char *k_codec = key (prefix, "codec");
+  g_autofree char *k_width = key (prefix, "width");
+  g_autofree char *k_height = key (prefix, "height");
+  g_autofree char *k_params = key (prefix, "params");
+  g_variant_builder_add (b, "{sv}", k_mac, g_variant_new_string (id->mac));
+  g_variant_builder_add (b, "{sv}", k_codec, g_variant_new_string (id->codec));
+  g_variant_builder_add (b, "{sv}", k_width, g_variant_new_int32 (id->width));
+  g_variant_builder_add (b, "{sv}", k_height, g_variant_new_int32 (id->height));
+  g_variant_builder_add (b, "{sv}", k_params, g_variant_new_string (id->params));
+}
+
+static gboolean
+copy_str (GVariant *fields, const char *prefix, const char *name, char *out, gsize size)
+{
+  g_autofree char *k = key (prefix, name);
+  const char *s = "";
+  g_autoptr (GVariant) v = g_variant_lookup_value (fields, k, G_VARIANT_TYPE_STRING);
+  if (v != NULL)
+    s = g_variant_get_string (v, NULL);
+  return g_strlcpy (out, s, size) < size;
+}
+
+static gint32
+get_i32 (GVariant *fields, const char *prefix, const char *name)
+{
+  g_autofree char *k = key (prefix, name);
+  g_autoptr (GVariant) v = g_variant_lookup_value (fields, k, G_VARIANT_TYPE_INT32);
+  return v != NULL ? g_variant_get_int32 (v) : 0;
+}
+
+gboolean
+nvr_identity_from_fields (GVariant *fields, const char *prefix, NvrIdentity *out)
+{
+  memset (out, 0, sizeof *out);
+  if (!copy_str (fields, prefix, "mac", out->mac, sizeof out->mac) ||
+      !copy_str (fields, prefix, "codec", out->codec, sizeof out->codec) ||
+      !copy_str (fields, prefix, "params", out->params, sizeof out->params))
+    return FALSE;
+  out->width = get_i32 (fields, prefix, "width");
+  out->height = get_i32 (fields, prefix, "height");
+  return nvr_identity_valid (out);
+}

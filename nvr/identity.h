@@ -56,4 +56,9 @@ void nvr_identity_params_hash (const guint8 *data, gsize len, char out[NVR_IDENT
 gboolean nvr_identity_neigh_find (const void *buf, gsize len, int family, const void *addr,
                                   gsize addr_len, char mac[NVR_IDENTITY_MAC_MAX], gboolean *done);
 
+/* Wire form (nvr/wire.h vardicts): keys <prefix>mac, <prefix>codec, <prefix>width,
+ * <prefix>height, <prefix>params. from_fields returns FALSE if a field is malformed. */
+void nvr_identity_add_fields (GVariantBuilder *b, const char *prefix, const NvrIdentity *id);
+gboolean nvr_identity_from_fields (GVariant *fields, const char *prefix, NvrIdentity *out);
+
 G_END_DECLS

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "identity.h"
 #include "paths.h"
 #include "recover.h"
 #include "wire.h"
@@ -48,6 +49,8 @@ typedef struct {
   guint restarts;
 
   GHashTable *open;         /* path -> OpenSegment */
+  NvrIdentity pin;          /* the catalog's pin, cached; sent in config (identity.md) */
+  gboolean pinned;
   gboolean removed;         /* free once the worker has exited */
   gboolean stopping;
 } Cam;
@@ -72,6 +75,7 @@ nvr_camera_status_free (NvrCameraStatus *s)
   g_free (s->state);
   g_free (s->reason);
   g_free (s->codec);
+  g_free (s->identity);
   g_free (s);
 }
 
@@ -203,7 +207,7 @@ on_state (Cam *c, GVariant *fields)
   const char *reason = nvr_wire_get_str (fields, "reason", "");
   gint64 reconnects = nvr_wire_get_int64 (fields, "reconnects", 0);
   c->worker_reconnects = (guint) CLAMP (reconnects, 0, G_MAXINT32);
-  if (strcmp (state, "backoff") == 0)
+  if (strcmp (state, "backoff") == 0 || strcmp (state, "identity-mismatch") == 0)
     c->retry_in_ms = CLAMP (nvr_wire_get_int64 (fields, "retry_in_ms", 0), 0, G_MAXINT32);
   g_free (c->codec);
   c->codec = g_strdup (nvr_wire_get_str (fields, "codec", ""));
@@ -215,8 +219,45 @@ on_state (Cam *c, GVariant *fields)
     set_state (c, "recording", reason);
   else if (strcmp (state, "backoff") == 0)
     set_state (c, "offline", reason);
+  else if (strcmp (state, "identity-mismatch") == 0)
+    set_state (c, "identity-mismatch", reason);   /* logged: why nothing is recorded */
   else
     g_warning ("Worker for camera '%s' reported an unknown state", c->cam->name);
+}
+
+/* The worker confirmed a connection's identity before recording from it: pin it at first
+ * contact, re-pin on an accepted change. It checked against the pin we sent, so a mismatch here
+ * means a worker that does not follow the protocol. */
+static void
+on_identity (Cam *c, GVariant *fields)
+{
+  NvrIdentity seen;
+  if (!nvr_identity_from_fields (fields, "", &seen)) {
+    violation (c, "malformed identity");
+    return;
+  }
+  const char *address = nvr_wire_get_str (fields, "address", "");
+  g_autofree char *why = NULL;
+  g_autofree char *desc = nvr_identity_describe (&seen);
+  NvrIdentityVerdict v = nvr_identity_compare (c->pinned ? &c->pin : NULL, &seen, &why);
+  if (v == NVR_IDENTITY_MISMATCH) {
+    g_warning ("Camera '%s': worker accepted %s at '%s' against the pin: %s", c->cam->name, desc,
+               address, why);
+    violation (c, "recording a camera that does not match the pin");
+    return;
+  }
+  if (v == NVR_IDENTITY_SAME)
+    return;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_catalog_identity_pin (c->sup->catalog, c->cam->id, &seen, g_get_real_time (), &error))
+    g_warning ("Failed to pin the identity of camera '%s': %s", c->cam->name, error->message);
+  if (v == NVR_IDENTITY_NEW)
+    g_message ("Camera '%s': identity pinned at first contact at '%s': %s", c->cam->name,
+               address, desc);
+  else
+    g_message ("Camera '%s': identity re-pinned (%s): %s", c->cam->name, why ? why : "", desc);
+  c->pin = seen;
+  c->pinned = TRUE;
 }
 
 static void
@@ -229,6 +270,8 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
     on_segment_closed (c, fields);
   else if (strcmp (kind, "state") == 0)
     on_state (c, fields);
+  else if (strcmp (kind, "identity") == 0)
+    on_identity (c, fields);
   else if (strcmp (kind, "hello") == 0)
     g_debug ("Worker for camera '%s' says hello", c->cam->name);
   else
@@ -370,6 +413,8 @@ worker_config (Cam *c)
   g_variant_builder_add (&b, "{sv}", "backoff_initial_ms",
                          g_variant_new_int64 (cfg->backoff_initial_ms));
   g_variant_builder_add (&b, "{sv}", "backoff_max_ms", g_variant_new_int64 (cfg->backoff_max_ms));
+  g_variant_builder_add (&b, "{sv}", "pinned", g_variant_new_boolean (c->pinned));
+  nvr_identity_add_fields (&b, "pin_", &c->pin);
   return g_variant_builder_end (&b);
 }
 
@@ -450,6 +495,17 @@ nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera)
   c->reason = g_strdup ("");
   c->codec = g_strdup ("");
   c->since_us = g_get_real_time ();
+  g_autoptr (GError) error = NULL;
+  if (!nvr_catalog_identity_get (sup->catalog, camera->id, &c->pin, &c->pinned, &error) ||
+      !nvr_identity_valid (&c->pin)) {
+    /* Unpinned would let any camera be pinned: refuse to record instead. */
+    g_warning ("Failed to read the identity of camera '%s': %s; not recording it",
+               camera->name, error ? error->message : "malformed pin");
+    set_state (c, "stopped", "could not read its pinned identity from the catalog");
+    c->stopping = TRUE;
+    g_hash_table_insert (sup->cams, &c->cam->id, c);
+    return;
+  }
   g_hash_table_insert (sup->cams, &c->cam->id, c);
   spawn_worker (c);
 }
@@ -527,6 +583,27 @@ nvr_supervisor_shutdown (NvrSupervisor *sup, int timeout_ms)
       g_usleep (10000);
 }
 
+void
+nvr_supervisor_reset_identity (NvrSupervisor *sup, gint64 camera_id)
+{
+  Cam *c = g_hash_table_lookup (sup->cams, &camera_id);
+  if (c == NULL)
+    return;
+  memset (&c->pin, 0, sizeof c->pin);
+  c->pinned = FALSE;
+  g_message ("Camera '%s': identity reset; the next contact pins it", c->cam->name);
+  if (c->ch == NULL)
+    return;   /* a restarted worker gets the empty pin in its config */
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&b, "{sv}", "pinned", g_variant_new_boolean (FALSE));
+  nvr_identity_add_fields (&b, "pin_", &c->pin);
+  g_autoptr (GError) error = NULL;
+  if (!nvr_wire_channel_send (c->ch, "pin", g_variant_builder_end (&b), &error))
+    g_warning ("Failed to tell the worker of camera '%s' about the reset: %s", c->cam->name,
+               error->message);
+}
+
 static gint
 compare_status (gconstpointer a, gconstpointer b)
 {
@@ -555,6 +632,7 @@ nvr_supervisor_status (NvrSupervisor *sup)
     s->height = c->height;
     s->since_us = c->since_us;
     s->retry_in_ms = c->retry_in_ms;
+    s->identity = c->pinned ? nvr_identity_describe (&c->pin) : g_strdup ("");
     s->worker_pid = c->proc ? g_ascii_strtoll (g_subprocess_get_identifier (c->proc), NULL, 10) : 0;
     g_ptr_array_add (out, s);
   }

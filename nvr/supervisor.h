@@ -16,7 +16,7 @@ typedef struct _NvrSupervisor NvrSupervisor;
 typedef struct {
   gint64 camera_id;
   char *name;
-  char *state;          /* starting, connecting, recording, offline, stopped */
+  char *state;          /* starting, connecting, recording, offline, identity-mismatch, stopped */
   char *reason;         /* why offline, or "" */
   guint reconnects;     /* camera reconnects + worker restarts since the daemon started */
   guint worker_restarts;
@@ -25,6 +25,7 @@ typedef struct {
   gint64 since_us;      /* wall clock of the last state change */
   gint64 retry_in_ms;   /* the last reconnect or restart delay drawn (full jitter) */
   gint64 worker_pid;    /* 0 when no worker runs */
+  char *identity;       /* the pinned identity described, "" until first contact */
 } NvrCameraStatus;
 
 void nvr_camera_status_free (NvrCameraStatus *s);
@@ -42,6 +43,10 @@ void nvr_supervisor_remove (NvrSupervisor *sup, gint64 camera_id);
 /* Stops every worker; returns once all have exited or @timeout_ms passed (then kills them).
  * Iterates the default main context while it waits. */
 void nvr_supervisor_shutdown (NvrSupervisor *sup, int timeout_ms);
+
+/* Forgets the camera's pinned identity (already cleared in the catalog by the caller) and tells
+ * its worker: the next contact pins again (docs/design/identity.md). */
+void nvr_supervisor_reset_identity (NvrSupervisor *sup, gint64 camera_id);
 
 /* Snapshot of every camera, ordered by id; elements are NvrCameraStatus. */
 GPtrArray *nvr_supervisor_status (NvrSupervisor *sup);

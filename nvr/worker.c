@@ -5,7 +5,9 @@
  * format-location-full is the one place they touch the disk: a stat and a mkdir); one sync
  * thread (fdatasync of closed segments and their directories).
  * Invariants: one pipeline per connection, never restarted; segment-closed is sent only after the
- * file and its directory are synced; no credential is ever logged or put in a URL.
+ * file and its directory are synced; no credential is ever logged or put in a URL; the recorder
+ * (splitmuxsink) of a connection is created only after that connection's camera identity matched
+ * the pin (docs/design/identity.md), so nothing is written for a camera that is not this one.
  * Protocol and lifecycle: docs/design/worker.md. */
 #define G_LOG_DOMAIN "nvr-worker"
 
@@ -13,10 +15,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +30,7 @@
 #include <gst/gst.h>
 
 #include "backoff.h"
+#include "identity.h"
 #include "mp4probe.h"
 #include "nvr-pipelines.h"
 #include "paths.h"
@@ -53,6 +59,7 @@ typedef struct {
   gint64 camera_id;
   char *name;
   char *url;              /* main_url without userinfo: safe to log */
+  char *host;             /* main_url's host: whose MAC the identity check looks up */
   char *user;
   char *password;         /* never logged; wiped on free */
   char *storage_root;     /* absolute */
@@ -93,6 +100,11 @@ typedef struct {
   GstElement *pipeline;            /* main loop */
   GstElement *src;                 /* main loop */
   GstPad *branch_sink;             /* main loop; set once linked */
+  GstElement *branch;              /* main loop: depay ! parse ! caps ! queue, gated */
+  gulong gate_probe;               /* main loop: blocks the branch's output until identity ok */
+  gboolean gate_seen;              /* main loop: the gate's first frame has been handled */
+  NvrIdentity seen;                /* main loop: this connection's fingerprint (+ MAC once known) */
+  char *peer;                      /* main loop: address whose MAC was looked up, for logs */
   guint bus_watch;                 /* main loop */
   guint drain_timer;               /* main loop */
   gboolean got_video;              /* main loop: parsed video reached the muxer queue */
@@ -102,6 +114,7 @@ typedef struct {
   atomic_int draining;             /* any thread: drop incoming buffers */
   atomic_int video_selected;       /* rtspsrc thread: first video stream taken */
   atomic_int pad_taken;            /* rtspsrc thread: first video pad linked */
+  atomic_int gate_posted;          /* streaming thread: the gate's first frame was posted */
   GMutex lock;
   GHashTable *segments;            /* lock: abs path -> Segment*, named but not yet closed */
 } Conn;
@@ -118,6 +131,9 @@ struct _Worker {
   guint reconnects;
   gboolean use_udp;                /* TRANSPORT_AUTO: what the next attempt uses */
   char *reason;                    /* why the last connection ended */
+  NvrIdentity pin;                 /* the pinned identity (from config, then first contact) */
+  gboolean pinned;
+  char *mismatch;                  /* why the last connection was refused as another camera */
   guint retry_source, watchdog_source, deadline_source;
   gboolean stop_requested;
   GThreadPool *sync_pool;
@@ -153,6 +169,7 @@ conn_unref (Conn *c)
     return;
   g_hash_table_unref (c->segments);
   g_mutex_clear (&c->lock);
+  g_free (c->peer);
   g_free (c);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Conn, conn_unref)
@@ -162,6 +179,7 @@ config_clear (WorkerConfig *cfg)
 {
   g_free (cfg->name);
   g_free (cfg->url);
+  g_free (cfg->host);
   g_free (cfg->user);
   if (cfg->password != NULL) {
     explicit_bzero (cfg->password, strlen (cfg->password));
@@ -247,7 +265,8 @@ error_reason (const GError *err, const char *debug)
 /* Splits userinfo off @url. On success *clean has no userinfo; credentials found in the URL are
  * returned only if the config did not give any. Never puts @url in an error. */
 static gboolean
-parse_url (const char *url, char **clean, char **user, char **password, GError **error)
+parse_url (const char *url, char **clean, char **host, char **user, char **password,
+           GError **error)
 {
   g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED, NULL);
   const char *scheme = uri ? g_uri_get_scheme (uri) : NULL;
@@ -257,6 +276,7 @@ parse_url (const char *url, char **clean, char **user, char **password, GError *
                  "main_url is not an rtsp:// URL (not shown: it may hold a password)");
     return FALSE;
   }
+  *host = g_strdup (g_uri_get_host (uri));
   *clean = g_uri_join (G_URI_FLAGS_ENCODED, scheme, NULL, g_uri_get_host (uri),
                        g_uri_get_port (uri), g_uri_get_path (uri), g_uri_get_query (uri), NULL);
   const char *u = g_uri_get_user (uri), *p = g_uri_get_password (uri);
@@ -327,8 +347,8 @@ config_parse (GVariant *f, WorkerConfig *cfg, GError **error)
 
   g_autofree char *url_user = NULL;
   g_autofree char *url_password = NULL;
-  if (!parse_url (nvr_wire_get_str (f, "main_url", ""), &cfg->url, &url_user, &url_password,
-                  error))
+  if (!parse_url (nvr_wire_get_str (f, "main_url", ""), &cfg->url, &cfg->host, &url_user,
+                  &url_password, error))
     return FALSE;
   if (*cfg->user == '\0' && url_user != NULL) {
     g_free (cfg->user);
@@ -526,6 +546,8 @@ conn_teardown (Worker *w)
   atomic_store (&c->draining, 1);
   gst_element_set_state (c->pipeline, GST_STATE_NULL);
   g_clear_object (&c->branch_sink);
+  c->branch = NULL;   /* owned by the pipeline */
+  c->gate_probe = 0;
   g_clear_object (&c->pipeline);
   c->src = NULL;
 
@@ -574,7 +596,8 @@ after_teardown (Worker *w)
   if (w->attempt < 32)
     w->attempt++;
   w->phase = PHASE_BACKOFF;
-  send_state (w, "backoff", w->reason, "", 0, 0, delay);
+  send_state (w, w->mismatch != NULL ? "identity-mismatch" : "backoff",
+              w->mismatch != NULL ? w->mismatch : w->reason, "", 0, 0, delay);
   w->retry_source = g_timeout_add ((guint) MIN (delay, G_MAXUINT), on_retry, w);
 }
 
@@ -619,6 +642,8 @@ conn_fail (Worker *w, const char *reason)
     return;
   g_free (w->reason);
   w->reason = g_strdup (reason);
+  if (w->mismatch != NULL && strcmp (reason, w->mismatch) != 0)
+    g_clear_pointer (&w->mismatch, g_free);   /* this attempt ended for another reason */
   w->phase = PHASE_DRAINING;
   atomic_store (&c->draining, 1);
 
@@ -757,47 +782,174 @@ drop_untimed_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_BUFFER_PTS_IS_VALID (buf) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
+/* ---- identity gate (docs/design/identity.md) ---- */
+
+/* What the gate saw on the first frame: the stream fingerprint. Posted to the main loop. */
 typedef struct {
   Conn *c;
-  char codec[8];
-  int width, height;
-} StreamInfo;
+  NvrIdentity seen;   /* mac left empty: looked up on a thread */
+} GateInfo;
+
+static void identity_lookup_start (Worker *w, Conn *c);
 
 static gboolean
-on_stream_info (gpointer data)
+on_gate (gpointer data)
 {
-  StreamInfo *si = data;
-  Conn *c = si->c;
+  GateInfo *gi = data;
+  Conn *c = gi->c;
   Worker *w = c->w;
-  if (w->conn == c && w->phase == PHASE_CONNECTING) {
+  if (w->conn == c && w->phase == PHASE_CONNECTING && !c->gate_seen) {
+    c->gate_seen = TRUE;
     c->got_video = TRUE;
-    w->phase = PHASE_STREAMING;
-    w->attempt = 0;
-    send_state (w, "streaming", "", si->codec, si->width, si->height, 0);
+    c->seen = gi->seen;
+    identity_lookup_start (w, c);
   }
   conn_unref (c);
-  g_free (si);
+  g_free (gi);
   return G_SOURCE_REMOVE;
 }
 
+/* Blocks the branch's output (streaming thread): nothing reaches a recorder before the main
+ * loop has checked the camera's identity; the first frame's caps give the fingerprint. The
+ * thread stays blocked until the probe is removed (identity ok) or the pipeline is flushed. */
 static GstPadProbeReturn
-first_video_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   Conn *c = data;
-  StreamInfo *si = g_new0 (StreamInfo, 1);
-  si->c = conn_ref (c);
+  int expected = 0;
+  if (!atomic_compare_exchange_strong (&c->gate_posted, &expected, 1))
+    return GST_PAD_PROBE_OK;
+  GateInfo *gi = g_new0 (GateInfo, 1);
+  gi->c = conn_ref (c);
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   if (caps != NULL && gst_caps_get_size (caps) > 0) {
     const GstStructure *s = gst_caps_get_structure (caps, 0);
     if (gst_structure_has_name (s, "video/x-h264"))
-      g_strlcpy (si->codec, "h264", sizeof si->codec);
+      g_strlcpy (gi->seen.codec, "h264", sizeof gi->seen.codec);
     else if (gst_structure_has_name (s, "video/x-h265"))
-      g_strlcpy (si->codec, "h265", sizeof si->codec);
-    gst_structure_get_int (s, "width", &si->width);
-    gst_structure_get_int (s, "height", &si->height);
+      g_strlcpy (gi->seen.codec, "h265", sizeof gi->seen.codec);
+    int width = 0, height = 0;
+    gst_structure_get_int (s, "width", &width);
+    gst_structure_get_int (s, "height", &height);
+    gi->seen.width = CLAMP (width, 0, 65535);
+    gi->seen.height = CLAMP (height, 0, 65535);
+    const GValue *v = gst_structure_get_value (s, "codec_data");
+    GstBuffer *cd = v != NULL && G_VALUE_HOLDS (v, GST_TYPE_BUFFER) ? gst_value_get_buffer (v)
+                                                                     : NULL;
+    GstMapInfo map;
+    if (cd != NULL && gst_buffer_map (cd, &map, GST_MAP_READ)) {
+      nvr_identity_params_hash (map.data, map.size, gi->seen.params);
+      gst_buffer_unmap (cd, &map);
+    }
   }
-  g_main_context_invoke (NULL, on_stream_info, si);
-  return GST_PAD_PROBE_REMOVE;
+  g_main_context_invoke (NULL, on_gate, gi);
+  return GST_PAD_PROBE_OK;   /* stay blocked */
+}
+
+/* One RTM_GETNEIGH dump of @family; the MAC behind @addr or "". Runs on a thread. */
+static void
+neigh_lookup (int family, const void *addr, gsize addr_len, char mac[NVR_IDENTITY_MAC_MAX])
+{
+  mac[0] = '\0';
+  int fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) {
+    g_warning ("Failed to open a netlink socket: %s", g_strerror (errno));
+    return;
+  }
+  struct timeval tv = { .tv_sec = 1 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct {
+    struct nlmsghdr h;
+    struct ndmsg nd;
+  } req = { .h = { .nlmsg_len = NLMSG_LENGTH (sizeof (struct ndmsg)), .nlmsg_type = RTM_GETNEIGH,
+                   .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+            .nd = { .ndm_family = (guint8) family } };
+  if (send (fd, &req, req.h.nlmsg_len, 0) < 0) {
+    g_warning ("Failed to ask the kernel for its neighbour table: %s", g_strerror (errno));
+    close (fd);
+    return;
+  }
+  /* The dump is bounded by the kernel's neighbour table; stop after 1024 reads anyway. */
+  g_autofree guint8 *buf = g_malloc (32768);
+  gboolean done = FALSE;
+  for (int i = 0; i < 1024 && !done; i++) {
+    ssize_t n = recv (fd, buf, 32768, 0);
+    if (n <= 0)
+      break;
+    char found[NVR_IDENTITY_MAC_MAX];
+    if (*mac == '\0' && nvr_identity_neigh_find (buf, (gsize) n, family, addr, addr_len, found,
+                                                 &done))
+      g_strlcpy (mac, found, NVR_IDENTITY_MAC_MAX);
+  }
+  close (fd);
+}
+
+typedef struct {
+  char *host;
+  char *peer;                      /* out: the address used */
+  char mac[NVR_IDENTITY_MAC_MAX];  /* out */
+} LookupJob;
+
+static void
+lookup_job_free (LookupJob *j)
+{
+  g_free (j->host);
+  g_free (j->peer);
+  g_free (j);
+}
+
+/* Thread: the camera's addresses (a literal, or resolved), then the MAC of the first one that
+ * has a neighbour entry. Loopback and routed addresses have none. */
+static void
+lookup_thread (GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+  LookupJob *j = data;
+  GList *addrs = NULL;
+  GInetAddress *lit = g_inet_address_new_from_string (j->host);
+  if (lit != NULL) {
+    addrs = g_list_append (NULL, lit);
+  } else {
+    g_autoptr (GResolver) r = g_resolver_get_default ();
+    g_autoptr (GError) error = NULL;
+    addrs = g_resolver_lookup_by_name (r, j->host, cancel, &error);
+    if (addrs == NULL)
+      g_message ("Failed to resolve '%s' for the identity check: %s", j->host, error->message);
+  }
+  for (GList *l = addrs; l != NULL && j->mac[0] == '\0'; l = l->next) {
+    GInetAddress *a = l->data;
+    g_free (j->peer);
+    j->peer = g_inet_address_to_string (a);
+    if (g_inet_address_get_is_loopback (a))
+      continue;
+    int family = g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+    neigh_lookup (family, g_inet_address_to_bytes (a), g_inet_address_get_native_size (a),
+                  j->mac);
+  }
+  g_resolver_free_addresses (addrs);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean identity_decide (Worker *w, Conn *c, const char *peer, const char *mac);
+
+static void
+on_lookup_done (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Conn *c = data;
+  Worker *w = c->w;
+  LookupJob *j = g_task_get_task_data (G_TASK (res));
+  if (w->conn == c && w->phase == PHASE_CONNECTING)
+    identity_decide (w, c, j->peer ? j->peer : w->cfg.host, j->mac);
+  conn_unref (c);
+}
+
+static void
+identity_lookup_start (Worker *w, Conn *c)
+{
+  LookupJob *j = g_new0 (LookupJob, 1);
+  j->host = g_strdup (w->cfg.host);
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, on_lookup_done, conn_ref (c));
+  g_task_set_task_data (task, j, (GDestroyNotify) lookup_job_free);
+  g_task_run_in_thread (task, lookup_thread);
 }
 
 typedef struct {
@@ -839,9 +991,9 @@ load_element (const char *template_name, GError **error)
   return e;
 }
 
-/* Builds the recording branch for @lr's codec and links it: depay ! parse ! queue from the codec
- * template, then splitmuxsink from its own template. splitmuxsink creates its muxer when its
- * first pad is requested, so muxer and sink are set before it is linked. Main loop. */
+/* Builds the branch for @lr's codec and links it to rtspsrc: depay ! parse ! caps ! queue from
+ * the codec template, its output blocked by the identity gate. No recorder exists yet: it is
+ * built by build_recorder() once the identity matched. Main loop. */
 static gboolean
 build_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
 {
@@ -852,21 +1004,53 @@ build_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
   if (branch == NULL)
     return FALSE;
   gst_bin_add (GST_BIN (c->pipeline), branch);   /* takes the floating ref */
+  c->branch = branch;
+
+  g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (branch), "parse");
+  g_autoptr (GstPad) out = gst_element_get_static_pad (branch, "src");
+  if (parse == NULL || out == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Template '%s' lacks 'parse' or 'src'",
+                 lr->template_name);
+    return FALSE;
+  }
+  g_autoptr (GstPad) parse_src = gst_element_get_static_pad (parse, "src");
+  gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER, drop_untimed_probe, NULL, NULL);
+  c->gate_probe = gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER |
+                                     GST_PAD_PROBE_TYPE_BUFFER_LIST, gate_probe, conn_ref (c),
+                                     (GDestroyNotify) conn_unref);
+
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (branch, "sink");
+  if (sinkpad == NULL || gst_pad_link (lr->pad, sinkpad) != GST_PAD_LINK_OK) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not link the %s stream",
+                 lr->encoding);
+    return FALSE;
+  }
+  if (!gst_element_sync_state_with_parent (branch)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Recording branch did not start");
+    return FALSE;
+  }
+  c->branch_sink = g_steal_pointer (&sinkpad);
+  return TRUE;
+}
+
+/* Creates splitmuxsink, links the gated branch to it and opens the gate. splitmuxsink creates
+ * its muxer when its first pad is requested, so muxer and sink are set before it is linked.
+ * Main loop; only after the identity matched. */
+static gboolean
+build_recorder (Worker *w, Conn *c, GError **error)
+{
   GstElement *rec = load_element ("recorder.gst", error);
   if (rec == NULL)
     return FALSE;
   gst_bin_add (GST_BIN (c->pipeline), rec);
-
-  g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (branch), "parse");
   GstElement *mux = gst_element_factory_make ("mp4mux", NULL);
   GstElement *sink = gst_element_factory_make ("filesink", NULL);
-  if (parse == NULL || mux == NULL || sink == NULL) {
+  if (mux == NULL || sink == NULL) {
     if (mux)
       gst_object_unref (gst_object_ref_sink (mux));
     if (sink)
       gst_object_unref (gst_object_ref_sink (sink));
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Template '%s' lacks 'parse'",
-                 lr->template_name);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "mp4mux or filesink is missing");
     return FALSE;
   }
   g_object_set (mux, "fragment-duration", (guint) FRAGMENT_DURATION_MS, NULL);
@@ -875,26 +1059,75 @@ build_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
   g_object_set (rec, "async-finalize", FALSE, "max-size-time",
                 (guint64) w->cfg.segment_seconds * GST_SECOND + SEGMENT_SLACK_MS * GST_MSECOND, "muxer", mux, "sink", sink, NULL);
   g_signal_connect (rec, "format-location-full", G_CALLBACK (on_format_location_full), c);
-  if (!gst_element_link_pads (branch, "src", rec, "video")) {
+  if (!gst_element_link_pads (c->branch, "src", rec, "video")) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not link the recorder");
     return FALSE;
   }
-
-  g_autoptr (GstPad) parse_src = gst_element_get_static_pad (parse, "src");
-  gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER, drop_untimed_probe, NULL, NULL);
-  gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER, first_video_probe, c, NULL);
-
-  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (branch, "sink");
-  if (sinkpad == NULL || gst_pad_link (lr->pad, sinkpad) != GST_PAD_LINK_OK) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not link the %s stream",
-                 lr->encoding);
+  if (!gst_element_sync_state_with_parent (rec)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Recorder did not start");
     return FALSE;
   }
-  if (!gst_element_sync_state_with_parent (rec) || !gst_element_sync_state_with_parent (branch)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Recording branch did not start");
+  g_autoptr (GstPad) out = gst_element_get_static_pad (c->branch, "src");
+  gst_pad_remove_probe (out, c->gate_probe);
+  c->gate_probe = 0;
+  return TRUE;
+}
+
+/* Accepts @c's identity: pins it and tells the daemon (which pins it too). */
+static void
+identity_accept (Worker *w, Conn *c, NvrIdentityVerdict v, const char *why)
+{
+  static const char *const verdicts[] = { "new", "same", "update", "mismatch" };
+  const char *peer = c->peer ? c->peer : w->cfg.host;
+  g_autofree char *seen = nvr_identity_describe (&c->seen);
+  if (v == NVR_IDENTITY_NEW)
+    g_message ("Camera '%s': first contact at %s, pinning %s", w->cfg.name, peer, seen);
+  else if (v == NVR_IDENTITY_UPDATE)
+    g_message ("Camera '%s': re-pinning %s%s%s", w->cfg.name, seen, why ? ": " : "",
+               why ? why : "");
+  else
+    g_message ("Camera '%s': identity confirmed at %s (%s)", w->cfg.name, peer, seen);
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  nvr_identity_add_fields (&b, "", &c->seen);
+  g_variant_builder_add (&b, "{sv}", "address", g_variant_new_string (peer));
+  g_variant_builder_add (&b, "{sv}", "verdict", g_variant_new_string (verdicts[v]));
+  send_msg (w, "identity", g_variant_builder_end (&b));
+  if (v != NVR_IDENTITY_SAME)
+    w->pin = c->seen;
+  w->pinned = TRUE;
+  g_clear_pointer (&w->mismatch, g_free);
+}
+
+/* The connection's MAC is known (or known absent): compare with the pin, then record or refuse.
+ * The identity message reaches the daemon before any segment-opened of this connection. */
+static gboolean
+identity_decide (Worker *w, Conn *c, const char *peer, const char *mac)
+{
+  g_strlcpy (c->seen.mac, mac, sizeof c->seen.mac);
+  g_free (c->peer);
+  c->peer = g_strdup (peer);
+  g_autofree char *why = NULL;
+  NvrIdentityVerdict v = nvr_identity_compare (w->pinned ? &w->pin : NULL, &c->seen, &why);
+  if (v == NVR_IDENTITY_MISMATCH) {
+    g_autofree char *seen = nvr_identity_describe (&c->seen);
+    g_warning ("Camera '%s': refusing to record from %s (%s): %s", w->cfg.name, peer, seen, why);
+    g_free (w->mismatch);
+    w->mismatch = g_strdup (why);
+    conn_fail (w, why);
     return FALSE;
   }
-  c->branch_sink = g_steal_pointer (&sinkpad);
+  identity_accept (w, c, v, why);
+
+  g_autoptr (GError) error = NULL;
+  if (!build_recorder (w, c, &error)) {
+    g_warning ("Failed to build the recorder: %s", error->message);
+    conn_fail (w, error->message);
+    return FALSE;
+  }
+  w->phase = PHASE_STREAMING;
+  w->attempt = 0;
+  send_state (w, "streaming", "", c->seen.codec, c->seen.width, c->seen.height, 0);
   return TRUE;
 }
 
@@ -995,7 +1228,11 @@ worker_connect (Worker *w)
            (w->cfg.transport == TRANSPORT_AUTO && w->use_udp);
   w->conn = c;
   w->phase = PHASE_CONNECTING;
-  send_state (w, "connecting", w->reason, "", 0, 0, 0);
+  /* Until a connection proves otherwise, a camera refused as another one stays refused. */
+  if (w->mismatch != NULL)
+    send_state (w, "identity-mismatch", w->mismatch, "", 0, 0, 0);
+  else
+    send_state (w, "connecting", w->reason, "", 0, 0, 0);
 
   GstElement *src = load_element ("source.gst", &error);
   if (src == NULL) {
@@ -1079,12 +1316,42 @@ on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The daemon changed the pin: `nvr cameras reset-identity` (pinned false: the next contact pins,
+ * and a camera refused as another one is retried now). */
+static void
+on_pin (Worker *w, GVariant *fields)
+{
+  NvrIdentity pin;
+  if (!w->configured || !nvr_identity_from_fields (fields, "pin_", &pin)) {
+    g_warning ("Ignoring a malformed pin message");
+    return;
+  }
+  w->pinned = nvr_wire_get_int64 (fields, "pinned", 0) != 0;
+  w->pin = pin;
+  if (w->pinned)
+    return;
+  g_message ("Camera '%s': identity reset; the next contact pins it", w->cfg.name);
+  g_clear_pointer (&w->mismatch, g_free);
+  if (w->phase == PHASE_STREAMING && w->conn != NULL) {
+    /* The connection in use is the next contact. */
+    identity_accept (w, w->conn, NVR_IDENTITY_NEW, NULL);
+  } else if (w->phase == PHASE_BACKOFF && w->retry_source != 0 && !w->stop_requested) {
+    g_source_remove (w->retry_source);
+    w->retry_source = 0;
+    on_retry (w);
+  }
+}
+
 static void
 on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer data)
 {
   Worker *w = data;
   if (strcmp (kind, "stop") == 0) {
     worker_request_stop (w, "daemon asked");
+    return;
+  }
+  if (strcmp (kind, "pin") == 0) {
+    on_pin (w, fields);
     return;
   }
   if (strcmp (kind, "config") == 0) {
@@ -1100,6 +1367,14 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
       worker_request_stop (w, "bad config");
       return;
     }
+    if (!nvr_identity_from_fields (fields, "pin_", &w->pin)) {
+      g_warning ("Failed to configure camera '%s': Invalid config field 'pin_*'", w->camera_arg);
+      config_clear (&w->cfg);
+      w->exit_status = 2;
+      worker_request_stop (w, "bad config");
+      return;
+    }
+    w->pinned = nvr_wire_get_int64 (fields, "pinned", 0) != 0;
     w->configured = TRUE;
     if (g_strcmp0 (w->cfg.name, w->camera_arg) != 0)
       g_warning ("Config is for camera '%s', not '%s'", w->cfg.name, w->camera_arg);
@@ -1208,6 +1483,7 @@ nvr_worker_main (int argc, char **argv)
     g_source_remove (w->deadline_source);
   config_clear (&w->cfg);
   g_free (w->reason);
+  g_free (w->mismatch);
   g_free (w->camera_arg);
   g_mutex_clear (&w->name_lock);
   g_main_loop_unref (w->loop);
