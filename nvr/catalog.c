@@ -147,8 +147,12 @@ nvr_catalog_open (const char *path, GError **error)
   }
   sqlite3_extended_result_codes (c->db, 1);
   sqlite3_busy_timeout (c->db, 5000);
+  /* The catalog sees a few small writes per segment: checkpoint the WAL often and cap its
+   * size, so it never takes a noticeable share of a nearly full recording disk. */
   if (!exec (c, "PRAGMA journal_mode = WAL;"
                 "PRAGMA synchronous = NORMAL;"
+                "PRAGMA wal_autocheckpoint = 64;"
+                "PRAGMA journal_size_limit = 1048576;"
                 "PRAGMA foreign_keys = ON;", error))
     return NULL;
   if (!migrate (c, error))
