@@ -39,7 +39,7 @@ class Harness:
     """One test's world. Use as a context manager; everything it started is stopped on exit."""
 
     def __init__(self, name, segment_seconds=10, backoff_initial_ms=500, backoff_max_ms=4000,
-                 watchdog_seconds=5):
+                 watchdog_seconds=5, extra_config=""):
         self.dir = tempfile.mkdtemp(prefix=f"hearth-{name}-")
         self.root = os.path.join(self.dir, "store")
         self.sock = os.path.join(self.dir, "admin.sock")
@@ -61,7 +61,7 @@ transport = tcp
 watchdog_seconds = {watchdog_seconds}
 backoff_initial_ms = {backoff_initial_ms}
 backoff_max_ms = {backoff_max_ms}
-""")
+{extra_config}""")
 
     def __enter__(self):
         return self
