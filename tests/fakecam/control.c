@@ -28,6 +28,14 @@ parse_camera (const char *word, int n_cameras, gboolean allow_all, int *out, GEr
   return TRUE;
 }
 
+static const char *const garbage_names[] = { "off", "rtp", "truncate", "resize" };
+
+const char *
+fc_garbage_mode_name (FcGarbageMode mode)
+{
+  return (guint) mode < G_N_ELEMENTS (garbage_names) ? garbage_names[mode] : NULL;
+}
+
 gboolean
 fc_command_parse (const char *line, int n_cameras, FcCommand *cmd, GError **error)
 {
@@ -53,6 +61,7 @@ fc_command_parse (const char *line, int n_cameras, FcCommand *cmd, GError **erro
   static const struct { const char *name; FcCommandKind kind; int args; } table[] = {
     { "drop", FC_CMD_DROP, 1 }, { "restore", FC_CMD_RESTORE, 1 }, { "swap", FC_CMD_SWAP, 2 },
     { "unswap", FC_CMD_UNSWAP, 1 }, { "status", FC_CMD_STATUS, 0 },
+    { "garbage", FC_CMD_GARBAGE, 2 },
   };
   for (gsize t = 0; t < G_N_ELEMENTS (table); t++) {
     if (strcmp (words[0], table[t].name) != 0)
@@ -72,6 +81,18 @@ fc_command_parse (const char *line, int n_cameras, FcCommand *cmd, GError **erro
         return FALSE;
       }
       return TRUE;
+    }
+    if (cmd->kind == FC_CMD_GARBAGE) {
+      if (!parse_camera (words[1], n_cameras, TRUE, &cmd->a, error))
+        return FALSE;
+      for (gsize m = 0; m < G_N_ELEMENTS (garbage_names); m++)
+        if (strcmp (words[2], garbage_names[m]) == 0) {
+          cmd->b = (int) m;
+          return TRUE;
+        }
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "garbage mode must be off, rtp, truncate or resize, not '%.32s'", words[2]);
+      return FALSE;
     }
     if (table[t].args == 1)
       return parse_camera (words[1], n_cameras, TRUE, &cmd->a, error);

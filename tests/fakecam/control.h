@@ -17,12 +17,24 @@ typedef enum {
   FC_CMD_SWAP,       /* swap <a> <b> */
   FC_CMD_UNSWAP,     /* unswap <a>|all */
   FC_CMD_STATUS,     /* status */
+  FC_CMD_GARBAGE,    /* garbage <i>|all off|rtp|truncate|resize */
 } FcCommandKind;
+
+/* What a camera sends instead of a clean stream (docs/design/fakecam.md §5). */
+typedef enum {
+  FC_GARBAGE_OFF,       /* the clean stream */
+  FC_GARBAGE_RTP,       /* random bytes overwritten in RTP payloads, some payloads all random */
+  FC_GARBAGE_TRUNCATE,  /* a few packets per session, cut mid-NAL, then nothing (stall) */
+  FC_GARBAGE_RESIZE,    /* resolution changes every 2 s (main and sub clips alternate) */
+} FcGarbageMode;
+
+/* "off", "rtp", ...; NULL for an out-of-range value. */
+const char *fc_garbage_mode_name (FcGarbageMode mode);
 
 typedef struct {
   FcCommandKind kind;
   int a;             /* camera index 1..n, or 0 for "all" (drop, restore, unswap) */
-  int b;             /* swap only: the camera whose streams answer on a's paths */
+  int b;             /* swap: the camera whose streams answer on a's paths; garbage: the mode */
 } FcCommand;
 
 /* Parses one line (without its newline) for a server with @n_cameras cameras. Pure. */

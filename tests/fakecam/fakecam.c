@@ -16,6 +16,7 @@
 #include <gst/rtsp-server/rtsp-server.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,8 +45,23 @@ typedef struct {
   char *address;               /* listen address; default 127.0.0.1 */
 } Options;
 
+/* What a camera's paths send (control `garbage`). Refcounted (g_atomic_rc_box) because the
+ * medias' streaming threads read it and may outlive the App's camera array at shutdown. Set on
+ * the main loop; read anywhere. */
+typedef struct {
+  atomic_int mode;             /* FcGarbageMode */
+  atomic_uint generation;      /* bumped at every change: truncation counts from here */
+} Garbage;
+
+/* Packets a session gets in truncate mode before the stream stalls: about one keyframe's worth
+ * at the defaults, so the cut falls inside an access unit (mid-NAL, inside an FU-A run). */
+#define TRUNCATE_PACKETS 24
+/* Resize mode switches clip every this many seconds (rounded up to whole GOPs). */
+#define RESIZE_PERIOD_S 2
+
 typedef struct {
   int index;                   /* 1-based; the /cam<index>/ paths */
+  Garbage *garbage;            /* what this camera's paths send */
   guint16 code;
   FcClip *clips[N_STREAMS];
   FcScene scene;
@@ -73,6 +89,8 @@ typedef struct {
 
 typedef struct {
   FcClip *clip;
+  FcClip *alt;                 /* the same camera's other stream: resize mode alternates */
+  Garbage *garbage;
   GstClockTime epoch_ns;
   gint64 next;                 /* global frame index of the next access unit; -1 = resync */
 } Feed;
@@ -82,7 +100,22 @@ feed_free (gpointer data)
 {
   Feed *feed = data;
   fc_clip_unref (feed->clip);
+  fc_clip_unref (feed->alt);
+  g_atomic_rc_box_release (feed->garbage);
   g_free (feed);
+}
+
+/* The clip that frame @g comes from: in resize mode the two streams alternate every
+ * RESIZE_PERIOD_S, switching on a GOP boundary (both clips have IDRs at multiples of the GOP,
+ * and every IDR carries its SPS/PPS, so the new resolution is announced in band). */
+static const FcClip *
+feed_clip_for (const Feed *feed, gint64 g)
+{
+  const FcClipParams *p = &feed->clip->params;
+  if (atomic_load (&feed->garbage->mode) != FC_GARBAGE_RESIZE || feed->alt->n_aus != feed->clip->n_aus)
+    return feed->clip;
+  gint64 period = (gint64) p->gop * MAX (1, (RESIZE_PERIOD_S * p->fps + p->gop - 1) / p->gop);
+  return (g / period) % 2 ? feed->alt : feed->clip;
 }
 
 static GstClockTime
@@ -122,11 +155,12 @@ on_need_data (GstAppSrc *src, guint length, gpointer user_data)
   }
 
   gint64 g = feed->next++;
-  const FcAu *au = &clip->aus[g % clip->n_aus];
+  const FcClip *from = feed_clip_for (feed, g);
+  const FcAu *au = &from->aus[g % from->n_aus];
   gsize size = 0;
-  const guint8 *data = g_bytes_get_data (clip->data, &size);
+  const guint8 *data = g_bytes_get_data (from->data, &size);
   GstBuffer *buf = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY, (gpointer) (data + au->offset),
-                                                au->size, 0, au->size, g_bytes_ref (clip->data),
+                                                au->size, 0, au->size, g_bytes_ref (from->data),
                                                 (GDestroyNotify) g_bytes_unref);
   GstClockTime due = frame_clock_time (feed, g);
   GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = due > base ? due - base : 0;
@@ -138,11 +172,113 @@ on_need_data (GstAppSrc *src, guint length, gpointer user_data)
   gst_app_src_push_buffer (src, buf);
 }
 
+/* ---- garbage on the wire: a probe on the payloader's src pad (its streaming thread) ------- */
+
+typedef struct {
+  Garbage *garbage;
+  guint generation;            /* of the mode the counters below belong to */
+  guint passed;                /* packets let through in truncate mode */
+  GRand *rand;
+} WireState;
+
+static void
+wire_state_free (gpointer data)
+{
+  WireState *ws = data;
+  g_atomic_rc_box_release (ws->garbage);
+  g_rand_free (ws->rand);
+  g_free (ws);
+}
+
+#define RTP_HEADER_BYTES 12    /* rtph26xpay writes no CSRCs or extensions */
+
+/* Overwrites bytes of one RTP packet's payload: usually 1-8 random bytes (which may hit the
+ * NAL or FU header), sometimes the whole payload. Mapping for write copies the packet's memory
+ * first when it is shared with the clip (read-only), so the clip itself is never touched. */
+static void
+corrupt_packet (GstBuffer *buf, GRand *rand)
+{
+  GstMapInfo map;
+  if (g_rand_int_range (rand, 0, 6) != 0 || !gst_buffer_map (buf, &map, GST_MAP_READWRITE))
+    return;
+  if (map.size > RTP_HEADER_BYTES) {
+    gsize payload = map.size - RTP_HEADER_BYTES;
+    if (g_rand_int_range (rand, 0, 8) == 0) {
+      for (gsize i = 0; i < payload; i++)
+        map.data[RTP_HEADER_BYTES + i] = (guint8) g_rand_int (rand);
+    } else {
+      for (int n = g_rand_int_range (rand, 1, 9); n > 0; n--)
+        map.data[RTP_HEADER_BYTES + (gsize) g_rand_int_range (rand, 0, (gint32) MIN (payload, G_MAXINT32))] =
+            (guint8) g_rand_int (rand);
+    }
+  }
+  gst_buffer_unmap (buf, &map);
+}
+
+static GstPadProbeReturn
+garbage_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  WireState *ws = user_data;
+  int mode = atomic_load (&ws->garbage->mode);
+  guint generation = atomic_load (&ws->garbage->generation);
+  if (generation != ws->generation) {
+    ws->generation = generation;
+    ws->passed = 0;
+  }
+  if (mode != FC_GARBAGE_RTP && mode != FC_GARBAGE_TRUNCATE)
+    return GST_PAD_PROBE_OK;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    if (mode == FC_GARBAGE_TRUNCATE)
+      return ws->passed++ < TRUNCATE_PACKETS ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+    GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+    corrupt_packet (buf, ws->rand);
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+    return GST_PAD_PROBE_OK;
+  }
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+    GST_PAD_PROBE_INFO_DATA (info) = list;
+    guint n = gst_buffer_list_length (list);
+    if (mode == FC_GARBAGE_TRUNCATE) {
+      guint keep = ws->passed >= TRUNCATE_PACKETS ? 0 : MIN (n, TRUNCATE_PACKETS - ws->passed);
+      ws->passed += keep;
+      if (keep == 0)
+        return GST_PAD_PROBE_DROP;
+      if (keep < n)
+        gst_buffer_list_remove (list, keep, n - keep);
+      return GST_PAD_PROBE_OK;
+    }
+    for (guint i = 0; i < n; i++)
+      corrupt_packet (gst_buffer_list_get_writable (list, i), ws->rand);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* What a factory's medias are built from: the clip to serve, the same camera's other-stream
+ * clip (resize mode) and the path owner's garbage switch. */
+typedef struct {
+  FcClip *clip;
+  FcClip *alt;
+  Garbage *garbage;
+} FactoryData;
+
+static void
+factory_data_free (gpointer data, GClosure *closure)
+{
+  FactoryData *fd = data;
+  fc_clip_unref (fd->clip);
+  fc_clip_unref (fd->alt);
+  g_atomic_rc_box_release (fd->garbage);
+  g_free (fd);
+}
+
 /* An RTSP client thread: a shared media was just built from our (constant) launch line. */
 static void
 on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer user_data)
 {
-  FcClip *clip = user_data;
+  FactoryData *fd = user_data;
+  FcClip *clip = fd->clip;
   App *app = g_object_get_data (G_OBJECT (factory), "fakecam-app");
   g_autoptr (GstElement) bin = gst_rtsp_media_get_element (media);
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (bin), "src");
@@ -158,10 +294,20 @@ on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer 
 
   Feed *feed = g_new0 (Feed, 1);
   feed->clip = fc_clip_ref (clip);
+  feed->alt = fc_clip_ref (fd->alt);
+  feed->garbage = g_atomic_rc_box_acquire (fd->garbage);
   feed->epoch_ns = app->epoch_ns;
   feed->next = -1;
   GstAppSrcCallbacks callbacks = { .need_data = on_need_data };
   gst_app_src_set_callbacks (GST_APP_SRC (src), &callbacks, feed, feed_free);
+
+  WireState *ws = g_new0 (WireState, 1);
+  ws->garbage = g_atomic_rc_box_acquire (fd->garbage);
+  ws->generation = atomic_load (&fd->garbage->generation);
+  ws->rand = g_rand_new ();
+  g_autoptr (GstPad) pay_src = gst_element_get_static_pad (pay, "src");
+  gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                     garbage_probe, ws, wire_state_free);
 }
 
 /* ---- mounts, drop and swap: main loop -------------------------------------------------- */
@@ -172,14 +318,8 @@ mount_path (int camera, int stream)
   return g_strdup_printf ("/cam%d/%s", camera, stream_names[stream]);
 }
 
-static void
-clip_closure_notify (gpointer data, GClosure *closure)
-{
-  fc_clip_unref (data);
-}
-
 static GstRTSPMediaFactory *
-make_factory (App *app, FcClip *clip)
+make_factory (App *app, FcClip *clip, FcClip *alt, Garbage *garbage)
 {
   GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
   /* A constant template: every value is set by property in on_media_configure. */
@@ -188,8 +328,12 @@ make_factory (App *app, FcClip *clip)
       : "( appsrc name=src ! clocksync name=sync ! rtph264pay name=pay0 )");
   gst_rtsp_media_factory_set_shared (factory, TRUE);
   g_object_set_data (G_OBJECT (factory), "fakecam-app", app);
-  g_signal_connect_data (factory, "media-configure", G_CALLBACK (on_media_configure),
-                         fc_clip_ref (clip), clip_closure_notify, 0);
+  FactoryData *fd = g_new0 (FactoryData, 1);
+  fd->clip = fc_clip_ref (clip);
+  fd->alt = fc_clip_ref (alt);
+  fd->garbage = g_atomic_rc_box_acquire (garbage);
+  g_signal_connect_data (factory, "media-configure", G_CALLBACK (on_media_configure), fd,
+                         factory_data_free, 0);
   if (app->auth != NULL)
     gst_rtsp_media_factory_add_role (factory, "fakecam",
                                      GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
@@ -204,7 +348,8 @@ camera_mount (App *app, Camera *cam)
   Camera *source = &app->cameras[cam->serving - 1];
   for (int s = 0; s < N_STREAMS; s++) {
     g_autofree char *path = mount_path (cam->index, s);
-    gst_rtsp_mount_points_add_factory (app->mounts, path, make_factory (app, source->clips[s]));
+    gst_rtsp_mount_points_add_factory (app->mounts, path,
+        make_factory (app, source->clips[s], source->clips[N_STREAMS - 1 - s], cam->garbage));
   }
 }
 
@@ -338,6 +483,8 @@ status_json (App *app)
       json_builder_add_null_value (b);
     json_builder_set_member_name (b, "clients");
     json_builder_add_int_value (b, camera_clients (app, cam));
+    json_builder_set_member_name (b, "garbage");
+    json_builder_add_string_value (b, fc_garbage_mode_name (atomic_load (&cam->garbage->mode)));
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
@@ -358,6 +505,14 @@ on_command (const FcCommand *cmd, gpointer user_data)
     case FC_CMD_SWAP:
       camera_set_serving (app, &app->cameras[cmd->a - 1], cmd->b);
       break;
+    case FC_CMD_GARBAGE:
+      for (int i = first; i <= last; i++) {
+        Garbage *garbage = app->cameras[i - 1].garbage;
+        atomic_store (&garbage->mode, cmd->b);
+        atomic_fetch_add (&garbage->generation, 1);
+      }
+      g_printerr ("fakecam: control: garbage %d %s done\n", cmd->a, fc_garbage_mode_name (cmd->b));
+      return g_strdup ("OK");
     case FC_CMD_DROP:
     case FC_CMD_RESTORE:
     case FC_CMD_UNSWAP:
@@ -493,6 +648,7 @@ load_clips (App *app, GError **error)
     Camera *cam = &app->cameras[i];
     cam->index = i + 1;
     cam->serving = cam->index;
+    cam->garbage = g_atomic_rc_box_new0 (Garbage);
     cam->code = (guint16) (app->opt.first_code + i);
     fc_scene_init (&cam->scene, cam->code, app->opt.fps, app->opt.clip_seconds);
     for (int s = 0; s < N_STREAMS; s++) {
@@ -645,9 +801,12 @@ app_clear (App *app)
   g_clear_object (&app->mounts);
   g_clear_object (&app->auth);
   g_clear_object (&app->server);
-  for (int i = 0; app->cameras != NULL && i < app->opt.cameras; i++)
+  for (int i = 0; app->cameras != NULL && i < app->opt.cameras; i++) {
     for (int s = 0; s < N_STREAMS; s++)
       fc_clip_unref (app->cameras[i].clips[s]);
+    if (app->cameras[i].garbage != NULL)
+      g_atomic_rc_box_release (app->cameras[i].garbage);
+  }
   g_clear_pointer (&app->cameras, g_free);
   g_clear_pointer (&app->loop, g_main_loop_unref);
   Options *o = &app->opt;
