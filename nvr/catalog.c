@@ -171,6 +171,21 @@ nvr_catalog_close (NvrCatalog *catalog)
   g_free (catalog);
 }
 
+gboolean
+nvr_catalog_begin (NvrCatalog *catalog, GError **error)
+{
+  return exec (catalog, "BEGIN IMMEDIATE", error);
+}
+
+gboolean
+nvr_catalog_commit (NvrCatalog *catalog, GError **error)
+{
+  if (exec (catalog, "COMMIT", error))
+    return TRUE;
+  exec (catalog, "ROLLBACK", NULL);
+  return FALSE;
+}
+
 void
 nvr_camera_row_free (NvrCameraRow *row)
 {
@@ -516,6 +531,39 @@ nvr_catalog_camera_bytes_since (NvrCatalog *c, gint64 camera_id, gint64 since_us
     return db_fail (c, error, "sum a camera's bytes");
   *out_bytes = sqlite3_column_int64 (st, 0);
   return TRUE;
+}
+
+GArray *
+nvr_catalog_timeline (NvrCatalog *c, gint64 camera_id, gint64 from_us, gint64 to_us,
+                      GError **error)
+{
+  /* start_us >= from - max length lets the (camera_id, start_us) index bound both ends. */
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT id, start_us, end_us, bytes FROM segments"
+      " WHERE camera_id = ?1 AND state = 'complete' AND start_us >= ?2 AND start_us < ?3"
+      "   AND end_us > ?4 ORDER BY start_us, id", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int64 (st, 2, from_us - NVR_CATALOG_SEGMENT_MAX_US);
+  sqlite3_bind_int64 (st, 3, to_us);
+  sqlite3_bind_int64 (st, 4, from_us);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (NvrTimelineSegment));
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    NvrTimelineSegment seg = {
+      .id = sqlite3_column_int64 (st, 0),
+      .start_us = sqlite3_column_int64 (st, 1),
+      .end_us = sqlite3_column_int64 (st, 2),
+      .bytes = sqlite3_column_int64 (st, 3),
+    };
+    g_array_append_val (out, seg);
+  }
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "read a timeline");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
 }
 
 /* ---- retention ---- */

@@ -11,6 +11,7 @@
 #include "identity.h"
 
 #include "retention.h"
+#include "timeline.h"
 
 G_BEGIN_DECLS
 
@@ -57,6 +58,10 @@ NvrCatalog *nvr_catalog_open (const char *path, GError **error);
 void nvr_catalog_close (NvrCatalog *catalog);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrCatalog, nvr_catalog_close)
 
+/* Groups many writes into one transaction (bulk imports, benchmarks). Not nestable. */
+gboolean nvr_catalog_begin (NvrCatalog *catalog, GError **error);
+gboolean nvr_catalog_commit (NvrCatalog *catalog, GError **error);
+
 /* Cameras. Removal is soft: the row stays (its footage is still in the catalog), the name is
  * free for a new camera, and the removed camera's id is never reused. */
 gboolean nvr_catalog_camera_add (NvrCatalog *catalog, const NvrCameraRow *row, gint64 now_us,
@@ -94,6 +99,13 @@ NvrSegmentRow *nvr_catalog_segment_last (NvrCatalog *catalog, gint64 camera_id, 
 /* Bytes of a camera's segments starting at or after @since_us. */
 gboolean nvr_catalog_camera_bytes_since (NvrCatalog *catalog, gint64 camera_id,
                                          gint64 since_us, gint64 *out_bytes, GError **error);
+
+/* Complete segments of a camera that overlap [@from_us, @to_us), ordered by start; elements
+ * are NvrTimelineSegment. Segments are at most NVR_CATALOG_SEGMENT_MAX_US long, which bounds
+ * the index range scanned. */
+#define NVR_CATALOG_SEGMENT_MAX_US ((gint64) 2 * 3600 * G_USEC_PER_SEC)
+GArray *nvr_catalog_timeline (NvrCatalog *catalog, gint64 camera_id, gint64 from_us,
+                              gint64 to_us, GError **error);
 
 /* ---- retention (see retention.h, reaper.h) ---- */
 

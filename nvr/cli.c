@@ -27,6 +27,8 @@ static const char usage_text[] =
   "  cameras remove NAME\n"
   "  cameras reset-identity NAME         accept a replaced camera: the next contact is pinned\n"
   "  status [--json]                     per camera: state, last segment, bytes today\n"
+  "  timeline CAMERA [--from TIME] [--to TIME] [--json]\n"
+  "                                      recorded spans and gaps (default: the last 24 h)\n"
   "\n"
   "Every command takes --config FILE (default " NVR_CONFIG_DEFAULT_PATH ").\n";
 
@@ -39,6 +41,8 @@ typedef struct {
   char *user;
   char *password_file;
   char *transport;
+  char *from;
+  char *to;
 } Opts;
 
 static void
@@ -50,6 +54,8 @@ opts_clear (Opts *o)
   g_free (o->user);
   g_free (o->password_file);
   g_free (o->transport);
+  g_free (o->from);
+  g_free (o->to);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Opts, opts_clear)
 
@@ -83,6 +89,11 @@ parse_opts (const char *name, Opts *o, gboolean with_json, gboolean with_camera,
     { "transport", 0, 0, G_OPTION_ARG_STRING, &o->transport, "auto, tcp or udp", "T" },
     { NULL }
   };
+  GOptionEntry range[] = {
+    { "from", 0, 0, G_OPTION_ARG_STRING, &o->from, "Start (ISO 8601, local time if no zone)", "TIME" },
+    { "to", 0, 0, G_OPTION_ARG_STRING, &o->to, "End (ISO 8601)", "TIME" },
+    { NULL }
+  };
   g_autofree char *title = g_strdup_printf ("- nvr %s", name);
   g_autoptr (GOptionContext) ctx = g_option_context_new (title);
   g_option_context_add_main_entries (ctx, common, NULL);
@@ -90,6 +101,8 @@ parse_opts (const char *name, Opts *o, gboolean with_json, gboolean with_camera,
     g_option_context_add_main_entries (ctx, json, NULL);
   if (with_camera)
     g_option_context_add_main_entries (ctx, camera, NULL);
+  if (g_str_equal (name, "timeline"))
+    g_option_context_add_main_entries (ctx, range, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, argc, argv, &error)) {
     g_printerr ("nvr %s: %s\n", name, error->message);
@@ -353,6 +366,60 @@ cmd_status (int argc, char **argv)
   return 0;
 }
 
+/* Parses an ISO 8601 time; one without a zone is local time. */
+static gboolean
+parse_time (const char *text, gint64 *out_us)
+{
+  g_autoptr (GTimeZone) local = g_time_zone_new_local ();
+  g_autoptr (GDateTime) t = g_date_time_new_from_iso8601 (text, local);
+  if (t == NULL)
+    return FALSE;
+  *out_us = g_date_time_to_unix (t) * G_USEC_PER_SEC + g_date_time_get_microsecond (t);
+  return TRUE;
+}
+
+static int
+cmd_timeline (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("timeline", &o, TRUE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error ("timeline takes exactly one CAMERA");
+  gint64 to_us = g_get_real_time (), from_us;
+  if (o.to != NULL && !parse_time (o.to, &to_us))
+    return usage_error ("--to must be an ISO 8601 time, e.g. 2026-11-28T08:00");
+  from_us = to_us - (gint64) 86400 * G_USEC_PER_SEC;
+  if (o.from != NULL && !parse_time (o.from, &from_us))
+    return usage_error ("--from must be an ISO 8601 time, e.g. 2026-11-28T07:00");
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "camera", argv[1]);
+  json_object_set_int_member (args, "from_us", from_us);
+  json_object_set_int_member (args, "to_us", to_us);
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "timeline", args, &status);
+  if (res == NULL)
+    return status;
+  if (o.json) {
+    print_json (res);
+    return 0;
+  }
+  JsonArray *spans = json_object_get_array_member (json_node_get_object (res), "spans");
+  for (guint i = 0; i < json_array_get_length (spans); i++) {
+    JsonObject *sp = json_array_get_object_element (spans, i);
+    gint64 s = json_object_get_int_member (sp, "start_us");
+    gint64 e = json_object_get_int_member (sp, "end_us");
+    g_autoptr (GDateTime) ts = g_date_time_new_from_unix_local (s / G_USEC_PER_SEC);
+    g_autoptr (GDateTime) te = g_date_time_new_from_unix_local (e / G_USEC_PER_SEC);
+    g_autofree char *a = g_date_time_format (ts, "%F %T");
+    g_autofree char *b = g_date_time_format (te, "%F %T");
+    g_print ("%s  %s .. %s  (%.0f s)\n",
+             json_object_get_boolean_member (sp, "recorded") ? "recorded" : "gap     ", a, b,
+             (e - s) / 1e6);
+  }
+  return 0;
+}
+
 int
 nvr_cli_main (int argc, char **argv)
 {
@@ -367,6 +434,8 @@ nvr_cli_main (int argc, char **argv)
     return cmd_check_config (argc - 1, argv + 1);
   if (strcmp (cmd, "status") == 0)
     return cmd_status (argc - 1, argv + 1);
+  if (strcmp (cmd, "timeline") == 0)
+    return cmd_timeline (argc - 1, argv + 1);
   if (strcmp (cmd, "cameras") == 0) {
     if (argc < 3)
       return usage_error ("cameras needs add, list or remove");

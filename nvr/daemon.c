@@ -22,6 +22,7 @@
 #include "reaper.h"
 #include "recover.h"
 #include "supervisor.h"
+#include "timeline.h"
 
 typedef struct {
   NvrConfig *config;
@@ -297,6 +298,59 @@ cmd_status (NvrDaemon *d, GError **error)
   return json_builder_get_root (b);
 }
 
+/* Longest range one timeline request may ask for: bounds the reply. */
+#define TIMELINE_MAX_RANGE_US ((gint64) 31 * 86400 * G_USEC_PER_SEC)
+
+static JsonNode *
+cmd_timeline (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  const char *name = member_str (args, "camera");
+  gint64 from_us = json_object_get_int_member_with_default (args, "from_us", 0);
+  gint64 to_us = json_object_get_int_member_with_default (args, "to_us", 0);
+  if (to_us <= from_us || to_us - from_us > TIMELINE_MAX_RANGE_US) {
+    invalid (error, "%s", "the range must be non-empty and at most 31 days");
+    return NULL;
+  }
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (d->catalog, error);
+  if (cams == NULL)
+    return NULL;
+  gint64 id = 0;
+  for (guint i = 0; i < cams->len; i++)
+    if (g_strcmp0 (((NvrCameraRow *) cams->pdata[i])->name, name) == 0)
+      id = ((NvrCameraRow *) cams->pdata[i])->id;
+  if (id == 0) {
+    invalid (error, "no camera named '%s'", name ? name : "");
+    return NULL;
+  }
+  g_autoptr (GArray) segs = nvr_catalog_timeline (d->catalog, id, from_us, to_us, error);
+  if (segs == NULL)
+    return NULL;
+  g_autoptr (GArray) spans = nvr_timeline_spans ((NvrTimelineSegment *) segs->data, segs->len,
+                                                 from_us, to_us, G_USEC_PER_SEC);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "camera");
+  json_builder_add_string_value (b, name);
+  json_builder_set_member_name (b, "spans");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < spans->len; i++) {
+    NvrTimelineSpan *sp = &g_array_index (spans, NvrTimelineSpan, i);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "start_us");
+    json_builder_add_int_value (b, sp->start_us);
+    json_builder_set_member_name (b, "end_us");
+    json_builder_add_int_value (b, sp->end_us);
+    json_builder_set_member_name (b, "recorded");
+    json_builder_add_boolean_value (b, sp->recorded);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "segments");
+  json_builder_add_int_value (b, segs->len);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
 static JsonNode *
 handle_admin (const char *command, JsonObject *args, GError **error, gpointer data)
 {
@@ -311,6 +365,8 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
     return cmd_cameras_reset_identity (d, args, error);
   if (strcmp (command, "status") == 0)
     return cmd_status (d, error);
+  if (strcmp (command, "timeline") == 0)
+    return cmd_timeline (d, args, error);
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "unknown command '%s'", command);
   return NULL;
 }
