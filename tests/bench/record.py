@@ -48,6 +48,9 @@ FFMPEG_OUT = ["-f", "segment", "-segment_time", "10", "-segment_format", "mp4",
               "-reset_timestamps", "1", "-strftime", "1", "-c", "copy", "-an"]
 
 
+HEARTH_ENV = {}   # --hearth-env: experiments only (e.g. MALLOC_ARENA_MAX=2)
+
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
@@ -264,7 +267,8 @@ class Hearth:
     def start(self):
         self.logf = open(os.path.join(self.dir, "nvr.log"), "w")
         self.p = subprocess.Popen([self.nvr, "run", "--config", self.conf], stdout=self.logf,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+                                  stderr=subprocess.STDOUT, start_new_session=True,
+                                  env={**os.environ, **HEARTH_ENV})
         deadline = time.monotonic() + 30
         while not os.path.exists(self.sock):
             if time.monotonic() > deadline or self.p.poll() is not None:
@@ -406,8 +410,11 @@ def main():
     ap.add_argument("--build", default=os.path.join(SRC, "build-bench"), help="meson build dir")
     ap.add_argument("--keep", action="store_true", help="keep recordings and logs")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--hearth-env", action="append", default=[], metavar="VAR=VALUE",
+                    help="extra environment for nvr run and its workers only (experiments)")
     a = ap.parse_args()
     counts = [int(x) for x in a.cameras.split(",")]
+    HEARTH_ENV.update(kv.split("=", 1) for kv in a.hearth_env)
     build = os.path.abspath(a.build)
 
     try:
@@ -455,7 +462,8 @@ def main():
 
     print(f"Recording 1080p{FPS} H.264, GOP {GOP} frames ({GOP / FPS:g} s), {clip_mbps:.2f} Mbit/s per "
           f"camera, RTSP/TCP from fakecam; 10 s segments; window {a.seconds:g} s; "
-          f"{os.cpu_count()} CPUs; CPU = % of one core, whole tree, fakecam excluded")
+          f"{os.cpu_count()} CPUs; CPU = % of one core, whole tree, fakecam excluded"
+          + (f"; hearth env {HEARTH_ENV}" if HEARTH_ENV else ""))
     hdr = ("cameras | hearth CPU % | ffmpeg CPU % | ratio | hearth PSS MiB | ffmpeg PSS MiB | ratio"
            " | hearth CPU %/stream | ffmpeg CPU %/stream")
     print(hdr)
