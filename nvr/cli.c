@@ -438,7 +438,7 @@ nvr_cli_main (int argc, char **argv)
     return cmd_timeline (argc - 1, argv + 1);
   if (strcmp (cmd, "cameras") == 0) {
     if (argc < 3)
-      return usage_error ("cameras needs add, list or remove");
+      return usage_error ("cameras needs add, list, remove or reset-identity");
     const char *sub = argv[2];
     if (strcmp (sub, "add") == 0)
       return cmd_cameras_add (argc - 2, argv + 2);
@@ -448,7 +448,7 @@ nvr_cli_main (int argc, char **argv)
       return cmd_cameras_remove (argc - 2, argv + 2);
     if (strcmp (sub, "reset-identity") == 0)
       return cmd_cameras_reset_identity (argc - 2, argv + 2);
-    return usage_error ("cameras needs add, list or remove");
+    return usage_error ("cameras needs add, list, remove or reset-identity");
   }
   if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {
     g_print ("%s", usage_text);
