@@ -30,9 +30,11 @@ codec_name (FcCodec codec)
 char *
 fc_clip_cache_name (const FcClipParams *p)
 {
-  return g_strdup_printf ("v%d-%s-%dx%d-%dfps-g%d-%dkbps-%ds-code%u.au", FC_CLIP_FORMAT_VERSION,
+  /* Noise-free clips keep the names they always had. */
+  g_autofree char *noise = p->noise > 0 ? g_strdup_printf ("-n%d", p->noise) : g_strdup ("");
+  return g_strdup_printf ("v%d-%s-%dx%d-%dfps-g%d-%dkbps-%ds%s-code%u.au", FC_CLIP_FORMAT_VERSION,
                           codec_name (p->codec), p->width, p->height, p->fps, p->gop,
-                          p->bitrate_kbps, p->clip_seconds, (guint) p->code);
+                          p->bitrate_kbps, p->clip_seconds, noise, (guint) p->code);
 }
 
 static void
@@ -258,6 +260,7 @@ clip_encode (const FcClipParams *p, GError **error)
 
   FcScene scene;
   fc_scene_init (&scene, p->code, p->fps, p->clip_seconds);
+  scene.noise = p->noise;
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   for (int i = 0; i < frames; i++) {
     GstBuffer *buf = gst_buffer_new_allocate (NULL, info.size, NULL);

@@ -24,6 +24,7 @@ typedef struct {
   int gop;                 /* frames between IDRs; frame 0 of the loop is always an IDR */
   int bitrate_kbps;
   int clip_seconds;
+  int noise;               /* scene.h: temporal noise amplitude, 0 = none */
 } FcClipParams;
 
 typedef struct {

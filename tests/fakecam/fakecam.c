@@ -37,6 +37,7 @@ typedef struct {
   int gop;
   int bitrate_kbps;
   int clip_seconds;
+  int noise;                   /* sensor-noise amplitude in luma levels; 0 = none */
   char *cache_dir;
   char *control_path;
   char *truth_path;
@@ -583,6 +584,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     { "gop", 0, 0, G_OPTION_ARG_INT, &o->gop, "Frames between keyframes (default = fps)", "FRAMES" },
     { "bitrate-kbps", 0, 0, G_OPTION_ARG_INT, &o->bitrate_kbps, "Main stream bitrate (default 800; sub gets a quarter, >= 100)", "KBPS" },
     { "clip-seconds", 0, 0, G_OPTION_ARG_INT, &o->clip_seconds, "Loop length (default 10)", "S" },
+    { "noise", 0, 0, G_OPTION_ARG_INT, &o->noise, "Temporal sensor noise, +-N luma levels (default 0): makes the encoder spend its bitrate", "N" },
     { "cache", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir, "Clip cache (default $XDG_CACHE_HOME/hearth-fakecam)", "DIR" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &o->control_path, "Control unix socket", "PATH" },
     { "truth", 0, 0, G_OPTION_ARG_FILENAME, &o->truth_path, "Write the motion schedule JSON here", "FILE" },
@@ -608,7 +610,8 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
       !check_range ("fps", o->fps, 1, 60, error) ||
       !check_range ("gop", o->gop, 1, 600, error) ||
       !check_range ("bitrate-kbps", o->bitrate_kbps, 50, 50000, error) ||
-      !check_range ("clip-seconds", o->clip_seconds, 1, 600, error))
+      !check_range ("clip-seconds", o->clip_seconds, 1, 600, error) ||
+      !check_range ("noise", o->noise, 0, 40, error))
     return FALSE;
   FcCodec codec = FC_CODEC_H264;
   if (o->codec != NULL && strcmp (o->codec, "h265") == 0)
@@ -630,6 +633,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     p->fps = o->fps;
     p->gop = o->gop;
     p->clip_seconds = o->clip_seconds;
+    p->noise = o->noise;
     p->bitrate_kbps = s == STREAM_MAIN ? o->bitrate_kbps : MAX (100, o->bitrate_kbps / 4);
   }
   if (o->cache_dir == NULL)
@@ -651,6 +655,7 @@ load_clips (App *app, GError **error)
     cam->garbage = g_atomic_rc_box_new0 (Garbage);
     cam->code = (guint16) (app->opt.first_code + i);
     fc_scene_init (&cam->scene, cam->code, app->opt.fps, app->opt.clip_seconds);
+    cam->scene.noise = app->opt.noise;
     for (int s = 0; s < N_STREAMS; s++) {
       FcClipParams p = app->stream_params[s];
       gboolean encoded = FALSE;

@@ -67,6 +67,16 @@ fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
     guint8 *row = y_plane + (gsize) y * (gsize) y_stride;
     for (int x = 0; x < width; x++)
       row[x] = background_luma (x, y, width, height);
+    if (scene->noise > 0)
+      for (int x = 0; x < width; x++) {
+        /* A cheap integer hash of (x, y, frame): fresh noise every frame, same every loop. */
+        guint32 h = (guint32) x * 73856093u ^ (guint32) y * 19349663u ^ (guint32) frame * 83492791u;
+        h ^= h >> 13;
+        h *= 0x5bd1e995u;
+        h ^= h >> 15;
+        int v = row[x] + (int) (h % (guint32) (2 * scene->noise + 1)) - scene->noise;
+        row[x] = (guint8) CLAMP (v, 0, 255);
+      }
     if (box && y >= by && y < by + bh) {
       int ty = (y - by) / square;
       for (int x = MAX (bx, 0); x < MIN (bx + bw, width); x++)

@@ -19,6 +19,8 @@ typedef struct {
   int fps;                 /* integer frames per second, 1..120 */
   int clip_frames;         /* frames in one loop = clip seconds * fps */
   FcCrossing crossing;
+  int noise;               /* +-noise luma levels of per-pixel temporal noise below the ID
+                            * bands (0 = none); deterministic in (x, y, frame) */
 } FcScene;
 
 /* The scene for camera @code: the crossing starts at 20/30/40/50 % of the loop depending on
