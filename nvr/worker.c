@@ -115,6 +115,8 @@ typedef struct {
   atomic_int video_selected;       /* rtspsrc thread: first video stream taken */
   atomic_int pad_taken;            /* rtspsrc thread: first video pad linked */
   atomic_int gate_posted;          /* streaming thread: the gate's first frame was posted */
+  atomic_int size_w, size_h;       /* parse thread: the first caps' picture size */
+  atomic_int size_changed;         /* parse thread: later caps changed it; drop everything */
   GMutex lock;
   GHashTable *segments;            /* lock: abs path -> Segment*, named but not yet closed */
 } Conn;
@@ -782,6 +784,61 @@ drop_untimed_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_BUFFER_PTS_IS_VALID (buf) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
+/* A mid-stream change of picture size ends the connection: mp4mux would go on writing the new
+ * frames under the old track's sample description, which no player decodes. The changed caps and
+ * every buffer after them are dropped here, so the file holds the old size only; the next
+ * connection starts a new file with the new size. Streaming thread; posts to the main loop. */
+typedef struct {
+  Conn *c;
+  char *reason;
+} SizeChange;
+
+static gboolean
+on_size_change (gpointer data)
+{
+  SizeChange *sc = data;
+  if (sc->c->w->conn == sc->c)
+    conn_fail (sc->c->w, sc->reason);
+  conn_unref (sc->c);
+  g_free (sc->reason);
+  g_free (sc);
+  return G_SOURCE_REMOVE;
+}
+
+static GstPadProbeReturn
+size_guard_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Conn *c = data;
+  if (!(info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM))
+    return atomic_load (&c->size_changed) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (ev) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  if (atomic_load (&c->size_changed))
+    return GST_PAD_PROBE_DROP;
+  GstCaps *caps = NULL;
+  gst_event_parse_caps (ev, &caps);
+  GstStructure *st = caps ? gst_caps_get_structure (caps, 0) : NULL;
+  int wd = 0, ht = 0;
+  if (st == NULL || !gst_structure_get_int (st, "width", &wd) ||
+      !gst_structure_get_int (st, "height", &ht))
+    return GST_PAD_PROBE_OK;
+  int w0 = atomic_load (&c->size_w), h0 = atomic_load (&c->size_h);
+  if (w0 == 0) {
+    atomic_store (&c->size_w, wd);
+    atomic_store (&c->size_h, ht);
+    return GST_PAD_PROBE_OK;
+  }
+  if (wd == w0 && ht == h0)
+    return GST_PAD_PROBE_OK;
+  atomic_store (&c->size_changed, 1);
+  SizeChange *sc = g_new0 (SizeChange, 1);
+  sc->c = conn_ref (c);
+  sc->reason = g_strdup_printf ("camera changed resolution from %dx%d to %dx%d", w0, h0, wd, ht);
+  g_main_context_invoke (NULL, on_size_change, sc);
+  return GST_PAD_PROBE_DROP;
+}
+
 /* ---- identity gate (docs/design/identity.md) ---- */
 
 /* What the gate saw on the first frame: the stream fingerprint. Posted to the main loop. */
@@ -1015,6 +1072,9 @@ build_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
   }
   g_autoptr (GstPad) parse_src = gst_element_get_static_pad (parse, "src");
   gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_BUFFER, drop_untimed_probe, NULL, NULL);
+  gst_pad_add_probe (parse_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER |
+                     GST_PAD_PROBE_TYPE_BUFFER_LIST, size_guard_probe, conn_ref (c),
+                     (GDestroyNotify) conn_unref);
   c->gate_probe = gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER |
                                      GST_PAD_PROBE_TYPE_BUFFER_LIST, gate_probe, conn_ref (c),
                                      (GDestroyNotify) conn_unref);
