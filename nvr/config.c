@@ -188,7 +188,7 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
   c->transport = NVR_TRANSPORT_AUTO;
   c->watchdog_seconds = 8;
   c->backoff_initial_ms = 1000;
-  c->backoff_max_ms = 30000;
+  c->backoff_max_ms = 10000;
   c->max_age_days = 0;
   c->max_bytes = 0;
   c->min_free_bytes = G_GINT64_CONSTANT (1) << 30;
