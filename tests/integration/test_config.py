@@ -12,6 +12,10 @@ def test():
     with Harness("config") as h:
         rc, out, _ = h.nvr("check-config", h.conf)
         check(rc == 0 and out.strip().endswith(": OK"), "valid config not accepted")
+        # The example shipped for /etc/hearth/hearth.conf must stay valid.
+        shipped = os.path.join(os.path.dirname(__file__), "..", "..", "packaging", "hearth.conf")
+        r = subprocess.run([NVR, "check-config", shipped], capture_output=True, text=True)
+        check(r.returncode == 0, f"packaging/hearth.conf is invalid: {r.stderr}")
 
         bad = os.path.join(h.dir, "bad.conf")
         with open(bad, "w") as f:
