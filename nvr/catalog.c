@@ -13,6 +13,7 @@ G_DEFINE_QUARK (nvr-catalog-error-quark, nvr_catalog_error)
 struct _NvrCatalog {
   sqlite3 *db;
   char *path;
+  gboolean outbox_overflowing;   /* warned once until a delivery makes room again */
 };
 
 static const char *const migrations[] = {
@@ -63,6 +64,15 @@ static const char *const migrations[] = {
   "ALTER TABLE cameras ADD COLUMN identity_height INTEGER NOT NULL DEFAULT 0"
   "  CHECK (identity_height BETWEEN 0 AND 65535);"
   "ALTER TABLE cameras ADD COLUMN identity_params TEXT NOT NULL DEFAULT '';",
+  /* 3 -> 4: the MQTT outbox (docs/design/mqtt.md): notifications written in the same
+   * transaction as what they announce, deleted once the broker acknowledged them. */
+  "CREATE TABLE outbox ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  topic TEXT NOT NULL CHECK (length(topic) BETWEEN 1 AND 256),"
+  "  payload TEXT NOT NULL CHECK (length(payload) <= 65536),"
+  "  retain INTEGER NOT NULL DEFAULT 0 CHECK (retain IN (0, 1)),"
+  "  created_us INTEGER NOT NULL"
+  ");",
 };
 
 static gboolean
@@ -708,5 +718,88 @@ nvr_catalog_garbage_done (NvrCatalog *c, GPtrArray *paths, GError **error)
     exec (c, "ROLLBACK", NULL);
     return FALSE;
   }
+  return TRUE;
+}
+
+/* ---- MQTT outbox ---- */
+
+void
+nvr_outbox_row_free (NvrOutboxRow *row)
+{
+  if (row == NULL)
+    return;
+  g_free (row->topic);
+  g_free (row->payload);
+  g_free (row);
+}
+
+gboolean
+nvr_catalog_outbox_add (NvrCatalog *c, const char *topic, const char *payload, gboolean retain,
+                        gint64 now_us, gint64 *out_id, GError **error)
+{
+  g_autoptr (NvrStmt) ins = prepare (c,
+      "INSERT INTO outbox (topic, payload, retain, created_us) VALUES (?1, ?2, ?3, ?4)", error);
+  /* Bounded: past the maximum the oldest notifications go (the events stay in the catalog). */
+  g_autoptr (NvrStmt) prune = prepare (c,
+      "DELETE FROM outbox WHERE id <= (SELECT max(id) FROM outbox) - ?1", error);
+  if (ins == NULL || prune == NULL)
+    return FALSE;
+  bind_text (ins, 1, topic);
+  bind_text (ins, 2, payload);
+  sqlite3_bind_int (ins, 3, retain ? 1 : 0);
+  sqlite3_bind_int64 (ins, 4, now_us);
+  if (sqlite3_step (ins) != SQLITE_DONE)
+    return db_fail (c, error, "queue an MQTT message");
+  if (out_id)
+    *out_id = sqlite3_last_insert_rowid (c->db);
+  sqlite3_bind_int64 (prune, 1, NVR_CATALOG_OUTBOX_MAX);
+  if (sqlite3_step (prune) != SQLITE_DONE)
+    return db_fail (c, error, "bound the MQTT outbox");
+  if (sqlite3_changes (c->db) > 0 && !c->outbox_overflowing) {
+    g_warning ("MQTT outbox full (%d messages): dropping the oldest undelivered notifications "
+               "until the broker is reachable again", NVR_CATALOG_OUTBOX_MAX);
+    c->outbox_overflowing = TRUE;
+  }
+  return TRUE;
+}
+
+GPtrArray *
+nvr_catalog_outbox_next (NvrCatalog *c, gint64 after_id, guint limit, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT id, topic, payload, retain, created_us FROM outbox WHERE id > ?1"
+      " ORDER BY id LIMIT ?2", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, after_id);
+  sqlite3_bind_int64 (st, 2, limit);
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_outbox_row_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    NvrOutboxRow *r = g_new0 (NvrOutboxRow, 1);
+    r->id = sqlite3_column_int64 (st, 0);
+    r->topic = col_str (st, 1);
+    r->payload = col_str (st, 2);
+    r->retain = sqlite3_column_int (st, 3) != 0;
+    r->created_us = sqlite3_column_int64 (st, 4);
+    g_ptr_array_add (out, r);
+  }
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "read the MQTT outbox");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+nvr_catalog_outbox_done (NvrCatalog *c, gint64 id, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "DELETE FROM outbox WHERE id = ?1", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, id);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "forget a delivered MQTT message");
+  c->outbox_overflowing = FALSE;
   return TRUE;
 }

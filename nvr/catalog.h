@@ -134,4 +134,30 @@ GPtrArray *nvr_catalog_garbage_list (NvrCatalog *catalog, guint limit, GError **
 /* Forgets garbage paths whose files are gone. */
 gboolean nvr_catalog_garbage_done (NvrCatalog *catalog, GPtrArray *paths, GError **error);
 
+/* ---- MQTT outbox (docs/design/mqtt.md) ----
+ * What must reach the broker at least once, in order, across broker outages and restarts.
+ * Add it in the same transaction as the change it announces (nvr_catalog_begin/commit). */
+
+#define NVR_CATALOG_OUTBOX_MAX 10000
+
+typedef struct {
+  gint64 id;              /* increasing: delivery order */
+  char *topic;
+  char *payload;          /* UTF-8, at most 64 KiB */
+  gboolean retain;
+  gint64 created_us;
+} NvrOutboxRow;
+
+void nvr_outbox_row_free (NvrOutboxRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrOutboxRow, nvr_outbox_row_free)
+
+/* Queues a message; past NVR_CATALOG_OUTBOX_MAX rows the oldest are dropped with a warning. */
+gboolean nvr_catalog_outbox_add (NvrCatalog *catalog, const char *topic, const char *payload,
+                                 gboolean retain, gint64 now_us, gint64 *out_id, GError **error);
+/* Up to @limit messages with id > @after_id, oldest first; elements are NvrOutboxRow. */
+GPtrArray *nvr_catalog_outbox_next (NvrCatalog *catalog, gint64 after_id, guint limit,
+                                    GError **error);
+/* Forgets a message the broker acknowledged. */
+gboolean nvr_catalog_outbox_done (NvrCatalog *catalog, gint64 id, GError **error);
+
 G_END_DECLS

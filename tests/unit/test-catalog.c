@@ -2,6 +2,7 @@
  * id non-reuse, constraint enforcement. */
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <string.h>
 
 #include "catalog.h"
 
@@ -180,12 +181,62 @@ test_reopen (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* The outbox warns each time it drops a notification; that warning is expected here. */
+static gboolean
+outbox_full_is_expected (const char *domain, GLogLevelFlags level, const char *message,
+                         gpointer data)
+{
+  return strstr (message, "MQTT outbox full") == NULL;
+}
+
+static void
+test_outbox (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 a = 0, b = 0, c = 0;
+  g_assert_true (nvr_catalog_outbox_add (f->cat, "hearth/events", "{\"n\":1}", FALSE, 1, &a,
+                                         &error));
+  g_assert_true (nvr_catalog_outbox_add (f->cat, "hearth/events", "{\"n\":2}", FALSE, 2, &b,
+                                         &error));
+  g_assert_true (nvr_catalog_outbox_add (f->cat, "hearth/x/state", "ON", TRUE, 3, &c, &error));
+  g_assert_cmpint (a, <, b);
+  g_assert_cmpint (b, <, c);
+  g_autoptr (GPtrArray) all = nvr_catalog_outbox_next (f->cat, 0, 10, &error);
+  g_assert_cmpuint (all->len, ==, 3);
+  g_assert_cmpstr (((NvrOutboxRow *) all->pdata[1])->payload, ==, "{\"n\":2}");
+  g_assert_true (((NvrOutboxRow *) all->pdata[2])->retain);
+  /* Delivery acknowledged out of order: the rest stays, in order. */
+  g_assert_true (nvr_catalog_outbox_done (f->cat, b, &error));
+  g_autoptr (GPtrArray) rest = nvr_catalog_outbox_next (f->cat, 0, 10, &error);
+  g_assert_cmpuint (rest->len, ==, 2);
+  g_assert_cmpint (((NvrOutboxRow *) rest->pdata[0])->id, ==, a);
+  g_autoptr (GPtrArray) after = nvr_catalog_outbox_next (f->cat, a, 10, &error);
+  g_assert_cmpuint (after->len, ==, 1);
+  g_assert_cmpint (((NvrOutboxRow *) after->pdata[0])->id, ==, c);
+  /* Oversized payloads are refused by the schema. */
+  g_autofree char *big = g_strnfill (65537, 'x');
+  g_assert_false (nvr_catalog_outbox_add (f->cat, "t", big, FALSE, 4, NULL, &error));
+  g_clear_error (&error);
+  /* Bounded: past the maximum the oldest go. */
+  g_test_log_set_fatal_handler (outbox_full_is_expected, NULL);
+  g_assert_true (nvr_catalog_begin (f->cat, &error));
+  for (int i = 0; i < NVR_CATALOG_OUTBOX_MAX + 5; i++)
+    g_assert_true (nvr_catalog_outbox_add (f->cat, "t", "p", FALSE, 5, NULL, &error));
+  g_assert_true (nvr_catalog_commit (f->cat, &error));
+  g_autoptr (GPtrArray) first = nvr_catalog_outbox_next (f->cat, 0, 1, &error);
+  g_autoptr (GPtrArray) many = nvr_catalog_outbox_next (f->cat, 0, 2 * NVR_CATALOG_OUTBOX_MAX,
+                                                        &error);
+  g_assert_cmpuint (many->len, ==, NVR_CATALOG_OUTBOX_MAX);
+  g_assert_cmpint (((NvrOutboxRow *) first->pdata[0])->id, >, c);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/catalog/cameras", Fixture, NULL, setup, test_cameras, teardown);
   g_test_add ("/catalog/segments", Fixture, NULL, setup, test_segments, teardown);
+  g_test_add ("/catalog/outbox", Fixture, NULL, setup, test_outbox, teardown);
   g_test_add ("/catalog/reopen", Fixture, NULL, setup, test_reopen, teardown);
   return g_test_run ();
 }
