@@ -53,6 +53,8 @@ typedef struct {
   gboolean pinned;
   gboolean removed;         /* free once the worker has exited */
   gboolean stopping;
+  gboolean paused;          /* recording switched off by the household */
+  gboolean detect;          /* motion detection switched on (the default) */
 } Cam;
 
 struct _NvrSupervisor {
@@ -62,6 +64,8 @@ struct _NvrSupervisor {
   GHashTable *cams;         /* camera id -> Cam, active cameras only */
   GPtrArray *leaving;       /* removed Cams whose worker is still exiting */
   guint pending;            /* running probes of segments left open */
+  NvrSupervisorListener listener;
+  gpointer listener_data;
 };
 
 static void spawn_worker (Cam *c);
@@ -135,6 +139,8 @@ set_state (Cam *c, const char *state, const char *reason)
   c->state = g_strdup (state);
   c->reason = g_strdup (reason);
   c->since_us = g_get_real_time ();
+  if (c->sup->listener.state_changed != NULL)
+    c->sup->listener.state_changed (c->cam->id, c->cam->name, state, c->sup->listener_data);
 }
 
 /* Kills a worker that broke the protocol; its exit is handled like any other. */
@@ -372,6 +378,11 @@ on_worker_exit (GObject *src, GAsyncResult *res, gpointer data)
     cam_free (c);
     return;
   }
+  if (c->paused) {
+    c->stopping = FALSE;
+    set_state (c, "paused", "recording switched off");
+    return;
+  }
   if (c->stopping) {
     set_state (c, "stopped", NULL);
     return;
@@ -413,6 +424,7 @@ worker_config (Cam *c)
   g_variant_builder_add (&b, "{sv}", "backoff_initial_ms",
                          g_variant_new_int64 (cfg->backoff_initial_ms));
   g_variant_builder_add (&b, "{sv}", "backoff_max_ms", g_variant_new_int64 (cfg->backoff_max_ms));
+  g_variant_builder_add (&b, "{sv}", "detect", g_variant_new_boolean (c->detect));
   g_variant_builder_add (&b, "{sv}", "pinned", g_variant_new_boolean (c->pinned));
   nvr_identity_add_fields (&b, "pin_", &c->pin);
   return g_variant_builder_end (&b);
@@ -492,6 +504,7 @@ nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera)
   c->open = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                    (GDestroyNotify) open_segment_free);
   c->state = g_strdup ("starting");
+  c->detect = TRUE;
   c->reason = g_strdup ("");
   c->codec = g_strdup ("");
   c->since_us = g_get_real_time ();
@@ -602,6 +615,69 @@ nvr_supervisor_reset_identity (NvrSupervisor *sup, gint64 camera_id)
   if (!nvr_wire_channel_send (c->ch, "pin", g_variant_builder_end (&b), &error))
     g_warning ("Failed to tell the worker of camera '%s' about the reset: %s", c->cam->name,
                error->message);
+}
+
+void
+nvr_supervisor_set_listener (NvrSupervisor *sup, const NvrSupervisorListener *listener,
+                             gpointer data)
+{
+  sup->listener = *listener;
+  sup->listener_data = data;
+}
+
+gboolean
+nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on)
+{
+  Cam *c = g_hash_table_lookup (sup->cams, &camera_id);
+  if (c == NULL)
+    return FALSE;
+  if (!on && !c->paused) {
+    g_message ("Camera '%s': recording switched off", c->cam->name);
+    c->paused = TRUE;
+    stop_worker (c);
+    if (c->proc == NULL)
+      set_state (c, "paused", "recording switched off");
+  } else if (on && c->paused) {
+    g_message ("Camera '%s': recording switched on", c->cam->name);
+    c->paused = FALSE;
+    c->stopping = FALSE;
+    c->attempt = 0;
+    if (c->proc == NULL && c->restart_source == 0)
+      spawn_worker (c);
+  }
+  return TRUE;
+}
+
+gboolean
+nvr_supervisor_set_detect (NvrSupervisor *sup, gint64 camera_id, gboolean on)
+{
+  Cam *c = g_hash_table_lookup (sup->cams, &camera_id);
+  if (c == NULL)
+    return FALSE;
+  if (c->detect != on) {
+    g_message ("Camera '%s': motion detection switched %s", c->cam->name, on ? "on" : "off");
+    c->detect = on;
+    GVariantBuilder b;
+    g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+    g_variant_builder_add (&b, "{sv}", "enabled", g_variant_new_boolean (on));
+    if (c->ch != NULL)
+      nvr_wire_channel_send (c->ch, "detect", g_variant_builder_end (&b), NULL);
+    else
+      g_variant_unref (g_variant_ref_sink (g_variant_builder_end (&b)));
+  }
+  return TRUE;
+}
+
+gboolean
+nvr_supervisor_get_switches (NvrSupervisor *sup, gint64 camera_id, gboolean *recording,
+                             gboolean *detect)
+{
+  Cam *c = g_hash_table_lookup (sup->cams, &camera_id);
+  if (c == NULL)
+    return FALSE;
+  *recording = !c->paused;
+  *detect = c->detect;
+  return TRUE;
 }
 
 static gint

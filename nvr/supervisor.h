@@ -48,6 +48,29 @@ void nvr_supervisor_shutdown (NvrSupervisor *sup, int timeout_ms);
  * its worker: the next contact pins again (docs/design/identity.md). */
 void nvr_supervisor_reset_identity (NvrSupervisor *sup, gint64 camera_id);
 
+/* Who wants to hear about cameras (the MQTT bridge). Every callback runs on the main loop and
+ * must not call back into the supervisor. Any may be NULL. */
+typedef struct {
+  /* A camera's state changed (starting, connecting, recording, offline, paused, ...). */
+  void (*state_changed) (gint64 camera_id, const char *name, const char *state, gpointer data);
+  /* Motion started or ended on a camera. */
+  void (*motion_changed) (gint64 camera_id, const char *name, gboolean active, gpointer data);
+  /* Rows were added to the catalog's MQTT outbox. */
+  void (*outbox_added) (gpointer data);
+} NvrSupervisorListener;
+
+void nvr_supervisor_set_listener (NvrSupervisor *sup, const NvrSupervisorListener *listener,
+                                  gpointer data);
+
+/* Household switches (MQTT `<camera>/recordings/set`, `<camera>/detect/set`). Recording off
+ * stops the camera's worker in an orderly way (state "paused") until it is switched on again;
+ * detect is passed to the worker (its `config` field `detect` and the `detect` message).
+ * Return FALSE for an unknown camera. Not persisted: a daemon restart records and detects. */
+gboolean nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on);
+gboolean nvr_supervisor_set_detect (NvrSupervisor *sup, gint64 camera_id, gboolean on);
+gboolean nvr_supervisor_get_switches (NvrSupervisor *sup, gint64 camera_id, gboolean *recording,
+                                      gboolean *detect);
+
 /* Snapshot of every camera, ordered by id; elements are NvrCameraStatus. */
 GPtrArray *nvr_supervisor_status (NvrSupervisor *sup);
 
