@@ -169,18 +169,28 @@ cmd_cameras_list (NvrDaemon *d, GError **error)
   return n;
 }
 
+/* The id of the active camera named @name; FALSE with @error if there is none. */
+static gboolean
+camera_id (NvrDaemon *d, const char *name, gint64 *out_id, GError **error)
+{
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (d->catalog, error);
+  if (cams == NULL)
+    return FALSE;
+  for (guint i = 0; i < cams->len; i++)
+    if (g_strcmp0 (((NvrCameraRow *) cams->pdata[i])->name, name) == 0) {
+      *out_id = ((NvrCameraRow *) cams->pdata[i])->id;
+      return TRUE;
+    }
+  return invalid (error, "no camera named '%s'", name ? name : "");
+}
+
 static JsonNode *
 cmd_cameras_remove (NvrDaemon *d, JsonObject *args, GError **error)
 {
   const char *name = member_str (args, "name");
-  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (d->catalog, error);
-  if (cams == NULL)
-    return NULL;
   gint64 id = 0;
-  for (guint i = 0; i < cams->len; i++)
-    if (g_strcmp0 (((NvrCameraRow *) cams->pdata[i])->name, name) == 0)
-      id = ((NvrCameraRow *) cams->pdata[i])->id;
-  if (!nvr_catalog_camera_remove (d->catalog, name ? name : "", g_get_real_time (), error))
+  if (!camera_id (d, name, &id, error) ||
+      !nvr_catalog_camera_remove (d->catalog, name ? name : "", g_get_real_time (), error))
     return NULL;
   g_message ("Camera '%s' removed; its recordings stay in the catalog", name);
   nvr_supervisor_remove (d->supervisor, id);
@@ -311,17 +321,9 @@ cmd_timeline (NvrDaemon *d, JsonObject *args, GError **error)
     invalid (error, "%s", "the range must be non-empty and at most 31 days");
     return NULL;
   }
-  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (d->catalog, error);
-  if (cams == NULL)
-    return NULL;
   gint64 id = 0;
-  for (guint i = 0; i < cams->len; i++)
-    if (g_strcmp0 (((NvrCameraRow *) cams->pdata[i])->name, name) == 0)
-      id = ((NvrCameraRow *) cams->pdata[i])->id;
-  if (id == 0) {
-    invalid (error, "no camera named '%s'", name ? name : "");
+  if (!camera_id (d, name, &id, error))
     return NULL;
-  }
   g_autoptr (GArray) segs = nvr_catalog_timeline (d->catalog, id, from_us, to_us, error);
   if (segs == NULL)
     return NULL;
