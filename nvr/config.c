@@ -11,7 +11,8 @@
 
 G_DEFINE_QUARK (nvr-config-error-quark, nvr_config_error)
 
-typedef enum { KEY_PATH, KEY_NAME, KEY_UINT, KEY_INT64, KEY_SIZE, KEY_PERCENT, KEY_TRANSPORT } KeyKind;
+typedef enum { KEY_PATH, KEY_NAME, KEY_UINT, KEY_INT64, KEY_SIZE, KEY_PERCENT, KEY_TRANSPORT,
+               KEY_BOOL, KEY_HOST, KEY_TOPIC, KEY_TEXT } KeyKind;
 
 typedef struct {
   const char *section;
@@ -36,6 +37,16 @@ static const KeySpec keys[] = {
   { "retention", "min_free_bytes", KEY_SIZE, OFF (min_free_bytes), 0, G_GINT64_CONSTANT (1) << 60 },
   { "retention", "high_water_percent", KEY_PERCENT, OFF (high_water_percent), 10, 99 },
   { "retention", "interval_seconds", KEY_UINT, OFF (interval_seconds), 1, 3600 },
+  { "mqtt", "host", KEY_HOST, OFF (mqtt_host), 0, 0 },
+  { "mqtt", "port", KEY_UINT, OFF (mqtt_port), 1, 65535 },
+  { "mqtt", "prefix", KEY_TOPIC, OFF (mqtt_prefix), 0, 0 },
+  { "mqtt", "client_id", KEY_NAME, OFF (mqtt_client_id), 0, 0 },
+  { "mqtt", "username", KEY_TEXT, OFF (mqtt_username), 0, 0 },
+  { "mqtt", "password_file", KEY_PATH, OFF (mqtt_password_file), 0, 0 },
+  { "mqtt", "ca_file", KEY_PATH, OFF (mqtt_ca_file), 0, 0 },
+  { "mqtt", "keepalive_seconds", KEY_UINT, OFF (mqtt_keepalive_seconds), 5, 3600 },
+  { "mqtt", "discovery", KEY_BOOL, OFF (mqtt_discovery), 0, 0 },
+  { "mqtt", "discovery_prefix", KEY_TOPIC, OFF (mqtt_discovery_prefix), 0, 0 },
 };
 
 void
@@ -46,6 +57,13 @@ nvr_config_free (NvrConfig *config)
   g_free (config->admin_socket);
   g_free (config->admin_group);
   g_free (config->storage_root);
+  g_free (config->mqtt_host);
+  g_free (config->mqtt_prefix);
+  g_free (config->mqtt_client_id);
+  g_free (config->mqtt_username);
+  g_free (config->mqtt_password_file);
+  g_free (config->mqtt_ca_file);
+  g_free (config->mqtt_discovery_prefix);
   g_free (config);
 }
 
@@ -165,6 +183,44 @@ set_value (NvrConfig *c, const KeySpec *k, const char *value, const char *filena
       return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
                    "%s.%s must be one of auto, tcp, udp, got '%s'", k->section, k->key, value);
     return TRUE;
+  case KEY_BOOL:
+    if (g_ascii_strcasecmp (value, "true") == 0 || g_ascii_strcasecmp (value, "yes") == 0 ||
+        g_ascii_strcasecmp (value, "on") == 0 || strcmp (value, "1") == 0)
+      *(gboolean *) (base + k->offset) = TRUE;
+    else if (g_ascii_strcasecmp (value, "false") == 0 || g_ascii_strcasecmp (value, "no") == 0 ||
+             g_ascii_strcasecmp (value, "off") == 0 || strcmp (value, "0") == 0)
+      *(gboolean *) (base + k->offset) = FALSE;
+    else
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must be true or false (also yes/no, on/off, 1/0), got '%s'",
+                   k->section, k->key, value);
+    return TRUE;
+  case KEY_HOST:
+  case KEY_TOPIC:
+  case KEY_TEXT: {
+    /* host: a DNS name or an IPv4/IPv6 address; topic: MQTT topic levels of [a-z0-9_-]
+     * (no wildcards, no empty level); text: printable ASCII without spaces. */
+    const char *what = k->kind == KEY_HOST ? "a host name or address of [A-Za-z0-9.:-]"
+                       : k->kind == KEY_TOPIC ? "a topic prefix of [a-z0-9_-] levels joined by '/'"
+                       : "printable ASCII without spaces";
+    gboolean ok = *value != '\0' && strlen (value) <= 128;
+    for (const char *p = value; ok && *p; p++) {
+      if (k->kind == KEY_HOST)
+        ok = g_ascii_isalnum (*p) || *p == '.' || *p == ':' || *p == '-';
+      else if (k->kind == KEY_TOPIC)
+        ok = g_ascii_isdigit (*p) || (*p >= 'a' && *p <= 'z') || *p == '_' || *p == '-' ||
+             (*p == '/' && p != value && p[1] != '\0' && p[1] != '/');
+      else
+        ok = g_ascii_isgraph (*p);
+    }
+    if (!ok)
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must be %s, 1-128 characters, got '%s'", k->section, k->key, what,
+                   k->kind == KEY_TEXT ? "(hidden)" : value);
+    g_free (*(char **) (base + k->offset));
+    *(char **) (base + k->offset) = g_strdup (value);
+    return TRUE;
+  }
   }
   g_assert_not_reached ();
 }
@@ -194,6 +250,11 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
   c->min_free_bytes = G_GINT64_CONSTANT (1) << 30;
   c->high_water_percent = 95;
   c->interval_seconds = 10;
+  c->mqtt_port = 1883;
+  c->mqtt_prefix = g_strdup ("hearth");
+  c->mqtt_keepalive_seconds = 30;
+  c->mqtt_discovery = TRUE;
+  c->mqtt_discovery_prefix = g_strdup ("homeassistant");
 
   if (len > NVR_CONFIG_MAX_BYTES) {
     fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, 0, "file is larger than %d bytes",
@@ -226,7 +287,7 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
       const char *name = g_strstrip (line + 1);
       if (!section_known (name)) {
         fail (error, NVR_CONFIG_ERROR_UNKNOWN_KEY, filename, lineno,
-              "unknown section [%s] (known: daemon, storage, recording, retention)", name);
+              "unknown section [%s] (known: daemon, storage, recording, retention, mqtt)", name);
         return NULL;
       }
       g_free (section);

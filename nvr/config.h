@@ -43,6 +43,17 @@ typedef struct {
   gint64 min_free_bytes;       /* free space kept on the storage filesystem */
   guint high_water_percent;    /* 0 (off) or 10..99: filesystem usage kept at or under this */
   guint interval_seconds;      /* 1..3600: how often retention runs */
+  /* [mqtt] (docs/design/mqtt.md); MQTT is off unless host is set */
+  char *mqtt_host;             /* broker host name or address; NULL = MQTT disabled */
+  guint mqtt_port;             /* 1..65535 */
+  char *mqtt_prefix;           /* topic prefix: [a-z0-9_-/], no empty levels */
+  char *mqtt_client_id;        /* NULL = "hearth-<hostname>" */
+  char *mqtt_username;         /* NULL = anonymous */
+  char *mqtt_password_file;    /* read once at start; never logged */
+  char *mqtt_ca_file;          /* set = TLS, server verified against this CA */
+  guint mqtt_keepalive_seconds;/* 5..3600 */
+  gboolean mqtt_discovery;     /* Home Assistant device discovery */
+  char *mqtt_discovery_prefix; /* like mqtt_prefix */
 } NvrConfig;
 
 void nvr_config_free (NvrConfig *config);

@@ -14,6 +14,55 @@ test_defaults (void)
   g_assert_null (c->admin_group);
   g_assert_cmpuint (c->segment_seconds, ==, 60);
   g_assert_cmpint (c->transport, ==, NVR_TRANSPORT_AUTO);
+  g_assert_null (c->mqtt_host);            /* MQTT off unless a broker is named */
+  g_assert_cmpuint (c->mqtt_port, ==, 1883);
+  g_assert_cmpstr (c->mqtt_prefix, ==, "hearth");
+  g_assert_true (c->mqtt_discovery);
+  g_assert_cmpstr (c->mqtt_discovery_prefix, ==, "homeassistant");
+  g_assert_cmpuint (c->mqtt_keepalive_seconds, ==, 30);
+}
+
+static void
+test_mqtt (void)
+{
+  const char *text =
+    "[mqtt]\n"
+    "host = broker.lan\n"
+    "port = 8883\n"
+    "prefix = home/nvr_1\n"
+    "client_id = hearth-garage\n"
+    "username = nvr@home\n"
+    "password_file = /etc/hearth/mqtt.pw\n"
+    "ca_file = /etc/ssl/ca.pem\n"
+    "keepalive_seconds = 60\n"
+    "discovery = off\n"
+    "discovery_prefix = ha\n";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) c = nvr_config_parse (text, strlen (text), "m.conf", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c->mqtt_host, ==, "broker.lan");
+  g_assert_cmpuint (c->mqtt_port, ==, 8883);
+  g_assert_cmpstr (c->mqtt_prefix, ==, "home/nvr_1");
+  g_assert_cmpstr (c->mqtt_client_id, ==, "hearth-garage");
+  g_assert_cmpstr (c->mqtt_username, ==, "nvr@home");
+  g_assert_cmpstr (c->mqtt_password_file, ==, "/etc/hearth/mqtt.pw");
+  g_assert_cmpstr (c->mqtt_ca_file, ==, "/etc/ssl/ca.pem");
+  g_assert_cmpuint (c->mqtt_keepalive_seconds, ==, 60);
+  g_assert_false (c->mqtt_discovery);
+  g_assert_cmpstr (c->mqtt_discovery_prefix, ==, "ha");
+
+  /* Every spelling of a boolean. */
+  static const struct { const char *v; gboolean want; } bools[] = {
+    { "true", TRUE }, { "YES", TRUE }, { "on", TRUE }, { "1", TRUE },
+    { "false", FALSE }, { "No", FALSE }, { "OFF", FALSE }, { "0", FALSE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bools); i++) {
+    g_autofree char *t = g_strdup_printf ("[mqtt]\ndiscovery = %s\n", bools[i].v);
+    g_autoptr (GError) e = NULL;
+    g_autoptr (NvrConfig) b = nvr_config_parse (t, strlen (t), "b.conf", &e);
+    g_assert_no_error (e);
+    g_assert_cmpint (b->mqtt_discovery, ==, bools[i].want);
+  }
 }
 
 static void
@@ -71,7 +120,7 @@ static const BadCase bad_cases[] = {
   { "\n\n[storage]\nsize = 3\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
     "t.conf:4: unknown key 'size' in [storage]" },
   { "[cameras]\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
-    "t.conf:1: unknown section [cameras] (known: daemon, storage, recording, retention)" },
+    "t.conf:1: unknown section [cameras] (known: daemon, storage, recording, retention, mqtt)" },
   { "root = /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: key 'root' appears before any [section]" },
   { "[storage]\nroot /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:2: expected 'key = value'" },
   { "[storage\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: section header must look like [name]" },
@@ -93,6 +142,24 @@ static const BadCase bad_cases[] = {
     "t.conf:2: retention.high_water_percent must be 0 (off) or from 10 to 99, got '5'" },
   { "[daemon]\nadmin_group = a b\n", NVR_CONFIG_ERROR_VALUE,
     "t.conf:2: daemon.admin_group must be a group name of [A-Za-z0-9_-], got 'a b'" },
+  { "[mqtt]\ndiscovery = maybe\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.discovery must be true or false (also yes/no, on/off, 1/0), got 'maybe'" },
+  { "[mqtt]\nprefix = Hearth\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.prefix must be a topic prefix of [a-z0-9_-] levels joined by '/', 1-128 characters, got 'Hearth'" },
+  { "[mqtt]\nprefix = a/#\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.prefix must be a topic prefix of [a-z0-9_-] levels joined by '/', 1-128 characters, got 'a/#'" },
+  { "[mqtt]\nprefix = a//b\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.prefix must be a topic prefix of [a-z0-9_-] levels joined by '/', 1-128 characters, got 'a//b'" },
+  { "[mqtt]\ndiscovery_prefix = ha/\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.discovery_prefix must be a topic prefix of [a-z0-9_-] levels joined by '/', 1-128 characters, got 'ha/'" },
+  { "[mqtt]\nhost = a b\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.host must be a host name or address of [A-Za-z0-9.:-], 1-128 characters, got 'a b'" },
+  { "[mqtt]\nport = 0\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.port must be an integer from 1 to 65535, got '0'" },
+  { "[mqtt]\nusername = a b\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.username must be printable ASCII without spaces, 1-128 characters, got '(hidden)'" },
+  { "[mqtt]\npassword = x\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
+    "t.conf:2: unknown key 'password' in [mqtt]" },
 };
 
 static void
@@ -134,6 +201,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/config/defaults", test_defaults);
   g_test_add_func ("/config/full", test_full);
+  g_test_add_func ("/config/mqtt", test_mqtt);
   g_test_add_func ("/config/bad", test_bad);
   g_test_add_func ("/config/binary", test_binary);
   g_test_add_func ("/config/missing-file", test_missing_file);

@@ -1,0 +1,714 @@
+/* mqtt — the MQTT bridge (mqtt.h, docs/design/mqtt.md). Main loop only.
+ * One libmosquitto client per connection attempt, driven from a GSource on its socket plus a 1 s
+ * timer for keepalive; a lost connection throws the client (and anything libmosquitto queued in
+ * RAM) away and the next attempt republishes state and the outbox from the catalog, so nothing
+ * depends on libmosquitto's in-memory queue. Invariant: outbox rows are handed to libmosquitto
+ * only while connected, in id order, at most MAX_IN_FLIGHT unacknowledged. */
+#define G_LOG_DOMAIN "nvr-mqtt"
+
+#include "mqtt.h"
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <errno.h>
+#include <json-glib/json-glib.h>
+#include <mosquitto.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "mqttcmd.h"
+
+#define MAX_IN_FLIGHT 20                 /* outbox rows published and not yet acknowledged */
+#define MAX_PASSWORD_BYTES 256
+#define BAD_INPUT_LOG_PER_MINUTE 20      /* bad-input log lines; the rest are counted */
+
+typedef struct {
+  gint64 id;
+  gboolean motion;
+  const char *status;     /* last status payload (static string) */
+} Cam;
+
+typedef struct {
+  GSource source;
+  NvrMqtt *mqtt;
+  gpointer tag;
+} IoSource;
+
+struct _NvrMqtt {
+  const NvrConfig *config;
+  NvrCatalog *catalog;
+  NvrSupervisor *sup;              /* NULL: outbox delivery only */
+  char *password;                  /* NULL when no password_file */
+  char *client_id;
+  char *topic_available;
+  char *topic_ha_status;           /* NULL when discovery is off */
+  NvrBackoffPolicy policy;
+
+  struct mosquitto *mosq;          /* this attempt's client; NULL between attempts */
+  IoSource *io;                    /* watches mosquitto_socket(mosq) */
+  int io_fd;
+  guint misc_id;                   /* 1 s keepalive timer */
+  guint reconnect_id;              /* pending attempt */
+  guint attempt;                   /* failed attempts since the last CONNACK */
+  gboolean connected;
+  gboolean outage_logged;          /* one warning per outage, not per attempt */
+
+  GHashTable *inflight;            /* mid → outbox row id (gint64 *) */
+  gint64 last_sent_id;             /* highest outbox id handed to this connection */
+
+  GHashTable *cams;                /* camera name → Cam */
+
+  gint64 bad_window_start_us;
+  guint bad_logged;
+  guint bad_suppressed;
+};
+
+static void client_connect (NvrMqtt *m);
+
+/* ---- pure helpers ---- */
+
+const char *
+nvr_mqtt_status_payload (const char *state)
+{
+  if (g_strcmp0 (state, "recording") == 0)
+    return "recording";
+  if (g_strcmp0 (state, "paused") == 0)
+    return "online";      /* reachable daemon, recording deliberately switched off */
+  if (g_strcmp0 (state, "starting") == 0 || g_strcmp0 (state, "connecting") == 0)
+    return NULL;          /* transient: keep the last value (no flapping while retrying) */
+  return "offline";       /* offline, identity-mismatch, stopped, anything new */
+}
+
+static char *
+object_id (const char *prefix, gint64 camera_id)
+{
+  g_autofree char *p = g_strdup (prefix);
+  g_strdelimit (p, "/-", '_');
+  return g_strdup_printf ("%s_%" G_GINT64_FORMAT, p, camera_id);
+}
+
+char *
+nvr_mqtt_discovery_topic (const char *discovery_prefix, const char *prefix, gint64 camera_id)
+{
+  g_autofree char *oid = object_id (prefix, camera_id);
+  return g_strdup_printf ("%s/device/%s/config", discovery_prefix, oid);
+}
+
+static void
+add_component (JsonBuilder *b, const char *oid, const char *key, const char *platform,
+               const char *name, const char *state_topic, const char *command_topic,
+               const char *device_class)
+{
+  g_autofree char *uid = g_strdup_printf ("%s_%s", oid, key);
+  json_builder_set_member_name (b, uid);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "p");
+  json_builder_add_string_value (b, platform);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, name);
+  json_builder_set_member_name (b, "unique_id");
+  json_builder_add_string_value (b, uid);
+  json_builder_set_member_name (b, "state_topic");
+  json_builder_add_string_value (b, state_topic);
+  if (command_topic) {
+    json_builder_set_member_name (b, "command_topic");
+    json_builder_add_string_value (b, command_topic);
+  }
+  if (device_class) {
+    json_builder_set_member_name (b, "device_class");
+    json_builder_add_string_value (b, device_class);
+  }
+  if (strcmp (key, "status") == 0) {
+    json_builder_set_member_name (b, "options");
+    json_builder_begin_array (b);
+    json_builder_add_string_value (b, "online");
+    json_builder_add_string_value (b, "offline");
+    json_builder_add_string_value (b, "recording");
+    json_builder_end_array (b);
+  }
+  json_builder_end_object (b);
+}
+
+char *
+nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camera)
+{
+  g_autofree char *oid = object_id (prefix, camera_id);
+  g_autofree char *avail = g_strdup_printf ("%s/available", prefix);
+  g_autofree char *motion = g_strdup_printf ("%s/%s/motion", prefix, camera);
+  g_autofree char *status = g_strdup_printf ("%s/%s/status", prefix, camera);
+  g_autofree char *rec_state = g_strdup_printf ("%s/%s/recordings/state", prefix, camera);
+  g_autofree char *rec_set = g_strdup_printf ("%s/%s/recordings/set", prefix, camera);
+  g_autofree char *det_state = g_strdup_printf ("%s/%s/detect/state", prefix, camera);
+  g_autofree char *det_set = g_strdup_printf ("%s/%s/detect/set", prefix, camera);
+
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "dev");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "ids");
+  json_builder_begin_array (b);
+  json_builder_add_string_value (b, oid);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, camera);
+  json_builder_set_member_name (b, "mf");
+  json_builder_add_string_value (b, "Hearth");
+  json_builder_set_member_name (b, "mdl");
+  json_builder_add_string_value (b, "Hearth NVR camera");
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "o");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, "hearth");
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "availability_topic");
+  json_builder_add_string_value (b, avail);
+  json_builder_set_member_name (b, "qos");
+  json_builder_add_int_value (b, 1);
+  json_builder_set_member_name (b, "cmps");
+  json_builder_begin_object (b);
+  add_component (b, oid, "motion", "binary_sensor", "Motion", motion, NULL, "motion");
+  add_component (b, oid, "recordings", "switch", "Recordings", rec_state, rec_set, NULL);
+  add_component (b, oid, "detect", "switch", "Detect", det_state, det_set, NULL);
+  add_component (b, oid, "status", "sensor", "Status", status, NULL, "enum");
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+/* ---- publishing ---- */
+
+static void
+publish (NvrMqtt *m, const char *topic, const char *payload, gboolean retain)
+{
+  if (!m->connected)
+    return;     /* everything retained is republished on the next CONNACK */
+  int rc = mosquitto_publish (m->mosq, NULL, topic, (int) strlen (payload), payload, 1, retain);
+  if (rc != MOSQ_ERR_SUCCESS)
+    g_debug ("Failed to publish '%s': %s", topic, mosquitto_strerror (rc));
+}
+
+static void
+publish_camera_topic (NvrMqtt *m, const char *camera, const char *leaf, const char *payload)
+{
+  g_autofree char *topic = g_strdup_printf ("%s/%s/%s", m->config->mqtt_prefix, camera, leaf);
+  publish (m, topic, payload, TRUE);
+}
+
+static void
+publish_discovery (NvrMqtt *m, const char *name, const Cam *c)
+{
+  if (!m->config->mqtt_discovery)
+    return;
+  g_autofree char *topic = nvr_mqtt_discovery_topic (m->config->mqtt_discovery_prefix,
+                                                     m->config->mqtt_prefix, c->id);
+  g_autofree char *json = nvr_mqtt_discovery_json (m->config->mqtt_prefix, c->id, name);
+  publish (m, topic, json, TRUE);
+}
+
+static void
+publish_switches (NvrMqtt *m, const char *name, const Cam *c)
+{
+  gboolean rec = TRUE, det = TRUE;
+  if (m->sup == NULL || !nvr_supervisor_get_switches (m->sup, c->id, &rec, &det))
+    return;
+  publish_camera_topic (m, name, "recordings/state", rec ? "ON" : "OFF");
+  publish_camera_topic (m, name, "detect/state", det ? "ON" : "OFF");
+}
+
+static void
+publish_camera (NvrMqtt *m, const char *name, const Cam *c)
+{
+  publish_discovery (m, name, c);
+  publish_camera_topic (m, name, "status", c->status);
+  publish_camera_topic (m, name, "motion", c->motion ? "ON" : "OFF");
+  publish_switches (m, name, c);
+}
+
+static Cam *
+cam_get (NvrMqtt *m, gint64 id, const char *name, gboolean *created)
+{
+  Cam *c = g_hash_table_lookup (m->cams, name);
+  *created = c == NULL;
+  if (c == NULL) {
+    c = g_new0 (Cam, 1);
+    c->status = "offline";
+    g_hash_table_insert (m->cams, g_strdup (name), c);
+  }
+  c->id = id;
+  return c;
+}
+
+/* Learns every supervised camera (the daemon may have added some before MQTT connected). */
+static void
+cams_refresh (NvrMqtt *m)
+{
+  if (m->sup == NULL)
+    return;
+  g_autoptr (GPtrArray) st = nvr_supervisor_status (m->sup);
+  for (guint i = 0; i < st->len; i++) {
+    const NvrCameraStatus *s = st->pdata[i];
+    gboolean created;
+    Cam *c = cam_get (m, s->camera_id, s->name, &created);
+    const char *p = nvr_mqtt_status_payload (s->state);
+    if (p != NULL)
+      c->status = p;
+  }
+}
+
+/* Hands outbox rows to libmosquitto, oldest first, keeping at most MAX_IN_FLIGHT unacked. */
+static void
+outbox_pump (NvrMqtt *m)
+{
+  while (m->connected && g_hash_table_size (m->inflight) < MAX_IN_FLIGHT) {
+    g_autoptr (GError) error = NULL;
+    guint room = MAX_IN_FLIGHT - g_hash_table_size (m->inflight);
+    g_autoptr (GPtrArray) rows = nvr_catalog_outbox_next (m->catalog, m->last_sent_id, room,
+                                                          &error);
+    if (rows == NULL) {
+      g_warning ("Failed to read the MQTT outbox: %s", error->message);
+      return;
+    }
+    if (rows->len == 0)
+      return;
+    for (guint i = 0; i < rows->len; i++) {
+      const NvrOutboxRow *r = rows->pdata[i];
+      int mid = 0;
+      int rc = mosquitto_publish (m->mosq, &mid, r->topic, (int) strlen (r->payload),
+                                  r->payload, 1, r->retain);
+      if (rc != MOSQ_ERR_SUCCESS) {
+        /* Not resent here: a lost connection discards this client and the next one starts
+         * again from the oldest undelivered row. */
+        g_debug ("Failed to publish outbox row %" G_GINT64_FORMAT ": %s", r->id,
+                 mosquitto_strerror (rc));
+        return;
+      }
+      g_hash_table_insert (m->inflight, GINT_TO_POINTER (mid), g_memdup2 (&r->id, sizeof r->id));
+      m->last_sent_id = r->id;
+    }
+  }
+}
+
+/* ---- the socket watch ---- */
+
+static void watch_sync (NvrMqtt *m);
+
+static gboolean
+io_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  IoSource *io = (IoSource *) source;
+  NvrMqtt *m = io->mqtt;
+  GIOCondition rev = g_source_query_unix_fd (source, io->tag);
+  if (m->mosq != NULL && (rev & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    mosquitto_loop_read (m->mosq, 1);
+  if (m->mosq != NULL && mosquitto_socket (m->mosq) >= 0 && (rev & (G_IO_OUT | G_IO_ERR)))
+    mosquitto_loop_write (m->mosq, 1);
+  watch_sync (m);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs io_funcs = { .dispatch = io_dispatch };
+
+static void
+watch_drop (NvrMqtt *m)
+{
+  if (m->io != NULL) {
+    g_source_destroy (&m->io->source);
+    g_source_unref (&m->io->source);
+    m->io = NULL;
+  }
+  m->io_fd = -1;
+}
+
+/* Keeps one watch on the client's current socket, asking for G_IO_OUT only while libmosquitto
+ * has bytes to write. Called after every libmosquitto call that may change either. */
+static void
+watch_sync (NvrMqtt *m)
+{
+  int fd = m->mosq != NULL ? mosquitto_socket (m->mosq) : -1;
+  if (fd != m->io_fd)
+    watch_drop (m);
+  if (fd < 0)
+    return;
+  if (m->io == NULL) {
+    m->io = (IoSource *) g_source_new (&io_funcs, sizeof (IoSource));
+    m->io->mqtt = m;
+    m->io->tag = g_source_add_unix_fd (&m->io->source, fd, G_IO_IN);
+    g_source_set_name (&m->io->source, "nvr-mqtt-socket");
+    g_source_attach (&m->io->source, NULL);
+    m->io_fd = fd;
+  }
+  g_source_modify_unix_fd (&m->io->source, m->io->tag,
+                           G_IO_IN | (mosquitto_want_write (m->mosq) ? G_IO_OUT : 0));
+}
+
+static gboolean
+on_misc (gpointer data)
+{
+  NvrMqtt *m = data;
+  if (m->mosq != NULL && mosquitto_socket (m->mosq) >= 0) {
+    mosquitto_loop_misc (m->mosq);   /* keepalive; also times out a connect that hangs */
+    watch_sync (m);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- connection ---- */
+
+static gboolean
+on_reconnect_timer (gpointer data)
+{
+  NvrMqtt *m = data;
+  m->reconnect_id = 0;
+  client_connect (m);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_reconnect (NvrMqtt *m, const char *why)
+{
+  if (m->reconnect_id != 0)
+    return;
+  gint64 delay_ms = nvr_backoff_delay_ms (&m->policy, m->attempt, g_random_int ());
+  m->attempt++;
+  if (!m->outage_logged) {
+    g_warning ("MQTT broker %s:%u: %s; retrying with backoff", m->config->mqtt_host,
+               m->config->mqtt_port, why);
+    m->outage_logged = TRUE;
+  } else {
+    g_debug ("MQTT broker %s:%u: %s; next attempt in %" G_GINT64_FORMAT " ms",
+             m->config->mqtt_host, m->config->mqtt_port, why, delay_ms);
+  }
+  m->reconnect_id = g_timeout_add (MAX (delay_ms, 50), on_reconnect_timer, m);
+}
+
+static void
+on_connect (struct mosquitto *mosq, void *data, int rc)
+{
+  NvrMqtt *m = data;
+  if (rc != 0) {
+    g_warning ("MQTT broker %s:%u refused the connection: %s", m->config->mqtt_host,
+               m->config->mqtt_port, mosquitto_connack_string (rc));
+    m->outage_logged = TRUE;
+    return;     /* libmosquitto drops the connection; on_disconnect schedules a retry */
+  }
+  m->connected = TRUE;
+  m->attempt = 0;
+  m->outage_logged = FALSE;
+  g_message ("Connected to MQTT broker %s:%u as '%s'", m->config->mqtt_host,
+             m->config->mqtt_port, m->client_id);
+  publish (m, m->topic_available, "online", TRUE);
+  g_autofree char *rec = g_strdup_printf ("%s/+/recordings/set", m->config->mqtt_prefix);
+  g_autofree char *det = g_strdup_printf ("%s/+/detect/set", m->config->mqtt_prefix);
+  char *subs[] = { rec, det, m->topic_ha_status };
+  mosquitto_subscribe_multiple (mosq, NULL, m->topic_ha_status ? 3 : 2, subs, 1, 0, NULL);
+  cams_refresh (m);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, m->cams);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    publish_camera (m, k, v);
+  m->last_sent_id = 0;
+  g_hash_table_remove_all (m->inflight);
+  outbox_pump (m);
+}
+
+static void
+on_disconnect (struct mosquitto *mosq, void *data, int rc)
+{
+  NvrMqtt *m = data;
+  if (m->connected)
+    g_warning ("Lost the MQTT broker %s:%u: %s", m->config->mqtt_host, m->config->mqtt_port,
+               rc == MOSQ_ERR_SUCCESS ? "disconnected" : mosquitto_strerror (rc));
+  m->connected = FALSE;
+  m->outage_logged = m->outage_logged || rc != MOSQ_ERR_SUCCESS;
+  /* In-flight rows stay in the outbox; the next connection publishes them again. */
+  g_hash_table_remove_all (m->inflight);
+  schedule_reconnect (m, rc == MOSQ_ERR_SUCCESS ? "disconnected" : mosquitto_strerror (rc));
+}
+
+static void
+on_publish (struct mosquitto *mosq, void *data, int mid)
+{
+  NvrMqtt *m = data;
+  gint64 *id = g_hash_table_lookup (m->inflight, GINT_TO_POINTER (mid));
+  if (id == NULL)
+    return;     /* a state or discovery message */
+  g_autoptr (GError) error = NULL;
+  if (!nvr_catalog_outbox_done (m->catalog, *id, &error))
+    g_warning ("Failed to forget delivered outbox row %" G_GINT64_FORMAT ": %s", *id,
+               error->message);
+  g_hash_table_remove (m->inflight, GINT_TO_POINTER (mid));
+  outbox_pump (m);
+}
+
+static void bad_input (NvrMqtt *m, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+/* One log line per bad message, at most BAD_INPUT_LOG_PER_MINUTE a minute (a flood is counted). */
+static void
+bad_input (NvrMqtt *m, const char *fmt, ...)
+{
+  gint64 now_us = g_get_monotonic_time ();
+  if (now_us - m->bad_window_start_us > 60 * G_USEC_PER_SEC) {
+    if (m->bad_suppressed > 0)
+      g_warning ("MQTT: %u more bad command messages ignored without logging",
+                 m->bad_suppressed);
+    m->bad_window_start_us = now_us;
+    m->bad_logged = 0;
+    m->bad_suppressed = 0;
+  }
+  if (m->bad_logged >= BAD_INPUT_LOG_PER_MINUTE) {
+    m->bad_suppressed++;
+    return;
+  }
+  m->bad_logged++;
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_warning ("MQTT: ignored a command: %s", msg);
+}
+
+static void
+on_message (struct mosquitto *mosq, void *data, const struct mosquitto_message *msg)
+{
+  NvrMqtt *m = data;
+  if (m->topic_ha_status != NULL && g_strcmp0 (msg->topic, m->topic_ha_status) == 0) {
+    if (msg->payloadlen == 6 && memcmp (msg->payload, "online", 6) == 0) {
+      g_message ("Home Assistant is online: re-sending discovery for %u camera(s)",
+                 g_hash_table_size (m->cams));
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init (&it, m->cams);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        publish_camera (m, k, v);
+    }
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  NvrMqttCommand cmd;
+  if (!nvr_mqttcmd_parse (m->config->mqtt_prefix, msg->topic, msg->payload,
+                          msg->payloadlen > 0 ? (gsize) msg->payloadlen : 0, &cmd, &error)) {
+    bad_input (m, "%s", error->message);
+    return;
+  }
+  Cam *c = g_hash_table_lookup (m->cams, cmd.camera);
+  if (c == NULL || m->sup == NULL) {
+    bad_input (m, "unknown camera '%s' in '%s'", cmd.camera, msg->topic);
+    return;
+  }
+  gboolean ok = cmd.feature == NVR_MQTTCMD_DETECT
+                    ? nvr_supervisor_set_detect (m->sup, c->id, cmd.on)
+                    : nvr_supervisor_set_recording (m->sup, c->id, cmd.on);
+  if (!ok) {
+    bad_input (m, "unknown camera '%s' in '%s'", cmd.camera, msg->topic);
+    return;
+  }
+  g_message ("MQTT: camera '%s' %s %s", cmd.camera, nvr_mqttcmd_feature_name (cmd.feature),
+             cmd.on ? "ON" : "OFF");
+  publish_switches (m, cmd.camera, c);
+}
+
+static void
+client_drop (NvrMqtt *m)
+{
+  watch_drop (m);
+  if (m->mosq != NULL) {
+    mosquitto_destroy (m->mosq);
+    m->mosq = NULL;
+  }
+  m->connected = FALSE;
+  g_hash_table_remove_all (m->inflight);
+}
+
+/* One connection attempt with a fresh client. Never blocks on the network: the TCP connect is
+ * non-blocking and completes in the socket watch. */
+static void
+client_connect (NvrMqtt *m)
+{
+  client_drop (m);
+  m->mosq = mosquitto_new (m->client_id, true, m);
+  if (m->mosq == NULL) {
+    schedule_reconnect (m, "out of memory");
+    return;
+  }
+  mosquitto_will_set (m->mosq, m->topic_available, 7, "offline", 1, true);
+  if (m->config->mqtt_username != NULL)
+    mosquitto_username_pw_set (m->mosq, m->config->mqtt_username, m->password);
+  if (m->config->mqtt_ca_file != NULL) {
+    int rc = mosquitto_tls_set (m->mosq, m->config->mqtt_ca_file, NULL, NULL, NULL, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      schedule_reconnect (m, mosquitto_strerror (rc));
+      return;
+    }
+  }
+  mosquitto_connect_callback_set (m->mosq, on_connect);
+  mosquitto_disconnect_callback_set (m->mosq, on_disconnect);
+  mosquitto_publish_callback_set (m->mosq, on_publish);
+  mosquitto_message_callback_set (m->mosq, on_message);
+  int rc = mosquitto_connect_async (m->mosq, m->config->mqtt_host, (int) m->config->mqtt_port,
+                                    (int) m->config->mqtt_keepalive_seconds);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    schedule_reconnect (m, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc));
+    return;
+  }
+  watch_sync (m);
+}
+
+/* ---- supervisor listener ---- */
+
+static void
+on_state_changed (gint64 camera_id, const char *name, const char *state, gpointer data)
+{
+  NvrMqtt *m = data;
+  gboolean created;
+  Cam *c = cam_get (m, camera_id, name, &created);
+  const char *p = nvr_mqtt_status_payload (state);
+  if (created) {
+    if (p != NULL)
+      c->status = p;
+    publish_camera (m, name, c);
+    return;
+  }
+  if (p == NULL || (strcmp (p, c->status) == 0 && strcmp (state, "paused") != 0))
+    return;
+  c->status = p;
+  publish_camera_topic (m, name, "status", p);
+  publish_switches (m, name, c);
+}
+
+static void
+on_motion_changed (gint64 camera_id, const char *name, gboolean active, gpointer data)
+{
+  NvrMqtt *m = data;
+  gboolean created;
+  Cam *c = cam_get (m, camera_id, name, &created);
+  c->motion = active;
+  publish_camera_topic (m, name, "motion", active ? "ON" : "OFF");
+}
+
+static void
+on_outbox_added (gpointer data)
+{
+  nvr_mqtt_outbox_kick (data);
+}
+
+/* ---- public ---- */
+
+static gpointer
+lib_init (gpointer unused)
+{
+  mosquitto_lib_init ();
+  return NULL;
+}
+
+NvrMqtt *
+nvr_mqtt_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup, GError **error)
+{
+  static GOnce once = G_ONCE_INIT;
+  g_once (&once, lib_init, NULL);
+  g_return_val_if_fail (config->mqtt_host != NULL, NULL);
+
+  g_autoptr (NvrMqtt) m = g_new0 (NvrMqtt, 1);
+  m->config = config;
+  m->catalog = catalog;
+  m->io_fd = -1;
+  m->inflight = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  m->cams = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  m->policy.initial_ms = config->backoff_initial_ms;
+  m->policy.max_ms = MAX (config->backoff_max_ms, config->backoff_initial_ms);
+  m->topic_available = g_strdup_printf ("%s/available", config->mqtt_prefix);
+  if (config->mqtt_discovery)
+    m->topic_ha_status = g_strdup_printf ("%s/status", config->mqtt_discovery_prefix);
+  if (config->mqtt_client_id != NULL) {
+    m->client_id = g_strdup (config->mqtt_client_id);
+  } else {
+    m->client_id = g_strdup_printf ("hearth-%s", g_get_host_name ());
+    g_strcanon (m->client_id, "abcdefghijklmnopqrstuvwxyz0123456789-_", '_');
+  }
+
+  if (config->mqtt_password_file != NULL) {
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    g_autoptr (GError) ioerr = NULL;
+    if (!g_file_get_contents (config->mqtt_password_file, &text, &len, &ioerr)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Failed to read mqtt.password_file: %s",
+                   ioerr->message);
+      return NULL;
+    }
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+      text[--len] = '\0';
+    gboolean bad = len == 0 || len > MAX_PASSWORD_BYTES || memchr (text, '\0', len) != NULL;
+    if (!bad)
+      m->password = g_strndup (text, len);
+    explicit_bzero (text, len);
+    if (bad) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "mqtt.password_file '%s' must hold one line of 1-%d bytes",
+                   config->mqtt_password_file, MAX_PASSWORD_BYTES);
+      return NULL;
+    }
+  }
+  if (config->mqtt_ca_file != NULL && g_access (config->mqtt_ca_file, R_OK) != 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Failed to read mqtt.ca_file '%s': %s",
+                 config->mqtt_ca_file, g_strerror (e));
+    return NULL;
+  }
+
+  m->sup = sup;
+  if (sup != NULL) {
+    const NvrSupervisorListener l = { on_state_changed, on_motion_changed, on_outbox_added };
+    nvr_supervisor_set_listener (sup, &l, m);
+    cams_refresh (m);
+  }
+  m->misc_id = g_timeout_add_seconds (1, on_misc, m);
+  g_message ("MQTT: connecting to %s:%u (prefix '%s', discovery %s)", config->mqtt_host,
+             config->mqtt_port, config->mqtt_prefix, config->mqtt_discovery ? "on" : "off");
+  client_connect (m);
+  return g_steal_pointer (&m);
+}
+
+void
+nvr_mqtt_free (NvrMqtt *m)
+{
+  if (m == NULL)
+    return;
+  if (m->sup != NULL) {
+    const NvrSupervisorListener none = { 0 };
+    nvr_supervisor_set_listener (m->sup, &none, NULL);
+  }
+  if (m->connected) {
+    /* Written at once (libmosquitto writes inline when not threaded): a clean disconnect does
+     * not fire the Last Will, so say offline ourselves. */
+    publish (m, m->topic_available, "offline", TRUE);
+    mosquitto_disconnect (m->mosq);
+  }
+  client_drop (m);
+  g_clear_handle_id (&m->misc_id, g_source_remove);
+  g_clear_handle_id (&m->reconnect_id, g_source_remove);
+  g_clear_pointer (&m->inflight, g_hash_table_unref);
+  g_clear_pointer (&m->cams, g_hash_table_unref);
+  if (m->password != NULL)
+    explicit_bzero (m->password, strlen (m->password));
+  g_free (m->password);
+  g_free (m->client_id);
+  g_free (m->topic_available);
+  g_free (m->topic_ha_status);
+  g_free (m);
+}
+
+void
+nvr_mqtt_outbox_kick (NvrMqtt *m)
+{
+  outbox_pump (m);
+  watch_sync (m);
+}
+
+gboolean
+nvr_mqtt_connected (NvrMqtt *m)
+{
+  return m->connected;
+}

@@ -1,0 +1,42 @@
+/* mqtt — the MQTT bridge: availability, per-camera status/motion/switches, command topics, Home
+ * Assistant discovery, and delivery of the catalog's outbox (docs/design/mqtt.md).
+ * Main loop only: libmosquitto is driven from a GSource on its socket and never blocks the loop;
+ * an unreachable broker is retried with backoff and delays nothing else.
+ * Invariant: `<prefix>/events` carries only outbox rows, published in id order with QoS1, and a
+ * row is deleted only when the broker's PUBACK for it arrives. */
+#pragma once
+
+#include <glib.h>
+#include "catalog.h"
+#include "config.h"
+#include "supervisor.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NvrMqtt NvrMqtt;
+
+/* Starts connecting to config->mqtt_host (which must be set). @sup may be NULL (no cameras, no
+ * commands: outbox delivery only); when given, the bridge becomes its listener. @config,
+ * @catalog and @sup must outlive the bridge. Fails only on local problems (an unreadable
+ * password or CA file), never because the broker is unreachable. */
+NvrMqtt *nvr_mqtt_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup,
+                       GError **error);
+/* Publishes `<prefix>/available` offline, disconnects, and stops listening to the supervisor. */
+void nvr_mqtt_free (NvrMqtt *mqtt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrMqtt, nvr_mqtt_free)
+
+/* Rows were added to the outbox: publish them if connected (also the listener's outbox_added). */
+void nvr_mqtt_outbox_kick (NvrMqtt *mqtt);
+/* TRUE between the broker's CONNACK and the connection's loss. */
+gboolean nvr_mqtt_connected (NvrMqtt *mqtt);
+
+/* The Home Assistant device-discovery document for one camera (JSON text), and its topic.
+ * Pure; exposed for tests. */
+char *nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camera);
+char *nvr_mqtt_discovery_topic (const char *discovery_prefix, const char *prefix,
+                                gint64 camera_id);
+/* The `<camera>/status` payload for a supervisor state, or NULL when the state is transient and
+ * the last published value stands (docs/design/mqtt.md). Pure. */
+const char *nvr_mqtt_status_payload (const char *state);
+
+G_END_DECLS

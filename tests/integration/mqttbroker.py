@@ -1,0 +1,75 @@
+"""A real mosquitto broker on a free loopback port for MQTT tests, and mosquitto_sub helpers."""
+
+import os
+import socket
+import subprocess
+import time
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Broker:
+    def __init__(self, directory, port=None):
+        self.dir = directory
+        self.port = port or free_port()
+        self.proc = None
+        self.conf = os.path.join(directory, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    f"log_dest stderr\n")
+
+    def start(self):
+        log = open(os.path.join(self.dir, "mosquitto.log"), "a")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def retained(self, topic, timeout=2):
+        """The retained message(s) on @topic (a filter), as {topic: payload}."""
+        r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic,
+                            "-v", "--retained-only", "-W", str(timeout)],
+                           capture_output=True, text=True)
+        out = {}
+        for line in r.stdout.splitlines():
+            t, _, p = line.partition(" ")
+            out[t] = p
+        return out
+
+    def publish(self, topic, payload, retain=False):
+        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-q", "1"]
+        if payload is None:
+            args += ["-n"]
+        else:
+            args += ["-m", payload]
+        if retain:
+            args += ["-r"]
+        subprocess.run(args, check=True, timeout=10)
+
+    def subscribe(self, topic, path):
+        """A background subscriber writing 'topic payload' lines to @path."""
+        f = open(path, "w")
+        p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t",
+                              topic, "-v", "-q", "1"], stdout=f, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        return p
