@@ -73,6 +73,30 @@ static const char *const migrations[] = {
   "  retain INTEGER NOT NULL DEFAULT 0 CHECK (retain IN (0, 1)),"
   "  created_us INTEGER NOT NULL"
   ");",
+  /* 4 -> 5: motion (docs/design/motion.md "Wiring", storage.md "Events"): per-camera masks and
+   * zones as JSON text of normalised polygons, and events. An event is 'active' (end_us NULL)
+   * until its worker reports the end, its worker dies, or start-up recovery ends it at last_us
+   * (the last motion the daemon heard of). Thumbnails are paths like segments'. */
+  "ALTER TABLE cameras ADD COLUMN motion_masks TEXT NOT NULL DEFAULT ''"
+  "  CHECK (length(motion_masks) <= 65536);"
+  "ALTER TABLE cameras ADD COLUMN motion_zones TEXT NOT NULL DEFAULT ''"
+  "  CHECK (length(motion_zones) <= 65536);"
+  "CREATE TABLE events ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  camera_id INTEGER NOT NULL REFERENCES cameras (id),"
+  "  state TEXT NOT NULL CHECK (state IN ('active', 'ended')),"
+  "  start_us INTEGER NOT NULL,"
+  "  last_us INTEGER NOT NULL CHECK (last_us >= start_us),"
+  "  end_us INTEGER CHECK (end_us IS NULL OR end_us >= start_us),"
+  "  zones TEXT NOT NULL DEFAULT '[]' CHECK (length(zones) <= 4096),"
+  "  peak_score REAL NOT NULL DEFAULT 0,"
+  "  peak_area REAL NOT NULL DEFAULT 0,"
+  "  thumbnail TEXT CHECK (thumbnail IS NULL OR (thumbnail NOT GLOB '/*' AND"
+  "    thumbnail NOT GLOB '*..*')),"
+  "  CHECK ((state = 'active') = (end_us IS NULL))"
+  ");"
+  "CREATE INDEX events_camera_start ON events (camera_id, start_us);"
+  "CREATE INDEX events_active ON events (state) WHERE state = 'active';",
 };
 
 static gboolean
@@ -802,4 +826,206 @@ nvr_catalog_outbox_done (NvrCatalog *c, gint64 id, GError **error)
     return db_fail (c, error, "forget a delivered MQTT message");
   c->outbox_overflowing = FALSE;
   return TRUE;
+}
+
+/* ---- motion events (docs/design/storage.md "Events") ---- */
+
+void
+nvr_event_row_free (NvrEventRow *row)
+{
+  if (row == NULL)
+    return;
+  g_free (row->zones);
+  g_free (row->thumbnail);
+  g_free (row);
+}
+
+gboolean
+nvr_catalog_camera_motion_get (NvrCatalog *c, gint64 camera_id, char **masks, char **zones,
+                               GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT motion_masks, motion_zones FROM cameras WHERE id = ?1", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No camera with id %"
+                 G_GINT64_FORMAT, camera_id);
+    return FALSE;
+  }
+  if (rc != SQLITE_ROW)
+    return db_fail (c, error, "read motion settings");
+  *masks = col_str (st, 0);
+  *zones = col_str (st, 1);
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_camera_motion_set (NvrCatalog *c, const char *name, const char *masks,
+                               const char *zones, gint64 *out_id, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE cameras SET motion_masks = ?2, motion_zones = ?3"
+      " WHERE name = ?1 AND removed_us IS NULL RETURNING id", error);
+  if (st == NULL)
+    return FALSE;
+  bind_text (st, 1, name);
+  bind_text (st, 2, masks);
+  bind_text (st, 3, zones);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No camera named '%s'",
+                 name);
+    return FALSE;
+  }
+  if (rc != SQLITE_ROW)
+    return db_fail (c, error, "store motion settings");
+  if (out_id)
+    *out_id = sqlite3_column_int64 (st, 0);
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_event_start (NvrCatalog *c, gint64 camera_id, gint64 start_us, const char *zones,
+                         double peak_score, double peak_area, gint64 *out_id, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "INSERT INTO events (camera_id, state, start_us, last_us, zones, peak_score, peak_area)"
+      " VALUES (?1, 'active', ?2, ?2, ?3, ?4, ?5)", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int64 (st, 2, start_us);
+  bind_text (st, 3, zones ? zones : "[]");
+  sqlite3_bind_double (st, 4, peak_score);
+  sqlite3_bind_double (st, 5, peak_area);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "record an event");
+  *out_id = sqlite3_last_insert_rowid (c->db);
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_event_update (NvrCatalog *c, gint64 event_id, gint64 last_us, const char *zones,
+                          double peak_score, double peak_area, const char *thumbnail,
+                          GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE events SET last_us = max(last_us, ?2), zones = ?3,"
+      " peak_score = max(peak_score, ?4), peak_area = max(peak_area, ?5),"
+      " thumbnail = coalesce(?6, thumbnail) WHERE id = ?1 AND state = 'active'", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, event_id);
+  sqlite3_bind_int64 (st, 2, last_us);
+  bind_text (st, 3, zones ? zones : "[]");
+  sqlite3_bind_double (st, 4, peak_score);
+  sqlite3_bind_double (st, 5, peak_area);
+  bind_text (st, 6, thumbnail);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "update an event");
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_event_end (NvrCatalog *c, gint64 event_id, gint64 end_us, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE events SET state = 'ended', end_us = max(start_us, ?2),"
+      " last_us = max(last_us, ?2) WHERE id = ?1 AND state = 'active'", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, event_id);
+  sqlite3_bind_int64 (st, 2, end_us);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "end an event");
+  return TRUE;
+}
+
+static NvrEventRow *
+event_from_row (sqlite3_stmt *st)
+{
+  NvrEventRow *r = g_new0 (NvrEventRow, 1);
+  r->id = sqlite3_column_int64 (st, 0);
+  r->camera_id = sqlite3_column_int64 (st, 1);
+  r->active = g_strcmp0 ((const char *) sqlite3_column_text (st, 2), "active") == 0;
+  r->start_us = sqlite3_column_int64 (st, 3);
+  r->last_us = sqlite3_column_int64 (st, 4);
+  r->end_us = sqlite3_column_int64 (st, 5);
+  r->zones = col_str (st, 6);
+  r->peak_score = sqlite3_column_double (st, 7);
+  r->peak_area = sqlite3_column_double (st, 8);
+  r->thumbnail = col_str (st, 9);
+  return r;
+}
+
+#define EVENT_COLUMNS \
+  "id, camera_id, state, start_us, last_us, coalesce(end_us, 0), zones, peak_score, peak_area," \
+  " thumbnail"
+
+NvrEventRow *
+nvr_catalog_event_get (NvrCatalog *c, gint64 event_id, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "SELECT " EVENT_COLUMNS " FROM events WHERE id = ?1",
+                                    error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, event_id);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_ROW)
+    return event_from_row (st);
+  if (rc == SQLITE_DONE)
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No event %"
+                 G_GINT64_FORMAT, event_id);
+  else
+    db_fail (c, error, "read an event");
+  return NULL;
+}
+
+GPtrArray *
+nvr_catalog_events_active (NvrCatalog *c, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "SELECT " EVENT_COLUMNS " FROM events"
+                                    " WHERE state = 'active' ORDER BY id", error);
+  if (st == NULL)
+    return NULL;
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_event_row_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    g_ptr_array_add (out, event_from_row (st));
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "list active events");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+GArray *
+nvr_catalog_event_segments (NvrCatalog *c, gint64 event_id, GError **error)
+{
+  /* Segments are at most NVR_CATALOG_SEGMENT_MAX_US long: that bounds the index range. An
+   * active event overlaps up to its last known motion; a recording segment up to now. */
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT s.id FROM events e JOIN segments s ON s.camera_id = e.camera_id"
+      " WHERE e.id = ?1 AND s.start_us >= e.start_us - ?2"
+      "   AND s.start_us <= coalesce(e.end_us, e.last_us)"
+      "   AND (s.end_us IS NULL OR s.end_us >= e.start_us)"
+      " ORDER BY s.start_us, s.id", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, event_id);
+  sqlite3_bind_int64 (st, 2, NVR_CATALOG_SEGMENT_MAX_US);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    gint64 id = sqlite3_column_int64 (st, 0);
+    g_array_append_val (out, id);
+  }
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "list an event's segments");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
 }

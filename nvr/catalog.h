@@ -160,4 +160,44 @@ GPtrArray *nvr_catalog_outbox_next (NvrCatalog *catalog, gint64 after_id, guint 
 /* Forgets a message the broker acknowledged. */
 gboolean nvr_catalog_outbox_done (NvrCatalog *catalog, gint64 id, GError **error);
 
+/* ---- motion events (docs/design/storage.md "Events") ---- */
+
+typedef struct {
+  gint64 id;
+  gint64 camera_id;
+  gboolean active;      /* state = 'active' */
+  gint64 start_us;
+  gint64 last_us;       /* last motion the daemon heard of */
+  gint64 end_us;        /* 0 while active */
+  char *zones;          /* JSON array of zone names, in entry order */
+  double peak_score, peak_area;
+  char *thumbnail;      /* relative to the storage root, or NULL */
+} NvrEventRow;
+
+void nvr_event_row_free (NvrEventRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrEventRow, nvr_event_row_free)
+
+/* A camera's masks and zones: JSON text (nvr/events.h), "" = none. Set by active camera name. */
+gboolean nvr_catalog_camera_motion_get (NvrCatalog *catalog, gint64 camera_id, char **masks,
+                                        char **zones, GError **error);
+gboolean nvr_catalog_camera_motion_set (NvrCatalog *catalog, const char *name, const char *masks,
+                                        const char *zones, gint64 *out_id, GError **error);
+
+/* An event is 'active' from its start until it ends; peaks only grow; @thumbnail NULL keeps the
+ * one stored. Updates and ends of an event that is no longer active change nothing. */
+gboolean nvr_catalog_event_start (NvrCatalog *catalog, gint64 camera_id, gint64 start_us,
+                                  const char *zones, double peak_score, double peak_area,
+                                  gint64 *out_id, GError **error);
+gboolean nvr_catalog_event_update (NvrCatalog *catalog, gint64 event_id, gint64 last_us,
+                                   const char *zones, double peak_score, double peak_area,
+                                   const char *thumbnail, GError **error);
+gboolean nvr_catalog_event_end (NvrCatalog *catalog, gint64 event_id, gint64 end_us,
+                                GError **error);
+NvrEventRow *nvr_catalog_event_get (NvrCatalog *catalog, gint64 event_id, GError **error);
+/* Events still 'active' (for start-up recovery); elements are NvrEventRow. */
+GPtrArray *nvr_catalog_events_active (NvrCatalog *catalog, GError **error);
+/* Ids (gint64) of the camera's segments (complete or recording) that overlap the event in time,
+ * by start. */
+GArray *nvr_catalog_event_segments (NvrCatalog *catalog, gint64 event_id, GError **error);
+
 G_END_DECLS

@@ -216,8 +216,11 @@ adopt_orphans (NvrCatalog *catalog, const char *storage_root, const NvrCameraRow
   g_autofree char *cam_dir = nvr_paths_camera_dir (cam->id, cam->name);
   g_autofree char *abs_cam_dir = g_build_filename (storage_root, cam_dir, NULL);
   g_autoptr (GPtrArray) days = list_sorted (abs_cam_dir);
-  for (guint i = 0; i < days->len && i < 2; i++) {
+  for (guint i = 0, n = 0; i < days->len && n < 2; i++) {
     const char *day = days->pdata[i];
+    if (!g_ascii_isdigit (day[0]))
+      continue;   /* not a day directory: "events" holds motion thumbnails */
+    n++;
     g_autofree char *abs_day = g_build_filename (abs_cam_dir, day, NULL);
     g_autoptr (GPtrArray) files = list_sorted (abs_day);
     for (guint j = 0; j < files->len; j++) {
@@ -250,6 +253,24 @@ adopt_orphans (NvrCatalog *catalog, const char *storage_root, const NvrCameraRow
   return TRUE;
 }
 
+/* Step 3 (storage.md "Events"): events a crash left 'active' end at the last motion the daemon
+ * heard of; their workers are gone, so nothing else will end them. */
+static gboolean
+recover_events (NvrCatalog *catalog, GError **error)
+{
+  g_autoptr (GPtrArray) active = nvr_catalog_events_active (catalog, error);
+  if (active == NULL)
+    return FALSE;
+  for (guint i = 0; i < active->len; i++) {
+    const NvrEventRow *e = active->pdata[i];
+    if (!nvr_catalog_event_end (catalog, e->id, e->last_us, error))
+      return FALSE;
+  }
+  if (active->len > 0)
+    g_message ("Ended %u motion event(s) left active by a crash", active->len);
+  return TRUE;
+}
+
 gboolean
 nvr_recover_at_startup (NvrCatalog *catalog, const char *storage_root, GError **error)
 {
@@ -276,5 +297,5 @@ nvr_recover_at_startup (NvrCatalog *catalog, const char *storage_root, GError **
       return FALSE;
   if (open_rows->len > 0)
     g_message ("Recovered %u segment(s) left open by a crash", open_rows->len);
-  return TRUE;
+  return recover_events (catalog, error);
 }
