@@ -15,6 +15,8 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <glib-unix.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <json-glib/json-glib.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -309,6 +311,28 @@ on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer 
   g_autoptr (GstPad) pay_src = gst_element_get_static_pad (pay, "src");
   gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
                      garbage_probe, ws, wire_state_free);
+}
+
+/* A peer that stops acknowledging for this long is dead: the kernel aborts the connection.
+ * Why: gst-rtsp-server (1.22) sends a shared media's interleaved data on one path, and once a
+ * TCP client's backlog is full it waits for that client ("wait for message N") before serving
+ * anyone else. A blackholed client (its host or address went away without a FIN/RST: a test
+ * moving a camera's address to another namespace leaves exactly that behind) would otherwise
+ * stall every client of the mount until TCP gives up after ~15 minutes. A live peer's kernel
+ * acknowledges within milliseconds, even when the client process itself is starved. */
+#define CLIENT_USER_TIMEOUT_MS 2000
+
+/* The listening loop (main loop): a new RTSP connection was accepted. */
+static void
+on_client_connected (GstRTSPServer *server, GstRTSPClient *client, gpointer user_data)
+{
+  GstRTSPConnection *conn = gst_rtsp_client_get_connection (client);
+  GSocket *socket = conn != NULL ? gst_rtsp_connection_get_read_socket (conn) : NULL;
+  g_autoptr (GError) error = NULL;
+  if (socket == NULL ||
+      !g_socket_set_option (socket, IPPROTO_TCP, TCP_USER_TIMEOUT, CLIENT_USER_TIMEOUT_MS, &error))
+    g_printerr ("fakecam: cannot set TCP_USER_TIMEOUT on a client: %s\n",
+                error ? error->message : "no socket");
 }
 
 /* ---- mounts, drop and swap: main loop -------------------------------------------------- */
@@ -837,6 +861,7 @@ run (App *app, int *argc, char ***argv, GError **error)
   /* Each RTSP connection gets a thread from the pool: a DESCRIBE blocks its thread until the
    * media prerolls (up to one GOP, see on_need_data), and must not stall every other client
    * and the control socket on the main loop. */
+  g_signal_connect (app->server, "client-connected", G_CALLBACK (on_client_connected), app);
   g_autoptr (GstRTSPThreadPool) threads = gst_rtsp_server_get_thread_pool (app->server);
   gst_rtsp_thread_pool_set_max_threads (threads, MAX_CLIENT_THREADS);
   app->mounts = gst_rtsp_server_get_mount_points (app->server);
