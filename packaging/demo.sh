@@ -18,7 +18,7 @@ CONF="$STATE/hearth.conf"
 NVR="$BUILD/nvr/nvr"
 
 stop_demo() {
-  for name in nvr fakecam; do
+  for name in nvr fakecam mosquitto; do
     pidfile="$RUN/$name.pid"
     if [ -f "$pidfile" ]; then
       pid=$(cat "$pidfile")
@@ -63,6 +63,24 @@ done
 [ -n "$port" ] || { echo "fakecam did not become ready" >&2; exit 1; }
 echo "Fake cameras serving rtsp://127.0.0.1:$port/cam1/main ... /cam$CAMERAS/main"
 
+# A local MQTT broker: reuse one already listening on 127.0.0.1:1883, else start our own there
+# (or on a free port when 1883 is taken by something that does not answer MQTT).
+MQTT_PORT=${HEARTH_DEMO_MQTT_PORT:-1883}
+if ! mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t hearth/demo-probe -n 2>/dev/null; then
+  if (echo >"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null; then
+    MQTT_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  fi
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$MQTT_PORT" \
+    >"$RUN/mosquitto.conf"
+  /usr/sbin/mosquitto -c "$RUN/mosquitto.conf" >>"$STATE/logs/mosquitto.log" 2>&1 &
+  echo $! >"$RUN/mosquitto.pid"
+  for _ in $(seq 50); do
+    mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t hearth/demo-probe -n 2>/dev/null && break
+    sleep 0.1
+  done
+fi
+echo "MQTT broker on 127.0.0.1:$MQTT_PORT"
+
 cat >"$CONF" <<CONF
 # Hearth demo configuration (written by packaging/demo.sh)
 [daemon]
@@ -74,6 +92,10 @@ segment_seconds = 60
 
 [recording]
 transport = tcp
+
+[mqtt]
+host = 127.0.0.1
+port = $MQTT_PORT
 CONF
 "$NVR" check-config "$CONF" >/dev/null
 
@@ -108,4 +130,5 @@ echo "Recordings:  $STATE/recordings   (one MP4 segment per camera per minute)"
 echo "Catalog:     $STATE/catalog.db"
 echo "Logs:        $STATE/logs/"
 echo "Status:      sudo $NVR status --config $CONF"
+echo "MQTT:        mosquitto_sub -h 127.0.0.1 -p $MQTT_PORT -t 'hearth/#' -v"
 echo "Stop:        sudo packaging/demo.sh stop"
