@@ -26,6 +26,8 @@ static const char usage_text[] =
   "  cameras list [--json]\n"
   "  cameras remove NAME\n"
   "  cameras reset-identity NAME         accept a replaced camera: the next contact is pinned\n"
+  "  cameras motion NAME [--mask \"x,y x,y x,y ...\"]... [--zone NAME=\"x,y ...\"]... [--clear]\n"
+  "                                      motion masks and zones (0..1 coordinates); none: show\n"
   "  status [--json]                     per camera: state, last segment, bytes today\n"
   "  timeline CAMERA [--from TIME] [--to TIME] [--json]\n"
   "                                      recorded spans and gaps (default: the last 24 h)\n"
@@ -306,6 +308,58 @@ cmd_cameras_reset_identity (int argc, char **argv)
   return 0;
 }
 
+static int
+cmd_cameras_motion (int argc, char **argv)
+{
+  g_autofree char *config = NULL;
+  g_auto (GStrv) masks = NULL;
+  g_auto (GStrv) zones = NULL;
+  gboolean clear = FALSE;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Config file", "FILE" },
+    { "mask", 0, 0, G_OPTION_ARG_STRING_ARRAY, &masks, "Masked polygon (repeatable)",
+      "\"x,y x,y x,y ...\"" },
+    { "zone", 0, 0, G_OPTION_ARG_STRING_ARRAY, &zones, "Named zone (repeatable)",
+      "NAME=\"x,y x,y x,y ...\"" },
+    { "clear", 0, 0, G_OPTION_ARG_NONE, &clear, "Remove all masks and zones first", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("NAME - nvr cameras motion");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    g_printerr ("nvr cameras motion: %s\n", error->message);
+    return 2;
+  }
+  if (argc != 2)
+    return usage_error ("cameras motion takes exactly one NAME");
+  if (config == NULL)
+    config = g_strdup (NVR_CONFIG_DEFAULT_PATH);
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "name", argv[1]);
+  if (clear)
+    json_object_set_boolean_member (args, "clear", TRUE);
+  const char *const members[] = { "masks", "zones" };
+  GStrv lists[] = { masks, zones };
+  for (guint k = 0; k < 2; k++) {
+    if (lists[k] == NULL)
+      continue;
+    JsonArray *arr = json_array_new ();
+    for (guint i = 0; lists[k][i] != NULL; i++)
+      json_array_add_string_element (arr, lists[k][i]);
+    json_object_set_array_member (args, members[k], arr);
+  }
+  int status = 0;
+  g_autoptr (JsonNode) res = call (config, "cameras.motion", args, &status);
+  if (res == NULL)
+    return status;
+  JsonObject *o = json_node_get_object (res);
+  const char *m = json_object_get_string_member (o, "masks");
+  const char *z = json_object_get_string_member (o, "zones");
+  g_print ("Camera '%s'\n  masks: %s\n  zones: %s\n", argv[1], *m ? m : "none", *z ? z : "none");
+  return 0;
+}
+
 static char *
 format_bytes (gint64 n)
 {
@@ -438,7 +492,7 @@ nvr_cli_main (int argc, char **argv)
     return cmd_timeline (argc - 1, argv + 1);
   if (strcmp (cmd, "cameras") == 0) {
     if (argc < 3)
-      return usage_error ("cameras needs add, list, remove or reset-identity");
+      return usage_error ("cameras needs add, list, remove, reset-identity or motion");
     const char *sub = argv[2];
     if (strcmp (sub, "add") == 0)
       return cmd_cameras_add (argc - 2, argv + 2);
@@ -448,7 +502,9 @@ nvr_cli_main (int argc, char **argv)
       return cmd_cameras_remove (argc - 2, argv + 2);
     if (strcmp (sub, "reset-identity") == 0)
       return cmd_cameras_reset_identity (argc - 2, argv + 2);
-    return usage_error ("cameras needs add, list, remove or reset-identity");
+    if (strcmp (sub, "motion") == 0)
+      return cmd_cameras_motion (argc - 2, argv + 2);
+    return usage_error ("cameras needs add, list, remove, reset-identity or motion");
   }
   if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {
     g_print ("%s", usage_text);

@@ -18,6 +18,8 @@
 #include "admin.h"
 #include "catalog.h"
 #include "config.h"
+#include "events.h"
+#include "mqtt.h"
 #include "paths.h"
 #include "reaper.h"
 #include "recover.h"
@@ -28,6 +30,7 @@ typedef struct {
   NvrConfig *config;
   NvrCatalog *catalog;
   NvrSupervisor *supervisor;
+  NvrMqtt *mqtt;                /* NULL when [mqtt] host is unset */
   NvrReaper *reaper;
   NvrAdmin *admin;
   GMainLoop *loop;
@@ -211,6 +214,100 @@ cmd_cameras_reset_identity (NvrDaemon *d, JsonObject *args, GError **error)
   return json_node_new (JSON_NODE_NULL);
 }
 
+/* `nvr cameras motion NAME [--mask P]... [--zone Z=P]... [--clear]`: the camera's motion masks
+ * and zones (docs/design/motion.md "Wiring"). Given masks replace the masks, given zones the
+ * zones; --clear empties both first; nothing given shows them. */
+static gboolean
+motion_polygons_from_args (JsonObject *args, const char *member, gboolean zones,
+                           NvrMotionSettings *ms, GError **error)
+{
+  JsonArray *arr = json_object_has_member (args, member)
+                   ? json_object_get_array_member (args, member) : NULL;
+  if (arr == NULL)
+    return TRUE;
+  guint n = json_array_get_length (arr);
+  guint max = zones ? NVR_MOTION_MAX_ZONES : NVR_MOTION_MAX_MASKS;
+  if (n > max) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "at most %u %s", max, member);
+    return FALSE;
+  }
+  NvrMotionPolygon *polys = zones ? ms->zones : ms->masks;
+  for (guint i = 0; i < n; i++) {
+    const char *text = json_array_get_string_element (arr, i);
+    memset (&polys[i], 0, sizeof polys[i]);
+    if (text == NULL) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s[%u] is not a string",
+                   member, i);
+      return FALSE;
+    }
+    if (zones) {
+      const char *eq = strchr (text, '=');
+      if (eq == NULL || eq == text || (gsize) (eq - text) >= NVR_MOTION_NAME_MAX) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "zone %u must be NAME=\"x,y x,y x,y ...\" with a 1-31 character name", i + 1);
+        return FALSE;
+      }
+      memcpy (polys[i].name, text, (gsize) (eq - text));
+      text = eq + 1;
+    }
+    g_autoptr (GError) perr = NULL;
+    if (!nvr_events_polygon_parse (text, &polys[i], &perr)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s %u: %s",
+                   zones ? "zone" : "mask", i + 1, perr->message);
+      return FALSE;
+    }
+  }
+  if (zones)
+    ms->n_zones = n;
+  else
+    ms->n_masks = n;
+  return TRUE;
+}
+
+static JsonNode *
+cmd_cameras_motion (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  const char *name = member_str (args, "name");
+  gint64 id = 0;
+  g_autofree char *masks = NULL, *zones = NULL;
+  if (!camera_id (d, name, &id, error) ||
+      !nvr_catalog_camera_motion_get (d->catalog, id, &masks, &zones, error))
+    return NULL;
+  NvrMotionSettings ms;
+  nvr_motion_settings_init (&ms);
+  gboolean clear = json_object_has_member (args, "clear") &&
+                   json_object_get_boolean_member (args, "clear");
+  gboolean change = clear || json_object_has_member (args, "masks") ||
+                    json_object_has_member (args, "zones");
+  if ((!clear && (!nvr_events_polygons_from_json (masks, FALSE, &ms, error) ||
+                  !nvr_events_polygons_from_json (zones, TRUE, &ms, error))) ||
+      !motion_polygons_from_args (args, "masks", FALSE, &ms, error) ||
+      !motion_polygons_from_args (args, "zones", TRUE, &ms, error) ||
+      !nvr_motion_settings_validate (&ms, error))
+    return NULL;
+  g_free (masks);
+  g_free (zones);
+  masks = ms.n_masks ? nvr_events_polygons_to_json (ms.masks, ms.n_masks) : g_strdup ("");
+  zones = ms.n_zones ? nvr_events_polygons_to_json (ms.zones, ms.n_zones) : g_strdup ("");
+  if (change) {
+    if (!nvr_catalog_camera_motion_set (d->catalog, name, masks, zones, NULL, error))
+      return NULL;
+    g_message ("Camera '%s': motion masks/zones set (%u mask(s), %u zone(s))", name, ms.n_masks,
+               ms.n_zones);
+    nvr_supervisor_motion_settings_changed (d->supervisor, id);
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, name);
+  json_builder_set_member_name (b, "masks");
+  json_builder_add_string_value (b, masks);
+  json_builder_set_member_name (b, "zones");
+  json_builder_add_string_value (b, zones);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
 static gint64
 local_midnight_us (gint64 now_us)
 {
@@ -365,6 +462,8 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
     return cmd_cameras_remove (d, args, error);
   if (strcmp (command, "cameras.reset-identity") == 0)
     return cmd_cameras_reset_identity (d, args, error);
+  if (strcmp (command, "cameras.motion") == 0)
+    return cmd_cameras_motion (d, args, error);
   if (strcmp (command, "status") == 0)
     return cmd_status (d, error);
   if (strcmp (command, "timeline") == 0)
@@ -428,6 +527,10 @@ nvr_daemon_run (const char *config_path)
 
   d.reaper = nvr_reaper_new (d.config, d.catalog);
   d.supervisor = nvr_supervisor_new (d.config, d.catalog);
+  /* MQTT connects in the background: an unreachable broker delays nothing below. */
+  if (d.config->mqtt_host != NULL &&
+      (d.mqtt = nvr_mqtt_new (d.config, d.catalog, d.supervisor, &error)) == NULL)
+    goto out;
   cams = nvr_catalog_camera_list (d.catalog, &error);
   if (cams == NULL)
     goto out;
@@ -453,6 +556,7 @@ out:
   if (error != NULL)
     g_printerr ("nvr: %s\n", error->message);
   g_clear_pointer (&d.admin, nvr_admin_free);
+  g_clear_pointer (&d.mqtt, nvr_mqtt_free);
   g_clear_pointer (&d.supervisor, nvr_supervisor_free);
   g_clear_pointer (&d.reaper, nvr_reaper_free);
   g_clear_pointer (&d.catalog, nvr_catalog_close);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "events.h"
 #include "identity.h"
 #include "paths.h"
 #include "recover.h"
@@ -55,6 +56,14 @@ typedef struct {
   gboolean stopping;
   gboolean paused;          /* recording switched off by the household */
   gboolean detect;          /* motion detection switched on (the default) */
+
+  /* The camera's motion event in progress (docs/design/motion.md "Wiring"); ev_id 0 = none. */
+  gint64 ev_id;
+  gint64 ev_start_us;
+  gint64 ev_last_us;        /* last motion reported: where a dying worker's event ends */
+  GStrv ev_zones;
+  double ev_score, ev_area;
+  gboolean ev_thumb;
 } Cam;
 
 struct _NvrSupervisor {
@@ -120,6 +129,7 @@ cam_free (Cam *c)
   g_free (c->state);
   g_free (c->reason);
   g_free (c->codec);
+  g_strfreev (c->ev_zones);
   g_hash_table_unref (c->open);
   g_free (c);
 }
@@ -266,6 +276,180 @@ on_identity (Cam *c, GVariant *fields)
   c->pinned = TRUE;
 }
 
+/* ---- motion events: catalog first, then the outbox, in one transaction ---- */
+
+static void
+event_info (Cam *c, NvrEventInfo *e, gint64 end_us)
+{
+  *e = (NvrEventInfo) { .id = c->ev_id, .camera = c->cam->name, .start_us = c->ev_start_us,
+                        .end_us = end_us, .zones = (const char *const *) c->ev_zones,
+                        .score = c->ev_score, .area = c->ev_area, .has_thumbnail = c->ev_thumb };
+}
+
+static char *
+zones_json (const char *const *zones)
+{
+  g_autoptr (GString) out = g_string_new ("[");
+  for (guint i = 0; zones != NULL && zones[i] != NULL; i++) {
+    g_autofree char *q = g_strescape (zones[i], NULL);
+    g_string_append_printf (out, "%s\"%s\"", i ? "," : "", q);
+  }
+  g_string_append_c (out, ']');
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* Writes @type ("new", "update", "end") for the camera's current event: the event row change
+ * done by @apply and the outbox row commit together or not at all. */
+typedef gboolean (*EventApply) (Cam *c, gpointer data, GError **error);
+
+static gboolean
+event_commit (Cam *c, const char *type, const NvrEventInfo *before, gint64 end_us,
+              EventApply apply, gpointer data)
+{
+  NvrCatalog *cat = c->sup->catalog;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_catalog_begin (cat, &error)) {
+    g_warning ("Failed to record motion on camera '%s': %s", c->cam->name, error->message);
+    return FALSE;
+  }
+  gboolean ok = apply (c, data, &error);
+  if (ok) {
+    NvrEventInfo after;
+    event_info (c, &after, end_us);
+    g_autofree char *payload = nvr_events_payload (type, before, &after);
+    const char *prefix = c->sup->config->mqtt_prefix ? c->sup->config->mqtt_prefix : "hearth";
+    g_autofree char *topic = g_strconcat (prefix, "/events", NULL);
+    ok = nvr_catalog_outbox_add (cat, topic, payload, FALSE, g_get_real_time (), NULL, &error);
+  }
+  if (ok)
+    ok = nvr_catalog_commit (cat, &error);
+  else
+    nvr_catalog_commit (cat, NULL);   /* nothing was written that must not be; keep the tx short */
+  if (!ok) {
+    g_warning ("Failed to record motion on camera '%s': %s", c->cam->name,
+               error ? error->message : "?");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+apply_start (Cam *c, gpointer data, GError **error)
+{
+  g_autofree char *zones = zones_json ((const char *const *) c->ev_zones);
+  return nvr_catalog_event_start (c->sup->catalog, c->cam->id, c->ev_start_us, zones,
+                                  c->ev_score, c->ev_area, &c->ev_id, error);
+}
+
+static gboolean
+apply_update (Cam *c, gpointer data, GError **error)
+{
+  g_autofree char *zones = zones_json ((const char *const *) c->ev_zones);
+  return nvr_catalog_event_update (c->sup->catalog, c->ev_id, c->ev_last_us, zones, c->ev_score,
+                                   c->ev_area, data, error);
+}
+
+static gboolean
+apply_end (Cam *c, gpointer data, GError **error)
+{
+  return apply_update (c, NULL, error) &&
+         nvr_catalog_event_end (c->sup->catalog, c->ev_id, *(gint64 *) data, error);
+}
+
+/* Ends the camera's event in progress at @end_us (the worker said so, or died). */
+static void
+event_end (Cam *c, gint64 end_us)
+{
+  if (c->ev_id == 0)
+    return;
+  NvrEventInfo before;
+  event_info (c, &before, 0);
+  end_us = MAX (end_us, c->ev_start_us);
+  c->ev_last_us = MAX (c->ev_last_us, end_us);
+  gboolean ok = event_commit (c, "end", &before, end_us, apply_end, &end_us);
+  g_message ("Camera '%s': motion event %" G_GINT64_FORMAT " ended", c->cam->name, c->ev_id);
+  c->ev_id = 0;
+  g_clear_pointer (&c->ev_zones, g_strfreev);
+  c->ev_thumb = FALSE;
+  if (c->sup->listener.motion_changed != NULL)
+    c->sup->listener.motion_changed (c->cam->id, c->cam->name, FALSE, c->sup->listener_data);
+  if (ok && c->sup->listener.outbox_added != NULL)
+    c->sup->listener.outbox_added (c->sup->listener_data);
+}
+
+static void
+on_motion (Cam *c, GVariant *fields)
+{
+  const char *state = nvr_wire_get_str (fields, "state", "");
+  gint64 start_us = nvr_wire_get_int64 (fields, "start_us", -1);
+  gint64 end_us = nvr_wire_get_int64 (fields, "end_us", -1);
+  gint64 last_us = nvr_wire_get_int64 (fields, "last_us", start_us);
+  double score = 0, area = 0;
+  g_variant_lookup (fields, "score", "d", &score);
+  g_variant_lookup (fields, "area", "d", &area);
+  g_autofree const char **zones = NULL;
+  g_autoptr (GVariant) zv = g_variant_lookup_value (fields, "zones", G_VARIANT_TYPE_STRING_ARRAY);
+  if (zv != NULL)
+    zones = g_variant_get_strv (zv, NULL);
+  const char *thumb = nvr_wire_get_str (fields, "thumbnail", NULL);
+  gboolean zones_ok = zones == NULL || g_strv_length ((char **) zones) <= 16;
+  for (guint i = 0; zones_ok && zones != NULL && zones[i] != NULL; i++)
+    zones_ok = strlen (zones[i]) >= 1 && strlen (zones[i]) < 32;
+  if (start_us <= 0 || end_us < 0 || (end_us > 0 && end_us < start_us) || last_us < start_us ||
+      !(score >= 0 && score < 1e9) || !(area >= 0 && area <= 1) || !zones_ok ||
+      (thumb != NULL && (!nvr_paths_is_within (c->camera_dir, thumb) ||
+                         !g_str_has_suffix (thumb, ".jpg")))) {
+    violation (c, "malformed motion report");
+    return;
+  }
+
+  gboolean start = strcmp (state, "start") == 0;
+  if (!start && strcmp (state, "update") != 0 && strcmp (state, "end") != 0) {
+    violation (c, "unknown motion state");
+    return;
+  }
+  if (start && c->ev_id != 0)
+    event_end (c, c->ev_last_us);   /* a start without the previous end: close that one */
+  if (!start && (c->ev_id == 0 || start_us != c->ev_start_us)) {
+    g_debug ("Camera '%s': motion %s for no event in progress", c->cam->name, state);
+    return;
+  }
+
+  /* "before" is the event as last announced; it keeps the old zones alive until written. */
+  g_auto (GStrv) old_zones = g_steal_pointer (&c->ev_zones);
+  NvrEventInfo before;
+  event_info (c, &before, 0);
+  before.zones = (const char *const *) old_zones;
+  c->ev_zones = g_strdupv ((char **) zones);
+  c->ev_score = MAX (score, start ? 0 : c->ev_score);
+  c->ev_area = MAX (area, start ? 0 : c->ev_area);
+  c->ev_last_us = MAX (last_us, start ? start_us : c->ev_last_us);
+  if (thumb != NULL)
+    c->ev_thumb = TRUE;
+
+  if (start) {
+    c->ev_start_us = start_us;
+    c->ev_thumb = thumb != NULL;
+    c->ev_id = 0;
+    gboolean ok = event_commit (c, "new", NULL, 0, apply_start, NULL);
+    if (!ok) {
+      c->ev_id = 0;
+      return;
+    }
+    g_message ("Camera '%s': motion event %" G_GINT64_FORMAT " started", c->cam->name, c->ev_id);
+    if (c->sup->listener.motion_changed != NULL)
+      c->sup->listener.motion_changed (c->cam->id, c->cam->name, TRUE, c->sup->listener_data);
+    if (c->sup->listener.outbox_added != NULL)
+      c->sup->listener.outbox_added (c->sup->listener_data);
+  } else if (strcmp (state, "update") == 0) {
+    if (event_commit (c, "update", &before, 0, apply_update, (gpointer) thumb) &&
+        c->sup->listener.outbox_added != NULL)
+      c->sup->listener.outbox_added (c->sup->listener_data);
+  } else {
+    event_end (c, end_us > 0 ? end_us : c->ev_last_us);
+  }
+}
+
 static void
 on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer data)
 {
@@ -278,6 +462,8 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
     on_state (c, fields);
   else if (strcmp (kind, "identity") == 0)
     on_identity (c, fields);
+  else if (strcmp (kind, "motion") == 0)
+    on_motion (c, fields);
   else if (strcmp (kind, "hello") == 0)
     g_debug ("Worker for camera '%s' says hello", c->cam->name);
   else
@@ -371,6 +557,7 @@ on_worker_exit (GObject *src, GAsyncResult *res, gpointer data)
   c->past_reconnects += c->worker_reconnects;
   c->worker_reconnects = 0;
   settle_open_segments (c);
+  event_end (c, c->ev_last_us);   /* the worker died mid-event: end it at its last motion */
 
   if (c->removed) {
     g_message ("Worker for removed camera '%s' %s", c->cam->name, how);
@@ -400,6 +587,19 @@ on_worker_exit (GObject *src, GAsyncResult *res, gpointer data)
   c->restart_source = g_timeout_add ((guint) delay_ms, restart_cb, c);
 }
 
+/* The camera's masks and zones, read fresh from the catalog (they change at run time). */
+static void
+add_motion_fields (Cam *c, GVariantBuilder *b)
+{
+  g_autofree char *masks = NULL, *zones = NULL;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_catalog_camera_motion_get (c->sup->catalog, c->cam->id, &masks, &zones, &error))
+    g_warning ("Failed to read the motion masks of camera '%s': %s; detecting without them",
+               c->cam->name, error->message);
+  g_variant_builder_add (b, "{sv}", "motion_masks", g_variant_new_string (masks ? masks : ""));
+  g_variant_builder_add (b, "{sv}", "motion_zones", g_variant_new_string (zones ? zones : ""));
+}
+
 static GVariant *
 worker_config (Cam *c)
 {
@@ -425,6 +625,9 @@ worker_config (Cam *c)
                          g_variant_new_int64 (cfg->backoff_initial_ms));
   g_variant_builder_add (&b, "{sv}", "backoff_max_ms", g_variant_new_int64 (cfg->backoff_max_ms));
   g_variant_builder_add (&b, "{sv}", "detect", g_variant_new_boolean (c->detect));
+  g_variant_builder_add (&b, "{sv}", "sub_url",
+                         g_variant_new_string (c->cam->sub_url ? c->cam->sub_url : ""));
+  add_motion_fields (c, &b);
   g_variant_builder_add (&b, "{sv}", "pinned", g_variant_new_boolean (c->pinned));
   nvr_identity_add_fields (&b, "pin_", &c->pin);
   return g_variant_builder_end (&b);
@@ -714,4 +917,19 @@ nvr_supervisor_status (NvrSupervisor *sup)
   }
   g_ptr_array_sort (out, compare_status);
   return out;
+}
+
+void
+nvr_supervisor_motion_settings_changed (NvrSupervisor *sup, gint64 camera_id)
+{
+  Cam *c = g_hash_table_lookup (sup->cams, &camera_id);
+  if (c == NULL || c->ch == NULL)
+    return;   /* a worker started later reads them in its config */
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  add_motion_fields (c, &b);
+  g_autoptr (GError) error = NULL;
+  if (!nvr_wire_channel_send (c->ch, "motion-settings", g_variant_builder_end (&b), &error))
+    g_warning ("Failed to send motion settings to the worker of camera '%s': %s", c->cam->name,
+               error->message);
 }

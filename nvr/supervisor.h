@@ -71,6 +71,9 @@ gboolean nvr_supervisor_set_detect (NvrSupervisor *sup, gint64 camera_id, gboole
 gboolean nvr_supervisor_get_switches (NvrSupervisor *sup, gint64 camera_id, gboolean *recording,
                                       gboolean *detect);
 
+/* The camera's motion masks or zones changed in the catalog: pass them to its worker. */
+void nvr_supervisor_motion_settings_changed (NvrSupervisor *sup, gint64 camera_id);
+
 /* Snapshot of every camera, ordered by id; elements are NvrCameraStatus. */
 GPtrArray *nvr_supervisor_status (NvrSupervisor *sup);
 

@@ -27,10 +27,14 @@
 
 #include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <gst/app/gstappsink.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 
 #include "backoff.h"
+#include "events.h"
 #include "identity.h"
+#include "motion.h"
 #include "mp4probe.h"
 #include "nvr-pipelines.h"
 #include "paths.h"
@@ -47,6 +51,12 @@
  * divides segment_seconds exactly that is one GOP early. The slack lets such a GOP in. */
 #define SEGMENT_SLACK_MS 250
 #define RESOURCE_PREFIX "/org/hearth/pipelines/"
+/* Motion: an update of an active event is sent at most this often. */
+#define MOTION_UPDATE_US (2 * G_USEC_PER_SEC)
+/* A failed motion stream is retried after this long; recording is not affected. */
+#define MOTION_RETRY_MS 5000
+/* No motion frame for this long lets an active event end by the detector's timer. */
+#define MOTION_STALL_US (G_USEC_PER_SEC)
 
 typedef enum {
   TRANSPORT_TCP,
@@ -68,6 +78,10 @@ typedef struct {
   Transport transport;
   guint watchdog_seconds;
   NvrBackoffPolicy backoff;
+  char *motion_url;       /* sub_url if given, else main_url; without userinfo */
+  gboolean motion_sub;    /* motion_url is the sub-stream */
+  gboolean detect;        /* motion detection on at start (the `detect` message switches it) */
+  NvrMotionSettings motion;   /* validated */
 } WorkerConfig;
 
 typedef enum {
@@ -90,6 +104,29 @@ typedef struct {
 } Segment;
 
 typedef struct _Worker Worker;
+
+/* One decoded GRAY8 frame of the motion stream, copied out of the appsink. */
+typedef struct {
+  GstSample *sample;      /* its own deep copy of the buffer */
+  gint64 wall_us;         /* wall clock of the frame, like a segment's start_us */
+} MotionFrame;
+
+/* The motion stream: its own small pipeline (rtspsrc of motion_url ! decode chain ! appsink),
+ * built once the recording connection's identity was accepted and dropped with it; a failure
+ * only retries motion. Refcounted like Conn: posted work checks `w->mo == m`. */
+typedef struct {
+  gatomicrefcount ref;
+  Worker *w;
+  GstElement *pipeline;            /* main loop */
+  guint bus_watch;                 /* main loop */
+  _Atomic gint64 last_data_us;     /* any thread: monotonic time of the last decoded frame */
+  atomic_int video_selected;       /* rtspsrc thread */
+  atomic_int pad_taken;            /* rtspsrc thread */
+  GMutex lock;
+  MotionFrame *pending;            /* lock: newest frame not yet processed; a newer one replaces
+                                    * it (bounded to one frame) */
+  guint dropped;                   /* lock */
+} Mo;
 
 /* One connection: a pipeline built for it and dropped with it. Refcounted because streaming
  * threads post work to the main loop that may run after teardown; such work checks
@@ -143,6 +180,23 @@ struct _Worker {
   GMutex name_lock;                /* guards next_seq and the exists-check in naming */
   guint64 next_seq;
   int exit_status;
+  /* motion (main loop; docs/design/motion.md "Wiring") */
+  gboolean detect;                 /* switched on */
+  NvrMotion *motion;               /* the detector; kept across motion pipelines */
+  Mo *mo;                          /* running motion pipeline, or NULL */
+  guint motion_retry_source;
+  gint64 motion_last_wall_us;      /* timestamp of the last frame processed */
+  gint64 motion_last_mono_us;      /* monotonic time it was processed */
+  gboolean ev_active;              /* an event was started and not yet ended */
+  gint64 ev_start_us;
+  gint64 ev_last_us;               /* last motion frame of the event */
+  NvrMotionResult ev_res;          /* latest result of the event (peaks, zones) */
+  double ev_box[4];                /* box of the event's largest-area frame */
+  gint64 ev_sent_mono_us;          /* when the last start/update was sent */
+  guint ev_sent_zones;
+  double ev_sent_score;
+  guint thumbs_pending;
+  guint thumb_seq;
 };
 
 /* ---- small helpers ---- */
@@ -189,6 +243,7 @@ config_clear (WorkerConfig *cfg)
   }
   g_free (cfg->storage_root);
   g_free (cfg->camera_dir);
+  g_free (cfg->motion_url);
   memset (cfg, 0, sizeof *cfg);
 }
 
@@ -361,6 +416,44 @@ config_parse (GVariant *f, WorkerConfig *cfg, GError **error)
   }
   if (url_password != NULL)
     explicit_bzero (url_password, strlen (url_password));
+
+  /* Motion: the sub-stream when there is one (credentials are the camera's, as for main). */
+  const char *sub = nvr_wire_get_str (f, "sub_url", "");
+  if (*sub != '\0') {
+    g_autofree char *h = NULL, *u = NULL, *p = NULL;
+    if (!parse_url (sub, &cfg->motion_url, &h, &u, &p, NULL)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Invalid config field 'sub_url'");
+      return FALSE;
+    }
+    if (p != NULL)
+      explicit_bzero (p, strlen (p));
+    cfg->motion_sub = TRUE;
+  } else {
+    cfg->motion_url = g_strdup (cfg->url);
+  }
+  g_autoptr (GVariant) det = g_variant_lookup_value (f, "detect", G_VARIANT_TYPE_BOOLEAN);
+  cfg->detect = det == NULL || g_variant_get_boolean (det);
+  NvrMotionSettings *ms = &cfg->motion;
+  nvr_motion_settings_init (ms);
+  g_variant_lookup (f, "motion_threshold", "d", &ms->threshold);
+  g_variant_lookup (f, "motion_min_area", "d", &ms->min_area);
+  g_variant_lookup (f, "motion_global_fraction", "d", &ms->global_fraction);
+  g_variant_lookup (f, "motion_max_contrast_gain", "d", &ms->max_contrast_gain);
+  ms->start_frames = (guint) CLAMP (nvr_wire_get_int64 (f, "motion_start_frames",
+                                                        ms->start_frames), 0, G_MAXINT);
+  ms->end_after_ms = nvr_wire_get_int64 (f, "motion_end_after_ms", ms->end_after_ms);
+  ms->background_ms = nvr_wire_get_int64 (f, "motion_background_ms", ms->background_ms);
+  g_autoptr (GError) merr = NULL;
+  if (!nvr_events_polygons_from_json (nvr_wire_get_str (f, "motion_masks", ""), FALSE, ms,
+                                      &merr) ||
+      !nvr_events_polygons_from_json (nvr_wire_get_str (f, "motion_zones", ""), TRUE, ms,
+                                      &merr) ||
+      !nvr_motion_settings_validate (ms, &merr)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "Invalid config field 'motion_*': %s", merr->message);
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -532,6 +625,9 @@ queue_sync (Worker *w, Segment *seg, gint64 duration_us, gboolean forced)
 
 static void worker_connect (Worker *w);
 static void conn_fail (Worker *w, const char *reason);
+static void motion_start (Worker *w);
+static void motion_stop (Worker *w);
+static void motion_tick (Worker *w);
 
 static void
 conn_teardown (Worker *w)
@@ -539,6 +635,7 @@ conn_teardown (Worker *w)
   Conn *c = w->conn;
   if (c == NULL)
     return;
+  motion_stop (w);   /* the motion stream lives no longer than the connection it follows */
   if (c->drain_timer)
     g_source_remove (c->drain_timer);
   c->drain_timer = 0;
@@ -1188,6 +1285,7 @@ identity_decide (Worker *w, Conn *c, const char *peer, const char *mac)
   w->phase = PHASE_STREAMING;
   w->attempt = 0;
   send_state (w, "streaming", "", c->seen.codec, c->seen.width, c->seen.height, 0);
+  motion_start (w);
   return TRUE;
 }
 
@@ -1263,6 +1361,7 @@ on_watchdog (gpointer data)
 {
   Worker *w = data;
   Conn *c = w->conn;
+  motion_tick (w);
   if (c == NULL || (w->phase != PHASE_CONNECTING && w->phase != PHASE_STREAMING))
     return G_SOURCE_CONTINUE;
   gint64 idle_us = g_get_monotonic_time () - atomic_load (&c->last_data_us);
@@ -1318,6 +1417,537 @@ worker_connect (Worker *w)
     conn_fail (w, "pipeline failed to start");
 }
 
+/* ---- motion (docs/design/motion.md "Wiring") ----
+ * A separate pipeline per connection: rtspsrc (sub-stream if configured, else main) ! depay !
+ * parse ! avdec (1 thread) ! videorate 5 fps (before scaling) ! videoscale ! videoconvert GRAY8
+ * 320x180 ! appsink (drop, 1 buffer). The appsink's streaming thread copies the frame into
+ * Mo.pending (one slot) and posts; the detector runs here on the main loop (≈ 0.3 ms/frame). */
+
+static Mo *
+mo_ref (Mo *m)
+{
+  g_atomic_ref_count_inc (&m->ref);
+  return m;
+}
+
+static void
+motion_frame_free (MotionFrame *f)
+{
+  if (f == NULL)
+    return;
+  gst_sample_unref (f->sample);
+  g_free (f);
+}
+
+static void
+mo_unref (Mo *m)
+{
+  if (m == NULL || !g_atomic_ref_count_dec (&m->ref))
+    return;
+  motion_frame_free (m->pending);
+  g_mutex_clear (&m->lock);
+  g_free (m);
+}
+
+static void worker_maybe_exit (Worker *w);
+
+/* The `motion` message. @end_us 0 while active; @thumb NULL if none new. */
+static void
+send_motion (Worker *w, const char *state, gint64 end_us, const char *thumb)
+{
+  const NvrMotionResult *r = &w->ev_res;
+  GVariantBuilder b, zb;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_init (&zb, G_VARIANT_TYPE_STRING_ARRAY);
+  for (guint i = 0; i < r->n_zones_entered && i < NVR_MOTION_MAX_ZONES; i++) {
+    const char *name = w->motion ? nvr_motion_zone_name (w->motion, r->zones_entered[i]) : NULL;
+    if (name != NULL)
+      g_variant_builder_add (&zb, "s", name);
+  }
+  g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string (state));
+  g_variant_builder_add (&b, "{sv}", "start_us", g_variant_new_int64 (w->ev_start_us));
+  g_variant_builder_add (&b, "{sv}", "end_us", g_variant_new_int64 (end_us));
+  g_variant_builder_add (&b, "{sv}", "last_us", g_variant_new_int64 (w->ev_last_us));
+  g_variant_builder_add (&b, "{sv}", "score", g_variant_new_double (r->peak_score));
+  g_variant_builder_add (&b, "{sv}", "area", g_variant_new_double (r->peak_area));
+  g_variant_builder_add (&b, "{sv}", "zones", g_variant_builder_end (&zb));
+  g_variant_builder_add (&b, "{sv}", "bbox", g_variant_new ("(dddd)", w->ev_box[0], w->ev_box[1],
+                                                            w->ev_box[2], w->ev_box[3]));
+  if (thumb != NULL)
+    g_variant_builder_add (&b, "{sv}", "thumbnail", g_variant_new_string (thumb));
+  g_debug ("Motion %s: start %" G_GINT64_FORMAT " score %.2f area %.4f", state, w->ev_start_us,
+           r->peak_score, r->peak_area);
+  send_msg (w, "motion", g_variant_builder_end (&b));
+  w->ev_sent_mono_us = g_get_monotonic_time ();
+  w->ev_sent_zones = r->n_zones_entered;
+  w->ev_sent_score = r->peak_score;
+}
+
+/* ---- thumbnails: encoded and written on a thread, reported in an `update` ---- */
+
+typedef struct {
+  Worker *w;
+  GstSample *sample;      /* GRAY8 frame at the event's start */
+  gint64 start_us;
+  guint seq;
+  char *rel;              /* out */
+  char *error;            /* out */
+} ThumbJob;
+
+static void
+thumb_job_free (ThumbJob *j)
+{
+  gst_sample_unref (j->sample);
+  g_free (j->rel);
+  g_free (j->error);
+  g_free (j);
+}
+
+static void
+thumb_thread (GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+  ThumbJob *j = data;
+  const WorkerConfig *cfg = &j->w->cfg;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstCaps) jpeg_caps = gst_caps_new_empty_simple ("image/jpeg");
+  g_autoptr (GstSample) jpeg = gst_video_convert_sample (j->sample, jpeg_caps, 5 * GST_SECOND,
+                                                         &error);
+  GstBuffer *buf = jpeg ? gst_sample_get_buffer (jpeg) : NULL;
+  GstMapInfo map;
+  if (buf == NULL || !gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    j->error = g_strdup_printf ("JPEG encoding failed: %s", error ? error->message : "no data");
+    g_task_return_boolean (task, TRUE);
+    return;
+  }
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (j->start_us / G_USEC_PER_SEC);
+  g_autofree char *day = g_date_time_format (t, "%Y-%m-%d");
+  g_autofree char *hms = g_date_time_format (t, "%H%M%S");
+  g_autofree char *dir_rel = g_build_filename (cfg->camera_dir, "events", day, NULL);
+  g_autofree char *dir = g_build_filename (cfg->storage_root, dir_rel, NULL);
+  if (g_mkdir_with_parents (dir, 0750) != 0) {
+    j->error = g_strdup_printf ("cannot create '%s': %s", dir_rel, g_strerror (errno));
+  } else {
+    for (guint n = j->seq; n < j->seq + 1000 && j->rel == NULL; n++) {
+      g_autofree char *name = g_strdup_printf ("%s-%u.jpg", hms, n);
+      g_autofree char *rel = g_build_filename (dir_rel, name, NULL);
+      g_autofree char *abs = g_build_filename (cfg->storage_root, rel, NULL);
+      if (g_file_test (abs, G_FILE_TEST_EXISTS))
+        continue;
+      if (!g_file_set_contents (abs, (const char *) map.data, (gssize) map.size, &error))
+        j->error = g_strdup (error->message);
+      else
+        j->rel = g_steal_pointer (&rel);
+      break;
+    }
+  }
+  gst_buffer_unmap (buf, &map);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_thumb_done (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Worker *w = data;
+  ThumbJob *j = g_task_get_task_data (G_TASK (res));
+  w->thumbs_pending--;
+  if (j->error != NULL)
+    g_warning ("Failed to write a motion thumbnail: %s", j->error);
+  else if (w->ev_active && w->ev_start_us == j->start_us)
+    send_motion (w, "update", 0, j->rel);
+  else
+    g_message ("Thumbnail '%s' written after its event ended; not reported", j->rel);
+  worker_maybe_exit (w);
+}
+
+static void
+thumb_start (Worker *w, GstSample *sample)
+{
+  ThumbJob *j = g_new0 (ThumbJob, 1);
+  j->w = w;
+  j->sample = gst_sample_ref (sample);
+  j->start_us = w->ev_start_us;
+  j->seq = ++w->thumb_seq;
+  w->thumbs_pending++;
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, on_thumb_done, w);
+  g_task_set_task_data (task, j, (GDestroyNotify) thumb_job_free);
+  g_task_run_in_thread (task, thumb_thread);
+}
+
+/* What the detector said about a frame (or a stall): start, update, end. */
+static void
+motion_result (Worker *w, const NvrMotionResult *r, gint64 ts_us, GstSample *sample)
+{
+  if (r->started || (w->ev_active && (r->active || r->ended))) {
+    w->ev_res = *r;
+    if (r->motion && r->area >= w->ev_res.peak_area) {
+      w->ev_box[0] = r->box_x;
+      w->ev_box[1] = r->box_y;
+      w->ev_box[2] = r->box_w;
+      w->ev_box[3] = r->box_h;
+    }
+  }
+  if (r->started) {
+    w->ev_active = TRUE;
+    w->ev_start_us = r->event_start_us;
+    w->ev_last_us = ts_us;
+    g_message ("Motion started (score %.2f, area %.4f)", r->peak_score, r->peak_area);
+    send_motion (w, "start", 0, NULL);
+    if (sample != NULL)
+      thumb_start (w, sample);
+    return;
+  }
+  if (!w->ev_active)
+    return;
+  if (r->ended) {
+    w->ev_active = FALSE;
+    g_message ("Motion ended after %.1f s", (double) (r->event_end_us - w->ev_start_us) / 1e6);
+    send_motion (w, "end", MAX (r->event_end_us, w->ev_start_us), NULL);
+    return;
+  }
+  if (r->motion)
+    w->ev_last_us = ts_us;
+  if ((r->n_zones_entered > w->ev_sent_zones || r->peak_score > w->ev_sent_score) &&
+      g_get_monotonic_time () - w->ev_sent_mono_us >= MOTION_UPDATE_US)
+    send_motion (w, "update", 0, NULL);
+}
+
+static gboolean
+mo_on_frame (gpointer data)
+{
+  Mo *m = data;
+  Worker *w = m->w;
+  g_mutex_lock (&m->lock);
+  MotionFrame *f = g_steal_pointer (&m->pending);
+  g_mutex_unlock (&m->lock);
+  if (w->mo != m || f == NULL || w->motion == NULL) {
+    motion_frame_free (f);
+    mo_unref (m);
+    return G_SOURCE_REMOVE;
+  }
+  GstVideoInfo info;
+  GstVideoFrame vf;
+  GstCaps *caps = gst_sample_get_caps (f->sample);
+  if (caps != NULL && gst_video_info_from_caps (&info, caps) &&
+      GST_VIDEO_INFO_FORMAT (&info) == GST_VIDEO_FORMAT_GRAY8 &&
+      gst_video_frame_map (&vf, &info, gst_sample_get_buffer (f->sample), GST_MAP_READ)) {
+    /* Wall time may step back a little between frames; the detector wants it increasing. */
+    gint64 ts = MAX (f->wall_us, w->motion_last_wall_us + 1);
+    NvrMotionResult r;
+    g_autoptr (GError) error = NULL;
+    gboolean ok = nvr_motion_process (w->motion, GST_VIDEO_FRAME_PLANE_DATA (&vf, 0),
+                                      (guint) GST_VIDEO_FRAME_WIDTH (&vf),
+                                      (guint) GST_VIDEO_FRAME_HEIGHT (&vf),
+                                      (guint) GST_VIDEO_FRAME_PLANE_STRIDE (&vf, 0), ts, &r,
+                                      &error);
+    gst_video_frame_unmap (&vf);
+    if (ok) {
+      w->motion_last_wall_us = ts;
+      w->motion_last_mono_us = g_get_monotonic_time ();
+      motion_result (w, &r, ts, f->sample);
+    } else {
+      g_debug ("Motion frame ignored: %s", error->message);
+    }
+  }
+  motion_frame_free (f);
+  mo_unref (m);
+  return G_SOURCE_REMOVE;
+}
+
+/* appsink's streaming thread: copy the frame out, keep only the newest, post. */
+static GstFlowReturn
+mo_new_sample (GstAppSink *sink, gpointer data)
+{
+  Mo *m = data;
+  g_autoptr (GstSample) sample = gst_app_sink_pull_sample (sink);
+  if (sample == NULL)
+    return GST_FLOW_EOS;
+  GstBuffer *buf = gst_sample_get_buffer (sample);
+  GstCaps *caps = gst_sample_get_caps (sample);
+  if (buf == NULL || caps == NULL || gst_buffer_get_size (buf) > 1920 * 1080)
+    return GST_FLOW_OK;
+  atomic_store (&m->last_data_us, g_get_monotonic_time ());
+  MotionFrame *f = g_new0 (MotionFrame, 1);
+  g_autoptr (GstElement) pipeline = GST_ELEMENT (gst_object_get_parent (GST_OBJECT (sink)));
+  f->wall_us = pipeline ? sample_wall_us (pipeline, sample) : g_get_real_time ();
+  g_autoptr (GstBuffer) copy = gst_buffer_copy_deep (buf);
+  f->sample = gst_sample_new (copy, caps, gst_sample_get_segment (sample), NULL);
+  g_mutex_lock (&m->lock);
+  gboolean post = m->pending == NULL;
+  if (!post)
+    m->dropped++;
+  motion_frame_free (m->pending);
+  m->pending = f;
+  g_mutex_unlock (&m->lock);
+  if (post)
+    g_main_context_invoke (NULL, mo_on_frame, mo_ref (m));
+  return GST_FLOW_OK;
+}
+
+typedef struct {
+  Mo *m;
+  GstPad *pad;
+  char *template_name;   /* NULL: unsupported codec */
+  gulong block_id;
+} MoLink;
+
+static void
+mo_link_free (MoLink *l)
+{
+  if (l->block_id)
+    gst_pad_remove_probe (l->pad, l->block_id);
+  gst_object_unref (l->pad);
+  mo_unref (l->m);
+  g_free (l->template_name);
+  g_free (l);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MoLink, mo_link_free)
+
+static void motion_failed (Worker *w, const char *why);
+
+static gboolean
+mo_on_link (gpointer data)
+{
+  g_autoptr (MoLink) l = data;
+  Mo *m = l->m;
+  Worker *w = m->w;
+  if (w->mo != m)
+    return G_SOURCE_REMOVE;
+  if (l->template_name == NULL) {
+    motion_failed (w, "unsupported codec");
+    return G_SOURCE_REMOVE;
+  }
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = load_template (l->template_name, &error);
+  GstElement *bin = desc ? gst_parse_bin_from_description (desc, TRUE, &error) : NULL;
+  if (bin == NULL) {
+    g_warning ("Failed to build the motion branch: %s", error->message);
+    motion_failed (w, "internal error: motion template");
+    return G_SOURCE_REMOVE;
+  }
+  gst_bin_add (GST_BIN (m->pipeline), bin);
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin), "sink");
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (bin, "sink");
+  if (sink == NULL || sinkpad == NULL || gst_pad_link (l->pad, sinkpad) != GST_PAD_LINK_OK) {
+    motion_failed (w, "could not link the motion stream");
+    return G_SOURCE_REMOVE;
+  }
+  GstAppSinkCallbacks cb = { .new_sample = mo_new_sample };
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, mo_ref (m), (GDestroyNotify) mo_unref);
+  if (!gst_element_sync_state_with_parent (bin))
+    motion_failed (w, "motion branch did not start");
+  return G_SOURCE_REMOVE;   /* freeing l unblocks the pad */
+}
+
+static void
+mo_on_pad_added (GstElement *src, GstPad *pad, gpointer data)
+{
+  Mo *m = data;
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  if (caps == NULL)
+    caps = gst_pad_query_caps (pad, NULL);
+  const GstStructure *s = caps && gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0)
+                                                            : NULL;
+  const char *media = s ? gst_structure_get_string (s, "media") : NULL;
+  int expected = 0;
+  if (media == NULL || strcmp (media, "video") != 0 ||
+      !atomic_compare_exchange_strong (&m->pad_taken, &expected, 1))
+    return;
+  const char *enc = gst_structure_get_string (s, "encoding-name");
+  MoLink *l = g_new0 (MoLink, 1);
+  l->m = mo_ref (m);
+  l->pad = gst_object_ref (pad);
+  if (enc != NULL && g_ascii_strcasecmp (enc, "H264") == 0)
+    l->template_name = g_strdup ("motion-h264.gst");
+  else if (enc != NULL && g_ascii_strcasecmp (enc, "H265") == 0)
+    l->template_name = g_strdup ("motion-h265.gst");
+  l->block_id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, block_probe, NULL,
+                                   NULL);
+  g_main_context_invoke (NULL, mo_on_link, l);
+}
+
+static gboolean
+mo_on_select_stream (GstElement *src, guint num, GstCaps *caps, gpointer data)
+{
+  Mo *m = data;
+  const GstStructure *s = gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0) : NULL;
+  const char *media = s ? gst_structure_get_string (s, "media") : NULL;
+  int expected = 0;
+  return media != NULL && strcmp (media, "video") == 0 &&
+         atomic_compare_exchange_strong (&m->video_selected, &expected, 1);
+}
+
+static gboolean
+mo_on_bus (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  Mo *m = data;
+  Worker *w = m->w;
+  if (w->mo != m)
+    return G_SOURCE_CONTINUE;
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) err = NULL;
+    g_autofree char *debug = NULL;
+    gst_message_parse_error (msg, &err, &debug);
+    g_autofree char *reason = error_reason (err, debug);
+    motion_failed (w, reason);
+  } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+    motion_failed (w, "camera ended the stream");
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_motion_retry (gpointer data)
+{
+  Worker *w = data;
+  w->motion_retry_source = 0;
+  motion_start (w);
+  return G_SOURCE_REMOVE;
+}
+
+/* Tears the motion pipeline down (the detector and any event in progress stay). */
+static void
+motion_stop (Worker *w)
+{
+  Mo *m = w->mo;
+  if (w->motion_retry_source) {
+    g_source_remove (w->motion_retry_source);
+    w->motion_retry_source = 0;
+  }
+  if (m == NULL)
+    return;
+  w->mo = NULL;
+  if (m->bus_watch)
+    g_source_remove (m->bus_watch);
+  gst_element_set_state (m->pipeline, GST_STATE_NULL);
+  g_clear_object (&m->pipeline);
+  g_mutex_lock (&m->lock);
+  if (m->dropped > 0)
+    g_message ("Motion: %u frame(s) dropped behind the detector", m->dropped);
+  g_mutex_unlock (&m->lock);
+  mo_unref (m);
+}
+
+/* The motion stream failed: recording goes on; motion retries after MOTION_RETRY_MS. */
+static void
+motion_failed (Worker *w, const char *why)
+{
+  g_message ("Motion stream (%s) failed: %s; retrying in %d ms",
+             w->cfg.motion_sub ? "sub-stream" : "main stream", why, MOTION_RETRY_MS);
+  motion_stop (w);
+  if (!w->stop_requested)
+    w->motion_retry_source = g_timeout_add (MOTION_RETRY_MS, on_motion_retry, w);
+}
+
+/* Ends an event in progress at its last motion (detect off, settings changed, exiting). */
+static void
+motion_end_now (Worker *w)
+{
+  if (!w->ev_active)
+    return;
+  w->ev_active = FALSE;
+  send_motion (w, "end", MAX (w->ev_last_us, w->ev_start_us), NULL);
+}
+
+static void
+motion_start (Worker *w)
+{
+  if (!w->detect || w->mo != NULL || w->motion_retry_source != 0 || w->conn == NULL ||
+      w->phase != PHASE_STREAMING || w->stop_requested)
+    return;
+  g_autoptr (GError) error = NULL;
+  if (w->motion == NULL && (w->motion = nvr_motion_new (&w->cfg.motion, &error)) == NULL) {
+    g_warning ("Failed to create the motion detector: %s", error->message);
+    return;
+  }
+  GstElement *src = load_element ("source.gst", &error);
+  if (src == NULL) {
+    g_warning ("Failed to build the motion source: %s", error->message);
+    return;
+  }
+  Mo *m = g_new0 (Mo, 1);
+  g_atomic_ref_count_init (&m->ref);
+  m->w = w;
+  g_mutex_init (&m->lock);
+  atomic_store (&m->last_data_us, g_get_monotonic_time ());
+  m->pipeline = gst_object_ref_sink (gst_pipeline_new ("motion"));
+  gst_bin_add (GST_BIN (m->pipeline), src);
+  g_object_set (src, "location", w->cfg.motion_url, NULL);
+  if (*w->cfg.user != '\0')
+    g_object_set (src, "user-id", w->cfg.user, "user-pw", w->cfg.password, NULL);
+  gst_util_set_object_arg (G_OBJECT (src), "protocols", w->conn->udp ? "udp" : "tcp");
+  g_signal_connect_data (src, "pad-added", G_CALLBACK (mo_on_pad_added), mo_ref (m),
+                         (GClosureNotify) (void (*) (void)) mo_unref, 0);
+  g_signal_connect_data (src, "select-stream", G_CALLBACK (mo_on_select_stream), mo_ref (m),
+                         (GClosureNotify) (void (*) (void)) mo_unref, 0);
+  g_autoptr (GstBus) bus = gst_element_get_bus (m->pipeline);
+  m->bus_watch = gst_bus_add_watch_full (bus, G_PRIORITY_DEFAULT, mo_on_bus, mo_ref (m),
+                                         (GDestroyNotify) mo_unref);
+  w->mo = m;
+  g_message ("Motion detection on the %s: %s", w->cfg.motion_sub ? "sub-stream" : "main stream",
+             w->cfg.motion_url);
+  if (gst_element_set_state (m->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    motion_failed (w, "pipeline failed to start");
+}
+
+/* 500 ms tick: a stalled motion stream is restarted; an event ends by its timer when no frame
+ * comes (camera gone, stream stalled). */
+static void
+motion_tick (Worker *w)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (w->mo != NULL &&
+      now - atomic_load (&w->mo->last_data_us) > (gint64) w->cfg.watchdog_seconds * G_USEC_PER_SEC)
+    motion_failed (w, "no frames");
+  if (w->motion != NULL && w->ev_active && now - w->motion_last_mono_us > MOTION_STALL_US) {
+    NvrMotionResult r;
+    nvr_motion_advance (w->motion, w->motion_last_wall_us + (now - w->motion_last_mono_us), &r);
+    motion_result (w, &r, w->motion_last_wall_us, NULL);
+  }
+}
+
+/* The daemon changed the camera's masks or zones (`motion-settings`): a new detector; an event
+ * in progress ends at its last motion. */
+static void
+motion_set_polygons (Worker *w, GVariant *fields)
+{
+  NvrMotionSettings ms = w->cfg.motion;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_events_polygons_from_json (nvr_wire_get_str (fields, "motion_masks", ""), FALSE, &ms,
+                                      &error) ||
+      !nvr_events_polygons_from_json (nvr_wire_get_str (fields, "motion_zones", ""), TRUE, &ms,
+                                      &error) ||
+      !nvr_motion_settings_validate (&ms, &error)) {
+    g_warning ("Ignoring invalid motion settings: %s", error->message);
+    return;
+  }
+  w->cfg.motion = ms;
+  motion_end_now (w);
+  g_clear_pointer (&w->motion, nvr_motion_free);
+  if (w->mo != NULL && (w->motion = nvr_motion_new (&w->cfg.motion, &error)) == NULL)
+    g_warning ("Failed to create the motion detector: %s", error->message);
+  g_message ("Camera '%s': motion settings changed (%u mask(s), %u zone(s))", w->cfg.name,
+             ms.n_masks, ms.n_zones);
+}
+
+/* The daemon switched detection (`detect` message). */
+static void
+motion_set_detect (Worker *w, gboolean on)
+{
+  if (w->detect == on)
+    return;
+  w->detect = on;
+  g_message ("Camera '%s': motion detection %s", w->cfg.name, on ? "on" : "off");
+  if (on) {
+    motion_start (w);
+  } else {
+    motion_stop (w);
+    motion_end_now (w);
+    g_clear_pointer (&w->motion, nvr_motion_free);
+  }
+}
+
 /* ---- process lifecycle ---- */
 
 static gboolean
@@ -1334,7 +1964,7 @@ on_deadline (gpointer data)
 static void
 worker_maybe_exit (Worker *w)
 {
-  if (!w->stop_requested || w->conn != NULL || w->syncs_pending > 0)
+  if (!w->stop_requested || w->conn != NULL || w->syncs_pending > 0 || w->thumbs_pending > 0)
     return;
   if (w->phase != PHASE_EXITING && w->phase != PHASE_WAIT_CONFIG && w->phase != PHASE_BACKOFF)
     return;
@@ -1350,6 +1980,8 @@ worker_request_stop (Worker *w, const char *why)
     return;
   g_message ("Stopping: %s", why);
   w->stop_requested = TRUE;
+  motion_stop (w);
+  motion_end_now (w);
   w->deadline_source = g_timeout_add (STOP_DEADLINE_MS, on_deadline, w);
   if (w->retry_source) {
     g_source_remove (w->retry_source);
@@ -1414,6 +2046,19 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
     on_pin (w, fields);
     return;
   }
+  if (strcmp (kind, "motion-settings") == 0) {
+    if (w->configured)
+      motion_set_polygons (w, fields);
+    return;
+  }
+  if (strcmp (kind, "detect") == 0) {
+    g_autoptr (GVariant) v = g_variant_lookup_value (fields, "enabled", G_VARIANT_TYPE_BOOLEAN);
+    if (!w->configured || v == NULL)
+      g_warning ("Ignoring a malformed detect message");
+    else
+      motion_set_detect (w, g_variant_get_boolean (v));
+    return;
+  }
   if (strcmp (kind, "config") == 0) {
     if (w->configured) {
       g_warning ("Ignoring a second config message");
@@ -1442,6 +2087,7 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
     if (g_mkdir_with_parents (dir, 0750) != 0)
       g_warning ("Failed to create '%s': %s", dir, g_strerror (errno));   /* reported per segment */
     w->use_udp = w->cfg.transport == TRANSPORT_UDP;
+    w->detect = w->cfg.detect;
     w->watchdog_source = g_timeout_add (500, on_watchdog, w);
     worker_connect (w);
     return;
@@ -1541,6 +2187,8 @@ nvr_worker_main (int argc, char **argv)
     g_source_remove (w->watchdog_source);
   if (w->deadline_source)
     g_source_remove (w->deadline_source);
+  motion_stop (w);
+  g_clear_pointer (&w->motion, nvr_motion_free);
   config_clear (&w->cfg);
   g_free (w->reason);
   g_free (w->mismatch);
