@@ -1310,12 +1310,14 @@ on_link_request (gpointer data)
   return G_SOURCE_REMOVE;   /* freeing lr unblocks the pad */
 }
 
-static void
-on_pad_added (GstElement *src, GstPad *pad, gpointer data)
+/* For a new rtspsrc source pad: TRUE if it carries video, with its RTP encoding name ("?" if
+ * absent) and the template for @purpose ("record" or "motion") when the codec is one we
+ * handle (else NULL). Any thread. */
+static gboolean
+video_pad_template (GstPad *pad, const char *purpose, char **encoding, char **template_name)
 {
-  Conn *c = data;
   if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
-    return;
+    return FALSE;
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   if (caps == NULL)
     caps = gst_pad_query_caps (pad, NULL);
@@ -1323,20 +1325,33 @@ on_pad_added (GstElement *src, GstPad *pad, gpointer data)
                                                             : NULL;
   const char *media = s ? gst_structure_get_string (s, "media") : NULL;
   if (media == NULL || strcmp (media, "video") != 0)
+    return FALSE;
+  const char *enc = gst_structure_get_string (s, "encoding-name");
+  *encoding = g_strdup (enc ? enc : "?");
+  *template_name = NULL;
+  if (enc != NULL && g_ascii_strcasecmp (enc, "H264") == 0)
+    *template_name = g_strdup_printf ("%s-h264.gst", purpose);
+  else if (enc != NULL && g_ascii_strcasecmp (enc, "H265") == 0)
+    *template_name = g_strdup_printf ("%s-h265.gst", purpose);
+  return TRUE;
+}
+
+static void
+on_pad_added (GstElement *src, GstPad *pad, gpointer data)
+{
+  Conn *c = data;
+  g_autofree char *enc = NULL, *template_name = NULL;
+  if (!video_pad_template (pad, "record", &enc, &template_name))
     return;
   int expected = 0;
   if (!atomic_compare_exchange_strong (&c->pad_taken, &expected, 1))
     return;
 
-  const char *enc = gst_structure_get_string (s, "encoding-name");
   LinkRequest *lr = g_new0 (LinkRequest, 1);
   lr->c = conn_ref (c);
   lr->pad = gst_object_ref (pad);
-  lr->encoding = g_strdup (enc ? enc : "?");
-  if (enc != NULL && g_ascii_strcasecmp (enc, "H264") == 0)
-    lr->template_name = g_strdup ("record-h264.gst");
-  else if (enc != NULL && g_ascii_strcasecmp (enc, "H265") == 0)
-    lr->template_name = g_strdup ("record-h265.gst");
+  lr->encoding = g_steal_pointer (&enc);
+  lr->template_name = g_steal_pointer (&template_name);
   lr->block_id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, block_probe, NULL,
                                     NULL);
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, stamp_probe,
@@ -1742,26 +1757,15 @@ static void
 mo_on_pad_added (GstElement *src, GstPad *pad, gpointer data)
 {
   Mo *m = data;
-  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
-    return;
-  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-  if (caps == NULL)
-    caps = gst_pad_query_caps (pad, NULL);
-  const GstStructure *s = caps && gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0)
-                                                            : NULL;
-  const char *media = s ? gst_structure_get_string (s, "media") : NULL;
+  g_autofree char *enc = NULL, *template_name = NULL;
   int expected = 0;
-  if (media == NULL || strcmp (media, "video") != 0 ||
+  if (!video_pad_template (pad, "motion", &enc, &template_name) ||
       !atomic_compare_exchange_strong (&m->pad_taken, &expected, 1))
     return;
-  const char *enc = gst_structure_get_string (s, "encoding-name");
   MoLink *l = g_new0 (MoLink, 1);
   l->m = mo_ref (m);
   l->pad = gst_object_ref (pad);
-  if (enc != NULL && g_ascii_strcasecmp (enc, "H264") == 0)
-    l->template_name = g_strdup ("motion-h264.gst");
-  else if (enc != NULL && g_ascii_strcasecmp (enc, "H265") == 0)
-    l->template_name = g_strdup ("motion-h265.gst");
+  l->template_name = g_steal_pointer (&template_name);
   l->block_id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, block_probe, NULL,
                                    NULL);
   g_main_context_invoke (NULL, mo_on_link, l);
