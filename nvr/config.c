@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "nvr-config"
 
 #include "config.h"
+#include "motion.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -12,14 +13,14 @@
 G_DEFINE_QUARK (nvr-config-error-quark, nvr_config_error)
 
 typedef enum { KEY_PATH, KEY_NAME, KEY_UINT, KEY_INT64, KEY_SIZE, KEY_PERCENT, KEY_TRANSPORT,
-               KEY_BOOL, KEY_HOST, KEY_TOPIC, KEY_TEXT } KeyKind;
+               KEY_BOOL, KEY_HOST, KEY_TOPIC, KEY_TEXT, KEY_DOUBLE } KeyKind;
 
 typedef struct {
   const char *section;
   const char *key;
   KeyKind kind;
   gsize offset;
-  gint64 min, max;   /* for numbers */
+  double min, max;   /* for numbers; whole and exact for the integer kinds */
 } KeySpec;
 
 #define OFF(f) offsetof (NvrConfig, f)
@@ -47,6 +48,14 @@ static const KeySpec keys[] = {
   { "mqtt", "keepalive_seconds", KEY_UINT, OFF (mqtt_keepalive_seconds), 5, 3600 },
   { "mqtt", "discovery", KEY_BOOL, OFF (mqtt_discovery), 0, 0 },
   { "mqtt", "discovery_prefix", KEY_TOPIC, OFF (mqtt_discovery_prefix), 0, 0 },
+  /* The same ranges as nvr_motion_settings_validate(). */
+  { "motion", "threshold", KEY_DOUBLE, OFF (motion_threshold), 4, 128 },
+  { "motion", "min_area", KEY_DOUBLE, OFF (motion_min_area), 0.0001, 0.5 },
+  { "motion", "start_frames", KEY_UINT, OFF (motion_start_frames), 1, 50 },
+  { "motion", "end_after_ms", KEY_INT64, OFF (motion_end_after_ms), 500, 3600000 },
+  { "motion", "background_ms", KEY_INT64, OFF (motion_background_ms), 1000, 3600000 },
+  { "motion", "global_fraction", KEY_DOUBLE, OFF (motion_global_fraction), 0.2, 1 },
+  { "motion", "max_contrast_gain", KEY_DOUBLE, OFF (motion_max_contrast_gain), 1, 8 },
 };
 
 void
@@ -137,10 +146,10 @@ set_value (NvrConfig *c, const KeySpec *k, const char *value, const char *filena
   case KEY_INT64: {
     gint64 v;
     g_autoptr (GError) perr = NULL;
-    if (!g_ascii_string_to_signed (value, 10, k->min, k->max, &v, &perr))
+    if (!g_ascii_string_to_signed (value, 10, (gint64) k->min, (gint64) k->max, &v, &perr))
       return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
                    "%s.%s must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
-                   ", got '%s'", k->section, k->key, k->min, k->max, value);
+                   ", got '%s'", k->section, k->key, (gint64) k->min, (gint64) k->max, value);
     if (k->kind == KEY_UINT)
       *(guint *) (base + k->offset) = (guint) v;
     else
@@ -171,11 +180,29 @@ set_value (NvrConfig *c, const KeySpec *k, const char *value, const char *filena
   }
   case KEY_PERCENT: {
     gint64 v;
-    if (!g_ascii_string_to_signed (value, 10, 0, k->max, &v, NULL) || (v != 0 && v < k->min))
+    if (!g_ascii_string_to_signed (value, 10, 0, (gint64) k->max, &v, NULL) ||
+        (v != 0 && v < (gint64) k->min))
       return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
                    "%s.%s must be 0 (off) or from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
-                   ", got '%s'", k->section, k->key, k->min, k->max, value);
+                   ", got '%s'", k->section, k->key, (gint64) k->min, (gint64) k->max, value);
     *(guint *) (base + k->offset) = (guint) v;
+    return TRUE;
+  }
+  case KEY_DOUBLE: {
+    /* Plain decimal only (no hex, inf, nan, or trailing text); written so that NaN fails. */
+    char *end = NULL;
+    double v = 0;
+    gboolean ok = *value != '\0' && strspn (value, "0123456789.eE+-") == strlen (value);
+    if (ok) {
+      errno = 0;
+      v = g_ascii_strtod (value, &end);
+      ok = errno == 0 && end != value && *end == '\0' && v >= k->min && v <= k->max;
+    }
+    if (!ok)
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must be a number from %g to %g, got '%s'", k->section, k->key, k->min,
+                   k->max, value);
+    *(double *) (base + k->offset) = v;
     return TRUE;
   }
   case KEY_TRANSPORT:
@@ -255,6 +282,19 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
   c->mqtt_keepalive_seconds = 30;
   c->mqtt_discovery = TRUE;
   c->mqtt_discovery_prefix = g_strdup ("homeassistant");
+  {
+    /* Large (it holds the polygons): not on the stack. */
+    NvrMotionSettings *ms = g_new (NvrMotionSettings, 1);
+    nvr_motion_settings_init (ms);
+    c->motion_threshold = ms->threshold;
+    c->motion_min_area = ms->min_area;
+    c->motion_start_frames = ms->start_frames;
+    c->motion_end_after_ms = ms->end_after_ms;
+    c->motion_background_ms = ms->background_ms;
+    c->motion_global_fraction = ms->global_fraction;
+    c->motion_max_contrast_gain = ms->max_contrast_gain;
+    g_free (ms);
+  }
 
   if (len > NVR_CONFIG_MAX_BYTES) {
     fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, 0, "file is larger than %d bytes",
@@ -287,7 +327,7 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
       const char *name = g_strstrip (line + 1);
       if (!section_known (name)) {
         fail (error, NVR_CONFIG_ERROR_UNKNOWN_KEY, filename, lineno,
-              "unknown section [%s] (known: daemon, storage, recording, retention, mqtt)", name);
+              "unknown section [%s] (known: daemon, storage, recording, retention, mqtt, motion)", name);
         return NULL;
       }
       g_free (section);

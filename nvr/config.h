@@ -54,6 +54,15 @@ typedef struct {
   guint mqtt_keepalive_seconds;/* 5..3600 */
   gboolean mqtt_discovery;     /* Home Assistant device discovery */
   char *mqtt_discovery_prefix; /* like mqtt_prefix */
+  /* [motion] detector settings for every camera (docs/design/motion.md); defaults and ranges
+   * are those of NvrMotionSettings (nvr/motion.h) */
+  double motion_threshold;         /* 4..128 */
+  double motion_min_area;          /* 0.0001..0.5 */
+  guint motion_start_frames;       /* 1..50 */
+  gint64 motion_end_after_ms;      /* 500..3600000 */
+  gint64 motion_background_ms;     /* 1000..3600000 */
+  double motion_global_fraction;   /* 0.2..1 */
+  double motion_max_contrast_gain; /* 1..8 */
 } NvrConfig;
 
 void nvr_config_free (NvrConfig *config);

@@ -627,6 +627,21 @@ worker_config (Cam *c)
   g_variant_builder_add (&b, "{sv}", "detect", g_variant_new_boolean (c->detect));
   g_variant_builder_add (&b, "{sv}", "sub_url",
                          g_variant_new_string (c->cam->sub_url ? c->cam->sub_url : ""));
+  /* [motion] settings, under the names and types the worker reads (worker.c config_parse) */
+  g_variant_builder_add (&b, "{sv}", "motion_threshold",
+                         g_variant_new_double (cfg->motion_threshold));
+  g_variant_builder_add (&b, "{sv}", "motion_min_area",
+                         g_variant_new_double (cfg->motion_min_area));
+  g_variant_builder_add (&b, "{sv}", "motion_start_frames",
+                         g_variant_new_uint32 (cfg->motion_start_frames));
+  g_variant_builder_add (&b, "{sv}", "motion_end_after_ms",
+                         g_variant_new_int64 (cfg->motion_end_after_ms));
+  g_variant_builder_add (&b, "{sv}", "motion_background_ms",
+                         g_variant_new_int64 (cfg->motion_background_ms));
+  g_variant_builder_add (&b, "{sv}", "motion_global_fraction",
+                         g_variant_new_double (cfg->motion_global_fraction));
+  g_variant_builder_add (&b, "{sv}", "motion_max_contrast_gain",
+                         g_variant_new_double (cfg->motion_max_contrast_gain));
   add_motion_fields (c, &b);
   g_variant_builder_add (&b, "{sv}", "pinned", g_variant_new_boolean (c->pinned));
   nvr_identity_add_fields (&b, "pin_", &c->pin);

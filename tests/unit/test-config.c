@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "motion.h"
 
 static void
 test_defaults (void)
@@ -20,6 +21,60 @@ test_defaults (void)
   g_assert_true (c->mqtt_discovery);
   g_assert_cmpstr (c->mqtt_discovery_prefix, ==, "homeassistant");
   g_assert_cmpuint (c->mqtt_keepalive_seconds, ==, 30);
+  /* [motion] defaults are the detector's own. */
+  NvrMotionSettings ms;
+  nvr_motion_settings_init (&ms);
+  g_assert_cmpfloat (c->motion_threshold, ==, ms.threshold);
+  g_assert_cmpfloat (c->motion_min_area, ==, ms.min_area);
+  g_assert_cmpuint (c->motion_start_frames, ==, ms.start_frames);
+  g_assert_cmpint (c->motion_end_after_ms, ==, ms.end_after_ms);
+  g_assert_cmpint (c->motion_background_ms, ==, ms.background_ms);
+  g_assert_cmpfloat (c->motion_global_fraction, ==, ms.global_fraction);
+  g_assert_cmpfloat (c->motion_max_contrast_gain, ==, ms.max_contrast_gain);
+  g_assert_cmpfloat (c->motion_threshold, ==, 20);
+  g_assert_cmpfloat (c->motion_min_area, ==, 0.003);
+}
+
+static void
+test_motion (void)
+{
+  const char *text =
+    "[motion]\n"
+    "threshold = 12.5\n"
+    "min_area = 1e-3\n"
+    "start_frames = 5\n"
+    "end_after_ms = 30000\n"
+    "background_ms = 60000\n"
+    "global_fraction = 1\n"
+    "max_contrast_gain = 2.25\n";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) c = nvr_config_parse (text, strlen (text), "mo.conf", &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (c->motion_threshold, ==, 12.5);
+  g_assert_cmpfloat (c->motion_min_area, ==, 0.001);
+  g_assert_cmpuint (c->motion_start_frames, ==, 5);
+  g_assert_cmpint (c->motion_end_after_ms, ==, 30000);
+  g_assert_cmpint (c->motion_background_ms, ==, 60000);
+  g_assert_cmpfloat (c->motion_global_fraction, ==, 1);
+  g_assert_cmpfloat (c->motion_max_contrast_gain, ==, 2.25);
+
+  /* Range ends are inclusive, and the result is what the detector accepts. */
+  const char *edges =
+    "[motion]\nthreshold = 4\nmin_area = 0.0001\nglobal_fraction = 0.2\n"
+    "max_contrast_gain = 8\nstart_frames = 50\nend_after_ms = 500\nbackground_ms = 3600000\n";
+  g_autoptr (NvrConfig) e = nvr_config_parse (edges, strlen (edges), "e.conf", &error);
+  g_assert_no_error (error);
+  NvrMotionSettings ms;
+  nvr_motion_settings_init (&ms);
+  ms.threshold = e->motion_threshold;
+  ms.min_area = e->motion_min_area;
+  ms.start_frames = e->motion_start_frames;
+  ms.end_after_ms = e->motion_end_after_ms;
+  ms.background_ms = e->motion_background_ms;
+  ms.global_fraction = e->motion_global_fraction;
+  ms.max_contrast_gain = e->motion_max_contrast_gain;
+  g_assert_true (nvr_motion_settings_validate (&ms, &error));
+  g_assert_no_error (error);
 }
 
 static void
@@ -120,7 +175,7 @@ static const BadCase bad_cases[] = {
   { "\n\n[storage]\nsize = 3\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
     "t.conf:4: unknown key 'size' in [storage]" },
   { "[cameras]\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
-    "t.conf:1: unknown section [cameras] (known: daemon, storage, recording, retention, mqtt)" },
+    "t.conf:1: unknown section [cameras] (known: daemon, storage, recording, retention, mqtt, motion)" },
   { "root = /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: key 'root' appears before any [section]" },
   { "[storage]\nroot /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:2: expected 'key = value'" },
   { "[storage\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: section header must look like [name]" },
@@ -158,6 +213,20 @@ static const BadCase bad_cases[] = {
     "t.conf:2: mqtt.port must be an integer from 1 to 65535, got '0'" },
   { "[mqtt]\nusername = a b\n", NVR_CONFIG_ERROR_VALUE,
     "t.conf:2: mqtt.username must be printable ASCII without spaces, 1-128 characters, got '(hidden)'" },
+  { "[motion]\nmin_area = 0.6\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: motion.min_area must be a number from 0.0001 to 0.5, got '0.6'" },
+  { "[motion]\nthreshold = 20x\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: motion.threshold must be a number from 4 to 128, got '20x'" },
+  { "[motion]\nglobal_fraction = nan\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: motion.global_fraction must be a number from 0.2 to 1, got 'nan'" },
+  { "[motion]\nmax_contrast_gain = 0x4\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: motion.max_contrast_gain must be a number from 1 to 8, got '0x4'" },
+  { "[motion]\nthreshold =\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: motion.threshold must be a number from 4 to 128, got ''" },
+  { "[motion]\nend_after_ms = 100\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: motion.end_after_ms must be an integer from 500 to 3600000, got '100'" },
+  { "[motion]\nstart_frames = 2.5\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: motion.start_frames must be an integer from 1 to 50, got '2.5'" },
   { "[mqtt]\npassword = x\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
     "t.conf:2: unknown key 'password' in [mqtt]" },
 };
@@ -202,6 +271,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/defaults", test_defaults);
   g_test_add_func ("/config/full", test_full);
   g_test_add_func ("/config/mqtt", test_mqtt);
+  g_test_add_func ("/config/motion", test_motion);
   g_test_add_func ("/config/bad", test_bad);
   g_test_add_func ("/config/binary", test_binary);
   g_test_add_func ("/config/missing-file", test_missing_file);
