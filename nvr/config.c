@@ -313,8 +313,15 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
 
   for (guint i = 0; lines[i] != NULL; i++) {
     guint lineno = i + 1;
-    char *line = g_strstrip (lines[i]);
-    if (*line == '\0' || *line == '#' || *line == ';')
+    char *line = lines[i];
+    /* A comment runs from a '#' at the start or after a blank to the end of the line. */
+    for (char *p = line; *p; p++)
+      if (*p == '#' && (p == line || *(p - 1) == ' ' || *(p - 1) == '\t')) {
+        *p = '\0';
+        break;
+      }
+    line = g_strstrip (line);
+    if (*line == '\0' || *line == ';')
       continue;
     if (*line == '[') {
       char *end = strchr (line, ']');

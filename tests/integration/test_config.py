@@ -16,6 +16,14 @@ def test():
         shipped = os.path.join(os.path.dirname(__file__), "..", "..", "packaging", "hearth.conf")
         r = subprocess.run([NVR, "check-config", shipped], capture_output=True, text=True)
         check(r.returncode == 0, f"packaging/hearth.conf is invalid: {r.stderr}")
+        # So must the example in the README, which households copy.
+        readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+        example = readme.split("```ini\n", 1)[1].split("```", 1)[0]
+        readme_conf = os.path.join(h.dir, "readme.conf")
+        with open(readme_conf, "w") as f:
+            f.write(example)
+        r = subprocess.run([NVR, "check-config", readme_conf], capture_output=True, text=True)
+        check(r.returncode == 0, f"the README's config example is invalid: {r.stderr}")
 
         bad = os.path.join(h.dir, "bad.conf")
         with open(bad, "w") as f:

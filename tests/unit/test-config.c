@@ -129,8 +129,8 @@ test_full (void)
     "admin_socket = /tmp/x/admin.sock\n"
     "admin_group = hearth\n"
     "\n"
-    "[storage]\n"
-    "  root   =   /srv/hearth  \n"
+    "[storage]   # where footage goes\n"
+    "  root   =   /srv/hearth#1  # a '#' inside a value stays\n"
     "segment_seconds = 30\n"
     "[recording]\n"
     "transport = udp\n"
@@ -148,7 +148,7 @@ test_full (void)
   g_assert_no_error (error);
   g_assert_cmpstr (c->admin_socket, ==, "/tmp/x/admin.sock");
   g_assert_cmpstr (c->admin_group, ==, "hearth");
-  g_assert_cmpstr (c->storage_root, ==, "/srv/hearth");
+  g_assert_cmpstr (c->storage_root, ==, "/srv/hearth#1");
   g_assert_cmpuint (c->segment_seconds, ==, 30);
   g_assert_cmpint (c->transport, ==, NVR_TRANSPORT_UDP);
   g_assert_cmpuint (c->watchdog_seconds, ==, 5);
