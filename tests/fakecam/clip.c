@@ -30,11 +30,13 @@ codec_name (FcCodec codec)
 char *
 fc_clip_cache_name (const FcClipParams *p)
 {
-  /* Noise-free clips keep the names they always had. */
+  /* Noise-free crossing clips keep the names they always had. */
   g_autofree char *noise = p->noise > 0 ? g_strdup_printf ("-n%d", p->noise) : g_strdup ("");
-  return g_strdup_printf ("v%d-%s-%dx%d-%dfps-g%d-%dkbps-%ds%s-code%u.au", FC_CLIP_FORMAT_VERSION,
+  g_autofree char *scene = p->scene != FC_SCENE_CROSSING
+      ? g_strdup_printf ("-%s", fc_scene_kind_name (p->scene)) : g_strdup ("");
+  return g_strdup_printf ("v%d-%s-%dx%d-%dfps-g%d-%dkbps-%ds%s%s-code%u.au", FC_CLIP_FORMAT_VERSION,
                           codec_name (p->codec), p->width, p->height, p->fps, p->gop,
-                          p->bitrate_kbps, p->clip_seconds, noise, (guint) p->code);
+                          p->bitrate_kbps, p->clip_seconds, noise, scene, (guint) p->code);
 }
 
 static void
@@ -259,7 +261,7 @@ clip_encode (const FcClipParams *p, GError **error)
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, &state, NULL);
 
   FcScene scene;
-  fc_scene_init (&scene, p->code, p->fps, p->clip_seconds);
+  fc_scene_init_kind (&scene, p->scene, p->code, p->fps, p->clip_seconds);
   scene.noise = p->noise;
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   for (int i = 0; i < frames; i++) {

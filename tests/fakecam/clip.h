@@ -6,6 +6,8 @@
 
 #include <gst/gst.h>
 
+#include "scene.h"
+
 G_BEGIN_DECLS
 
 /* Bump when the frame content, ID code, encoder settings or file layout change. */
@@ -25,6 +27,7 @@ typedef struct {
   int bitrate_kbps;
   int clip_seconds;
   int noise;               /* scene.h: temporal noise amplitude, 0 = none */
+  FcSceneKind scene;       /* scene.h: what moves or changes; 0 = CROSSING */
 } FcClipParams;
 
 typedef struct {
@@ -44,7 +47,8 @@ typedef struct {
 #define FC_CLIP_MAX_AU_BYTES (8u << 20)
 #define FC_CLIP_MAX_FILE_BYTES ((gsize) 1 << 30)
 
-/* The cache file name for @params, e.g. "v1-h264-640x360-15fps-g15-800kbps-10s-code1.au". */
+/* The cache file name for @params, e.g. "v1-h264-640x360-15fps-g15-800kbps-10s-code1.au";
+ * noise adds "-n<N>" and a scene other than crossing "-<kind>" before "-code". */
 char *fc_clip_cache_name (const FcClipParams *params);
 
 /* Loads the clip from @cache_dir, or encodes it and stores it there (atomically). A cache

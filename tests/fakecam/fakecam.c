@@ -40,6 +40,8 @@ typedef struct {
   int bitrate_kbps;
   int clip_seconds;
   int noise;                   /* sensor-noise amplitude in luma levels; 0 = none */
+  char *scene;                 /* --scene kind name; NULL = crossing */
+  FcSceneKind scene_kind;
   char *cache_dir;
   char *control_path;
   char *truth_path;
@@ -609,6 +611,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     { "bitrate-kbps", 0, 0, G_OPTION_ARG_INT, &o->bitrate_kbps, "Main stream bitrate (default 800; sub gets a quarter, >= 100)", "KBPS" },
     { "clip-seconds", 0, 0, G_OPTION_ARG_INT, &o->clip_seconds, "Loop length (default 10)", "S" },
     { "noise", 0, 0, G_OPTION_ARG_INT, &o->noise, "Temporal sensor noise, +-N luma levels (default 0): makes the encoder spend its bitrate", "N" },
+    { "scene", 0, 0, G_OPTION_ARG_STRING, &o->scene, "What the cameras show: crossing (default), static, brightness, masked or slow", "KIND" },
     { "cache", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir, "Clip cache (default $XDG_CACHE_HOME/hearth-fakecam)", "DIR" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &o->control_path, "Control unix socket", "PATH" },
     { "truth", 0, 0, G_OPTION_ARG_FILENAME, &o->truth_path, "Write the motion schedule JSON here", "FILE" },
@@ -644,6 +647,12 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--codec must be h264 or h265");
     return FALSE;
   }
+  o->scene_kind = FC_SCENE_CROSSING;
+  if (o->scene != NULL && !fc_scene_kind_parse (o->scene, &o->scene_kind)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--scene must be crossing, static, brightness, masked or slow");
+    return FALSE;
+  }
   if ((o->user == NULL) != (o->password_file == NULL)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--user and --password-file go together");
     return FALSE;
@@ -658,6 +667,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     p->gop = o->gop;
     p->clip_seconds = o->clip_seconds;
     p->noise = o->noise;
+    p->scene = o->scene_kind;
     p->bitrate_kbps = s == STREAM_MAIN ? o->bitrate_kbps : MAX (100, o->bitrate_kbps / 4);
   }
   if (o->cache_dir == NULL)
@@ -678,7 +688,8 @@ load_clips (App *app, GError **error)
     cam->serving = cam->index;
     cam->garbage = g_atomic_rc_box_new0 (Garbage);
     cam->code = (guint16) (app->opt.first_code + i);
-    fc_scene_init (&cam->scene, cam->code, app->opt.fps, app->opt.clip_seconds);
+    fc_scene_init_kind (&cam->scene, app->opt.scene_kind, cam->code, app->opt.fps,
+                        app->opt.clip_seconds);
     cam->scene.noise = app->opt.noise;
     for (int s = 0; s < N_STREAMS; s++) {
       FcClipParams p = app->stream_params[s];
@@ -750,6 +761,8 @@ write_truth (App *app, GError **error)
   json_builder_add_int_value (b, (gint64) app->opt.clip_seconds * app->opt.fps);
   json_builder_set_member_name (b, "gop");
   json_builder_add_int_value (b, app->opt.gop);
+  json_builder_set_member_name (b, "scene");
+  json_builder_add_string_value (b, fc_scene_kind_name (app->opt.scene_kind));
   json_builder_set_member_name (b, "id_band");   /* mask this for motion: it changes every frame */
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "x"); json_builder_add_double_value (b, 0);
@@ -762,25 +775,53 @@ write_truth (App *app, GError **error)
   json_builder_begin_array (b);
   for (int i = 0; i < app->opt.cameras; i++) {
     const Camera *cam = &app->cameras[i];
-    const FcCrossing *c = &cam->scene.crossing;
+    const FcScene *sc = &cam->scene;
+    const FcCrossing *c = &sc->crossing;
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "index"); json_builder_add_int_value (b, cam->index);
     json_builder_set_member_name (b, "code"); json_builder_add_int_value (b, cam->code);
     json_builder_set_member_name (b, "events");
     json_builder_begin_array (b);
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "kind"); json_builder_add_string_value (b, "crossing");
-    json_builder_set_member_name (b, "start_s"); json_builder_add_double_value (b, c->start_s);
-    json_builder_set_member_name (b, "end_s"); json_builder_add_double_value (b, c->end_s);
-    json_builder_set_member_name (b, "box");
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "x_start"); json_builder_add_double_value (b, c->x_start);
-    json_builder_set_member_name (b, "x_end"); json_builder_add_double_value (b, c->x_end);
-    json_builder_set_member_name (b, "y"); json_builder_add_double_value (b, c->y);
-    json_builder_set_member_name (b, "w"); json_builder_add_double_value (b, c->w);
-    json_builder_set_member_name (b, "h"); json_builder_add_double_value (b, c->h);
-    json_builder_end_object (b);
-    json_builder_end_object (b);
+    if (sc->kind == FC_SCENE_BRIGHTNESS) {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "kind"); json_builder_add_string_value (b, "brightness");
+      json_builder_set_member_name (b, "start_s"); json_builder_add_double_value (b, sc->step_start_s);
+      json_builder_set_member_name (b, "end_s"); json_builder_add_double_value (b, sc->step_end_s);
+      json_builder_set_member_name (b, "luma_step"); json_builder_add_int_value (b, sc->step_luma);
+      json_builder_set_member_name (b, "region");   /* everything below the ID bands */
+      json_builder_begin_object (b);
+      double band_h = (double) NVR_IDCODE_BANDS / NVR_IDCODE_ROW_DIVISOR;
+      json_builder_set_member_name (b, "x"); json_builder_add_double_value (b, 0);
+      json_builder_set_member_name (b, "y"); json_builder_add_double_value (b, band_h);
+      json_builder_set_member_name (b, "w"); json_builder_add_double_value (b, 1);
+      json_builder_set_member_name (b, "h"); json_builder_add_double_value (b, 1 - band_h);
+      json_builder_end_object (b);
+      json_builder_end_object (b);
+    } else if (sc->kind != FC_SCENE_STATIC) {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "kind");
+      json_builder_add_string_value (b, fc_scene_kind_name (sc->kind));
+      json_builder_set_member_name (b, "start_s"); json_builder_add_double_value (b, c->start_s);
+      json_builder_set_member_name (b, "end_s"); json_builder_add_double_value (b, c->end_s);
+      json_builder_set_member_name (b, "box");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "x_start"); json_builder_add_double_value (b, c->x_start);
+      json_builder_set_member_name (b, "x_end"); json_builder_add_double_value (b, c->x_end);
+      json_builder_set_member_name (b, "y"); json_builder_add_double_value (b, c->y);
+      json_builder_set_member_name (b, "w"); json_builder_add_double_value (b, c->w);
+      json_builder_set_member_name (b, "h"); json_builder_add_double_value (b, c->h);
+      json_builder_end_object (b);
+      if (sc->kind == FC_SCENE_MASKED) {
+        json_builder_set_member_name (b, "mask");
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "x"); json_builder_add_double_value (b, sc->mask.x);
+        json_builder_set_member_name (b, "y"); json_builder_add_double_value (b, sc->mask.y);
+        json_builder_set_member_name (b, "w"); json_builder_add_double_value (b, sc->mask.w);
+        json_builder_set_member_name (b, "h"); json_builder_add_double_value (b, sc->mask.h);
+        json_builder_end_object (b);
+      }
+      json_builder_end_object (b);
+    }
     json_builder_end_array (b);
     json_builder_end_object (b);
   }
@@ -841,7 +882,7 @@ app_clear (App *app)
   Options *o = &app->opt;
   g_free (o->codec); g_free (o->main_size); g_free (o->sub_size); g_free (o->cache_dir);
   g_free (o->control_path); g_free (o->truth_path); g_free (o->user); g_free (o->password_file);
-  g_free (o->address);
+  g_free (o->address); g_free (o->scene);
 }
 
 static gboolean

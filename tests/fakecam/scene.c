@@ -1,6 +1,7 @@
 /* scene — synthetic frames for fakecam (see scene.h). Pure; any thread. Invariants: the ID bands
  * (top nvr_idcode_band_rows (height) rows) are drawn only by idcode; the background is static
- * so the crossing box is the only motion outside the bands. */
+ * so the scene kind's box or brightness step is the only change outside the bands. The CROSSING
+ * kind draws exactly what fakecam always drew (its clips are cached under unchanged names). */
 #include "scene.h"
 
 #include "idcode.h"
@@ -26,6 +27,74 @@ fc_scene_init (FcScene *scene, guint16 code, int fps, int clip_seconds)
   scene->crossing.x_end = 1.0;
 }
 
+static const char *const kind_names[FC_SCENE_N_KINDS] = {
+  "crossing", "static", "brightness", "masked", "slow",
+};
+
+const char *
+fc_scene_kind_name (FcSceneKind kind)
+{
+  return kind >= 0 && kind < FC_SCENE_N_KINDS ? kind_names[kind] : "unknown";
+}
+
+gboolean
+fc_scene_kind_parse (const char *name, FcSceneKind *kind)
+{
+  for (int k = 0; k < FC_SCENE_N_KINDS; k++)
+    if (name != NULL && strcmp (name, kind_names[k]) == 0) {
+      *kind = (FcSceneKind) k;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+void
+fc_scene_init_kind (FcScene *scene, FcSceneKind kind, guint16 code, int fps, int clip_seconds)
+{
+  double len_s = clip_seconds;
+
+  fc_scene_init (scene, code, fps, clip_seconds);
+  scene->kind = kind;
+  if (kind == FC_SCENE_CROSSING)
+    return;
+  FcCrossing *c = &scene->crossing;
+  memset (c, 0, sizeof *c);
+  switch (kind) {
+  case FC_SCENE_BRIGHTNESS:
+    scene->step_start_s = len_s * 0.3;
+    scene->step_end_s = len_s * 0.6;
+    scene->step_luma = 40;
+    break;
+  case FC_SCENE_MASKED:
+    /* A box of 2x min_area travelling inside the mask rectangle, at least 0.05 of the frame
+     * from its edges (encoder ringing must stay inside the mask too). */
+    scene->solid_box = TRUE;
+    c->start_s = len_s * 0.3;
+    c->end_s = len_s * 0.6;
+    c->w = 0.06;
+    c->h = 0.1;
+    c->y = 0.55;
+    c->x_start = 0.6;
+    c->x_end = 0.74;
+    scene->mask = (FcRect) { .x = 0.55, .y = 0.5, .w = 0.3, .h = 0.2 };
+    break;
+  case FC_SCENE_SLOW:
+    /* 1.1 x 0.003 of the frame, square in pixels at 16:9 (0.0434 x 0.0771 = 0.00335), moving
+     * 0.15 of the width over the event (a 30 s loop at 640x360 15 fps: 0.7 px per frame). */
+    scene->solid_box = TRUE;
+    c->start_s = len_s * 0.3;
+    c->end_s = len_s * 0.6;
+    c->w = 0.0434;
+    c->h = 0.0771;
+    c->y = 0.5;
+    c->x_start = 0.3;
+    c->x_end = 0.45;
+    break;
+  default:
+    break;   /* STATIC: no box (start_s == end_s == 0 is never drawn) */
+  }
+}
+
 gboolean
 fc_scene_box_at (const FcScene *scene, int frame, int width, int height,
                  int *x, int *y, int *w, int *h)
@@ -33,7 +102,7 @@ fc_scene_box_at (const FcScene *scene, int frame, int width, int height,
   const FcCrossing *c = &scene->crossing;
   double t = (double) frame / scene->fps;
 
-  if (t < c->start_s || t >= c->end_s)
+  if (t < c->start_s || t >= c->end_s || c->w <= 0)
     return FALSE;
   double frac = (t - c->start_s) / (c->end_s - c->start_s);
   *x = (int) lround ((c->x_start + frac * (c->x_end - c->x_start)) * width);
@@ -62,11 +131,17 @@ fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
   int bx = 0, by = 0, bw = 0, bh = 0;
   gboolean box = fc_scene_box_at (scene, frame, width, height, &bx, &by, &bw, &bh);
   int square = MAX (bw / 5, 2);
+  double t = (double) frame / scene->fps;
+  int step = scene->kind == FC_SCENE_BRIGHTNESS && t >= scene->step_start_s &&
+             t < scene->step_end_s ? scene->step_luma : 0;
 
   for (int y = band_rows; y < height; y++) {
     guint8 *row = y_plane + (gsize) y * (gsize) y_stride;
     for (int x = 0; x < width; x++)
       row[x] = background_luma (x, y, width, height);
+    if (step != 0)
+      for (int x = 0; x < width; x++)
+        row[x] = (guint8) CLAMP (row[x] + step, 0, 255);
     if (scene->noise > 0)
       for (int x = 0; x < width; x++) {
         /* A cheap integer hash of (x, y, frame): fresh noise every frame, same every loop. */
@@ -80,7 +155,7 @@ fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
     if (box && y >= by && y < by + bh) {
       int ty = (y - by) / square;
       for (int x = MAX (bx, 0); x < MIN (bx + bw, width); x++)
-        row[x] = (((x - bx) / square + ty) & 1) ? 220 : 30;
+        row[x] = scene->solid_box ? 235 : (((x - bx) / square + ty) & 1) ? 220 : 30;
     }
   }
   for (int y = 0; y < height / 2; y++) {

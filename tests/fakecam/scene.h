@@ -14,11 +14,32 @@ typedef struct {
   double y, w, h;          /* fixed top, width and height (fractions of the frame) */
 } FcCrossing;
 
+/* What a camera shows besides the static background and the ID bands (fakecam --scene). */
+typedef enum {
+  FC_SCENE_CROSSING,       /* default: a 0.2x0.4 textured box crosses the frame (positive) */
+  FC_SCENE_STATIC,         /* nothing moves (with --noise: the sensor-noise negative) */
+  FC_SCENE_BRIGHTNESS,     /* nothing moves; everything below the ID bands is +step_luma
+                            * brighter for step_start_s <= t < step_end_s (a light) */
+  FC_SCENE_MASKED,         /* a small solid box moving only inside @mask (negative once masked) */
+  FC_SCENE_SLOW,           /* a solid box of 1.1x the detector's default min_area (0.003),
+                            * moving slowly (positive) */
+  FC_SCENE_N_KINDS
+} FcSceneKind;
+
+typedef struct {
+  double x, y, w, h;       /* fractions of the frame */
+} FcRect;
+
 typedef struct {
   guint16 code;
+  FcSceneKind kind;
   int fps;                 /* integer frames per second, 1..120 */
   int clip_frames;         /* frames in one loop = clip seconds * fps */
-  FcCrossing crossing;
+  FcCrossing crossing;     /* the moving box: CROSSING, MASKED and SLOW only */
+  gboolean solid_box;      /* box drawn in solid luma 235 (MASKED, SLOW) instead of a checker */
+  double step_start_s, step_end_s;   /* BRIGHTNESS only */
+  int step_luma;                     /* BRIGHTNESS only */
+  FcRect mask;             /* MASKED only: the box stays inside it, with a margin */
   int noise;               /* +-noise luma levels of per-pixel temporal noise below the ID
                             * bands (0 = none); deterministic in (x, y, frame) */
 } FcScene;
@@ -26,6 +47,15 @@ typedef struct {
 /* The scene for camera @code: the crossing starts at 20/30/40/50 % of the loop depending on
  * @code (so neighbouring cameras move at different times) and lasts 30 % of the loop. */
 void fc_scene_init (FcScene *scene, guint16 code, int fps, int clip_seconds);
+
+/* The scene of @kind. CROSSING is exactly fc_scene_init(); the other kinds' schedules do not
+ * depend on @code: their change happens over [30 %, 60 %) of the loop. */
+void fc_scene_init_kind (FcScene *scene, FcSceneKind kind, guint16 code, int fps,
+                         int clip_seconds);
+
+/* "crossing", "static", ... ; parse returns FALSE for an unknown name. */
+const char *fc_scene_kind_name (FcSceneKind kind);
+gboolean fc_scene_kind_parse (const char *name, FcSceneKind *kind);
 
 /* TRUE and the box in pixels if the box is visible in frame @frame (0 <= frame < clip_frames)
  * of a @width x @height picture; the box may extend past the frame edges. */

@@ -101,6 +101,80 @@ test_scene_schedule (void)
   g_free (vp);
 }
 
+/* The --scene kinds: what each draws below the ID bands, and the cache names. */
+static void
+test_scene_kinds (void)
+{
+  enum { W = 640, H = 360 };
+  guint8 *yp = g_malloc (W * H), *up = g_malloc (W * H / 4), *vp = g_malloc (W * H / 4);
+  guint8 *ref = g_malloc (W * H);
+  int band = nvr_idcode_band_rows (H), x, y, w, h;
+  FcScene s;
+  FcSceneKind kind;
+
+  for (int k = 0; k < FC_SCENE_N_KINDS; k++) {
+    g_assert_true (fc_scene_kind_parse (fc_scene_kind_name (k), &kind));
+    g_assert_cmpint (kind, ==, k);
+  }
+  g_assert_false (fc_scene_kind_parse ("bogus", &kind));
+
+  /* crossing through init_kind is fc_scene_init */
+  FcScene a, b;
+  fc_scene_init (&a, 3, 15, 10);
+  fc_scene_init_kind (&b, FC_SCENE_CROSSING, 3, 15, 10);
+  g_assert_cmpmem (&a, sizeof a, &b, sizeof b);
+
+  /* static: every frame's picture below the bands is the same */
+  fc_scene_init_kind (&s, FC_SCENE_STATIC, 1, 15, 10);
+  fc_scene_draw_i420 (&s, 0, W, H, ref, W, up, W / 2, vp, W / 2);
+  for (int f = 1; f < s.clip_frames; f += 5) {
+    g_assert_false (fc_scene_box_at (&s, f, W, H, &x, &y, &w, &h));
+    fc_scene_draw_i420 (&s, f, W, H, yp, W, up, W / 2, vp, W / 2);
+    g_assert_cmpmem (yp + band * W, (H - band) * W, ref + band * W, (H - band) * W);
+  }
+
+  /* brightness: +40 over [3 s, 6 s), everywhere below the bands */
+  fc_scene_init_kind (&s, FC_SCENE_BRIGHTNESS, 1, 15, 10);
+  g_assert_cmpfloat_with_epsilon (s.step_start_s, 3.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (s.step_end_s, 6.0, 1e-9);
+  for (int f = 0; f < s.clip_frames; f += 3) {
+    fc_scene_draw_i420 (&s, f, W, H, yp, W, up, W / 2, vp, W / 2);
+    int want = f >= 45 && f < 90 ? 40 : 0;
+    for (int i = band * W; i < W * H; i += 97)
+      g_assert_cmpint (yp[i] - ref[i], ==, want);
+  }
+
+  /* masked: the box stays inside the mask rectangle; slow: 1.1x the default min_area */
+  fc_scene_init_kind (&s, FC_SCENE_MASKED, 1, 15, 10);
+  for (int f = 0; f < s.clip_frames; f++)
+    if (fc_scene_box_at (&s, f, W, H, &x, &y, &w, &h)) {
+      g_assert_cmpint (x, >=, (int) (s.mask.x * W));
+      g_assert_cmpint (y, >=, (int) (s.mask.y * H));
+      g_assert_cmpint (x + w, <=, (int) ((s.mask.x + s.mask.w) * W));
+      g_assert_cmpint (y + h, <=, (int) ((s.mask.y + s.mask.h) * H));
+    }
+  fc_scene_init_kind (&s, FC_SCENE_SLOW, 1, 15, 10);
+  g_assert_false (fc_scene_box_at (&s, 44, W, H, &x, &y, &w, &h));
+  g_assert_true (fc_scene_box_at (&s, 45, W, H, &x, &y, &w, &h));
+  g_assert_cmpfloat (s.crossing.w * s.crossing.h, >, 1.05 * 0.003);
+  g_assert_cmpfloat (s.crossing.w * s.crossing.h, <, 1.15 * 0.003);
+
+  /* cache names: crossing keeps the old name, other kinds add theirs */
+  FcClipParams p = { .code = 1, .codec = FC_CODEC_H264, .width = 640, .height = 360, .fps = 15,
+                     .gop = 15, .bitrate_kbps = 800, .clip_seconds = 10 };
+  g_autofree char *n1 = fc_clip_cache_name (&p);
+  g_assert_cmpstr (n1, ==, "v1-h264-640x360-15fps-g15-800kbps-10s-code1.au");
+  p.scene = FC_SCENE_STATIC;
+  p.noise = 6;
+  g_autofree char *n2 = fc_clip_cache_name (&p);
+  g_assert_cmpstr (n2, ==, "v1-h264-640x360-15fps-g15-800kbps-10s-n6-static-code1.au");
+
+  g_free (yp);
+  g_free (up);
+  g_free (vp);
+  g_free (ref);
+}
+
 static void
 test_clip_cache (void)
 {
@@ -152,6 +226,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/fakecam/command-parse", test_command_parse);
   g_test_add_func ("/fakecam/scene-schedule", test_scene_schedule);
+  g_test_add_func ("/fakecam/scene-kinds", test_scene_kinds);
   g_test_add_func ("/fakecam/clip-cache", test_clip_cache);
   return g_test_run ();
 }

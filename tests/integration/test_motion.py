@@ -138,7 +138,7 @@ def test():
             check(last["has_thumbnail"] == (ev["thumbnail"] is not None),
                   f"event {ev['id']}: has_thumbnail {last['has_thumbnail']}")
         log("detect off: skipped (switched only over MQTT; covered by the MQTT tests)")
-        log("negative (no crossing): skipped (fakecam has no static scene yet)")
+        log("negatives (noise, brightness, masked object) and a slow min-size object: test_motion_truth")
 
 
 if __name__ == "__main__":
