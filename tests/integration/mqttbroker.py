@@ -21,6 +21,7 @@ class Broker:
         self.dir = directory
         self.port = port or free_port()
         self.proc = None
+        self.subs = []   # background subscribers, ended by stop() even when a test fails
         self.conf = os.path.join(directory, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
@@ -40,6 +41,11 @@ class Broker:
         raise RuntimeError("mosquitto did not start")
 
     def stop(self):
+        for sub in self.subs:
+            if sub.poll() is None:
+                sub.kill()
+                sub.wait()
+        self.subs = []
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
@@ -72,4 +78,5 @@ class Broker:
         p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t",
                               topic, "-v", "-q", "1"], stdout=f, stderr=subprocess.STDOUT,
                              start_new_session=True)
+        self.subs.append(p)
         return p
