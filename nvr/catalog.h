@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "auth.h"
 #include "identity.h"
 
 #include "retention.h"
@@ -199,5 +200,95 @@ GPtrArray *nvr_catalog_events_active (NvrCatalog *catalog, GError **error);
 /* Ids (gint64) of the camera's segments (complete or recording) that overlap the event in time,
  * by start. */
 GArray *nvr_catalog_event_segments (NvrCatalog *catalog, gint64 event_id, GError **error);
+
+
+/* ---- devices, invites, sessions, authorization (docs/design/auth.md; migration v6) ---- */
+
+typedef struct {
+  gint64 id;
+  char *name;
+  guint8 public_key[32];
+  gboolean is_admin;
+  gint64 created_us;
+  gint64 revoked_us;      /* 0 = not revoked */
+  gint64 last_seen_us;    /* 0 = never */
+  GArray *camera_ids;     /* gint64, ascending */
+} NvrDeviceRow;
+
+void nvr_device_row_free (NvrDeviceRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrDeviceRow, nvr_device_row_free)
+
+typedef struct {
+  gint64 id;
+  char *lookup;
+  guint8 secret_hash[32];
+  char *name;
+  gboolean is_admin;
+  gint64 created_us, expires_us;
+  gint64 used_us;         /* 0 = unused */
+  gint64 burned_us;       /* 0 = not burned */
+  guint failures;
+  GArray *camera_ids;     /* gint64 */
+  GPtrArray *camera_names;/* char*, same order */
+} NvrInviteRow;
+
+void nvr_invite_row_free (NvrInviteRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrInviteRow, nvr_invite_row_free)
+
+/* Invites: camera ids must name active cameras (else NVR_CATALOG_ERROR_INVALID). */
+gboolean nvr_catalog_invite_add (NvrCatalog *catalog, const char *lookup,
+                                 const guint8 secret_hash[32], const char *name, gboolean is_admin,
+                                 const gint64 *camera_ids, guint n_cameras, gint64 now_us,
+                                 gint64 expires_us, gint64 *out_id, GError **error);
+/* NULL with NVR_CATALOG_ERROR_NOT_FOUND for an unknown lookup. */
+NvrInviteRow *nvr_catalog_invite_get (NvrCatalog *catalog, const char *lookup, GError **error);
+/* Counts a wrong secret; at NVR_AUTH_INVITE_MAX_FAILURES the invite is burned. */
+gboolean nvr_catalog_invite_fail (NvrCatalog *catalog, gint64 invite_id, gint64 now_us,
+                                  GError **error);
+/* One transaction: the invite is marked used (fails with NVR_CATALOG_ERROR_INVALID if it was
+ * used, burned or expired meanwhile), the device and its ACL are created from it, and a session
+ * with @token_hash is created. A public key already paired → NVR_CATALOG_ERROR_EXISTS. */
+gboolean nvr_catalog_pair (NvrCatalog *catalog, gint64 invite_id, const guint8 public_key[32],
+                           const guint8 token_hash[32], gint64 now_us, gint64 *out_device_id,
+                           GError **error);
+
+/* Devices. */
+GPtrArray *nvr_catalog_device_list (NvrCatalog *catalog, GError **error);
+NvrDeviceRow *nvr_catalog_device_get (NvrCatalog *catalog, gint64 device_id, GError **error);
+/* NULL + NOT_FOUND when no device (revoked or not) has this key. */
+NvrDeviceRow *nvr_catalog_device_by_key (NvrCatalog *catalog, const guint8 public_key[32],
+                                         GError **error);
+/* Marks the device revoked and deletes its sessions (NOT_FOUND if unknown). */
+gboolean nvr_catalog_device_revoke (NvrCatalog *catalog, gint64 device_id, gint64 now_us,
+                                    GError **error);
+/* Replaces the device's ACL; ids must name active cameras. */
+gboolean nvr_catalog_device_set_cameras (NvrCatalog *catalog, gint64 device_id,
+                                         const gint64 *camera_ids, guint n, GError **error);
+
+/* Sessions. */
+gboolean nvr_catalog_session_add (NvrCatalog *catalog, gint64 device_id,
+                                  const guint8 token_hash[32], gint64 now_us, GError **error);
+gboolean nvr_catalog_session_delete (NvrCatalog *catalog, const guint8 token_hash[32],
+                                     GError **error);
+/* Deletes sessions idle for over @idle_us or older than @max_us. */
+gboolean nvr_catalog_sessions_expire (NvrCatalog *catalog, gint64 now_us, gint64 idle_us,
+                                      gint64 max_us, GError **error);
+
+/* THE authorization query (docs/design/auth.md "Authorization"): one SELECT from the session
+ * through the device and its ACL to the camera and, for @kind != NVR_OBJECT_NONE, the object
+ * constrained to that camera in the SQL. @camera_id 0 = no camera (session/admin routes).
+ * Fills @out (see NvrAccess in auth.h); touches last_used_us/last_seen_us when the session is
+ * valid. Returns FALSE only on a database error. */
+gboolean nvr_catalog_authorize (NvrCatalog *catalog, const guint8 token_hash[32], gint64 now_us,
+                                gint64 idle_us, gint64 max_us, gint64 camera_id,
+                                NvrObjectKind kind, gint64 object_id, NvrAccess *out,
+                                GError **error);
+
+/* Segments of a camera overlapping [from_us, to_us), by start, at most @limit; NvrSegmentRow. */
+GPtrArray *nvr_catalog_segments_between (NvrCatalog *catalog, gint64 camera_id, gint64 from_us,
+                                         gint64 to_us, guint limit, GError **error);
+/* Events of a camera overlapping [from_us, to_us), by start, at most @limit; NvrEventRow. */
+GPtrArray *nvr_catalog_events_between (NvrCatalog *catalog, gint64 camera_id, gint64 from_us,
+                                       gint64 to_us, guint limit, GError **error);
 
 G_END_DECLS

@@ -63,6 +63,12 @@ typedef struct {
   gint64 motion_background_ms;     /* 1000..3600000 */
   double motion_global_fraction;   /* 0.2..1 */
   double motion_max_contrast_gain; /* 1..8 */
+  /* [web] (docs/design/auth.md); the web API is off unless origin is set */
+  char *web_socket;            /* absolute path of the daemon's HTTP unix socket */
+  char *web_origin;            /* "https://host[:port]", no path; NULL = web API off */
+  char *web_certificate;       /* PEM file lighttpd serves (fingerprint for `nvr pair`) or NULL */
+  gint64 web_session_idle_s;   /* 300..31536000 */
+  gint64 web_session_max_s;    /* web_session_idle_s..31536000 */
 } NvrConfig;
 
 void nvr_config_free (NvrConfig *config);

@@ -1,0 +1,110 @@
+/* auth — the pure core of pairing, sessions and authorization (docs/design/auth.md). No I/O and
+ * no clock: callers pass `now_us` and random bytes. Runs on the daemon's main loop.
+ * Invariants: secrets (invite secrets, session tokens) are compared and stored only as
+ * crypto_generichash digests; a signed message always binds the configured origin. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define NVR_AUTH_KEY_BYTES 32
+#define NVR_AUTH_SIG_BYTES 64
+#define NVR_AUTH_NONCE_BYTES 32
+#define NVR_AUTH_TOKEN_BYTES 32
+#define NVR_AUTH_HASH_BYTES 32
+
+#define NVR_AUTH_CODE_LOOKUP_CHARS 4
+#define NVR_AUTH_CODE_SECRET_CHARS 8
+#define NVR_AUTH_INVITE_TTL_DEFAULT_S (10 * 60)
+#define NVR_AUTH_INVITE_TTL_MAX_S (24 * 3600)
+#define NVR_AUTH_INVITE_MAX_FAILURES 5
+#define NVR_AUTH_NONCE_TTL_US (120 * G_USEC_PER_SEC)
+#define NVR_AUTH_NONCES_MAX 1024          /* outstanding nonces; the oldest are dropped */
+#define NVR_AUTH_RATE_PER_MINUTE 10       /* pairing/login requests per daemon */
+#define NVR_AUTH_COOKIE_NAME "__Host-hearth"
+
+/* ---- invite codes: "LLLL-SSSS-SSSS", Crockford base32 ---- */
+
+/* Makes a code from 12 random bytes (each mapped to one character). Returns the normalised
+ * 12-character code; @lookup (5 bytes incl. NUL) and @secret (9 bytes) are filled. */
+char *nvr_auth_code_make (const guint8 random12[12], char lookup[5], char secret[9]);
+/* Normalises user input (case, separators, O/I/L); FALSE if it is not 12 valid characters. */
+gboolean nvr_auth_code_parse (const char *input, char lookup[5], char secret[9]);
+/* "LLLL-SSSS-SSSS" for display. */
+char *nvr_auth_code_format (const char *lookup, const char *secret);
+
+/* crypto_generichash (32 bytes) of a secret: invite secrets and session tokens. */
+void nvr_auth_hash (const void *data, gsize len, guint8 out[NVR_AUTH_HASH_BYTES]);
+
+/* ---- base64url without padding ---- */
+char *nvr_auth_b64_encode (const guint8 *data, gsize len);
+/* Decodes exactly @len bytes; FALSE on bad characters or a different length. */
+gboolean nvr_auth_b64_decode_exact (const char *text, guint8 *out, gsize len);
+
+/* ---- signed messages ---- */
+char *nvr_auth_pair_message (const char *origin, const char *code_normalised,
+                             const char *nonce_b64, const char *public_key_b64);
+char *nvr_auth_login_message (const char *origin, const char *nonce_b64,
+                              const char *public_key_b64);
+/* TRUE if @pk is a valid Ed25519 point of large order and @sig signs @message with it. */
+gboolean nvr_auth_verify (const guint8 pk[NVR_AUTH_KEY_BYTES], const guint8 sig[NVR_AUTH_SIG_BYTES],
+                          const char *message);
+gboolean nvr_auth_public_key_valid (const guint8 pk[NVR_AUTH_KEY_BYTES]);
+
+/* ---- nonces: in memory, single use, bound to a purpose and a subject ---- */
+typedef enum { NVR_NONCE_PAIR, NVR_NONCE_LOGIN } NvrNoncePurpose;
+typedef struct _NvrAuthNonces NvrAuthNonces;
+NvrAuthNonces *nvr_auth_nonces_new (void);
+void nvr_auth_nonces_free (NvrAuthNonces *n);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrAuthNonces, nvr_auth_nonces_free)
+/* Records a nonce for @subject (the invite lookup, or the public key b64); returns it b64. */
+char *nvr_auth_nonces_issue (NvrAuthNonces *n, const guint8 random[NVR_AUTH_NONCE_BYTES],
+                             NvrNoncePurpose purpose, const char *subject, gint64 now_us);
+/* Consumes the nonce (whatever the result): TRUE if it was issued for @purpose and @subject and
+ * has not expired. */
+gboolean nvr_auth_nonces_take (NvrAuthNonces *n, const char *nonce_b64, NvrNoncePurpose purpose,
+                               const char *subject, gint64 now_us);
+
+/* ---- rate limit: token bucket ---- */
+typedef struct {
+  double tokens;
+  gint64 last_us;
+} NvrAuthBucket;
+/* Refills at NVR_AUTH_RATE_PER_MINUTE, burst the same; FALSE when the request must be refused. */
+gboolean nvr_auth_bucket_take (NvrAuthBucket *b, gint64 now_us);
+
+/* ---- authorization decision ---- */
+typedef enum {
+  NVR_POLICY_NONE = 0,   /* never valid in the route table */
+  NVR_POLICY_PUBLIC,
+  NVR_POLICY_SESSION,
+  NVR_POLICY_CAMERA,
+  NVR_POLICY_ADMIN,
+} NvrPolicy;
+
+typedef enum {
+  NVR_OBJECT_NONE = 0,   /* the camera itself (live, snapshot, timeline, lists) */
+  NVR_OBJECT_SEGMENT,
+  NVR_OBJECT_EVENT,
+} NvrObjectKind;
+
+/* What nvr_catalog_authorize found; filled by the catalog, read by nvr_auth_decide. */
+typedef struct {
+  gboolean session_found;     /* token known, not expired (idle or absolute), device not revoked */
+  gint64 device_id;
+  gboolean is_admin;
+  gboolean camera_allowed;    /* camera in the device's ACL and not removed */
+  gint64 camera_id;
+  char *camera_name;
+  char *camera_dir;           /* relative to the storage root */
+  gboolean object_found;      /* the object exists AND belongs to camera_id */
+  char *object_path;          /* relative to the storage root (segment file, thumbnail) or NULL */
+} NvrAccess;
+void nvr_access_clear (NvrAccess *a);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NvrAccess, nvr_access_clear)
+
+/* HTTP status for a request under @policy naming @kind: 0 = allowed, else 401/403/404. */
+guint nvr_auth_decide (NvrPolicy policy, NvrObjectKind kind, const NvrAccess *a);
+
+G_END_DECLS

@@ -1,0 +1,27 @@
+/* http — the daemon's web API (docs/design/auth.md): libsoup 3 SoupServer on the [web] unix
+ * socket, behind lighttpd. Main loop only; handlers never block. Every route comes from the
+ * table in httproute.c and goes through nvr_catalog_authorize before it touches a camera. */
+#pragma once
+
+#include <glib.h>
+#include "catalog.h"
+#include "config.h"
+#include "live.h"
+#include "pairing.h"
+#include "supervisor.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NvrHttp NvrHttp;
+
+/* Listens on config->web_socket (replacing a stale socket file). All arguments must outlive it. */
+NvrHttp *nvr_http_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup,
+                       NvrLiveHub *live, NvrPairing *pairing, GError **error);
+void nvr_http_free (NvrHttp *http);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrHttp, nvr_http_free)
+
+/* A device was revoked or its ACL changed (also from the admin socket): live streams it may no
+ * longer see end now. */
+void nvr_http_device_changed (NvrHttp *http, gint64 device_id);
+
+G_END_DECLS
