@@ -522,7 +522,8 @@ nvr_daemon_run (const char *config_path)
     goto out;
   db_path = g_build_filename (d.config->storage_root, "catalog.db", NULL);
   d.catalog = nvr_catalog_open (db_path, &error);
-  if (d.catalog == NULL || !nvr_recover_at_startup (d.catalog, d.config->storage_root, &error))
+  if (d.catalog == NULL || !nvr_recover_at_startup (d.catalog, d.config->storage_root,
+                                                    d.config->mqtt_prefix, &error))
     goto out;
 
   d.reaper = nvr_reaper_new (d.config, d.catalog);

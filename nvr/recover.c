@@ -10,6 +10,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "events.h"
 #include "paths.h"
 #include "reaper.h"
 
@@ -253,26 +254,73 @@ adopt_orphans (NvrCatalog *catalog, const char *storage_root, const NvrCameraRow
   return TRUE;
 }
 
+/* The zone names of an event row's JSON array, NULL-terminated (empty on malformed text). */
+static char **
+zones_strv (const char *json)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (json != NULL && json_parser_load_from_data (parser, json, -1, NULL)) {
+    JsonNode *root = json_parser_get_root (parser);
+    if (root != NULL && JSON_NODE_HOLDS_ARRAY (root)) {
+      JsonArray *arr = json_node_get_array (root);
+      for (guint i = 0; i < json_array_get_length (arr); i++) {
+        JsonNode *n = json_array_get_element (arr, i);
+        if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
+          g_strv_builder_add (b, json_node_get_string (n));
+      }
+    }
+  }
+  return g_strv_builder_end (b);
+}
+
 /* Step 3 (storage.md "Events"): events a crash left 'active' end at the last motion the daemon
- * heard of; their workers are gone, so nothing else will end them. */
+ * heard of; their workers are gone, so nothing else will end them. Each end is announced like a
+ * live one: an "end" message on `<prefix>/events` is queued in the outbox in the same
+ * transaction, so a home automation that saw "new" also sees "end" (docs/design/mqtt.md). */
 static gboolean
-recover_events (NvrCatalog *catalog, GError **error)
+recover_events (NvrCatalog *catalog, const char *mqtt_prefix, GError **error)
 {
   g_autoptr (GPtrArray) active = nvr_catalog_events_active (catalog, error);
   if (active == NULL)
     return FALSE;
+  if (active->len == 0)
+    return TRUE;
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (catalog, error);
+  if (cams == NULL)
+    return FALSE;
+  g_autofree char *topic = g_strconcat (mqtt_prefix ? mqtt_prefix : "hearth", "/events", NULL);
+  if (!nvr_catalog_begin (catalog, error))
+    return FALSE;
   for (guint i = 0; i < active->len; i++) {
     const NvrEventRow *e = active->pdata[i];
-    if (!nvr_catalog_event_end (catalog, e->id, e->last_us, error))
+    const char *name = NULL;
+    for (guint j = 0; j < cams->len && name == NULL; j++)
+      if (((NvrCameraRow *) cams->pdata[j])->id == e->camera_id)
+        name = ((NvrCameraRow *) cams->pdata[j])->name;
+    g_auto (GStrv) zones = zones_strv (e->zones);
+    NvrEventInfo before = { .id = e->id, .camera = name ? name : "", .start_us = e->start_us,
+                            .end_us = 0, .zones = (const char *const *) zones,
+                            .score = e->peak_score, .area = e->peak_area,
+                            .has_thumbnail = e->thumbnail != NULL };
+    NvrEventInfo after = before;
+    after.end_us = e->last_us;
+    g_autofree char *payload = nvr_events_payload ("end", &before, &after);
+    if (!nvr_catalog_event_end (catalog, e->id, e->last_us, error) ||
+        !nvr_catalog_outbox_add (catalog, topic, payload, FALSE, e->last_us, NULL, error)) {
+      nvr_catalog_commit (catalog, NULL);
       return FALSE;
+    }
   }
-  if (active->len > 0)
-    g_message ("Ended %u motion event(s) left active by a crash", active->len);
+  if (!nvr_catalog_commit (catalog, error))
+    return FALSE;
+  g_message ("Ended %u motion event(s) left active by a crash", active->len);
   return TRUE;
 }
 
 gboolean
-nvr_recover_at_startup (NvrCatalog *catalog, const char *storage_root, GError **error)
+nvr_recover_at_startup (NvrCatalog *catalog, const char *storage_root, const char *mqtt_prefix,
+                        GError **error)
 {
   /* Step 0: finish deletions a crash interrupted, so no file of theirs is adopted below. */
   if (!nvr_reaper_collect_garbage_sync (catalog, storage_root, error))
@@ -297,5 +345,5 @@ nvr_recover_at_startup (NvrCatalog *catalog, const char *storage_root, GError **
       return FALSE;
   if (open_rows->len > 0)
     g_message ("Recovered %u segment(s) left open by a crash", open_rows->len);
-  return recover_events (catalog, error);
+  return recover_events (catalog, mqtt_prefix, error);
 }

@@ -30,7 +30,9 @@ gboolean nvr_recover_settle_segment (NvrCatalog *catalog, const char *storage_ro
                                      GError **error);
 
 /* The start-up procedure (storage.md, "Recovery"): settle every 'recording' row, then adopt
- * or remove files in the newest day directories of each camera that have no row. */
-gboolean nvr_recover_at_startup (NvrCatalog *catalog, const char *storage_root, GError **error);
+ * or remove files in the newest day directories of each camera that have no row, then end the
+ * events left active and queue their MQTT "end" on `<@mqtt_prefix>/events` (NULL = "hearth"). */
+gboolean nvr_recover_at_startup (NvrCatalog *catalog, const char *storage_root,
+                                 const char *mqtt_prefix, GError **error);
 
 G_END_DECLS

@@ -47,6 +47,9 @@ def test():
             # 2. The broker appears: availability, status, switches, motion, discovery.
             t1 = time.monotonic()
             broker.start()
+            # Subscribe before the bridge joins, so the outbox's 'new' cannot go out unseen.
+            events_path = os.path.join(h.dir, "events.txt")
+            esub = broker.subscribe("hearth/events", events_path)
             wait_retained(h, broker, "hearth/available", "online")
             log(f"joined the broker {time.monotonic() - t1:.2f} s after it started")
             wait_retained(h, broker, "hearth/cam1/status", "recording")
@@ -67,14 +70,10 @@ def test():
             check("http" not in json.dumps(disc), "a URL in the discovery document")
 
             # 2b. Motion from fakecam's scripted crossing reaches the broker through the outbox.
-            events_path = os.path.join(h.dir, "events.txt")
-            esub = broker.subscribe("hearth/events", events_path)
-
             def new_event():
                 for line in open(events_path, errors="replace"):
                     if line.startswith("hearth/events "):
                         e = json.loads(line.split(" ", 1)[1])
-                        # The 'new' may have gone out before this subscriber joined.
                         if e["type"] in ("new", "update", "end") and e["after"]["camera"] == "cam1":
                             return e
                 return None
@@ -141,11 +140,36 @@ def test():
                                    for s in h.segments("cam1")), 30)
             log(f"paused: {n_paused} segments before, none added in 12 s; ON records again")
 
-            # 7. kill -9: the broker publishes the Last Will.
+            # 7. kill -9 while an event is active: the broker publishes the Last Will.
+            def active_events():
+                with h.catalog() as db:
+                    return [r[0] for r in
+                            db.execute("SELECT id FROM events WHERE state = 'active'")]
+            h.wait_for("an active motion event", lambda: active_events(), 40)
             os.killpg(h.daemon.pid, signal.SIGKILL)
             h.daemon.wait()
             wait_retained(h, broker, "hearth/available", "offline", 10)
             log("Last Will 'offline' retained after kill -9")
+
+            # 8. The restart ends the event the crash left active and announces its end.
+            killed = active_events()
+            check(killed, "no event was active in the catalog after kill -9")
+            ends_path = os.path.join(h.dir, "ends.txt")
+            broker.subscribe("hearth/events", ends_path)
+            time.sleep(0.5)
+            h.start_daemon()
+
+            def ended():
+                got = set()
+                for line in open(ends_path, errors="replace"):
+                    if line.startswith("hearth/events "):
+                        e = json.loads(line.split(" ", 1)[1])
+                        if e["type"] == "end" and e["after"]["end_time"] is not None:
+                            got.add(e["after"]["id"])
+                return set(killed) <= got
+            h.wait_for("an MQTT 'end' for every event left active", ended, 30)
+            check(not set(killed) & set(active_events()), "events still active after recovery")
+            log(f"recovery ended and announced event(s) {killed}")
         finally:
             broker.stop()
 
