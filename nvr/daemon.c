@@ -197,6 +197,8 @@ cmd_cameras_remove (NvrDaemon *d, JsonObject *args, GError **error)
     return NULL;
   g_message ("Camera '%s' removed; its recordings stay in the catalog", name);
   nvr_supervisor_remove (d->supervisor, id);
+  if (d->mqtt != NULL)
+    nvr_mqtt_camera_removed (d->mqtt, id, name);
   return json_node_new (JSON_NODE_NULL);
 }
 

@@ -58,6 +58,9 @@ struct _NvrMqtt {
   gint64 last_sent_id;             /* highest outbox id handed to this connection */
 
   GHashTable *cams;                /* camera name → Cam */
+  GHashTable *removed;             /* camera name → id (gint64 *): retained topics to clear */
+  GHashTable *gone;                /* ids (gint64 *) of removed cameras: ids are never reused,
+                                    * so late state changes from their workers are ignored */
 
   gint64 bad_window_start_us;
   guint bad_logged;
@@ -227,12 +230,28 @@ publish_camera (NvrMqtt *m, const char *name, const Cam *c)
   publish_switches (m, name, c);
 }
 
+/* Clears everything retained for a removed camera: an empty retained message deletes it on the
+ * broker, and Home Assistant removes a device whose discovery document is cleared. */
+static void
+publish_removal (NvrMqtt *m, const char *name, gint64 id)
+{
+  static const char *const leaves[] = { "status", "motion", "recordings/state", "detect/state" };
+  for (guint i = 0; i < G_N_ELEMENTS (leaves); i++)
+    publish_camera_topic (m, name, leaves[i], "");
+  if (m->config->mqtt_discovery) {
+    g_autofree char *topic = nvr_mqtt_discovery_topic (m->config->mqtt_discovery_prefix,
+                                                       m->config->mqtt_prefix, id);
+    publish (m, topic, "", TRUE);
+  }
+}
+
 static Cam *
 cam_get (NvrMqtt *m, gint64 id, const char *name, gboolean *created)
 {
   Cam *c = g_hash_table_lookup (m->cams, name);
   *created = c == NULL;
   if (c == NULL) {
+    g_hash_table_remove (m->removed, name);   /* the name is in use again */
     c = g_new0 (Cam, 1);
     c->status = "offline";
     g_hash_table_insert (m->cams, g_strdup (name), c);
@@ -407,6 +426,10 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
   cams_refresh (m);
   GHashTableIter it;
   gpointer k, v;
+  g_hash_table_iter_init (&it, m->removed);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    publish_removal (m, k, *(gint64 *) v);
+  g_hash_table_remove_all (m->removed);
   g_hash_table_iter_init (&it, m->cams);
   while (g_hash_table_iter_next (&it, &k, &v))
     publish_camera (m, k, v);
@@ -563,6 +586,8 @@ static void
 on_state_changed (gint64 camera_id, const char *name, const char *state, gpointer data)
 {
   NvrMqtt *m = data;
+  if (g_hash_table_contains (m->gone, &camera_id))
+    return;
   gboolean created;
   Cam *c = cam_get (m, camera_id, name, &created);
   const char *p = nvr_mqtt_status_payload (state);
@@ -583,6 +608,8 @@ static void
 on_motion_changed (gint64 camera_id, const char *name, gboolean active, gpointer data)
 {
   NvrMqtt *m = data;
+  if (g_hash_table_contains (m->gone, &camera_id))
+    return;
   gboolean created;
   Cam *c = cam_get (m, camera_id, name, &created);
   c->motion = active;
@@ -617,6 +644,8 @@ nvr_mqtt_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup, 
   m->io_fd = -1;
   m->inflight = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   m->cams = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  m->removed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  m->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   m->policy.initial_ms = config->backoff_initial_ms;
   m->policy.max_ms = MAX (config->backoff_max_ms, config->backoff_initial_ms);
   m->topic_available = g_strdup_printf ("%s/available", config->mqtt_prefix);
@@ -691,6 +720,8 @@ nvr_mqtt_free (NvrMqtt *m)
   g_clear_handle_id (&m->reconnect_id, g_source_remove);
   g_clear_pointer (&m->inflight, g_hash_table_unref);
   g_clear_pointer (&m->cams, g_hash_table_unref);
+  g_clear_pointer (&m->removed, g_hash_table_unref);
+  g_clear_pointer (&m->gone, g_hash_table_unref);
   if (m->password != NULL)
     explicit_bzero (m->password, strlen (m->password));
   g_free (m->password);
@@ -705,6 +736,18 @@ nvr_mqtt_outbox_kick (NvrMqtt *m)
 {
   outbox_pump (m);
   watch_sync (m);
+}
+
+void
+nvr_mqtt_camera_removed (NvrMqtt *m, gint64 camera_id, const char *name)
+{
+  g_hash_table_remove (m->cams, name);
+  g_hash_table_add (m->gone, g_memdup2 (&camera_id, sizeof camera_id));
+  if (m->connected) {
+    publish_removal (m, name, camera_id);
+    return;
+  }
+  g_hash_table_insert (m->removed, g_strdup (name), g_memdup2 (&camera_id, sizeof camera_id));
 }
 
 gboolean

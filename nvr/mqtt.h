@@ -27,6 +27,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrMqtt, nvr_mqtt_free)
 
 /* Rows were added to the outbox: publish them if connected (also the listener's outbox_added). */
 void nvr_mqtt_outbox_kick (NvrMqtt *mqtt);
+/* A camera was removed: its retained topics and Home Assistant device are cleared now, or at
+ * the next CONNACK if disconnected (forgotten if the daemon stops first). */
+void nvr_mqtt_camera_removed (NvrMqtt *mqtt, gint64 camera_id, const char *name);
 /* TRUE between the broker's CONNACK and the connection's loss. */
 gboolean nvr_mqtt_connected (NvrMqtt *mqtt);
 

@@ -170,6 +170,14 @@ def test():
             h.wait_for("an MQTT 'end' for every event left active", ended, 30)
             check(not set(killed) & set(active_events()), "events still active after recovery")
             log(f"recovery ended and announced event(s) {killed}")
+
+            # 9. Removing the camera clears its Home Assistant device and retained topics.
+            check(dtopic in broker.retained(dtopic), "no retained discovery before removal")
+            h.nvr("cameras", "remove", "cam1")
+            h.wait_for("discovery and camera topics cleared",
+                       lambda: not broker.retained(dtopic, 1) and
+                       not broker.retained("hearth/cam1/#", 1), 15)
+            log("camera removal cleared its discovery document and retained topics")
         finally:
             broker.stop()
 
