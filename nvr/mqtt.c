@@ -408,8 +408,9 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
 {
   NvrMqtt *m = data;
   if (rc != 0) {
-    g_warning ("MQTT broker %s:%u refused the connection: %s", m->config->mqtt_host,
-               m->config->mqtt_port, mosquitto_connack_string (rc));
+    if (!m->outage_logged)    /* once per outage: a wrong password is retried with backoff */
+      g_warning ("MQTT broker %s:%u refused the connection: %s; retrying with backoff",
+                 m->config->mqtt_host, m->config->mqtt_port, mosquitto_connack_string (rc));
     m->outage_logged = TRUE;
     return;     /* libmosquitto drops the connection; on_disconnect schedules a retry */
   }

@@ -17,15 +17,21 @@ def free_port():
 
 
 class Broker:
-    def __init__(self, directory, port=None):
+    """@listener_conf: extra lines for the listener (TLS files, password_file, allow_anonymous);
+    @client_args: what mosquitto_sub/pub need to reach it (--cafile, -u, -P)."""
+
+    def __init__(self, directory, port=None, listener_conf="allow_anonymous true\n",
+                 client_args=()):
         self.dir = directory
         self.port = port or free_port()
         self.proc = None
         self.subs = []   # background subscribers, ended by stop() even when a test fails
+        self.client_args = list(client_args)
         self.conf = os.path.join(directory, "mosquitto.conf")
         with open(self.conf, "w") as f:
-            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    f"log_dest stderr\n")
+            # user root: keep reading the test's private files (no effect when not root).
+            f.write(f"user root\nper_listener_settings true\nlistener {self.port} 127.0.0.1\n"
+                    f"{listener_conf}persistence false\nlog_dest stderr\n")
 
     def start(self):
         log = open(os.path.join(self.dir, "mosquitto.log"), "a")
@@ -54,7 +60,7 @@ class Broker:
     def retained(self, topic, timeout=2):
         """The retained message(s) on @topic (a filter), as {topic: payload}."""
         r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic,
-                            "-v", "--retained-only", "-W", str(timeout)],
+                            "-v", "--retained-only", "-W", str(timeout), *self.client_args],
                            capture_output=True, text=True)
         out = {}
         for line in r.stdout.splitlines():
@@ -63,7 +69,8 @@ class Broker:
         return out
 
     def publish(self, topic, payload, retain=False):
-        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-q", "1"]
+        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-q", "1",
+                *self.client_args]
         if payload is None:
             args += ["-n"]
         else:
@@ -76,7 +83,7 @@ class Broker:
         """A background subscriber writing 'topic payload' lines to @path."""
         f = open(path, "w")
         p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t",
-                              topic, "-v", "-q", "1"], stdout=f, stderr=subprocess.STDOUT,
+                              topic, "-v", "-q", "1", *self.client_args], stdout=f, stderr=subprocess.STDOUT,
                              start_new_session=True)
         self.subs.append(p)
         return p
