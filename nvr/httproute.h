@@ -1,0 +1,142 @@
+/* httproute — the web API's route table and request checks (docs/design/auth.md "Routes").
+ * Pure: no I/O, no clock; nvr/http.c feeds it what libsoup parsed. Every route has a policy
+ * (never NVR_POLICY_NONE); ids in paths are strict decimals; bodies are at most
+ * NVR_HTTP_BODY_MAX bytes of one JSON object with exactly the members a route takes. */
+#pragma once
+
+#include <glib.h>
+#include "auth.h"
+
+G_BEGIN_DECLS
+
+#define NVR_HTTP_API_PREFIX "/api/v1/"
+#define NVR_HTTP_BODY_MAX (16 * 1024)
+#define NVR_HTTP_ID_MAX_DIGITS 18
+#define NVR_HTTP_PATH_MAX 512              /* longer request paths never match */
+#define NVR_HTTP_JSON_MAX_DEPTH 8          /* nesting of [ and { in a body */
+#define NVR_HTTP_LIST_MAX 1024             /* camera ids in one body */
+#define NVR_HTTP_NAME_MAX 64               /* bytes of a device/invite name */
+#define NVR_HTTP_TIMELINE_MAX_RANGE_US ((gint64) 31 * 86400 * G_USEC_PER_SEC)
+
+typedef enum {
+  NVR_ROUTE_PAIR_BEGIN,
+  NVR_ROUTE_PAIR_FINISH,
+  NVR_ROUTE_LOGIN_BEGIN,
+  NVR_ROUTE_LOGIN_FINISH,
+  NVR_ROUTE_LOGOUT,
+  NVR_ROUTE_ME,
+  NVR_ROUTE_CAMERAS,
+  NVR_ROUTE_CAMERA,
+  NVR_ROUTE_TIMELINE,
+  NVR_ROUTE_SEGMENTS,
+  NVR_ROUTE_SEGMENT_MEDIA,
+  NVR_ROUTE_SNAPSHOT,
+  NVR_ROUTE_EVENTS,
+  NVR_ROUTE_EVENT_THUMBNAIL,
+  NVR_ROUTE_LIVE,
+  NVR_ROUTE_DEVICES,
+  NVR_ROUTE_DEVICE_REVOKE,
+  NVR_ROUTE_DEVICE_CAMERAS,
+  NVR_ROUTE_INVITES,
+  NVR_ROUTE_COUNT
+} NvrRouteId;
+
+/* What a route's query string may hold. */
+typedef enum {
+  NVR_QUERY_NONE = 0,      /* no query string at all */
+  NVR_QUERY_RANGE,         /* from_us and to_us, both required */
+} NvrQueryKind;
+
+/* What a route's body must be (mutations only). */
+typedef enum {
+  NVR_BODY_NONE = 0,       /* GET: no body */
+  NVR_BODY_EMPTY_OBJECT,   /* {} */
+  NVR_BODY_PAIR_BEGIN,
+  NVR_BODY_PAIR_FINISH,
+  NVR_BODY_LOGIN_BEGIN,
+  NVR_BODY_LOGIN_FINISH,
+  NVR_BODY_CAMERA_LIST,    /* {"cameras": [ids]} */
+  NVR_BODY_INVITE,
+} NvrBodyKind;
+
+typedef struct {
+  NvrRouteId id;
+  const char *method;      /* "GET", "POST" or "PUT" */
+  const char *pattern;     /* below NVR_HTTP_API_PREFIX; {cam} {seg} {ev} {dev} are ids */
+  NvrPolicy policy;
+  NvrObjectKind kind;      /* the object a camera route names besides the camera */
+  NvrQueryKind query;
+  NvrBodyKind body;
+  gboolean media;          /* answered by X-Sendfile or a stream, not JSON */
+} NvrRoute;
+
+/* The table, NVR_ROUTE_COUNT rows indexed by NvrRouteId. */
+const NvrRoute *nvr_httproute_table (void);
+/* The table as JSON, for `nvr http-routes` and the security suite:
+ * {"prefix": "/api/v1/", "routes": [{"method", "path", "policy", "object", "query", "body",
+ * "media"}]} with "path" the full pattern, e.g. "/api/v1/cameras/{cam}/live". */
+char *nvr_httproute_table_json (void);
+const char *nvr_httproute_policy_name (NvrPolicy policy);
+const char *nvr_httproute_object_name (NvrObjectKind kind);
+
+typedef struct {
+  const NvrRoute *route;
+  gint64 camera_id;        /* {cam}, else 0 */
+  gint64 object_id;        /* {seg} or {ev}, else 0 */
+  gint64 device_id;        /* {dev}, else 0 */
+} NvrRouteMatch;
+
+/* Finds the route for @method and @path (the request path, still percent-encoded).
+ * Returns 0 and fills @out, 404 when no route has this path, 405 when one has but not this
+ * method. A path matches only if it is exactly "/api/v1/" + the pattern: no empty, "." or ".."
+ * segments, no '%', no trailing '/', ids of 1-18 digits without a sign or leading zeros. */
+guint nvr_httproute_match (const char *method, const char *path, NvrRouteMatch *out);
+
+/* Strict decimal id: "0" or [1-9][0-9]{0,17}; the whole of @s. */
+gboolean nvr_httproute_parse_id (const char *s, gsize len, gint64 *out);
+
+/* Parses a query of kind NVR_QUERY_RANGE: "from_us=N&to_us=N" in either order, each exactly
+ * once, non-negative strict decimals, from_us < to_us, and to_us - from_us <= @max_range_us
+ * (0 = any). Returns 0, or 400 with @reason (static text) set. @query may be NULL. */
+guint nvr_httproute_parse_range (const char *query, gint64 max_range_us, gint64 *from_us,
+                                 gint64 *to_us, const char **reason);
+
+/* The decision for a request's unsafe-method checks (docs/design/auth.md "Requests"). For GET
+ * and HEAD it returns 0. For anything else, in this order: Origin must equal @configured_origin
+ * (else 403), Sec-Fetch-Site must be "same-origin" (else 403), Content-Type must be
+ * application/json, optionally with parameters (else 415). Header values may be NULL (absent).
+ * @reason is static text. */
+guint nvr_httproute_check_mutation (const char *method, const char *content_type,
+                                    const char *origin, const char *sec_fetch_site,
+                                    const char *configured_origin, const char **reason);
+
+/* The value of cookie @name in a Cookie request header, or NULL (absent, empty, or present more
+ * than once: an ambiguous session is no session). */
+char *nvr_httproute_cookie (const char *header, const char *name);
+
+/* ---- JSON bodies ---- */
+
+typedef struct {
+  NvrBodyKind kind;
+  char *code;              /* PAIR_BEGIN, PAIR_FINISH */
+  char *nonce;             /* PAIR_FINISH, LOGIN_FINISH */
+  char *public_key;        /* PAIR_FINISH, LOGIN_BEGIN, LOGIN_FINISH */
+  char *signature;         /* PAIR_FINISH, LOGIN_FINISH */
+  char *name;              /* INVITE */
+  GArray *cameras;         /* gint64 ids: CAMERA_LIST, INVITE (never NULL for those) */
+  gboolean admin;          /* INVITE, default FALSE */
+  gint64 ttl_s;            /* INVITE, default 0 = the default TTL */
+} NvrBody;
+
+void nvr_body_clear (NvrBody *b);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NvrBody, nvr_body_clear)
+
+/* Parses @data (@len bytes, not NUL-terminated) as a body of @kind into @out (zeroed first).
+ * Returns 0, 413 (over NVR_HTTP_BODY_MAX), or 400 with @reason (a new string safe to show).
+ * Rules: UTF-8 JSON object, nesting at most NVR_HTTP_JSON_MAX_DEPTH, only the members of
+ * @kind, each of its type: strings 1..128 bytes (names 1..NVR_HTTP_NAME_MAX, no control
+ * characters), ids positive integers without duplicates, at most NVR_HTTP_LIST_MAX. */
+guint nvr_httproute_parse_body (NvrBodyKind kind, const char *data, gsize len, NvrBody *out,
+                                char **reason);
+
+G_END_DECLS
