@@ -1,0 +1,71 @@
+// ui — small DOM helpers shared by the pages. Text always goes in as text (textContent), never
+// as HTML, so nothing a camera name or an error holds can become markup.
+
+// el('a', {href: 'x', class: 'y'}, 'text', child, ...) -> element
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else if (k.startsWith('on') && typeof v === 'function') node.addEventListener(k.slice(2), v);
+    else if (v === true) node.setAttribute(k, '');
+    else node.setAttribute(k, String(v));
+  }
+  for (const c of children) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+// Sets the page's status line; kind: 'info', 'ok' or 'error'.
+export function status(message, kind = 'info') {
+  const node = document.getElementById('status');
+  if (!node) return;
+  node.textContent = message;
+  node.dataset.kind = kind;
+  node.hidden = message === '';
+}
+
+// "Mon 14:03:07" in the browser's locale and time zone (wall clock, for labels only).
+export function formatTime(us) {
+  const d = new Date(Number(us) / 1000);
+  return d.toLocaleString(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+export function formatDuration(us) {
+  const s = Math.round(Number(us) / 1e6);
+  if (s < 60) return `${s} s`;
+  return `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+export function formatBytes(n) {
+  const v = Number(n);
+  if (v < 1024 * 1024) return `${Math.max(1, Math.round(v / 1024))} KiB`;
+  return `${(v / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+// A live view: figure with a muted inline <video> and a caption with the stream state.
+export function liveFigure(camera, title) {
+  const video = el('video', { muted: true, playsinline: true, autoplay: true, class: 'live',
+                               'aria-label': `Live view of ${camera.name}` });
+  video.muted = true;  // the attribute alone does not mute a script-made element
+  const state = el('span', { class: 'live-state' }, '…');
+  const reconnect = el('button', { type: 'button', class: 'reconnect', hidden: true }, 'Reconnect');
+  const figure = el('figure', { class: 'camera', dataset: { cameraId: String(camera.id) } },
+                    video, el('figcaption', {}, title, ' ', state, ' ', reconnect));
+  return { figure, video, state, reconnect };
+}
+
+// Wires a LivePlayer to a liveFigure's caption; returns the player (already started).
+export function attachPlayer(PlayerClass, parts, cameraId) {
+  const player = new PlayerClass(parts.video, cameraId, (state, message) => {
+    parts.state.textContent = message;
+    parts.state.dataset.state = state;
+    parts.reconnect.hidden = !(state === 'ended' || state === 'error');
+  });
+  parts.reconnect.addEventListener('click', () => { player.start(); });
+  player.start();
+  return player;
+}
