@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Hearth demo: installs what is missing, builds, starts 4 fake cameras and the daemon recording
-# them, and prints where the recordings are and `nvr status`. Everything listens on loopback or
-# unix sockets only. Run as root (or with sudo).
+# Hearth demo: installs what is missing, builds, starts 4 fake cameras, the daemon recording
+# them and the lighttpd web front on https://127.0.0.1:8443, and prints `nvr status` and a
+# pairing code for a browser. Everything listens on loopback or unix sockets only. Run as root
+# (or with sudo).
 #   packaging/demo.sh          start (or restart) the demo
 #   packaging/demo.sh stop     stop it (recordings are kept under $STATE)
 set -euo pipefail
@@ -14,11 +15,15 @@ CACHE=${HEARTH_DEMO_CACHE:-/var/cache/hearth-fakecam}
 CAMERAS=4
 PORT=${HEARTH_DEMO_PORT:-8554}   # fixed, so the cameras in the catalog stay valid across runs
 BUILD="$top/build-demo"
+WEB_PORT=${HEARTH_DEMO_WEB_PORT:-8443}
+ORIGIN="https://127.0.0.1:$WEB_PORT"
+CERT="$STATE/tls/cert.pem"
+KEY="$STATE/tls/key.pem"
 CONF="$STATE/hearth.conf"
 NVR="$BUILD/nvr/nvr"
 
 stop_demo() {
-  for name in nvr fakecam mosquitto; do
+  for name in lighttpd nvr fakecam mosquitto; do
     pidfile="$RUN/$name.pid"
     if [ -f "$pidfile" ]; then
       pid=$(cat "$pidfile")
@@ -81,6 +86,9 @@ if ! mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t hearth/demo-probe -n 2>/dev/n
 fi
 echo "MQTT broker on 127.0.0.1:$MQTT_PORT"
 
+# The web front's certificate: made on the first run, kept (browsers remember the exception).
+FINGERPRINT=$(bash packaging/hearth-tls.sh --cert "$CERT" --key "$KEY" --host 127.0.0.1)
+
 cat >"$CONF" <<CONF
 # Hearth demo configuration (written by packaging/demo.sh)
 [daemon]
@@ -96,6 +104,11 @@ transport = tcp
 [mqtt]
 host = 127.0.0.1
 port = $MQTT_PORT
+
+[web]
+socket = $RUN/http.sock
+origin = $ORIGIN
+certificate = $CERT
 CONF
 "$NVR" check-config "$CONF" >/dev/null
 
@@ -116,6 +129,36 @@ for i in $(seq "$CAMERAS"); do
     --sub-url "rtsp://127.0.0.1:$port/cam$i/sub" --config "$CONF"
 done
 
+# The web front: lighttpd (TLS, web/, /api/ to the daemon's HTTP socket), loopback only. The demo
+# runs it as root like the rest of the demo; systemd/hearth-web.service runs it unprivileged.
+for _ in $(seq 100); do
+  [ -S "$RUN/http.sock" ] && break
+  sleep 0.1
+done
+[ -S "$RUN/http.sock" ] || echo "Warning: the daemon has not opened $RUN/http.sock; /api/ will answer 503" >&2
+if (echo >"/dev/tcp/127.0.0.1/$WEB_PORT") 2>/dev/null; then
+  echo "Port $WEB_PORT on 127.0.0.1 is taken; set HEARTH_DEMO_WEB_PORT to another port" >&2
+  exit 1
+fi
+bash packaging/hearth-web-conf.sh --out "$RUN/lighttpd.conf" --address 127.0.0.1 \
+  --port "$WEB_PORT" --web-dir "$top/web" --api-socket "$RUN/http.sock" --storage-root "$STATE" \
+  --cert "$CERT" --key "$KEY" --errorlog "$STATE/logs/lighttpd-error.log"
+/usr/sbin/lighttpd -D -f "$RUN/lighttpd.conf" >>"$STATE/logs/lighttpd.log" 2>&1 &
+echo $! >"$RUN/lighttpd.pid"
+web_up=""
+for _ in $(seq 100); do
+  if python3 -c 'import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=1),
+                server_hostname="127.0.0.1").close()' "$CERT" "$WEB_PORT" 2>/dev/null; then
+    web_up=1
+    break
+  fi
+  kill -0 "$(cat "$RUN/lighttpd.pid")" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$web_up" ] || { tail -20 "$STATE/logs/lighttpd-error.log" "$STATE/logs/lighttpd.log" >&2; exit 1; }
+
 echo "Waiting for the cameras to record..."
 for _ in $(seq 60); do
   n=$("$NVR" status --json --config "$CONF" | grep -c '"state" : "recording"' || true)
@@ -131,4 +174,15 @@ echo "Catalog:     $STATE/catalog.db"
 echo "Logs:        $STATE/logs/"
 echo "Status:      sudo $NVR status --config $CONF"
 echo "MQTT:        mosquitto_sub -h 127.0.0.1 -p $MQTT_PORT -t 'hearth/#' -v"
+echo "Web:         $ORIGIN   (self-signed certificate, SHA-256 $FINGERPRINT)"
 echo "Stop:        sudo packaging/demo.sh stop"
+
+# A pairing code for this machine's browser: single use, valid for 10 minutes. Open the URL,
+# check that the certificate's fingerprint is the one printed, and the page pairs the browser.
+cams=$(seq -f 'demo%g' -s, 1 "$CAMERAS")
+echo
+echo "Pair a browser (admin, all $CAMERAS cameras):"
+if ! "$NVR" pair --name demo-browser --cameras "$cams" --admin --config "$CONF"; then
+  echo "Could not make a pairing code: 'nvr pair' failed (see above). Once it works, run:" >&2
+  echo "  sudo $NVR pair --name demo-browser --cameras $cams --admin --config $CONF" >&2
+fi

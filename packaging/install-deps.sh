@@ -12,7 +12,7 @@ PACKAGES=(
   # run: RTSP, H.264/H.265 parsing and muxing, decoding for tests
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  lighttpd mosquitto mosquitto-clients
+  lighttpd lighttpd-mod-openssl openssl mosquitto mosquitto-clients
   # tests: driver scripts and catalog inspection
   python3 sqlite3 procps iproute2
 )
