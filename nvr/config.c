@@ -13,7 +13,7 @@
 G_DEFINE_QUARK (nvr-config-error-quark, nvr_config_error)
 
 typedef enum { KEY_PATH, KEY_NAME, KEY_UINT, KEY_INT64, KEY_SIZE, KEY_PERCENT, KEY_TRANSPORT,
-               KEY_BOOL, KEY_HOST, KEY_TOPIC, KEY_TEXT, KEY_DOUBLE } KeyKind;
+               KEY_BOOL, KEY_HOST, KEY_TOPIC, KEY_TEXT, KEY_DOUBLE, KEY_ORIGIN } KeyKind;
 
 typedef struct {
   const char *section;
@@ -56,6 +56,12 @@ static const KeySpec keys[] = {
   { "motion", "background_ms", KEY_INT64, OFF (motion_background_ms), 1000, 3600000 },
   { "motion", "global_fraction", KEY_DOUBLE, OFF (motion_global_fraction), 0.2, 1 },
   { "motion", "max_contrast_gain", KEY_DOUBLE, OFF (motion_max_contrast_gain), 1, 8 },
+  /* docs/design/auth.md "Configuration"; the web API is off unless origin is set. */
+  { "web", "socket", KEY_PATH, OFF (web_socket), 0, 0 },
+  { "web", "origin", KEY_ORIGIN, OFF (web_origin), 0, 0 },
+  { "web", "certificate", KEY_PATH, OFF (web_certificate), 0, 0 },
+  { "web", "session_idle_s", KEY_INT64, OFF (web_session_idle_s), 300, 31536000 },
+  { "web", "session_max_s", KEY_INT64, OFF (web_session_max_s), 300, 31536000 },
 };
 
 void
@@ -73,6 +79,9 @@ nvr_config_free (NvrConfig *config)
   g_free (config->mqtt_password_file);
   g_free (config->mqtt_ca_file);
   g_free (config->mqtt_discovery_prefix);
+  g_free (config->web_socket);
+  g_free (config->web_origin);
+  g_free (config->web_certificate);
   g_free (config);
 }
 
@@ -113,6 +122,45 @@ fail (GError **error, int code, const char *filename, guint line, const char *fm
   va_end (ap);
   g_set_error (error, NVR_CONFIG_ERROR, code, "%s:%u: %s", filename, line, msg);
   return FALSE;
+}
+
+/* "https://host[:port]" exactly as a browser serialises the origin it sends: lower-case host (a
+ * DNS name, an IPv4 address or a bracketed IPv6 address), a port of 1-65535 without leading
+ * zeros and never the default 443, no path, query, fragment or user info. */
+static gboolean
+origin_valid (const char *value)
+{
+  static const char scheme[] = "https://";
+  if (strlen (value) > 200 || !g_str_has_prefix (value, scheme))
+    return FALSE;
+  const char *host = value + strlen (scheme);
+  const char *end;
+  if (*host == '[') {
+    end = strchr (host, ']');
+    if (end == NULL || end == host + 1)
+      return FALSE;
+    for (const char *p = host + 1; p < end; p++)
+      if (!g_ascii_isxdigit (*p) && *p != ':' && *p != '.')
+        return FALSE;
+    for (const char *p = host + 1; p < end; p++)
+      if (g_ascii_isupper (*p))
+        return FALSE;
+    end++;
+  } else {
+    end = host + strspn (host, "abcdefghijklmnopqrstuvwxyz0123456789.-");
+    if (end == host || *host == '.' || *host == '-' || end[-1] == '.' || end[-1] == '-' ||
+        strstr (host, "..") != NULL)
+      return FALSE;
+  }
+  if (*end == '\0')
+    return TRUE;
+  if (*end != ':')
+    return FALSE;
+  const char *port = end + 1;
+  guint64 v;
+  if (*port == '0' || !g_ascii_string_to_unsigned (port, 10, 1, 65535, &v, NULL) || v == 443)
+    return FALSE;
+  return strspn (port, "0123456789") == strlen (port);
 }
 
 static gboolean
@@ -205,6 +253,14 @@ set_value (NvrConfig *c, const KeySpec *k, const char *value, const char *filena
     *(double *) (base + k->offset) = v;
     return TRUE;
   }
+  case KEY_ORIGIN:
+    if (!origin_valid (value))
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must look like https://host or https://host:port (lower case, no "
+                   "path, no :443), got '%s'", k->section, k->key, value);
+    g_free (*(char **) (base + k->offset));
+    *(char **) (base + k->offset) = g_strdup (value);
+    return TRUE;
   case KEY_TRANSPORT:
     if (!nvr_transport_from_string (value, (NvrTransport *) (base + k->offset)))
       return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
@@ -282,6 +338,9 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
   c->mqtt_keepalive_seconds = 30;
   c->mqtt_discovery = TRUE;
   c->mqtt_discovery_prefix = g_strdup ("homeassistant");
+  c->web_socket = g_strdup ("/run/hearth/http.sock");
+  c->web_session_idle_s = 12 * 3600;
+  c->web_session_max_s = 30 * 86400;
   {
     /* Large (it holds the polygons): not on the stack. */
     NvrMotionSettings *ms = g_new (NvrMotionSettings, 1);
@@ -334,7 +393,8 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
       const char *name = g_strstrip (line + 1);
       if (!section_known (name)) {
         fail (error, NVR_CONFIG_ERROR_UNKNOWN_KEY, filename, lineno,
-              "unknown section [%s] (known: daemon, storage, recording, retention, mqtt, motion)", name);
+              "unknown section [%s] (known: daemon, storage, recording, retention, mqtt, motion, "
+              "web)", name);
         return NULL;
       }
       g_free (section);
@@ -386,6 +446,16 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
           "recording.backoff_max_ms (%" G_GINT64_FORMAT ") is less than "
           "recording.backoff_initial_ms (%" G_GINT64_FORMAT ")",
           c->backoff_max_ms, c->backoff_initial_ms);
+    return NULL;
+  }
+  if (c->web_session_max_s < c->web_session_idle_s) {
+    guint line = 0;
+    for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+      if (g_str_has_prefix (keys[i].key, "session_"))
+        line = MAX (line, seen_line[i]);
+    fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+          "web.session_max_s (%" G_GINT64_FORMAT ") is less than web.session_idle_s (%"
+          G_GINT64_FORMAT ")", c->web_session_max_s, c->web_session_idle_s);
     return NULL;
   }
   return g_steal_pointer (&c);

@@ -175,7 +175,7 @@ static const BadCase bad_cases[] = {
   { "\n\n[storage]\nsize = 3\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
     "t.conf:4: unknown key 'size' in [storage]" },
   { "[cameras]\n", NVR_CONFIG_ERROR_UNKNOWN_KEY,
-    "t.conf:1: unknown section [cameras] (known: daemon, storage, recording, retention, mqtt, motion)" },
+    "t.conf:1: unknown section [cameras] (known: daemon, storage, recording, retention, mqtt, motion, web)" },
   { "root = /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: key 'root' appears before any [section]" },
   { "[storage]\nroot /x\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:2: expected 'key = value'" },
   { "[storage\n", NVR_CONFIG_ERROR_SYNTAX, "t.conf:1: section header must look like [name]" },
@@ -264,6 +264,90 @@ test_missing_file (void)
   g_assert_true (g_str_has_prefix (error->message, "/nonexistent/hearth.conf: "));
 }
 
+/* [web]: defaults (API off), every key, and origins as browsers send them. */
+static void
+test_web (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) d = nvr_config_parse ("", 0, "empty.conf", &error);
+  g_assert_no_error (error);
+  g_assert_null (d->web_origin);
+  g_assert_null (d->web_certificate);
+  g_assert_cmpstr (d->web_socket, ==, "/run/hearth/http.sock");
+  g_assert_cmpint (d->web_session_idle_s, ==, 43200);
+  g_assert_cmpint (d->web_session_max_s, ==, 2592000);
+
+  const char *text = "[web]\nsocket = /tmp/h/http.sock\norigin = https://127.0.0.1:8443\n"
+                     "certificate = /etc/hearth/tls.pem\nsession_idle_s = 300\n"
+                     "session_max_s = 300\n";
+  g_autoptr (NvrConfig) c = nvr_config_parse (text, strlen (text), "web.conf", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c->web_socket, ==, "/tmp/h/http.sock");
+  g_assert_cmpstr (c->web_origin, ==, "https://127.0.0.1:8443");
+  g_assert_cmpstr (c->web_certificate, ==, "/etc/hearth/tls.pem");
+  g_assert_cmpint (c->web_session_idle_s, ==, 300);
+  g_assert_cmpint (c->web_session_max_s, ==, 300);
+
+  static const struct { const char *origin; gboolean ok; } origins[] = {
+    { "https://hearth.local", TRUE },
+    { "https://hearth.local:8443", TRUE },
+    { "https://10.0.0.2:1", TRUE },
+    { "https://[::1]:8443", TRUE },
+    { "https://[fe80::1]", TRUE },
+    { "https://a-b.c", TRUE },
+    { "http://hearth.local", FALSE },
+    { "https://hearth.local/", FALSE },
+    { "https://hearth.local/x", FALSE },
+    { "https://hearth.local:443", FALSE },
+    { "https://hearth.local:0", FALSE },
+    { "https://hearth.local:08443", FALSE },
+    { "https://hearth.local:65536", FALSE },
+    { "https://hearth.local:", FALSE },
+    { "https://hearth.local:+8443", FALSE },
+    { "https://Hearth.local", FALSE },
+    { "https://user@hearth.local", FALSE },
+    { "https://hearth.local?x", FALSE },
+    { "https://hearth.local#x", FALSE },
+    { "https://", FALSE },
+    { "https://.hearth", FALSE },
+    { "https://hearth..local", FALSE },
+    { "https://[]", FALSE },
+    { "https://[::G]", FALSE },
+    { "https://[::1", FALSE },
+    { "https://[::1]x", FALSE },
+    { "hearth.local", FALSE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (origins); i++) {
+    g_autofree char *t = g_strdup_printf ("[web]\norigin = %s\n", origins[i].origin);
+    g_autoptr (GError) e = NULL;
+    g_autoptr (NvrConfig) o = nvr_config_parse (t, strlen (t), "o.conf", &e);
+    if ((o != NULL) != origins[i].ok)
+      g_error ("origin '%s': %s", origins[i].origin, e ? e->message : "accepted");
+    if (o == NULL)
+      g_assert_nonnull (strstr (e->message, "o.conf:2: web.origin must look like"));
+  }
+
+  static const struct { const char *text; const char *part; } bad[] = {
+    { "[web]\nsocket = run/http.sock\n", "web.socket must be an absolute path" },
+    { "[web]\nsocket = /run/../http.sock\n", "web.socket must be an absolute path" },
+    { "[web]\ncertificate = cert.pem\n", "web.certificate must be an absolute path" },
+    { "[web]\nsession_idle_s = 299\n", "from 300 to 31536000" },
+    { "[web]\nsession_max_s = 31536001\n", "from 300 to 31536000" },
+    { "[web]\nsession_idle_s = 7200\nsession_max_s = 3600\n",
+      "web.conf:3: web.session_max_s (3600) is less than web.session_idle_s (7200)" },
+    { "[web]\nport = 8443\n", "unknown key 'port' in [web]" },
+    { "[web]\norigin = https://a\norigin = https://b\n", "set twice" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    g_autoptr (NvrConfig) o = nvr_config_parse (bad[i].text, strlen (bad[i].text), "web.conf",
+                                                &e);
+    g_assert_null (o);
+    if (strstr (e->message, bad[i].part) == NULL)
+      g_error ("'%s': '%s' lacks '%s'", bad[i].text, e->message, bad[i].part);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -272,6 +356,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/full", test_full);
   g_test_add_func ("/config/mqtt", test_mqtt);
   g_test_add_func ("/config/motion", test_motion);
+  g_test_add_func ("/config/web", test_web);
   g_test_add_func ("/config/bad", test_bad);
   g_test_add_func ("/config/binary", test_binary);
   g_test_add_func ("/config/missing-file", test_missing_file);
