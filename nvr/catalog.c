@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "nvr-catalog"
 
 #include "catalog.h"
+#include "paths.h"
 
 #include <sqlite3.h>
 #include <string.h>
@@ -97,6 +98,53 @@ static const char *const migrations[] = {
   ");"
   "CREATE INDEX events_camera_start ON events (camera_id, start_us);"
   "CREATE INDEX events_active ON events (state) WHERE state = 'active';",
+  /* 5 -> 6: devices, invites, sessions (docs/design/auth.md "Stored"). Secrets are stored only
+   * as 32-byte crypto_generichash digests. A device is never deleted: revocation sets
+   * revoked_us and deletes its sessions; public keys stay unique, revoked or not. */
+  "CREATE TABLE devices ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),"
+  "  public_key BLOB NOT NULL UNIQUE"
+  "    CHECK (typeof(public_key) = 'blob' AND length(public_key) = 32),"
+  "  is_admin INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),"
+  "  created_us INTEGER NOT NULL,"
+  "  revoked_us INTEGER CHECK (revoked_us IS NULL OR revoked_us >= created_us),"
+  "  last_seen_us INTEGER"
+  ");"
+  "CREATE TABLE device_cameras ("
+  "  device_id INTEGER NOT NULL REFERENCES devices (id),"
+  "  camera_id INTEGER NOT NULL REFERENCES cameras (id),"
+  "  PRIMARY KEY (device_id, camera_id)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE invites ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  lookup TEXT NOT NULL UNIQUE"
+  "    CHECK (length(lookup) = 4 AND lookup NOT GLOB '*[^0-9A-HJKMNP-TV-Z]*'),"
+  "  secret_hash BLOB NOT NULL"
+  "    CHECK (typeof(secret_hash) = 'blob' AND length(secret_hash) = 32),"
+  "  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),"
+  "  is_admin INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),"
+  "  created_us INTEGER NOT NULL,"
+  "  expires_us INTEGER NOT NULL CHECK (expires_us > created_us),"
+  "  used_us INTEGER,"
+  "  failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),"
+  "  burned_us INTEGER,"
+  "  CHECK (used_us IS NULL OR burned_us IS NULL)"
+  ");"
+  "CREATE TABLE invite_cameras ("
+  "  invite_id INTEGER NOT NULL REFERENCES invites (id) ON DELETE CASCADE,"
+  "  camera_id INTEGER NOT NULL REFERENCES cameras (id),"
+  "  PRIMARY KEY (invite_id, camera_id)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE sessions ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  token_hash BLOB NOT NULL UNIQUE"
+  "    CHECK (typeof(token_hash) = 'blob' AND length(token_hash) = 32),"
+  "  device_id INTEGER NOT NULL REFERENCES devices (id),"
+  "  created_us INTEGER NOT NULL,"
+  "  last_used_us INTEGER NOT NULL CHECK (last_used_us >= created_us)"
+  ");"
+  "CREATE INDEX sessions_device ON sessions (device_id);",
 };
 
 static gboolean
@@ -1025,6 +1073,634 @@ nvr_catalog_event_segments (NvrCatalog *c, gint64 event_id, GError **error)
   }
   if (rc != SQLITE_DONE) {
     db_fail (c, error, "list an event's segments");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+/* ---- devices, invites, sessions, authorization (docs/design/auth.md; migration v6) ---- */
+
+/* A write transaction of its own, or a savepoint inside the caller's (nvr_catalog_begin). */
+static gboolean
+tx_begin (NvrCatalog *c, GError **error)
+{
+  return exec (c, sqlite3_get_autocommit (c->db) ? "BEGIN IMMEDIATE" : "SAVEPOINT nvr_tx", error);
+}
+
+static gboolean
+tx_end (NvrCatalog *c, gboolean ok, gboolean outer, GError **error)
+{
+  if (ok)
+    ok = exec (c, outer ? "COMMIT" : "RELEASE nvr_tx", error);
+  if (!ok)
+    exec (c, outer ? "ROLLBACK" : "ROLLBACK TO nvr_tx; RELEASE nvr_tx", NULL);
+  return ok;
+}
+
+/* TRUE if every id names an active camera. */
+static gboolean
+cameras_active (NvrCatalog *c, const gint64 *ids, guint n, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT 1 FROM cameras WHERE id = ?1 AND removed_us IS NULL", error);
+  if (st == NULL)
+    return FALSE;
+  for (guint i = 0; i < n; i++) {
+    sqlite3_reset (st);
+    sqlite3_bind_int64 (st, 1, ids[i]);
+    int rc = sqlite3_step (st);
+    if (rc == SQLITE_DONE) {
+      g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID,
+                   "No active camera with id %" G_GINT64_FORMAT, ids[i]);
+      return FALSE;
+    }
+    if (rc != SQLITE_ROW)
+      return db_fail (c, error, "look up a camera");
+  }
+  return TRUE;
+}
+
+/* Inserts (@owner_id, id) pairs with the prepared two-parameter INSERT @sql. */
+static gboolean
+insert_pairs (NvrCatalog *c, const char *sql, gint64 owner_id, const gint64 *ids, guint n,
+              GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, sql, error);
+  if (st == NULL)
+    return FALSE;
+  for (guint i = 0; i < n; i++) {
+    sqlite3_reset (st);
+    sqlite3_bind_int64 (st, 1, owner_id);
+    sqlite3_bind_int64 (st, 2, ids[i]);
+    if (sqlite3_step (st) != SQLITE_DONE)
+      return db_fail (c, error, "store a camera list");
+  }
+  return TRUE;
+}
+
+void
+nvr_device_row_free (NvrDeviceRow *row)
+{
+  if (row == NULL)
+    return;
+  g_free (row->name);
+  if (row->camera_ids)
+    g_array_unref (row->camera_ids);
+  g_free (row);
+}
+
+void
+nvr_invite_row_free (NvrInviteRow *row)
+{
+  if (row == NULL)
+    return;
+  g_free (row->lookup);
+  g_free (row->name);
+  if (row->camera_ids)
+    g_array_unref (row->camera_ids);
+  if (row->camera_names)
+    g_ptr_array_unref (row->camera_names);
+  g_free (row);
+}
+
+static void
+col_blob32 (sqlite3_stmt *st, int i, guint8 out[32])
+{
+  const void *b = sqlite3_column_blob (st, i);
+  if (b != NULL && sqlite3_column_bytes (st, i) == 32)
+    memcpy (out, b, 32);
+  else
+    memset (out, 0, 32);
+}
+
+/* Invites whose outcome is older than this are forgotten when a new one is made. */
+#define INVITE_KEEP_US ((gint64) 7 * 24 * 3600 * G_USEC_PER_SEC)
+
+gboolean
+nvr_catalog_invite_add (NvrCatalog *c, const char *lookup, const guint8 secret_hash[32],
+                        const char *name, gboolean is_admin, const gint64 *camera_ids,
+                        guint n_cameras, gint64 now_us, gint64 expires_us, gint64 *out_id,
+                        GError **error)
+{
+  gboolean outer = sqlite3_get_autocommit (c->db);
+  if (!tx_begin (c, error))
+    return FALSE;
+  gboolean ok = cameras_active (c, camera_ids, n_cameras, error);
+  if (ok) {
+    /* Bounded table, and a 4-character lookup space that is not used up by old invites. */
+    g_autoptr (NvrStmt) purge = prepare (c,
+        "DELETE FROM invites WHERE expires_us < ?1", error);
+    ok = purge != NULL;
+    if (ok) {
+      sqlite3_bind_int64 (purge, 1, now_us - INVITE_KEEP_US);
+      ok = sqlite3_step (purge) == SQLITE_DONE || db_fail (c, error, "forget old invites");
+    }
+  }
+  gint64 id = 0;
+  if (ok) {
+    g_autoptr (NvrStmt) st = prepare (c,
+        "INSERT INTO invites (lookup, secret_hash, name, is_admin, created_us, expires_us)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", error);
+    ok = st != NULL;
+    if (ok) {
+      bind_text (st, 1, lookup);
+      sqlite3_bind_blob (st, 2, secret_hash, 32, SQLITE_TRANSIENT);
+      bind_text (st, 3, name);
+      sqlite3_bind_int (st, 4, is_admin ? 1 : 0);
+      sqlite3_bind_int64 (st, 5, now_us);
+      sqlite3_bind_int64 (st, 6, expires_us);
+      int rc = sqlite3_step (st);
+      if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS,
+                     "An invite with this lookup already exists");
+        ok = FALSE;
+      } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID,
+                     "The invite was refused by the catalog: %s", sqlite3_errmsg (c->db));
+        ok = FALSE;
+      } else if (rc != SQLITE_DONE) {
+        ok = db_fail (c, error, "add an invite");
+      }
+      id = sqlite3_last_insert_rowid (c->db);
+    }
+  }
+  if (ok)
+    ok = insert_pairs (c, "INSERT OR IGNORE INTO invite_cameras (invite_id, camera_id)"
+                       " VALUES (?1, ?2)", id, camera_ids, n_cameras, error);
+  if (!tx_end (c, ok, outer, ok ? error : NULL))
+    return FALSE;
+  if (out_id)
+    *out_id = id;
+  return TRUE;
+}
+
+NvrInviteRow *
+nvr_catalog_invite_get (NvrCatalog *c, const char *lookup, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT id, lookup, secret_hash, name, is_admin, created_us, expires_us,"
+      " coalesce(used_us, 0), coalesce(burned_us, 0), failures FROM invites WHERE lookup = ?1",
+      error);
+  if (st == NULL)
+    return NULL;
+  bind_text (st, 1, lookup);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No such invite");
+    return NULL;
+  }
+  if (rc != SQLITE_ROW) {
+    db_fail (c, error, "read an invite");
+    return NULL;
+  }
+  g_autoptr (NvrInviteRow) r = g_new0 (NvrInviteRow, 1);
+  r->id = sqlite3_column_int64 (st, 0);
+  r->lookup = col_str (st, 1);
+  col_blob32 (st, 2, r->secret_hash);
+  r->name = col_str (st, 3);
+  r->is_admin = sqlite3_column_int (st, 4) != 0;
+  r->created_us = sqlite3_column_int64 (st, 5);
+  r->expires_us = sqlite3_column_int64 (st, 6);
+  r->used_us = sqlite3_column_int64 (st, 7);
+  r->burned_us = sqlite3_column_int64 (st, 8);
+  r->failures = (guint) sqlite3_column_int64 (st, 9);
+  r->camera_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  r->camera_names = g_ptr_array_new_with_free_func (g_free);
+
+  /* Cameras removed since the invite was made are not offered (nor granted at pairing). */
+  g_autoptr (NvrStmt) cams = prepare (c,
+      "SELECT c.id, c.name FROM invite_cameras ic JOIN cameras c ON c.id = ic.camera_id"
+      " WHERE ic.invite_id = ?1 AND c.removed_us IS NULL ORDER BY c.id", error);
+  if (cams == NULL)
+    return NULL;
+  sqlite3_bind_int64 (cams, 1, r->id);
+  while ((rc = sqlite3_step (cams)) == SQLITE_ROW) {
+    gint64 id = sqlite3_column_int64 (cams, 0);
+    g_array_append_val (r->camera_ids, id);
+    g_ptr_array_add (r->camera_names, col_str (cams, 1));
+  }
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "read an invite's cameras");
+    return NULL;
+  }
+  return g_steal_pointer (&r);
+}
+
+gboolean
+nvr_catalog_invite_fail (NvrCatalog *c, gint64 invite_id, gint64 now_us, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE invites SET failures = failures + 1,"
+      " burned_us = CASE WHEN burned_us IS NULL AND used_us IS NULL AND failures + 1 >= ?3"
+      "   THEN ?2 ELSE burned_us END WHERE id = ?1", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, invite_id);
+  sqlite3_bind_int64 (st, 2, now_us);
+  sqlite3_bind_int (st, 3, NVR_AUTH_INVITE_MAX_FAILURES);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "count a failed invite");
+  if (sqlite3_changes (c->db) == 0) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No such invite");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Runs one write binding ?1 = @a and, if the statement has it, ?2 = @b; returns the number of
+ * changed rows or -1 with @error set. */
+static int
+step_write (NvrCatalog *c, const char *sql, gint64 a, gint64 b, const char *what,
+            GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, sql, error);
+  if (st == NULL)
+    return -1;
+  sqlite3_bind_int64 (st, 1, a);
+  if (sqlite3_bind_parameter_count (st) >= 2)
+    sqlite3_bind_int64 (st, 2, b);
+  if (sqlite3_step (st) != SQLITE_DONE) {
+    db_fail (c, error, what);
+    return -1;
+  }
+  return sqlite3_changes (c->db);
+}
+
+gboolean
+nvr_catalog_pair (NvrCatalog *c, gint64 invite_id, const guint8 public_key[32],
+                  const guint8 token_hash[32], gint64 now_us, gint64 *out_device_id,
+                  GError **error)
+{
+  gboolean outer = sqlite3_get_autocommit (c->db);
+  if (!tx_begin (c, error))
+    return FALSE;
+  int n = step_write (c,
+      "UPDATE invites SET used_us = ?2 WHERE id = ?1 AND used_us IS NULL AND burned_us IS NULL"
+      " AND expires_us > ?2", invite_id, now_us, "use an invite", error);
+  gboolean ok = n > 0;
+  if (n == 0)
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID,
+                 "The invite is used, burned or expired");
+  gint64 device_id = 0;
+  if (ok) {
+    g_autoptr (NvrStmt) st = prepare (c,
+        "INSERT INTO devices (name, public_key, is_admin, created_us)"
+        " SELECT name, ?2, is_admin, ?3 FROM invites WHERE id = ?1", error);
+    ok = st != NULL;
+    if (ok) {
+      sqlite3_bind_int64 (st, 1, invite_id);
+      sqlite3_bind_blob (st, 2, public_key, 32, SQLITE_TRANSIENT);
+      sqlite3_bind_int64 (st, 3, now_us);
+      int rc = sqlite3_step (st);
+      if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS,
+                     "This key is already paired");
+        ok = FALSE;
+      } else if (rc != SQLITE_DONE) {
+        ok = db_fail (c, error, "add a device");
+      }
+      device_id = sqlite3_last_insert_rowid (c->db);
+    }
+  }
+  if (ok)
+    ok = step_write (c,
+        "INSERT INTO device_cameras (device_id, camera_id)"
+        " SELECT ?2, ic.camera_id FROM invite_cameras ic JOIN cameras c ON c.id = ic.camera_id"
+        " WHERE ic.invite_id = ?1 AND c.removed_us IS NULL", invite_id, device_id,
+        "grant a device its cameras", error) >= 0;
+  if (ok)
+    ok = nvr_catalog_session_add (c, device_id, token_hash, now_us, error);
+  if (!tx_end (c, ok, outer, ok ? error : NULL))
+    return FALSE;
+  if (out_device_id)
+    *out_device_id = device_id;
+  return TRUE;
+}
+
+#define DEVICE_COLUMNS \
+  "id, name, public_key, is_admin, created_us, coalesce(revoked_us, 0), coalesce(last_seen_us, 0)"
+
+static NvrDeviceRow *
+device_from_row (sqlite3_stmt *st)
+{
+  NvrDeviceRow *r = g_new0 (NvrDeviceRow, 1);
+  r->id = sqlite3_column_int64 (st, 0);
+  r->name = col_str (st, 1);
+  col_blob32 (st, 2, r->public_key);
+  r->is_admin = sqlite3_column_int (st, 3) != 0;
+  r->created_us = sqlite3_column_int64 (st, 4);
+  r->revoked_us = sqlite3_column_int64 (st, 5);
+  r->last_seen_us = sqlite3_column_int64 (st, 6);
+  r->camera_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  return r;
+}
+
+/* Fills the ACLs of @devices (ascending active camera ids), in one query. */
+static gboolean
+devices_fill_cameras (NvrCatalog *c, GPtrArray *devices, gint64 only_device, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT dc.device_id, dc.camera_id FROM device_cameras dc"
+      " JOIN cameras c ON c.id = dc.camera_id AND c.removed_us IS NULL"
+      " WHERE ?1 = 0 OR dc.device_id = ?1 ORDER BY dc.device_id, dc.camera_id", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, only_device);
+  g_autoptr (GHashTable) by_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < devices->len; i++) {
+    NvrDeviceRow *d = devices->pdata[i];
+    g_hash_table_insert (by_id, &d->id, d);
+  }
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    gint64 dev = sqlite3_column_int64 (st, 0), cam = sqlite3_column_int64 (st, 1);
+    NvrDeviceRow *d = g_hash_table_lookup (by_id, &dev);
+    if (d != NULL)
+      g_array_append_val (d->camera_ids, cam);
+  }
+  if (rc != SQLITE_DONE)
+    return db_fail (c, error, "read device cameras");
+  return TRUE;
+}
+
+GPtrArray *
+nvr_catalog_device_list (NvrCatalog *c, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY id",
+                                    error);
+  if (st == NULL)
+    return NULL;
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_device_row_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    g_ptr_array_add (out, device_from_row (st));
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "list devices");
+    return NULL;
+  }
+  if (!devices_fill_cameras (c, out, 0, error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+/* One device by @sql (binding ?1 to @id or, if @key, the key); NOT_FOUND when none. */
+static NvrDeviceRow *
+device_one (NvrCatalog *c, const char *sql, gint64 id, const guint8 *key, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, sql, error);
+  if (st == NULL)
+    return NULL;
+  if (key != NULL)
+    sqlite3_bind_blob (st, 1, key, 32, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_int64 (st, 1, id);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No such device");
+    return NULL;
+  }
+  if (rc != SQLITE_ROW) {
+    db_fail (c, error, "read a device");
+    return NULL;
+  }
+  g_autoptr (GPtrArray) one = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_device_row_free);
+  NvrDeviceRow *d = device_from_row (st);
+  g_ptr_array_add (one, d);
+  if (!devices_fill_cameras (c, one, d->id, error))
+    return NULL;
+  return g_ptr_array_steal_index (one, 0);
+}
+
+NvrDeviceRow *
+nvr_catalog_device_get (NvrCatalog *c, gint64 device_id, GError **error)
+{
+  return device_one (c, "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?1", device_id, NULL,
+                     error);
+}
+
+NvrDeviceRow *
+nvr_catalog_device_by_key (NvrCatalog *c, const guint8 public_key[32], GError **error)
+{
+  return device_one (c, "SELECT " DEVICE_COLUMNS " FROM devices WHERE public_key = ?1", 0,
+                     public_key, error);
+}
+
+gboolean
+nvr_catalog_device_revoke (NvrCatalog *c, gint64 device_id, gint64 now_us, GError **error)
+{
+  gboolean outer = sqlite3_get_autocommit (c->db);
+  if (!tx_begin (c, error))
+    return FALSE;
+  /* Revoking twice keeps the first time. */
+  int n = step_write (c,
+      "UPDATE devices SET revoked_us = coalesce(revoked_us, max(?2, created_us)) WHERE id = ?1",
+      device_id, now_us, "revoke a device", error);
+  gboolean ok = n > 0;
+  if (n == 0)
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
+                 "No device with id %" G_GINT64_FORMAT, device_id);
+  if (ok)
+    ok = step_write (c, "DELETE FROM sessions WHERE device_id = ?1", device_id,
+                      now_us, "delete a device's sessions", error) >= 0;
+  return tx_end (c, ok, outer, ok ? error : NULL);
+}
+
+gboolean
+nvr_catalog_device_set_cameras (NvrCatalog *c, gint64 device_id, const gint64 *camera_ids,
+                                guint n, GError **error)
+{
+  gboolean outer = sqlite3_get_autocommit (c->db);
+  if (!tx_begin (c, error))
+    return FALSE;
+  g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (c, device_id, error);
+  gboolean ok = dev != NULL;
+  if (ok)
+    ok = cameras_active (c, camera_ids, n, error);
+  if (ok)
+    ok = step_write (c, "DELETE FROM device_cameras WHERE device_id = ?1",
+                      device_id, 0, "clear a device's cameras", error) >= 0;
+  if (ok)
+    ok = insert_pairs (c, "INSERT OR IGNORE INTO device_cameras (device_id, camera_id)"
+                       " VALUES (?1, ?2)", device_id, camera_ids, n, error);
+  return tx_end (c, ok, outer, ok ? error : NULL);
+}
+
+gboolean
+nvr_catalog_session_add (NvrCatalog *c, gint64 device_id, const guint8 token_hash[32],
+                         gint64 now_us, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "INSERT INTO sessions (token_hash, device_id, created_us, last_used_us)"
+      " SELECT ?1, id, ?3, ?3 FROM devices WHERE id = ?2 AND revoked_us IS NULL", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_blob (st, 1, token_hash, 32, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (st, 2, device_id);
+  sqlite3_bind_int64 (st, 3, now_us);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "add a session");
+  if (sqlite3_changes (c->db) == 0) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
+                 "No unrevoked device with id %" G_GINT64_FORMAT, device_id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_session_delete (NvrCatalog *c, const guint8 token_hash[32], GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "DELETE FROM sessions WHERE token_hash = ?1", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_blob (st, 1, token_hash, 32, SQLITE_TRANSIENT);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "delete a session");
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_sessions_expire (NvrCatalog *c, gint64 now_us, gint64 idle_us, gint64 max_us,
+                             GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "DELETE FROM sessions WHERE last_used_us <= ?1 - ?2 OR created_us <= ?1 - ?3", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, now_us);
+  sqlite3_bind_int64 (st, 2, idle_us);
+  sqlite3_bind_int64 (st, 3, max_us);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "expire sessions");
+  return TRUE;
+}
+
+/* last_used_us / last_seen_us are written at most this often per session (a live stream
+ * re-authorizes every second; the idle limit is hours). */
+#define SESSION_TOUCH_US ((gint64) 60 * G_USEC_PER_SEC)
+
+gboolean
+nvr_catalog_authorize (NvrCatalog *c, const guint8 token_hash[32], gint64 now_us, gint64 idle_us,
+                       gint64 max_us, gint64 camera_id, NvrObjectKind kind, gint64 object_id,
+                       NvrAccess *out, GError **error)
+{
+  memset (out, 0, sizeof *out);
+  /* The one statement that decides (docs/design/auth.md "Authorization"): a session row that is
+   * alive, its unrevoked device, that device's ACL entry for the camera, the camera if not
+   * removed, and the object only if it belongs to THAT camera (the join condition names
+   * c.id, so an id of another camera's object finds nothing). */
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT d.id, d.is_admin, c.id, c.name,"
+      "  CASE ?6 WHEN 1 THEN sg.id WHEN 2 THEN ev.id END,"
+      "  CASE ?6 WHEN 1 THEN sg.path WHEN 2 THEN ev.thumbnail END"
+      " FROM sessions s"
+      " JOIN devices d ON d.id = s.device_id AND d.revoked_us IS NULL"
+      " LEFT JOIN device_cameras dc ON dc.device_id = d.id AND dc.camera_id = ?5"
+      " LEFT JOIN cameras c ON c.id = dc.camera_id AND c.removed_us IS NULL"
+      " LEFT JOIN segments sg ON ?6 = 1 AND sg.id = ?7 AND sg.camera_id = c.id"
+      " LEFT JOIN events ev ON ?6 = 2 AND ev.id = ?7 AND ev.camera_id = c.id"
+      " WHERE s.token_hash = ?1 AND s.last_used_us > ?2 - ?3 AND s.created_us > ?2 - ?4", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_blob (st, 1, token_hash, 32, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (st, 2, now_us);
+  sqlite3_bind_int64 (st, 3, idle_us);
+  sqlite3_bind_int64 (st, 4, max_us);
+  sqlite3_bind_int64 (st, 5, camera_id);
+  sqlite3_bind_int (st, 6, (int) kind);
+  sqlite3_bind_int64 (st, 7, object_id);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE)
+    return TRUE;   /* no live session: everything FALSE */
+  if (rc != SQLITE_ROW)
+    return db_fail (c, error, "authorize a request");
+  out->session_found = TRUE;
+  out->device_id = sqlite3_column_int64 (st, 0);
+  out->is_admin = sqlite3_column_int (st, 1) != 0;
+  if (sqlite3_column_type (st, 2) != SQLITE_NULL) {
+    out->camera_allowed = TRUE;
+    out->camera_id = sqlite3_column_int64 (st, 2);
+    out->camera_name = col_str (st, 3);
+    out->camera_dir = nvr_paths_camera_dir (out->camera_id, out->camera_name);
+    if (kind != NVR_OBJECT_NONE && sqlite3_column_type (st, 4) != SQLITE_NULL) {
+      out->object_found = TRUE;
+      out->object_path = col_str (st, 5);
+    }
+  }
+  g_clear_pointer (&st, sqlite3_finalize);
+
+  g_autoptr (NvrStmt) touch = prepare (c,
+      "UPDATE sessions SET last_used_us = ?2 WHERE token_hash = ?1 AND last_used_us < ?2 - ?3",
+      error);
+  if (touch == NULL)
+    return FALSE;
+  sqlite3_bind_blob (touch, 1, token_hash, 32, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (touch, 2, now_us);
+  sqlite3_bind_int64 (touch, 3, SESSION_TOUCH_US);
+  if (sqlite3_step (touch) != SQLITE_DONE)
+    return db_fail (c, error, "touch a session");
+  g_autoptr (NvrStmt) seen = prepare (c,
+      "UPDATE devices SET last_seen_us = ?2 WHERE id = ?1"
+      " AND (last_seen_us IS NULL OR last_seen_us < ?2 - ?3)", error);
+  if (seen == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (seen, 1, out->device_id);
+  sqlite3_bind_int64 (seen, 2, now_us);
+  sqlite3_bind_int64 (seen, 3, SESSION_TOUCH_US);
+  if (sqlite3_step (seen) != SQLITE_DONE)
+    return db_fail (c, error, "touch a device");
+  return TRUE;
+}
+
+GPtrArray *
+nvr_catalog_segments_between (NvrCatalog *c, gint64 camera_id, gint64 from_us, gint64 to_us,
+                              guint limit, GError **error)
+{
+  /* Segments are at most NVR_CATALOG_SEGMENT_MAX_US long: that bounds the index range. */
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT " SEGMENT_COLUMNS " FROM segments"
+      " WHERE camera_id = ?1 AND start_us >= ?2 - ?5 AND start_us < ?3"
+      "   AND (end_us IS NULL OR end_us > ?2) ORDER BY start_us, id LIMIT ?4", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int64 (st, 2, from_us);
+  sqlite3_bind_int64 (st, 3, to_us);
+  sqlite3_bind_int64 (st, 4, limit);
+  sqlite3_bind_int64 (st, 5, NVR_CATALOG_SEGMENT_MAX_US);
+  g_autoptr (GPtrArray) out =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_segment_row_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    g_ptr_array_add (out, segment_from_row (st));
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "list segments");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+GPtrArray *
+nvr_catalog_events_between (NvrCatalog *c, gint64 camera_id, gint64 from_us, gint64 to_us,
+                            guint limit, GError **error)
+{
+  /* An event is the closed interval [start, end]; an active one lasts until now. */
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT " EVENT_COLUMNS " FROM events"
+      " WHERE camera_id = ?1 AND start_us < ?3 AND (end_us IS NULL OR end_us >= ?2)"
+      " ORDER BY start_us, id LIMIT ?4", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int64 (st, 2, from_us);
+  sqlite3_bind_int64 (st, 3, to_us);
+  sqlite3_bind_int64 (st, 4, limit);
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_event_row_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    g_ptr_array_add (out, event_from_row (st));
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "list events");
     return NULL;
   }
   return g_steal_pointer (&out);

@@ -1,5 +1,6 @@
 /* Unit tests for the catalog on a temporary database: migrations, cameras, segment lifecycle,
- * id non-reuse, constraint enforcement. */
+ * id non-reuse, constraint enforcement; v6: invites, pairing, revocation, sessions and the
+ * authorization query. */
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -230,6 +231,539 @@ test_outbox (Fixture *f, gconstpointer data)
   g_assert_cmpint (((NvrOutboxRow *) first->pdata[0])->id, >, c);
 }
 
+/* ---- v6: invites, devices, sessions, authorization ---- */
+
+static const guint8 *
+key32 (guint8 buf[32], guint8 v)
+{
+  memset (buf, v, 32);
+  return buf;
+}
+
+static gint64
+add_invite (NvrCatalog *cat, const char *lookup, const gint64 *cams, guint n, gint64 now_us,
+            gint64 expires_us, GError **error)
+{
+  guint8 h[32];
+  gint64 id = 0;
+  nvr_catalog_invite_add (cat, lookup, key32 (h, 0x5e), "phone", FALSE, cams, n, now_us,
+                          expires_us, &id, error);
+  return id;
+}
+
+static gint64
+count_rows (Fixture *f, const char *table)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM %s", table);
+  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &st, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
+  gint64 n = sqlite3_column_int64 (st, 0);
+  sqlite3_finalize (st);
+  sqlite3_close (db);
+  return n;
+}
+
+static void
+test_invites (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 a = add_camera (f->cat, "porch", &error);
+  gint64 b = add_camera (f->cat, "garage", &error);
+  gint64 gone = add_camera (f->cat, "old", &error);
+  g_assert_true (nvr_catalog_camera_remove (f->cat, "old", 1500, &error));
+  g_assert_no_error (error);
+
+  gint64 cams[] = { b, a };
+  gint64 inv = add_invite (f->cat, "ABCD", cams, 2, 2000, 9000, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (inv, >, 0);
+  g_autoptr (NvrInviteRow) row = nvr_catalog_invite_get (f->cat, "ABCD", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (row->id, ==, inv);
+  g_assert_cmpstr (row->name, ==, "phone");
+  g_assert_cmpint (row->expires_us, ==, 9000);
+  g_assert_cmpint (row->used_us, ==, 0);
+  g_assert_cmpint (row->burned_us, ==, 0);
+  g_assert_cmpuint (row->camera_ids->len, ==, 2);
+  g_assert_cmpint (g_array_index (row->camera_ids, gint64, 0), ==, a);
+  g_assert_cmpstr (row->camera_names->pdata[1], ==, "garage");
+  guint8 h[32];
+  g_assert_cmpmem (row->secret_hash, 32, key32 (h, 0x5e), 32);
+
+  /* Unknown, removed or no cameras; duplicate or malformed lookups; bad expiry. */
+  gint64 unknown[] = { a, 999 };
+  add_invite (f->cat, "EFGH", unknown, 2, 2000, 9000, &error);
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID);
+  g_clear_error (&error);
+  add_invite (f->cat, "EFGH", &gone, 1, 2000, 9000, &error);
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID);
+  g_clear_error (&error);
+  add_invite (f->cat, "ABCD", cams, 2, 2000, 9000, &error);
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS);
+  g_clear_error (&error);
+  const char *bad_lookups[] = { "abcd", "ABC", "ABCDE", "ABCU", "AB-D" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad_lookups); i++) {
+    add_invite (f->cat, bad_lookups[i], cams, 2, 2000, 9000, &error);
+    g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  add_invite (f->cat, "EFGH", cams, 2, 2000, 2000, &error);
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_cmpint (count_rows (f, "invites"), ==, 1);
+  g_assert_cmpint (count_rows (f, "invite_cameras"), ==, 2);
+  g_assert_null (nvr_catalog_invite_get (f->cat, "ZZZZ", &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* A camera removed after the invite was made is no longer offered. */
+  gint64 only_b[] = { b };
+  add_invite (f->cat, "KMNP", only_b, 1, 2000, 9000, &error);
+  g_assert_true (nvr_catalog_camera_remove (f->cat, "garage", 2500, &error));
+  g_autoptr (NvrInviteRow) inv_k = nvr_catalog_invite_get (f->cat, "KMNP", &error);
+  g_assert_cmpuint (inv_k->camera_ids->len, ==, 0);
+
+  /* Wrong secrets: the 5th burns it, and a burned invite cannot pair. */
+  for (guint i = 1; i <= NVR_AUTH_INVITE_MAX_FAILURES; i++) {
+    g_assert_true (nvr_catalog_invite_fail (f->cat, inv, 3000 + i, &error));
+    g_autoptr (NvrInviteRow) r = nvr_catalog_invite_get (f->cat, "ABCD", &error);
+    g_assert_cmpuint (r->failures, ==, i);
+    g_assert_cmpint (r->burned_us, ==, i < NVR_AUTH_INVITE_MAX_FAILURES ? 0 : 3000 + i);
+  }
+  g_assert_true (nvr_catalog_invite_fail (f->cat, inv, 4000, &error));
+  g_autoptr (NvrInviteRow) burned = nvr_catalog_invite_get (f->cat, "ABCD", &error);
+  g_assert_cmpint (burned->burned_us, ==, 3000 + NVR_AUTH_INVITE_MAX_FAILURES);
+  g_assert_false (nvr_catalog_invite_fail (f->cat, 999, 4000, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  guint8 pk[32], tok[32];
+  g_assert_false (nvr_catalog_pair (f->cat, inv, key32 (pk, 1), key32 (tok, 2), 5000, NULL,
+                                    &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_cmpint (count_rows (f, "devices"), ==, 0);
+  g_assert_cmpint (count_rows (f, "sessions"), ==, 0);
+
+  /* Expired: refused at exactly expires_us. */
+  gint64 a_only[] = { a };
+  gint64 inv2 = add_invite (f->cat, "QRST", a_only, 1, 2000, 9000, &error);
+  g_assert_no_error (error);
+  g_assert_false (nvr_catalog_pair (f->cat, inv2, key32 (pk, 1), key32 (tok, 2), 9000, NULL,
+                                    &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_cmpint (count_rows (f, "devices"), ==, 0);
+
+  /* Invites long expired are forgotten when a new one is made. */
+  gint64 week = (gint64) 8 * 24 * 3600 * G_USEC_PER_SEC;
+  add_invite (f->cat, "VWXY", a_only, 1, week, week + 1000, &error);
+  g_assert_no_error (error);
+  g_assert_null (nvr_catalog_invite_get (f->cat, "ABCD", NULL));
+  g_assert_cmpint (count_rows (f, "invites"), ==, 1);
+}
+
+static void
+test_pair (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 a = add_camera (f->cat, "porch", &error);
+  gint64 b = add_camera (f->cat, "garage", &error);
+  gint64 cams[] = { a, b };
+  guint8 h[32], pk[32], pk2[32], tok[32], tok2[32];
+  gint64 inv = 0;
+  g_assert_true (nvr_catalog_invite_add (f->cat, "ABCD", key32 (h, 9), "Anna's phone", TRUE,
+                                         cams, 2, 1000, 100000, &inv, &error));
+  gint64 dev = 0;
+  g_assert_true (nvr_catalog_pair (f->cat, inv, key32 (pk, 1), key32 (tok, 2), 5000, &dev,
+                                   &error));
+  g_assert_no_error (error);
+  g_autoptr (NvrDeviceRow) d = nvr_catalog_device_get (f->cat, dev, &error);
+  g_assert_cmpstr (d->name, ==, "Anna's phone");
+  g_assert_true (d->is_admin);
+  g_assert_cmpmem (d->public_key, 32, pk, 32);
+  g_assert_cmpint (d->created_us, ==, 5000);
+  g_assert_cmpint (d->revoked_us, ==, 0);
+  g_assert_cmpuint (d->camera_ids->len, ==, 2);
+  g_assert_cmpint (g_array_index (d->camera_ids, gint64, 0), ==, a);
+  g_assert_cmpint (g_array_index (d->camera_ids, gint64, 1), ==, b);
+  g_autoptr (NvrInviteRow) used = nvr_catalog_invite_get (f->cat, "ABCD", &error);
+  g_assert_cmpint (used->used_us, ==, 5000);
+  g_autoptr (NvrDeviceRow) by_key = nvr_catalog_device_by_key (f->cat, pk, &error);
+  g_assert_cmpint (by_key->id, ==, dev);
+  g_assert_null (nvr_catalog_device_by_key (f->cat, key32 (pk2, 77), &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* The session works at once. */
+  g_auto (NvrAccess) acc = { 0 };
+  g_assert_true (nvr_catalog_authorize (f->cat, tok, 6000, G_USEC_PER_SEC, G_USEC_PER_SEC, a,
+                                        NVR_OBJECT_NONE, 0, &acc, &error));
+  g_assert_true (acc.session_found);
+  g_assert_cmpint (acc.device_id, ==, dev);
+  g_assert_true (acc.camera_allowed);
+
+  /* Single use: a second pairing with the same invite changes nothing. */
+  g_assert_false (nvr_catalog_pair (f->cat, inv, key32 (pk2, 3), key32 (tok2, 4), 5001, NULL,
+                                    &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID);
+  g_clear_error (&error);
+  /* A key already paired: refused, and the transaction leaves the new invite unused. */
+  gint64 inv2 = 0;
+  g_assert_true (nvr_catalog_invite_add (f->cat, "EFGH", h, "laptop", FALSE, cams, 1, 1000,
+                                         100000, &inv2, &error));
+  g_assert_false (nvr_catalog_pair (f->cat, inv2, pk, key32 (tok2, 4), 5002, NULL, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS);
+  g_clear_error (&error);
+  g_autoptr (NvrInviteRow) still = nvr_catalog_invite_get (f->cat, "EFGH", &error);
+  g_assert_cmpint (still->used_us, ==, 0);
+  /* The same token hash twice: refused, rolled back. */
+  g_assert_false (nvr_catalog_pair (f->cat, inv2, key32 (pk2, 3), tok, 5003, NULL, &error));
+  g_clear_error (&error);
+  g_autoptr (NvrInviteRow) still2 = nvr_catalog_invite_get (f->cat, "EFGH", &error);
+  g_assert_cmpint (still2->used_us, ==, 0);
+  g_assert_cmpint (count_rows (f, "devices"), ==, 1);
+  g_assert_cmpint (count_rows (f, "device_cameras"), ==, 2);
+  g_assert_cmpint (count_rows (f, "sessions"), ==, 1);
+
+  /* Inside a caller's transaction it nests as a savepoint. */
+  gint64 dev2 = 0;
+  g_assert_true (nvr_catalog_begin (f->cat, &error));
+  g_assert_true (nvr_catalog_pair (f->cat, inv2, key32 (pk2, 3), key32 (tok2, 4), 5004, &dev2,
+                                   &error));
+  g_assert_true (nvr_catalog_commit (f->cat, &error));
+  g_autoptr (GPtrArray) devices = nvr_catalog_device_list (f->cat, &error);
+  g_assert_cmpuint (devices->len, ==, 2);
+  NvrDeviceRow *second = devices->pdata[1];
+  g_assert_cmpint (second->id, ==, dev2);
+  g_assert_false (second->is_admin);
+  g_assert_cmpuint (second->camera_ids->len, ==, 1);
+
+  /* Replacing the ACL: unknown cameras refused and nothing changes; duplicates collapse. */
+  gint64 bad[] = { b, 999 };
+  g_assert_false (nvr_catalog_device_set_cameras (f->cat, dev2, bad, 2, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID);
+  g_clear_error (&error);
+  g_autoptr (NvrDeviceRow) unchanged = nvr_catalog_device_get (f->cat, dev2, &error);
+  g_assert_cmpuint (unchanged->camera_ids->len, ==, 1);
+  g_assert_cmpint (g_array_index (unchanged->camera_ids, gint64, 0), ==, a);
+  gint64 dup[] = { b, b };
+  g_assert_true (nvr_catalog_device_set_cameras (f->cat, dev2, dup, 2, &error));
+  g_autoptr (NvrDeviceRow) changed = nvr_catalog_device_get (f->cat, dev2, &error);
+  g_assert_cmpuint (changed->camera_ids->len, ==, 1);
+  g_assert_cmpint (g_array_index (changed->camera_ids, gint64, 0), ==, b);
+  g_assert_true (nvr_catalog_device_set_cameras (f->cat, dev2, NULL, 0, &error));
+  g_assert_false (nvr_catalog_device_set_cameras (f->cat, 999, dup, 1, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* The schema refuses what the code never writes: short keys, orphan sessions. */
+  sqlite3 *db = NULL;
+  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  sqlite3_exec (db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+  g_assert_cmpint (sqlite3_exec (db, "INSERT INTO devices (name, public_key, created_us)"
+                                 " VALUES ('x', zeroblob(31), 1)", NULL, NULL, NULL), !=,
+                   SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "INSERT INTO devices (name, public_key, created_us)"
+                                 " VALUES ('x', '0123456789012345678901234567890a', 1)", NULL,
+                                 NULL, NULL), !=, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "INSERT INTO sessions (token_hash, device_id, created_us,"
+                                 " last_used_us) VALUES (zeroblob(32), 999, 1, 1)", NULL, NULL,
+                                 NULL), !=, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "INSERT INTO device_cameras VALUES (1, 999)", NULL, NULL,
+                                 NULL), !=, SQLITE_OK);
+  sqlite3_close (db);
+}
+
+typedef struct {
+  gint64 a, b, c;             /* cameras; the device may see a and b */
+  gint64 seg_a, seg_b, seg_c, rec_a;
+  gint64 ev_a, ev_c;
+  gint64 dev, admin;
+  guint8 tok[32], admin_tok[32];
+} World;
+
+static void
+make_world (Fixture *f, World *w)
+{
+  g_autoptr (GError) error = NULL;
+  w->a = add_camera (f->cat, "porch", &error);
+  w->b = add_camera (f->cat, "garage", &error);
+  w->c = add_camera (f->cat, "nursery", &error);
+  g_assert_true (nvr_catalog_segment_close (f->cat, w->a, "recordings/1-porch/d/1.mp4", 100, 200,
+                                            100, 10, &error));
+  g_assert_true (nvr_catalog_segment_close (f->cat, w->b, "recordings/2-garage/d/1.mp4", 100,
+                                            200, 100, 10, &error));
+  g_assert_true (nvr_catalog_segment_close (f->cat, w->c, "recordings/3-nursery/d/1.mp4", 100,
+                                            200, 100, 10, &error));
+  g_assert_true (nvr_catalog_segment_open (f->cat, w->a, "recordings/1-porch/d/2.mp4", 200,
+                                           &w->rec_a, &error));
+  g_autoptr (NvrSegmentRow) last_c = nvr_catalog_segment_last (f->cat, w->c, &error);
+  g_autoptr (GPtrArray) sa = nvr_catalog_segments_between (f->cat, w->a, 0, 1000, 10, &error);
+  g_autoptr (GPtrArray) sb = nvr_catalog_segments_between (f->cat, w->b, 0, 1000, 10, &error);
+  w->seg_a = ((NvrSegmentRow *) sa->pdata[0])->id;
+  w->seg_b = ((NvrSegmentRow *) sb->pdata[0])->id;
+  w->seg_c = last_c->id;
+  g_assert_true (nvr_catalog_event_start (f->cat, w->a, 120, "[]", 1, 1, &w->ev_a, &error));
+  g_assert_true (nvr_catalog_event_update (f->cat, w->ev_a, 130, "[]", 1, 1,
+                                           "recordings/1-porch/thumbs/1.jpg", &error));
+  g_assert_true (nvr_catalog_event_start (f->cat, w->c, 120, "[]", 1, 1, &w->ev_c, &error));
+
+  gint64 ab[] = { w->a, w->b }, abc[] = { w->a, w->b, w->c };
+  guint8 h[32], pk[32];
+  gint64 inv = 0;
+  g_assert_true (nvr_catalog_invite_add (f->cat, "ABCD", key32 (h, 1), "phone", FALSE, ab, 2,
+                                         1000, 1000000, &inv, &error));
+  g_assert_true (nvr_catalog_pair (f->cat, inv, key32 (pk, 1), key32 (w->tok, 0x70), 2000,
+                                   &w->dev, &error));
+  g_assert_true (nvr_catalog_invite_add (f->cat, "EFGH", key32 (h, 2), "admin", TRUE, abc, 3,
+                                         1000, 1000000, &inv, &error));
+  g_assert_true (nvr_catalog_pair (f->cat, inv, key32 (pk, 2), key32 (w->admin_tok, 0x71), 2000,
+                                   &w->admin, &error));
+  g_assert_no_error (error);
+}
+
+#define IDLE_US ((gint64) 3600 * G_USEC_PER_SEC)
+#define MAX_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
+
+static void
+authorize (Fixture *f, const guint8 tok[32], gint64 now_us, gint64 cam, NvrObjectKind kind,
+           gint64 obj, NvrAccess *out)
+{
+  g_autoptr (GError) error = NULL;
+  nvr_access_clear (out);
+  g_assert_true (nvr_catalog_authorize (f->cat, tok, now_us, IDLE_US, MAX_US, cam, kind, obj,
+                                        out, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_authorize (Fixture *f, gconstpointer data)
+{
+  World w;
+  make_world (f, &w);
+  guint8 nobody[32];
+  memset (nobody, 0x99, 32);
+  const struct {
+    const guint8 *tok;
+    gint64 cam;
+    NvrObjectKind kind;
+    gint64 obj;
+    gboolean session, camera, object;
+    const char *path;
+    guint camera_policy;      /* nvr_auth_decide (NVR_POLICY_CAMERA, kind, ...) */
+  } cases[] = {
+    { w.tok, w.a, NVR_OBJECT_NONE, 0, TRUE, TRUE, FALSE, NULL, 0 },
+    { w.tok, w.b, NVR_OBJECT_NONE, 0, TRUE, TRUE, FALSE, NULL, 0 },
+    { w.tok, w.c, NVR_OBJECT_NONE, 0, TRUE, FALSE, FALSE, NULL, 404 },     /* not in the ACL */
+    { w.tok, 999, NVR_OBJECT_NONE, 0, TRUE, FALSE, FALSE, NULL, 404 },     /* no such camera */
+    { w.tok, 0, NVR_OBJECT_NONE, 0, TRUE, FALSE, FALSE, NULL, 404 },
+    { w.tok, w.a, NVR_OBJECT_SEGMENT, w.seg_a, TRUE, TRUE, TRUE, "recordings/1-porch/d/1.mp4", 0 },
+    { w.tok, w.a, NVR_OBJECT_SEGMENT, w.rec_a, TRUE, TRUE, TRUE, "recordings/1-porch/d/2.mp4", 0 },
+    /* An object of ANOTHER camera, even one the device may see, is not found under this one. */
+    { w.tok, w.a, NVR_OBJECT_SEGMENT, w.seg_b, TRUE, TRUE, FALSE, NULL, 404 },
+    { w.tok, w.b, NVR_OBJECT_SEGMENT, w.seg_a, TRUE, TRUE, FALSE, NULL, 404 },
+    { w.tok, w.a, NVR_OBJECT_SEGMENT, w.seg_c, TRUE, TRUE, FALSE, NULL, 404 },
+    { w.tok, w.c, NVR_OBJECT_SEGMENT, w.seg_c, TRUE, FALSE, FALSE, NULL, 404 },
+    { w.tok, w.a, NVR_OBJECT_SEGMENT, 99999, TRUE, TRUE, FALSE, NULL, 404 },
+    { w.tok, w.a, NVR_OBJECT_EVENT, w.ev_a, TRUE, TRUE, TRUE, "recordings/1-porch/thumbs/1.jpg", 0 },
+    { w.tok, w.a, NVR_OBJECT_EVENT, w.ev_c, TRUE, TRUE, FALSE, NULL, 404 },
+    { w.tok, w.c, NVR_OBJECT_EVENT, w.ev_c, TRUE, FALSE, FALSE, NULL, 404 },
+    /* The admin sees what its ACL names, nothing more by being admin. */
+    { w.admin_tok, w.c, NVR_OBJECT_EVENT, w.ev_c, TRUE, TRUE, TRUE, NULL, 0 },
+    { w.admin_tok, w.c, NVR_OBJECT_SEGMENT, w.seg_c, TRUE, TRUE, TRUE,
+      "recordings/3-nursery/d/1.mp4", 0 },
+    { w.admin_tok, w.a, NVR_OBJECT_SEGMENT, w.seg_c, TRUE, TRUE, FALSE, NULL, 404 },
+    { nobody, w.a, NVR_OBJECT_NONE, 0, FALSE, FALSE, FALSE, NULL, 401 },
+    { nobody, w.a, NVR_OBJECT_SEGMENT, w.seg_a, FALSE, FALSE, FALSE, NULL, 401 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_auto (NvrAccess) acc = { 0 };
+    g_test_message ("authorize case %u", i);
+    authorize (f, cases[i].tok, 3000, cases[i].cam, cases[i].kind, cases[i].obj, &acc);
+    g_assert_cmpint (acc.session_found, ==, cases[i].session);
+    g_assert_cmpint (acc.camera_allowed, ==, cases[i].camera);
+    g_assert_cmpint (acc.object_found, ==, cases[i].object);
+    g_assert_cmpstr (acc.object_path, ==, cases[i].path);
+    g_assert_cmpuint (nvr_auth_decide (NVR_POLICY_CAMERA, cases[i].kind, &acc), ==,
+                      cases[i].camera_policy);
+    if (cases[i].camera) {
+      g_assert_cmpint (acc.camera_id, ==, cases[i].cam);
+      g_autofree char *dir = g_strdup_printf ("recordings/%" G_GINT64_FORMAT "-%s", acc.camera_id,
+                                              acc.camera_name);
+      g_assert_cmpstr (acc.camera_dir, ==, dir);
+    }
+    if (cases[i].session)
+      g_assert_cmpint (acc.device_id, ==, cases[i].tok == w.tok ? w.dev : w.admin);
+  }
+
+  /* Admin policy. */
+  g_auto (NvrAccess) acc = { 0 };
+  authorize (f, w.tok, 3000, 0, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_cmpuint (nvr_auth_decide (NVR_POLICY_ADMIN, NVR_OBJECT_NONE, &acc), ==, 403);
+  authorize (f, w.admin_tok, 3000, 0, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_cmpuint (nvr_auth_decide (NVR_POLICY_ADMIN, NVR_OBJECT_NONE, &acc), ==, 0);
+
+  /* A removed camera is gone for everyone, its objects too. */
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nvr_catalog_camera_remove (f->cat, "garage", 4000, &error));
+  authorize (f, w.tok, 4001, w.b, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_true (acc.session_found);
+  g_assert_false (acc.camera_allowed);
+  authorize (f, w.tok, 4001, w.b, NVR_OBJECT_SEGMENT, w.seg_b, &acc);
+  g_assert_false (acc.object_found);
+  g_assert_cmpuint (nvr_auth_decide (NVR_POLICY_CAMERA, NVR_OBJECT_SEGMENT, &acc), ==, 404);
+
+  /* An ACL change applies to the next request. */
+  gint64 only_c[] = { w.c };
+  g_assert_true (nvr_catalog_device_set_cameras (f->cat, w.dev, only_c, 1, &error));
+  authorize (f, w.tok, 4002, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_false (acc.camera_allowed);
+  authorize (f, w.tok, 4002, w.c, NVR_OBJECT_SEGMENT, w.seg_c, &acc);
+  g_assert_true (acc.object_found);
+}
+
+static void
+test_sessions (Fixture *f, gconstpointer data)
+{
+  World w;
+  make_world (f, &w);
+  g_autoptr (GError) error = NULL;
+  g_auto (NvrAccess) acc = { 0 };
+  const gint64 t0 = 2000;   /* the pairing time */
+
+  /* Idle: alive until IDLE_US after the last use, dead at it. */
+  authorize (f, w.tok, t0 + IDLE_US - 1, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_true (acc.session_found);
+  /* That use touched it (more than a minute since the last touch): alive for another IDLE_US. */
+  authorize (f, w.tok, t0 + 2 * IDLE_US - 2, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_true (acc.session_found);
+  g_autoptr (NvrDeviceRow) seen = nvr_catalog_device_get (f->cat, w.dev, &error);
+  g_assert_cmpint (seen->last_seen_us, ==, t0 + 2 * IDLE_US - 2);
+  /* The admin's session, never used since pairing, died at t0 + IDLE_US. */
+  authorize (f, w.admin_tok, t0 + IDLE_US, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_false (acc.session_found);
+  g_assert_cmpuint (nvr_auth_decide (NVR_POLICY_SESSION, NVR_OBJECT_NONE, &acc), ==, 401);
+
+  /* Absolute: dead MAX_US after creation however recently used. */
+  for (gint64 t = t0 + 2 * IDLE_US; t < t0 + MAX_US; t += IDLE_US / 2) {
+    authorize (f, w.tok, t, 0, NVR_OBJECT_NONE, 0, &acc);
+    g_assert_true (acc.session_found);
+  }
+  authorize (f, w.tok, t0 + MAX_US, 0, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_false (acc.session_found);
+
+  /* The sweeper deletes what authorize already refuses. */
+  guint8 fresh[32];
+  memset (fresh, 0x72, 32);
+  g_assert_true (nvr_catalog_session_add (f->cat, w.dev, fresh, t0 + MAX_US, &error));
+  g_assert_cmpint (count_rows (f, "sessions"), ==, 3);
+  g_assert_true (nvr_catalog_sessions_expire (f->cat, t0 + MAX_US, IDLE_US, MAX_US, &error));
+  g_assert_cmpint (count_rows (f, "sessions"), ==, 1);
+  authorize (f, fresh, t0 + MAX_US + 1, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_true (acc.session_found);
+
+  /* Logout. */
+  g_assert_true (nvr_catalog_session_delete (f->cat, fresh, &error));
+  authorize (f, fresh, t0 + MAX_US + 2, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_false (acc.session_found);
+}
+
+static void
+test_revoke (Fixture *f, gconstpointer data)
+{
+  World w;
+  make_world (f, &w);
+  g_autoptr (GError) error = NULL;
+  g_auto (NvrAccess) acc = { 0 };
+  guint8 second[32];
+  memset (second, 0x73, 32);
+  g_assert_true (nvr_catalog_session_add (f->cat, w.dev, second, 2500, &error));
+  g_assert_cmpint (count_rows (f, "sessions"), ==, 3);
+
+  g_assert_true (nvr_catalog_device_revoke (f->cat, w.dev, 3000, &error));
+  g_assert_cmpint (count_rows (f, "sessions"), ==, 1);   /* the admin's */
+  authorize (f, w.tok, 3001, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_false (acc.session_found);
+  authorize (f, second, 3001, w.a, NVR_OBJECT_SEGMENT, w.seg_a, &acc);
+  g_assert_false (acc.session_found);
+  authorize (f, w.admin_tok, 3001, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_true (acc.session_found);
+
+  /* No new session for a revoked device; revoking again keeps the first time. */
+  guint8 third[32];
+  memset (third, 0x74, 32);
+  g_assert_false (nvr_catalog_session_add (f->cat, w.dev, third, 3002, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_true (nvr_catalog_device_revoke (f->cat, w.dev, 5000, &error));
+  guint8 pk[32];
+  g_autoptr (NvrDeviceRow) d = nvr_catalog_device_by_key (f->cat, key32 (pk, 1), &error);
+  g_assert_cmpint (d->revoked_us, ==, 3000);
+  g_assert_false (nvr_catalog_device_revoke (f->cat, 999, 5000, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  /* Even a session row put back by hand does not authorize a revoked device. */
+  sqlite3 *db = NULL;
+  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "INSERT INTO sessions (token_hash, device_id, created_us,"
+                                 " last_used_us) SELECT x'70707070707070707070707070707070"
+                                 "70707070707070707070707070707070', id, 3000, 3000"
+                                 " FROM devices WHERE name = 'phone'", NULL, NULL, NULL), ==,
+                   SQLITE_OK);
+  sqlite3_close (db);
+  authorize (f, w.tok, 3003, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_false (acc.session_found);
+}
+
+static void
+test_between (Fixture *f, gconstpointer data)
+{
+  World w;
+  make_world (f, &w);
+  g_autoptr (GError) error = NULL;
+  /* porch: [100, 200) complete, 200.. recording; event [120, 130+] active. */
+  static const struct {
+    gint64 from, to;
+    guint limit, n;
+  } segs[] = {
+    { 0, 100, 10, 0 },      /* ends where the first starts */
+    { 0, 101, 10, 1 },
+    { 150, 160, 10, 1 },
+    { 199, 201, 10, 2 },
+    { 200, 201, 10, 1 },    /* [100,200) does not overlap [200, ...) */
+    { 5000, 6000, 10, 1 },  /* the recording one is still going */
+    { 0, 1000, 1, 1 },      /* limit */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (segs); i++) {
+    g_autoptr (GPtrArray) s = nvr_catalog_segments_between (f->cat, w.a, segs[i].from, segs[i].to,
+                                                            segs[i].limit, &error);
+    g_assert_no_error (error);
+    g_test_message ("segments [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ")", segs[i].from,
+                    segs[i].to);
+    g_assert_cmpuint (s->len, ==, segs[i].n);
+    for (guint j = 0; j < s->len; j++)
+      g_assert_cmpint (((NvrSegmentRow *) s->pdata[j])->camera_id, ==, w.a);
+  }
+  g_autoptr (GPtrArray) first = nvr_catalog_segments_between (f->cat, w.a, 0, 1000, 1, &error);
+  g_assert_cmpint (((NvrSegmentRow *) first->pdata[0])->id, ==, w.seg_a);
+
+  g_autoptr (GPtrArray) e1 = nvr_catalog_events_between (f->cat, w.a, 0, 1000, 10, &error);
+  g_assert_cmpuint (e1->len, ==, 1);
+  g_assert_cmpint (((NvrEventRow *) e1->pdata[0])->id, ==, w.ev_a);
+  g_autoptr (GPtrArray) e2 = nvr_catalog_events_between (f->cat, w.a, 0, 120, 10, &error);
+  g_assert_cmpuint (e2->len, ==, 0);
+  g_assert_true (nvr_catalog_event_end (f->cat, w.ev_a, 140, &error));
+  g_autoptr (GPtrArray) e3 = nvr_catalog_events_between (f->cat, w.a, 140, 1000, 10, &error);
+  g_assert_cmpuint (e3->len, ==, 1);
+  g_autoptr (GPtrArray) e4 = nvr_catalog_events_between (f->cat, w.a, 141, 1000, 10, &error);
+  g_assert_cmpuint (e4->len, ==, 0);
+  g_autoptr (GPtrArray) e5 = nvr_catalog_events_between (f->cat, w.b, 0, 1000, 10, &error);
+  g_assert_cmpuint (e5->len, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -238,5 +772,11 @@ main (int argc, char **argv)
   g_test_add ("/catalog/segments", Fixture, NULL, setup, test_segments, teardown);
   g_test_add ("/catalog/outbox", Fixture, NULL, setup, test_outbox, teardown);
   g_test_add ("/catalog/reopen", Fixture, NULL, setup, test_reopen, teardown);
+  g_test_add ("/catalog/invites", Fixture, NULL, setup, test_invites, teardown);
+  g_test_add ("/catalog/pair", Fixture, NULL, setup, test_pair, teardown);
+  g_test_add ("/catalog/authorize", Fixture, NULL, setup, test_authorize, teardown);
+  g_test_add ("/catalog/sessions", Fixture, NULL, setup, test_sessions, teardown);
+  g_test_add ("/catalog/revoke", Fixture, NULL, setup, test_revoke, teardown);
+  g_test_add ("/catalog/between", Fixture, NULL, setup, test_between, teardown);
   return g_test_run ();
 }
