@@ -57,6 +57,7 @@ struct _NvrMqtt {
   GHashTable *inflight;            /* mid → outbox row id (gint64 *) */
   gint64 last_sent_id;             /* highest outbox id handed to this connection */
 
+  GCancellable *resolving;         /* set while a host name is resolved on a thread */
   GHashTable *cams;                /* camera name → Cam */
   GHashTable *removed;             /* camera name → id (gint64 *): retained topics to clear */
   GHashTable *gone;                /* ids (gint64 *) of removed cameras: ids are never reused,
@@ -547,38 +548,100 @@ client_drop (NvrMqtt *m)
   g_hash_table_remove_all (m->inflight);
 }
 
+/* A connect whose host name must be resolved runs on a pool thread: libmosquitto resolves with
+ * a blocking getaddrinfo. The client is touched by nothing else while the thread has it. */
+typedef struct {
+  struct mosquitto *mosq;
+  char *host;
+  int port, keepalive;
+  int rc, err;
+} ConnectJob;
+
+static void
+connect_job_free (ConnectJob *j)
+{
+  if (j->mosq != NULL)
+    mosquitto_destroy (j->mosq);
+  g_free (j->host);
+  g_free (j);
+}
+
+static void
+connect_thread (GTask *task, gpointer src, gpointer data, GCancellable *cancel)
+{
+  ConnectJob *j = data;
+  j->rc = mosquitto_connect_async (j->mosq, j->host, j->port, j->keepalive);
+  j->err = errno;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+connect_started (NvrMqtt *m, int rc, int err)
+{
+  if (rc != MOSQ_ERR_SUCCESS) {
+    schedule_reconnect (m, rc == MOSQ_ERR_ERRNO ? g_strerror (err) : mosquitto_strerror (rc));
+    return;
+  }
+  watch_sync (m);
+}
+
+static void
+on_connect_resolved (GObject *src, GAsyncResult *res, gpointer data)
+{
+  GTask *task = G_TASK (res);
+  ConnectJob *j = g_task_get_task_data (task);
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    return;     /* the bridge is gone; the job frees the client */
+  NvrMqtt *m = data;
+  g_clear_object (&m->resolving);
+  m->mosq = g_steal_pointer (&j->mosq);
+  connect_started (m, j->rc, j->err);
+}
+
 /* One connection attempt with a fresh client. Never blocks on the network: the TCP connect is
- * non-blocking and completes in the socket watch. */
+ * non-blocking and completes in the socket watch; a host name is resolved on a thread. */
 static void
 client_connect (NvrMqtt *m)
 {
   client_drop (m);
-  m->mosq = mosquitto_new (m->client_id, true, m);
-  if (m->mosq == NULL) {
+  if (m->resolving != NULL)
+    return;     /* an attempt is still resolving */
+  struct mosquitto *mosq = mosquitto_new (m->client_id, true, m);
+  if (mosq == NULL) {
     schedule_reconnect (m, "out of memory");
     return;
   }
-  mosquitto_will_set (m->mosq, m->topic_available, 7, "offline", 1, true);
+  mosquitto_will_set (mosq, m->topic_available, 7, "offline", 1, true);
   if (m->config->mqtt_username != NULL)
-    mosquitto_username_pw_set (m->mosq, m->config->mqtt_username, m->password);
+    mosquitto_username_pw_set (mosq, m->config->mqtt_username, m->password);
   if (m->config->mqtt_ca_file != NULL) {
-    int rc = mosquitto_tls_set (m->mosq, m->config->mqtt_ca_file, NULL, NULL, NULL, NULL);
+    int rc = mosquitto_tls_set (mosq, m->config->mqtt_ca_file, NULL, NULL, NULL, NULL);
     if (rc != MOSQ_ERR_SUCCESS) {
+      mosquitto_destroy (mosq);
       schedule_reconnect (m, mosquitto_strerror (rc));
       return;
     }
   }
-  mosquitto_connect_callback_set (m->mosq, on_connect);
-  mosquitto_disconnect_callback_set (m->mosq, on_disconnect);
-  mosquitto_publish_callback_set (m->mosq, on_publish);
-  mosquitto_message_callback_set (m->mosq, on_message);
-  int rc = mosquitto_connect_async (m->mosq, m->config->mqtt_host, (int) m->config->mqtt_port,
-                                    (int) m->config->mqtt_keepalive_seconds);
-  if (rc != MOSQ_ERR_SUCCESS) {
-    schedule_reconnect (m, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc));
+  mosquitto_connect_callback_set (mosq, on_connect);
+  mosquitto_disconnect_callback_set (mosq, on_disconnect);
+  mosquitto_publish_callback_set (mosq, on_publish);
+  mosquitto_message_callback_set (mosq, on_message);
+  if (g_hostname_is_ip_address (m->config->mqtt_host)) {
+    m->mosq = mosq;
+    int rc = mosquitto_connect_async (mosq, m->config->mqtt_host, (int) m->config->mqtt_port,
+                                      (int) m->config->mqtt_keepalive_seconds);
+    connect_started (m, rc, errno);
     return;
   }
-  watch_sync (m);
+  ConnectJob *j = g_new0 (ConnectJob, 1);
+  j->mosq = mosq;
+  j->host = g_strdup (m->config->mqtt_host);
+  j->port = (int) m->config->mqtt_port;
+  j->keepalive = (int) m->config->mqtt_keepalive_seconds;
+  m->resolving = g_cancellable_new ();
+  g_autoptr (GTask) task = g_task_new (NULL, m->resolving, on_connect_resolved, m);
+  g_task_set_task_data (task, j, (GDestroyNotify) connect_job_free);
+  g_task_run_in_thread (task, connect_thread);
 }
 
 /* ---- supervisor listener ---- */
@@ -717,6 +780,10 @@ nvr_mqtt_free (NvrMqtt *m)
     mosquitto_disconnect (m->mosq);
   }
   client_drop (m);
+  if (m->resolving != NULL) {
+    g_cancellable_cancel (m->resolving);   /* the pending job frees its client */
+    g_clear_object (&m->resolving);
+  }
   g_clear_handle_id (&m->misc_id, g_source_remove);
   g_clear_handle_id (&m->reconnect_id, g_source_remove);
   g_clear_pointer (&m->inflight, g_hash_table_unref);

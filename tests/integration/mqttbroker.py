@@ -21,7 +21,7 @@ class Broker:
     @client_args: what mosquitto_sub/pub need to reach it (--cafile, -u, -P)."""
 
     def __init__(self, directory, port=None, listener_conf="allow_anonymous true\n",
-                 client_args=()):
+                 client_args=(), addresses=("127.0.0.1",)):
         self.dir = directory
         self.port = port or free_port()
         self.proc = None
@@ -30,8 +30,9 @@ class Broker:
         self.conf = os.path.join(directory, "mosquitto.conf")
         with open(self.conf, "w") as f:
             # user root: keep reading the test's private files (no effect when not root).
-            f.write(f"user root\nper_listener_settings true\nlistener {self.port} 127.0.0.1\n"
-                    f"{listener_conf}persistence false\nlog_dest stderr\n")
+            f.write("user root\nper_listener_settings true\npersistence false\nlog_dest stderr\n")
+            for address in addresses:
+                f.write(f"listener {self.port} {address}\n{listener_conf}")
 
     def start(self):
         log = open(os.path.join(self.dir, "mosquitto.log"), "a")
