@@ -63,14 +63,17 @@ def normalise(pattern):
 
 
 def routes_from_cli(h):
+    """[(method, normalised pattern, policy, object or None, media or None)]"""
     _, out, _ = h.nvr("http-routes")
     data = json.loads(out)
     if isinstance(data, dict):
         data = data.get("routes", data)
     routes = []
     for r in data:
+        obj = r.get("object")
         routes.append((r["method"].upper(), normalise(r.get("pattern") or r["path"]),
-                       str(r["policy"]).lower()))
+                       str(r["policy"]).lower(), None if obj in (None, "none") else obj,
+                       r.get("media")))
     return routes
 
 
@@ -142,7 +145,6 @@ RULES = {
     ("POST", "invites"): Rule("admin", mutation=True, phase=1),
     ("POST", "devices/{dev}/revoke"): Rule("admin", mutation=True, phase=1),
 }
-STRENGTH = {"public": 0, "session": 1, "camera": 2, "admin": 2}
 
 
 class Principal:
@@ -305,8 +307,8 @@ class Matrix:
             self.problem(f"{what}: media without X-Sendfile or with a body ({len(r.body)} bytes)")
             return
         real = os.path.realpath(path)
-        if not real.startswith(os.path.realpath(self.w.h.root) + os.sep):
-            self.problem(f"{what}: X-Sendfile {path} is outside the storage root")
+        if not real.startswith(os.path.realpath(os.path.join(self.w.h.root, "recordings")) + os.sep):
+            self.problem(f"{what}: X-Sendfile {path} is outside <storage root>/recordings")
         if rule.obj == "segment":
             if real != os.path.realpath(self.ctx.segment_path[params["seg"]]):
                 self.problem(f"{what}: X-Sendfile {path}, catalog "
@@ -327,17 +329,20 @@ def test():
 
         routes = routes_from_cli(h)
         log(f"nvr http-routes: {len(routes)} routes")
-        for m, p, pol in routes:
-            log(f"  {m:6} {p:45} {pol}")
-        table = {(m, p): pol for m, p, pol in routes}
-        unruled = [f"{m} {p} ({pol})" for (m, p), pol in table.items() if (m, p) not in RULES]
+        for m, p, pol, obj, media in routes:
+            log(f"  {m:6} {p:45} {pol:8} object {obj} media {media}")
+        table = {(m, p): (pol, obj, media) for m, p, pol, obj, media in routes}
+        check(len(routes) == len(table), "duplicate routes in the table")
+        unruled = [f"{m} {p} ({v[0]})" for (m, p), v in table.items() if (m, p) not in RULES]
         check(not unruled, f"routes without a matrix rule: {unruled}")
         missing = [f"{m} {p}" for (m, p) in RULES if (m, p) not in table]
         check(not missing, f"contract routes missing from the route table: {missing}")
-        weak = [f"{m} {p}: {table[(m, p)]}, rule {r.policy}" for (m, p), r in RULES.items()
-                if table[(m, p)] != r.policy]
-        check(not weak, f"route policies differ from the contract: {weak}")
-        check(len(routes) == len(table), "duplicate routes in the table")
+        for (m, p), r in RULES.items():
+            pol, obj, media = table[(m, p)]
+            check(pol == r.policy, f"{m} {p}: policy {pol}, the contract says {r.policy}")
+            check(obj == r.obj, f"{m} {p}: object {obj}, the contract says {r.obj}")
+            check(media is None or bool(media) == (r.media is not None),
+                  f"{m} {p}: media {media}, the contract says {r.media}")
 
         # Devices, through the real pairing API with codes from `nvr pair`.
         limited = w.paired("limited", LIMITED)

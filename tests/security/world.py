@@ -43,6 +43,16 @@ class World:
         self.cams = {}                       # name -> catalog id
         self.extra_web = ""
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.front is not None:
+            if exc_type is not None:
+                log(self.front.tail_logs())
+            self.front.stop()
+        return False
+
     # ---- start-up ----
 
     def write_web_config(self, extra=""):
@@ -54,8 +64,9 @@ class World:
         h = self.h
         if self.via == "tls":
             import webfront    # tests/integration/webfront.py
-            self.front = webfront.WebFront(h, port=self.port, socket=self.web_sock)
-            self.cafile = self.front.certificate
+            self.front = webfront.WebFront(h.root, self.web_sock, port=self.port,
+                                           workdir=os.path.join(h.dir, "front"))
+            self.cafile = self.front.cert
             web_extra += f"certificate = {self.cafile}\n"
         self.write_web_config(web_extra)
         h.start_fakecam(n_cameras, ["--first-code", str(FIRST_CODE), *fakecam_args])
