@@ -39,13 +39,17 @@ export function watchPage(page, problems, allowed = () => false) {
   });
 }
 
-export function fail(message) {
-  console.log(`FAIL: ${message}`);
+// A check that did not hold (thrown by check(), reported without a stack by fail()).
+export class E2EFailure extends Error {}
+
+export function fail(what) {
+  const text = what instanceof E2EFailure ? what.message : (what && what.stack) || String(what);
+  console.log(`FAIL: ${text}`);
   process.exit(1);
 }
 
 export function check(cond, message) {
-  if (!cond) fail(message);
+  if (!cond) throw new E2EFailure(message);
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -111,5 +111,7 @@ export function describeError(err) {
   if (err.status === 404) return 'Not found, or not shared with this browser.';
   if (err.status === 429) return 'Too many attempts: wait a minute and try again.';
   if (err.status === 0) return err.reason;
+  if (err.status >= 502 && err.status <= 504)
+    return `Hearth is not answering right now: its service may be stopped or restarting (${err.status}).`;
   return `Hearth answered ${err.status}: ${err.reason}`;
 }

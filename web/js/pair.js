@@ -24,6 +24,8 @@ function pairingError(err) {
   const reason = String(err.reason || '').toLowerCase();
   if (err.status === 429) return 'Too many pairing attempts on this Hearth: wait a minute, then try again.';
   if (err.status === 0) return 'Hearth did not answer. Check that this is the address "nvr pair" printed.';
+  if (err.status >= 502 && err.status <= 504)
+    return `Hearth is not answering right now: its service may be stopped or restarting (${err.status}).`;
   if (err.status === 403 || err.status === 400) {
     if (reason.includes('expired')) return 'This pairing code has expired. Ask for a new one (nvr pair).';
     if (reason.includes('used')) return 'This pairing code was already used. Ask for a new one (nvr pair).';

@@ -1,0 +1,295 @@
+// pair_live_revoke — the browser end to end (issue 5, DESIGN §6), in Debian's chromium through
+// lighttpd over TLS against the real daemon: pair with a code from `nvr pair`, see cam1 live
+// (frames advance, and the pixels carry cam1's ID code), find no trace of cam2 (not listed; its
+// routes answer 403/404 with zero media bytes), play a recorded segment, then — revoked by the
+// driver with `nvr devices revoke e2e` — the live view stops within 1 s and the next request is
+// refused. Run by run_e2e.py, which sets the E2E_* environment and answers "E2E-REVOKE".
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { E2EFailure, check, fail, launch, sleep, watchPage } from './lib.mjs';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) fail(new E2EFailure(`${name} is not set (run this through run_e2e.py)`));
+  return v;
+};
+const ORIGIN = env('E2E_ORIGIN');
+const PAIR_URL = env('E2E_PAIR_URL');
+const ARTIFACTS = env('E2E_ARTIFACTS');
+const IDREAD = env('E2E_IDREAD');
+const CAM1 = env('E2E_CAM1_ID');
+const CAM1_CODE = Number(env('E2E_CAM1_CODE'));
+const CAM1_SEG = env('E2E_CAM1_SEGMENT');
+const CAM2 = env('E2E_CAM2_ID');
+const CAM2_SEG = env('E2E_CAM2_SEGMENT');
+const REVOKE_LIMIT_MS = 1000;
+
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+const art = (name) => path.join(ARTIFACTS, name);
+const log = (...a) => console.log(...a);
+
+// ---- the driver's answers on stdin ----
+const lines = [];
+let lineWaiter = null;
+readline.createInterface({ input: process.stdin }).on('line', (l) => {
+  lines.push(l);
+  if (lineWaiter) lineWaiter();
+});
+async function nextLine(timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (lines.length === 0) {
+    if (Date.now() > deadline) throw new E2EFailure('no answer from run_e2e.py');
+    await new Promise((r) => { lineWaiter = r; setTimeout(r, 100); });
+  }
+  return lines.shift();
+}
+
+// ---- page helpers ----
+
+// A JPEG of @selector's current video frame at its decoded size; returns idread's summary.
+async function grabFrame(page, selector, name) {
+  const dataUrl = await page.evaluate((sel) => {
+    const v = document.querySelector(sel);
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    c.getContext('2d').drawImage(v, 0, 0);
+    return c.toDataURL('image/jpeg', 0.92);
+  }, selector);
+  const file = art(name);
+  fs.writeFileSync(file, Buffer.from(dataUrl.split(',')[1], 'base64'));
+  const out = execFileSync(IDREAD, ['--json', file], { encoding: 'utf8', timeout: 60000 });
+  const r = JSON.parse(out);
+  const codes = Object.keys(r.codes).map(Number);
+  log(`${name}: ID codes ${JSON.stringify(r.codes)}, frame counter ${r.counter_first}`);
+  return { codes, counter: r.counter_first };
+}
+
+// Fetches @url from inside the page (its cookie, its origin) and describes the answer; reads at
+// most 1 MiB of the body.
+function probe(page, url, init = {}) {
+  return page.evaluate(async ({ url, init }) => {
+    const res = await fetch(url, { credentials: 'same-origin', cache: 'no-store', ...init });
+    const reader = res.body.getReader();
+    const parts = [];
+    let n = 0;
+    while (n < 1024 * 1024) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      n += value.byteLength;
+    }
+    reader.cancel().catch(() => {});
+    const bytes = new Uint8Array(n);
+    let at = 0;
+    for (const p of parts) { bytes.set(p, at); at += p.byteLength; }
+    const latin = Array.from(bytes.subarray(0, 65536), (b) => String.fromCharCode(b)).join('');
+    return {
+      status: res.status,
+      type: res.headers.get('content-type') || '',
+      camera: res.headers.get('x-hearth-camera'),
+      length: n,
+      media: /ftyp|moof|mdat/.test(latin) || latin.includes('\xff\xd8\xff'),
+      text: n <= 4096 ? new TextDecoder().decode(bytes) : '',
+    };
+  }, { url, init });
+}
+
+function checkRefused(r, what, statuses = [403, 404]) {
+  check(statuses.includes(r.status), `${what}: status ${r.status}, expected ${statuses.join('/')}`);
+  check(!r.media && !/^(video|image)\//.test(r.type), `${what}: media bytes in a refusal (${r.type}, ${r.length} B)`);
+  check(r.length <= 4096, `${what}: a ${r.length}-byte refusal`);
+  let body = null;
+  try { body = JSON.parse(r.text); } catch { /* checked below */ }
+  check(body && typeof body.error === 'string', `${what}: refusal is not {"error"}: ${r.text.slice(0, 200)}`);
+}
+
+const liveState = (page, sel = 'figure.camera video') => page.evaluate((s) => {
+  const v = document.querySelector(s);
+  return v && { state: v.dataset.liveState, t: v.currentTime, bytes: Number(v.dataset.liveBytes || 0),
+                endedMs: Number(v.dataset.liveEndedMs || 0), lastDataMs: Number(v.dataset.liveLastDataMs || 0),
+                caption: v.parentElement.querySelector('.live-state').textContent };
+}, sel);
+
+// ---- the run ----
+
+const browser = await launch();
+let page = null;
+const problems = [];
+let expectRefusals = false;   // 401/403/404 console lines are expected in the probe phases
+const allowed = (text) => expectRefusals && /status of (401|403|404)/.test(text);
+let failure = null;
+try {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 900 } });
+  page = await context.newPage();
+  watchPage(page, problems, allowed);
+
+  // 1. pair
+  check(PAIR_URL.startsWith(`${ORIGIN}/pair.html#code=`), 'pairing URL not on the origin');
+  const t0 = Date.now();
+  await page.goto(PAIR_URL);
+  await page.waitForFunction(() => document.querySelector('#paired') ||
+                                   document.querySelector('#status[data-kind="error"]'), null, { timeout: 30000 });
+  await page.screenshot({ path: art('1-paired.png'), fullPage: true });
+  const pairedText = await page.locator('#result').innerText().catch(() => '');
+  check(await page.locator('#paired').count() === 1,
+        `pairing failed: ${await page.locator('#status').innerText()}`);
+  log(`paired in ${Date.now() - t0} ms: ${pairedText.replace(/\s+/g, ' ').trim()}`);
+  check(!page.url().includes('code='), 'the pairing code stayed in the address bar');
+  const key = await page.evaluate(async () => {
+    const k = await (await import('/js/keys.js')).currentKey();
+    return k && { state: k.state, extractable: k.privateKey.extractable, type: k.privateKey.algorithm.name,
+                  device: k.device };
+  });
+  check(key && key.state === 'paired' && key.extractable === false && key.type === 'Ed25519',
+        `stored key: ${JSON.stringify(key)}`);
+  const cookies = await context.cookies(ORIGIN);
+  const session = cookies.find((c) => c.name === '__Host-hearth');
+  check(session, 'no __Host-hearth cookie after pairing');
+  check(session.httpOnly && session.secure && session.sameSite === 'Strict' && session.path === '/',
+        `cookie attributes: ${JSON.stringify({ ...session, value: undefined })}`);
+  check(!(await page.evaluate(() => document.cookie)).includes('hearth'), 'session cookie readable by script');
+
+  // 2. my cameras: only cam1, live, frames advancing, cam1's pixels
+  await page.goto(`${ORIGIN}/index.html`);
+  await page.waitForSelector('figure.camera', { timeout: 15000 });
+  const listed = await page.$$eval('figure.camera', (fs) => fs.map((f) => f.dataset.cameraId));
+  check(JSON.stringify(listed) === JSON.stringify([CAM1]), `cameras listed: ${listed} (want only ${CAM1})`);
+  const bodyText = await page.locator('body').innerText();
+  check(/cam1/.test(bodyText) && !/cam2|cam3/.test(bodyText), 'the page names a camera it may not see');
+  await page.waitForFunction(() => document.querySelector('figure.camera video').dataset.liveState === 'playing',
+                             null, { timeout: 30000 });
+  const a = await liveState(page);
+  await sleep(2500);
+  const b = await liveState(page);
+  log(`live: currentTime ${a.t.toFixed(2)} -> ${b.t.toFixed(2)} s over 2.5 s, ${b.bytes} bytes received`);
+  check(b.t - a.t > 1.0, `live view does not advance (${a.t} -> ${b.t})`);
+  check(b.bytes > a.bytes, 'no live bytes arrived');
+  const g1 = await grabFrame(page, 'figure.camera video', 'live-frame-1.jpg');
+  await sleep(1000);
+  const g2 = await grabFrame(page, 'figure.camera video', 'live-frame-2.jpg');
+  check(JSON.stringify(g1.codes) === JSON.stringify([CAM1_CODE]) &&
+        JSON.stringify(g2.codes) === JSON.stringify([CAM1_CODE]),
+        `live frames show ID codes ${g1.codes} / ${g2.codes}, want ${CAM1_CODE}`);
+  check(g2.counter > g1.counter, `frame counter did not advance (${g1.counter} -> ${g2.counter})`);
+  await page.screenshot({ path: art('2-live.png'), fullPage: true });
+
+  // 3. no trace of cam2
+  expectRefusals = true;
+  const list = JSON.parse((await probe(page, '/api/v1/cameras')).text);
+  check(list.cameras.length === 1 && String(list.cameras[0].id) === CAM1,
+        `GET cameras lists ${JSON.stringify(list.cameras.map((c) => c.name))}`);
+  const ok = await probe(page, `/api/v1/cameras/${CAM1}/segments/${CAM1_SEG}/media`);
+  check((ok.status === 200 || ok.status === 206) && ok.media && ok.type.startsWith('video/mp4'),
+        `control: cam1's own segment answered ${ok.status} ${ok.type} (${ok.length} B)`);
+  const day = 24 * 3600e6;
+  const now = Date.now() * 1000;
+  const forbidden = [
+    `/api/v1/cameras/${CAM2}`,
+    `/api/v1/cameras/${CAM2}/live`,
+    `/api/v1/cameras/${CAM2}/snapshot.jpg`,
+    `/api/v1/cameras/${CAM2}/segments?from_us=${now - day}&to_us=${now}`,
+    `/api/v1/cameras/${CAM2}/timeline?from_us=${now - day}&to_us=${now}`,
+    `/api/v1/cameras/${CAM2}/events?from_us=${now - day}&to_us=${now}`,
+    `/api/v1/cameras/${CAM2}/segments/${CAM2_SEG}/media`,
+    `/api/v1/cameras/${CAM1}/segments/${CAM2_SEG}/media`,   // cam2's segment under cam1's id
+  ];
+  for (const url of forbidden) {
+    const r = await probe(page, url);
+    checkRefused(r, `GET ${url.replace(/\?.*/, '')}`);
+  }
+  log(`cam2: not listed; ${forbidden.length} direct requests refused with 403/404 and no media bytes`);
+
+  // 4. recordings: play one of cam1's
+  expectRefusals = false;
+  await page.goto(`${ORIGIN}/camera.html?id=${CAM1}`);
+  await page.waitForSelector('#segments li[data-segment-id]', { timeout: 15000 });
+  const rows = await page.$$eval('#segments li[data-segment-id]',
+                                 (ls) => ls.map((l) => ({ id: l.dataset.segmentId, text: l.textContent })));
+  const done = rows.filter((r) => !/recording now/.test(r.text));
+  check(done.length > 0, `no finished recording listed (${rows.length} rows)`);
+  log(`recordings: ${rows.length} listed, playing segment ${done[0].id}`);
+  await page.click(`#segments li[data-segment-id="${done[0].id}"] button.play`);
+  await page.waitForFunction(() => {
+    const v = document.getElementById('playback');
+    return v.currentTime > 0.5 && v.videoWidth > 0;
+  }, null, { timeout: 20000 });
+  const pb = await page.evaluate(() => {
+    const v = document.getElementById('playback');
+    return { t: v.currentTime, duration: v.duration, w: v.videoWidth, h: v.videoHeight, error: v.error && v.error.code };
+  });
+  log(`playback: currentTime ${pb.t.toFixed(2)} s of ${pb.duration.toFixed(2)} s, ${pb.w}x${pb.h}`);
+  check(pb.error === null, `playback error ${pb.error}`);
+  const g3 = await grabFrame(page, '#playback', 'playback-frame.jpg');
+  check(JSON.stringify(g3.codes) === JSON.stringify([CAM1_CODE]), `recording shows ID codes ${g3.codes}`);
+  await page.screenshot({ path: art('3-playback.png'), fullPage: true });
+
+  // 5. revoke while watching live
+  await page.goto(`${ORIGIN}/index.html`);
+  await page.waitForFunction(() => document.querySelector('figure.camera video')?.dataset.liveState === 'playing',
+                             null, { timeout: 30000 });
+  await sleep(1500);
+  const before = await liveState(page);
+  check(before.state === 'playing' && before.bytes > 0, `live view not running before the revoke: ${JSON.stringify(before)}`);
+  expectRefusals = true;
+  console.log('E2E-REVOKE');
+  const answer = await nextLine(60000);
+  const m = answer.match(/^REVOKED ([0-9.]+) ([0-9.]+)$/);
+  check(m, `unexpected answer from the driver: ${answer}`);
+  const revokeStart = Number(m[1]);
+  const revokeEnd = Number(m[2]);
+  await page.waitForFunction(() => Number(document.querySelector('figure.camera video').dataset.liveEndedMs || 0) > 0,
+                             null, { timeout: 10000, polling: 20 }).catch(() => {});
+  const after = await liveState(page);
+  check(after.endedMs > 0, `the live view did not stop within 10 s of the revoke (${JSON.stringify(after)})`);
+  const silence = after.endedMs - revokeStart;
+  log(`revoke-to-silence: ${silence.toFixed(0)} ms from \`nvr devices revoke\` starting ` +
+      `(${(after.endedMs - revokeEnd).toFixed(0)} ms after it returned); last live bytes ` +
+      `${(after.lastDataMs - revokeStart).toFixed(0)} ms after the start; page says "${after.caption}"`);
+  await sleep(1500);
+  const later = await liveState(page);
+  check(later.bytes === after.bytes, `live bytes kept arriving after the stream ended (${after.bytes} -> ${later.bytes})`);
+  check(after.state === 'ended' && /stream ended/.test(after.caption), `live view state "${after.state}" / "${after.caption}"`);
+  await page.screenshot({ path: art('4-revoked-live.png'), fullPage: true });
+  check(silence <= REVOKE_LIMIT_MS, `live view stopped ${silence.toFixed(0)} ms after the revoke (limit ${REVOKE_LIMIT_MS} ms)`);
+
+  // The next requests are refused: the session is gone and the key can no longer log in.
+  const next = await probe(page, '/api/v1/cameras');
+  check(next.status === 401, `GET cameras after the revoke answered ${next.status}`);
+  const media = await probe(page, `/api/v1/cameras/${CAM1}/segments/${CAM1_SEG}/media`);
+  checkRefused(media, 'cam1 segment after the revoke', [401]);
+  const relogin = await page.evaluate(async () => {
+    const { api } = await import('/js/api.js');
+    try {
+      await api('cameras');
+      return 'allowed';
+    } catch (e) {
+      return `${e.name} ${e.status}`;
+    }
+  });
+  check(relogin === 'ApiError 401', `login with the revoked key: ${relogin}`);
+  await page.goto(`${ORIGIN}/index.html`);
+  await page.waitForSelector('#status[data-kind="error"]', { timeout: 15000 });
+  const refusal = await page.locator('#status').innerText();
+  check(/refused|revoked/i.test(refusal), `index after the revoke says "${refusal}"`);
+  check(await page.locator('figure.camera').count() === 0, 'cameras still shown after the revoke');
+  await page.screenshot({ path: art('5-refused.png'), fullPage: true });
+  log(`after the revoke: requests answered 401, the page says "${refusal}"`);
+
+  check(problems.length === 0, `problems in the pages:\n  ${problems.join('\n  ')}`);
+  await context.close();
+} catch (e) {
+  failure = e;
+  if (page) await page.screenshot({ path: art('failure.png'), fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+}
+if (failure) {
+  if (problems.length) log(`problems seen:\n  ${problems.join('\n  ')}`);
+  fail(failure);
+}
+log('PASS');
+process.exit(0);

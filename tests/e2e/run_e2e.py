@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Browser end-to-end driver: builds the whole world on loopback — fakecam (3 cameras), the real
+daemon with a [web] section, lighttpd over TLS (tests/integration/webfront.py) — makes a pairing
+code with the real CLI, and runs a Playwright script (node, Debian's chromium, headless) against
+it. The script asks for the revocation on stdout ("E2E-REVOKE"); this driver runs
+`nvr devices revoke e2e` and answers with the wall-clock times around it.
+
+    run_e2e.py            pair, live view, no trace of cam2, playback, revoke (pair_live_revoke.mjs)
+    run_e2e.py --static   the pages behind the real lighttpd with no daemon (pages_static.mjs)
+
+playwright-core is installed from the npm registry with `npm ci` (tests/e2e/package-lock.json)
+into <build>/e2e-node, never into the source tree. Screenshots and frame grabs go to
+<build>/e2e-artifacts/<test>/."""
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+from harness import BUILD, IDREAD, Failure, Harness, check, log, run  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FIRST_CODE = 201                # cam<i> shows ID code 200 + i: never equal to a catalog id
+CAMERAS = 3                     # cam1 allowed, cam2 and cam3 not
+URL_RE = re.compile(r"(https://\S+/pair\.html#code=[0-9A-Za-z-]+)")
+NODE_TIMEOUT_S = 240
+
+
+def need_tools():
+    for tool in ("node", "npm"):
+        check(shutil.which(tool), f"{tool} is missing (packaging/install-deps.sh installs it)")
+    check(os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (packaging/install-deps.sh)")
+
+
+def ensure_playwright():
+    """npm ci into <build>/e2e-node unless the installed tree matches package-lock.json."""
+    dest = os.path.join(BUILD, "e2e-node")
+    lock = os.path.join(HERE, "package-lock.json")
+    with open(lock, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(dest, ".lock-sha256")
+    if os.path.exists(stamp) and open(stamp).read().strip() == digest and \
+            os.path.isdir(os.path.join(dest, "node_modules", "playwright-core")):
+        return dest
+    os.makedirs(dest, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(os.path.join(HERE, name), os.path.join(dest, name))
+    log("installing playwright-core (npm ci)")
+    r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=dest,
+                       capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, f"npm ci failed ({r.returncode}): {r.stderr[-2000:]}")
+    with open(stamp, "w") as f:
+        f.write(digest + "\n")
+    return dest
+
+
+def artifacts_dir(test):
+    d = os.path.join(BUILD, "e2e-artifacts", test)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def run_node(script, env, on_line=None):
+    """Runs `node script`, echoing its output; @on_line(line, proc) sees each stdout line.
+    Returns the exit status."""
+    p = subprocess.Popen(["node", os.path.join(HERE, script)], cwd=HERE, env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, bufsize=1, start_new_session=True)
+    timer = threading.Timer(NODE_TIMEOUT_S, lambda: p.kill())
+    timer.start()
+    try:
+        for line in p.stdout:
+            sys.stdout.write("  node: " + line)
+            sys.stdout.flush()
+            if on_line is not None:
+                on_line(line.rstrip("\n"), p)
+        return p.wait()
+    finally:
+        timer.cancel()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def base_env(node_dir, artifacts):
+    env = dict(os.environ)
+    # Chromium uses GLib: meson's G_DEBUG=fatal-criticals is for our programs, not for it. (The
+    # sanitizer options stay: idread, run by the script, is built with them.)
+    env.pop("G_DEBUG", None)
+    env.update(E2E_NODE_DIR=node_dir, E2E_ARTIFACTS=artifacts, CHROMIUM=CHROMIUM)
+    return env
+
+
+def static_test():
+    """The pages behind the real lighttpd (its CSP, MIME types, TLS) with no daemon."""
+    import webfront
+    need_tools()
+    node_dir = ensure_playwright()
+    artifacts = artifacts_dir("pages")
+    h = Harness("e2e-static")
+    with h, webfront.WebFront(h.root, os.path.join(h.dir, "absent.sock"),
+                              workdir=os.path.join(h.dir, "front")) as front:
+        env = base_env(node_dir, artifacts)
+        env["E2E_BASE_URL"] = front.origin
+        status = run_node("pages_static.mjs", env)
+        check(status == 0, f"pages_static.mjs failed ({status}); artifacts in {artifacts}")
+    log(f"artifacts: {artifacts}")
+
+
+def wait_segments(h, names, timeout=60):
+    """Waits until each camera in @names has a complete segment; returns {name: [ids]}."""
+    found = {}
+
+    def ready():
+        with h.catalog() as db:
+            for n in names:
+                found[n] = [r[0] for r in db.execute(
+                    "SELECT s.id FROM segments s JOIN cameras c ON c.id = s.camera_id "
+                    "WHERE c.name = ? AND s.state = 'complete' ORDER BY s.id", (n,))]
+        return all(found[n] for n in names)
+    h.wait_for("a complete segment of " + ", ".join(names), ready, timeout)
+    return found
+
+
+def e2e_test():
+    import webfront
+    need_tools()
+    node_dir = ensure_playwright()
+    artifacts = artifacts_dir("pair_live_revoke")
+    h = Harness("e2e", segment_seconds=4)
+    with h:
+        web_sock = os.path.join(h.dir, "http.sock")
+        front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
+        try:
+            with open(h.conf, "a") as f:
+                f.write(f"\n[web]\nsocket = {web_sock}\norigin = {front.origin}\n"
+                        f"certificate = {front.cert}\n")
+            h.start_fakecam(CAMERAS, ["--first-code", str(FIRST_CODE)])
+            h.start_daemon()
+            for i in range(1, CAMERAS + 1):
+                h.nvr("cameras", "add", f"cam{i}", "--main-url", h.cam_url(i),
+                      "--sub-url", h.cam_url(i, "sub"))
+            with h.catalog() as db:
+                ids = {r["name"]: r["id"] for r in db.execute("SELECT id, name FROM cameras")}
+            h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
+            front.start()
+            segs = wait_segments(h, ["cam1", "cam2"])
+
+            _, out, _ = h.nvr("pair", "--name", "e2e", "--cameras", "cam1")
+            m = URL_RE.search(out)
+            check(m, f"no pairing URL in `nvr pair` output:\n{out}")
+            url = m.group(1)
+            check(url.startswith(front.origin + "/pair.html#code="),
+                  f"pairing URL {url!r} is not on the front's origin {front.origin}")
+            check(front.fingerprint is None or front.fingerprint in out,
+                  "`nvr pair` did not print the certificate's fingerprint")
+
+            env = base_env(node_dir, artifacts)
+            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_IDREAD=IDREAD,
+                       E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
+                       E2E_CAM2_ID=str(ids["cam2"]), E2E_CAM2_CODE=str(FIRST_CODE + 1),
+                       E2E_CAM2_SEGMENT=str(segs["cam2"][-1]),
+                       E2E_CAM1_SEGMENT=str(segs["cam1"][-1]))
+            revoked = []
+
+            def on_line(line, p):
+                if line.strip() != "E2E-REVOKE":
+                    return
+                t0 = time.time()
+                h.nvr("devices", "revoke", "e2e")
+                t1 = time.time()
+                revoked.append((t0, t1))
+                log(f"revoked e2e: `nvr devices revoke e2e` took {(t1 - t0) * 1000:.0f} ms")
+                p.stdin.write(f"REVOKED {t0 * 1000:.1f} {t1 * 1000:.1f}\n")
+                p.stdin.flush()
+
+            status = run_node("pair_live_revoke.mjs", env, on_line)
+            check(revoked, "the browser test never asked for the revocation")
+            check(status == 0, f"pair_live_revoke.mjs failed ({status}); artifacts in {artifacts}")
+            with h.catalog() as db:
+                row = db.execute("SELECT revoked_us FROM devices WHERE name = 'e2e'").fetchone()
+            check(row is not None and row[0] is not None, "device e2e is not revoked in the catalog")
+        except BaseException:
+            log(front.tail_logs())
+            raise
+        finally:
+            front.stop()
+    log(f"artifacts: {artifacts}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--static", action="store_true",
+                    help="only the pages behind lighttpd, without a daemon")
+    args = ap.parse_args()
+    run(static_test if args.static else e2e_test)
+
+
+if __name__ == "__main__":
+    main()
