@@ -27,7 +27,8 @@ typedef struct {
   void (*ended) (gpointer data);
 } NvrLiveSink;
 
-/* Subscribes to @sup's live fragments; the supervisor must outlive the hub. */
+/* Subscribes to @sup's live fragments; the supervisor must outlive the hub. With @sup NULL (unit
+ * tests) the hub is fed only through nvr_live_hub_push(). */
 NvrLiveHub *nvr_live_hub_new (NvrSupervisor *sup);
 void nvr_live_hub_free (NvrLiveHub *hub);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrLiveHub, nvr_live_hub_free)
@@ -45,5 +46,8 @@ void nvr_live_hub_recheck (NvrLiveHub *hub, NvrLiveCheckFunc still_allowed, gpoi
 /* The MSE codec string of the camera's current stream ("avc1.64001f"), or NULL if no init
  * segment has arrived yet. */
 const char *nvr_live_hub_codec (NvrLiveHub *hub, gint64 camera_id);
+/* What the supervisor's live callback hands the hub (NvrSupervisorLiveFunc); public for tests. */
+void nvr_live_hub_push (NvrLiveHub *hub, gint64 camera_id, NvrLiveKind kind, GBytes *data,
+                        gboolean key, const char *codec);
 
 G_END_DECLS

@@ -14,6 +14,7 @@
 
 #include "backoff.h"
 #include "events.h"
+#include "fmp4.h"
 #include "identity.h"
 #include "paths.h"
 #include "recover.h"
@@ -64,6 +65,13 @@ typedef struct {
   GStrv ev_zones;
   double ev_score, ev_area;
   gboolean ev_thumb;
+
+  /* Live view (docs/design/auth.md "Live view"). */
+  gboolean live;            /* the hub wants the live branch; sent to every new worker */
+  gboolean live_init;       /* an init segment of the current stream was handed on */
+  NvrFmp4Init live_fmt;     /* what that init segment said (the key flag is read with it) */
+  guint64 live_rx_bytes;    /* live payload bytes received from this worker (acknowledged) */
+  guint64 live_dropped;     /* fragments dropped for want of an init segment (logged once) */
 } Cam;
 
 struct _NvrSupervisor {
@@ -75,9 +83,12 @@ struct _NvrSupervisor {
   guint pending;            /* running probes of segments left open */
   NvrSupervisorListener listener;
   gpointer listener_data;
+  NvrSupervisorLiveFunc live_func;
+  gpointer live_data;
 };
 
 static void spawn_worker (Cam *c);
+static void live_stopped (Cam *c);
 
 void
 nvr_camera_status_free (NvrCameraStatus *s)
@@ -229,6 +240,8 @@ on_state (Cam *c, GVariant *fields)
   c->codec = g_strdup (nvr_wire_get_str (fields, "codec", ""));
   c->width = (int) CLAMP (nvr_wire_get_int64 (fields, "width", 0), 0, 65535);
   c->height = (int) CLAMP (nvr_wire_get_int64 (fields, "height", 0), 0, 65535);
+  if (strcmp (state, "streaming") != 0)
+    live_stopped (c);   /* the connection that carried it is gone; the next one sends an init */
   if (strcmp (state, "connecting") == 0)
     set_state (c, "connecting", reason);
   else if (strcmp (state, "streaming") == 0)
@@ -450,6 +463,95 @@ on_motion (Cam *c, GVariant *fields)
   }
 }
 
+/* ---- live view: untrusted bytes checked here before the hub sees them ---- */
+
+/* The stream the last INIT began is over (if there was one). */
+static void
+live_stopped (Cam *c)
+{
+  if (!c->live_init)
+    return;
+  c->live_init = FALSE;
+  if (c->sup->live_func != NULL)
+    c->sup->live_func (c->cam->id, NVR_LIVE_STOPPED, NULL, FALSE, NULL, c->sup->live_data);
+}
+
+/* Counts @n received live bytes and tells the worker, which bounds what it has in flight. */
+static void
+live_ack (Cam *c, gsize n)
+{
+  c->live_rx_bytes += n;
+  if (c->ch == NULL)
+    return;
+  g_autoptr (GVariant) f = g_variant_ref_sink (
+      g_variant_new_parsed ("{'bytes': <%t>}", (guint64) c->live_rx_bytes));
+  nvr_wire_channel_send (c->ch, "live-ack", f, NULL);
+}
+
+static void
+on_live_init (Cam *c, GVariant *fields)
+{
+  g_autoptr (GVariant) v = g_variant_lookup_value (fields, "data", G_VARIANT_TYPE_BYTESTRING);
+  const char *codec = nvr_wire_get_str (fields, "codec", "");
+  if (v == NULL) {
+    violation (c, "live-init without data");
+    return;
+  }
+  g_autoptr (GBytes) data = g_variant_get_data_as_bytes (v);
+  gsize len;
+  const guint8 *p = g_bytes_get_data (data, &len);
+  live_ack (c, len);
+  NvrFmp4Init fmt;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_fmp4_parse_init (p, len, &fmt, &error)) {
+    g_autofree char *what = g_strdup_printf ("live-init: %s", error->message);
+    violation (c, what);
+    return;
+  }
+  if (strcmp (fmt.codec, codec) != 0) {
+    violation (c, "live-init codec does not match its avcC");
+    return;
+  }
+  live_stopped (c);   /* a new init segment begins a new stream */
+  if (!c->live)
+    return;           /* switched off meanwhile */
+  c->live_fmt = fmt;
+  c->live_init = TRUE;
+  g_message ("Camera '%s': live stream started (%s)", c->cam->name, fmt.codec);
+  if (c->sup->live_func != NULL)
+    c->sup->live_func (c->cam->id, NVR_LIVE_INIT, data, FALSE, fmt.codec, c->sup->live_data);
+}
+
+static void
+on_live_fragment (Cam *c, GVariant *fields)
+{
+  g_autoptr (GVariant) v = g_variant_lookup_value (fields, "data", G_VARIANT_TYPE_BYTESTRING);
+  if (v == NULL) {
+    violation (c, "live-fragment without data");
+    return;
+  }
+  g_autoptr (GBytes) data = g_variant_get_data_as_bytes (v);
+  gsize len;
+  const guint8 *p = g_bytes_get_data (data, &len);
+  live_ack (c, len);
+  if (!c->live || !c->live_init) {
+    /* In flight when live was switched off, or after a stream ended: not an error. */
+    if (c->live_dropped++ == 0)
+      g_debug ("Camera '%s': live fragment without a stream dropped", c->cam->name);
+    return;
+  }
+  gboolean key = FALSE;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_fmp4_parse_fragment (p, len, &c->live_fmt, &key, &error)) {
+    g_autofree char *what = g_strdup_printf ("live-fragment: %s", error->message);
+    violation (c, what);
+    return;
+  }
+  if (c->sup->live_func != NULL)
+    c->sup->live_func (c->cam->id, NVR_LIVE_FRAGMENT, data, key, c->live_fmt.codec,
+                       c->sup->live_data);
+}
+
 static void
 on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer data)
 {
@@ -464,6 +566,10 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
     on_identity (c, fields);
   else if (strcmp (kind, "motion") == 0)
     on_motion (c, fields);
+  else if (strcmp (kind, "live-fragment") == 0)
+    on_live_fragment (c, fields);
+  else if (strcmp (kind, "live-init") == 0)
+    on_live_init (c, fields);
   else if (strcmp (kind, "hello") == 0)
     g_debug ("Worker for camera '%s' says hello", c->cam->name);
   else
@@ -558,6 +664,7 @@ on_worker_exit (GObject *src, GAsyncResult *res, gpointer data)
   c->worker_reconnects = 0;
   settle_open_segments (c);
   event_end (c, c->ev_last_us);   /* the worker died mid-event: end it at its last motion */
+  live_stopped (c);
 
   if (c->removed) {
     g_message ("Worker for removed camera '%s' %s", c->cam->name, how);
@@ -672,9 +779,13 @@ spawn_worker (Cam *c)
   }
   c->spawned_mono_us = g_get_monotonic_time ();
   c->ch = nvr_wire_channel_new (sv[0], on_message, on_channel_closed, c);
+  c->live_rx_bytes = 0;
+  c->live_dropped = 0;
   if (!nvr_wire_channel_send (c->ch, "config", worker_config (c), &error))
     g_warning ("Failed to configure the worker for camera '%s': %s", c->cam->name,
                error->message);
+  else if (c->live)
+    nvr_wire_channel_send (c->ch, "live", g_variant_new_parsed ("{'on': <true>}"), NULL);
   g_subprocess_wait_async (c->proc, NULL, on_worker_exit, c);
   set_state (c, "starting", NULL);
 }
@@ -761,6 +872,9 @@ nvr_supervisor_remove (NvrSupervisor *sup, gint64 camera_id)
     return;
   g_hash_table_remove (sup->cams, &camera_id);
   c->removed = TRUE;
+  c->live_init = FALSE;
+  if (sup->live_func != NULL)
+    sup->live_func (camera_id, NVR_LIVE_REMOVED, NULL, FALSE, NULL, sup->live_data);
   stop_worker (c);
   if (c->proc == NULL)
     cam_free (c);
@@ -947,4 +1061,32 @@ nvr_supervisor_motion_settings_changed (NvrSupervisor *sup, gint64 camera_id)
   if (!nvr_wire_channel_send (c->ch, "motion-settings", g_variant_builder_end (&b), &error))
     g_warning ("Failed to send motion settings to the worker of camera '%s': %s", c->cam->name,
                error->message);
+}
+
+void
+nvr_supervisor_set_live_func (NvrSupervisor *sup, NvrSupervisorLiveFunc func, gpointer user_data)
+{
+  sup->live_func = func;
+  sup->live_data = user_data;
+}
+
+gboolean
+nvr_supervisor_set_live (NvrSupervisor *sup, gint64 camera_id, gboolean on)
+{
+  Cam *c = g_hash_table_lookup (sup->cams, &camera_id);
+  if (c == NULL)
+    return FALSE;
+  if (c->live == on)
+    return TRUE;
+  c->live = on;
+  g_message ("Camera '%s': live view %s", c->cam->name, on ? "requested" : "no longer watched");
+  if (!on)
+    live_stopped (c);
+  if (c->ch != NULL) {
+    g_autoptr (GVariant) f = g_variant_ref_sink (g_variant_new_parsed ("{'on': <%b>}", on));
+    g_autoptr (GError) error = NULL;
+    if (!nvr_wire_channel_send (c->ch, "live", f, &error))
+      g_warning ("Failed to switch live view of camera '%s': %s", c->cam->name, error->message);
+  }
+  return TRUE;
 }

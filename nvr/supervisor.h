@@ -74,6 +74,28 @@ gboolean nvr_supervisor_get_switches (NvrSupervisor *sup, gint64 camera_id, gboo
 /* The camera's motion masks or zones changed in the catalog: pass them to its worker. */
 void nvr_supervisor_motion_settings_changed (NvrSupervisor *sup, gint64 camera_id);
 
+/* ---- live view (docs/design/auth.md "Live view", docs/design/worker.md) ----
+ * The worker runs its live branch only while asked (`nvr_supervisor_set_live`); what it sends is
+ * checked here (sizes, box structure, a fragment only after an init segment; the codec string
+ * and the key flag are recomputed from the boxes, not taken from the worker) and handed on. */
+typedef enum {
+  NVR_LIVE_INIT,       /* @data: a new init segment (ftyp+moov); @codec: its MSE codec string */
+  NVR_LIVE_FRAGMENT,   /* @data: moof+mdat following that init; @key: starts with a sync sample */
+  NVR_LIVE_STOPPED,    /* the stream that INIT began ended (connection lost, worker restarted,
+                        * live switched off); the next INIT starts a new one */
+  NVR_LIVE_REMOVED,    /* the camera was removed */
+} NvrLiveKind;
+
+/* Runs on the main loop; must not call back into the supervisor. @data and @codec only for the
+ * kinds above. */
+typedef void (*NvrSupervisorLiveFunc) (gint64 camera_id, NvrLiveKind kind, GBytes *data,
+                                       gboolean key, const char *codec, gpointer user_data);
+void nvr_supervisor_set_live_func (NvrSupervisor *sup, NvrSupervisorLiveFunc func,
+                                   gpointer user_data);
+/* Asks the camera's worker to run (or stop) its live branch; remembered across worker restarts.
+ * Returns FALSE for an unknown camera. */
+gboolean nvr_supervisor_set_live (NvrSupervisor *sup, gint64 camera_id, gboolean on);
+
 /* Snapshot of every camera, ordered by id; elements are NvrCameraStatus. */
 GPtrArray *nvr_supervisor_status (NvrSupervisor *sup);
 
