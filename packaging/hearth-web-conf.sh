@@ -41,7 +41,11 @@ done
 if { [ -n "$user" ] && [ -z "$group" ]; } || { [ -z "$user" ] && [ -n "$group" ]; }; then
   fail "--user and --group go together"
 fi
-root=${root%/}
+# lighttpd runs with server.follow-symlink disabled: it refuses a path with a symlink anywhere
+# in it. So the config names the real directories, and the daemon must name files by the
+# storage root's real path too (docs/design/auth.md "Front (lighttpd)").
+web=$(realpath -m -- "$web")
+root=$(realpath -m -- "$root")
 
 errorlog_line=""
 [ -z "$errorlog" ] || errorlog_line="server.errorlog = \"$errorlog\""

@@ -7,7 +7,6 @@ from <storage root>/recordings, endless responses streamed at once (HTTP/1.1 and
 cached, one listening socket, a restart on the same port and certificate."""
 
 import hashlib
-import http.client
 import http.server
 import json
 import shutil
@@ -17,7 +16,6 @@ import socketserver
 import ssl
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -210,7 +208,12 @@ def test():
     root, rec, seg, seg_bytes, web = make_world(d)
     api = os.path.join(d, "http.sock")
     passwd = open("/etc/passwd", "rb").read()
-    with Backend(api) as backend, WebFront(root, api, web_dir=web,
+    # The front is given symlinks to the storage root and web/ (as an install whose storage
+    # lives on another disk would): it must still serve both, by their real paths.
+    os.symlink(root, os.path.join(d, "root-link"))
+    os.symlink(web, os.path.join(d, "web-link"))
+    with Backend(api) as backend, WebFront(os.path.join(d, "root-link"), api,
+                                           web_dir=os.path.join(d, "web-link"),
                                            workdir=os.path.join(d, "front")) as front:
         log(f"lighttpd pid {front.pid} on {front.origin}, fingerprint {front.fingerprint}")
 
@@ -351,7 +354,12 @@ def test():
               f"Content-Range {h.get('content-range')}")
         status, h, body = front.get(q, headers={"Range": "bytes=-500"})
         check(status == 206 and body == seg_bytes[-500:], f"suffix range -> {status}")
-        log("x-sendfile: whole file 200, ranges 206 with the right bytes")
+        # lighttpd refuses any path with a symlink in it, so the daemon must name files by the
+        # storage root's real path; the symlinked spelling is refused, not followed.
+        via_link = seg.replace(root, os.path.join(d, "root-link"), 1)
+        status, _, body = front.get("/api/sendfile?" + urllib.parse.urlencode({"path": via_link}))
+        check(status == 403 and seg_bytes[:64] not in body, f"symlinked spelling -> {status}")
+        log("x-sendfile: whole file 200, ranges 206 with the right bytes; symlinked path 403")
 
         # ---- (c) X-Sendfile outside recordings/: refused, zero bytes of it ----
         outside = ["/etc/passwd",
