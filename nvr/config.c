@@ -355,6 +355,8 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
     g_free (ms);
   }
 
+  if (text == NULL)   /* an empty input may come without a buffer */
+    text = "";
   if (len > NVR_CONFIG_MAX_BYTES) {
     fail (error, NVR_CONFIG_ERROR_SYNTAX, filename, 0, "file is larger than %d bytes",
           NVR_CONFIG_MAX_BYTES);

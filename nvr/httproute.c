@@ -431,7 +431,7 @@ bad (char **reason, const char *fmt, ...)
   return 400;
 }
 
-/* A string member: 1..@max bytes, no control characters. */
+/* A string member: 1..@max bytes of UTF-8, no control characters. */
 static guint
 get_string (JsonObject *o, const char *name, gsize max, char **out, char **reason)
 {
@@ -442,6 +442,9 @@ get_string (JsonObject *o, const char *name, gsize max, char **out, char **reaso
   gsize len = strlen (s);
   if (len == 0 || len > max)
     return bad (reason, "'%s' must be 1 to %" G_GSIZE_FORMAT " bytes", name, max);
+  /* json-glib passes a lone surrogate escape ("\ud83d?") through as invalid UTF-8. */
+  if (!g_utf8_validate (s, (gssize) len, NULL))
+    return bad (reason, "'%s' must be valid UTF-8", name);
   for (const char *p = s; *p; p++)
     if ((guchar) *p < 0x20 || *p == 0x7f)
       return bad (reason, "'%s' must not contain control characters", name);

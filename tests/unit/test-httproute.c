@@ -404,6 +404,8 @@ static const BodyCase body_cases[] = {
   { NVR_BODY_EMPTY_OBJECT, "{\"a\\\"\":\"[[[[[[[[[[[[[[[[[[[\"}", 400, "unknown member" },
   /* Encoding */
   { NVR_BODY_PAIR_BEGIN, "{\"code\":\"\xff\"}", 400, "UTF-8" },
+  { NVR_BODY_INVITE, "{\"name\":\"\\ud83d?\",\"cameras\":[]}", 400, "valid UTF-8" },
+  { NVR_BODY_INVITE, "{\"name\":\"\\ud83d\\ude00\",\"cameras\":[]}", 0, NULL },
 };
 
 static void
