@@ -5,8 +5,11 @@
 
 #include "cli.h"
 
+#include <errno.h>
 #include <json-glib/json-glib.h>
+#include <qrencode.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "config.h"
@@ -31,6 +34,12 @@ static const char usage_text[] =
   "  status [--json]                     per camera: state, last segment, bytes today\n"
   "  timeline CAMERA [--from TIME] [--to TIME] [--json]\n"
   "                                      recorded spans and gaps (default: the last 24 h)\n"
+  "  pair --name NAME --cameras a,b [--admin] [--ttl 10m|1h|90s] [--json]\n"
+  "                                      a single-use pairing code, URL and QR code for a\n"
+  "                                      browser (default TTL 10 min, at most 24 h)\n"
+  "  devices list [--json]\n"
+  "  devices revoke ID|NAME              unpair a device: its sessions and live views end\n"
+  "  devices cameras ID|NAME a,b         replace the cameras a device may see (\"\" = none)\n"
   "\n"
   "Every command takes --config FILE (default " NVR_CONFIG_DEFAULT_PATH ").\n";
 
@@ -45,6 +54,10 @@ typedef struct {
   char *transport;
   char *from;
   char *to;
+  char *name;        /* pair */
+  char *cameras;
+  gboolean admin;
+  char *ttl;
 } Opts;
 
 static void
@@ -58,6 +71,9 @@ opts_clear (Opts *o)
   g_free (o->transport);
   g_free (o->from);
   g_free (o->to);
+  g_free (o->name);
+  g_free (o->cameras);
+  g_free (o->ttl);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Opts, opts_clear)
 
@@ -96,6 +112,13 @@ parse_opts (const char *name, Opts *o, gboolean with_json, gboolean with_camera,
     { "to", 0, 0, G_OPTION_ARG_STRING, &o->to, "End (ISO 8601)", "TIME" },
     { NULL }
   };
+  GOptionEntry pair[] = {
+    { "name", 0, 0, G_OPTION_ARG_STRING, &o->name, "The new device's name", "NAME" },
+    { "cameras", 0, 0, G_OPTION_ARG_STRING, &o->cameras, "Cameras it may see", "a,b" },
+    { "admin", 0, 0, G_OPTION_ARG_NONE, &o->admin, "It may manage devices", NULL },
+    { "ttl", 0, 0, G_OPTION_ARG_STRING, &o->ttl, "How long the code is valid", "10m|1h|90s" },
+    { NULL }
+  };
   g_autofree char *title = g_strdup_printf ("- nvr %s", name);
   g_autoptr (GOptionContext) ctx = g_option_context_new (title);
   g_option_context_add_main_entries (ctx, common, NULL);
@@ -105,6 +128,8 @@ parse_opts (const char *name, Opts *o, gboolean with_json, gboolean with_camera,
     g_option_context_add_main_entries (ctx, camera, NULL);
   if (g_str_equal (name, "timeline"))
     g_option_context_add_main_entries (ctx, range, NULL);
+  if (g_str_equal (name, "pair"))
+    g_option_context_add_main_entries (ctx, pair, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, argc, argv, &error)) {
     g_printerr ("nvr %s: %s\n", name, error->message);
@@ -474,6 +499,233 @@ cmd_timeline (int argc, char **argv)
   return 0;
 }
 
+/* ---- pairing and devices ---- */
+
+/* "90s", "10m", "1h" or plain seconds; FALSE if malformed or not positive. */
+static gboolean
+parse_ttl (const char *text, gint64 *out_s)
+{
+  char *end = NULL;
+  if (text == NULL || !g_ascii_isdigit (*text))
+    return FALSE;
+  guint64 v = g_ascii_strtoull (text, &end, 10);
+  gint64 unit = 1;
+  if (*end == 'm')
+    unit = 60;
+  else if (*end == 'h')
+    unit = 3600;
+  else if (*end != 's' && *end != '\0')
+    return FALSE;
+  if (*end != '\0' && end[1] != '\0')
+    return FALSE;
+  if (v == 0 || v > (guint64) 365 * 24 * 3600)
+    return FALSE;
+  *out_s = (gint64) v * unit;
+  return TRUE;
+}
+
+/* "a,b" -> ["a", "b"]; "" -> []. */
+static JsonArray *
+names_array (const char *list)
+{
+  JsonArray *arr = json_array_new ();
+  g_auto (GStrv) parts = g_strsplit (list, ",", -1);
+  for (guint i = 0; parts[i] != NULL; i++) {
+    g_strstrip (parts[i]);
+    if (*parts[i] != '\0')
+      json_array_add_string_element (arr, parts[i]);
+  }
+  return arr;
+}
+
+/* Prints @text as a QR code with half-block characters: one character is one module wide and
+ * two modules high, with a 4-module quiet zone. Light modules are drawn; on a terminal the
+ * colours are set so that it scans whatever the terminal's theme. */
+static void
+print_qr (const char *text)
+{
+  QRcode *qr = QRcode_encodeString (text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+  if (qr == NULL) {
+    g_printerr ("nvr: cannot make a QR code of the URL: %s\n", g_strerror (errno));
+    return;
+  }
+  const int quiet = 4, size = qr->width + 2 * quiet;
+  gboolean tty = isatty (STDOUT_FILENO);
+  GString *out = g_string_new (NULL);
+  for (int y = 0; y < size; y += 2) {
+    g_string_append (out, tty ? "  \033[97;40m" : "  ");
+    for (int x = 0; x < size; x++) {
+      gboolean light[2];
+      for (int k = 0; k < 2; k++) {
+        int mx = x - quiet, my = y + k - quiet;
+        gboolean inside = mx >= 0 && my >= 0 && mx < qr->width && my < qr->width;
+        light[k] = !inside || !(qr->data[my * qr->width + mx] & 1);
+        if (y + k >= size)
+          light[k] = FALSE;
+      }
+      g_string_append (out, light[0] ? (light[1] ? "\u2588" : "\u2580")
+                                     : (light[1] ? "\u2584" : " "));
+    }
+    g_string_append (out, tty ? "\033[0m\n" : "\n");
+  }
+  QRcode_free (qr);
+  g_print ("%s", out->str);
+  g_string_free (out, TRUE);
+}
+
+static int
+cmd_pair (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("pair", &o, TRUE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 1)
+    return usage_error ("pair takes no arguments, only options");
+  if (o.name == NULL || o.cameras == NULL)
+    return usage_error ("pair needs --name NAME and --cameras a,b");
+  gint64 ttl_s = 0;
+  if (o.ttl != NULL && !parse_ttl (o.ttl, &ttl_s))
+    return usage_error ("--ttl must look like 90s, 10m or 1h");
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "name", o.name);
+  json_object_set_array_member (args, "cameras", names_array (o.cameras));
+  json_object_set_boolean_member (args, "admin", o.admin);
+  if (ttl_s > 0)
+    json_object_set_int_member (args, "ttl_s", ttl_s);
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "pair", args, &status);
+  if (res == NULL)
+    return status;
+  if (o.json) {
+    print_json (res);
+    return 0;
+  }
+  JsonObject *r = json_node_get_object (res);
+  const char *code = json_object_get_string_member (r, "code");
+  const char *url = json_object_get_string_member_with_default (r, "url", NULL);
+  const char *fp = json_object_get_string_member_with_default (r, "fingerprint", NULL);
+  const char *fp_error = json_object_get_string_member_with_default (r, "fingerprint_error",
+                                                                     NULL);
+  gint64 expires_us = json_object_get_int_member (r, "expires_us");
+  g_autoptr (GDateTime) until = g_date_time_new_from_unix_local (expires_us / G_USEC_PER_SEC);
+  g_autofree char *until_text = g_date_time_format (until, "%F %H:%M:%S");
+  g_print ("Pairing code for '%s' (cameras: %s%s), single use, valid until %s:\n\n  %s\n\n",
+           o.name, *o.cameras ? o.cameras : "none", o.admin ? "; admin" : "", until_text, code);
+  if (url != NULL) {
+    g_print ("Open this on the new device, or scan the QR code:\n  %s\n\n", url);
+    print_qr (url);
+  } else {
+    g_print ("The web API is off ([web] origin is not set): no URL to open.\n");
+  }
+  if (fp != NULL)
+    g_print ("\nThe browser will warn about the certificate; accept it only if its SHA-256\n"
+             "fingerprint is:\n  %s\n", fp);
+  else if (fp_error != NULL)
+    g_printerr ("nvr: warning: cannot show the certificate fingerprint: %s\n", fp_error);
+  return 0;
+}
+
+static char *
+device_cameras_text (JsonObject *dev)
+{
+  JsonArray *cams = json_object_get_array_member (dev, "cameras");
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < json_array_get_length (cams); i++) {
+    JsonObject *c = json_array_get_object_element (cams, i);
+    g_string_append_printf (s, "%s%s", i ? "," : "", json_object_get_string_member (c, "name"));
+  }
+  if (s->len == 0)
+    g_string_append (s, "-");
+  return g_string_free (s, FALSE);
+}
+
+static char *
+format_day_time (JsonObject *o, const char *member)
+{
+  JsonNode *n = json_object_get_member (o, member);
+  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
+    return g_strdup ("-");
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (json_node_get_int (n) /
+                                                             G_USEC_PER_SEC);
+  return g_date_time_format (t, "%F %H:%M");
+}
+
+static int
+cmd_devices_list (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("devices list", &o, TRUE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 1)
+    return usage_error ("devices list takes no arguments");
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "devices.list", NULL, &status);
+  if (res == NULL)
+    return status;
+  if (o.json) {
+    print_json (res);
+    return 0;
+  }
+  JsonArray *arr = json_node_get_array (res);
+  g_print ("%-4s %-24s %-5s %-16s %-16s %-16s %s\n", "ID", "NAME", "ADMIN", "PAIRED",
+           "LAST SEEN", "REVOKED", "CAMERAS");
+  for (guint i = 0; i < json_array_get_length (arr); i++) {
+    JsonObject *d = json_array_get_object_element (arr, i);
+    g_autofree char *cams = device_cameras_text (d);
+    g_autofree char *paired = format_day_time (d, "created_us");
+    g_autofree char *seen = format_day_time (d, "last_seen_us");
+    g_autofree char *revoked = format_day_time (d, "revoked_us");
+    g_print ("%-4" G_GINT64_FORMAT " %-24s %-5s %-16s %-16s %-16s %s\n",
+             json_object_get_int_member (d, "id"), json_object_get_string_member (d, "name"),
+             json_object_get_boolean_member (d, "admin") ? "yes" : "no", paired, seen, revoked,
+             cams);
+  }
+  return 0;
+}
+
+static int
+cmd_devices_revoke (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("devices revoke", &o, FALSE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error ("devices revoke takes exactly one ID or NAME");
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "device", argv[1]);
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "devices.revoke", args, &status);
+  if (res == NULL)
+    return status;
+  JsonObject *d = json_node_get_object (res);
+  g_print ("Device %" G_GINT64_FORMAT " '%s' revoked: its sessions are deleted and its live "
+           "views closed\n", json_object_get_int_member (d, "id"),
+           json_object_get_string_member (d, "name"));
+  return 0;
+}
+
+static int
+cmd_devices_cameras (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("devices cameras", &o, FALSE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 3)
+    return usage_error ("devices cameras takes an ID or NAME and a list of cameras a,b");
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "device", argv[1]);
+  json_object_set_array_member (args, "cameras", names_array (argv[2]));
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "devices.cameras", args, &status);
+  if (res == NULL)
+    return status;
+  JsonObject *d = json_node_get_object (res);
+  g_autofree char *cams = device_cameras_text (d);
+  g_print ("Device %" G_GINT64_FORMAT " '%s' may see: %s\n", json_object_get_int_member (d, "id"),
+           json_object_get_string_member (d, "name"), cams);
+  return 0;
+}
+
 int
 nvr_cli_main (int argc, char **argv)
 {
@@ -490,6 +742,18 @@ nvr_cli_main (int argc, char **argv)
     return cmd_status (argc - 1, argv + 1);
   if (strcmp (cmd, "timeline") == 0)
     return cmd_timeline (argc - 1, argv + 1);
+  if (strcmp (cmd, "pair") == 0)
+    return cmd_pair (argc - 1, argv + 1);
+  if (strcmp (cmd, "devices") == 0) {
+    const char *sub = argc >= 3 ? argv[2] : "";
+    if (strcmp (sub, "list") == 0)
+      return cmd_devices_list (argc - 2, argv + 2);
+    if (strcmp (sub, "revoke") == 0)
+      return cmd_devices_revoke (argc - 2, argv + 2);
+    if (strcmp (sub, "cameras") == 0)
+      return cmd_devices_cameras (argc - 2, argv + 2);
+    return usage_error ("devices needs list, revoke or cameras");
+  }
   if (strcmp (cmd, "cameras") == 0) {
     if (argc < 3)
       return usage_error ("cameras needs add, list, remove, reset-identity or motion");

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "events.h"
 #include "mqtt.h"
+#include "pairing.h"
 #include "paths.h"
 #include "reaper.h"
 #include "recover.h"
@@ -31,6 +32,7 @@ typedef struct {
   NvrCatalog *catalog;
   NvrSupervisor *supervisor;
   NvrMqtt *mqtt;                /* NULL when [mqtt] host is unset */
+  NvrPairing *pairing;          /* invites (`nvr pair`), pairing and login */
   NvrReaper *reaper;
   NvrAdmin *admin;
   GMainLoop *loop;
@@ -452,6 +454,246 @@ cmd_timeline (NvrDaemon *d, JsonObject *args, GError **error)
   return json_builder_get_root (b);
 }
 
+/* ---- devices and pairing (docs/design/auth.md) ---- */
+
+#define PAIR_CAMERAS_MAX 256
+
+/* Resolves a JSON array of active camera names to ids; an unknown name is an error. */
+static GArray *
+camera_ids_from_names (NvrDaemon *d, JsonObject *args, const char *member, GError **error)
+{
+  JsonNode *n = json_object_get_member (args, member);
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n)) {
+    invalid (error, "'%s' must be a list of camera names", member);
+    return NULL;
+  }
+  JsonArray *arr = json_node_get_array (n);
+  if (json_array_get_length (arr) > PAIR_CAMERAS_MAX) {
+    invalid (error, "at most %d cameras", PAIR_CAMERAS_MAX);
+    return NULL;
+  }
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (d->catalog, error);
+  if (cams == NULL)
+    return NULL;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint i = 0; i < json_array_get_length (arr); i++) {
+    JsonNode *e = json_array_get_element (arr, i);
+    const char *name = json_node_get_value_type (e) == G_TYPE_STRING ? json_node_get_string (e)
+                                                                     : NULL;
+    gint64 id = 0;
+    for (guint j = 0; name != NULL && j < cams->len && id == 0; j++)
+      if (g_strcmp0 (((NvrCameraRow *) cams->pdata[j])->name, name) == 0)
+        id = ((NvrCameraRow *) cams->pdata[j])->id;
+    if (id == 0) {
+      invalid (error, "no camera named '%s'", name ? name : "");
+      return NULL;
+    }
+    g_array_append_val (ids, id);
+  }
+  return g_steal_pointer (&ids);
+}
+
+/* A device was revoked or its ACL changed: its live streams must be re-authorized now.
+ * TODO(http): nvr_http_device_changed (d->http, device_id) once nvr/http.c is built. */
+static void
+device_changed (NvrDaemon *d, gint64 device_id)
+{
+  (void) d;
+  (void) device_id;
+}
+
+/* `nvr pair`: an invite; the code is shown once, to the administrator who asked. */
+static JsonNode *
+cmd_pair (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  const char *name = member_str (args, "name");
+  if (name == NULL) {
+    invalid (error, "pair needs a device name");
+    return NULL;
+  }
+  g_autoptr (GArray) ids = camera_ids_from_names (d, args, "cameras", error);
+  if (ids == NULL)
+    return NULL;
+  gboolean admin = json_object_get_boolean_member_with_default (args, "admin", FALSE);
+  JsonNode *ttl = json_object_get_member (args, "ttl_s");
+  if (ttl != NULL && json_node_get_value_type (ttl) != G_TYPE_INT64) {
+    invalid (error, "ttl_s must be a whole number of seconds");
+    return NULL;
+  }
+  gint64 ttl_s = ttl ? json_node_get_int (ttl) : 0;
+  g_autofree char *url = NULL;
+  gint64 expires_us = 0;
+  g_autofree char *code = nvr_pairing_invite_create (d->pairing, name, (gint64 *) ids->data,
+                                                     ids->len, admin, ttl_s, g_get_real_time (),
+                                                     &url, &expires_us, error);
+  if (code == NULL)
+    return NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "code");
+  json_builder_add_string_value (b, code);
+  json_builder_set_member_name (b, "url");
+  if (url)
+    json_builder_add_string_value (b, url);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "expires_us");
+  json_builder_add_int_value (b, expires_us);
+  json_builder_set_member_name (b, "fingerprint");
+  g_autoptr (GError) fp_error = NULL;
+  g_autofree char *fp = d->config->web_certificate
+                            ? nvr_pairing_fingerprint (d->config->web_certificate, &fp_error)
+                            : NULL;
+  if (fp)
+    json_builder_add_string_value (b, fp);
+  else
+    json_builder_add_null_value (b);
+  if (fp_error != NULL) {
+    g_warning ("Failed to read the certificate '%s': %s", d->config->web_certificate,
+               fp_error->message);
+    json_builder_set_member_name (b, "fingerprint_error");
+    json_builder_add_string_value (b, fp_error->message);
+  }
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+static JsonNode *
+device_json (const NvrDeviceRow *dev, GPtrArray *cams)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_int_value (b, dev->id);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, dev->name);
+  json_builder_set_member_name (b, "admin");
+  json_builder_add_boolean_value (b, dev->is_admin);
+  json_builder_set_member_name (b, "created_us");
+  json_builder_add_int_value (b, dev->created_us);
+  const char *times[] = { "revoked_us", "last_seen_us" };
+  gint64 values[] = { dev->revoked_us, dev->last_seen_us };
+  for (guint i = 0; i < G_N_ELEMENTS (times); i++) {
+    json_builder_set_member_name (b, times[i]);
+    if (values[i])
+      json_builder_add_int_value (b, values[i]);
+    else
+      json_builder_add_null_value (b);
+  }
+  json_builder_set_member_name (b, "cameras");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < dev->camera_ids->len; i++) {
+    gint64 id = g_array_index (dev->camera_ids, gint64, i);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, id);
+    json_builder_set_member_name (b, "name");
+    const char *cam_name = NULL;
+    for (guint j = 0; j < cams->len && cam_name == NULL; j++)
+      if (((NvrCameraRow *) cams->pdata[j])->id == id)
+        cam_name = ((NvrCameraRow *) cams->pdata[j])->name;
+    json_builder_add_string_value (b, cam_name ? cam_name : "");
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+static JsonNode *
+cmd_devices_list (NvrDaemon *d, GError **error)
+{
+  g_autoptr (GPtrArray) devs = nvr_catalog_device_list (d->catalog, error);
+  g_autoptr (GPtrArray) cams = devs ? nvr_catalog_camera_list (d->catalog, error) : NULL;
+  if (cams == NULL)
+    return NULL;
+  JsonArray *arr = json_array_new ();
+  for (guint i = 0; i < devs->len; i++)
+    json_array_add_element (arr, device_json (devs->pdata[i], cams));
+  JsonNode *n = json_node_new (JSON_NODE_ARRAY);
+  json_node_take_array (n, arr);
+  return n;
+}
+
+/* "device": an id (number or decimal string) or a name. A name must pick one device: an
+ * unrevoked one if any has it, else the only revoked one. */
+static NvrDeviceRow *
+device_from_args (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  JsonNode *n = json_object_get_member (args, "device");
+  const char *text = member_str (args, "device");
+  gboolean digits = text != NULL && *text != '\0' && strspn (text, "0123456789") == strlen (text);
+  if ((n != NULL && json_node_get_value_type (n) == G_TYPE_INT64) || digits) {
+    gint64 id = digits ? g_ascii_strtoll (text, NULL, 10) : json_node_get_int (n);
+    NvrDeviceRow *dev = id > 0 ? nvr_catalog_device_get (d->catalog, id, NULL) : NULL;
+    if (dev == NULL)
+      invalid (error, "no device with id %" G_GINT64_FORMAT, id);
+    return dev;
+  }
+  if (text == NULL || *text == '\0') {
+    invalid (error, "name a device by id or name");
+    return NULL;
+  }
+  g_autoptr (GPtrArray) devs = nvr_catalog_device_list (d->catalog, error);
+  if (devs == NULL)
+    return NULL;
+  int active = -1, revoked = -1;
+  guint n_active = 0, n_revoked = 0;
+  for (guint i = 0; i < devs->len; i++) {
+    NvrDeviceRow *dev = devs->pdata[i];
+    if (g_strcmp0 (dev->name, text) != 0)
+      continue;
+    if (dev->revoked_us == 0) {
+      active = (int) i;
+      n_active++;
+    } else {
+      revoked = (int) i;
+      n_revoked++;
+    }
+  }
+  if (n_active > 1 || (n_active == 0 && n_revoked > 1)) {
+    invalid (error, "several devices are named '%s': use the id (nvr devices list)", text);
+    return NULL;
+  }
+  int pick = active >= 0 ? active : revoked;
+  if (pick < 0) {
+    invalid (error, "no device named '%s'", text);
+    return NULL;
+  }
+  return g_ptr_array_steal_index (devs, (guint) pick);
+}
+
+static JsonNode *
+cmd_devices_revoke (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  g_autoptr (NvrDeviceRow) dev = device_from_args (d, args, error);
+  if (dev == NULL || !nvr_catalog_device_revoke (d->catalog, dev->id, g_get_real_time (), error))
+    return NULL;
+  g_message ("Device %" G_GINT64_FORMAT " '%s' revoked by an administrator", dev->id, dev->name);
+  device_changed (d, dev->id);
+  g_autoptr (NvrDeviceRow) now = nvr_catalog_device_get (d->catalog, dev->id, error);
+  g_autoptr (GPtrArray) cams = now ? nvr_catalog_camera_list (d->catalog, error) : NULL;
+  return cams ? device_json (now, cams) : NULL;
+}
+
+static JsonNode *
+cmd_devices_cameras (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  g_autoptr (NvrDeviceRow) dev = device_from_args (d, args, error);
+  if (dev == NULL)
+    return NULL;
+  g_autoptr (GArray) ids = camera_ids_from_names (d, args, "cameras", error);
+  if (ids == NULL || !nvr_catalog_device_set_cameras (d->catalog, dev->id, (gint64 *) ids->data,
+                                                      ids->len, error))
+    return NULL;
+  g_message ("Device %" G_GINT64_FORMAT " '%s' may now see %u camera(s)", dev->id, dev->name,
+             ids->len);
+  device_changed (d, dev->id);
+  g_autoptr (NvrDeviceRow) now = nvr_catalog_device_get (d->catalog, dev->id, error);
+  g_autoptr (GPtrArray) cams = now ? nvr_catalog_camera_list (d->catalog, error) : NULL;
+  return cams ? device_json (now, cams) : NULL;
+}
+
 static JsonNode *
 handle_admin (const char *command, JsonObject *args, GError **error, gpointer data)
 {
@@ -470,6 +712,14 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
     return cmd_status (d, error);
   if (strcmp (command, "timeline") == 0)
     return cmd_timeline (d, args, error);
+  if (strcmp (command, "pair") == 0)
+    return cmd_pair (d, args, error);
+  if (strcmp (command, "devices.list") == 0)
+    return cmd_devices_list (d, error);
+  if (strcmp (command, "devices.revoke") == 0)
+    return cmd_devices_revoke (d, args, error);
+  if (strcmp (command, "devices.cameras") == 0)
+    return cmd_devices_cameras (d, args, error);
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "unknown command '%s'", command);
   return NULL;
 }
@@ -527,6 +777,7 @@ nvr_daemon_run (const char *config_path)
   if (d.catalog == NULL || !nvr_recover_at_startup (d.catalog, d.config->storage_root,
                                                     d.config->mqtt_prefix, &error))
     goto out;
+  d.pairing = nvr_pairing_new (d.catalog, d.config);
 
   d.reaper = nvr_reaper_new (d.config, d.catalog);
   d.supervisor = nvr_supervisor_new (d.config, d.catalog);
@@ -562,6 +813,7 @@ out:
   g_clear_pointer (&d.mqtt, nvr_mqtt_free);
   g_clear_pointer (&d.supervisor, nvr_supervisor_free);
   g_clear_pointer (&d.reaper, nvr_reaper_free);
+  g_clear_pointer (&d.pairing, nvr_pairing_free);
   g_clear_pointer (&d.catalog, nvr_catalog_close);
   g_clear_pointer (&d.loop, g_main_loop_unref);
   g_clear_pointer (&d.config, nvr_config_free);
