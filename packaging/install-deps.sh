@@ -16,11 +16,17 @@ PACKAGES=(
   # tests: driver scripts and catalog inspection
   python3 sqlite3 procps iproute2
 )
+# browser end-to-end tests (tests/e2e): Debian's chromium, driven by playwright-core from npm
+PACKAGES+=(chromium fonts-liberation)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node and npm may come from another packaging of Node.js (its npm inside nodejs): ask Debian
+# only for what is missing as a command.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
   exit 0

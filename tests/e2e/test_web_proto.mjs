@@ -3,6 +3,7 @@
 // The same rules in C are nvr_auth_code_parse / nvr_auth_*_message (tests/unit).
 
 import assert from 'node:assert/strict';
+import { webcrypto } from 'node:crypto';
 import { test } from 'node:test';
 import { b64urlDecode, b64urlEncode, decimalId, formatCode, liveMimeType, loginMessage,
          normaliseCode, pairMessage } from '../../web/js/proto.js';
@@ -52,7 +53,7 @@ test('signed messages are byte-exact', () => {
 });
 
 test('a pairing signature made with WebCrypto verifies over the exact message', async () => {
-  const { subtle } = globalThis.crypto;
+  const { subtle } = webcrypto;   // global `crypto` only from node 19
   const keys = await subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
   const pk = b64urlEncode(new Uint8Array(await subtle.exportKey('raw', keys.publicKey)));
   assert.equal(pk.length, 43);
