@@ -25,11 +25,9 @@ async function main() {
   status('');
   for (const cam of cameras) {
     const title = el('a', { href: `camera.html?id=${encodeURIComponent(cam.id)}` }, cam.name);
-    const detail = el('span', { class: 'muted' },
-                      [cam.state, cam.width && cam.height ? `${cam.width}×${cam.height}` : null]
-                        .filter(Boolean).join(' · '));
-    const parts = liveFigure(cam, title);
-    parts.figure.querySelector('figcaption').append(' ', detail);
+    const detail = [cam.state, cam.width && cam.height ? `${cam.width}×${cam.height}` : null]
+      .filter(Boolean).join(' · ');
+    const parts = liveFigure(cam, title, detail);
     list.append(el('li', {}, parts.figure));
     players.push(attachPlayer(LivePlayer, parts, cam.id));
   }

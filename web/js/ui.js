@@ -46,15 +46,18 @@ export function formatBytes(n) {
   return `${(v / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-// A live view: figure with a muted inline <video> and a caption with the stream state.
-export function liveFigure(camera, title) {
+// A live view: figure with a muted inline <video> and a caption: @title, @detail, the stream
+// state and a "Reconnect" button shown once the stream has ended.
+export function liveFigure(camera, title, detail = '') {
   const video = el('video', { muted: true, playsinline: true, autoplay: true, class: 'live',
                                'aria-label': `Live view of ${camera.name}` });
   video.muted = true;  // the attribute alone does not mute a script-made element
   const state = el('span', { class: 'live-state' }, '…');
   const reconnect = el('button', { type: 'button', class: 'reconnect', hidden: true }, 'Reconnect');
   const figure = el('figure', { class: 'camera', dataset: { cameraId: String(camera.id) } },
-                    video, el('figcaption', {}, title, ' ', state, ' ', reconnect));
+                    video,
+                    el('figcaption', {}, el('span', { class: 'title' }, title),
+                       detail ? el('span', { class: 'muted' }, detail) : null, state, reconnect));
   return { figure, video, state, reconnect };
 }
 
