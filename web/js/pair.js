@@ -27,16 +27,16 @@ function pairingError(err) {
   if (err.status >= 502 && err.status <= 504)
     return `Hearth is not answering right now: its service may be stopped or restarting (${err.status}).`;
   if (err.status === 403 || err.status === 400) {
+    // The daemon's reasons (nvr/pairing.c); the order matters ("request expired" vs "expired").
+    if (reason.includes('request expired') || reason.includes('start again'))
+      return 'Pairing took too long or was interrupted. Try again.';
     if (reason.includes('expired')) return 'This pairing code has expired. Ask for a new one (nvr pair).';
-    if (reason.includes('used')) return 'This pairing code was already used. Ask for a new one (nvr pair).';
-    if (reason.includes('burn') || reason.includes('too many'))
+    if (reason.includes('already used')) return 'This pairing code was already used. Ask for a new one (nvr pair).';
+    if (reason.includes('blocked') || reason.includes('too many'))
       return 'This pairing code was tried wrongly too often and no longer works. Ask for a new one.';
-    if (reason.includes('origin'))
-      return 'Open this page at the address "nvr pair" printed (the address does not match Hearth\'s).';
-    if (reason.includes('nonce'))
-      return 'Pairing took too long. Try again.';
-    if (reason.includes('already'))
-      return 'This browser key is already paired.';
+    if (reason.includes('origin') || reason.includes('signature'))
+      return 'Open this page at the address "nvr pair" printed: this address is not the one Hearth expects.';
+    if (reason.includes('already paired')) return 'This browser key is already paired.';
     return 'The pairing code is wrong. Check it and try again.';
   }
   return `Pairing failed: Hearth answered ${err.status} (${err.reason}).`;
