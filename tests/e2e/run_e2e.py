@@ -136,7 +136,7 @@ def e2e_test():
     need_tools()
     node_dir = ensure_playwright()
     artifacts = artifacts_dir("pair_live_revoke")
-    h = Harness("e2e", segment_seconds=4)
+    h = Harness("e2e", segment_seconds=10)
     with h:
         web_sock = os.path.join(h.dir, "http.sock")
         front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
