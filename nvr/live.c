@@ -214,6 +214,14 @@ on_tick (gpointer data)
     if (cl->state == CLIENT_WAIT_INIT && now - cl->attached_us > LIVE_START_TIMEOUT_US)
       g_ptr_array_add (late, cl);
   }
+  /* A camera the supervisor did not know yet when its first client came (daemon start-up). */
+  GHashTableIter si;
+  g_hash_table_iter_init (&si, hub->streams);
+  while (g_hash_table_iter_next (&si, NULL, &value)) {
+    Stream *st = value;
+    if (!st->requested && st->clients->len > 0 && hub->sup != NULL)
+      st->requested = nvr_supervisor_set_live (hub->sup, st->camera_id, TRUE);
+  }
   if (late->len > 0)
     g_message ("%u live client(s) got no stream within %d s; ending them", late->len,
                (int) (LIVE_START_TIMEOUT_US / G_USEC_PER_SEC));

@@ -28,11 +28,13 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
 #include "backoff.h"
 #include "events.h"
+#include "fmp4.h"
 #include "identity.h"
 #include "motion.h"
 #include "mp4probe.h"
@@ -57,6 +59,24 @@
 #define MOTION_RETRY_MS 5000
 /* No motion frame for this long lets an active event end by the detector's timer. */
 #define MOTION_STALL_US (G_USEC_PER_SEC)
+/* Live view (docs/design/auth.md "Live view"): mp4mux fragment length. mp4mux also cuts a
+ * fragment at every keyframe, so every GOP starts a fragment a new viewer can begin with. */
+#define LIVE_FRAGMENT_MS 500
+/* A live fragment must fit one wire frame with room for the message around it. */
+#define LIVE_MAX_FRAGMENT (NVR_WIRE_MAX_FRAME - 64u * 1024u)
+/* Parsed video waiting in the live pipeline's appsrc; past it, frames are dropped until the
+ * next keyframe (whole GOPs, never single frames). */
+#define LIVE_MAX_QUEUED_BYTES (8u * 1024u * 1024u)
+/* Live bytes posted from the muxer thread to the main loop and not yet handled. */
+#define LIVE_MAX_POSTED_BYTES (8u * 1024u * 1024u)
+/* Live bytes sent to the daemon and not yet acknowledged (`live-ack`): a quarter of the wire
+ * queue, so live view can never crowd out segment reports. */
+#define LIVE_MAX_IN_FLIGHT (NVR_WIRE_MAX_QUEUED / 4u)
+/* A failed live pipeline is rebuilt after this long; recording is not affected. */
+#define LIVE_RETRY_MS 2000
+/* <camera_dir>/snapshot.jpg is refreshed from the first keyframe after this interval. */
+#define SNAPSHOT_INTERVAL_US (3 * G_USEC_PER_SEC)
+#define SNAPSHOT_NAME "snapshot.jpg"
 
 typedef enum {
   TRANSPORT_TCP,
@@ -156,6 +176,12 @@ typedef struct {
   atomic_int size_changed;         /* parse thread: later caps changed it; drop everything */
   GMutex lock;
   GHashTable *segments;            /* lock: abs path -> Segment*, named but not yet closed */
+  GstElement *live_src;            /* lock: the live pipeline's appsrc, fed by tap_probe */
+  atomic_int live_need_key;        /* tap thread: drop frames until a keyframe */
+  atomic_uint live_queue_drops;    /* tap thread: frames dropped because appsrc was full */
+  _Atomic gint64 snap_last_us;     /* tap thread: monotonic time of the last snapshot taken */
+  _Atomic gint64 live_key_tap_us;  /* tap thread: when the last keyframe went to the live mux */
+  _Atomic gint64 live_key_age_us;  /* ... and how old it was then (RTP arrival → tap) */
 } Conn;
 
 struct _Worker {
@@ -197,6 +223,21 @@ struct _Worker {
   double ev_sent_score;
   guint thumbs_pending;
   guint thumb_seq;
+  /* live view (main loop; docs/design/auth.md "Live view") */
+  gboolean live_on;                /* the daemon asked for the live branch (`live` message) */
+  struct _Live *live;              /* running live pipeline, or NULL */
+  guint live_retry_source;
+  gboolean live_refused_logged;
+  guint64 live_sent_bytes;         /* live payload bytes sent to the daemon */
+  guint64 live_acked_bytes;        /* ... and acknowledged by it (`live-ack`) */
+  gboolean live_skip;              /* a fragment was dropped: wait for a key fragment */
+  guint live_dropped;              /* fragments dropped since the last log line */
+  guint live_lat_n;                /* key fragments measured: arrival of their keyframe at */
+  gint64 live_lat_sum_us, live_lat_min_us, live_lat_max_us;   /* rtspsrc → sent */
+  gint64 live_age_sum_us;          /* of which: rtspsrc → tap (jitter buffer, depay, parse) */
+  /* snapshots: one job at a time on snap_pool */
+  GThreadPool *snap_pool;
+  atomic_int snap_busy;            /* any thread: a snapshot job is queued or running */
 };
 
 /* ---- small helpers ---- */
@@ -628,6 +669,9 @@ static void conn_fail (Worker *w, const char *reason);
 static void motion_start (Worker *w);
 static void motion_stop (Worker *w);
 static void motion_tick (Worker *w);
+static void live_start (Worker *w);
+static void live_stop (Worker *w);
+static GstPadProbeReturn tap_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data);
 
 static void
 conn_teardown (Worker *w)
@@ -636,6 +680,7 @@ conn_teardown (Worker *w)
   if (c == NULL)
     return;
   motion_stop (w);   /* the motion stream lives no longer than the connection it follows */
+  live_stop (w);     /* nor does the live pipeline */
   if (c->drain_timer)
     g_source_remove (c->drain_timer);
   c->drain_timer = 0;
@@ -1225,6 +1270,9 @@ build_recorder (Worker *w, Conn *c, GError **error)
     return FALSE;
   }
   g_autoptr (GstPad) out = gst_element_get_static_pad (c->branch, "src");
+  /* Live view and snapshots tap what the recorder gets: only this camera's accepted stream. */
+  gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, tap_probe,
+                     conn_ref (c), (GDestroyNotify) conn_unref);
   gst_pad_remove_probe (out, c->gate_probe);
   c->gate_probe = 0;
   return TRUE;
@@ -1286,6 +1334,7 @@ identity_decide (Worker *w, Conn *c, const char *peer, const char *mac)
   w->attempt = 0;
   send_state (w, "streaming", "", c->seen.codec, c->seen.width, c->seen.height, 0);
   motion_start (w);
+  live_start (w);
   return TRUE;
 }
 
@@ -1952,6 +2001,542 @@ motion_set_detect (Worker *w, gboolean on)
   }
 }
 
+/* ---- live view and snapshots (docs/design/auth.md "Live view") ----
+ * tap_probe sits on the recording branch's output (after the identity gate), so both see only
+ * this camera's accepted stream. Live: a separate pipeline per request, appsrc ! mp4mux
+ * (fragmented, streamable) ! appsink, fed by the probe with references to the parsed H.264
+ * frames, so an error in it can never stop the recording. The appsink's thread splits mp4mux's
+ * output into init segment and fragments (nvr/fmp4.c) and posts them; the main loop sends them.
+ * Every stage has a byte bound; past one, frames or fragments are dropped until the next
+ * keyframe. Snapshots: one keyframe every SNAPSHOT_INTERVAL_US is decoded to JPEG on snap_pool
+ * and renamed over <camera_dir>/snapshot.jpg. */
+
+typedef struct _Live {
+  gatomicrefcount ref;
+  Worker *w;
+  GstElement *pipeline;            /* main loop */
+  GstElement *src;                 /* main loop */
+  guint bus_watch;                 /* main loop */
+  gboolean sent_init;              /* main loop */
+  GMutex lock;
+  NvrFmp4Splitter *splitter;       /* lock (the appsink's thread) */
+  gboolean skip;                   /* lock: a fragment was dropped here; wait for a key one */
+  atomic_uint_fast64_t posted;     /* bytes posted to the main loop, not yet handled */
+} Live;
+
+typedef struct {
+  Live *l;
+  NvrFmp4Kind kind;                /* NVR_FMP4_NONE = the stream failed: @reason */
+  GBytes *bytes;
+  gboolean key;
+  guint64 dropped;
+  char codec[NVR_FMP4_CODEC_MAX];
+  char *reason;
+} LiveUnit;
+
+static Live *
+live_ref (Live *l)
+{
+  g_atomic_ref_count_inc (&l->ref);
+  return l;
+}
+
+static void
+live_unref (Live *l)
+{
+  if (l == NULL || !g_atomic_ref_count_dec (&l->ref))
+    return;
+  nvr_fmp4_splitter_free (l->splitter);
+  g_mutex_clear (&l->lock);
+  g_free (l);
+}
+
+static void
+live_unit_free (LiveUnit *u)
+{
+  if (u->bytes != NULL)
+    g_bytes_unref (u->bytes);
+  g_free (u->reason);
+  live_unref (u->l);
+  g_free (u);
+}
+
+static void live_failed (Worker *w, const char *why);
+
+static void
+live_send (Worker *w, const char *kind, GBytes *bytes, const char *codec, gboolean key)
+{
+  gsize size = g_bytes_get_size (bytes);
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "data",
+                         g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE));
+  if (codec != NULL)
+    g_variant_builder_add (&b, "{sv}", "codec", g_variant_new_string (codec));
+  else
+    g_variant_builder_add (&b, "{sv}", "key", g_variant_new_boolean (key));
+  send_msg (w, kind, g_variant_builder_end (&b));
+  w->live_sent_bytes += size;
+}
+
+/* A key fragment was sent: how long since its keyframe reached rtspsrc. Valid while the GOP is
+ * longer than a fragment (the last keyframe tapped is then the one this fragment starts with). */
+static void
+live_measure (Worker *w, Conn *c)
+{
+  gint64 tap = atomic_load (&c->live_key_tap_us);
+  if (tap == 0)
+    return;
+  gint64 age = atomic_load (&c->live_key_age_us);
+  gint64 lat = g_get_monotonic_time () - tap + age;
+  w->live_age_sum_us += age;
+  if (w->live_lat_n == 0 || lat < w->live_lat_min_us)
+    w->live_lat_min_us = lat;
+  w->live_lat_max_us = MAX (w->live_lat_max_us, lat);
+  w->live_lat_sum_us += lat;
+  w->live_lat_n++;
+}
+
+static void
+live_drop (Worker *w, const char *why, guint64 size)
+{
+  w->live_skip = TRUE;
+  if (w->live_dropped++ == 0)
+    g_message ("Live fragment of %" G_GUINT64_FORMAT " bytes dropped: %s; waiting for the next "
+               "keyframe", size, why);
+}
+
+/* Main loop: one unit from the muxer thread. */
+static gboolean
+live_on_unit (gpointer data)
+{
+  LiveUnit *u = data;
+  Live *l = u->l;
+  Worker *w = l->w;
+  gsize size = u->bytes ? g_bytes_get_size (u->bytes) : 0;
+  atomic_fetch_sub (&l->posted, size);
+  if (w->live != l) {
+    live_unit_free (u);
+    return G_SOURCE_REMOVE;
+  }
+  switch (u->kind) {
+  case NVR_FMP4_NONE:
+    live_failed (w, u->reason);
+    break;
+  case NVR_FMP4_DROPPED:
+    live_drop (w, "over the maximum fragment size", u->dropped);
+    break;
+  case NVR_FMP4_INIT:
+    g_message ("Live stream: init segment (%" G_GSIZE_FORMAT " bytes, %s)", size, u->codec);
+    live_send (w, "live-init", u->bytes, u->codec, FALSE);
+    l->sent_init = TRUE;
+    w->live_skip = TRUE;   /* start at a key fragment */
+    break;
+  case NVR_FMP4_FRAGMENT:
+    if (!l->sent_init || (w->live_skip && !u->key))
+      break;
+    if (w->live_sent_bytes - w->live_acked_bytes + size > LIVE_MAX_IN_FLIGHT) {
+      live_drop (w, "the daemon is behind", size);
+      break;
+    }
+    if (w->live_skip && w->live_dropped > 0) {
+      g_message ("Live stream resumed at a keyframe after %u dropped fragment(s)",
+                 w->live_dropped);
+      w->live_dropped = 0;
+    }
+    w->live_skip = FALSE;
+    live_send (w, "live-fragment", u->bytes, NULL, u->key);
+    if (u->key && w->conn != NULL)
+      live_measure (w, w->conn);
+    break;
+  }
+  live_unit_free (u);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+live_post (Live *l, NvrFmp4Kind kind, GBytes *bytes, gboolean key, guint64 dropped,
+           const char *codec, const char *reason)
+{
+  LiveUnit *u = g_new0 (LiveUnit, 1);
+  u->l = live_ref (l);
+  u->kind = kind;
+  u->bytes = bytes;   /* taken */
+  u->key = key;
+  u->dropped = dropped;
+  if (codec != NULL)
+    g_strlcpy (u->codec, codec, sizeof u->codec);
+  u->reason = g_strdup (reason);
+  if (bytes != NULL)
+    atomic_fetch_add (&l->posted, g_bytes_get_size (bytes));
+  g_main_context_invoke (NULL, live_on_unit, u);
+}
+
+/* appsink's thread: mp4mux output → splitter → complete units to the main loop. */
+static GstFlowReturn
+live_new_sample (GstAppSink *sink, gpointer data)
+{
+  Live *l = data;
+  g_autoptr (GstSample) sample = gst_app_sink_pull_sample (sink);
+  if (sample == NULL)
+    return GST_FLOW_EOS;
+  GstBuffer *buf = gst_sample_get_buffer (sample);
+  GstMapInfo map;
+  if (buf == NULL || !gst_buffer_map (buf, &map, GST_MAP_READ))
+    return GST_FLOW_OK;
+  g_mutex_lock (&l->lock);
+  g_autoptr (GError) error = NULL;
+  gboolean ok = nvr_fmp4_splitter_feed (l->splitter, map.data, map.size, &error);
+  gst_buffer_unmap (buf, &map);
+  for (;;) {
+    GBytes *unit = NULL;
+    gboolean key = FALSE;
+    guint64 dropped = 0;
+    NvrFmp4Kind kind = nvr_fmp4_splitter_pop (l->splitter, &unit, &key, &dropped);
+    if (kind == NVR_FMP4_NONE)
+      break;
+    if (kind == NVR_FMP4_FRAGMENT) {
+      if (l->skip && !key) {
+        g_bytes_unref (unit);
+        continue;
+      }
+      if (atomic_load (&l->posted) + g_bytes_get_size (unit) > LIVE_MAX_POSTED_BYTES) {
+        l->skip = TRUE;
+        dropped = g_bytes_get_size (unit);
+        g_bytes_unref (unit);
+        live_post (l, NVR_FMP4_DROPPED, NULL, FALSE, dropped, NULL, NULL);
+        continue;
+      }
+      l->skip = FALSE;
+    }
+    live_post (l, kind, unit, key, dropped, nvr_fmp4_splitter_codec (l->splitter), NULL);
+  }
+  g_mutex_unlock (&l->lock);
+  if (!ok) {
+    g_autofree char *why = g_strdup_printf ("bad mp4mux output: %s", error->message);
+    live_post (l, NVR_FMP4_NONE, NULL, FALSE, 0, NULL, why);
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}
+
+static gboolean
+live_on_bus (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  Live *l = data;
+  Worker *w = l->w;
+  if (w->live != l)
+    return G_SOURCE_CONTINUE;
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) err = NULL;
+    gst_message_parse_error (msg, &err, NULL);
+    live_failed (w, err->message);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_live_retry (gpointer data)
+{
+  Worker *w = data;
+  w->live_retry_source = 0;
+  live_start (w);
+  return G_SOURCE_REMOVE;
+}
+
+/* Tears the live pipeline down (recording is not touched). Main loop. */
+static void
+live_stop (Worker *w)
+{
+  if (w->live_retry_source) {
+    g_source_remove (w->live_retry_source);
+    w->live_retry_source = 0;
+  }
+  Live *l = w->live;
+  if (l == NULL)
+    return;
+  w->live = NULL;
+  if (w->conn != NULL) {
+    Conn *c = w->conn;
+    g_mutex_lock (&c->lock);
+    g_clear_object (&c->live_src);
+    g_mutex_unlock (&c->lock);
+    guint drops = atomic_exchange (&c->live_queue_drops, 0);
+    if (drops > 0)
+      g_message ("Live: %u frame(s) dropped before the muxer", drops);
+  }
+  if (l->bus_watch)
+    g_source_remove (l->bus_watch);
+  gst_element_set_state (l->pipeline, GST_STATE_NULL);
+  g_clear_object (&l->pipeline);
+  l->src = NULL;
+  live_unref (l);
+  w->live_skip = FALSE;
+  if (w->live_lat_n > 0)
+    g_message ("Live stream stopped; %u key fragment(s), keyframe arrival to sent: min %"
+               G_GINT64_FORMAT " ms, mean %" G_GINT64_FORMAT " ms, max %" G_GINT64_FORMAT
+               " ms (of which arrival to muxer: mean %" G_GINT64_FORMAT " ms)",
+               w->live_lat_n, w->live_lat_min_us / 1000,
+               w->live_lat_sum_us / w->live_lat_n / 1000, w->live_lat_max_us / 1000,
+               w->live_age_sum_us / w->live_lat_n / 1000);
+  else
+    g_message ("Live stream stopped");
+  w->live_lat_n = 0;
+  w->live_lat_sum_us = w->live_lat_max_us = w->live_lat_min_us = w->live_age_sum_us = 0;
+  worker_maybe_exit (w);
+}
+
+static void
+live_failed (Worker *w, const char *why)
+{
+  g_warning ("Failed to run the live stream of camera '%s': %s; retrying in %d ms", w->cfg.name,
+             why, LIVE_RETRY_MS);
+  live_stop (w);
+  if (w->live_on && !w->stop_requested)
+    w->live_retry_source = g_timeout_add (LIVE_RETRY_MS, on_live_retry, w);
+}
+
+/* Builds the live pipeline for the current connection when the daemon wants it. Main loop. */
+static void
+live_start (Worker *w)
+{
+  Conn *c = w->conn;
+  if (!w->live_on || w->live != NULL || w->live_retry_source != 0 || c == NULL ||
+      w->phase != PHASE_STREAMING || w->stop_requested || c->branch == NULL)
+    return;
+  if (strcmp (c->seen.codec, "h264") != 0) {
+    if (!w->live_refused_logged)
+      g_message ("Live view is H.264 only (browsers cannot decode %s without hardware); "
+                 "not starting it", c->seen.codec);
+    w->live_refused_logged = TRUE;
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = load_template ("live-h264.gst", &error);
+  GstElement *pipeline = desc ? gst_parse_launch (desc, &error) : NULL;
+  if (pipeline == NULL || !GST_IS_PIPELINE (pipeline)) {
+    g_warning ("Failed to build the live pipeline: %s", error ? error->message : "not a pipeline");
+    if (pipeline != NULL)
+      gst_object_unref (pipeline);
+    return;
+  }
+  Live *l = g_new0 (Live, 1);
+  g_atomic_ref_count_init (&l->ref);
+  l->w = w;
+  g_mutex_init (&l->lock);
+  l->splitter = nvr_fmp4_splitter_new (LIVE_MAX_FRAGMENT);
+  l->pipeline = gst_object_ref_sink (pipeline);
+  w->live = l;
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  g_autoptr (GstElement) mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_autoptr (GstPad) out = gst_element_get_static_pad (c->branch, "src");
+  g_autoptr (GstCaps) caps = out ? gst_pad_get_current_caps (out) : NULL;
+  if (src == NULL || mux == NULL || sink == NULL || caps == NULL) {
+    live_failed (w, "template lacks src/mux/sink, or the stream has no caps yet");
+    return;
+  }
+  l->src = src;
+  g_object_set (mux, "fragment-duration", (guint) LIVE_FRAGMENT_MS, NULL);
+  g_object_set (src, "caps", caps, "max-bytes", (guint64) LIVE_MAX_QUEUED_BYTES, NULL);
+  GstAppSinkCallbacks cb = { .new_sample = live_new_sample };
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, live_ref (l), (GDestroyNotify) live_unref);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  l->bus_watch = gst_bus_add_watch_full (bus, G_PRIORITY_DEFAULT, live_on_bus, live_ref (l),
+                                         (GDestroyNotify) live_unref);
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    live_failed (w, "pipeline failed to start");
+    return;
+  }
+  g_mutex_lock (&c->lock);
+  g_set_object (&c->live_src, src);
+  g_mutex_unlock (&c->lock);
+  atomic_store (&c->live_need_key, 1);
+  g_message ("Live stream started (fragments of %d ms)", LIVE_FRAGMENT_MS);
+}
+
+/* The daemon switched live view (`live` message). */
+static void
+live_set (Worker *w, gboolean on)
+{
+  if (w->live_on == on)
+    return;
+  w->live_on = on;
+  w->live_refused_logged = FALSE;
+  if (on)
+    live_start (w);
+  else
+    live_stop (w);
+}
+
+typedef struct {
+  Worker *w;
+  GstSample *sample;      /* one H.264 keyframe with its caps */
+} SnapJob;
+
+/* snap_pool thread: one keyframe through snapshot-<codec>.gst (appsrc ! decoder ! videoconvert
+ * ! jpegenc ! appsink), then EOS; the JPEG is the pipeline's one output. */
+static GstSample *
+snapshot_encode (GstSample *frame, GError **error)
+{
+  GstCaps *caps = gst_sample_get_caps (frame);
+  const GstStructure *st = caps && gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0)
+                                                            : NULL;
+  const char *name = st && gst_structure_has_name (st, "video/x-h265") ? "snapshot-h265.gst"
+                                                                       : "snapshot-h264.gst";
+  g_autofree char *desc = load_template (name, error);
+  if (desc == NULL)
+    return NULL;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (desc, error);
+  if (pipeline == NULL)
+    return NULL;
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  if (src == NULL || sink == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Template '%s' lacks src or sink", name);
+    return NULL;
+  }
+  g_object_set (src, "caps", caps, NULL);
+  GstSample *jpeg = NULL;
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE &&
+      gst_app_src_push_sample (GST_APP_SRC (src), frame) == GST_FLOW_OK &&
+      gst_app_src_end_of_stream (GST_APP_SRC (src)) == GST_FLOW_OK)
+    jpeg = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 5 * GST_SECOND);
+  if (jpeg == NULL) {
+    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+    g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    g_autoptr (GError) err = NULL;
+    if (msg != NULL)
+      gst_message_parse_error (msg, &err, NULL);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "no picture from the keyframe (%s)",
+                 err ? err->message : "no error message");
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  return jpeg;
+}
+
+/* snap_pool thread: decode the keyframe, encode JPEG, write a temporary file in the camera's
+ * directory and rename it over snapshot.jpg, so a reader sees the old or the new file whole. */
+static void
+snapshot_job_run (gpointer data, gpointer user_data)
+{
+  SnapJob *j = data;
+  const WorkerConfig *cfg = &j->w->cfg;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstSample) jpeg = snapshot_encode (j->sample, &error);
+  GstBuffer *buf = jpeg ? gst_sample_get_buffer (jpeg) : NULL;
+  GstMapInfo map;
+  if (buf == NULL || !gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    g_warning ("Failed to encode a snapshot: %s", error ? error->message : "no data");
+  } else {
+    g_autofree char *dir = g_build_filename (cfg->storage_root, cfg->camera_dir, NULL);
+    g_autofree char *path = g_build_filename (dir, SNAPSHOT_NAME, NULL);
+    g_autofree char *tmp = g_build_filename (dir, "." SNAPSHOT_NAME ".tmp", NULL);
+    if (!g_file_set_contents_full (tmp, (const char *) map.data, (gssize) map.size,
+                                   G_FILE_SET_CONTENTS_NONE, 0640, &error))
+      g_warning ("Failed to write '%s': %s", tmp, error->message);
+    else if (g_rename (tmp, path) != 0)
+      g_warning ("Failed to rename '%s' to '%s': %s", tmp, path, g_strerror (errno));
+    gst_buffer_unmap (buf, &map);
+  }
+  gst_sample_unref (j->sample);
+  atomic_store (&j->w->snap_busy, 0);
+  g_free (j);
+}
+
+/* Tap thread: every SNAPSHOT_INTERVAL_US, hand a keyframe to the snapshot thread. */
+static void
+snapshot_maybe (Conn *c, GstPad *pad, GstBuffer *buf)
+{
+  Worker *w = c->w;
+  gint64 now = g_get_monotonic_time ();
+  if (now - atomic_load (&c->snap_last_us) < SNAPSHOT_INTERVAL_US)
+    return;
+  int expected = 0;
+  if (!atomic_compare_exchange_strong (&w->snap_busy, &expected, 1))
+    return;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  if (caps == NULL) {
+    atomic_store (&w->snap_busy, 0);
+    return;
+  }
+  atomic_store (&c->snap_last_us, now);
+  SnapJob *j = g_new0 (SnapJob, 1);
+  j->w = w;
+  j->sample = gst_sample_new (buf, caps, NULL, NULL);
+  g_thread_pool_push (w->snap_pool, j, NULL);
+}
+
+/* Tap thread: how long ago @buf reached rtspsrc (clock − (base time + running time)), 0 if
+ * unknown. */
+static gint64
+buffer_age_us (GstPad *pad, GstBuffer *buf)
+{
+  g_autoptr (GstElement) el = gst_pad_get_parent_element (pad);
+  g_autoptr (GstEvent) ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  g_autoptr (GstClock) clock = el ? gst_element_get_clock (el) : NULL;
+  if (ev == NULL || clock == NULL || !GST_BUFFER_PTS_IS_VALID (buf))
+    return 0;
+  const GstSegment *seg = NULL;
+  gst_event_parse_segment (ev, &seg);
+  GstClockTime rt = gst_segment_to_running_time (seg, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+  if (!GST_CLOCK_TIME_IS_VALID (rt))
+    return 0;
+  gint64 age_ns = (gint64) gst_clock_get_time (clock) -
+                  (gint64) (gst_element_get_base_time (el) + rt);
+  return age_ns > 0 && age_ns < 60 * GST_SECOND ? age_ns / 1000 : 0;
+}
+
+/* Tap thread: one frame on its way to the recorder. */
+static void
+tap_buffer (Conn *c, GstPad *pad, GstBuffer *buf)
+{
+  gboolean key = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (key)
+    snapshot_maybe (c, pad, buf);
+  g_mutex_lock (&c->lock);
+  GstElement *src = c->live_src ? gst_object_ref (c->live_src) : NULL;
+  g_mutex_unlock (&c->lock);
+  if (src == NULL)
+    return;
+  if (atomic_load (&c->live_need_key) && !key) {
+    gst_object_unref (src);
+    return;
+  }
+  if (gst_app_src_get_current_level_bytes (GST_APP_SRC (src)) + gst_buffer_get_size (buf) >
+      LIVE_MAX_QUEUED_BYTES) {
+    atomic_store (&c->live_need_key, 1);   /* the muxer is behind: skip to the next GOP */
+    atomic_fetch_add (&c->live_queue_drops, 1);
+    gst_object_unref (src);
+    return;
+  }
+  atomic_store (&c->live_need_key, 0);
+  if (key) {
+    atomic_store (&c->live_key_age_us, buffer_age_us (pad, buf));
+    atomic_store (&c->live_key_tap_us, g_get_monotonic_time ());
+  }
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  g_autoptr (GstSample) sample = gst_sample_new (buf, caps, NULL, NULL);
+  gst_app_src_push_sample (GST_APP_SRC (src), sample);
+  gst_object_unref (src);
+}
+
+static GstPadProbeReturn
+tap_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Conn *c = data;
+  if (atomic_load (&c->draining))
+    return GST_PAD_PROBE_OK;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    tap_buffer (c, pad, GST_PAD_PROBE_INFO_BUFFER (info));
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    for (guint i = 0; i < gst_buffer_list_length (list); i++)
+      tap_buffer (c, pad, gst_buffer_list_get (list, i));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 /* ---- process lifecycle ---- */
 
 static gboolean
@@ -1968,7 +2553,8 @@ on_deadline (gpointer data)
 static void
 worker_maybe_exit (Worker *w)
 {
-  if (!w->stop_requested || w->conn != NULL || w->syncs_pending > 0 || w->thumbs_pending > 0)
+  if (!w->stop_requested || w->conn != NULL || w->syncs_pending > 0 || w->thumbs_pending > 0 ||
+      w->live != NULL)
     return;
   if (w->phase != PHASE_EXITING && w->phase != PHASE_WAIT_CONFIG && w->phase != PHASE_BACKOFF)
     return;
@@ -1985,6 +2571,7 @@ worker_request_stop (Worker *w, const char *why)
   g_message ("Stopping: %s", why);
   w->stop_requested = TRUE;
   motion_stop (w);
+  live_stop (w);
   motion_end_now (w);
   w->deadline_source = g_timeout_add (STOP_DEADLINE_MS, on_deadline, w);
   if (w->retry_source) {
@@ -2053,6 +2640,20 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
   if (strcmp (kind, "motion-settings") == 0) {
     if (w->configured)
       motion_set_polygons (w, fields);
+    return;
+  }
+  if (strcmp (kind, "live") == 0) {
+    g_autoptr (GVariant) v = g_variant_lookup_value (fields, "on", G_VARIANT_TYPE_BOOLEAN);
+    if (v == NULL)
+      g_warning ("Ignoring a malformed live message");
+    else
+      live_set (w, g_variant_get_boolean (v));
+    return;
+  }
+  if (strcmp (kind, "live-ack") == 0) {
+    guint64 acked = 0;
+    if (g_variant_lookup (fields, "bytes", "t", &acked))
+      w->live_acked_bytes = MAX (w->live_acked_bytes, MIN (acked, w->live_sent_bytes));
     return;
   }
   if (strcmp (kind, "detect") == 0) {
@@ -2171,6 +2772,7 @@ nvr_worker_main (int argc, char **argv)
   /* Unique and increasing across restarts: segments are far longer than a millisecond. */
   w->next_seq = (guint64) (g_get_real_time () / G_USEC_PER_SEC) * 1000;
   w->sync_pool = g_thread_pool_new (sync_job_run, w, 1, FALSE, NULL);
+  w->snap_pool = g_thread_pool_new (snapshot_job_run, w, 1, FALSE, NULL);
   w->ch = nvr_wire_channel_new (WORKER_FD, on_message, on_closed, w);
   g_unix_signal_add (SIGTERM, on_signal, w);
   g_unix_signal_add (SIGINT, on_signal, w);
@@ -2182,6 +2784,8 @@ nvr_worker_main (int argc, char **argv)
     conn_teardown (w);
   }
   g_thread_pool_free (w->sync_pool, FALSE, TRUE);
+  g_thread_pool_free (w->snap_pool, TRUE, TRUE);
+  live_stop (w);
   if (w->ch != NULL) {
     nvr_wire_channel_flush (w->ch, 500);
     nvr_wire_channel_unref (w->ch);

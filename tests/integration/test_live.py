@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Live view and snapshots end to end below HTTP: fakecam → camera worker (live branch) → wire →
+supervisor (checks) → NvrLiveHub → clients, driven by the C program test-live (argv[1]).
+
+Checks what a viewer would notice: each camera's live stream is a fragmented MP4 that decodes
+and shows that camera's ID code only, for a client that attached before the camera connected and
+for one that attached mid-stream (it must start at a keyframe: no unreadable first frames); the
+stream carries the MSE codec string; a client ended by recheck (revocation) gets nothing after
+it; the worker keeps <camera_dir>/snapshot.jpg fresh (every ≤ 5 s) and it shows the camera's
+own ID code. Usage: test_live.py TEST_LIVE_BIN"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+from harness import Harness, check, idread, log, run
+
+SECONDS = 14
+LATE = 7
+FIRST_CODE = 41
+
+
+def test():
+    exe = sys.argv[1]
+    with Harness("live") as h:
+        h.start_fakecam(2, ["--first-code", str(FIRST_CODE), "--gop", "15", "--fps", "15"])
+        root = os.path.join(h.dir, "store")
+        out = os.path.join(h.dir, "streams")
+        os.makedirs(out)
+        log_path = os.path.join(h.dir, "test-live.log")
+        with open(log_path, "w") as logf:
+            p = subprocess.Popen([exe, "--root", root, "--out", out, "--seconds", str(SECONDS),
+                                  "--late", str(LATE), h.cam_url(1), h.cam_url(2)],
+                                 stdout=subprocess.PIPE, stderr=logf, text=True,
+                                 start_new_session=True)
+            h.procs.append(p)
+            # Watch the snapshots while it runs: distinct modification times, gaps between them.
+            seen = {1: [], 2: []}
+            deadline = time.monotonic() + SECONDS + 30
+            while p.poll() is None and time.monotonic() < deadline:
+                for i in (1, 2):
+                    for path in glob.glob(os.path.join(root, "recordings", f"*-cam{i}",
+                                                       "snapshot.jpg")):
+                        m = os.stat(path).st_mtime
+                        if not seen[i] or seen[i][-1] != m:
+                            seen[i].append(m)
+                time.sleep(0.2)
+            stdout, _ = p.communicate(timeout=30)
+        with open(log_path) as f:
+            worker_log = f.read()
+        check(p.returncode == 0, f"test-live exited with {p.returncode}")
+        clients = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        check(len(clients) == 5, f"expected 5 clients, got {stdout!r}")
+        for c in clients:
+            cam = int(os.path.basename(c["path"]).split("-")[0][3:])
+            want = str(FIRST_CODE + cam - 1)
+            log(f"client {c['role']} of cam{cam}: {c['bytes']} bytes in {c['chunks']} chunks, "
+                f"ended {c['ended']}, codec {c['codec']}, init after {c['init_ms']} ms, "
+                f"first fragment after {c['first_fragment_ms']} ms")
+            check(c["codec"].startswith("avc1."), f"codec string {c['codec']!r}")
+            if c["role"] == "denied":
+                check(c["ended"] == 1, "the denied client was not ended by recheck")
+                continue
+            check(c["ended"] == 0, f"{c['role']} client of cam{cam} was ended")
+            r = idread(c["path"])
+            log(f"  idread: {r}")
+            codes = r["codes"]
+            check(set(codes) == {want}, f"cam{cam} {c['role']} stream shows codes {codes}, "
+                                        f"expected only {want}")
+            check(r["unreadable"] == 0,
+                  f"cam{cam} {c['role']}: {r['unreadable']} unreadable frame(s) (a start "
+                  "without a keyframe decodes to grey)")
+            lasting = SECONDS - LATE if c["role"] == "late" else SECONDS - 4
+            check(r["frames"] >= 15 * (lasting - 3),
+                  f"cam{cam} {c['role']}: only {r['frames']} frames in about {lasting} s")
+            check(r["counter_first"] is not None and r["counter_last"] != r["counter_first"],
+                  "frame counter did not advance")
+        # The denied client got something before recheck and nothing after: its file is a
+        # prefix of the stream (fewer bytes than the early client of the same camera).
+        denied = next(c for c in clients if c["role"] == "denied")
+        early1 = next(c for c in clients if c["role"] == "early" and "cam1-" in c["path"])
+        check(0 < denied["bytes"] < early1["bytes"] * (LATE + 1) / SECONDS,
+              f"denied client got {denied['bytes']} bytes (early client {early1['bytes']})")
+
+        # Snapshots: present, fresh every ≤ 5 s while connected, and the camera's own code.
+        for i in (1, 2):
+            paths = glob.glob(os.path.join(root, "recordings", f"*-cam{i}", "snapshot.jpg"))
+            check(len(paths) == 1, f"cam{i}: no snapshot.jpg")
+            times = seen[i]
+            gaps = [b - a for a, b in zip(times, times[1:])]
+            log(f"cam{i}: snapshot written {len(times)} times, gaps {[round(g, 1) for g in gaps]}")
+            check(len(times) >= 3, f"cam{i}: snapshot refreshed only {len(times)} times")
+            check(max(gaps) <= 5.5, f"cam{i}: snapshot gap {max(gaps):.1f} s > 5 s")
+            r = idread(paths[0])
+            log(f"cam{i} snapshot: {r}")
+            check(set(r["codes"]) == {str(FIRST_CODE + i - 1)},
+                  f"cam{i} snapshot shows codes {r['codes']}")
+            check(not glob.glob(os.path.join(os.path.dirname(paths[0]), ".snapshot*")),
+                  "temporary snapshot file left behind")
+        # Recording went on while live view ran.
+        mp4s = [f for f in h.files_on_disk() if "snapshot" not in f]
+        check(len(mp4s) >= 2, f"recording files: {mp4s}")
+        for line in worker_log.splitlines():
+            if "keyframe arrival to sent" in line:
+                log("worker: " + line.strip())
+
+
+if __name__ == "__main__":
+    run(test)
