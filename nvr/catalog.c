@@ -659,17 +659,66 @@ nvr_retention_window_free (NvrRetentionWindow *w)
   g_free (w);
 }
 
+/* Appends the rows of a window query (id, start_us, end_us, bytes, keep_until_us). */
+static gboolean
+window_rows (NvrCatalog *c, sqlite3_stmt *st, gint64 camera_id, guint limit, gint64 event_keep_us,
+             GArray *out, GError **error)
+{
+  sqlite3_reset (st);
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int64 (st, 2, limit);
+  sqlite3_bind_int64 (st, 3, event_keep_us);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    NvrRetentionSegment seg = {
+      .id = sqlite3_column_int64 (st, 0),
+      .start_us = sqlite3_column_int64 (st, 1),
+      .end_us = sqlite3_column_int64 (st, 2),
+      .bytes = sqlite3_column_int64 (st, 3),
+      .keep_until_us = sqlite3_column_int64 (st, 4),
+    };
+    g_array_append_val (out, seg);
+  }
+  if (rc != SQLITE_DONE)
+    return db_fail (c, error, "list the oldest segments");
+  return TRUE;
+}
+
+static gint
+segment_older (gconstpointer a, gconstpointer b)
+{
+  const NvrRetentionSegment *x = a, *y = b;
+  if (x->start_us != y->start_us)
+    return x->start_us < y->start_us ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
 GPtrArray *
-nvr_catalog_retention_windows (NvrCatalog *c, guint limit, GError **error)
+nvr_catalog_retention_windows (NvrCatalog *c, guint limit, gint64 event_keep_us, GError **error)
 {
   g_autoptr (NvrStmt) totals = prepare (c,
       "SELECT s.camera_id, sum(s.bytes), coalesce(c.retain_days, 0), coalesce(c.retain_bytes, 0)"
       " FROM segments s JOIN cameras c ON c.id = s.camera_id"
       " WHERE s.state = 'complete' GROUP BY s.camera_id ORDER BY s.camera_id", error);
-  g_autoptr (NvrStmt) oldest = prepare (c,
-      "SELECT id, start_us, end_us, bytes FROM segments"
-      " WHERE camera_id = ?1 AND state = 'complete' ORDER BY start_us, id LIMIT ?2", error);
-  if (totals == NULL || oldest == NULL)
+  /* A segment is event footage when an event of its camera overlaps it in time; it is kept
+   * until that event's end (its last motion while active) plus ?3. The two halves are each the
+   * @limit oldest, so a long run of kept footage never hides the plain segments behind it. */
+  g_autoptr (NvrStmt) plain = prepare (c,
+      "SELECT id, start_us, end_us, bytes, 0 FROM segments s"
+      " WHERE camera_id = ?1 AND state = 'complete' AND (?3 <= 0 OR NOT EXISTS ("
+      "   SELECT 1 FROM events e WHERE e.camera_id = s.camera_id AND e.start_us < s.end_us"
+      "   AND coalesce(e.end_us, e.last_us) >= s.start_us))"
+      " ORDER BY start_us, id LIMIT ?2", error);
+  g_autoptr (NvrStmt) kept = prepare (c,
+      "SELECT id, start_us, end_us, bytes, ev_end + ?3 FROM ("
+      "  SELECT id, start_us, end_us, bytes, ("
+      "    SELECT max(coalesce(e.end_us, e.last_us)) FROM events e"
+      "    WHERE e.camera_id = s.camera_id AND e.start_us < s.end_us"
+      "    AND coalesce(e.end_us, e.last_us) >= s.start_us) AS ev_end"
+      "  FROM segments s WHERE camera_id = ?1 AND state = 'complete' AND ?3 > 0"
+      "  ORDER BY start_us, id)"
+      " WHERE ev_end IS NOT NULL LIMIT ?2", error);
+  if (totals == NULL || plain == NULL || kept == NULL)
     return NULL;
   g_autoptr (GPtrArray) out =
       g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_retention_window_free);
@@ -689,22 +738,10 @@ nvr_catalog_retention_windows (NvrCatalog *c, guint limit, GError **error)
   }
   for (guint i = 0; i < out->len; i++) {
     NvrRetentionWindow *w = out->pdata[i];
-    sqlite3_reset (oldest);
-    sqlite3_bind_int64 (oldest, 1, w->camera_id);
-    sqlite3_bind_int64 (oldest, 2, limit);
-    while ((rc = sqlite3_step (oldest)) == SQLITE_ROW) {
-      NvrRetentionSegment seg = {
-        .id = sqlite3_column_int64 (oldest, 0),
-        .start_us = sqlite3_column_int64 (oldest, 1),
-        .end_us = sqlite3_column_int64 (oldest, 2),
-        .bytes = sqlite3_column_int64 (oldest, 3),
-      };
-      g_array_append_val (w->oldest, seg);
-    }
-    if (rc != SQLITE_DONE) {
-      db_fail (c, error, "list the oldest segments");
+    if (!window_rows (c, plain, w->camera_id, limit, event_keep_us, w->oldest, error) ||
+        !window_rows (c, kept, w->camera_id, limit, event_keep_us, w->oldest, error))
       return NULL;
-    }
+    g_array_sort (w->oldest, segment_older);
   }
   return g_steal_pointer (&out);
 }

@@ -122,8 +122,12 @@ void nvr_retention_window_free (NvrRetentionWindow *w);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrRetentionWindow, nvr_retention_window_free)
 
 /* For every camera (removed ones too) that has complete segments: totals, limits, and its
- * @limit oldest complete segments. Elements are NvrRetentionWindow. */
-GPtrArray *nvr_catalog_retention_windows (NvrCatalog *catalog, guint limit, GError **error);
+ * oldest complete segments: the @limit oldest that no event overlaps and the @limit oldest that
+ * one does, merged oldest first. Event footage gets keep_until_us = the event's end (last
+ * motion while active) + @event_keep_us; @event_keep_us 0 = no event footage is kept longer.
+ * Elements are NvrRetentionWindow. */
+GPtrArray *nvr_catalog_retention_windows (NvrCatalog *catalog, guint limit, gint64 event_keep_us,
+                                          GError **error);
 
 /* In one transaction, moves the listed complete segments to the garbage table (row gone from
  * segments, path remembered until its file is unlinked). Returns the paths moved (relative to

@@ -38,6 +38,7 @@ static const KeySpec keys[] = {
   { "retention", "min_free_bytes", KEY_SIZE, OFF (min_free_bytes), 0, G_GINT64_CONSTANT (1) << 60 },
   { "retention", "high_water_percent", KEY_PERCENT, OFF (high_water_percent), 10, 99 },
   { "retention", "interval_seconds", KEY_UINT, OFF (interval_seconds), 1, 3600 },
+  { "retention", "event_days", KEY_UINT, OFF (event_days), 0, 3650 },
   { "mqtt", "host", KEY_HOST, OFF (mqtt_host), 0, 0 },
   { "mqtt", "port", KEY_UINT, OFF (mqtt_port), 1, 65535 },
   { "mqtt", "prefix", KEY_TOPIC, OFF (mqtt_prefix), 0, 0 },

@@ -43,6 +43,8 @@ typedef struct {
   gint64 min_free_bytes;       /* free space kept on the storage filesystem */
   guint high_water_percent;    /* 0 (off) or 10..99: filesystem usage kept at or under this */
   guint interval_seconds;      /* 1..3600: how often retention runs */
+  guint event_days;            /* 0..3650: footage overlapping a motion event is kept this long
+                                * after the event (past max_age_days; space rules still win) */
   /* [mqtt] (docs/design/mqtt.md); MQTT is off unless host is set */
   char *mqtt_host;             /* broker host name or address; NULL = MQTT disabled */
   guint mqtt_port;             /* 1..65535 */

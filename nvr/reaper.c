@@ -144,7 +144,7 @@ run_pass (NvrReaper *r)
   const NvrConfig *cfg = r->config;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) windows = nvr_catalog_retention_windows (r->catalog, NVR_REAPER_WINDOW,
-                                                                 &error);
+      (gint64) cfg->event_days * 24 * 3600 * G_USEC_PER_SEC, &error);
   if (windows == NULL) {
     g_warning ("Retention skipped: %s", error->message);
     return;

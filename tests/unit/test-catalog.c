@@ -764,6 +764,68 @@ test_between (Fixture *f, gconstpointer data)
   g_assert_cmpuint (e5->len, ==, 0);
 }
 
+/* Retention windows with event footage: a segment an event overlaps (also one it only touches
+ * at its end) carries keep_until = the event's end (last motion while active) + the keep time;
+ * others carry 0; with no keep time nothing is kept; another camera's event protects nothing;
+ * and a long run of kept segments does not hide the plain ones behind it from a small window. */
+static void
+test_retention_events (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 cam = add_camera (f->cat, "porch", &error);
+  gint64 other = add_camera (f->cat, "garage", &error);
+  g_assert_no_error (error);
+  /* Segments [k*100, k*100+100) for k = 0..9. */
+  for (int k = 0; k < 10; k++) {
+    g_autofree char *path = g_strdup_printf ("recordings/1-porch/d/%d.mp4", k);
+    g_assert_true (nvr_catalog_segment_close (f->cat, cam, path, k * 100, k * 100 + 100, 100,
+                                              10, &error));
+  }
+  g_assert_true (nvr_catalog_segment_close (f->cat, other, "recordings/2-garage/d/0.mp4", 0, 100,
+                                            100, 10, &error));
+  gint64 ev1 = 0, ev2 = 0, ev3 = 0;
+  /* ev1 [150, 320] ends: covers segments 1, 2, 3. ev2 active, last motion 720: segment 7.
+   * ev3 on the other camera over segment 0's time. */
+  g_assert_true (nvr_catalog_event_start (f->cat, cam, 150, "[]", 1, 0.1, &ev1, &error));
+  g_assert_true (nvr_catalog_event_end (f->cat, ev1, 320, &error));
+  g_assert_true (nvr_catalog_event_start (f->cat, cam, 710, "[]", 1, 0.1, &ev2, &error));
+  g_assert_true (nvr_catalog_event_update (f->cat, ev2, 720, "[]", 1, 0.1, NULL, &error));
+  g_assert_true (nvr_catalog_event_start (f->cat, other, 10, "[]", 1, 0.1, &ev3, &error));
+  g_assert_true (nvr_catalog_event_end (f->cat, ev3, 20, &error));
+  g_assert_no_error (error);
+
+  const gint64 keep = 1000000;
+  g_autoptr (GPtrArray) w = nvr_catalog_retention_windows (f->cat, 100, keep, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (w->len, ==, 2);
+  const NvrRetentionWindow *pw = w->pdata[0];
+  g_assert_cmpint (pw->camera_id, ==, cam);
+  g_assert_cmpuint (pw->oldest->len, ==, 10);
+  const gint64 want[10] = { 0, 320 + keep, 320 + keep, 320 + keep, 0, 0, 0, 720 + keep, 0, 0 };
+  for (guint i = 0; i < 10; i++) {
+    const NvrRetentionSegment *sg = &g_array_index (pw->oldest, NvrRetentionSegment, i);
+    g_assert_cmpint (sg->start_us, ==, i * 100);   /* oldest first after the merge */
+    g_assert_cmpint (sg->keep_until_us, ==, want[i]);
+  }
+  const NvrRetentionWindow *gw = w->pdata[1];
+  g_assert_cmpint (g_array_index (gw->oldest, NvrRetentionSegment, 0).keep_until_us, ==,
+                   20 + keep);
+
+  /* No keep time: nothing is event footage. */
+  g_autoptr (GPtrArray) w0 = nvr_catalog_retention_windows (f->cat, 100, 0, &error);
+  pw = w0->pdata[0];
+  for (guint i = 0; i < pw->oldest->len; i++)
+    g_assert_cmpint (g_array_index (pw->oldest, NvrRetentionSegment, i).keep_until_us, ==, 0);
+
+  /* A window of 2: the 2 oldest plain (0, 4) and the 2 oldest kept (1, 2). */
+  g_autoptr (GPtrArray) w2 = nvr_catalog_retention_windows (f->cat, 2, keep, &error);
+  pw = w2->pdata[0];
+  g_assert_cmpuint (pw->oldest->len, ==, 4);
+  const gint64 starts[4] = { 0, 100, 200, 400 };
+  for (guint i = 0; i < 4; i++)
+    g_assert_cmpint (g_array_index (pw->oldest, NvrRetentionSegment, i).start_us, ==, starts[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -778,5 +840,6 @@ main (int argc, char **argv)
   g_test_add ("/catalog/sessions", Fixture, NULL, setup, test_sessions, teardown);
   g_test_add ("/catalog/revoke", Fixture, NULL, setup, test_revoke, teardown);
   g_test_add ("/catalog/between", Fixture, NULL, setup, test_between, teardown);
+  g_test_add ("/catalog/retention-events", Fixture, NULL, setup, test_retention_events, teardown);
   return g_test_run ();
 }
