@@ -19,6 +19,8 @@
 #include "catalog.h"
 #include "config.h"
 #include "events.h"
+#include "http.h"
+#include "live.h"
 #include "mqtt.h"
 #include "pairing.h"
 #include "paths.h"
@@ -33,6 +35,8 @@ typedef struct {
   NvrSupervisor *supervisor;
   NvrMqtt *mqtt;                /* NULL when [mqtt] host is unset */
   NvrPairing *pairing;          /* invites (`nvr pair`), pairing and login */
+  NvrLiveHub *live;             /* live view fan-out; NULL when [web] origin is unset */
+  NvrHttp *http;                /* the web API; NULL when [web] origin is unset */
   NvrReaper *reaper;
   NvrAdmin *admin;
   GMainLoop *loop;
@@ -493,13 +497,11 @@ camera_ids_from_names (NvrDaemon *d, JsonObject *args, const char *member, GErro
   return g_steal_pointer (&ids);
 }
 
-/* A device was revoked or its ACL changed: its live streams must be re-authorized now.
- * TODO(http): nvr_http_device_changed (d->http, device_id) once nvr/http.c is built. */
+/* A device was revoked or its ACL changed: its live streams are re-authorized now. */
 static void
 device_changed (NvrDaemon *d, gint64 device_id)
 {
-  (void) d;
-  (void) device_id;
+  nvr_http_device_changed (d->http, device_id);
 }
 
 /* `nvr pair`: an invite; the code is shown once, to the administrator who asked. */
@@ -790,6 +792,12 @@ nvr_daemon_run (const char *config_path)
     goto out;
   for (guint i = 0; i < cams->len; i++)
     nvr_supervisor_add (d.supervisor, cams->pdata[i]);
+  if (d.config->web_origin != NULL) {
+    d.live = nvr_live_hub_new (d.supervisor);
+    d.http = nvr_http_new (d.config, d.catalog, d.supervisor, d.live, d.pairing, &error);
+    if (d.http == NULL)
+      goto out;
+  }
 
   d.admin = nvr_admin_listen (d.config->admin_socket, d.config->admin_group, handle_admin, &d,
                               &error);
@@ -810,6 +818,8 @@ out:
   if (error != NULL)
     g_printerr ("nvr: %s\n", error->message);
   g_clear_pointer (&d.admin, nvr_admin_free);
+  g_clear_pointer (&d.http, nvr_http_free);
+  g_clear_pointer (&d.live, nvr_live_hub_free);
   g_clear_pointer (&d.mqtt, nvr_mqtt_free);
   g_clear_pointer (&d.supervisor, nvr_supervisor_free);
   g_clear_pointer (&d.reaper, nvr_reaper_free);

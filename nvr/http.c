@@ -1,0 +1,1152 @@
+/* http — the daemon's web API (docs/design/auth.md): libsoup 3 SoupServer on the [web] unix
+ * socket, one handler for every path. Main loop only; nothing here blocks or reads a media file.
+ * Invariants: every request is matched against the route table (nvr/httproute.c); every route
+ * whose policy is not public goes through nvr_catalog_authorize + nvr_auth_decide before its
+ * handler runs; media answers carry no bytes, only X-Sendfile naming a file under the real
+ * storage root that the catalog tied to the authorized camera. */
+#define G_LOG_DOMAIN "nvr-http"
+
+#include "http.h"
+
+#include <errno.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "auth.h"
+#include "httproute.h"
+#include "paths.h"
+#include "timeline.h"
+
+#define LIST_LIMIT 1000                  /* segments or events in one answer */
+#define LIVE_RECHECK_MS 1000             /* live clients are re-authorized this often */
+#define BODY_TOO_LARGE "nvr-http-too-large"
+#define MAX_CONNECTIONS 256              /* open connections (lighttpd is the only peer) */
+
+struct _NvrHttp {
+  const NvrConfig *config;
+  NvrCatalog *catalog;
+  NvrSupervisor *sup;
+  NvrLiveHub *live;
+  NvrPairing *pairing;
+  char *real_root;                       /* realpath() of [storage] root: X-Sendfile prefix */
+  char *socket_path;
+  SoupServer *server;
+  GSocketService *service;               /* accepts on the unix socket, hands over to server */
+  GSocketAddress *fake_addr;             /* 127.0.0.1:0, what libsoup is told the ends are */
+  GHashTable *connections;               /* GIOStream* open (weak refs) */
+  gboolean refused_logged;
+  GHashTable *live_clients;              /* LiveClient* (owned; freed on "finished") */
+  guint recheck_source;
+};
+
+typedef struct {
+  NvrHttp *http;
+  SoupServerMessage *msg;                /* a reference while the client lives */
+  guint64 id;                            /* hub client id; 0 once ended or detached */
+  gint64 camera_id, device_id;
+  guint8 token_hash[NVR_AUTH_HASH_BYTES];
+  gsize queued;                          /* appended but not yet written */
+  gboolean started;                      /* headers released (first chunk) */
+  gulong wrote_handler, finished_handler;
+} LiveClient;
+
+/* ---- responses ---- */
+
+static void
+common_headers (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (h, "Cache-Control", "no-store");
+  soup_message_headers_replace (h, "X-Content-Type-Options", "nosniff");
+}
+
+static void
+respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
+{
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, node);
+  gsize len = 0;
+  g_autofree char *text = json_generator_to_data (gen, &len);
+  common_headers (msg);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, text, len);
+}
+
+static void
+respond_error (SoupServerMessage *msg, guint status, const char *reason)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "error");
+  json_builder_add_string_value (b, reason);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (msg, status, root);
+}
+
+static const char *
+status_reason (guint status)
+{
+  switch (status) {
+  case 401: return "no valid session";
+  case 403: return "refused";
+  case 404: return "not found";
+  case 405: return "method not allowed";
+  case 413: return "request body too large";
+  case 429: return "too many requests";
+  default: return "internal error";
+  }
+}
+
+static void
+respond_empty_object (SoupServerMessage *msg)
+{
+  g_autoptr (JsonNode) root = json_node_init_object (json_node_alloc (), json_object_new ());
+  respond_json (msg, 200, root);
+}
+
+/* A media answer: no bytes, lighttpd sends the file (docs/design/auth.md "Front"). */
+static void
+respond_sendfile (NvrHttp *h, SoupServerMessage *msg, const char *relpath,
+                  const char *content_type)
+{
+  g_autofree char *abs = g_build_filename (h->real_root, relpath, NULL);
+  common_headers (msg);
+  SoupMessageHeaders *rh = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (rh, "X-Sendfile", abs);
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_STATIC, "", 0);
+}
+
+static void
+set_camera_header (SoupServerMessage *msg, gint64 camera_id)
+{
+  char id[24];
+  g_snprintf (id, sizeof id, "%" G_GINT64_FORMAT, camera_id);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "X-Hearth-Camera", id);
+}
+
+static void
+set_session_cookie (NvrHttp *h, SoupServerMessage *msg, const char *token)
+{
+  g_autofree char *cookie =
+    token ? g_strdup_printf (NVR_AUTH_COOKIE_NAME "=%s; Path=/; Secure; HttpOnly; "
+                             "SameSite=Strict; Max-Age=%" G_GINT64_FORMAT, token,
+                             h->config->web_session_max_s)
+          : g_strdup (NVR_AUTH_COOKIE_NAME "=; Path=/; Secure; HttpOnly; SameSite=Strict; "
+                      "Max-Age=0");
+  soup_message_headers_append (soup_server_message_get_response_headers (msg), "Set-Cookie",
+                               cookie);
+}
+
+/* ---- JSON documents ---- */
+
+static void
+add_int_or_null (JsonBuilder *b, const char *name, gint64 v)
+{
+  json_builder_set_member_name (b, name);
+  if (v != 0)
+    json_builder_add_int_value (b, v);
+  else
+    json_builder_add_null_value (b);
+}
+
+static const NvrCameraRow *
+find_camera (GPtrArray *cams, gint64 id)
+{
+  for (guint i = 0; cams != NULL && i < cams->len; i++)
+    if (((NvrCameraRow *) cams->pdata[i])->id == id)
+      return cams->pdata[i];
+  return NULL;
+}
+
+/* {"id","name","admin","cameras":[{"id","name"}]}: the cameras still active, by id. */
+static void
+add_device (JsonBuilder *b, const NvrDeviceRow *dev, GPtrArray *cams)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_int_value (b, dev->id);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, dev->name);
+  json_builder_set_member_name (b, "admin");
+  json_builder_add_boolean_value (b, dev->is_admin);
+  json_builder_set_member_name (b, "cameras");
+  json_builder_begin_array (b);
+  for (guint i = 0; dev->camera_ids != NULL && i < dev->camera_ids->len; i++) {
+    const NvrCameraRow *cam = find_camera (cams, g_array_index (dev->camera_ids, gint64, i));
+    if (cam == NULL)
+      continue;
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, cam->id);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, cam->name);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
+/* {"device": {...}} for pair/finish, login/finish and me. */
+static gboolean
+respond_device (NvrHttp *h, SoupServerMessage *msg, gint64 device_id, GError **error)
+{
+  g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (h->catalog, device_id, error);
+  if (dev == NULL)
+    return FALSE;
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (h->catalog, error);
+  if (cams == NULL)
+    return FALSE;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "device");
+  add_device (b, dev, cams);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (msg, 200, root);
+  return TRUE;
+}
+
+/* {"id","name","state","codec","width","height"} of an active camera. */
+static void
+add_camera (JsonBuilder *b, const NvrCameraRow *cam, GPtrArray *status)
+{
+  const NvrCameraStatus *st = NULL;
+  for (guint i = 0; status != NULL && i < status->len && st == NULL; i++)
+    if (((NvrCameraStatus *) status->pdata[i])->camera_id == cam->id)
+      st = status->pdata[i];
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_int_value (b, cam->id);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, cam->name);
+  json_builder_set_member_name (b, "state");
+  json_builder_add_string_value (b, st && st->state ? st->state : "unknown");
+  json_builder_set_member_name (b, "codec");
+  if (st && st->codec && *st->codec)
+    json_builder_add_string_value (b, st->codec);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "width");
+  json_builder_add_int_value (b, st ? st->width : 0);
+  json_builder_set_member_name (b, "height");
+  json_builder_add_int_value (b, st ? st->height : 0);
+  json_builder_end_object (b);
+}
+
+/* ---- route handlers: each runs after the route's policy allowed the request ---- */
+
+typedef struct {
+  NvrHttp *h;
+  SoupServerMessage *msg;
+  const NvrRouteMatch *m;
+  const NvrAccess *access;          /* zeroed for public routes */
+  const NvrBody *body;
+  gboolean have_token;
+  guint8 token_hash[NVR_AUTH_HASH_BYTES];
+  gint64 now_us;
+} Request;
+
+static void
+on_pairing_result (Request *r, guint status, gint64 device_id, const char *token,
+                   const char *reason)
+{
+  if (status != 200) {
+    respond_error (r->msg, status, reason ? reason : status_reason (status));
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  if (!respond_device (r->h, r->msg, device_id, &error)) {
+    g_warning ("Failed to read device %" G_GINT64_FORMAT ": %s", device_id, error->message);
+    respond_error (r->msg, 500, "internal error");
+    return;
+  }
+  set_session_cookie (r->h, r->msg, token);
+}
+
+static void
+route_pair_begin (Request *r)
+{
+  g_autofree char *nonce = NULL, *reason = NULL;
+  g_autoptr (NvrInviteRow) inv = NULL;
+  guint status = nvr_pairing_begin (r->h->pairing, r->body->code, r->now_us, &nonce, &inv,
+                                    &reason);
+  if (status != 200) {
+    respond_error (r->msg, status, reason ? reason : status_reason (status));
+    return;
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "nonce");
+  json_builder_add_string_value (b, nonce);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, inv->name);
+  json_builder_set_member_name (b, "cameras");
+  json_builder_begin_array (b);
+  for (guint i = 0; inv->camera_names != NULL && i < inv->camera_names->len; i++)
+    json_builder_add_string_value (b, inv->camera_names->pdata[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "admin");
+  json_builder_add_boolean_value (b, inv->is_admin);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
+}
+
+static void
+route_pair_finish (Request *r)
+{
+  g_autofree char *token = NULL, *reason = NULL;
+  gint64 device_id = 0;
+  guint status = nvr_pairing_finish (r->h->pairing, r->body->code, r->body->nonce,
+                                     r->body->public_key, r->body->signature, r->now_us,
+                                     &device_id, &token, &reason);
+  on_pairing_result (r, status, device_id, token, reason);
+}
+
+static void
+route_login_begin (Request *r)
+{
+  g_autofree char *nonce = NULL, *reason = NULL;
+  guint status = nvr_pairing_login_begin (r->h->pairing, r->body->public_key, r->now_us, &nonce,
+                                          &reason);
+  if (status != 200) {
+    respond_error (r->msg, status, reason ? reason : status_reason (status));
+    return;
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "nonce");
+  json_builder_add_string_value (b, nonce);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
+}
+
+static void
+route_login_finish (Request *r)
+{
+  g_autofree char *token = NULL, *reason = NULL;
+  gint64 device_id = 0;
+  guint status = nvr_pairing_login_finish (r->h->pairing, r->body->public_key, r->body->nonce,
+                                           r->body->signature, r->now_us, &device_id, &token,
+                                           &reason);
+  on_pairing_result (r, status, device_id, token, reason);
+}
+
+static gboolean
+route_logout (Request *r, GError **error)
+{
+  if (!nvr_catalog_session_delete (r->h->catalog, r->token_hash, error))
+    return FALSE;
+  respond_empty_object (r->msg);
+  set_session_cookie (r->h, r->msg, NULL);
+  return TRUE;
+}
+
+static gboolean
+route_me (Request *r, GError **error)
+{
+  return respond_device (r->h, r->msg, r->access->device_id, error);
+}
+
+/* cameras (the device's ACL) or cameras/{cam} (@one > 0). */
+static gboolean
+route_cameras (Request *r, gint64 one, GError **error)
+{
+  g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (r->h->catalog, r->access->device_id,
+                                                         error);
+  if (dev == NULL)
+    return FALSE;
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (r->h->catalog, error);
+  if (cams == NULL)
+    return FALSE;
+  g_autoptr (GPtrArray) status = nvr_supervisor_status (r->h->sup);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  if (one > 0) {
+    const NvrCameraRow *cam = find_camera (cams, one);
+    if (cam == NULL) {             /* removed between the authorization and now */
+      respond_error (r->msg, 404, "not found");
+      return TRUE;
+    }
+    add_camera (b, cam, status);
+  } else {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "cameras");
+    json_builder_begin_array (b);
+    for (guint i = 0; i < dev->camera_ids->len; i++) {
+      const NvrCameraRow *cam = find_camera (cams, g_array_index (dev->camera_ids, gint64, i));
+      if (cam != NULL)
+        add_camera (b, cam, status);
+    }
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
+  return TRUE;
+}
+
+static gboolean
+range_of (Request *r, gint64 max_range_us, gint64 *from_us, gint64 *to_us)
+{
+  const char *reason = NULL;
+  GUri *uri = soup_server_message_get_uri (r->msg);
+  if (nvr_httproute_parse_range (g_uri_get_query (uri), max_range_us, from_us, to_us,
+                                 &reason) != 0) {
+    respond_error (r->msg, 400, reason);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+route_timeline (Request *r, GError **error)
+{
+  gint64 from_us, to_us;
+  if (!range_of (r, NVR_HTTP_TIMELINE_MAX_RANGE_US, &from_us, &to_us))
+    return TRUE;
+  g_autoptr (GArray) segs = nvr_catalog_timeline (r->h->catalog, r->access->camera_id, from_us,
+                                                  to_us, error);
+  if (segs == NULL)
+    return FALSE;
+  g_autoptr (GArray) spans = nvr_timeline_spans ((NvrTimelineSegment *) (void *) segs->data,
+                                                 segs->len, from_us, to_us, G_USEC_PER_SEC);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  for (int recorded = 1; recorded >= 0; recorded--) {
+    json_builder_set_member_name (b, recorded ? "spans" : "gaps");
+    json_builder_begin_array (b);
+    for (guint i = 0; i < spans->len; i++) {
+      const NvrTimelineSpan *sp = &g_array_index (spans, NvrTimelineSpan, i);
+      if (!sp->recorded != !recorded)
+        continue;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "start_us");
+      json_builder_add_int_value (b, sp->start_us);
+      json_builder_set_member_name (b, "end_us");
+      json_builder_add_int_value (b, sp->end_us);
+      json_builder_end_object (b);
+    }
+    json_builder_end_array (b);
+  }
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
+  return TRUE;
+}
+
+static gboolean
+route_segments (Request *r, GError **error)
+{
+  gint64 from_us, to_us;
+  if (!range_of (r, 0, &from_us, &to_us))
+    return TRUE;
+  g_autoptr (GPtrArray) rows = nvr_catalog_segments_between (r->h->catalog, r->access->camera_id,
+                                                             from_us, to_us, LIST_LIMIT, error);
+  if (rows == NULL)
+    return FALSE;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "segments");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < rows->len; i++) {
+    const NvrSegmentRow *s = rows->pdata[i];
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, s->id);
+    json_builder_set_member_name (b, "start_us");
+    json_builder_add_int_value (b, s->start_us);
+    add_int_or_null (b, "end_us", s->recording ? 0 : s->end_us);
+    add_int_or_null (b, "duration_us", s->recording ? 0 : s->duration_us);
+    json_builder_set_member_name (b, "bytes");
+    json_builder_add_int_value (b, s->bytes);
+    json_builder_set_member_name (b, "recording");
+    json_builder_add_boolean_value (b, s->recording);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
+  return TRUE;
+}
+
+static gboolean
+route_events (Request *r, GError **error)
+{
+  gint64 from_us, to_us;
+  if (!range_of (r, 0, &from_us, &to_us))
+    return TRUE;
+  g_autoptr (GPtrArray) rows = nvr_catalog_events_between (r->h->catalog, r->access->camera_id,
+                                                           from_us, to_us, LIST_LIMIT, error);
+  if (rows == NULL)
+    return FALSE;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "events");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < rows->len; i++) {
+    const NvrEventRow *e = rows->pdata[i];
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, e->id);
+    json_builder_set_member_name (b, "start_us");
+    json_builder_add_int_value (b, e->start_us);
+    add_int_or_null (b, "end_us", e->active ? 0 : e->end_us);
+    json_builder_set_member_name (b, "zones");
+    /* Stored as a JSON array of names (nvr/events.h); anything else shows as no zones. */
+    g_autoptr (JsonParser) p = json_parser_new_immutable ();
+    JsonNode *zones = NULL;
+    if (e->zones && *e->zones && json_parser_load_from_data (p, e->zones, -1, NULL) &&
+        JSON_NODE_HOLDS_ARRAY (json_parser_get_root (p)))
+      zones = json_node_copy (json_parser_get_root (p));
+    json_builder_add_value (b, zones ? zones : json_node_init_array (json_node_alloc (),
+                                                                     json_array_new ()));
+    json_builder_set_member_name (b, "peak_area");
+    json_builder_add_double_value (b, e->peak_area);
+    json_builder_set_member_name (b, "has_thumbnail");
+    json_builder_add_boolean_value (b, e->thumbnail != NULL && *e->thumbnail);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
+  return TRUE;
+}
+
+/* A segment file or event thumbnail the authorization query returned for this camera. */
+static void
+route_object_file (Request *r, const char *content_type)
+{
+  const NvrAccess *a = r->access;
+  if (a->object_path == NULL || a->camera_dir == NULL ||
+      !nvr_paths_is_within (a->camera_dir, a->object_path)) {
+    if (a->object_path != NULL)
+      g_warning ("Failed to serve object %" G_GINT64_FORMAT " of camera %" G_GINT64_FORMAT
+                 ": its path is outside the camera's directory", r->m->object_id,
+                 a->camera_id);
+    respond_error (r->msg, 404, "not found");
+    return;
+  }
+  respond_sendfile (r->h, r->msg, a->object_path, content_type);
+}
+
+static void
+route_snapshot (Request *r)
+{
+  /* The worker renames each new snapshot over <camera_dir>/snapshot.jpg (nvr/worker.c). */
+  g_autofree char *rel = g_build_filename (r->access->camera_dir, "snapshot.jpg", NULL);
+  g_autofree char *abs = g_build_filename (r->h->real_root, rel, NULL);
+  struct stat st;
+  if (r->access->camera_dir == NULL || !nvr_paths_is_within (r->access->camera_dir, rel) ||
+      stat (abs, &st) != 0 || !S_ISREG (st.st_mode)) {
+    respond_error (r->msg, 404, "no snapshot yet");
+    return;
+  }
+  respond_sendfile (r->h, r->msg, rel, "image/jpeg");
+}
+
+static gboolean
+route_devices (Request *r, GError **error)
+{
+  g_autoptr (GPtrArray) devs = nvr_catalog_device_list (r->h->catalog, error);
+  if (devs == NULL)
+    return FALSE;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "devices");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < devs->len; i++) {
+    const NvrDeviceRow *d = devs->pdata[i];
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, d->id);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, d->name);
+    json_builder_set_member_name (b, "admin");
+    json_builder_add_boolean_value (b, d->is_admin);
+    json_builder_set_member_name (b, "created_us");
+    json_builder_add_int_value (b, d->created_us);
+    add_int_or_null (b, "revoked_us", d->revoked_us);
+    add_int_or_null (b, "last_seen_us", d->last_seen_us);
+    json_builder_set_member_name (b, "cameras");
+    json_builder_begin_array (b);
+    for (guint j = 0; d->camera_ids != NULL && j < d->camera_ids->len; j++)
+      json_builder_add_int_value (b, g_array_index (d->camera_ids, gint64, j));
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
+  return TRUE;
+}
+
+/* Maps a catalog refusal to 404/400; FALSE for a database error (500). */
+static gboolean
+catalog_refusal (Request *r, GError **error)
+{
+  if (g_error_matches (*error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND)) {
+    respond_error (r->msg, 404, "no such device");
+  } else if (g_error_matches (*error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID)) {
+    respond_error (r->msg, 400, (*error)->message);
+  } else {
+    return FALSE;
+  }
+  g_clear_error (error);
+  return TRUE;
+}
+
+static gboolean
+route_device_revoke (Request *r, GError **error)
+{
+  if (!nvr_catalog_device_revoke (r->h->catalog, r->m->device_id, r->now_us, error))
+    return catalog_refusal (r, error);
+  g_message ("Device %" G_GINT64_FORMAT " revoked by device %" G_GINT64_FORMAT,
+             r->m->device_id, r->access->device_id);
+  nvr_http_device_changed (r->h, r->m->device_id);
+  respond_empty_object (r->msg);
+  return TRUE;
+}
+
+static gboolean
+route_device_cameras (Request *r, GError **error)
+{
+  g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (r->h->catalog, r->m->device_id, error);
+  if (dev == NULL)
+    return catalog_refusal (r, error);
+  GArray *ids = r->body->cameras;
+  if (!nvr_catalog_device_set_cameras (r->h->catalog, r->m->device_id, (gint64 *) (void *) ids->data,
+                                       ids->len, error))
+    return catalog_refusal (r, error);
+  g_message ("Device %" G_GINT64_FORMAT " now sees %u camera(s) (set by device %" G_GINT64_FORMAT
+             ")", r->m->device_id, ids->len, r->access->device_id);
+  nvr_http_device_changed (r->h, r->m->device_id);
+  respond_empty_object (r->msg);
+  return TRUE;
+}
+
+static void
+route_invites (Request *r)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  gint64 expires_us = 0;
+  GArray *ids = r->body->cameras;
+  g_autofree char *code = nvr_pairing_invite_create (r->h->pairing, r->body->name,
+                                                     (gint64 *) (void *) ids->data, ids->len,
+                                                     r->body->admin, r->body->ttl_s, r->now_us,
+                                                     &url, &expires_us, &error);
+  if (code == NULL) {
+    if (error->domain == NVR_CATALOG_ERROR && error->code == NVR_CATALOG_ERROR_DB) {
+      g_warning ("Failed to create an invite: %s", error->message);
+      respond_error (r->msg, 500, "internal error");
+    } else {
+      respond_error (r->msg, 400, error->message);
+    }
+    return;
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "code");
+  json_builder_add_string_value (b, code);
+  json_builder_set_member_name (b, "url");
+  if (url)
+    json_builder_add_string_value (b, url);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "expires_us");
+  json_builder_add_int_value (b, expires_us);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
+}
+
+/* ---- live ---- */
+
+static void
+live_client_free (LiveClient *c)
+{
+  g_signal_handler_disconnect (c->msg, c->wrote_handler);
+  g_signal_handler_disconnect (c->msg, c->finished_handler);
+  g_object_unref (c->msg);
+  g_free (c);
+}
+
+static void
+live_write (GBytes *chunk, gpointer data)
+{
+  LiveClient *c = data;
+  if (c->id == 0)
+    return;
+  if (!c->started) {
+    /* Headers go out with the first bytes, once the codec of the stream is known. */
+    const char *codec = nvr_live_hub_codec (c->http->live, c->camera_id);
+    if (codec != NULL)
+      soup_message_headers_replace (soup_server_message_get_response_headers (c->msg),
+                                    "X-Hearth-Codec", codec);
+    c->started = TRUE;
+  }
+  soup_message_body_append_bytes (soup_server_message_get_response_body (c->msg), chunk);
+  c->queued += g_bytes_get_size (chunk);
+  soup_server_message_unpause (c->msg);
+}
+
+static gsize
+live_queued (gpointer data)
+{
+  return ((LiveClient *) data)->queued;
+}
+
+static void
+live_ended (gpointer data)
+{
+  LiveClient *c = data;
+  if (c->id == 0)
+    return;
+  c->id = 0;
+  soup_message_body_complete (soup_server_message_get_response_body (c->msg));
+  soup_server_message_unpause (c->msg);
+}
+
+static void
+on_live_wrote (SoupServerMessage *msg, guint size, gpointer data)
+{
+  LiveClient *c = data;
+  c->queued -= MIN (c->queued, (gsize) size);
+}
+
+/* The HTTP exchange is over (stream ended, the client went away, or the server is freed). */
+static void
+on_live_finished (SoupServerMessage *msg, gpointer data)
+{
+  LiveClient *c = data;
+  if (c->id != 0)
+    nvr_live_hub_detach (c->http->live, c->id);
+  c->id = 0;
+  g_hash_table_remove (c->http->live_clients, c);
+  live_client_free (c);   /* the connection still holds the message until after this signal */
+}
+
+static void
+route_live (Request *r)
+{
+  NvrHttp *h = r->h;
+  static const NvrLiveSink sink = { live_write, live_queued, live_ended };
+  LiveClient *c = g_new0 (LiveClient, 1);
+  c->http = h;
+  c->msg = g_object_ref (r->msg);
+  c->camera_id = r->access->camera_id;
+  c->device_id = r->access->device_id;
+  memcpy (c->token_hash, r->token_hash, sizeof c->token_hash);
+  c->id = nvr_live_hub_attach (h->live, c->camera_id, c->device_id, &sink, c);
+  if (c->id == 0) {
+    g_object_unref (c->msg);
+    g_free (c);
+    respond_error (r->msg, 429, "too many live viewers of this camera");
+    return;
+  }
+  c->wrote_handler = g_signal_connect (r->msg, "wrote-body-data", G_CALLBACK (on_live_wrote), c);
+  c->finished_handler = g_signal_connect (r->msg, "finished", G_CALLBACK (on_live_finished), c);
+  g_hash_table_add (h->live_clients, c);
+
+  common_headers (r->msg);
+  SoupMessageHeaders *rh = soup_server_message_get_response_headers (r->msg);
+  soup_message_headers_set_encoding (rh, SOUP_ENCODING_CHUNKED);
+  soup_message_headers_set_content_type (rh, "video/mp4", NULL);
+  /* Sent bytes are dropped at once: the body never grows with the stream. */
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (r->msg), FALSE);
+  soup_server_message_set_status (r->msg, 200, NULL);
+  soup_server_message_pause (r->msg);
+}
+
+/* One authorization of one request; @out is filled (zeroed when there is no usable cookie). */
+static gboolean
+authorize (NvrHttp *h, const guint8 *token_hash, gint64 now_us, gint64 camera_id,
+           NvrObjectKind kind, gint64 object_id, NvrAccess *out, GError **error)
+{
+  memset (out, 0, sizeof *out);
+  if (token_hash == NULL)
+    return TRUE;
+  return nvr_catalog_authorize (h->catalog, token_hash, now_us,
+                                h->config->web_session_idle_s * G_USEC_PER_SEC,
+                                h->config->web_session_max_s * G_USEC_PER_SEC, camera_id, kind,
+                                object_id, out, error);
+}
+
+typedef struct {
+  GHashTable *denied;       /* "camera:device" strings */
+} RecheckData;
+
+static gboolean
+live_still_allowed (gint64 camera_id, gint64 device_id, gpointer data)
+{
+  RecheckData *rd = data;
+  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, camera_id,
+                                          device_id);
+  return !g_hash_table_contains (rd->denied, key);
+}
+
+/* Re-authorizes every live client with its own session; a (camera, device) pair any of whose
+ * clients is no longer allowed is ended through the hub. */
+static void
+live_recheck (NvrHttp *h)
+{
+  if (g_hash_table_size (h->live_clients) == 0)
+    return;
+  RecheckData rd = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
+  gint64 now_us = g_get_real_time ();
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, h->live_clients);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    LiveClient *c = key;
+    if (c->id == 0)
+      continue;
+    g_auto (NvrAccess) access = { 0 };
+    g_autoptr (GError) error = NULL;
+    if (!authorize (h, c->token_hash, now_us, c->camera_id, NVR_OBJECT_NONE, 0, &access,
+                    &error)) {
+      g_warning ("Failed to re-authorize a live client: %s", error->message);
+      continue;   /* a database hiccup ends no stream; the next pass decides */
+    }
+    if (nvr_auth_decide (NVR_POLICY_CAMERA, NVR_OBJECT_NONE, &access) != 0 ||
+        access.device_id != c->device_id)
+      g_hash_table_add (rd.denied, g_strdup_printf ("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT,
+                                                    c->camera_id, c->device_id));
+  }
+  if (g_hash_table_size (rd.denied) > 0)
+    nvr_live_hub_recheck (h->live, live_still_allowed, &rd);
+  g_hash_table_unref (rd.denied);
+}
+
+static gboolean
+on_recheck_timer (gpointer data)
+{
+  live_recheck (data);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+nvr_http_device_changed (NvrHttp *http, gint64 device_id)
+{
+  if (http != NULL)
+    live_recheck (http);
+}
+
+/* ---- the one handler ---- */
+
+/* After the headers, before the body: a declared body over the maximum is refused without
+ * keeping it; a chunked one is counted as it arrives (on_got_chunk). */
+static void
+on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer data)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  if (body->length > NVR_HTTP_BODY_MAX && !g_object_get_data (G_OBJECT (msg), BODY_TOO_LARGE)) {
+    g_object_set_data (G_OBJECT (msg), BODY_TOO_LARGE, GINT_TO_POINTER (1));
+    soup_message_body_set_accumulate (body, FALSE);
+    soup_message_body_truncate (body);
+  }
+}
+
+static void
+early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+               gpointer data)
+{
+  SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
+  if (soup_message_headers_get_encoding (req) == SOUP_ENCODING_CONTENT_LENGTH &&
+      soup_message_headers_get_content_length (req) > NVR_HTTP_BODY_MAX) {
+    soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                  "close");
+    respond_error (msg, 413, status_reason (413));
+    return;
+  }
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
+}
+
+static void
+handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GHashTable *query,
+         gpointer data)
+{
+  NvrHttp *h = data;
+  const char *method = soup_server_message_get_method (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
+  g_autoptr (GError) error = NULL;
+
+  if (g_object_get_data (G_OBJECT (msg), BODY_TOO_LARGE)) {
+    respond_error (msg, 413, status_reason (413));
+    return;
+  }
+  NvrRouteMatch m;
+  guint status = nvr_httproute_match (method, g_uri_get_path (uri), &m);
+  if (status != 0) {
+    respond_error (msg, status, status_reason (status));
+    return;
+  }
+  const NvrRoute *route = m.route;
+  const char *reason = NULL;
+  status = nvr_httproute_check_mutation (method, soup_message_headers_get_one (req,
+                                                                                "Content-Type"),
+                                         soup_message_headers_get_one (req, "Origin"),
+                                         soup_message_headers_get_one (req, "Sec-Fetch-Site"),
+                                         h->config->web_origin, &reason);
+  if (status != 0) {
+    respond_error (msg, status, reason);
+    return;
+  }
+  Request r = { .h = h, .msg = msg, .m = &m, .now_us = g_get_real_time () };
+  g_auto (NvrAccess) access = { 0 };
+  r.access = &access;
+
+  /* The session cookie, if any, as the hash it is stored under. */
+  g_autofree char *token = nvr_httproute_cookie (soup_message_headers_get_one (req, "Cookie"),
+                                                 NVR_AUTH_COOKIE_NAME);
+  r.have_token = token != NULL && nvr_pairing_token_hash (token, r.token_hash);
+
+  if (route->policy != NVR_POLICY_PUBLIC) {
+    NvrObjectKind kind = route->kind;
+    if (!authorize (h, r.have_token ? r.token_hash : NULL, r.now_us, m.camera_id, kind,
+                    m.object_id, &access, &error)) {
+      g_warning ("Failed to authorize %s %s: %s", method, route->pattern, error->message);
+      respond_error (msg, 500, "internal error");
+      return;
+    }
+    status = nvr_auth_decide (route->policy, kind, &access);
+    if (status == 0 && route->policy == NVR_POLICY_CAMERA && access.camera_id != m.camera_id) {
+      g_warning ("Failed to authorize %s %s: the catalog answered for camera %" G_GINT64_FORMAT
+                 ", not %" G_GINT64_FORMAT, method, route->pattern, access.camera_id,
+                 m.camera_id);
+      status = 500;
+    }
+    if (status != 0) {
+      respond_error (msg, status, status_reason (status));
+      return;
+    }
+  }
+
+  /* Parameters and the body, once the requester is known to be allowed to send them. */
+  if (route->query == NVR_QUERY_NONE && g_uri_get_query (uri) != NULL) {
+    respond_error (msg, 400, "this route takes no query");
+    return;
+  }
+  g_auto (NvrBody) body = { 0 };
+  {
+    SoupMessageBody *rb = soup_server_message_get_request_body (msg);
+    g_autoptr (GBytes) bytes = soup_message_body_flatten (rb);
+    g_autofree char *body_reason = NULL;
+    gsize len = 0;
+    const char *bdata = g_bytes_get_data (bytes, &len);
+    status = nvr_httproute_parse_body (route->body, bdata, len, &body, &body_reason);
+    if (status != 0) {
+      respond_error (msg, status, body_reason);
+      return;
+    }
+  }
+  r.body = &body;
+
+  if (route->policy == NVR_POLICY_CAMERA)
+    set_camera_header (msg, access.camera_id);
+
+  gboolean ok = TRUE;
+  switch (route->id) {
+  case NVR_ROUTE_PAIR_BEGIN: route_pair_begin (&r); break;
+  case NVR_ROUTE_PAIR_FINISH: route_pair_finish (&r); break;
+  case NVR_ROUTE_LOGIN_BEGIN: route_login_begin (&r); break;
+  case NVR_ROUTE_LOGIN_FINISH: route_login_finish (&r); break;
+  case NVR_ROUTE_LOGOUT: ok = route_logout (&r, &error); break;
+  case NVR_ROUTE_ME: ok = route_me (&r, &error); break;
+  case NVR_ROUTE_CAMERAS: ok = route_cameras (&r, 0, &error); break;
+  case NVR_ROUTE_CAMERA: ok = route_cameras (&r, access.camera_id, &error); break;
+  case NVR_ROUTE_TIMELINE: ok = route_timeline (&r, &error); break;
+  case NVR_ROUTE_SEGMENTS: ok = route_segments (&r, &error); break;
+  case NVR_ROUTE_SEGMENT_MEDIA: route_object_file (&r, "video/mp4"); break;
+  case NVR_ROUTE_SNAPSHOT: route_snapshot (&r); break;
+  case NVR_ROUTE_EVENTS: ok = route_events (&r, &error); break;
+  case NVR_ROUTE_EVENT_THUMBNAIL: route_object_file (&r, "image/jpeg"); break;
+  case NVR_ROUTE_LIVE: route_live (&r); break;
+  case NVR_ROUTE_DEVICES: ok = route_devices (&r, &error); break;
+  case NVR_ROUTE_DEVICE_REVOKE: ok = route_device_revoke (&r, &error); break;
+  case NVR_ROUTE_DEVICE_CAMERAS: ok = route_device_cameras (&r, &error); break;
+  case NVR_ROUTE_INVITES: route_invites (&r); break;
+  case NVR_ROUTE_COUNT: default: g_assert_not_reached ();
+  }
+  if (!ok) {
+    g_warning ("Failed to answer %s %s: %s", method, route->pattern,
+               error ? error->message : "unknown error");
+    soup_message_headers_remove (soup_server_message_get_response_headers (msg), "X-Sendfile");
+    respond_error (msg, 500, "internal error");
+  }
+}
+
+/* ---- the server ---- */
+
+static void
+on_connection_gone (gpointer data, GObject *gone)
+{
+  NvrHttp *h = data;
+  g_hash_table_remove (h->connections, gone);
+}
+
+/* Connections are accepted here rather than by soup_server_listen_socket(): libsoup then sees
+ * an IPv4 local address, so a request without a Host header gets a plain 400 instead of
+ * GLib criticals from its inet-address calls on a unix socket address; and the number of open
+ * connections has a maximum. (libsoup keeps no idle connection alive this way, which costs
+ * nothing behind lighttpd: mod_proxy opens one connection per request.) */
+static gboolean
+on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
+{
+  NvrHttp *h = data;
+  if (g_hash_table_size (h->connections) >= MAX_CONNECTIONS) {
+    if (!h->refused_logged)
+      g_warning ("Failed to accept a web API connection: %d already open", MAX_CONNECTIONS);
+    h->refused_logged = TRUE;
+    g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+    return TRUE;
+  }
+  h->refused_logged = FALSE;
+  g_autoptr (GError) error = NULL;
+  if (!soup_server_accept_iostream (h->server, G_IO_STREAM (conn), h->fake_addr, h->fake_addr,
+                                    &error)) {
+    g_warning ("Failed to accept a web API connection: %s", error->message);
+    return TRUE;
+  }
+  g_hash_table_add (h->connections, conn);
+  g_object_weak_ref (G_OBJECT (conn), on_connection_gone, h);
+  return TRUE;
+}
+
+static GSocket *
+listen_unix (const char *path, GError **error)
+{
+  struct stat st;
+  if (lstat (path, &st) == 0) {
+    if (!S_ISSOCK (st.st_mode)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   "Failed to listen on '%s': it exists and is not a socket", path);
+      return NULL;
+    }
+    if (g_unlink (path) != 0) {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
+                   "Failed to remove the stale socket '%s': %s", path, g_strerror (e));
+      return NULL;
+    }
+  }
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (sock == NULL)
+    return NULL;
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+  if (!g_socket_bind (sock, addr, FALSE, error))
+    return NULL;
+  if (g_chmod (path, 0660) != 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Failed to chmod '%s': %s", path,
+                 g_strerror (e));
+    return NULL;
+  }
+  g_socket_set_listen_backlog (sock, 64);
+  if (!g_socket_listen (sock, error))
+    return NULL;
+  return g_steal_pointer (&sock);
+}
+
+NvrHttp *
+nvr_http_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup,
+              NvrLiveHub *live, NvrPairing *pairing, GError **error)
+{
+  g_return_val_if_fail (config->web_origin != NULL && live != NULL && pairing != NULL, NULL);
+  g_autofree char *real_root = realpath (config->storage_root, NULL);
+  if (real_root == NULL) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Failed to resolve '%s': %s",
+                 config->storage_root, g_strerror (e));
+    return NULL;
+  }
+  g_autoptr (GSocket) sock = listen_unix (config->web_socket, error);
+  if (sock == NULL)
+    return NULL;
+
+  NvrHttp *h = g_new0 (NvrHttp, 1);
+  h->config = config;
+  h->catalog = catalog;
+  h->sup = sup;
+  h->live = live;
+  h->pairing = pairing;
+  h->real_root = g_steal_pointer (&real_root);
+  h->socket_path = g_strdup (config->web_socket);
+  h->live_clients = g_hash_table_new (g_direct_hash, g_direct_equal);
+  h->connections = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  h->fake_addr = g_inet_socket_address_new (lo, 0);
+  /* raw-paths: the path is matched still percent-encoded (GLib has only resolved dot segments
+   * and unreserved escapes like %31, which are the same URI), so "%2f" never matches. */
+  h->server = soup_server_new ("raw-paths", TRUE, "server-header", NULL, NULL);
+  soup_server_add_early_handler (h->server, NULL, early_handler, h, NULL);
+  soup_server_add_handler (h->server, NULL, handler, h, NULL);
+  h->service = g_socket_service_new ();
+  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (h->service), sock, NULL, error)) {
+    nvr_http_free (h);
+    return NULL;
+  }
+  g_signal_connect (h->service, "incoming", G_CALLBACK (on_incoming), h);
+  g_socket_service_start (h->service);
+  h->recheck_source = g_timeout_add (LIVE_RECHECK_MS, on_recheck_timer, h);
+  g_message ("Web API on '%s' for origin %s", h->socket_path, config->web_origin);
+  return h;
+}
+
+void
+nvr_http_free (NvrHttp *http)
+{
+  if (http == NULL)
+    return;
+  if (http->recheck_source)
+    g_source_remove (http->recheck_source);
+  /* Live clients first: off the hub, then their exchanges end with the server. */
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, http->live_clients);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    LiveClient *c = key;
+    if (c->id != 0)
+      nvr_live_hub_detach (http->live, c->id);
+    c->id = 0;
+    g_hash_table_iter_remove (&it);
+    live_client_free (c);
+  }
+  if (http->service != NULL) {
+    g_socket_service_stop (http->service);
+    g_socket_listener_close (G_SOCKET_LISTENER (http->service));
+    g_signal_handlers_disconnect_by_data (http->service, http);
+    g_object_unref (http->service);
+  }
+  g_hash_table_iter_init (&it, http->connections);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    g_object_weak_unref (key, on_connection_gone, http);
+  g_hash_table_remove_all (http->connections);
+  if (http->server != NULL) {
+    soup_server_disconnect (http->server);
+    g_object_unref (http->server);
+  }
+  if (http->socket_path != NULL)
+    g_unlink (http->socket_path);
+  g_hash_table_unref (http->live_clients);
+  g_hash_table_unref (http->connections);
+  g_clear_object (&http->fake_addr);
+  g_free (http->socket_path);
+  g_free (http->real_root);
+  g_free (http);
+}
