@@ -14,7 +14,7 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   lighttpd lighttpd-mod-openssl openssl mosquitto mosquitto-clients
   # tests: driver scripts and catalog inspection
-  python3 sqlite3 procps iproute2
+  python3 python3-nacl sqlite3 procps iproute2
 )
 # browser end-to-end tests (tests/e2e): Debian's chromium, driven by playwright-core from npm
 PACKAGES+=(chromium fonts-liberation)
