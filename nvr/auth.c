@@ -105,6 +105,11 @@ nvr_auth_b64_decode_exact (const char *text, guint8 *out, gsize len)
   gsize text_len = strlen (text);
   if (text_len != sodium_base64_ENCODED_LEN (len, B64_VARIANT) - 1)
     return FALSE;
+  /* libsodium 1.0.18 maps some bytes >= 0x80 to alphabet values (found by fuzz-pairing):
+   * check the alphabet here. */
+  if (strspn (text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+      text_len)
+    return FALSE;
   size_t bin_len = 0;
   const char *end = NULL;
   if (sodium_base642bin (out, len, text, text_len, NULL, &bin_len, &end, B64_VARIANT) != 0)

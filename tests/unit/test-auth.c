@@ -133,6 +133,8 @@ test_b64 (void)
     { "-_8=", 2 },
     { "Zm9\n", 3 },
     { "Zm9*", 3 },
+    { "Zm9\x9c", 3 },    /* libsodium alone decodes some bytes >= 0x80 (found by fuzzing) */
+    { "Zm9\xff", 3 },
     { "", 1 },
   };
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
