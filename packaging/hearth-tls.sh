@@ -45,7 +45,8 @@ for h in "${hosts[@]}"; do
   san="${san:+$san,}$entry"
 done
 
-mkdir -p "$(dirname "$cert")" "$(dirname "$key")"
+mkdir -p "$(dirname "$cert")"
+mkdir -p -m 0700 "$(dirname "$key")"
 # Write both under temporary names in the target directories, then rename: a crash never leaves
 # a half-written pair that the check above would take for a good one.
 tmpkey=$(mktemp "$key.XXXXXX")
