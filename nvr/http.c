@@ -24,7 +24,6 @@
 
 #define LIST_LIMIT 1000                  /* segments or events in one answer */
 #define LIVE_RECHECK_MS 1000             /* live clients are re-authorized this often */
-#define BODY_TOO_LARGE "nvr-http-too-large"
 #define MAX_CONNECTIONS 256              /* open connections (lighttpd is the only peer) */
 
 struct _NvrHttp {
@@ -42,6 +41,7 @@ struct _NvrHttp {
   gboolean refused_logged;
   GHashTable *live_clients;              /* LiveClient* (owned; freed on "finished") */
   guint recheck_source;
+  guint ticks;                           /* of the recheck timer: expired sessions every 60 */
 };
 
 typedef struct {
@@ -833,7 +833,17 @@ live_recheck (NvrHttp *h)
 static gboolean
 on_recheck_timer (gpointer data)
 {
-  live_recheck (data);
+  NvrHttp *h = data;
+  live_recheck (h);
+  /* Expired sessions never authorize anything (the query checks both limits); this only
+   * keeps the table small. */
+  if (++h->ticks % 60 == 0) {
+    g_autoptr (GError) error = NULL;
+    if (!nvr_catalog_sessions_expire (h->catalog, g_get_real_time (),
+                                      h->config->web_session_idle_s * G_USEC_PER_SEC,
+                                      h->config->web_session_max_s * G_USEC_PER_SEC, &error))
+      g_warning ("Failed to delete expired sessions: %s", error->message);
+  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -846,19 +856,53 @@ nvr_http_device_changed (NvrHttp *http, gint64 device_id)
 
 /* ---- the one handler ---- */
 
-/* After the headers, before the body: a declared body over the maximum is refused without
- * keeping it; a chunked one is counted as it arrives (on_got_chunk). */
+/* Answers 413 at once and closes, without reading a body the peer announced as too large:
+ * libsoup itself would read (and drop) all of it before answering. The connection is taken
+ * from libsoup; the answer (a few hundred bytes, the first on this connection, so the socket
+ * buffer is empty) is written without blocking. */
+static void
+refuse_too_large (SoupServerMessage *msg)
+{
+  static const char body[] = "{\"error\":\"request body too large\"}";
+  g_autofree char *text = g_strdup_printf ("HTTP/1.1 413 Request Entity Too Large\r\n"
+                                           "Connection: close\r\n"
+                                           "Cache-Control: no-store\r\n"
+                                           "X-Content-Type-Options: nosniff\r\n"
+                                           "Content-Type: application/json\r\n"
+                                           "Content-Length: %zu\r\n\r\n%s",
+                                           sizeof body - 1, body);
+  g_autoptr (GIOStream) stream = soup_server_message_steal_connection (msg);
+  if (stream == NULL)
+    return;
+  GOutputStream *out = g_io_stream_get_output_stream (stream);
+  if (G_IS_POLLABLE_OUTPUT_STREAM (out))
+    g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), text,
+                                                strlen (text), NULL, NULL);
+  /* Drop what already arrived (bounded), so that the peer sees an orderly end rather than
+   * ECONNRESET for unread input. */
+  GInputStream *in = g_io_stream_get_input_stream (stream);
+  char scratch[4096];
+  for (gsize dropped = 0; G_IS_POLLABLE_INPUT_STREAM (in) && dropped < 1024 * 1024;) {
+    gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), scratch,
+                                                         sizeof scratch, NULL, NULL);
+    if (n <= 0)
+      break;
+    dropped += (gsize) n;
+  }
+  g_io_stream_close (stream, NULL, NULL);
+}
+
+/* A chunked body is counted as it arrives and refused as soon as it is over the maximum. */
 static void
 on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer data)
 {
-  SoupMessageBody *body = soup_server_message_get_request_body (msg);
-  if (body->length > NVR_HTTP_BODY_MAX && !g_object_get_data (G_OBJECT (msg), BODY_TOO_LARGE)) {
-    g_object_set_data (G_OBJECT (msg), BODY_TOO_LARGE, GINT_TO_POINTER (1));
-    soup_message_body_set_accumulate (body, FALSE);
-    soup_message_body_truncate (body);
+  if (soup_server_message_get_request_body (msg)->length > NVR_HTTP_BODY_MAX) {
+    g_signal_handlers_disconnect_by_func (msg, on_got_chunk, data);
+    refuse_too_large (msg);
   }
 }
 
+/* After the headers, before the body: a declared body over the maximum is refused at once. */
 static void
 early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
                gpointer data)
@@ -866,10 +910,7 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
   if (soup_message_headers_get_encoding (req) == SOUP_ENCODING_CONTENT_LENGTH &&
       soup_message_headers_get_content_length (req) > NVR_HTTP_BODY_MAX) {
-    soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
-                                  "close");
-    respond_error (msg, 413, status_reason (413));
+    refuse_too_large (msg);
     return;
   }
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
@@ -885,10 +926,6 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
   g_autoptr (GError) error = NULL;
 
-  if (g_object_get_data (G_OBJECT (msg), BODY_TOO_LARGE)) {
-    respond_error (msg, 413, status_reason (413));
-    return;
-  }
   NvrRouteMatch m;
   guint status = nvr_httproute_match (method, g_uri_get_path (uri), &m);
   if (status != 0) {

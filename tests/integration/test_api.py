@@ -196,6 +196,16 @@ def test():
         check(r.status == 415, f"pair/begin as text/plain: {r!r}")
         r = phone.post("pair/begin", None, raw=b'{"code": ' + b'"x' * 9000 + b'"}')
         check(r.status == 413, f"pair/begin with a 18 KB body: {r!r}")
+        # A body announced as 100 MB is refused from its headers alone, at once.
+        t0 = time.monotonic()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(web_sock)
+            s.sendall(b"POST /api/v1/pair/begin HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n")
+            answer = s.recv(4096)
+        check(answer.startswith(b"HTTP/1.1 413 ") and b"no-store" in answer and
+              time.monotonic() - t0 < 2, f"Content-Length 100 MB: {answer[:80]!r}")
         r = phone.post("pair/begin", None, raw=b"[1]")
         check(r.status == 400, f"pair/begin with an array body: {r!r}")
         begin, r = phone.pair(code)
