@@ -45,8 +45,8 @@ for h in "${hosts[@]}"; do
   san="${san:+$san,}$entry"
 done
 
-mkdir -p "$(dirname "$cert")"
-mkdir -p -m 0700 "$(dirname "$key")"
+# The certificate is public (the daemon reads it for `nvr pair`); the key file alone is 0600.
+mkdir -p "$(dirname "$cert")" "$(dirname "$key")"
 # Write both under temporary names in the target directories, then rename: a crash never leaves
 # a half-written pair that the check above would take for a good one.
 tmpkey=$(mktemp "$key.XXXXXX")
