@@ -8,7 +8,7 @@ PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libgstreamer-plugins-bad1.0-dev libgstrtspserver-1.0-dev
-  libsqlite3-dev libsodium-dev libmosquitto-dev libsoup-3.0-dev libjson-glib-dev
+  libsqlite3-dev libsodium-dev libmosquitto-dev libsoup-3.0-dev libjson-glib-dev libqrencode-dev
   # run: RTSP, H.264/H.265 parsing and muxing, decoding for tests
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
