@@ -99,6 +99,7 @@ status_reason (guint status)
   case 405: return "method not allowed";
   case 413: return "request body too large";
   case 429: return "too many requests";
+  case 503: return "unavailable";
   default: return "internal error";
   }
 }
@@ -753,7 +754,7 @@ route_live (Request *r)
   if (c->id == 0) {
     g_object_unref (c->msg);
     g_free (c);
-    respond_error (r->msg, 429, "too many live viewers of this camera");
+    respond_error (r->msg, 503, "too many live viewers of this camera");
     return;
   }
   c->wrote_handler = g_signal_connect (r->msg, "wrote-body-data", G_CALLBACK (on_live_wrote), c);
