@@ -105,11 +105,13 @@ main (int argc, char **argv)
 
   g_autofree char *root = NULL, *out = NULL;
   int seconds = 12, late = 6;
+  gboolean no_live = FALSE;
   GOptionEntry entries[] = {
     { "root", 0, 0, G_OPTION_ARG_FILENAME, &root, "Storage root", "DIR" },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Where client streams are written", "DIR" },
     { "seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Run this long", "S" },
     { "late", 0, 0, G_OPTION_ARG_INT, &late, "Attach late clients after this long", "S" },
+    { "no-live", 0, 0, G_OPTION_ARG_NONE, &no_live, "Attach no client (CPU baseline)", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("URL... - live hub end to end");
@@ -148,14 +150,20 @@ main (int argc, char **argv)
    * the live branch on through the supervisor, which remembers it for the worker it starts. */
   for (guint i = 0; i < cams->len; i++) {
     NvrCameraRow *r = cams->pdata[i];
+    if (no_live) {
+      nvr_supervisor_add (sup, r);
+      nvr_supervisor_set_detect (sup, r->id, FALSE);   /* motion decoding is not measured here */
+      continue;
+    }
     g_ptr_array_add (clients, client_attach (hub, out, r->id, r->name, "early", 1));
     if (i == 0)
       g_ptr_array_add (clients, client_attach (hub, out, r->id, r->name, "denied",
                                                DENIED_DEVICE));
     nvr_supervisor_add (sup, r);
+    nvr_supervisor_set_detect (sup, r->id, FALSE);
   }
   run_for (loop, (guint) late * 1000);
-  for (guint i = 0; i < cams->len; i++) {
+  for (guint i = 0; i < cams->len && !no_live; i++) {
     NvrCameraRow *r = cams->pdata[i];
     g_ptr_array_add (clients, client_attach (hub, out, r->id, r->name, "late", 2));
   }
