@@ -167,6 +167,7 @@ try {
   const b = await liveState(page);
   log(`live: currentTime ${a.t.toFixed(2)} -> ${b.t.toFixed(2)} s over 2.5 s, ${b.bytes} bytes received`);
   check(b.t - a.t > 1.0, `live view does not advance (${a.t} -> ${b.t})`);
+  check(!(await page.locator('figure.camera button.reconnect').isVisible()), '"Reconnect" offered while live');
   check(b.bytes > a.bytes, 'no live bytes arrived');
   const g1 = await grabFrame(page, 'figure.camera video', 'live-frame-1.jpg');
   await sleep(1000);
@@ -253,6 +254,7 @@ try {
   const later = await liveState(page);
   check(later.bytes === after.bytes, `live bytes kept arriving after the stream ended (${after.bytes} -> ${later.bytes})`);
   check(after.state === 'ended' && /stream ended/.test(after.caption), `live view state "${after.state}" / "${after.caption}"`);
+  check(await page.locator('figure.camera button.reconnect').isVisible(), '"Reconnect" not offered after the end');
   await page.screenshot({ path: art('4-revoked-live.png'), fullPage: true });
   check(silence <= REVOKE_LIMIT_MS, `live view stopped ${silence.toFixed(0)} ms after the revoke (limit ${REVOKE_LIMIT_MS} ms)`);
 
