@@ -184,8 +184,8 @@ def e2e_test():
                 p.stdin.flush()
 
             status = run_node("pair_live_revoke.mjs", env, on_line)
-            check(revoked, "the browser test never asked for the revocation")
             check(status == 0, f"pair_live_revoke.mjs failed ({status}); artifacts in {artifacts}")
+            check(revoked, "the browser test never asked for the revocation")
             with h.catalog() as db:
                 row = db.execute("SELECT revoked_us FROM devices WHERE name = 'e2e'").fetchone()
             check(row is not None and row[0] is not None, "device e2e is not revoked in the catalog")
