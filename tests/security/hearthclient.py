@@ -155,8 +155,10 @@ class Response:
 class Client:
     """One device (or a would-be device). Not thread-safe: one Client per thread."""
 
-    def __init__(self, transport, origin, name="client", timeout=15, key=None):
+    def __init__(self, transport, origin, name="client", timeout=15, key=None, retry_stale=True):
         self.transport = transport
+        self.retry_stale = retry_stale    # resend once when a kept-alive connection was closed
+        self.stale_retries = 0
         self.origin = origin
         self.name = name
         self.timeout = timeout
@@ -214,12 +216,24 @@ class Client:
                 hdrs[k] = v
         if fresh or stream_seconds is not None:
             self.close()
+        reused = self.conn is not None
         if self.conn is None:
             self.conn = self.transport.connect(self.timeout)
         t0 = time.monotonic()
         try:
-            self.conn.request(method, path, body=raw, headers=hdrs)
-            r = self.conn.getresponse()
+            try:
+                self.conn.request(method, path, body=raw, headers=hdrs)
+                r = self.conn.getresponse()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # The server closed the kept-alive connection (it restarted, or timed the
+                # connection out) before reading this request: what browsers do, resend once.
+                if not (reused and self.retry_stale):
+                    raise
+                self.stale_retries += 1
+                self.close()
+                self.conn = self.transport.connect(self.timeout)
+                self.conn.request(method, path, body=raw, headers=hdrs)
+                r = self.conn.getresponse()
             if stream_seconds is None:
                 data = r.read(max_bytes + 1)
                 truncated = len(data) > max_bytes

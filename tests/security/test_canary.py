@@ -59,7 +59,7 @@ class Scan:
 def test():
     port = free_port()
     conf = f"[mqtt]\nhost = 127.0.0.1\nport = {port}\nkeepalive_seconds = 5\n"
-    with Harness("canary", segment_seconds=4, extra_config=conf) as h:
+    with Harness("canary", segment_seconds=10, extra_config=conf) as h:
         broker = Broker(h.dir, port)
         try:
             broker.start()

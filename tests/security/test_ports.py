@@ -106,7 +106,17 @@ def test():
             broker.stop()
 
 
+def listening(pids):
+    inodes = socket_inodes(pids)
+    return [(t, local) for t in ("tcp", "tcp6") for local, st, inode in net_table(t)
+            if inode in inodes and st == "0A"]
+
+
 def inspect(h, w):
+    # The detector itself: fakecam's RTSP server must show up as listening.
+    fc = listening(descendants(h.fakecam.pid))
+    check(any(local.endswith(f":{h.fakecam_port:04X}") for _, local in fc),
+          f"the check does not see fakecam's listening port {h.fakecam_port}: {fc}")
     pids = descendants(h.daemon.pid)
     check(len(pids) >= 3, f"expected the daemon and 2 workers, found pids {pids}")
     inodes = socket_inodes(pids)

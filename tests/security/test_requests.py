@@ -12,6 +12,7 @@ makes"), with an admin session that WOULD be allowed each mutation:
 
 import socket
 import time
+from contextlib import closing
 
 from world import Harness, World, check, hc, log, run
 
@@ -46,7 +47,7 @@ def test():
         cams = sorted(w.cams.values())
 
         def snapshot():
-            with h.catalog() as db:
+            with closing(h.catalog()) as db:
                 return (db.execute("SELECT id, revoked_us FROM devices ORDER BY id").fetchall(),
                         db.execute("SELECT * FROM device_cameras ORDER BY 1, 2").fetchall(),
                         db.execute("SELECT count(*) FROM invites").fetchone()[0],
@@ -77,6 +78,7 @@ def test():
             ("Content-Type multipart", {"content_type": "multipart/form-data; boundary=x"}, 415),
             ("Content-Type missing", {"content_type": None}, 415),
         ]
+        code, _ = hc.invite(h, "csrf", ["cam1"])
         before = snapshot()
         for method, path, body in mutations:
             for what, kw, want in bad_headers:
@@ -84,12 +86,12 @@ def test():
                 t.see(f"{what} {method} {path}", r)
                 check(r.status == want, f"{what} on {method} {path}: expected {want}, got {r!r}")
         # Pairing is a mutation too (a foreign page must not pair on the user's behalf).
-        code, _ = hc.invite(h, "csrf", ["cam1"])
         for what, kw, want in bad_headers[:1] + bad_headers[6:7] + bad_headers[10:11]:
             r = w.client("csrf").request("POST", "/api/v1/pair/begin", body={"code": code}, **kw)
             t.see(f"{what} pair/begin", r)
             check(r.status == want, f"{what} on pair/begin: expected {want}, got {r!r}")
-        check(snapshot() == before, "a refused mutation changed something")
+        after = snapshot()
+        check(after == before, f"a refused mutation changed something: {before} -> {after}")
         check(admin.get("/api/v1/me").status == 200, "the admin session died")
         log(f"CSRF: {len(mutations) * len(bad_headers) + 3} refused mutations, nothing changed")
 

@@ -6,6 +6,7 @@ front (tests/integration/webfront.py).
 Camera i is named cam<i> and shows ID code FIRST_CODE + i - 1: codes differ from catalog ids, so
 a mix-up between the two cannot pass for a match."""
 
+import contextlib
 import os
 import socket
 import sys
@@ -53,6 +54,18 @@ class World:
             self.front.stop()
         return False
 
+    @contextlib.contextmanager
+    def db(self):
+        """A read-only catalog connection, closed on exit. (Never keep one open across a daemon
+        restart: SQLite shares the WAL index per file within a process, and a connection left
+        for the garbage collector keeps the old, deleted -shm mapped, so new connections would
+        read a stale snapshot.)"""
+        conn = self.h.catalog()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
     # ---- start-up ----
 
     def write_web_config(self, extra=""):
@@ -91,7 +104,7 @@ class World:
         return hc.Client(self.transport(), self.origin, name=name, **kw)
 
     def refresh_cameras(self):
-        with self.h.catalog() as db:
+        with self.db() as db:
             self.cams = {r["name"]: r["id"] for r in db.execute(
                 "SELECT id, name FROM cameras WHERE removed_us IS NULL")}
         return self.cams
@@ -123,7 +136,7 @@ class World:
 
     def segments(self, complete=True):
         """[(segment id, camera id, absolute path)]"""
-        with self.h.catalog() as db:
+        with self.db() as db:
             q = "SELECT id, camera_id, path FROM segments"
             if complete:
                 q += " WHERE state = 'complete'"
@@ -132,7 +145,7 @@ class World:
 
     def events(self, with_thumbnail=True):
         """[(event id, camera id, absolute thumbnail path or None)]"""
-        with self.h.catalog() as db:
+        with self.db() as db:
             q = "SELECT id, camera_id, thumbnail FROM events"
             if with_thumbnail:
                 q += " WHERE thumbnail IS NOT NULL"
@@ -141,9 +154,9 @@ class World:
                     for r in db.execute(q)]
 
     def devices(self):
-        with self.h.catalog() as db:
+        with self.db() as db:
             return {r["id"]: dict(r) for r in db.execute("SELECT * FROM devices")}
 
     def count(self, table):
-        with self.h.catalog() as db:
+        with self.db() as db:
             return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
