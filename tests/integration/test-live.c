@@ -2,8 +2,8 @@
  * camera workers (this binary re-executed as `camera-worker`, like `nvr`) for the fakecam URLs
  * given, and a real NvrLiveHub fans their live streams out to clients that write what they get
  * to files, one fMP4 stream per client: an early client per camera (attached before any worker
- * ran), a late one (attached mid-stream: must start at a keyframe), and a client that recheck
- * must end. Prints one JSON line per client; test_live.py reads the files with idread. */
+ * ran), a late one (attached mid-stream: must start at a keyframe), a client that recheck
+ * must end, and with --again one more per camera (after test_live.py made a camera reconnect). Prints one JSON line per client; test_live.py reads the files with idread. */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -104,13 +104,14 @@ main (int argc, char **argv)
     return nvr_worker_main (argc - 1, argv + 1);
 
   g_autofree char *root = NULL, *out = NULL;
-  int seconds = 12, late = 6;
+  int seconds = 12, late = 6, again = 0;
   gboolean no_live = FALSE;
   GOptionEntry entries[] = {
     { "root", 0, 0, G_OPTION_ARG_FILENAME, &root, "Storage root", "DIR" },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Where client streams are written", "DIR" },
     { "seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Run this long", "S" },
     { "late", 0, 0, G_OPTION_ARG_INT, &late, "Attach late clients after this long", "S" },
+    { "again", 0, 0, G_OPTION_ARG_INT, &again, "Attach more clients after this long", "S" },
     { "no-live", 0, 0, G_OPTION_ARG_NONE, &no_live, "Attach no client (CPU baseline)", NULL },
     { NULL },
   };
@@ -118,7 +119,7 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || root == NULL || out == NULL ||
-      argc < 2 || late >= seconds) {
+      argc < 2 || late >= seconds || (again != 0 && (again <= late || again >= seconds))) {
     g_printerr ("test-live: %s\n", error ? error->message : "--root, --out and URLs needed");
     return 2;
   }
@@ -169,6 +170,14 @@ main (int argc, char **argv)
   }
   /* Revocation: the denied device's stream ends now; nothing more reaches it. */
   nvr_live_hub_recheck (hub, deny_device, NULL);
+  if (again > 0) {
+    run_for (loop, (guint) (again - late) * 1000);
+    for (guint i = 0; i < cams->len && !no_live; i++) {
+      NvrCameraRow *r = cams->pdata[i];
+      g_ptr_array_add (clients, client_attach (hub, out, r->id, r->name, "again", 3));
+    }
+    late = again;
+  }
   run_for (loop, (guint) (seconds - late) * 1000);
 
   for (guint i = 0; i < clients->len; i++) {

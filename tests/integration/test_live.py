@@ -6,8 +6,10 @@ Checks what a viewer would notice: each camera's live stream is a fragmented MP4
 and shows that camera's ID code only, for a client that attached before the camera connected and
 for one that attached mid-stream (it must start at a keyframe: no unreadable first frames); the
 stream carries the MSE codec string; a client ended by recheck (revocation) gets nothing after
-it; the worker keeps <camera_dir>/snapshot.jpg fresh (every ≤ 5 s) and it shows the camera's
-own ID code. Usage: test_live.py TEST_LIVE_BIN"""
+it; when camera 2 drops and comes back, its viewers are ended (their stream's timestamps would
+restart) and a viewer attaching after that gets the new connection's stream; the worker keeps
+<camera_dir>/snapshot.jpg fresh (every ≤ 5 s) and it shows the camera's own ID code.
+Usage: test_live.py TEST_LIVE_BIN"""
 
 import glob
 import json
@@ -18,8 +20,10 @@ import time
 
 from harness import Harness, check, idread, log, run
 
-SECONDS = 14
-LATE = 7
+SECONDS = 20
+LATE = 6
+DROP = 8        # camera 2 dropped at this many seconds, restored 1 s later
+AGAIN = 13
 FIRST_CODE = 41
 
 
@@ -33,14 +37,23 @@ def test():
         log_path = os.path.join(h.dir, "test-live.log")
         with open(log_path, "w") as logf:
             p = subprocess.Popen([exe, "--root", root, "--out", out, "--seconds", str(SECONDS),
-                                  "--late", str(LATE), h.cam_url(1), h.cam_url(2)],
+                                  "--late", str(LATE), "--again", str(AGAIN), h.cam_url(1),
+                                  h.cam_url(2)],
                                  stdout=subprocess.PIPE, stderr=logf, text=True,
                                  start_new_session=True)
             h.procs.append(p)
             # Watch the snapshots while it runs: distinct modification times, gaps between them.
             seen = {1: [], 2: []}
-            deadline = time.monotonic() + SECONDS + 30
+            t0 = time.monotonic()
+            deadline = t0 + SECONDS + 30
+            dropped = restored = False
             while p.poll() is None and time.monotonic() < deadline:
+                if not dropped and time.monotonic() - t0 > DROP:
+                    h.fakecam_control("drop 2")
+                    dropped = True
+                if dropped and not restored and time.monotonic() - t0 > DROP + 1:
+                    h.fakecam_control("restore 2")
+                    restored = True
                 for i in (1, 2):
                     for path in glob.glob(os.path.join(root, "recordings", f"*-cam{i}",
                                                        "snapshot.jpg")):
@@ -53,7 +66,7 @@ def test():
             worker_log = f.read()
         check(p.returncode == 0, f"test-live exited with {p.returncode}")
         clients = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-        check(len(clients) == 5, f"expected 5 clients, got {stdout!r}")
+        check(len(clients) == 7, f"expected 7 clients, got {stdout!r}")
         for c in clients:
             cam = int(os.path.basename(c["path"]).split("-")[0][3:])
             want = str(FIRST_CODE + cam - 1)
@@ -64,7 +77,10 @@ def test():
             if c["role"] == "denied":
                 check(c["ended"] == 1, "the denied client was not ended by recheck")
                 continue
-            check(c["ended"] == 0, f"{c['role']} client of cam{cam} was ended")
+            if cam == 2 and c["role"] in ("early", "late"):
+                check(c["ended"] == 1, f"{c['role']} client of cam2 not ended by the reconnect")
+            else:
+                check(c["ended"] == 0, f"{c['role']} client of cam{cam} was ended")
             r = idread(c["path"])
             log(f"  idread: {r}")
             codes = r["codes"]
@@ -73,7 +89,10 @@ def test():
             check(r["unreadable"] == 0,
                   f"cam{cam} {c['role']}: {r['unreadable']} unreadable frame(s) (a start "
                   "without a keyframe decodes to grey)")
-            lasting = SECONDS - LATE if c["role"] == "late" else SECONDS - 4
+            lasting = {"early": SECONDS - 4, "late": SECONDS - LATE,
+                       "again": SECONDS - AGAIN}[c["role"]]
+            if cam == 2 and c["role"] != "again":
+                lasting = DROP - (LATE if c["role"] == "late" else 4)
             check(r["frames"] >= 15 * (lasting - 3),
                   f"cam{cam} {c['role']}: only {r['frames']} frames in about {lasting} s")
             check(r["counter_first"] is not None and r["counter_last"] != r["counter_first"],
