@@ -25,6 +25,8 @@ const CAM1_CODE = Number(env('E2E_CAM1_CODE'));
 const CAM1_SEG = env('E2E_CAM1_SEGMENT');
 const CAM2 = env('E2E_CAM2_ID');
 const CAM2_SEG = env('E2E_CAM2_SEGMENT');
+const FPS = Number(env('E2E_FPS'));
+const CLIP_FRAMES = Number(env('E2E_CLIP_FRAMES'));   // fakecam's counter wraps at this
 const REVOKE_LIMIT_MS = 1000;
 
 fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -170,12 +172,18 @@ try {
   check(!(await page.locator('figure.camera button.reconnect').isVisible()), '"Reconnect" offered while live');
   check(b.bytes > a.bytes, 'no live bytes arrived');
   const g1 = await grabFrame(page, 'figure.camera video', 'live-frame-1.jpg');
+  const grabGapMs = Date.now();
   await sleep(1000);
   const g2 = await grabFrame(page, 'figure.camera video', 'live-frame-2.jpg');
+  const gapS = (Date.now() - grabGapMs) / 1000;
   check(JSON.stringify(g1.codes) === JSON.stringify([CAM1_CODE]) &&
         JSON.stringify(g2.codes) === JSON.stringify([CAM1_CODE]),
         `live frames show ID codes ${g1.codes} / ${g2.codes}, want ${CAM1_CODE}`);
-  check(g2.counter > g1.counter, `frame counter did not advance (${g1.counter} -> ${g2.counter})`);
+  // The counter is the frame's index in fakecam's loop: it advances modulo CLIP_FRAMES, by
+  // about FPS per second while the view is live.
+  const advanced = (g2.counter - g1.counter + CLIP_FRAMES) % CLIP_FRAMES;
+  check(gapS < CLIP_FRAMES / FPS / 2, `grabs ${gapS} s apart: too far to tell`);
+  check(advanced >= 0.3 * FPS * gapS, `frame counter ${g1.counter} -> ${g2.counter}: ${advanced} frames in ${gapS.toFixed(2)} s`);
   await page.screenshot({ path: art('2-live.png'), fullPage: true });
 
   // 3. no trace of cam2
@@ -227,6 +235,9 @@ try {
   const g3 = await grabFrame(page, '#playback', 'playback-frame.jpg');
   check(JSON.stringify(g3.codes) === JSON.stringify([CAM1_CODE]), `recording shows ID codes ${g3.codes}`);
   await page.screenshot({ path: art('3-playback.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });   // a phone
+  await page.screenshot({ path: art('3-playback-phone.png'), fullPage: true });
+  await page.setViewportSize({ width: 1100, height: 900 });
 
   // 5. revoke while watching live
   await page.goto(`${ORIGIN}/index.html`);

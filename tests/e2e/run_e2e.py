@@ -14,6 +14,7 @@ into <build>/e2e-node, never into the source tree. Screenshots and frame grabs g
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -144,7 +145,10 @@ def e2e_test():
             with open(h.conf, "a") as f:
                 f.write(f"\n[web]\nsocket = {web_sock}\norigin = {front.origin}\n"
                         f"certificate = {front.cert}\n")
-            h.start_fakecam(CAMERAS, ["--first-code", str(FIRST_CODE)])
+            truth = os.path.join(h.dir, "truth.json")
+            h.start_fakecam(CAMERAS, ["--first-code", str(FIRST_CODE), "--truth", truth])
+            with open(truth) as f:
+                loop = json.load(f)     # the frame counter is the index within the clip loop
             h.start_daemon()
             for i in range(1, CAMERAS + 1):
                 h.nvr("cameras", "add", f"cam{i}", "--main-url", h.cam_url(i),
@@ -169,7 +173,8 @@ def e2e_test():
                        E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
                        E2E_CAM2_ID=str(ids["cam2"]), E2E_CAM2_CODE=str(FIRST_CODE + 1),
                        E2E_CAM2_SEGMENT=str(segs["cam2"][-1]),
-                       E2E_CAM1_SEGMENT=str(segs["cam1"][-1]))
+                       E2E_CAM1_SEGMENT=str(segs["cam1"][-1]),
+                       E2E_FPS=str(loop["fps"]), E2E_CLIP_FRAMES=str(loop["clip_frames"]))
             revoked = []
 
             def on_line(line, p):
