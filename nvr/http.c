@@ -763,7 +763,10 @@ route_live (Request *r)
 
   common_headers (r->msg);
   SoupMessageHeaders *rh = soup_server_message_get_response_headers (r->msg);
-  soup_message_headers_set_encoding (rh, SOUP_ENCODING_CHUNKED);
+  /* Chunked for HTTP/1.1 (lighttpd's mod_proxy); an HTTP/1.0 peer gets the stream until close. */
+  soup_message_headers_set_encoding (rh, soup_server_message_get_http_version (r->msg) ==
+                                             SOUP_HTTP_1_0 ? SOUP_ENCODING_EOF
+                                                           : SOUP_ENCODING_CHUNKED);
   soup_message_headers_set_content_type (rh, "video/mp4", NULL);
   /* Sent bytes are dropped at once: the body never grows with the stream. */
   soup_message_body_set_accumulate (soup_server_message_get_response_body (r->msg), FALSE);

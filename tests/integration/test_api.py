@@ -138,12 +138,12 @@ def pair_code(h, name, cameras, admin=False):
     return out["code"], out.get("url")
 
 
-def live_stream(sock, token, cam_id):
-    """Opens cameras/{cam}/live; returns (socket, headers bytes, first body bytes)."""
+def live_stream(sock, token, cam_id, version="1.1"):
+    """Opens cameras/{cam}/live; returns (socket, headers text, first body bytes)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(30)
     s.connect(sock)
-    s.sendall((f"GET /api/v1/cameras/{cam_id}/live HTTP/1.1\r\nHost: localhost\r\n"
+    s.sendall((f"GET /api/v1/cameras/{cam_id}/live HTTP/{version}\r\nHost: localhost\r\n"
                f"Cookie: {COOKIE}={token}\r\n\r\n").encode())
     buf = b""
     while b"\r\n\r\n" not in buf:
@@ -334,6 +334,14 @@ def test():
         while len(got) < 4096 and time.monotonic() < deadline:
             got += s.recv(65536)
         check(b"ftyp" in got[:64] and b"moov" in got, "live did not start with an init segment")
+        # An HTTP/1.0 peer gets the stream unchunked, ended by closing.
+        s10, head10, first10 = live_stream(web_sock, admin.token, cam1, version="1.0")
+        check(head10.startswith("HTTP/1.0 200") and "transfer-encoding" not in head10.lower(),
+              f"HTTP/1.0 live: {head10!r}")
+        while len(first10) < 64:
+            first10 += s10.recv(65536)
+        s10.close()
+        check(first10[4:8] == b"ftyp", f"HTTP/1.0 live starts with {first10[:16]!r}")
         r = admin.request("PUT", f"/api/v1/devices/{dev['id']}/cameras", {"cameras": [cam2]})
         check(r.status == 200, f"PUT cameras: {r!r}")
         t0 = time.monotonic()
