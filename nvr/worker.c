@@ -2064,6 +2064,15 @@ live_unit_free (LiveUnit *u)
 static void live_failed (Worker *w, const char *why);
 
 static void
+live_drop (Worker *w, const char *why, guint64 size)
+{
+  w->live_skip = TRUE;
+  if (w->live_dropped++ == 0)
+    g_message ("Live fragment of %" G_GUINT64_FORMAT " bytes dropped: %s; waiting for the next "
+               "keyframe", size, why);
+}
+
+static gboolean
 live_send (Worker *w, const char *kind, GBytes *bytes, const char *codec, gboolean key)
 {
   gsize size = g_bytes_get_size (bytes);
@@ -2075,8 +2084,17 @@ live_send (Worker *w, const char *kind, GBytes *bytes, const char *codec, gboole
     g_variant_builder_add (&b, "{sv}", "codec", g_variant_new_string (codec));
   else
     g_variant_builder_add (&b, "{sv}", "key", g_variant_new_boolean (key));
-  send_msg (w, kind, g_variant_builder_end (&b));
+  g_autoptr (GVariant) f = g_variant_ref_sink (g_variant_builder_end (&b));
+  g_autoptr (GError) error = NULL;
+  if (w->ch == NULL)
+    return FALSE;
+  /* Counted only when queued: bytes that never reach the daemon are never acknowledged. */
+  if (!nvr_wire_channel_send (w->ch, kind, f, &error)) {
+    live_drop (w, error->message, size);
+    return FALSE;
+  }
   w->live_sent_bytes += size;
+  return TRUE;
 }
 
 /* A key fragment was sent: how long since its keyframe reached rtspsrc. Valid while the GOP is
@@ -2095,15 +2113,6 @@ live_measure (Worker *w, Conn *c)
   w->live_lat_max_us = MAX (w->live_lat_max_us, lat);
   w->live_lat_sum_us += lat;
   w->live_lat_n++;
-}
-
-static void
-live_drop (Worker *w, const char *why, guint64 size)
-{
-  w->live_skip = TRUE;
-  if (w->live_dropped++ == 0)
-    g_message ("Live fragment of %" G_GUINT64_FORMAT " bytes dropped: %s; waiting for the next "
-               "keyframe", size, why);
 }
 
 /* Main loop: one unit from the muxer thread. */
@@ -2128,7 +2137,10 @@ live_on_unit (gpointer data)
     break;
   case NVR_FMP4_INIT:
     g_message ("Live stream: init segment (%" G_GSIZE_FORMAT " bytes, %s)", size, u->codec);
-    live_send (w, "live-init", u->bytes, u->codec, FALSE);
+    if (!live_send (w, "live-init", u->bytes, u->codec, FALSE)) {
+      live_failed (w, "could not send the init segment");   /* rebuilt: a new init */
+      break;
+    }
     l->sent_init = TRUE;
     w->live_skip = TRUE;   /* start at a key fragment */
     break;
@@ -2145,8 +2157,7 @@ live_on_unit (gpointer data)
       w->live_dropped = 0;
     }
     w->live_skip = FALSE;
-    live_send (w, "live-fragment", u->bytes, NULL, u->key);
-    if (u->key && w->conn != NULL)
+    if (live_send (w, "live-fragment", u->bytes, NULL, u->key) && u->key && w->conn != NULL)
       live_measure (w, w->conn);
     break;
   }
