@@ -1068,14 +1068,37 @@ on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, 
   return TRUE;
 }
 
+/* TRUE if something answers on @path (a second daemon with another storage root). */
+static gboolean
+socket_alive (const char *path)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+  g_autoptr (GSocketConnection) conn =
+      g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr), NULL, NULL);
+  return conn != NULL;
+}
+
 static GSocket *
 listen_unix (const char *path, GError **error)
 {
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0755) != 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Failed to create '%s': %s", dir,
+                 g_strerror (e));
+    return NULL;
+  }
   struct stat st;
   if (lstat (path, &st) == 0) {
     if (!S_ISSOCK (st.st_mode)) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
                    "Failed to listen on '%s': it exists and is not a socket", path);
+      return NULL;
+    }
+    if (socket_alive (path)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                   "Failed to listen on '%s': another daemon answers there", path);
       return NULL;
     }
     if (g_unlink (path) != 0) {
@@ -1090,8 +1113,10 @@ listen_unix (const char *path, GError **error)
   if (sock == NULL)
     return NULL;
   g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
-  if (!g_socket_bind (sock, addr, FALSE, error))
+  if (!g_socket_bind (sock, addr, FALSE, error)) {
+    g_prefix_error (error, "Failed to listen on '%s': ", path);
     return NULL;
+  }
   if (g_chmod (path, 0660) != 0) {
     int e = errno;
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Failed to chmod '%s': %s", path,
@@ -1099,8 +1124,10 @@ listen_unix (const char *path, GError **error)
     return NULL;
   }
   g_socket_set_listen_backlog (sock, 64);
-  if (!g_socket_listen (sock, error))
+  if (!g_socket_listen (sock, error)) {
+    g_prefix_error (error, "Failed to listen on '%s': ", path);
     return NULL;
+  }
   return g_steal_pointer (&sock);
 }
 
