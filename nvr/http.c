@@ -920,6 +920,40 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
 }
 
+/* The value of a header that must appear once: NULL if absent or repeated (libsoup does not
+ * say which copy get_one() returns). */
+static const char *
+header_once (SoupMessageHeaders *hdrs, const char *name)
+{
+  SoupMessageHeadersIter it;
+  const char *n, *v, *found = NULL;
+  guint count = 0;
+  soup_message_headers_iter_init (&it, hdrs);
+  while (soup_message_headers_iter_next (&it, &n, &v))
+    if (g_ascii_strcasecmp (n, name) == 0 && count++ == 0)
+      found = v;
+  return count == 1 ? found : NULL;
+}
+
+/* Every Cookie header joined with "; " (HTTP/2 may split one into several). */
+static char *
+cookie_header (SoupMessageHeaders *hdrs)
+{
+  SoupMessageHeadersIter it;
+  const char *n, *v;
+  GString *all = NULL;
+  soup_message_headers_iter_init (&it, hdrs);
+  while (soup_message_headers_iter_next (&it, &n, &v)) {
+    if (g_ascii_strcasecmp (n, "Cookie") != 0)
+      continue;
+    if (all == NULL)
+      all = g_string_new (v);
+    else
+      g_string_append_printf (all, "; %s", v);
+  }
+  return all ? g_string_free (all, FALSE) : NULL;
+}
+
 static void
 handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GHashTable *query,
          gpointer data)
@@ -938,10 +972,9 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   }
   const NvrRoute *route = m.route;
   const char *reason = NULL;
-  status = nvr_httproute_check_mutation (method, soup_message_headers_get_one (req,
-                                                                                "Content-Type"),
-                                         soup_message_headers_get_one (req, "Origin"),
-                                         soup_message_headers_get_one (req, "Sec-Fetch-Site"),
+  status = nvr_httproute_check_mutation (method, header_once (req, "Content-Type"),
+                                         header_once (req, "Origin"),
+                                         header_once (req, "Sec-Fetch-Site"),
                                          h->config->web_origin, &reason);
   if (status != 0) {
     respond_error (msg, status, reason);
@@ -952,8 +985,8 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   r.access = &access;
 
   /* The session cookie, if any, as the hash it is stored under. */
-  g_autofree char *token = nvr_httproute_cookie (soup_message_headers_get_one (req, "Cookie"),
-                                                 NVR_AUTH_COOKIE_NAME);
+  g_autofree char *cookies = cookie_header (req);
+  g_autofree char *token = nvr_httproute_cookie (cookies, NVR_AUTH_COOKIE_NAME);
   r.have_token = token != NULL && nvr_pairing_token_hash (token, r.token_hash);
 
   if (route->policy != NVR_POLICY_PUBLIC) {

@@ -154,6 +154,21 @@ def live_stream(sock, token, cam_id, version="1.1"):
     return s, head.decode(errors="replace"), rest
 
 
+def raw_status(sock, request):
+    """Sends @request (bytes) as is; returns the status code of the answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(sock)
+        s.sendall(request)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
 def test():
     with Harness("api", segment_seconds=SEGMENT_S) as h:
         web_sock = os.path.join(h.dir, "http.sock")
@@ -235,6 +250,23 @@ def test():
               f"camera fields {listed[0]}")
         r = phone.get(f"cameras/{cam1}")
         check(r.status == 200 and r.json()["name"] == "cam1", f"cameras/{cam1}: {r!r}")
+        # Header edge cases: a cookie split over two Cookie headers (as HTTP/2 sends it) still
+        # counts; the session cookie twice (even the same value) is no session; a mutation with
+        # two Origin headers is refused even if both are right.
+        me = b"GET /api/v1/me HTTP/1.1\r\nHost: localhost\r\n"
+        tok = phone.token.encode()
+        split = raw_status(web_sock, me + b"Cookie: a=1\r\nCookie: " + COOKIE.encode() + b"=" +
+                           tok + b"\r\n\r\n")
+        twice = raw_status(web_sock, me + b"Cookie: " + COOKIE.encode() + b"=" + tok +
+                           b"\r\nCookie: " + COOKIE.encode() + b"=" + tok + b"\r\n\r\n")
+        body = b"{}"
+        two_origins = raw_status(web_sock, b"POST /api/v1/logout HTTP/1.1\r\nHost: localhost\r\n"
+                                 + f"Origin: {origin}\r\nOrigin: {origin}\r\n".encode()
+                                 + b"Sec-Fetch-Site: same-origin\r\nContent-Type: application/json"
+                                 + b"\r\nCookie: " + COOKIE.encode() + b"=" + tok +
+                                 b"\r\nContent-Length: 2\r\n\r\n" + body)
+        check((split, twice, two_origins) == (200, 401, 403),
+              f"split cookie {split}, cookie twice {twice}, two Origins {two_origins}")
         check(r.header("X-Hearth-Camera") == str(cam1), f"X-Hearth-Camera {r.header('X-Hearth-Camera')}")
         for path in (f"cameras/{cam2}", f"cameras/{cam2}/snapshot.jpg", f"cameras/{cam2}/live",
                      "cameras/999", "devices"):
