@@ -3,7 +3,9 @@
  * Invariants: a client receives init, then fragments starting at a key fragment, with no gap
  * inside a GOP (a client that falls behind skips to the next key fragment); a client that has
  * received one init segment never receives another (it is ended and reconnects); a sink callback
- * never runs from inside nvr_live_hub_attach; every cache and queue has a maximum. */
+ * never runs from inside nvr_live_hub_attach; every cache and queue has a maximum. Loops that
+ * call a sink work on a list of client ids, looked up again before each call, so a callback may
+ * detach (or end) any client. */
 #define G_LOG_DOMAIN "nvr-live"
 
 #include "live.h"
@@ -168,18 +170,42 @@ client_has_room (const Client *cl, gsize more)
 /* Sends @cl what a new viewer needs: init, then the cached GOP (which starts at a key
  * fragment) if there is one. */
 static void
-client_start (Client *cl)
+client_start (NvrLiveHub *hub, guint64 id)
 {
-  Stream *st = cl->st;
-  if (st->init == NULL)
+  Client *cl = g_hash_table_lookup (hub->clients, &id);
+  Stream *st = cl ? cl->st : NULL;
+  if (st == NULL || st->init == NULL)
     return;
-  client_write (cl, st->init);
   cl->state = CLIENT_WAIT_KEY;
-  if (st->gop->len == 0 || !client_has_room (cl, st->gop_bytes))
+  client_write (cl, st->init);
+  /* a sink callback may have detached it */
+  if ((cl = g_hash_table_lookup (hub->clients, &id)) == NULL || st->gop->len == 0 ||
+      !client_has_room (cl, st->gop_bytes))
     return;
-  for (guint i = 0; i < st->gop->len; i++)
-    client_write (cl, st->gop->pdata[i]);
   cl->state = CLIENT_LIVE;
+  for (guint i = 0; i < st->gop->len; i++) {
+    client_write (cl, st->gop->pdata[i]);
+    if ((cl = g_hash_table_lookup (hub->clients, &id)) == NULL)
+      return;
+  }
+}
+
+/* The ids of @st's clients (or of every client when @st is NULL), for loops that call sinks. */
+static GArray *
+client_ids (NvrLiveHub *hub, Stream *st)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+  if (st != NULL) {
+    for (guint i = 0; i < st->clients->len; i++)
+      g_array_append_val (ids, ((Client *) st->clients->pdata[i])->id);
+    return ids;
+  }
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, hub->clients);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    g_array_append_val (ids, ((Client *) value)->id);
+  return ids;
 }
 
 static gboolean
@@ -187,15 +213,13 @@ flush_new_clients (gpointer data)
 {
   NvrLiveHub *hub = data;
   hub->flush_source = 0;
-  GHashTableIter it;
-  gpointer value;
-  g_hash_table_iter_init (&it, hub->clients);
-  while (g_hash_table_iter_next (&it, NULL, &value)) {
-    Client *cl = value;
-    if (!cl->fresh)
+  g_autoptr (GArray) ids = client_ids (hub, NULL);
+  for (guint i = 0; i < ids->len; i++) {
+    Client *cl = g_hash_table_lookup (hub->clients, &g_array_index (ids, guint64, i));
+    if (cl == NULL || !cl->fresh)
       continue;
     cl->fresh = FALSE;
-    client_start (cl);
+    client_start (hub, cl->id);
   }
   return G_SOURCE_REMOVE;
 }
@@ -362,7 +386,7 @@ started_clients (Stream *st, gboolean all)
 }
 
 static void
-on_fragment (Stream *st, GBytes *data, gboolean key)
+on_fragment (NvrLiveHub *hub, Stream *st, GBytes *data, gboolean key)
 {
   gsize size = g_bytes_get_size (data);
   if (key) {
@@ -377,9 +401,10 @@ on_fragment (Stream *st, GBytes *data, gboolean key)
     g_ptr_array_set_size (st->gop, 0);
     st->gop_bytes = 0;
   }
-  for (guint i = 0; i < st->clients->len; i++) {
-    Client *cl = st->clients->pdata[i];
-    if (cl->state == CLIENT_WAIT_INIT || cl->fresh)
+  g_autoptr (GArray) ids = client_ids (hub, st);
+  for (guint i = 0; i < ids->len; i++) {
+    Client *cl = g_hash_table_lookup (hub->clients, &g_array_index (ids, guint64, i));
+    if (cl == NULL || cl->state == CLIENT_WAIT_INIT || cl->fresh)
       continue;   /* fresh ones are served from the cache by flush_new_clients */
     if (cl->state == CLIENT_WAIT_KEY && !key)
       continue;
@@ -387,8 +412,8 @@ on_fragment (Stream *st, GBytes *data, gboolean key)
       cl->state = CLIENT_WAIT_KEY;   /* lose whole fragments until the next keyframe */
       continue;
     }
-    client_write (cl, data);
     cl->state = CLIENT_LIVE;
+    client_write (cl, data);   /* last use of cl: the sink may detach it */
   }
 }
 
@@ -408,18 +433,19 @@ nvr_live_hub_push (NvrLiveHub *hub, gint64 camera_id, NvrLiveKind kind, GBytes *
     stream_clear_media (st);
     st->init = g_bytes_ref (data);
     st->codec = g_strdup (codec);
-    for (guint i = 0; i < st->clients->len; i++) {
-      Client *cl = st->clients->pdata[i];
-      if (!cl->fresh && cl->state == CLIENT_WAIT_INIT) {
-        client_write (cl, st->init);
+    g_autoptr (GArray) ids = client_ids (hub, st);
+    for (guint i = 0; i < ids->len; i++) {
+      Client *cl = g_hash_table_lookup (hub->clients, &g_array_index (ids, guint64, i));
+      if (cl != NULL && !cl->fresh && cl->state == CLIENT_WAIT_INIT) {
         cl->state = CLIENT_WAIT_KEY;
+        client_write (cl, st->init);
       }
     }
     break;
   }
   case NVR_LIVE_FRAGMENT:
     if (st->init != NULL)
-      on_fragment (st, data, key);
+      on_fragment (hub, st, data, key);
     break;
   case NVR_LIVE_STOPPED: {
     g_autoptr (GPtrArray) playing = started_clients (st, FALSE);

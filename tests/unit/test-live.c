@@ -10,6 +10,10 @@ typedef struct {
   GPtrArray *got;     /* GBytes* written to this client, in order */
   gsize queued;       /* what the sink says is still unsent */
   guint ended;
+  /* a client whose HTTP connection breaks while writing: detaches itself at that write */
+  NvrLiveHub *hub;
+  guint64 id;
+  guint detach_at;    /* 0 = never */
 } TestClient;
 
 static void
@@ -17,7 +21,12 @@ tc_write (GBytes *chunk, gpointer data)
 {
   TestClient *tc = data;
   g_assert_cmpuint (tc->ended, ==, 0);
+  g_assert_cmpuint (tc->id, !=, G_MAXUINT64);   /* never written to after detaching */
   g_ptr_array_add (tc->got, g_bytes_ref (chunk));
+  if (tc->detach_at != 0 && tc->got->len == tc->detach_at) {
+    nvr_live_hub_detach (tc->hub, tc->id);
+    tc->id = G_MAXUINT64;
+  }
 }
 
 static gsize
@@ -295,6 +304,38 @@ test_stream_changes (void)
   g_assert_cmpuint (next->ended, ==, 1);
 }
 
+/* A sink that detaches from inside `write` (its connection broke): no use after free (ASan), no
+ * more writes to it, the others go on. */
+static void
+test_detach_inside_write (void)
+{
+  g_autoptr (NvrLiveHub) hub = nvr_live_hub_new (NULL);
+  TestClient *a = tc_new ();
+  TestClient *b = tc_new ();
+  a->hub = b->hub = hub;
+  a->detach_at = 2;
+  a->id = nvr_live_hub_attach (hub, 1, 1, &sink, a);
+  b->id = nvr_live_hub_attach (hub, 1, 2, &sink, b);
+  spin ();
+  push (hub, 1, NVR_LIVE_INIT, "init", FALSE);
+  push (hub, 1, NVR_LIVE_FRAGMENT, "k1", TRUE);   /* a detaches here */
+  push (hub, 1, NVR_LIVE_FRAGMENT, "d1", FALSE);
+  push (hub, 1, NVR_LIVE_FRAGMENT, "d2", FALSE);
+  assert_got (a, "init,k1");
+  assert_got (b, "init,k1,d1,d2");
+  /* a new client served from the cache detaches in the middle of it */
+  TestClient *c = tc_new ();
+  c->hub = hub;
+  c->detach_at = 3;
+  c->id = nvr_live_hub_attach (hub, 1, 3, &sink, c);
+  spin ();
+  assert_got (c, "init,k1,d1");
+  push (hub, 1, NVR_LIVE_FRAGMENT, "d3", FALSE);
+  assert_got (c, "init,k1,d1");
+  assert_got (b, "init,k1,d1,d2,d3");
+  g_assert_cmpuint (a->ended + b->ended + c->ended, ==, 0);
+}
+
 static void
 test_free_ends_clients (void)
 {
@@ -320,6 +361,7 @@ main (int argc, char **argv)
   g_test_add_func ("/live/max-clients", test_max_clients);
   g_test_add_func ("/live/recheck", test_recheck);
   g_test_add_func ("/live/stream-changes", test_stream_changes);
+  g_test_add_func ("/live/detach-inside-write", test_detach_inside_write);
   g_test_add_func ("/live/free-ends-clients", test_free_ends_clients);
   int status = g_test_run ();
   g_ptr_array_unref (all_clients);
