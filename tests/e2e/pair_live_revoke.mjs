@@ -18,6 +18,7 @@ const env = (name) => {
 };
 const ORIGIN = env('E2E_ORIGIN');
 const PAIR_URL = env('E2E_PAIR_URL');
+const EXPIRED_URL = env('E2E_EXPIRED_URL');
 const ARTIFACTS = env('E2E_ARTIFACTS');
 const IDREAD = env('E2E_IDREAD');
 const CAM1 = env('E2E_CAM1_ID');
@@ -121,8 +122,8 @@ const liveState = (page, sel = 'figure.camera video') => page.evaluate((s) => {
 const browser = await launch();
 let page = null;
 const problems = [];
-let expectRefusals = false;   // 401/403/404 console lines are expected in the probe phases
-const allowed = (text) => expectRefusals && /status of (401|403|404)/.test(text);
+let expectRefusals = false;   // 401/403/404/429 console lines are expected in the refusal phases
+const allowed = (text) => expectRefusals && /status of (401|403|404|429)/.test(text);
 let failure = null;
 try {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 900 } });
@@ -154,6 +155,31 @@ try {
   check(session.httpOnly && session.secure && session.sameSite === 'Strict' && session.path === '/',
         `cookie attributes: ${JSON.stringify({ ...session, value: undefined })}`);
   check(!(await page.evaluate(() => document.cookie)).includes('hearth'), 'session cookie readable by script');
+
+  // 1b. what another browser is told for a used, a wrong and an expired code (and no key kept)
+  expectRefusals = true;
+  const other = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 420, height: 800 } });
+  const code = PAIR_URL.split('#code=')[1];
+  const last = code.slice(-1).toUpperCase() === '7' ? '8' : '7';
+  const wrongCode = `${code.slice(0, -1)}${last}`;
+  const wrong = `${ORIGIN}/pair.html#code=${wrongCode}`;
+  for (const [name, url, want] of [['used', PAIR_URL, /already used/], ['wrong', wrong, /code is wrong/],
+                                   ['expired', EXPIRED_URL, /expired/]]) {
+    const p = await other.newPage();
+    watchPage(p, problems, allowed);
+    await p.goto(url);
+    await p.waitForSelector('#status[data-kind="error"]', { timeout: 15000 });
+    const said = await p.locator('#status').innerText();
+    check(want.test(said), `pairing with a ${name} code says "${said}"`);
+    check(await p.locator('#paired').count() === 0, `a ${name} code paired`);
+    check(await p.evaluate(async () => (await import('/js/keys.js')).currentKey()) === null,
+          `a key was kept after a ${name} code`);
+    await p.screenshot({ path: art(`1-pair-${name}.png`), fullPage: true });
+    log(`${name} code: "${said}"`);
+    await p.close();
+  }
+  await other.close();
+  expectRefusals = false;
 
   // 2. my cameras: only cam1, live, frames advancing, cam1's pixels
   await page.goto(`${ORIGIN}/index.html`);
@@ -291,6 +317,20 @@ try {
   check(await page.locator('figure.camera').count() === 0, 'cameras still shown after the revoke');
   await page.screenshot({ path: art('5-refused.png'), fullPage: true });
   log(`after the revoke: requests answered 401, the page says "${refusal}"`);
+
+  // Last (it spends the daemon's pairing/login allowance): wrong codes until the rate limit
+  // answers, which the pair page must name.
+  let limited = null;
+  for (let i = 0; i < 15 && limited === null; i++) {
+    await page.goto(`${ORIGIN}/pair.html?try=${i}#code=${wrongCode}`);   // a new load each time
+    await page.waitForSelector('#status[data-kind="error"]', { timeout: 15000 });
+    const said = await page.locator('#status').innerText();
+    if (/Too many/.test(said)) limited = { tries: i + 1, said };
+    else check(/code is wrong/.test(said), `wrong code #${i + 1} says "${said}"`);
+  }
+  check(limited, 'no rate limit after 15 wrong codes');
+  await page.screenshot({ path: art('6-pair-rate-limited.png'), fullPage: true });
+  log(`rate limit: after ${limited.tries} more wrong codes the page says "${limited.said}"`);
 
   check(problems.length === 0, `problems in the pages:\n  ${problems.join('\n  ')}`);
   await context.close();

@@ -157,6 +157,10 @@ def e2e_test():
                 ids = {r["name"]: r["id"] for r in db.execute("SELECT id, name FROM cameras")}
             h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
             front.start()
+            # A code that has expired by the time the browser tries it.
+            _, late, _ = h.nvr("pair", "--name", "late", "--cameras", "cam1", "--ttl", "1s")
+            expired_url = URL_RE.search(late)
+            check(expired_url, f"no pairing URL in `nvr pair` output:\n{late}")
             segs = wait_segments(h, ["cam1", "cam2"])
 
             _, out, _ = h.nvr("pair", "--name", "e2e", "--cameras", "cam1")
@@ -170,6 +174,7 @@ def e2e_test():
 
             env = base_env(node_dir, artifacts)
             env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_IDREAD=IDREAD,
+                       E2E_EXPIRED_URL=expired_url.group(1),
                        E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
                        E2E_CAM2_ID=str(ids["cam2"]), E2E_CAM2_CODE=str(FIRST_CODE + 1),
                        E2E_CAM2_SEGMENT=str(segs["cam2"][-1]),
