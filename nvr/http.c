@@ -912,6 +912,9 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
                gpointer data)
 {
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
+  /* Said out loud: libsoup closes after each answer on connections it did not accept itself. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                "close");
   if (soup_message_headers_get_encoding (req) == SOUP_ENCODING_CONTENT_LENGTH &&
       soup_message_headers_get_content_length (req) > NVR_HTTP_BODY_MAX) {
     refuse_too_large (msg);
