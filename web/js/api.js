@@ -96,10 +96,6 @@ export async function apiPublic(path, body) {
   return jsonOrThrow(await request(path, { method: 'POST', body }));
 }
 
-export async function logout() {
-  return api('logout', { method: 'POST', body: {} });
-}
-
 // A short sentence for the user about @err from api()/login().
 export function describeError(err) {
   if (!(err instanceof ApiError)) return 'Something went wrong in this page.';

@@ -38,12 +38,6 @@ async function withStore(mode, fn) {
   }
 }
 
-// Ed25519 in WebCrypto (Chromium 137+, Firefox 129+, Safari 17+) in a secure context.
-export function keysSupported() {
-  return typeof indexedDB !== 'undefined' && globalThis.isSecureContext === true &&
-         typeof crypto !== 'undefined' && crypto.subtle !== undefined;
-}
-
 // A new non-extractable key pair and its raw public key (32 bytes).
 export async function generateKey() {
   const keyPair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
