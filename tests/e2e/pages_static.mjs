@@ -6,13 +6,14 @@
 
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { check, fail, launch, watchPage } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webRoot = path.resolve(here, '..', '..', 'web');
-const artifacts = process.env.E2E_ARTIFACTS || path.join(here, 'artifacts');
+const artifacts = process.env.E2E_ARTIFACTS || path.join(os.tmpdir(), 'hearth-e2e-pages');
 fs.mkdirSync(artifacts, { recursive: true });
 
 // Without E2E_BASE_URL (run_e2e.py --static sets it to the real lighttpd), a local server
