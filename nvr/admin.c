@@ -215,11 +215,17 @@ nvr_admin_listen (const char *path, const char *group, NvrAdminHandler handler,
     nvr_admin_free (admin);
     return NULL;
   }
+  /* Root and @group only; without a group, root only: the process's own group may be the web
+   * front's (systemd/hearth.service), which must never reach this socket. */
+  gboolean shared = FALSE;
   if (group != NULL) {
     struct group *gr = getgrnam (group);
-    if (gr == NULL || chown (path, (uid_t) -1, gr->gr_gid) != 0)
+    shared = gr != NULL && chown (path, (uid_t) -1, gr->gr_gid) == 0;
+    if (!shared)
       g_warning ("Failed to give group '%s' access to '%s'; only root can use it", group, path);
   }
+  if (!shared && g_chmod (path, 0600) != 0)
+    g_warning ("Failed to restrict '%s' to root: %s", path, g_strerror (errno));
   g_signal_connect (admin->service, "incoming", G_CALLBACK (on_incoming), admin);
   g_socket_service_start (admin->service);
   return admin;

@@ -6,8 +6,12 @@
 #include "catalog.h"
 #include "paths.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK (nvr-catalog-error-quark, nvr_catalog_error)
 
@@ -222,6 +226,19 @@ nvr_catalog_open (const char *path, GError **error)
 {
   g_autoptr (NvrCatalog) c = g_new0 (NvrCatalog, 1);
   c->path = g_strdup (path);
+  /* The catalog holds device keys' hashes, sessions and camera passwords: owner-only, even
+   * where the storage root is group-readable for the web front (SQLite gives the -wal and
+   * -shm files the database file's mode). */
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 || fchmod (fd, 0600) != 0) {
+    int e = errno;
+    if (fd >= 0)
+      close (fd);
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_DB, "Failed to open '%s': %s", path,
+                 g_strerror (e));
+    return NULL;
+  }
+  close (fd);
   if (sqlite3_open_v2 (path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     db_fail (c, error, "open the catalog");

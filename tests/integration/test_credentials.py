@@ -34,6 +34,12 @@ def test():
             f.write(CANARY + "\n")
         h.start_fakecam(1, ["--user", "viewer", "--password-file", pwfile])
         h.start_daemon()
+        # Without admin_group the admin socket is root's alone, and the catalog (camera
+        # passwords, session hashes) is owner-only whatever the umask.
+        mode = os.stat(h.sock).st_mode & 0o777
+        check(mode == 0o600, f"admin socket mode {mode:o}, want 600")
+        mode = os.stat(os.path.join(h.root, "catalog.db")).st_mode & 0o777
+        check(mode == 0o600, f"catalog.db mode {mode:o}, want 600")
 
         rc, _, err = h.nvr("cameras", "add", "bad", "--main-url",
                            f"rtsp://viewer:{CANARY}@127.0.0.1:{h.fakecam_port}/cam1/main",
