@@ -451,6 +451,14 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
           c->backoff_max_ms, c->backoff_initial_ms);
     return NULL;
   }
+  /* sockaddr_un holds 108 bytes with the NUL; a longer path cannot be bound. */
+  if (strlen (c->web_socket) > 107) {
+    for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+      if (keys[i].offset == OFF (web_socket))
+        fail (error, NVR_CONFIG_ERROR_VALUE, filename, seen_line[i],
+              "web.socket is longer than 107 bytes (the limit of a unix socket path)");
+    return NULL;
+  }
   if (c->web_session_max_s < c->web_session_idle_s) {
     guint line = 0;
     for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)

@@ -20,7 +20,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     return 0;
   }
   g_assert (g_path_is_absolute (c->storage_root) && g_path_is_absolute (c->admin_socket));
-  g_assert (g_path_is_absolute (c->web_socket));
+  g_assert (g_path_is_absolute (c->web_socket) && strlen (c->web_socket) <= 107);
   g_assert (c->segment_seconds >= 10 && c->segment_seconds <= 3600);
   g_assert (c->backoff_initial_ms <= c->backoff_max_ms);
   g_assert (c->web_session_idle_s >= 300 && c->web_session_idle_s <= c->web_session_max_s &&

@@ -409,7 +409,18 @@ def test():
         check(len(table["routes"]) == 19 and
               all(rt["policy"] != "none" for rt in table["routes"]), "http-routes")
 
-        h.stop_daemon()
+        # Shutdown with a viewer attached: the daemon exits cleanly and the stream ends.
+        s, head, _ = live_stream(web_sock, admin.token, cam2)
+        check(head.startswith("HTTP/1.1 200"), f"admin live cam2: {head.splitlines()[0]}")
+        rc = h.stop_daemon()
+        check(rc == 0, f"the daemon exited with {rc} while streaming")
+        s.settimeout(5)
+        try:
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+        s.close()
         check(not os.path.exists(web_sock), "the web socket outlived the daemon")
 
 

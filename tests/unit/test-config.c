@@ -336,6 +336,9 @@ test_web (void)
     { "[web]\nsession_idle_s = 7200\nsession_max_s = 3600\n",
       "web.conf:3: web.session_max_s (3600) is less than web.session_idle_s (7200)" },
     { "[web]\nport = 8443\n", "unknown key 'port' in [web]" },
+    { "[web]\nsocket = /run/0123456789012345678901234567890123456789012345678901234567890123"
+      "4567890123456789012345678901234567890123456789\n",
+      "web.conf:2: web.socket is longer than 107 bytes" },
     { "[web]\norigin = https://a\norigin = https://b\n", "set twice" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
