@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -76,7 +77,13 @@ def run_node(script, env, on_line=None):
     p = subprocess.Popen(["node", os.path.join(HERE, script)], cwd=HERE, env=env,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, bufsize=1, start_new_session=True)
-    timer = threading.Timer(NODE_TIMEOUT_S, lambda: p.kill())
+    def kill_group():
+        # node and the chromium it started share the session: end both
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    timer = threading.Timer(NODE_TIMEOUT_S, kill_group)
     timer.start()
     try:
         for line in p.stdout:
@@ -88,7 +95,7 @@ def run_node(script, env, on_line=None):
     finally:
         timer.cancel()
         if p.poll() is None:
-            p.kill()
+            kill_group()
             p.wait()
 
 
