@@ -627,8 +627,8 @@ route_device_cameras (Request *r, GError **error)
   if (dev == NULL)
     return catalog_refusal (r, error);
   GArray *ids = r->body->cameras;
-  if (!nvr_catalog_device_set_cameras (r->h->catalog, r->m->device_id, (gint64 *) (void *) ids->data,
-                                       ids->len, error))
+  if (!nvr_catalog_device_set_cameras (r->h->catalog, r->m->device_id,
+                                       (gint64 *) (void *) ids->data, ids->len, error))
     return catalog_refusal (r, error);
   g_message ("Device %" G_GINT64_FORMAT " now sees %u camera(s) (set by device %" G_GINT64_FORMAT
              ")", r->m->device_id, ids->len, r->access->device_id);

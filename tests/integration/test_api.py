@@ -119,7 +119,8 @@ class Client:
 
 
 def check_private_headers(what, r, json_body=True):
-    check(r.header("Cache-Control") == "no-store", f"{what}: Cache-Control {r.header('Cache-Control')!r}")
+    check(r.header("Cache-Control") == "no-store",
+          f"{what}: Cache-Control {r.header('Cache-Control')!r}")
     check(r.header("X-Content-Type-Options") == "nosniff", f"{what}: no nosniff")
     if json_body:
         check((r.header("Content-Type") or "").startswith("application/json"),
@@ -267,7 +268,8 @@ def test():
                                  b"\r\nContent-Length: 2\r\n\r\n" + body)
         check((split, twice, two_origins) == (200, 401, 403),
               f"split cookie {split}, cookie twice {twice}, two Origins {two_origins}")
-        check(r.header("X-Hearth-Camera") == str(cam1), f"X-Hearth-Camera {r.header('X-Hearth-Camera')}")
+        check(r.header("X-Hearth-Camera") == str(cam1),
+              f"X-Hearth-Camera {r.header('X-Hearth-Camera')}")
         for path in (f"cameras/{cam2}", f"cameras/{cam2}/snapshot.jpg", f"cameras/{cam2}/live",
                      "cameras/999", "devices"):
             r = phone.get(path)
