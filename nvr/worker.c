@@ -2,12 +2,16 @@
  * fragmented-then-finalized MP4 segments, and reports to the daemon over fd 3.
  * Threads: the GMainLoop (all state, all wire messages, pipeline build/teardown); GStreamer
  * streaming threads (only stamp times, copy caps and post to the main loop; naming a segment in
- * format-location-full is the one place they touch the disk: a stat and a mkdir); one sync
- * thread (fdatasync of closed segments and their directories).
+ * format-location-full is the one place they touch the disk: a stat and a mkdir; the tap after
+ * the identity gate only hands buffer references to the live appsrc and the snapshot thread);
+ * one sync thread (fdatasync of closed segments and their directories); one snapshot thread
+ * (decode one keyframe, JPEG, write + rename snapshot.jpg).
  * Invariants: one pipeline per connection, never restarted; segment-closed is sent only after the
  * file and its directory are synced; no credential is ever logged or put in a URL; the recorder
  * (splitmuxsink) of a connection is created only after that connection's camera identity matched
- * the pin (docs/design/identity.md), so nothing is written for a camera that is not this one.
+ * the pin (docs/design/identity.md), so nothing is written for a camera that is not this one;
+ * live fragments and snapshots come only from that accepted stream, and the live pipeline is
+ * separate, so its failure never stops the recording.
  * Protocol and lifecycle: docs/design/worker.md. */
 #define G_LOG_DOMAIN "nvr-worker"
 
