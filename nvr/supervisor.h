@@ -1,7 +1,8 @@
 /* supervisor — spawns one camera worker per camera, feeds the catalog from their messages, and
  * restarts a worker that dies, with jittered backoff. Main loop only.
  * Invariant: a worker's report is untrusted; a segment path outside its own camera's directory
- * is a protocol violation that kills the worker and is never written to the catalog. */
+ * is a protocol violation that kills the worker and is never written to the catalog; so is a
+ * live init segment or fragment that is not exactly the boxes it should be. */
 #pragma once
 
 #include <glib.h>
