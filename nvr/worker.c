@@ -2137,7 +2137,7 @@ live_on_unit (gpointer data)
     live_failed (w, u->reason);
     break;
   case NVR_FMP4_DROPPED:
-    live_drop (w, "over the maximum fragment size", u->dropped);
+    live_drop (w, u->reason ? u->reason : "over the maximum fragment size", u->dropped);
     break;
   case NVR_FMP4_INIT:
     g_message ("Live stream: init segment (%" G_GSIZE_FORMAT " bytes, %s)", size, u->codec);
@@ -2219,7 +2219,7 @@ live_new_sample (GstAppSink *sink, gpointer data)
         l->skip = TRUE;
         dropped = g_bytes_get_size (unit);
         g_bytes_unref (unit);
-        live_post (l, NVR_FMP4_DROPPED, NULL, FALSE, dropped, NULL, NULL);
+        live_post (l, NVR_FMP4_DROPPED, NULL, FALSE, dropped, NULL, "the main loop is behind");
         continue;
       }
       l->skip = FALSE;
