@@ -40,6 +40,7 @@ struct _NvrHttp {
   GHashTable *connections;               /* GIOStream* open (weak refs) */
   gboolean refused_logged;
   GHashTable *live_clients;              /* LiveClient* (owned; freed on "finished") */
+  GHashTable *lingering;                 /* Linger* of refused connections (own themselves) */
   guint recheck_source;
   guint ticks;                           /* of the recheck timer: expired sessions every 60 */
 };
@@ -860,12 +861,58 @@ nvr_http_device_changed (NvrHttp *http, gint64 device_id)
 
 /* ---- the one handler ---- */
 
-/* Answers 413 at once and closes, without reading a body the peer announced as too large:
- * libsoup itself would read (and drop) all of it before answering. The connection is taken
- * from libsoup; the answer (a few hundred bytes, the first on this connection, so the socket
- * buffer is empty) is written without blocking. */
+/* A refused connection whose peer may still be sending: what arrives is read and dropped
+ * (at most LINGER_MAX_BYTES, for at most LINGER_MAX_MS) before the close, so that the peer can
+ * finish sending and read the answer instead of meeting a closed socket. */
+#define LINGER_MAX_BYTES (1024 * 1024)
+#define LINGER_MAX_MS 2000
+
+typedef struct {
+  NvrHttp *http;                         /* NULL once the server is freed */
+  GIOStream *stream;
+  GCancellable *cancel;
+  guint timeout_id;
+  gsize dropped;
+  char scratch[4096];
+} Linger;
+
 static void
-refuse_too_large (SoupServerMessage *msg)
+on_linger_read (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Linger *l = data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (src), res, NULL);
+  if (n > 0 && (l->dropped += (gsize) n) < LINGER_MAX_BYTES &&
+      !g_cancellable_is_cancelled (l->cancel)) {
+    g_input_stream_read_async (G_INPUT_STREAM (src), l->scratch, sizeof l->scratch,
+                               G_PRIORITY_DEFAULT, l->cancel, on_linger_read, l);
+    return;
+  }
+  /* End of input, an error, the byte cap or the time limit (cancelled): close now. */
+  if (l->timeout_id)
+    g_source_remove (l->timeout_id);
+  if (l->http != NULL)
+    g_hash_table_remove (l->http->lingering, l);
+  g_io_stream_close (l->stream, NULL, NULL);
+  g_object_unref (l->stream);
+  g_object_unref (l->cancel);
+  g_free (l);
+}
+
+static gboolean
+on_linger_timeout (gpointer data)
+{
+  Linger *l = data;
+  l->timeout_id = 0;
+  g_cancellable_cancel (l->cancel);
+  return G_SOURCE_REMOVE;
+}
+
+/* Answers 413 at once, without reading a body the peer announced as too large: libsoup itself
+ * would read (and drop) all of it before answering. The connection is taken from libsoup; the
+ * answer (a few hundred bytes, the first on this connection, so the socket buffer is empty) is
+ * written without blocking; then the connection lingers (above) and closes. */
+static void
+refuse_too_large (NvrHttp *h, SoupServerMessage *msg)
 {
   static const char body[] = "{\"error\":\"request body too large\"}";
   g_autofree char *text = g_strdup_printf ("HTTP/1.1 413 Request Entity Too Large\r\n"
@@ -875,25 +922,22 @@ refuse_too_large (SoupServerMessage *msg)
                                            "Content-Type: application/json\r\n"
                                            "Content-Length: %zu\r\n\r\n%s",
                                            sizeof body - 1, body);
-  g_autoptr (GIOStream) stream = soup_server_message_steal_connection (msg);
+  GIOStream *stream = soup_server_message_steal_connection (msg);
   if (stream == NULL)
     return;
   GOutputStream *out = g_io_stream_get_output_stream (stream);
   if (G_IS_POLLABLE_OUTPUT_STREAM (out))
     g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), text,
                                                 strlen (text), NULL, NULL);
-  /* Drop what already arrived (bounded), so that the peer sees an orderly end rather than
-   * ECONNRESET for unread input. */
-  GInputStream *in = g_io_stream_get_input_stream (stream);
-  char scratch[4096];
-  for (gsize dropped = 0; G_IS_POLLABLE_INPUT_STREAM (in) && dropped < 1024 * 1024;) {
-    gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), scratch,
-                                                         sizeof scratch, NULL, NULL);
-    if (n <= 0)
-      break;
-    dropped += (gsize) n;
-  }
-  g_io_stream_close (stream, NULL, NULL);
+  Linger *l = g_new0 (Linger, 1);
+  l->http = h;
+  l->stream = stream;
+  l->cancel = g_cancellable_new ();
+  l->timeout_id = g_timeout_add (LINGER_MAX_MS, on_linger_timeout, l);
+  g_hash_table_add (h->lingering, l);
+  g_input_stream_read_async (g_io_stream_get_input_stream (stream), l->scratch,
+                             sizeof l->scratch, G_PRIORITY_DEFAULT, l->cancel, on_linger_read,
+                             l);
 }
 
 /* A chunked body is counted as it arrives and refused as soon as it is over the maximum. */
@@ -902,7 +946,7 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer data)
 {
   if (soup_server_message_get_request_body (msg)->length > NVR_HTTP_BODY_MAX) {
     g_signal_handlers_disconnect_by_func (msg, on_got_chunk, data);
-    refuse_too_large (msg);
+    refuse_too_large (data, msg);
   }
 }
 
@@ -917,10 +961,10 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
                                 "close");
   if (soup_message_headers_get_encoding (req) == SOUP_ENCODING_CONTENT_LENGTH &&
       soup_message_headers_get_content_length (req) > NVR_HTTP_BODY_MAX) {
-    refuse_too_large (msg);
+    refuse_too_large (data, msg);
     return;
   }
-  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), data);
 }
 
 /* The value of a header that must appear once: NULL if absent or repeated (libsoup does not
@@ -1193,6 +1237,7 @@ nvr_http_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup,
   h->socket_path = g_strdup (config->web_socket);
   h->live_clients = g_hash_table_new (g_direct_hash, g_direct_equal);
   h->connections = g_hash_table_new (g_direct_hash, g_direct_equal);
+  h->lingering = g_hash_table_new (g_direct_hash, g_direct_equal);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   h->fake_addr = g_inet_socket_address_new (lo, 0);
   /* raw-paths: the path is matched still percent-encoded (GLib has only resolved dot segments
@@ -1248,6 +1293,17 @@ nvr_http_free (NvrHttp *http)
   if (http->socket_path != NULL)
     g_unlink (http->socket_path);
   g_hash_table_unref (http->live_clients);
+  /* Refused connections end by themselves (cancelled now; they no longer point here). */
+  g_hash_table_iter_init (&it, http->lingering);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    Linger *l = key;
+    l->http = NULL;
+    if (l->timeout_id)
+      g_source_remove (l->timeout_id);
+    l->timeout_id = 0;
+    g_cancellable_cancel (l->cancel);
+  }
+  g_hash_table_unref (http->lingering);
   g_hash_table_unref (http->connections);
   g_clear_object (&http->fake_addr);
   g_free (http->socket_path);
