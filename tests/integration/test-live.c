@@ -83,6 +83,16 @@ deny_device (gint64 camera_id, gint64 device_id, gpointer data)
   return device_id != DENIED_DEVICE;
 }
 
+/* The daemon's main loop stops reading its workers for a while (a slow disk, a busy catalog). */
+static gboolean
+stall_cb (gpointer data)
+{
+  guint ms = GPOINTER_TO_UINT (data);
+  g_printerr ("test-live: main loop stalled for %u ms\n", ms);
+  g_usleep ((gulong) ms * 1000);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 quit_cb (gpointer data)
 {
@@ -106,12 +116,15 @@ main (int argc, char **argv)
   g_autofree char *root = NULL, *out = NULL;
   int seconds = 12, late = 6, again = 0;
   gboolean no_live = FALSE;
+  int stall_at = 0, stall_for = 0;
   GOptionEntry entries[] = {
     { "root", 0, 0, G_OPTION_ARG_FILENAME, &root, "Storage root", "DIR" },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Where client streams are written", "DIR" },
     { "seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Run this long", "S" },
     { "late", 0, 0, G_OPTION_ARG_INT, &late, "Attach late clients after this long", "S" },
     { "again", 0, 0, G_OPTION_ARG_INT, &again, "Attach more clients after this long", "S" },
+    { "stall-at", 0, 0, G_OPTION_ARG_INT, &stall_at, "Block the main loop at this time", "S" },
+    { "stall-for", 0, 0, G_OPTION_ARG_INT, &stall_for, "... for this long", "S" },
     { "no-live", 0, 0, G_OPTION_ARG_NONE, &no_live, "Attach no client (CPU baseline)", NULL },
     { NULL },
   };
@@ -147,6 +160,8 @@ main (int argc, char **argv)
   g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (catalog, &error);
   g_assert_no_error (error);
   g_autoptr (GPtrArray) clients = g_ptr_array_new ();
+  if (stall_for > 0)
+    g_timeout_add ((guint) stall_at * 1000, stall_cb, GUINT_TO_POINTER ((guint) stall_for * 1000));
   /* Early clients (and the one to be denied) attach before any worker exists: the hub switches
    * the live branch on through the supervisor, which remembers it for the worker it starts. */
   for (guint i = 0; i < cams->len; i++) {

@@ -9,7 +9,12 @@ stream carries the MSE codec string; a client ended by recheck (revocation) gets
 it; when camera 2 drops and comes back, its viewers are ended (their stream's timestamps would
 restart) and a viewer attaching after that gets the new connection's stream; the worker keeps
 <camera_dir>/snapshot.jpg fresh (every ≤ 5 s) and it shows the camera's own ID code.
-Usage: test_live.py TEST_LIVE_BIN"""
+
+With --stall: a camera at ~8 Mbit/s while the daemon's main loop stops reading for 10 s. The
+worker must drop live fragments (≤ 4 MiB in flight) rather than fill the channel its segment
+reports need, resume at a keyframe, and the viewer's stream must still decode whole; every
+segment must still be reported closed.
+Usage: test_live.py TEST_LIVE_BIN [--stall]"""
 
 import glob
 import json
@@ -127,5 +132,41 @@ def test():
                 log("worker: " + line.strip())
 
 
+def test_stall():
+    exe = sys.argv[1]
+    with Harness("live-stall") as h:
+        h.start_fakecam(1, ["--first-code", "5", "--noise", "30", "--bitrate-kbps", "8000"])
+        root = os.path.join(h.dir, "store")
+        out = os.path.join(h.dir, "streams")
+        os.makedirs(out)
+        log_path = os.path.join(h.dir, "test-live.log")
+        with open(log_path, "w") as logf:
+            r = subprocess.run([exe, "--root", root, "--out", out, "--seconds", "26", "--late",
+                                "22", "--stall-at", "8", "--stall-for", "10", h.cam_url(1)],
+                               stdout=subprocess.PIPE, stderr=logf, text=True, timeout=120)
+        with open(log_path) as f:
+            worker_log = f.read()
+        check(r.returncode == 0, f"test-live exited with {r.returncode}")
+        for line in worker_log.splitlines():
+            if any(k in line for k in ("stalled", "dropped", "resumed", "Segment closed",
+                                       "keyframe arrival")):
+                log(line.strip())
+        check("the daemon is behind" in worker_log, "no live fragment was dropped in the stall")
+        check("resumed at a keyframe" in worker_log, "the live stream did not resume")
+        check("Failed to send" not in worker_log, "a wire message was lost")
+        early = next(json.loads(l) for l in r.stdout.splitlines() if '"early"' in l)
+        check(early["ended"] == 0, "the viewer was ended")
+        res = idread(early["path"])
+        log(f"viewer: {early['bytes']} bytes; idread {res}")
+        check(set(res["codes"]) == {"5"}, f"codes {res['codes']}")
+        check(res["unreadable"] == 0, f"{res['unreadable']} unreadable frames after the gap")
+        check(res["frames"] >= 15 * 10, f"only {res['frames']} frames")
+        with h.catalog() as db:
+            rows = db.execute("SELECT state, duration_us FROM segments").fetchall()
+        log(f"segments: {[tuple(x) for x in rows]}")
+        check(len(rows) >= 2 and all(x[0] == "complete" for x in rows),
+              f"segments not all reported closed: {[tuple(x) for x in rows]}")
+
+
 if __name__ == "__main__":
-    run(test)
+    run(test_stall if "--stall" in sys.argv else test)
