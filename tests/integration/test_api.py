@@ -406,6 +406,27 @@ def test():
         r = admin.post("devices/999999/revoke", {})
         check(r.status == 404, f"revoke of an unknown device: {r!r}")
 
+        # ---- revoke from the CLI (admin socket): the tablet's live view ends too ----
+        s, head, got = live_stream(web_sock, tablet.token, cam2)
+        check(head.startswith("HTTP/1.1 200"), f"tablet live: {head.splitlines()[0]}")
+        deadline = time.monotonic() + 20
+        while b"moov" not in got and time.monotonic() < deadline:
+            got += s.recv(65536)
+        t0 = time.monotonic()
+        h.nvr("devices", "revoke", "tablet")
+        s.settimeout(5)
+        ended = False
+        while time.monotonic() - t0 < 5:
+            chunk = s.recv(65536)
+            if not chunk or chunk.endswith(b"0\r\n\r\n"):
+                ended = True
+                break
+        took_cli = time.monotonic() - t0
+        s.close()
+        check(ended and took_cli < 1.5, f"tablet live not ended {took_cli:.2f} s after CLI revoke")
+        check(tablet.get("me").status == 401, "tablet session alive after CLI revoke")
+        log(f"CLI revoke: the tablet's live view ended {took_cli * 1000:.0f} ms later")
+
         # ---- route table ----
         table = json.loads(h.nvr("http-routes")[1])
         check(len(table["routes"]) == 19 and
