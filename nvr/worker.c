@@ -2363,10 +2363,10 @@ live_start (Worker *w)
     live_failed (w, "pipeline failed to start");
     return;
   }
+  atomic_store (&c->live_need_key, 1);   /* before the tap can see the appsrc */
   g_mutex_lock (&c->lock);
   g_set_object (&c->live_src, src);
   g_mutex_unlock (&c->lock);
-  atomic_store (&c->live_need_key, 1);
   g_message ("Live stream started (fragments of %d ms)", LIVE_FRAGMENT_MS);
 }
 
