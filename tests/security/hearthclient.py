@@ -237,6 +237,11 @@ class Client:
             if stream_seconds is None:
                 data = r.read(max_bytes + 1)
                 truncated = len(data) > max_bytes
+                length = r.getheader("Content-Length")
+                if not truncated and length is not None and length.isdigit() and \
+                        len(data) < int(length):
+                    # read(amt) returns short data instead of raising when the peer closes.
+                    raise http.client.IncompleteRead(data, int(length) - len(data))
                 if truncated or r.will_close:
                     self.close()
             else:
@@ -326,6 +331,10 @@ def _read_for(r, conn, seconds, max_bytes):
             n += len(b)
     except (socket.timeout, TimeoutError):
         pass
+    except (http.client.IncompleteRead, ConnectionError, ssl.SSLError):
+        # The stream was cut (the server or lighttpd went away): what came is still checked.
+        if not chunks:
+            raise
     return b"".join(chunks), True
 
 

@@ -73,7 +73,11 @@ class World:
         with open(self.h.conf, "a") as f:
             f.write(f"\n[web]\nsocket = {self.web_sock}\norigin = {self.origin}\n{extra}")
 
-    def start(self, n_cameras, fakecam_args=(), sub=True, web_extra="", add_args=()):
+    def start(self, n_cameras, fakecam_args=(), sub=True, web_extra="", add_args=(),
+              defer_fakecam=False):
+        """fakecam, the daemon with [web], cameras cam1..camN, lighttpd (via tls). With
+        @defer_fakecam the cameras are added on a port chosen now and fakecam starts only at
+        start_fakecam(): set-up that restarts the daemon does not disturb recording."""
         h = self.h
         if self.via == "tls":
             import webfront    # tests/integration/webfront.py
@@ -82,7 +86,12 @@ class World:
             self.cafile = self.front.cert
             web_extra += f"certificate = {self.cafile}\n"
         self.write_web_config(web_extra)
-        h.start_fakecam(n_cameras, ["--first-code", str(FIRST_CODE), *fakecam_args])
+        self.n_cameras = n_cameras
+        self.fakecam_args = ["--first-code", str(FIRST_CODE), *fakecam_args]
+        if defer_fakecam:
+            h.fakecam_port = free_port()
+        else:
+            h.start_fakecam(n_cameras, self.fakecam_args)
         h.start_daemon()
         for i in range(1, n_cameras + 1):
             args = ["cameras", "add", f"cam{i}", "--main-url", h.cam_url(i)]
@@ -94,6 +103,17 @@ class World:
         if self.front is not None:
             self.front.start()
         return self
+
+    def start_fakecam(self):
+        """The deferred fakecam, on the port the cameras were added with."""
+        port = self.h.fakecam_port
+        got = self.h.start_fakecam(self.n_cameras, [*self.fakecam_args, "--port", str(port)])
+        check(got == port, f"fakecam listens on {got}, not {port}")
+
+    def restart_daemon(self):
+        self.h.stop_daemon()
+        self.h.start_daemon()
+        self.h.wait_for("the web socket", lambda: os.path.exists(self.web_sock), 20)
 
     def transport(self):
         if self.via == "tls":
