@@ -2298,7 +2298,6 @@ live_stop (Worker *w)
     g_message ("Live stream stopped");
   w->live_lat_n = 0;
   w->live_lat_sum_us = w->live_lat_max_us = w->live_lat_min_us = w->live_age_sum_us = 0;
-  worker_maybe_exit (w);
 }
 
 static void
