@@ -20,6 +20,7 @@
 typedef struct {
   char *path;
   FILE *f;
+  FILE *idx;           /* "<offset> <wall clock µs>" per chunk: when each fragment arrived */
   gint64 camera_id;
   const char *role;
   guint64 id;
@@ -37,6 +38,7 @@ c_write (GBytes *chunk, gpointer data)
   Client *c = data;
   gsize n;
   const void *p = g_bytes_get_data (chunk, &n);
+  fprintf (c->idx, "%" G_GUINT64_FORMAT " %" G_GINT64_FORMAT "\n", c->bytes, g_get_real_time ());
   g_assert_cmpuint (fwrite (p, 1, n, c->f), ==, n);
   fflush (c->f);
   c->bytes += n;
@@ -69,6 +71,9 @@ client_attach (NvrLiveHub *hub, const char *out, gint64 camera_id, const char *n
   c->path = g_strdup_printf ("%s/%s-%s.mp4", out, name, role);
   c->f = fopen (c->path, "wb");
   g_assert_nonnull (c->f);
+  g_autofree char *idx = g_strconcat (c->path, ".idx", NULL);
+  c->idx = fopen (idx, "w");
+  g_assert_nonnull (c->idx);
   c->camera_id = camera_id;
   c->role = role;
   c->attached_us = g_get_monotonic_time ();
@@ -213,6 +218,7 @@ main (int argc, char **argv)
   for (guint i = 0; i < clients->len; i++) {
     Client *c = clients->pdata[i];
     fclose (c->f);
+    fclose (c->idx);
     g_free (c->path);
     g_free (c);
   }

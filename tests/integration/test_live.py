@@ -19,11 +19,13 @@ Usage: test_live.py TEST_LIVE_BIN [--stall]"""
 import glob
 import json
 import os
+import statistics
+import struct
 import subprocess
 import sys
 import time
 
-from harness import Harness, check, idread, log, run
+from harness import IDREAD, Harness, check, idread, log, run
 
 SECONDS = 20
 LATE = 6
@@ -32,10 +34,76 @@ AGAIN = 13
 FIRST_CODE = 41
 
 
+def fragments(path):
+    """(file offset, sample count) of every moof in an fMP4 file."""
+    with open(path, "rb") as f:
+        d = f.read()
+    out, off = [], 0
+    while off + 8 <= len(d):
+        size, typ = struct.unpack(">I4s", d[off:off + 8])
+        if size < 8:
+            break
+        if typ == b"moof":
+            count, o = 0, off + 8
+            while o + 8 <= off + size:                       # moof children
+                s2, t2 = struct.unpack(">I4s", d[o:o + 8])
+                if t2 == b"traf":
+                    p = o + 8
+                    while p + 8 <= o + s2:                   # traf children
+                        s3, t3 = struct.unpack(">I4s", d[p:p + 8])
+                        if t3 == b"trun":
+                            count += struct.unpack(">I", d[p + 12:p + 16])[0]
+                        p += max(s3, 8)
+                o += max(s2, 8)
+            out.append((off, count))
+        off += size
+    return out
+
+
+def latency(path, truth):
+    """End-to-end latency of each fragment: fakecam's send time of its first and last frame
+    (fakecam frame g is due at serving_started + g/fps and shows counter g mod clip_frames)
+    → the fragment reaching the hub's client (test-live's .idx). fakecam encodes without
+    B-frames, so the n-th decoded frame is the n-th sample."""
+    arrivals = {}
+    with open(path + ".idx") as f:
+        for line in f:
+            o, t = line.split()
+            arrivals[int(o)] = int(t) / 1e6
+    r = subprocess.run([IDREAD, "--list", path], capture_output=True, text=True, timeout=120)
+    counters = []
+    for line in r.stderr.splitlines():
+        w = line.split()
+        if len(w) >= 8 and w[0] == "frame" and w[6] == "counter":   # frame N pts T code C counter K
+            counters.append(int(w[7]))
+        elif len(w) >= 2 and w[0] == "frame":
+            counters.append(None)
+    epoch = truth["serving_started_unix_us"] / 1e6
+    fps, frames = truth["fps"], truth["clip_frames"]
+
+    def sent(counter, arrival):
+        loops = int((arrival - epoch - counter / fps) // (frames / fps))
+        return epoch + (loops * frames + counter) / fps
+
+    first, last, n = [], [], 0
+    for off, count in fragments(path):
+        if off in arrivals and n + count <= len(counters) and count > 0 and \
+                counters[n] is not None and counters[n + count - 1] is not None:
+            a = arrivals[off]
+            first.append(a - sent(counters[n], a))
+            last.append(a - sent(counters[n + count - 1], a))
+        n += count
+    return first, last
+
+
 def test():
     exe = sys.argv[1]
     with Harness("live") as h:
-        h.start_fakecam(2, ["--first-code", str(FIRST_CODE), "--gop", "15", "--fps", "15"])
+        truth_path = os.path.join(h.dir, "truth.json")
+        h.start_fakecam(2, ["--first-code", str(FIRST_CODE), "--gop", "15", "--fps", "15",
+                            "--truth", truth_path])
+        with open(truth_path) as f:
+            truth = json.load(f)
         root = os.path.join(h.dir, "store")
         out = os.path.join(h.dir, "streams")
         os.makedirs(out)
@@ -102,6 +170,14 @@ def test():
                   f"cam{cam} {c['role']}: only {r['frames']} frames in about {lasting} s")
             check(r["counter_first"] is not None and r["counter_last"] != r["counter_first"],
                   "frame counter did not advance")
+        # End-to-end latency (camera sends a frame → its fragment reaches the viewer's sink).
+        early1 = next(c for c in clients if c["role"] == "early" and "cam1-" in c["path"])
+        first, last = latency(early1["path"], truth)
+        check(len(first) >= 10, f"latency measured on {len(first)} fragments only")
+        log(f"latency over {len(first)} fragments: first frame median "
+            f"{statistics.median(first):.3f} s (max {max(first):.3f}), last frame median "
+            f"{statistics.median(last):.3f} s (min {min(last):.3f})")
+        check(statistics.median(first) < 3.0, "live view lags more than 3 s")
         # The denied client got something before recheck and nothing after: its file is a
         # prefix of the stream (fewer bytes than the early client of the same camera).
         denied = next(c for c in clients if c["role"] == "denied")
