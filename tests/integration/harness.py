@@ -35,6 +35,15 @@ def check(cond, message):
         raise Failure(message)
 
 
+class _ClosingConnection(sqlite3.Connection):
+    """sqlite3's own context manager only commits or rolls back; this one also closes."""
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        self.close()
+        return False
+
+
 class Harness:
     """One test's world. Use as a context manager; everything it started is stopped on exit."""
 
@@ -193,7 +202,11 @@ backoff_max_ms = {backoff_max_ms}
     # ---- catalog and files ----
 
     def catalog(self):
-        db = sqlite3.connect(f"file:{os.path.join(self.root, 'catalog.db')}?mode=ro", uri=True)
+        """A read-only connection; `with h.catalog() as db:` closes it at the end of the block.
+        (One left open for the garbage collector across a daemon restart keeps the old WAL index
+        mapped, and later connections in this process would read a stale snapshot.)"""
+        db = sqlite3.connect(f"file:{os.path.join(self.root, 'catalog.db')}?mode=ro", uri=True,
+                             factory=_ClosingConnection)
         db.row_factory = sqlite3.Row
         return db
 
