@@ -34,6 +34,7 @@
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
+#include <gst/rtsp/gstrtspmessage.h>   /* the struct only: no libgstrtsp link */
 #include <gst/video/video.h>
 
 #include "backoff.h"
@@ -1176,6 +1177,59 @@ link_request_free (LinkRequest *lr)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LinkRequest, link_request_free)
 
+/* ---- rtspsrc teardown before the first packet (docs/design/worker.md "rtspsrc teardown") ----
+ * GStreamer 1.22's rtspsrc resets its seqnum to GST_SEQNUM_INVALID in PAUSED_TO_READY and only
+ * then sends TEARDOWN from its task; interleaved (TCP) packets that arrive while it waits for the
+ * reply are handled there, and the first packet of a session pushes stream-start and segment
+ * with that seqnum: a GStreamer-CRITICAL (fixed upstream in 1.25, commit a20ef245a0). So over
+ * TCP, TEARDOWN is skipped until a packet has come out of rtspsrc (after the first one its
+ * seqnum is no longer used for data); closing the connection still ends the session. */
+typedef struct {
+  atomic_int flowing;   /* a buffer left rtspsrc: its first-packet events are behind it */
+} SrcGuard;
+
+static GstPadProbeReturn
+guard_flow_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  SrcGuard *g = data;
+  atomic_store (&g->flowing, 1);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+guard_on_pad_added (GstElement *src, GstPad *pad, gpointer data)
+{
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                     guard_flow_probe, g_atomic_rc_box_acquire (data),
+                     (GDestroyNotify) g_atomic_rc_box_release);
+}
+
+static gboolean
+guard_before_send (GstElement *src, GstRTSPMessage *msg, gpointer data)
+{
+  SrcGuard *g = data;
+  if (msg->type != GST_RTSP_MESSAGE_REQUEST || msg->type_data.request.method != GST_RTSP_TEARDOWN ||
+      atomic_load (&g->flowing))
+    return TRUE;
+  g_debug ("Skipping TEARDOWN of '%s': no packet yet (the connection close ends the session)",
+           GST_OBJECT_NAME (src));
+  return FALSE;
+}
+
+/* Installs the guard on @src, an rtspsrc about to stream interleaved over TCP (over UDP, data
+ * never arrives on the RTSP connection, and TEARDOWN stops the camera's sending). Call before
+ * any other pad-added handler, so the flow probe sits before theirs. */
+static void
+guard_rtspsrc_teardown (GstElement *src)
+{
+  SrcGuard *g = g_atomic_rc_box_new0 (SrcGuard);
+  g_signal_connect_data (src, "pad-added", G_CALLBACK (guard_on_pad_added),
+                         g_atomic_rc_box_acquire (g),
+                         (GClosureNotify) (void (*) (void)) g_atomic_rc_box_release, 0);
+  g_signal_connect_data (src, "before-send", G_CALLBACK (guard_before_send), g,
+                         (GClosureNotify) (void (*) (void)) g_atomic_rc_box_release, 0);
+}
+
 /* Loads a one-element template (e.g. "rtspsrc name=src ..."). */
 static GstElement *
 load_element (const char *template_name, GError **error)
@@ -1474,6 +1528,8 @@ worker_connect (Worker *w)
   if (*w->cfg.user != '\0')
     g_object_set (src, "user-id", w->cfg.user, "user-pw", w->cfg.password, NULL);
   gst_util_set_object_arg (G_OBJECT (src), "protocols", c->udp ? "udp" : "tcp");
+  if (!c->udp)
+    guard_rtspsrc_teardown (src);
   g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), c);
   g_signal_connect (src, "select-stream", G_CALLBACK (on_select_stream), c);
 
@@ -1934,6 +1990,8 @@ motion_start (Worker *w)
   if (*w->cfg.user != '\0')
     g_object_set (src, "user-id", w->cfg.user, "user-pw", w->cfg.password, NULL);
   gst_util_set_object_arg (G_OBJECT (src), "protocols", w->conn->udp ? "udp" : "tcp");
+  if (!w->conn->udp)
+    guard_rtspsrc_teardown (src);
   g_signal_connect_data (src, "pad-added", G_CALLBACK (mo_on_pad_added), mo_ref (m),
                          (GClosureNotify) (void (*) (void)) mo_unref, 0);
   g_signal_connect_data (src, "select-stream", G_CALLBACK (mo_on_select_stream), mo_ref (m),
