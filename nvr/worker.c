@@ -1183,7 +1183,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LinkRequest, link_request_free)
  * reply are handled there, and the first packet of a session pushes stream-start and segment
  * with that seqnum: a GStreamer-CRITICAL (fixed upstream in 1.25, commit a20ef245a0). So over
  * TCP, TEARDOWN is skipped until a packet has come out of rtspsrc (after the first one its
- * seqnum is no longer used for data); closing the connection still ends the session. */
+ * seqnum is no longer used for data); closing the connection ends the session instead. */
 typedef struct {
   atomic_int flowing;   /* a buffer left rtspsrc: its first-packet events are behind it */
 } SrcGuard;
