@@ -72,7 +72,8 @@ class HoldAfterPlay:
                     if key.fileobj is c:
                         if holding and not data.startswith(b"$"):   # a request, not RTCP
                             holding = False
-                            self.released_by.append(data.split(b"\r\n", 1)[0].decode(errors="replace"))
+                            line = data.split(b"\r\n", 1)[0]
+                            self.released_by.append(line.decode(errors="replace"))
                             c.sendall(b"".join(held))
                             held = []
                         if data.startswith(b"PLAY "):
@@ -129,7 +130,8 @@ def test():
         covered = sum(min(s["end_us"] / 1e6, t1) - max(s["start_us"] / 1e6, t0)
                       for s in segs if s["end_us"] / 1e6 > t0 and s["start_us"] / 1e6 < t1)
         log(f"main stream recorded {covered:.1f} s of the {t1 - t0:.1f} s observed")
-        check(covered >= (t1 - t0) - 3, f"recording covered only {covered:.1f} s of {t1 - t0:.1f} s")
+        check(covered >= (t1 - t0) - 3,
+              f"recording covered only {covered:.1f} s of {t1 - t0:.1f} s")
 
 
 if __name__ == "__main__":
