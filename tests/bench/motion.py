@@ -833,7 +833,8 @@ def main():
     ap.add_argument("--end-after-ms", type=int, default=1000, help="[motion] end_after_ms (1000)")
     ap.add_argument("--cpu-cameras", type=int, default=2, help="cameras in the CPU part (2)")
     ap.add_argument("--seconds", type=float, default=30, help="CPU window per run (30)")
-    ap.add_argument("--warmup", type=float, default=10, help="seconds before a CPU window (10)")
+    ap.add_argument("--warmup", type=float, default=30,
+                    help="seconds before a CPU window (30: the detector's start-up ghost passes)")
     ap.add_argument("--reps", type=int, default=3, help="CPU repetitions (3)")
     ap.add_argument("--keep", action="store_true", help="keep logs and recordings")
     ap.add_argument("--json", help="also write the raw results here")
