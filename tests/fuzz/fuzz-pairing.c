@@ -181,27 +181,4 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   return 0;
 }
 
-#ifndef NVR_LIBFUZZER
-int
-main (int argc, char **argv)
-{
-  guint n = 0;
-  for (int i = 1; i < argc; i++) {
-    g_autoptr (GDir) d = g_dir_open (argv[i], 0, NULL);
-    if (d == NULL)
-      g_error ("cannot open corpus directory '%s'", argv[i]);
-    const char *name;
-    while ((name = g_dir_read_name (d)) != NULL) {
-      g_autofree char *path = g_build_filename (argv[i], name, NULL);
-      g_autofree char *data = NULL;
-      gsize len = 0;
-      if (!g_file_get_contents (path, &data, &len, NULL))
-        g_error ("cannot read '%s'", path);
-      LLVMFuzzerTestOneInput ((const uint8_t *) data, len);
-      n++;
-    }
-  }
-  g_print ("replayed %u inputs\n", n);
-  return n > 0 ? 0 : 1;
-}
-#endif
+#include "fuzz-replay.h"

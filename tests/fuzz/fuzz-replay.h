@@ -1,11 +1,13 @@
 /* The corpus replayer shared by the fuzz targets: built as a plain program, a target replays
  * every file of the directories given on the command line (a meson test in suite 'fuzz');
  * built with clang -fsanitize=fuzzer -DNVR_LIBFUZZER it is a libFuzzer target instead.
- * Include it once, after defining LLVMFuzzerTestOneInput. */
+ * Include it once, after defining LLVMFuzzerTestOneInput; define NVR_FUZZ_REPLAY_PREFIXES to
+ * also replay prefixes of every input (for stream parsers: a stream cut anywhere). */
 #pragma once
 
 #include <glib.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifndef NVR_LIBFUZZER
 int
@@ -23,9 +25,16 @@ main (int argc, char **argv)
       gsize len = 0;
       if (!g_file_get_contents (path, &data, &len, NULL))
         g_error ("cannot read '%s'", path);
-      /* An exact-size copy, so that ASan sees any read past the input. */
-      g_autofree uint8_t *copy = len ? g_memdup2 (data, len) : NULL;
+      /* An exact-size copy, so that ASan sees any read past the input; never NULL, as with
+       * libFuzzer (an empty input is a valid pointer to nothing). */
+      g_autofree uint8_t *copy = g_malloc (MAX (len, 1));
+      if (len > 0)
+        memcpy (copy, data, len);
       LLVMFuzzerTestOneInput (copy, len);
+#ifdef NVR_FUZZ_REPLAY_PREFIXES
+      for (gsize cut = 0; cut < len && cut < 20000; cut += 1 + cut / 64)
+        LLVMFuzzerTestOneInput (copy, cut);
+#endif
       n++;
     }
   }
