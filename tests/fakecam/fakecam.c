@@ -81,6 +81,7 @@ typedef struct {
   GMainLoop *loop;
   GstRTSPServer *server;
   guint server_source;
+  guint cleanup_source;        /* expires sessions whose client vanished without TEARDOWN */
   GstRTSPMountPoints *mounts;
   GstRTSPSessionPool *sessions;
   GstRTSPAuth *auth;           /* NULL unless --user */
@@ -487,6 +488,14 @@ camera_set_serving (App *app, Camera *cam, int serving)
     camera_mount (app, cam);
 }
 
+static gboolean
+on_session_cleanup (gpointer data)
+{
+  App *app = data;
+  gst_rtsp_session_pool_cleanup (app->sessions);
+  return G_SOURCE_CONTINUE;
+}
+
 static char *
 status_json (App *app)
 {
@@ -866,6 +875,8 @@ app_clear (App *app)
     g_list_free (gst_rtsp_session_pool_filter (app->sessions, remove_all_sessions, NULL));
     if (app->server_source != 0)
       g_source_remove (app->server_source);
+    if (app->cleanup_source != 0)
+      g_source_remove (app->cleanup_source);
   }
   g_clear_object (&app->sessions);
   g_clear_object (&app->mounts);
@@ -922,6 +933,11 @@ run (App *app, int *argc, char ***argv, GError **error)
   if (source == NULL)
     return FALSE;
   app->server_source = g_source_attach (source, NULL);
+  /* gst-rtsp-server removes expired sessions only when asked. Without this, every client that
+   * vanished without a TEARDOWN (a dropped camera, a worker killed mid-setup) keeps its session
+   * until the pool's maximum is reached, and then every SETUP gets 503: a long storm ended
+   * that way after ~1,300 reconnects. */
+  app->cleanup_source = g_timeout_add_seconds (2, on_session_cleanup, app);
   int port = gst_rtsp_server_get_bound_port (app->server);
 
   if (app->opt.control_path != NULL) {
