@@ -1,6 +1,6 @@
 /* auth — the pure core of pairing, sessions and authorization (docs/design/auth.md): invite
- * codes, base64url, signed messages and their verification, single-use nonces, the pairing rate
- * limit and the authorization decision. No I/O, no clock; main loop only. */
+ * codes, base64url, signed messages and their verification, single-use nonces, the pairing and
+ * login rate limits and the authorization decision. No I/O, no clock; main loop only. */
 #define G_LOG_DOMAIN "nvr-auth"
 
 #include "auth.h"
@@ -239,30 +239,148 @@ nvr_auth_nonces_take (NvrAuthNonces *n, const char *nonce_b64, NvrNoncePurpose p
   return ok;
 }
 
-/* ---- rate limit ---- */
+/* ---- rate limits ---- */
 
-gboolean
-nvr_auth_bucket_take (NvrAuthBucket *b, gint64 now_us)
+static void
+bucket_refill (NvrAuthBucket *b, NvrAuthRate rate, gint64 now_us)
 {
-  const double burst = NVR_AUTH_RATE_PER_MINUTE;
-  /* A zeroed bucket has never been used: it starts full. */
-  if (b->last_us == 0 && b->tokens == 0) {
-    b->tokens = burst;
+  if (!b->started) {
+    b->started = TRUE;
+    b->tokens = rate.burst;
     b->last_us = now_us;
+    return;
   }
   if (now_us > b->last_us) {
     double elapsed_s = (double) (now_us - b->last_us) / G_USEC_PER_SEC;
-    b->tokens = MIN (burst, b->tokens + elapsed_s * NVR_AUTH_RATE_PER_MINUTE / 60.0);
+    b->tokens = MIN (rate.burst, b->tokens + elapsed_s * rate.per_minute / 60.0);
     b->last_us = now_us;
   }
+}
+
+gboolean
+nvr_auth_bucket_has (NvrAuthBucket *b, NvrAuthRate rate, gint64 now_us)
+{
+  bucket_refill (b, rate, now_us);
   /* Refills add fractions: allow for their rounding (1e-6 of a token is 6 µs at 10/min). */
-  if (b->tokens < 1.0 - 1e-6)
-    return FALSE;
+  return b->tokens >= 1.0 - 1e-6;
+}
+
+void
+nvr_auth_bucket_charge (NvrAuthBucket *b, NvrAuthRate rate, gint64 now_us)
+{
+  bucket_refill (b, rate, now_us);
   b->tokens = MAX (0.0, b->tokens - 1.0);
-  /* Keep the "never used" encoding unambiguous when the last token goes at time 0. */
-  if (b->last_us == 0 && b->tokens == 0)
-    b->last_us = 1;
+}
+
+void
+nvr_auth_bucket_refund (NvrAuthBucket *b, NvrAuthRate rate, gint64 now_us)
+{
+  bucket_refill (b, rate, now_us);
+  b->tokens = MIN (rate.burst, b->tokens + 1.0);
+}
+
+gboolean
+nvr_auth_bucket_take (NvrAuthBucket *b, NvrAuthRate rate, gint64 now_us)
+{
+  if (!nvr_auth_bucket_has (b, rate, now_us))
+    return FALSE;
+  nvr_auth_bucket_charge (b, rate, now_us);
   return TRUE;
+}
+
+typedef struct {
+  char *client;            /* the table's key */
+  NvrAuthBucket bucket;
+  GList *link;             /* in NvrAuthLimiter.order */
+} LimiterEntry;
+
+struct _NvrAuthLimiter {
+  NvrAuthRate per_client, global;
+  NvrAuthBucket global_bucket;
+  GHashTable *by_client;   /* client -> LimiterEntry (owned) */
+  GQueue order;            /* LimiterEntry*, least recently seen first */
+};
+
+static void
+limiter_entry_free (LimiterEntry *e)
+{
+  g_free (e->client);
+  g_free (e);
+}
+
+NvrAuthLimiter *
+nvr_auth_limiter_new (NvrAuthRate per_client, NvrAuthRate global)
+{
+  NvrAuthLimiter *l = g_new0 (NvrAuthLimiter, 1);
+  l->per_client = per_client;
+  l->global = global;
+  l->by_client = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                        (GDestroyNotify) limiter_entry_free);
+  g_queue_init (&l->order);
+  return l;
+}
+
+void
+nvr_auth_limiter_free (NvrAuthLimiter *l)
+{
+  if (l == NULL)
+    return;
+  g_queue_clear (&l->order);
+  g_hash_table_destroy (l->by_client);
+  g_free (l);
+}
+
+/* The client's bucket, made (full) if new, and marked most recently seen. */
+static NvrAuthBucket *
+limiter_bucket (NvrAuthLimiter *l, const char *client)
+{
+  const char *key = client ? client : "";
+  LimiterEntry *e = g_hash_table_lookup (l->by_client, key);
+  if (e != NULL) {
+    g_queue_unlink (&l->order, e->link);
+    g_queue_push_tail_link (&l->order, e->link);
+    return &e->bucket;
+  }
+  while (g_queue_get_length (&l->order) >= NVR_AUTH_LIMITER_CLIENTS_MAX) {
+    LimiterEntry *old = g_queue_pop_head (&l->order);
+    g_hash_table_remove (l->by_client, old->client);
+  }
+  e = g_new0 (LimiterEntry, 1);
+  e->client = g_strdup (key);
+  g_queue_push_tail (&l->order, e);
+  e->link = l->order.tail;
+  g_hash_table_insert (l->by_client, e->client, e);
+  return &e->bucket;
+}
+
+gboolean
+nvr_auth_limiter_allows (NvrAuthLimiter *l, const char *client, gboolean shared, gint64 now_us)
+{
+  if (!nvr_auth_bucket_has (limiter_bucket (l, client), l->per_client, now_us))
+    return FALSE;
+  return !shared || nvr_auth_bucket_has (&l->global_bucket, l->global, now_us);
+}
+
+void
+nvr_auth_limiter_fail (NvrAuthLimiter *l, const char *client, gboolean shared, gint64 now_us)
+{
+  nvr_auth_bucket_charge (limiter_bucket (l, client), l->per_client, now_us);
+  if (shared)
+    nvr_auth_bucket_charge (&l->global_bucket, l->global, now_us);
+}
+
+void
+nvr_auth_limiter_refund (NvrAuthLimiter *l, const char *client, gboolean shared, gint64 now_us)
+{
+  nvr_auth_bucket_refund (limiter_bucket (l, client), l->per_client, now_us);
+  if (shared)
+    nvr_auth_bucket_refund (&l->global_bucket, l->global, now_us);
+}
+
+guint
+nvr_auth_limiter_clients (NvrAuthLimiter *l)
+{
+  return g_hash_table_size (l->by_client);
 }
 
 /* ---- authorization decision ---- */

@@ -21,7 +21,6 @@ G_BEGIN_DECLS
 #define NVR_AUTH_INVITE_MAX_FAILURES 5
 #define NVR_AUTH_NONCE_TTL_US (120 * G_USEC_PER_SEC)
 #define NVR_AUTH_NONCES_MAX 1024          /* outstanding nonces; the oldest are dropped */
-#define NVR_AUTH_RATE_PER_MINUTE 10       /* pairing/login requests per daemon */
 #define NVR_AUTH_COOKIE_NAME "__Host-hearth"
 
 /* ---- invite codes: "LLLL-SSSS-SSSS", Crockford base32 ---- */
@@ -66,13 +65,57 @@ char *nvr_auth_nonces_issue (NvrAuthNonces *n, const guint8 random[NVR_AUTH_NONC
 gboolean nvr_auth_nonces_take (NvrAuthNonces *n, const char *nonce_b64, NvrNoncePurpose purpose,
                                const char *subject, gint64 now_us);
 
-/* ---- rate limit: token bucket ---- */
+/* ---- rate limits: token buckets that count failures (docs/design/auth.md "Rate limits") ---- */
+typedef struct {
+  double per_minute;   /* refill */
+  double burst;        /* capacity; a bucket starts full */
+} NvrAuthRate;
+
+/* Pairing (begin + finish, wrong codes and provisional begins) and login (see pairing.c) per
+ * client address, and the global ceilings over all clients. Stored nonces stay under
+ * NVR_AUTH_NONCES_MAX: known-key login begins (240 + 2 min x 240) + pairing begins with a valid
+ * code (60 + 2 min x 60) = 900 within a nonce's 120 s. */
+#define NVR_AUTH_PAIR_PER_CLIENT ((NvrAuthRate) { 10, 10 })
+#define NVR_AUTH_PAIR_GLOBAL ((NvrAuthRate) { 60, 60 })
+#define NVR_AUTH_LOGIN_PER_CLIENT ((NvrAuthRate) { 10, 10 })
+#define NVR_AUTH_LOGIN_GLOBAL ((NvrAuthRate) { 240, 240 })
+#define NVR_AUTH_LIMITER_CLIENTS_MAX 4096   /* remembered client addresses; least recent dropped */
+
 typedef struct {
   double tokens;
   gint64 last_us;
+  gboolean started;    /* FALSE: never used, full */
 } NvrAuthBucket;
-/* Refills at NVR_AUTH_RATE_PER_MINUTE, burst the same; FALSE when the request must be refused. */
-gboolean nvr_auth_bucket_take (NvrAuthBucket *b, gint64 now_us);
+/* TRUE if @b holds a whole token at @now_us. Takes nothing. A clock that goes backwards
+ * refills nothing. */
+gboolean nvr_auth_bucket_has (NvrAuthBucket *b, NvrAuthRate rate, gint64 now_us);
+/* Takes one token (never below zero). */
+void nvr_auth_bucket_charge (NvrAuthBucket *b, NvrAuthRate rate, gint64 now_us);
+/* Gives one token back (never over the burst). */
+void nvr_auth_bucket_refund (NvrAuthBucket *b, NvrAuthRate rate, gint64 now_us);
+/* has + charge: FALSE (and nothing taken) when the request must be refused. */
+gboolean nvr_auth_bucket_take (NvrAuthBucket *b, NvrAuthRate rate, gint64 now_us);
+
+/* Buckets per client key (the address lighttpd forwarded) plus one global ceiling. Only what a
+ * caller counts as a failure is charged; @shared says whether it also counts against the global
+ * ceiling (requests naming an unknown public key cost nothing shared). At most
+ * NVR_AUTH_LIMITER_CLIENTS_MAX clients are remembered: the least recently seen is forgotten
+ * (its debt with it; the global ceiling still holds). */
+typedef struct _NvrAuthLimiter NvrAuthLimiter;
+NvrAuthLimiter *nvr_auth_limiter_new (NvrAuthRate per_client, NvrAuthRate global);
+void nvr_auth_limiter_free (NvrAuthLimiter *l);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrAuthLimiter, nvr_auth_limiter_free)
+/* TRUE if @client (and the global ceiling, if @shared) may try now. */
+gboolean nvr_auth_limiter_allows (NvrAuthLimiter *l, const char *client, gboolean shared,
+                                  gint64 now_us);
+/* Counts one failure (or a provisional one: a begin not yet followed by a successful finish). */
+void nvr_auth_limiter_fail (NvrAuthLimiter *l, const char *client, gboolean shared,
+                            gint64 now_us);
+/* Gives back a provisional failure (the finish succeeded). */
+void nvr_auth_limiter_refund (NvrAuthLimiter *l, const char *client, gboolean shared,
+                              gint64 now_us);
+/* Clients remembered (tests). */
+guint nvr_auth_limiter_clients (NvrAuthLimiter *l);
 
 /* ---- authorization decision ---- */
 typedef enum {

@@ -253,6 +253,7 @@ typedef struct {
   const NvrBody *body;
   gboolean have_token;
   guint8 token_hash[NVR_AUTH_HASH_BYTES];
+  const char *client;               /* nvr_httproute_client: the address lighttpd forwarded */
   gint64 now_us;
 } Request;
 
@@ -278,8 +279,8 @@ route_pair_begin (Request *r)
 {
   g_autofree char *nonce = NULL, *reason = NULL;
   g_autoptr (NvrInviteRow) inv = NULL;
-  guint status = nvr_pairing_begin (r->h->pairing, r->body->code, r->now_us, &nonce, &inv,
-                                    &reason);
+  guint status = nvr_pairing_begin (r->h->pairing, r->client, r->body->code, r->now_us, &nonce,
+                                    &inv, &reason);
   if (status != 200) {
     respond_error (r->msg, status, reason ? reason : status_reason (status));
     return;
@@ -307,7 +308,7 @@ route_pair_finish (Request *r)
 {
   g_autofree char *token = NULL, *reason = NULL;
   gint64 device_id = 0;
-  guint status = nvr_pairing_finish (r->h->pairing, r->body->code, r->body->nonce,
+  guint status = nvr_pairing_finish (r->h->pairing, r->client, r->body->code, r->body->nonce,
                                      r->body->public_key, r->body->signature, r->now_us,
                                      &device_id, &token, &reason);
   on_pairing_result (r, status, device_id, token, reason);
@@ -317,8 +318,8 @@ static void
 route_login_begin (Request *r)
 {
   g_autofree char *nonce = NULL, *reason = NULL;
-  guint status = nvr_pairing_login_begin (r->h->pairing, r->body->public_key, r->now_us, &nonce,
-                                          &reason);
+  guint status = nvr_pairing_login_begin (r->h->pairing, r->client, r->body->public_key,
+                                          r->now_us, &nonce, &reason);
   if (status != 200) {
     respond_error (r->msg, status, reason ? reason : status_reason (status));
     return;
@@ -337,9 +338,9 @@ route_login_finish (Request *r)
 {
   g_autofree char *token = NULL, *reason = NULL;
   gint64 device_id = 0;
-  guint status = nvr_pairing_login_finish (r->h->pairing, r->body->public_key, r->body->nonce,
-                                           r->body->signature, r->now_us, &device_id, &token,
-                                           &reason);
+  guint status = nvr_pairing_login_finish (r->h->pairing, r->client, r->body->public_key,
+                                           r->body->nonce, r->body->signature, r->now_us,
+                                           &device_id, &token, &reason);
   on_pairing_result (r, status, device_id, token, reason);
 }
 
@@ -1027,7 +1028,9 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
     respond_error (msg, status, reason);
     return;
   }
-  Request r = { .h = h, .msg = msg, .m = &m, .now_us = g_get_real_time () };
+  g_autofree char *client =
+      nvr_httproute_client (soup_message_headers_get_list (req, "X-Forwarded-For"));
+  Request r = { .h = h, .msg = msg, .m = &m, .client = client, .now_us = g_get_real_time () };
   g_auto (NvrAccess) access = { 0 };
   r.access = &access;
 

@@ -5,6 +5,7 @@
 
 #include "httproute.h"
 
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -337,6 +338,30 @@ nvr_httproute_cookie (const char *header, const char *name)
   if (found != NULL && *found == '\0')
     g_clear_pointer (&found, g_free);
   return found;
+}
+
+#define CLIENT_ADDRESS_MAX 45   /* INET6_ADDRSTRLEN - 1 */
+
+char *
+nvr_httproute_client (const char *x_forwarded_for)
+{
+  if (x_forwarded_for == NULL)
+    return g_strdup ("local");
+  const char *last = strrchr (x_forwarded_for, ',');
+  last = last ? last + 1 : x_forwarded_for;
+  while (*last == ' ' || *last == '\t')
+    last++;
+  gsize len = strlen (last);
+  while (len > 0 && (last[len - 1] == ' ' || last[len - 1] == '\t'))
+    len--;
+  if (len == 0 || len > CLIENT_ADDRESS_MAX)
+    return g_strdup ("invalid");
+  g_autofree char *addr = g_ascii_strdown (last, (gssize) len);
+  /* GLib parses numeric literals only (no name lookups); it also spells one address one way. */
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (addr);
+  if (ia == NULL)
+    return g_strdup ("invalid");
+  return g_inet_address_to_string (ia);
 }
 
 /* ---- JSON bodies ---- */

@@ -114,6 +114,13 @@ guint nvr_httproute_check_mutation (const char *method, const char *content_type
  * than once: an ambiguous session is no session). */
 char *nvr_httproute_cookie (const char *header, const char *name);
 
+/* Who sent a request, for per-client limits: the last entry of X-Forwarded-For (all copies
+ * joined with ","), which lighttpd's mod_proxy appends after whatever the client sent; the
+ * entries before it are the client's own words and never used. "local" when the header is
+ * absent (a peer on the daemon's socket, not lighttpd), "invalid" when the last entry is not an
+ * IP address literal. */
+char *nvr_httproute_client (const char *x_forwarded_for);
+
 /* ---- JSON bodies ---- */
 
 typedef struct {

@@ -16,8 +16,8 @@ struct _NvrPairing {
   NvrCatalog *catalog;         /* borrowed */
   const NvrConfig *config;     /* borrowed */
   NvrAuthNonces *nonces;
-  NvrAuthBucket pair_bucket;   /* pair/begin + pair/finish */
-  NvrAuthBucket login_bucket;  /* login/begin + login/finish */
+  NvrAuthLimiter *pair_limit;  /* pair/begin + pair/finish: every attempt is shared */
+  NvrAuthLimiter *login_limit; /* login/begin + login/finish: shared only for paired keys */
 };
 
 #define INVITE_NAME_MAX 64
@@ -38,6 +38,8 @@ nvr_pairing_new (NvrCatalog *catalog, const NvrConfig *config)
   p->catalog = catalog;
   p->config = config;
   p->nonces = nvr_auth_nonces_new ();
+  p->pair_limit = nvr_auth_limiter_new (NVR_AUTH_PAIR_PER_CLIENT, NVR_AUTH_PAIR_GLOBAL);
+  p->login_limit = nvr_auth_limiter_new (NVR_AUTH_LOGIN_PER_CLIENT, NVR_AUTH_LOGIN_GLOBAL);
   return p;
 }
 
@@ -47,6 +49,8 @@ nvr_pairing_free (NvrPairing *p)
   if (p == NULL)
     return;
   nvr_auth_nonces_free (p->nonces);
+  nvr_auth_limiter_free (p->pair_limit);
+  nvr_auth_limiter_free (p->login_limit);
   g_free (p);
 }
 
@@ -243,15 +247,22 @@ new_token (guint8 hash[NVR_AUTH_HASH_BYTES])
   return b64;
 }
 
+/* Rate limits (docs/design/auth.md "Rate limits"): only failures count against a client, so a
+ * begin is charged provisionally and its successful finish gives the charge back; a pairing
+ * attempt also counts against the global ceiling, a login only when it names a paired key. A
+ * refusal that is our fault (500) is not charged. */
+
 guint
-nvr_pairing_begin (NvrPairing *p, const char *code, gint64 now_us, char **out_nonce,
-                   NvrInviteRow **out_invite, char **out_reason)
+nvr_pairing_begin (NvrPairing *p, const char *client, const char *code, gint64 now_us,
+                   char **out_nonce, NvrInviteRow **out_invite, char **out_reason)
 {
-  if (!nvr_auth_bucket_take (&p->pair_bucket, now_us))
+  if (!nvr_auth_limiter_allows (p->pair_limit, client, TRUE, now_us))
     return refuse (429, REASON_RATE, out_reason);
   g_autoptr (NvrInviteRow) inv = NULL;
   char normalised[13];
   guint status = invite_check (p, code, now_us, &inv, normalised, out_reason);
+  if (status != 500)
+    nvr_auth_limiter_fail (p->pair_limit, client, TRUE, now_us);   /* provisional on 200 */
   if (status != 200)
     return status;
   *out_nonce = new_nonce (p, NVR_NONCE_PAIR, inv->lookup, now_us);
@@ -260,13 +271,11 @@ nvr_pairing_begin (NvrPairing *p, const char *code, gint64 now_us, char **out_no
   return 200;
 }
 
-guint
-nvr_pairing_finish (NvrPairing *p, const char *code, const char *nonce, const char *public_key,
-                    const char *signature, gint64 now_us, gint64 *out_device_id,
-                    char **out_token, char **out_reason)
+static guint
+pairing_finish (NvrPairing *p, const char *code, const char *nonce, const char *public_key,
+                const char *signature, gint64 now_us, gint64 *out_device_id, char **out_token,
+                char **out_reason)
 {
-  if (!nvr_auth_bucket_take (&p->pair_bucket, now_us))
-    return refuse (429, REASON_RATE, out_reason);
   g_autoptr (NvrInviteRow) inv = NULL;
   char normalised[13];
   guint status = invite_check (p, code, now_us, &inv, normalised, out_reason);
@@ -311,42 +320,92 @@ nvr_pairing_finish (NvrPairing *p, const char *code, const char *nonce, const ch
 }
 
 guint
-nvr_pairing_login_begin (NvrPairing *p, const char *public_key, gint64 now_us, char **out_nonce,
-                         char **out_reason)
+nvr_pairing_finish (NvrPairing *p, const char *client, const char *code, const char *nonce,
+                    const char *public_key, const char *signature, gint64 now_us,
+                    gint64 *out_device_id, char **out_token, char **out_reason)
 {
-  if (!nvr_auth_bucket_take (&p->login_bucket, now_us))
+  if (!nvr_auth_limiter_allows (p->pair_limit, client, TRUE, now_us))
+    return refuse (429, REASON_RATE, out_reason);
+  guint status = pairing_finish (p, code, nonce, public_key, signature, now_us, out_device_id,
+                                 out_token, out_reason);
+  if (status == 200)
+    nvr_auth_limiter_refund (p->pair_limit, client, TRUE, now_us);   /* the begin's charge */
+  else if (status != 500)
+    nvr_auth_limiter_fail (p->pair_limit, client, TRUE, now_us);
+  return status;
+}
+
+/* The device a public key (base64url) names if it is paired and not revoked: NULL otherwise,
+ * or on a catalog error (then @error is set). */
+static NvrDeviceRow *
+paired_device (NvrPairing *p, const guint8 pk[NVR_AUTH_KEY_BYTES], GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_by_key (p->catalog, pk, &local);
+  if (dev == NULL) {
+    if (!g_error_matches (local, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND))
+      g_propagate_error (error, g_steal_pointer (&local));
+    return NULL;
+  }
+  return dev->revoked_us != 0 ? NULL : g_steal_pointer (&dev);
+}
+
+guint
+nvr_pairing_login_begin (NvrPairing *p, const char *client, const char *public_key,
+                         gint64 now_us, char **out_nonce, char **out_reason)
+{
+  if (!nvr_auth_limiter_allows (p->login_limit, client, FALSE, now_us))
     return refuse (429, REASON_RATE, out_reason);
   guint8 pk[NVR_AUTH_KEY_BYTES];
-  /* Known or not, a well-formed key gets a nonce: begin reveals nothing about devices. */
-  if (!nvr_auth_b64_decode_exact (public_key, pk, sizeof pk))
+  if (!nvr_auth_b64_decode_exact (public_key, pk, sizeof pk)) {
+    nvr_auth_limiter_fail (p->login_limit, client, FALSE, now_us);
     return refuse (400, "public_key is not a 32-byte base64url value", out_reason);
-  *out_nonce = new_nonce (p, NVR_NONCE_LOGIN, public_key, now_us);
+  }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrDeviceRow) dev = paired_device (p, pk, &error);
+  if (error != NULL)
+    return internal ("look up a device key", error, out_reason);
+  gboolean known = dev != NULL;
+  if (known && !nvr_auth_limiter_allows (p->login_limit, client, TRUE, now_us))
+    return refuse (429, REASON_RATE, out_reason);
+  nvr_auth_limiter_fail (p->login_limit, client, known, now_us);   /* provisional */
+  /* Known or not, a well-formed key gets a nonce: begin reveals nothing about devices. Only a
+   * paired key's nonce is remembered; any other gets random bytes that no finish accepts, so
+   * unknown keys fill nothing shared. */
+  if (known) {
+    *out_nonce = new_nonce (p, NVR_NONCE_LOGIN, public_key, now_us);
+  } else {
+    guint8 random[NVR_AUTH_NONCE_BYTES];
+    randombytes_buf (random, sizeof random);
+    *out_nonce = nvr_auth_b64_encode (random, sizeof random);
+  }
   return 200;
 }
 
 guint
-nvr_pairing_login_finish (NvrPairing *p, const char *public_key, const char *nonce,
-                          const char *signature, gint64 now_us, gint64 *out_device_id,
-                          char **out_token, char **out_reason)
+nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *public_key,
+                          const char *nonce, const char *signature, gint64 now_us,
+                          gint64 *out_device_id, char **out_token, char **out_reason)
 {
   static const char refused[] = "Login refused";
-  if (!nvr_auth_bucket_take (&p->login_bucket, now_us))
+  if (!nvr_auth_limiter_allows (p->login_limit, client, FALSE, now_us))
     return refuse (429, REASON_RATE, out_reason);
-  if (!nvr_auth_nonces_take (p->nonces, nonce, NVR_NONCE_LOGIN, public_key, now_us))
+  /* Only a paired key's begin stored a nonce: past this check the key was paired then, and the
+   * begin's provisional charge (shared) stands for any failure below. */
+  if (!nvr_auth_nonces_take (p->nonces, nonce, NVR_NONCE_LOGIN, public_key, now_us)) {
+    nvr_auth_limiter_fail (p->login_limit, client, FALSE, now_us);
     return refuse (401, refused, out_reason);
+  }
   guint8 pk[NVR_AUTH_KEY_BYTES], sig[NVR_AUTH_SIG_BYTES];
   if (!nvr_auth_b64_decode_exact (public_key, pk, sizeof pk) ||
       !nvr_auth_b64_decode_exact (signature, sig, sizeof sig))
     return refuse (401, refused, out_reason);
   g_autoptr (GError) error = NULL;
-  g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_by_key (p->catalog, pk, &error);
-  if (dev == NULL) {
-    if (g_error_matches (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND))
-      return refuse (401, refused, out_reason);
+  g_autoptr (NvrDeviceRow) dev = paired_device (p, pk, &error);
+  if (error != NULL)
     return internal ("look up a device key", error, out_reason);
-  }
-  if (dev->revoked_us != 0)
-    return refuse (401, refused, out_reason);
+  if (dev == NULL)
+    return refuse (401, refused, out_reason);   /* revoked since the begin */
   const char *origin = p->config->web_origin ? p->config->web_origin : "";
   g_autofree char *message = nvr_auth_login_message (origin, nonce, public_key);
   if (!nvr_auth_verify (pk, sig, message))
@@ -358,6 +417,7 @@ nvr_pairing_login_finish (NvrPairing *p, const char *public_key, const char *non
       return refuse (401, refused, out_reason);   /* revoked meanwhile */
     return internal ("add a session", error, out_reason);
   }
+  nvr_auth_limiter_refund (p->login_limit, client, TRUE, now_us);   /* the begin's charge */
   *out_device_id = dev->id;
   *out_token = g_steal_pointer (&token);
   return 200;

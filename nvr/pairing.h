@@ -27,20 +27,25 @@ char *nvr_pairing_invite_create (NvrPairing *p, const char *name, const gint64 *
 /* The SHA-256 fingerprint "AA:BB:..." of the first certificate in a PEM file. */
 char *nvr_pairing_fingerprint (const char *pem_path, GError **error);
 
+/* @client in the calls below names the requester for the rate limits: the address lighttpd
+ * forwarded (nvr_httproute_client), or "local". Over its limit a call answers 429. */
+
 /* POST pair/begin. On 200: @out_nonce, and @out_invite (name, cameras, admin). */
-guint nvr_pairing_begin (NvrPairing *p, const char *code, gint64 now_us, char **out_nonce,
-                         NvrInviteRow **out_invite, char **out_reason);
+guint nvr_pairing_begin (NvrPairing *p, const char *client, const char *code, gint64 now_us,
+                         char **out_nonce, NvrInviteRow **out_invite, char **out_reason);
 /* POST pair/finish. On 200: @out_device_id and @out_token (the cookie value, base64url). */
-guint nvr_pairing_finish (NvrPairing *p, const char *code, const char *nonce,
-                          const char *public_key, const char *signature, gint64 now_us,
-                          gint64 *out_device_id, char **out_token, char **out_reason);
-/* POST login/begin: always 200 with a nonce unless rate-limited (429). */
-guint nvr_pairing_login_begin (NvrPairing *p, const char *public_key, gint64 now_us,
-                               char **out_nonce, char **out_reason);
+guint nvr_pairing_finish (NvrPairing *p, const char *client, const char *code,
+                          const char *nonce, const char *public_key, const char *signature,
+                          gint64 now_us, gint64 *out_device_id, char **out_token,
+                          char **out_reason);
+/* POST login/begin: 200 with a nonce for any well-formed key (unknown keys get one no finish
+ * accepts), 400 for a malformed one, 429 over the limit. */
+guint nvr_pairing_login_begin (NvrPairing *p, const char *client, const char *public_key,
+                               gint64 now_us, char **out_nonce, char **out_reason);
 /* POST login/finish. On 200: @out_device_id and @out_token. */
-guint nvr_pairing_login_finish (NvrPairing *p, const char *public_key, const char *nonce,
-                                const char *signature, gint64 now_us, gint64 *out_device_id,
-                                char **out_token, char **out_reason);
+guint nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *public_key,
+                                const char *nonce, const char *signature, gint64 now_us,
+                                gint64 *out_device_id, char **out_token, char **out_reason);
 
 /* The hash under which a session token (cookie value) is stored; FALSE if it is malformed. */
 gboolean nvr_pairing_token_hash (const char *token, guint8 out[32]);

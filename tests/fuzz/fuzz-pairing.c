@@ -126,7 +126,7 @@ fuzz_messages (const char *text)
     in_code = code;
   g_autofree char *nonce = NULL, *reason = NULL;
   g_autoptr (NvrInviteRow) inv = NULL;
-  guint st = nvr_pairing_begin (w->p, in_code, w->now, &nonce, &inv, &reason);
+  guint st = nvr_pairing_begin (w->p, "local", in_code, w->now, &nonce, &inv, &reason);
   check_status (st, reason);
   const char *in_nonce = n > 1 ? f[1] : NULL;
   if (g_strcmp0 (in_nonce, "=") == 0 && nonce != NULL)
@@ -134,7 +134,8 @@ fuzz_messages (const char *text)
   gint64 dev = 0;
   g_autofree char *token = NULL, *reason2 = NULL;
   w->now += 6 * G_USEC_PER_SEC;
-  st = nvr_pairing_finish (w->p, in_code, in_nonce, n > 2 ? f[2] : NULL, n > 3 ? f[3] : NULL,
+  st = nvr_pairing_finish (w->p, "local", in_code, in_nonce, n > 2 ? f[2] : NULL,
+                           n > 3 ? f[3] : NULL,
                            w->now, &dev, &token, &reason2);
   check_status (st, reason2);
   /* Nobody pairs without a valid signature by the key they name (the seed corpus has none). */
@@ -143,10 +144,10 @@ fuzz_messages (const char *text)
 
   g_autofree char *ln = NULL, *lr = NULL, *lt = NULL, *lr2 = NULL;
   w->now += 6 * G_USEC_PER_SEC;
-  st = nvr_pairing_login_begin (w->p, n > 2 ? f[2] : NULL, w->now, &ln, &lr);
+  st = nvr_pairing_login_begin (w->p, "local", n > 2 ? f[2] : NULL, w->now, &ln, &lr);
   check_status (st, lr);
   w->now += 6 * G_USEC_PER_SEC;
-  st = nvr_pairing_login_finish (w->p, n > 2 ? f[2] : NULL, in_nonce, n > 3 ? f[3] : NULL,
+  st = nvr_pairing_login_finish (w->p, "local", n > 2 ? f[2] : NULL, in_nonce, n > 3 ? f[3] : NULL,
                                  w->now, &dev, &lt, &lr2);
   check_status (st, lr2);
   g_assert_cmpuint (st, !=, 200);   /* no device is paired */

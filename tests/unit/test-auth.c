@@ -366,34 +366,93 @@ test_nonces_max (void)
 static void
 test_bucket (void)
 {
+  const NvrAuthRate rate = { 10, 10 };
   const gint64 starts[] = { 0, 1, (gint64) 1000 * G_USEC_PER_SEC };
   for (guint s = 0; s < G_N_ELEMENTS (starts); s++) {
     NvrAuthBucket b = { 0 };
     gint64 t = starts[s];
     /* A burst of exactly the rate per minute, then refused. */
-    for (guint i = 0; i < NVR_AUTH_RATE_PER_MINUTE; i++)
-      g_assert_true (nvr_auth_bucket_take (&b, t));
-    g_assert_false (nvr_auth_bucket_take (&b, t));
-    g_assert_false (nvr_auth_bucket_take (&b, t + 5 * G_USEC_PER_SEC));
+    for (guint i = 0; i < 10; i++)
+      g_assert_true (nvr_auth_bucket_take (&b, rate, t));
+    g_assert_false (nvr_auth_bucket_take (&b, rate, t));
+    g_assert_false (nvr_auth_bucket_take (&b, rate, t + 5 * G_USEC_PER_SEC));
     /* One token per 60/rate seconds. */
-    gint64 per_token = 60 * G_USEC_PER_SEC / NVR_AUTH_RATE_PER_MINUTE;
-    g_assert_true (nvr_auth_bucket_take (&b, t + per_token));
-    g_assert_false (nvr_auth_bucket_take (&b, t + per_token));
+    gint64 per_token = 60 * G_USEC_PER_SEC / 10;
+    g_assert_true (nvr_auth_bucket_take (&b, rate, t + per_token));
+    g_assert_false (nvr_auth_bucket_take (&b, rate, t + per_token));
+    /* A refund gives one back, never more than the burst. */
+    nvr_auth_bucket_refund (&b, rate, t + per_token);
+    g_assert_true (nvr_auth_bucket_take (&b, rate, t + per_token));
+    g_assert_false (nvr_auth_bucket_has (&b, rate, t + per_token));
     /* A long quiet time refills only up to the burst. */
     gint64 later = t + (gint64) 3600 * G_USEC_PER_SEC;
-    for (guint i = 0; i < NVR_AUTH_RATE_PER_MINUTE; i++)
-      g_assert_true (nvr_auth_bucket_take (&b, later));
-    g_assert_false (nvr_auth_bucket_take (&b, later));
+    nvr_auth_bucket_refund (&b, rate, later);
+    for (guint i = 0; i < 10; i++)
+      g_assert_true (nvr_auth_bucket_take (&b, rate, later));
+    g_assert_false (nvr_auth_bucket_take (&b, rate, later));
     /* A clock that goes backwards gives nothing back. */
-    g_assert_false (nvr_auth_bucket_take (&b, t));
+    g_assert_false (nvr_auth_bucket_take (&b, rate, t));
+    /* A charge on an empty bucket leaves it empty, not in debt past zero. */
+    nvr_auth_bucket_charge (&b, rate, later);
+    g_assert_true (nvr_auth_bucket_take (&b, rate, later + per_token));
   }
   /* Over a long run the rate holds: 10 per minute plus the burst. */
   NvrAuthBucket b = { 0 };
   guint allowed = 0;
   for (gint64 t = 1; t < (gint64) 10 * 60 * G_USEC_PER_SEC; t += G_USEC_PER_SEC / 10)
-    allowed += nvr_auth_bucket_take (&b, t);
-  g_assert_cmpuint (allowed, >=, 10 * NVR_AUTH_RATE_PER_MINUTE);
-  g_assert_cmpuint (allowed, <=, 11 * NVR_AUTH_RATE_PER_MINUTE);
+    allowed += nvr_auth_bucket_take (&b, rate, t);
+  g_assert_cmpuint (allowed, >=, 10 * 10);
+  g_assert_cmpuint (allowed, <=, 11 * 10);
+}
+
+static void
+test_limiter (void)
+{
+  g_autoptr (NvrAuthLimiter) l = nvr_auth_limiter_new ((NvrAuthRate) { 10, 10 },
+                                                       (NvrAuthRate) { 30, 30 });
+  gint64 t = 1000 * G_USEC_PER_SEC;
+  /* One client's failures stop that client only. */
+  for (guint i = 0; i < 10; i++) {
+    g_assert_true (nvr_auth_limiter_allows (l, "10.0.0.9", FALSE, t));
+    nvr_auth_limiter_fail (l, "10.0.0.9", FALSE, t);
+  }
+  g_assert_false (nvr_auth_limiter_allows (l, "10.0.0.9", FALSE, t));
+  g_assert_false (nvr_auth_limiter_allows (l, "10.0.0.9", TRUE, t));
+  g_assert_true (nvr_auth_limiter_allows (l, "10.0.0.2", TRUE, t));
+  /* Unshared failures never reach the global ceiling, however many clients make them. */
+  for (guint c = 0; c < 100; c++) {
+    g_autofree char *client = g_strdup_printf ("10.1.0.%u", c);
+    for (guint i = 0; i < 10; i++)
+      nvr_auth_limiter_fail (l, client, FALSE, t);
+  }
+  g_assert_true (nvr_auth_limiter_allows (l, "10.0.0.2", TRUE, t));
+  /* Shared failures do: three clients' worth fill it; then nobody's shared attempt passes, an
+   * unshared one from a client with budget still does. */
+  for (guint c = 0; c < 3; c++) {
+    g_autofree char *client = g_strdup_printf ("10.2.0.%u", c);
+    for (guint i = 0; i < 10; i++) {
+      g_assert_true (nvr_auth_limiter_allows (l, client, TRUE, t));
+      nvr_auth_limiter_fail (l, client, TRUE, t);
+    }
+  }
+  g_assert_false (nvr_auth_limiter_allows (l, "10.0.0.2", TRUE, t));
+  g_assert_true (nvr_auth_limiter_allows (l, "10.0.0.2", FALSE, t));
+  /* A refund (a successful finish) gives back to the client and the ceiling. */
+  nvr_auth_limiter_refund (l, "10.2.0.0", TRUE, t);
+  g_assert_true (nvr_auth_limiter_allows (l, "10.2.0.0", TRUE, t));
+  /* Two seconds later the ceiling (30/min) has one more, a client (10/min) not yet. */
+  nvr_auth_limiter_fail (l, "10.2.0.0", TRUE, t);
+  g_assert_false (nvr_auth_limiter_allows (l, "10.0.0.2", TRUE, t));
+  g_assert_true (nvr_auth_limiter_allows (l, "10.0.0.2", TRUE, t + 2 * G_USEC_PER_SEC));
+  g_assert_false (nvr_auth_limiter_allows (l, "10.2.0.1", FALSE, t + 2 * G_USEC_PER_SEC));
+  /* The client table has a maximum; the least recently seen is forgotten. */
+  for (guint c = 0; c < NVR_AUTH_LIMITER_CLIENTS_MAX + 50; c++) {
+    g_autofree char *client = g_strdup_printf ("10.3.%u.%u", c / 256, c % 256);
+    nvr_auth_limiter_fail (l, client, FALSE, t);
+  }
+  g_assert_cmpuint (nvr_auth_limiter_clients (l), ==, NVR_AUTH_LIMITER_CLIENTS_MAX);
+  g_assert_true (nvr_auth_limiter_allows (l, "10.0.0.9", FALSE, t));   /* forgotten: fresh */
+  nvr_auth_limiter_free (NULL);
 }
 
 /* ---- authorization decision ---- */
@@ -468,6 +527,7 @@ main (int argc, char **argv)
   g_test_add_func ("/auth/nonces", test_nonces);
   g_test_add_func ("/auth/nonces-max", test_nonces_max);
   g_test_add_func ("/auth/bucket", test_bucket);
+  g_test_add_func ("/auth/limiter", test_limiter);
   g_test_add_func ("/auth/decide", test_decide);
   g_test_add_func ("/auth/access-clear", test_access_clear);
   return g_test_run ();

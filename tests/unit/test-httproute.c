@@ -309,6 +309,32 @@ test_mutation (void)
 
 /* ---- cookies ---- */
 
+/* The client for rate limits is the entry lighttpd appended: the last one, never the client's. */
+static void
+test_client (void)
+{
+  static const struct { const char *xff; const char *client; } cases[] = {
+    { NULL, "local" },
+    { "192.168.1.20", "192.168.1.20" },
+    { "6.6.6.6, 192.168.1.20", "192.168.1.20" },          /* a forged first entry is ignored */
+    { "6.6.6.6,192.168.1.20", "192.168.1.20" },
+    { "192.168.1.20, 6.6.6.6", "6.6.6.6" },
+    { " 10.0.0.1 \t", "10.0.0.1" },
+    { "FE80::0001", "fe80::1" },                          /* one address, one spelling */
+    { "::ffff:10.0.0.1", "::ffff:10.0.0.1" },
+    { "", "invalid" },
+    { "1.2.3.4, ", "invalid" },
+    { "1.2.3.4, example.org", "invalid" },                 /* never a name lookup */
+    { "1.2.3.4, 10.0.0.1:443", "invalid" },
+    { "1.2.3.4, 999.1.1.1", "invalid" },
+    { "1.2.3.4, 0000:0000:0000:0000:0000:0000:0000:0000:0001", "invalid" },   /* too long */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *got = nvr_httproute_client (cases[i].xff);
+    g_assert_cmpstr (got, ==, cases[i].client);
+  }
+}
+
 static void
 test_cookie (void)
 {
@@ -502,6 +528,7 @@ main (int argc, char **argv)
   g_test_add_func ("/httproute/range", test_range);
   g_test_add_func ("/httproute/mutation", test_mutation);
   g_test_add_func ("/httproute/cookie", test_cookie);
+  g_test_add_func ("/httproute/client", test_client);
   g_test_add_func ("/httproute/body", test_body);
   return g_test_run ();
 }

@@ -121,12 +121,12 @@ pair (Fixture *f, const Key *k, const char *code, gint64 *device_id, char **toke
 {
   g_autofree char *nonce = NULL, *reason = NULL;
   g_autoptr (NvrInviteRow) inv = NULL;
-  guint st = nvr_pairing_begin (f->p, code, tick (f), &nonce, &inv, &reason);
+  guint st = nvr_pairing_begin (f->p, "local", code, tick (f), &nonce, &inv, &reason);
   if (st != 200)
     return st;
   g_autofree char *sig = pair_signature (k, ORIGIN, code, nonce);
   g_autofree char *reason2 = NULL;
-  return nvr_pairing_finish (f->p, code, nonce, k->pk_b64, sig, tick (f), device_id, token,
+  return nvr_pairing_finish (f->p, "local", code, nonce, k->pk_b64, sig, tick (f), device_id, token,
                              &reason2);
 }
 
@@ -196,7 +196,8 @@ test_pair_and_login (Fixture *f, gconstpointer data)
   typed[4] = ' ';
   g_autofree char *nonce = NULL, *reason = NULL;
   g_autoptr (NvrInviteRow) inv = NULL;
-  g_assert_cmpuint (nvr_pairing_begin (f->p, typed, tick (f), &nonce, &inv, &reason), ==, 200);
+  g_assert_cmpuint (nvr_pairing_begin (f->p, "local", typed, tick (f), &nonce, &inv, &reason), ==,
+                    200);
   g_assert_cmpstr (inv->name, ==, "Anna's phone");
   g_assert_true (inv->is_admin);
   g_assert_cmpuint (inv->camera_names->len, ==, 2);
@@ -204,7 +205,7 @@ test_pair_and_login (Fixture *f, gconstpointer data)
   g_autofree char *sig = pair_signature (&k, ORIGIN, code, nonce);
   gint64 dev = 0;
   g_autofree char *token = NULL;
-  g_assert_cmpuint (nvr_pairing_finish (f->p, typed, nonce, k.pk_b64, sig, tick (f), &dev,
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", typed, nonce, k.pk_b64, sig, tick (f), &dev,
                                         &token, &reason), ==, 200);
   g_assert_cmpint (dev, >, 0);
   g_assert_cmpuint (strlen (token), ==, 43);
@@ -237,19 +238,21 @@ test_pair_and_login (Fixture *f, gconstpointer data)
 
   /* Login with the paired key. */
   g_autofree char *ln = NULL, *lr = NULL;
-  g_assert_cmpuint (nvr_pairing_login_begin (f->p, k.pk_b64, tick (f), &ln, &lr), ==, 200);
+  g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", k.pk_b64, tick (f), &ln, &lr), ==, 200);
   g_autofree char *lmsg = nvr_auth_login_message (ORIGIN, ln, k.pk_b64);
   g_autofree char *lsig = sign_b64 (&k, lmsg);
   gint64 ldev = 0;
   g_autofree char *ltok = NULL;
-  g_assert_cmpuint (nvr_pairing_login_finish (f->p, k.pk_b64, ln, lsig, tick (f), &ldev, &ltok,
+  g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, ln, lsig, tick (f), &ldev,
+                                              &ltok,
                                               &lr), ==, 200);
   g_assert_cmpint (ldev, ==, dev);
   g_assert_cmpstr (ltok, !=, token);
   g_assert_true (token_works (f, ltok, f->porch));
   /* A nonce answers once. */
   g_autofree char *ltok2 = NULL;
-  g_assert_cmpuint (nvr_pairing_login_finish (f->p, k.pk_b64, ln, lsig, tick (f), &ldev, &ltok2,
+  g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, ln, lsig, tick (f), &ldev,
+                                              &ltok2,
                                               &lr), ==, 401);
   g_assert_null (ltok2);
 
@@ -257,36 +260,41 @@ test_pair_and_login (Fixture *f, gconstpointer data)
   const char *origins[] = { "https://evil.example", ORIGIN "/", NULL };
   for (guint i = 0; i < G_N_ELEMENTS (origins); i++) {
     g_autofree char *n = NULL, *r = NULL, *t = NULL;
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, k.pk_b64, tick (f), &n, &r), ==, 200);
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", k.pk_b64, tick (f), &n, &r), ==, 200);
     g_autofree char *m = origins[i] ? nvr_auth_login_message (origins[i], n, k.pk_b64)
                                     : nvr_auth_login_message (ORIGIN, n, k2.pk_b64);
     g_autofree char *s = origins[i] ? sign_b64 (&k, m) : sign_b64 (&k2, m);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, k.pk_b64, n, s, tick (f), &ldev, &t, &r),
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, n, s, tick (f), &ldev,
+                                                &t, &r),
                       ==, 401);
   }
   /* A nonce issued for another key does not serve this one. */
   {
     g_autofree char *n = NULL, *r = NULL, *t = NULL;
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, k2.pk_b64, tick (f), &n, &r), ==, 200);
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", k2.pk_b64, tick (f), &n, &r), ==,
+                      200);
     g_autofree char *m = nvr_auth_login_message (ORIGIN, n, k.pk_b64);
     g_autofree char *s = sign_b64 (&k, m);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, k.pk_b64, n, s, tick (f), &ldev, &t, &r),
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, n, s, tick (f), &ldev,
+                                                &t, &r),
                       ==, 401);
   }
   /* An unknown key gets a nonce (begin reveals nothing) but no session. */
   {
     g_autofree char *n = NULL, *r = NULL, *t = NULL;
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, k2.pk_b64, tick (f), &n, &r), ==, 200);
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", k2.pk_b64, tick (f), &n, &r), ==,
+                      200);
     g_autofree char *m = nvr_auth_login_message (ORIGIN, n, k2.pk_b64);
     g_autofree char *s = sign_b64 (&k2, m);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, k2.pk_b64, n, s, tick (f), &ldev, &t, &r),
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k2.pk_b64, n, s, tick (f), &ldev,
+                                                &t, &r),
                       ==, 401);
   }
   /* Malformed input. */
   {
     g_autofree char *n = NULL, *r = NULL;
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "AAAA", tick (f), &n, &r), ==, 400);
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, NULL, tick (f), &n, &r), ==, 400);
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", "AAAA", tick (f), &n, &r), ==, 400);
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", NULL, tick (f), &n, &r), ==, 400);
     g_assert_null (n);
   }
 
@@ -297,10 +305,11 @@ test_pair_and_login (Fixture *f, gconstpointer data)
   g_assert_false (token_works (f, ltok, f->porch));
   {
     g_autofree char *n = NULL, *r = NULL, *t = NULL;
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, k.pk_b64, tick (f), &n, &r), ==, 200);
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", k.pk_b64, tick (f), &n, &r), ==, 200);
     g_autofree char *m = nvr_auth_login_message (ORIGIN, n, k.pk_b64);
     g_autofree char *s = sign_b64 (&k, m);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, k.pk_b64, n, s, tick (f), &ldev, &t, &r),
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, n, s, tick (f), &ldev,
+                                                &t, &r),
                       ==, 401);
   }
   /* A revoked key cannot be paired again either. */
@@ -330,20 +339,23 @@ test_pair_refusals (Fixture *f, gconstpointer data)
   const char *garbage[] = { "", "nope", "ABCD-EFGH-JKM", "ZZZZ-ZZZZ-ZZZZ", NULL };
   for (guint i = 0; i < G_N_ELEMENTS (garbage); i++) {
     g_autofree char *n = NULL, *r = NULL;
-    g_assert_cmpuint (nvr_pairing_begin (f->p, garbage[i], tick (f), &n, NULL, &r), ==, 403);
+    g_assert_cmpuint (nvr_pairing_begin (f->p, "local", garbage[i], tick (f), &n, NULL, &r), ==,
+                      403);
     g_assert_null (n);
     g_assert_nonnull (r);
   }
 
-  g_assert_cmpuint (nvr_pairing_begin (f->p, code, tick (f), &nonce, &inv, &reason), ==, 200);
+  g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, tick (f), &nonce, &inv, &reason), ==,
+                    200);
   g_autofree char *sig = pair_signature (&k, ORIGIN, code, nonce);
 
   /* A nonce issued for another invite. */
   g_autofree char *sig_other = pair_signature (&k, ORIGIN, other, nonce);
-  g_assert_cmpuint (nvr_pairing_finish (f->p, other, nonce, k.pk_b64, sig_other, tick (f), &dev,
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", other, nonce, k.pk_b64, sig_other,
+                                        tick (f), &dev,
                                         &token, &reason), ==, 403);
   /* ... which consumed it: the right request with it now fails too. */
-  g_assert_cmpuint (nvr_pairing_finish (f->p, code, nonce, k.pk_b64, sig, tick (f), &dev,
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code, nonce, k.pk_b64, sig, tick (f), &dev,
                                         &token, &reason), ==, 403);
   g_assert_null (token);
 
@@ -364,19 +376,21 @@ test_pair_refusals (Fixture *f, gconstpointer data)
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autofree char *n = NULL, *r = NULL, *t = NULL;
-    g_assert_cmpuint (nvr_pairing_begin (f->p, code, tick (f), &n, NULL, &r), ==, 200);
+    g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, tick (f), &n, NULL, &r), ==, 200);
     g_autofree char *s = pair_signature (&k, cases[i].origin, code, n);
     if (cases[i].corrupt)
       s[3] = s[3] == 'A' ? 'B' : 'A';
     g_test_message ("pair refusal %u", i);
-    g_assert_cmpuint (nvr_pairing_finish (f->p, code, n, cases[i].public_key, s, tick (f), &dev,
+    g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code, n, cases[i].public_key, s,
+                                          tick (f), &dev,
                                           &t, &r), ==, cases[i].want);
     g_assert_null (t);
   }
   {
     g_autofree char *n = NULL, *r = NULL, *t = NULL;
-    g_assert_cmpuint (nvr_pairing_begin (f->p, code, tick (f), &n, NULL, &r), ==, 200);
-    g_assert_cmpuint (nvr_pairing_finish (f->p, code, n, k.pk_b64, "short", tick (f), &dev, &t,
+    g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, tick (f), &n, NULL, &r), ==, 200);
+    g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code, n, k.pk_b64, "short", tick (f),
+                                          &dev, &t,
                                           &r), ==, 400);
   }
   /* None of that used the invite: it still pairs. */
@@ -406,23 +420,25 @@ test_burn_and_expiry (Fixture *f, gconstpointer data)
     wrong[12] = code[12] == '0' ? '1' : '0';
     wrong[13] = "23456789"[i];
     g_autofree char *n = NULL, *r = NULL;
-    g_assert_cmpuint (nvr_pairing_begin (f->p, wrong, tick (f), &n, NULL, &r), ==, 403);
+    g_assert_cmpuint (nvr_pairing_begin (f->p, "local", wrong, tick (f), &n, NULL, &r), ==, 403);
   }
   g_autofree char *n = NULL, *r = NULL, *t = NULL;
   gint64 dev = 0;
-  g_assert_cmpuint (nvr_pairing_begin (f->p, code, tick (f), &n, NULL, &r), ==, 403);
+  g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, tick (f), &n, NULL, &r), ==, 403);
   g_assert_nonnull (strstr (r, "blocked"));
 
   /* Expiry: good until the TTL, not at it. A nonce issued just before does not help. */
   g_autofree char *code2 = invite (f, FALSE, 60);
   gint64 made = f->now;
   g_autofree char *n2 = NULL, *r2 = NULL;
-  g_assert_cmpuint (nvr_pairing_begin (f->p, code2, made + 59 * G_USEC_PER_SEC, &n2, NULL, &r2),
+  g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code2, made + 59 * G_USEC_PER_SEC, &n2,
+                                       NULL, &r2),
                     ==, 200);
   g_autofree char *sig = pair_signature (&k, ORIGIN, code2, n2);
   g_autofree char *r3 = NULL;
   f->now = made + 60 * G_USEC_PER_SEC;
-  g_assert_cmpuint (nvr_pairing_finish (f->p, code2, n2, k.pk_b64, sig, f->now, &dev, &t, &r3),
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code2, n2, k.pk_b64, sig, f->now, &dev, &t,
+                                        &r3),
                     ==, 403);
   g_assert_nonnull (strstr (r3, "expired"));
   key_clear (&k);
@@ -434,30 +450,94 @@ test_rate_limit (Fixture *f, gconstpointer data)
   g_autofree char *code = invite (f, FALSE, 0);
   gint64 t = f->now;
   /* Ten requests (right or wrong) in the same instant, then 429, even for the right code. */
-  for (guint i = 0; i < NVR_AUTH_RATE_PER_MINUTE; i++) {
+  for (guint i = 0; i < 10; i++) {
     g_autofree char *n = NULL, *r = NULL;
-    g_assert_cmpuint (nvr_pairing_begin (f->p, i % 2 ? code : "ZZZZ-ZZZZ-ZZZZ", t, &n, NULL, &r),
+    g_assert_cmpuint (nvr_pairing_begin (f->p, "local", i % 2 ? code : "ZZZZ-ZZZZ-ZZZZ", t, &n,
+                                         NULL, &r),
                       !=, 429);
   }
   g_autofree char *n = NULL, *r = NULL;
-  g_assert_cmpuint (nvr_pairing_begin (f->p, code, t, &n, NULL, &r), ==, 429);
+  g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, t, &n, NULL, &r), ==, 429);
   g_assert_null (n);
   g_autofree char *tok = NULL, *r2 = NULL;
   gint64 dev = 0;
-  g_assert_cmpuint (nvr_pairing_finish (f->p, code, "x", "y", "z", t, &dev, &tok, &r2), ==, 429);
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code, "x", "y", "z", t, &dev, &tok, &r2),
+                    ==, 429);
   /* Rate-limited requests do not count as wrong secrets: the invite still works later. */
   g_autofree char *n3 = NULL, *r3 = NULL;
-  g_assert_cmpuint (nvr_pairing_begin (f->p, code, t + 6 * G_USEC_PER_SEC, &n3, NULL, &r3), ==,
+  g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, t + 6 * G_USEC_PER_SEC, &n3, NULL,
+                                       &r3), ==,
                     200);
   /* Login has its own bucket of the same size. */
   Key k;
   key_new (&k);
-  for (guint i = 0; i < NVR_AUTH_RATE_PER_MINUTE; i++) {
+  for (guint i = 0; i < 10; i++) {
     g_autofree char *ln = NULL, *lr = NULL;
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, k.pk_b64, t, &ln, &lr), ==, 200);
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", k.pk_b64, t, &ln, &lr), ==, 200);
   }
   g_autofree char *ln = NULL, *lr = NULL;
-  g_assert_cmpuint (nvr_pairing_login_begin (f->p, k.pk_b64, t, &ln, &lr), ==, 429);
+  g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", k.pk_b64, t, &ln, &lr), ==, 429);
+  /* The limits are per client: another address pairs and logs in at the same instant. */
+  g_autofree char *n4 = NULL, *r4 = NULL;
+  g_assert_cmpuint (nvr_pairing_begin (f->p, "10.0.0.7", code, t, &n4, NULL, &r4), ==, 200);
+  g_autofree char *ln2 = NULL, *lr2 = NULL;
+  g_assert_cmpuint (nvr_pairing_login_begin (f->p, "10.0.0.7", k.pk_b64, t, &ln2, &lr2), ==, 200);
+  key_clear (&k);
+}
+
+/* Only failures count: a paired device logs in over and over in one instant; an unknown key
+ * gets a nonce no finish accepts, and costs nothing shared. */
+static char *
+login_signature (const Key *k, const char *origin, const char *nonce)
+{
+  g_autofree char *msg = nvr_auth_login_message (origin, nonce, k->pk_b64);
+  return sign_b64 (k, msg);
+}
+
+static void
+test_rate_failures_only (Fixture *f, gconstpointer data)
+{
+  g_autofree char *code = invite (f, FALSE, 0);
+  Key k;
+  key_new (&k);
+  gint64 dev = 0;
+  g_autofree char *token = NULL;
+  g_assert_cmpuint (pair (f, &k, code, &dev, &token), ==, 200);
+  gint64 t = f->now + G_USEC_PER_SEC;
+  for (guint i = 0; i < 3 * 10; i++) {
+    g_autofree char *n = NULL, *r = NULL, *tok = NULL, *r2 = NULL;
+    gint64 ldev = 0;
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "10.0.0.5", k.pk_b64, t, &n, &r), ==, 200);
+    g_autofree char *s = login_signature (&k, ORIGIN, n);
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.0.0.5", k.pk_b64, n, s, t, &ldev,
+                                                &tok, &r2), ==, 200);
+    g_assert_cmpint (ldev, ==, dev);
+  }
+  /* Unknown keys from 40 addresses, each to its limit (begin + finish = 2 failures): 400
+   * failures, far over the global ceiling (240) if they counted against it. */
+  for (guint c = 0; c < 40; c++) {
+    g_autofree char *client = g_strdup_printf ("10.9.0.%u", c);
+    for (guint i = 0; i < 5; i++) {
+      Key u;
+      key_new (&u);
+      g_autofree char *n = NULL, *r = NULL, *tok = NULL, *r2 = NULL;
+      gint64 ldev = 0;
+      g_assert_cmpuint (nvr_pairing_login_begin (f->p, client, u.pk_b64, t, &n, &r), ==, 200);
+      g_autofree char *s = login_signature (&u, ORIGIN, n);
+      /* Its own correct signature over the decoy nonce: still refused. */
+      g_assert_cmpuint (nvr_pairing_login_finish (f->p, client, u.pk_b64, n, s, t, &ldev, &tok,
+                                                  &r2), ==, 401);
+      key_clear (&u);
+    }
+    g_autofree char *n = NULL, *r = NULL;
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, client, k.pk_b64, t, &n, &r), ==, 429);
+  }
+  g_autofree char *n = NULL, *r = NULL, *tok = NULL, *r2 = NULL;
+  gint64 ldev = 0;
+  g_assert_cmpuint (nvr_pairing_login_begin (f->p, "10.0.0.6", k.pk_b64, t, &n, &r), ==, 200);
+  g_autofree char *s = login_signature (&k, ORIGIN, n);
+  g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.0.0.6", k.pk_b64, n, s, t, &ldev, &tok,
+                                              &r2), ==, 200);
   key_clear (&k);
 }
 
@@ -505,6 +585,8 @@ main (int argc, char **argv)
   g_test_add ("/pairing/refusals", Fixture, NULL, setup, test_pair_refusals, teardown);
   g_test_add ("/pairing/burn-and-expiry", Fixture, NULL, setup, test_burn_and_expiry, teardown);
   g_test_add ("/pairing/rate-limit", Fixture, NULL, setup, test_rate_limit, teardown);
+  g_test_add ("/pairing/rate-failures-only", Fixture, NULL, setup, test_rate_failures_only,
+              teardown);
   g_test_add ("/pairing/fingerprint", Fixture, NULL, setup, test_fingerprint, teardown);
   return g_test_run ();
 }
