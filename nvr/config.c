@@ -63,6 +63,9 @@ static const KeySpec keys[] = {
   { "web", "certificate", KEY_PATH, OFF (web_certificate), 0, 0 },
   { "web", "session_idle_s", KEY_INT64, OFF (web_session_idle_s), 300, 31536000 },
   { "web", "session_max_s", KEY_INT64, OFF (web_session_max_s), 300, 31536000 },
+  /* docs/design/auth.md "Fair shares": at most 224 viewers in all (NVR_LIVE_LIMITS_DEFAULT). */
+  { "web", "live_per_device", KEY_UINT, OFF (web_live_per_device), 1, 224 },
+  { "web", "live_per_device_camera", KEY_UINT, OFF (web_live_per_device_camera), 1, 64 },
 };
 
 void
@@ -342,6 +345,8 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
   c->web_socket = g_strdup ("/run/hearth/http.sock");
   c->web_session_idle_s = 12 * 3600;
   c->web_session_max_s = 30 * 86400;
+  c->web_live_per_device = 32;
+  c->web_live_per_device_camera = 4;
   {
     /* Large (it holds the polygons): not on the stack. */
     NvrMotionSettings *ms = g_new (NvrMotionSettings, 1);

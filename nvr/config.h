@@ -71,6 +71,8 @@ typedef struct {
   char *web_certificate;       /* PEM file lighttpd serves (fingerprint for `nvr pair`) or NULL */
   gint64 web_session_idle_s;   /* 300..31536000 */
   gint64 web_session_max_s;    /* web_session_idle_s..31536000 */
+  guint web_live_per_device;   /* 1..224: one device's live viewers in all */
+  guint web_live_per_device_camera;   /* 1..64: one device's live viewers of one camera */
 } NvrConfig;
 
 void nvr_config_free (NvrConfig *config);

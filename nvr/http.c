@@ -25,6 +25,11 @@
 #define LIST_LIMIT 1000                  /* segments or events in one answer */
 #define LIVE_RECHECK_MS 1000             /* live clients are re-authorized this often */
 #define MAX_CONNECTIONS 256              /* open connections (lighttpd is the only peer) */
+/* Kept for short requests: live streams (the only answers that hold a connection after the
+ * handler returns) may use at most MAX_CONNECTIONS - SHORT_RESERVE. */
+#define SHORT_RESERVE 32
+/* Seconds a refused live viewer is told to wait (503 Retry-After). */
+#define LIVE_RETRY_AFTER_S "10"
 
 struct _NvrHttp {
   const NvrConfig *config;
@@ -752,11 +757,14 @@ route_live (Request *r)
   c->camera_id = r->access->camera_id;
   c->device_id = r->access->device_id;
   memcpy (c->token_hash, r->token_hash, sizeof c->token_hash);
-  c->id = nvr_live_hub_attach (h->live, c->camera_id, c->device_id, &sink, c);
+  NvrLiveRefusal why = NVR_LIVE_ATTACHED;
+  c->id = nvr_live_hub_attach (h->live, c->camera_id, c->device_id, &sink, c, &why);
   if (c->id == 0) {
     g_object_unref (c->msg);
     g_free (c);
-    respond_error (r->msg, 503, "too many live viewers of this camera");
+    respond_error (r->msg, 503, nvr_live_refusal_reason (why));
+    soup_message_headers_replace (soup_server_message_get_response_headers (r->msg),
+                                  "Retry-After", LIVE_RETRY_AFTER_S);
     return;
   }
   c->wrote_handler = g_signal_connect (r->msg, "wrote-body-data", G_CALLBACK (on_live_wrote), c);
@@ -1236,6 +1244,11 @@ nvr_http_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup,
   h->sup = sup;
   h->live = live;
   h->pairing = pairing;
+  nvr_live_hub_set_limits (live, (NvrLiveLimits) {
+                                   .per_device_camera = config->web_live_per_device_camera,
+                                   .per_device = config->web_live_per_device,
+                                   .total = MAX_CONNECTIONS - SHORT_RESERVE,
+                                 });
   h->real_root = g_steal_pointer (&real_root);
   h->socket_path = g_strdup (config->web_socket);
   h->live_clients = g_hash_table_new (g_direct_hash, g_direct_equal);

@@ -51,6 +51,7 @@ struct _Stream {
 
 struct _NvrLiveHub {
   NvrSupervisor *sup;
+  NvrLiveLimits limits;
   GHashTable *streams;        /* &camera_id -> Stream* */
   GHashTable *clients;        /* &id -> Client* */
   guint64 next_id;
@@ -265,6 +266,7 @@ nvr_live_hub_new (NvrSupervisor *sup)
 {
   NvrLiveHub *hub = g_new0 (NvrLiveHub, 1);
   hub->sup = sup;
+  hub->limits = NVR_LIVE_LIMITS_DEFAULT;
   hub->streams = g_hash_table_new (g_int64_hash, g_int64_equal);
   hub->clients = g_hash_table_new (g_int64_hash, g_int64_equal);
   hub->tick_source = g_timeout_add_seconds (1, on_tick, hub);
@@ -304,14 +306,62 @@ nvr_live_hub_free (NvrLiveHub *hub)
   g_free (hub);
 }
 
+void
+nvr_live_hub_set_limits (NvrLiveHub *hub, NvrLiveLimits limits)
+{
+  hub->limits = limits;
+}
+
+const char *
+nvr_live_refusal_reason (NvrLiveRefusal why)
+{
+  switch (why) {
+  case NVR_LIVE_ATTACHED: return "attached";
+  case NVR_LIVE_FULL_CAMERA: return "too many live viewers of this camera";
+  case NVR_LIVE_FULL_DEVICE_CAMERA: return "this device already watches this camera live too often";
+  case NVR_LIVE_FULL_DEVICE: return "this device already has too many live views open";
+  case NVR_LIVE_FULL_TOTAL: return "too many live viewers";
+  default: return "refused";
+  }
+}
+
+/* Which limit (if any) a new client of @device_id on @st would break. */
+static NvrLiveRefusal
+attach_check (NvrLiveHub *hub, Stream *st, gint64 device_id)
+{
+  if (st->clients->len >= NVR_LIVE_MAX_CLIENTS)
+    return NVR_LIVE_FULL_CAMERA;
+  if (g_hash_table_size (hub->clients) >= hub->limits.total)
+    return NVR_LIVE_FULL_TOTAL;
+  guint on_camera = 0, in_all = 0;
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, hub->clients);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    const Client *cl = value;
+    if (cl->device_id != device_id)
+      continue;
+    in_all++;
+    on_camera += cl->st == st;
+  }
+  if (on_camera >= hub->limits.per_device_camera)
+    return NVR_LIVE_FULL_DEVICE_CAMERA;
+  if (in_all >= hub->limits.per_device)
+    return NVR_LIVE_FULL_DEVICE;
+  return NVR_LIVE_ATTACHED;
+}
+
 guint64
 nvr_live_hub_attach (NvrLiveHub *hub, gint64 camera_id, gint64 device_id,
-                     const NvrLiveSink *sink, gpointer data)
+                     const NvrLiveSink *sink, gpointer data, NvrLiveRefusal *why)
 {
   Stream *st = stream_get (hub, camera_id, TRUE);
-  if (st->clients->len >= NVR_LIVE_MAX_CLIENTS) {
-    g_message ("Failed to attach a live client to camera %" G_GINT64_FORMAT ": %d clients already",
-               camera_id, NVR_LIVE_MAX_CLIENTS);
+  NvrLiveRefusal refusal = attach_check (hub, st, device_id);
+  if (why != NULL)
+    *why = refusal;
+  if (refusal != NVR_LIVE_ATTACHED) {
+    g_debug ("Refused a live client of device %" G_GINT64_FORMAT " for camera %"
+             G_GINT64_FORMAT ": %s", device_id, camera_id, nvr_live_refusal_reason (refusal));
     stream_maybe_linger (hub, st);
     return 0;
   }

@@ -12,7 +12,29 @@ G_BEGIN_DECLS
 
 #define NVR_LIVE_MAX_GOP_BYTES (16u * 1024u * 1024u)   /* cached since the last keyframe */
 #define NVR_LIVE_MAX_CLIENT_QUEUED (4u * 1024u * 1024u) /* unsent bytes before a client skips */
-#define NVR_LIVE_MAX_CLIENTS 64                         /* per camera */
+#define NVR_LIVE_MAX_CLIENTS 64                         /* per camera, all devices together */
+
+/* Fair shares (docs/design/auth.md "Fair shares"): one device can hold at most this many live
+ * viewers, so that it cannot take the camera's (NVR_LIVE_MAX_CLIENTS) or the daemon's
+ * connections from everyone else. `total` stays below the web API's connection maximum, so
+ * that short requests always find a connection. */
+typedef struct {
+  guint per_device_camera;    /* one device's viewers of one camera */
+  guint per_device;           /* one device's viewers of all cameras */
+  guint total;                /* everyone's viewers of all cameras */
+} NvrLiveLimits;
+#define NVR_LIVE_LIMITS_DEFAULT ((NvrLiveLimits) { 4, 32, 224 })
+
+/* Why nvr_live_hub_attach refused. */
+typedef enum {
+  NVR_LIVE_ATTACHED = 0,
+  NVR_LIVE_FULL_CAMERA,         /* NVR_LIVE_MAX_CLIENTS viewers of this camera */
+  NVR_LIVE_FULL_DEVICE_CAMERA,  /* this device's share of this camera */
+  NVR_LIVE_FULL_DEVICE,         /* this device's share in all */
+  NVR_LIVE_FULL_TOTAL,          /* every live viewer the daemon takes */
+} NvrLiveRefusal;
+/* Text safe to show the requester. */
+const char *nvr_live_refusal_reason (NvrLiveRefusal why);
 
 typedef struct _NvrLiveHub NvrLiveHub;
 
@@ -33,11 +55,15 @@ NvrLiveHub *nvr_live_hub_new (NvrSupervisor *sup);
 void nvr_live_hub_free (NvrLiveHub *hub);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrLiveHub, nvr_live_hub_free)
 
+/* Limits in force from now on (NVR_LIVE_LIMITS_DEFAULT until called); clients over a lowered
+ * limit keep their streams. */
+void nvr_live_hub_set_limits (NvrLiveHub *hub, NvrLiveLimits limits);
 /* Attaches a client of @device_id to @camera_id's stream (asks the worker to start its live
- * branch if it is the first). Returns a client id (> 0), or 0 when the camera has too many
- * clients. The sink's callbacks run later on the main loop, never from inside this call. */
+ * branch if it is the first). Returns a client id (> 0), or 0 when a limit refuses it; then
+ * @why (may be NULL) says which. The sink's callbacks run later on the main loop, never from
+ * inside this call. */
 guint64 nvr_live_hub_attach (NvrLiveHub *hub, gint64 camera_id, gint64 device_id,
-                             const NvrLiveSink *sink, gpointer data);
+                             const NvrLiveSink *sink, gpointer data, NvrLiveRefusal *why);
 /* Detaches without calling `ended` (the HTTP client went away). */
 void nvr_live_hub_detach (NvrLiveHub *hub, guint64 client_id);
 /* Ends (calls `ended` on) every client for which @still_allowed returns FALSE. */

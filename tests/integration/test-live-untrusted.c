@@ -250,7 +250,7 @@ main (int argc, char **argv)
   /* Incarnation 1: the viewer gets exactly init + key fragment, then is ended when the worker
    * is killed for its malformed fragment. */
   Viewer a = { g_byte_array_new (), 0, 0 };
-  g_assert_cmpuint (nvr_live_hub_attach (hub, cam_id, 1, &sink, &a), >, 0);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, cam_id, 1, &sink, &a, NULL), >, 0);
   spin_until (is_ended, &a, 20);
   g_assert_cmpuint (a.ended, ==, 1);
   assert_good (&a);
@@ -259,7 +259,7 @@ main (int argc, char **argv)
 
   /* Incarnation 2 lies about the codec and is killed; incarnation 3 behaves. */
   Viewer b = { g_byte_array_new (), 0, 0 };
-  g_assert_cmpuint (nvr_live_hub_attach (hub, cam_id, 1, &sink, &b), >, 0);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, cam_id, 1, &sink, &b, NULL), >, 0);
   spin_until (has_two_chunks, &b, 20);
   g_assert_cmpuint (b.ended, ==, 0);
   assert_good (&b);

@@ -77,7 +77,7 @@ client_attach (NvrLiveHub *hub, const char *out, gint64 camera_id, const char *n
   c->camera_id = camera_id;
   c->role = role;
   c->attached_us = g_get_monotonic_time ();
-  c->id = nvr_live_hub_attach (hub, camera_id, device_id, &sink, c);
+  c->id = nvr_live_hub_attach (hub, camera_id, device_id, &sink, c, NULL);
   g_assert_cmpuint (c->id, >, 0);
   return c;
 }

@@ -276,10 +276,12 @@ test_web (void)
   g_assert_cmpstr (d->web_socket, ==, "/run/hearth/http.sock");
   g_assert_cmpint (d->web_session_idle_s, ==, 43200);
   g_assert_cmpint (d->web_session_max_s, ==, 2592000);
+  g_assert_cmpuint (d->web_live_per_device, ==, 32);
+  g_assert_cmpuint (d->web_live_per_device_camera, ==, 4);
 
   const char *text = "[web]\nsocket = /tmp/h/http.sock\norigin = https://127.0.0.1:8443\n"
                      "certificate = /etc/hearth/tls.pem\nsession_idle_s = 300\n"
-                     "session_max_s = 300\n";
+                     "session_max_s = 300\nlive_per_device = 3\nlive_per_device_camera = 1\n";
   g_autoptr (NvrConfig) c = nvr_config_parse (text, strlen (text), "web.conf", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (c->web_socket, ==, "/tmp/h/http.sock");
@@ -287,6 +289,8 @@ test_web (void)
   g_assert_cmpstr (c->web_certificate, ==, "/etc/hearth/tls.pem");
   g_assert_cmpint (c->web_session_idle_s, ==, 300);
   g_assert_cmpint (c->web_session_max_s, ==, 300);
+  g_assert_cmpuint (c->web_live_per_device, ==, 3);
+  g_assert_cmpuint (c->web_live_per_device_camera, ==, 1);
 
   static const struct { const char *origin; gboolean ok; } origins[] = {
     { "https://hearth.local", TRUE },
@@ -333,6 +337,8 @@ test_web (void)
     { "[web]\ncertificate = cert.pem\n", "web.certificate must be an absolute path" },
     { "[web]\nsession_idle_s = 299\n", "from 300 to 31536000" },
     { "[web]\nsession_max_s = 31536001\n", "from 300 to 31536000" },
+    { "[web]\nlive_per_device = 0\n", "from 1 to 224" },
+    { "[web]\nlive_per_device_camera = 65\n", "from 1 to 64" },
     { "[web]\nsession_idle_s = 7200\nsession_max_s = 3600\n",
       "web.conf:3: web.session_max_s (3600) is less than web.session_idle_s (7200)" },
     { "[web]\nport = 8443\n", "unknown key 'port' in [web]" },

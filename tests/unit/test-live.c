@@ -104,7 +104,7 @@ test_new_client_starts_at_key (void)
   g_autoptr (NvrLiveHub) hub = nvr_live_hub_new (NULL);
   TestClient *first = tc_new ();
   /* the stream only exists while someone watches */
-  g_assert_cmpuint (nvr_live_hub_attach (hub, 1, 10, &sink, first), >, 0);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 1, 10, &sink, first, NULL), >, 0);
   spin ();
   g_assert_null (nvr_live_hub_codec (hub, 1));
   push (hub, 1, NVR_LIVE_INIT, "init", FALSE);
@@ -118,7 +118,7 @@ test_new_client_starts_at_key (void)
   assert_got (first, "init,f2,f3,f4,f5");
 
   TestClient *late = tc_new ();
-  guint64 id = nvr_live_hub_attach (hub, 1, 11, &sink, late);
+  guint64 id = nvr_live_hub_attach (hub, 1, 11, &sink, late, NULL);
   g_assert_cmpuint (id, >, 0);
   g_assert_cmpuint (late->got->len, ==, 0);   /* never from inside attach */
   spin ();
@@ -133,7 +133,7 @@ test_new_client_starts_at_key (void)
   g_assert_cmpuint (late->ended, ==, 0);
   /* another camera's fragments never reach this one */
   TestClient *other = tc_new ();
-  nvr_live_hub_attach (hub, 2, 10, &sink, other);
+  nvr_live_hub_attach (hub, 2, 10, &sink, other, NULL);
   spin ();
   push (hub, 2, NVR_LIVE_INIT, "init2", FALSE);
   push (hub, 2, NVR_LIVE_FRAGMENT, "g1", TRUE);
@@ -147,8 +147,8 @@ test_slow_client_skips_to_key (void)
   g_autoptr (NvrLiveHub) hub = nvr_live_hub_new (NULL);
   TestClient *slow = tc_new ();
   TestClient *fast = tc_new ();
-  nvr_live_hub_attach (hub, 1, 1, &sink, slow);
-  nvr_live_hub_attach (hub, 1, 2, &sink, fast);
+  nvr_live_hub_attach (hub, 1, 1, &sink, slow, NULL);
+  nvr_live_hub_attach (hub, 1, 2, &sink, fast, NULL);
   spin ();
   push (hub, 1, NVR_LIVE_INIT, "init", FALSE);
   push (hub, 1, NVR_LIVE_FRAGMENT, "k1", TRUE);
@@ -169,7 +169,7 @@ test_slow_client_skips_to_key (void)
   /* a new client whose queue is already full gets the init, and the GOP only with room */
   TestClient *full = tc_new ();
   full->queued = NVR_LIVE_MAX_CLIENT_QUEUED;
-  nvr_live_hub_attach (hub, 1, 3, &sink, full);
+  nvr_live_hub_attach (hub, 1, 3, &sink, full, NULL);
   spin ();
   assert_got (full, "init");
   full->queued = 0;
@@ -183,7 +183,7 @@ test_gop_cache_bounded (void)
 {
   g_autoptr (NvrLiveHub) hub = nvr_live_hub_new (NULL);
   TestClient *a = tc_new ();
-  nvr_live_hub_attach (hub, 1, 1, &sink, a);
+  nvr_live_hub_attach (hub, 1, 1, &sink, a, NULL);
   spin ();
   push (hub, 1, NVR_LIVE_INIT, "init", FALSE);
   gsize big = NVR_LIVE_MAX_GOP_BYTES / 4;
@@ -194,7 +194,7 @@ test_gop_cache_bounded (void)
   }
   g_assert_cmpuint (a->got->len, ==, 7);   /* a live client gets all of it */
   TestClient *late = tc_new ();
-  nvr_live_hub_attach (hub, 1, 2, &sink, late);
+  nvr_live_hub_attach (hub, 1, 2, &sink, late, NULL);
   spin ();
   assert_got (late, "init");   /* the GOP was too long to cache: wait for the next key */
   push (hub, 1, NVR_LIVE_FRAGMENT, "d", FALSE);
@@ -209,19 +209,57 @@ test_max_clients (void)
   guint64 first = 0;
   for (int i = 0; i < NVR_LIVE_MAX_CLIENTS; i++) {
     TestClient *tc = tc_new ();
-    guint64 id = nvr_live_hub_attach (hub, 1, i, &sink, tc);
+    guint64 id = nvr_live_hub_attach (hub, 1, i, &sink, tc, NULL);
     g_assert_cmpuint (id, >, 0);
     if (first == 0)
       first = id;
   }
   TestClient *extra = tc_new ();
-  g_assert_cmpuint (nvr_live_hub_attach (hub, 1, 99, &sink, extra), ==, 0);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 1, 99, &sink, extra, NULL), ==, 0);
   /* another camera has its own limit */
-  g_assert_cmpuint (nvr_live_hub_attach (hub, 2, 99, &sink, extra), >, 0);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 2, 99, &sink, extra, NULL), >, 0);
   /* one leaves, one more fits */
   nvr_live_hub_detach (hub, first);
   TestClient *extra2 = tc_new ();
-  g_assert_cmpuint (nvr_live_hub_attach (hub, 1, 100, &sink, extra2), >, 0);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 1, 100, &sink, extra2, NULL), >, 0);
+  spin ();
+}
+
+/* One device cannot take a camera's or the daemon's viewers from the others. */
+static void
+test_fair_shares (void)
+{
+  g_autoptr (NvrLiveHub) hub = nvr_live_hub_new (NULL);
+  nvr_live_hub_set_limits (hub, (NvrLiveLimits) { .per_device_camera = 2, .per_device = 5,
+                                                  .total = 8 });
+  NvrLiveRefusal why = NVR_LIVE_FULL_TOTAL;
+  guint64 ids[3];
+  /* Device 7: two of camera 1, then refused for camera 1 only. */
+  for (int i = 0; i < 2; i++) {
+    ids[i] = nvr_live_hub_attach (hub, 1, 7, &sink, tc_new (), &why);
+    g_assert_cmpuint (ids[i], >, 0);
+    g_assert_cmpint (why, ==, NVR_LIVE_ATTACHED);
+  }
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 1, 7, &sink, tc_new (), &why), ==, 0);
+  g_assert_cmpint (why, ==, NVR_LIVE_FULL_DEVICE_CAMERA);
+  /* Three more cameras: five in all, then refused for any camera. */
+  for (gint64 cam = 2; cam <= 4; cam++)
+    g_assert_cmpuint (nvr_live_hub_attach (hub, cam, 7, &sink, tc_new (), NULL), >, 0);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 5, 7, &sink, tc_new (), &why), ==, 0);
+  g_assert_cmpint (why, ==, NVR_LIVE_FULL_DEVICE);
+  /* Another device still gets camera 1. */
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 1, 8, &sink, tc_new (), &why), >, 0);
+  g_assert_cmpint (why, ==, NVR_LIVE_ATTACHED);
+  /* The total: 6 now, two more fit, then nobody's. */
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 2, 8, &sink, tc_new (), NULL), >, 0);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 3, 9, &sink, tc_new (), NULL), >, 0);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 3, 10, &sink, tc_new (), &why), ==, 0);
+  g_assert_cmpint (why, ==, NVR_LIVE_FULL_TOTAL);
+  /* A viewer that leaves gives its place back to its device. */
+  nvr_live_hub_detach (hub, ids[0]);
+  g_assert_cmpuint (nvr_live_hub_attach (hub, 1, 7, &sink, tc_new (), &why), >, 0);
+  g_assert_cmpstr (nvr_live_refusal_reason (NVR_LIVE_FULL_DEVICE), !=,
+                   nvr_live_refusal_reason (NVR_LIVE_FULL_TOTAL));
   spin ();
 }
 
@@ -242,11 +280,11 @@ test_recheck (void)
   TestClient *d2b = tc_new ();
   TestClient *d3c1 = tc_new ();
   TestClient *d3c2 = tc_new ();
-  nvr_live_hub_attach (hub, 1, 1, &sink, d1);
-  guint64 id2 = nvr_live_hub_attach (hub, 1, 2, &sink, d2);
-  nvr_live_hub_attach (hub, 2, 2, &sink, d2b);
-  nvr_live_hub_attach (hub, 1, 3, &sink, d3c1);
-  nvr_live_hub_attach (hub, 2, 3, &sink, d3c2);
+  nvr_live_hub_attach (hub, 1, 1, &sink, d1, NULL);
+  guint64 id2 = nvr_live_hub_attach (hub, 1, 2, &sink, d2, NULL);
+  nvr_live_hub_attach (hub, 2, 2, &sink, d2b, NULL);
+  nvr_live_hub_attach (hub, 1, 3, &sink, d3c1, NULL);
+  nvr_live_hub_attach (hub, 2, 3, &sink, d3c2, NULL);
   spin ();
   push (hub, 1, NVR_LIVE_INIT, "init", FALSE);
   push (hub, 2, NVR_LIVE_INIT, "init", FALSE);
@@ -274,12 +312,12 @@ test_stream_changes (void)
 {
   g_autoptr (NvrLiveHub) hub = nvr_live_hub_new (NULL);
   TestClient *playing = tc_new ();
-  nvr_live_hub_attach (hub, 1, 1, &sink, playing);
+  nvr_live_hub_attach (hub, 1, 1, &sink, playing, NULL);
   spin ();
   push (hub, 1, NVR_LIVE_INIT, "init", FALSE);
   push (hub, 1, NVR_LIVE_FRAGMENT, "k", TRUE);
   TestClient *waiting = tc_new ();
-  nvr_live_hub_attach (hub, 1, 2, &sink, waiting);
+  nvr_live_hub_attach (hub, 1, 2, &sink, waiting, NULL);
   /* the worker reconnected: a new init; the playing client must reconnect, the fresh one gets
    * the new stream */
   push (hub, 1, NVR_LIVE_INIT, "init-b", FALSE);
@@ -294,7 +332,7 @@ test_stream_changes (void)
   g_assert_cmpuint (waiting->ended, ==, 1);
   g_assert_null (nvr_live_hub_codec (hub, 1));
   TestClient *next = tc_new ();
-  nvr_live_hub_attach (hub, 1, 3, &sink, next);
+  nvr_live_hub_attach (hub, 1, 3, &sink, next, NULL);
   spin ();
   g_assert_cmpuint (next->got->len, ==, 0);
   push (hub, 1, NVR_LIVE_FRAGMENT, "stale", TRUE);   /* no init since: ignored */
@@ -314,8 +352,8 @@ test_detach_inside_write (void)
   TestClient *b = tc_new ();
   a->hub = b->hub = hub;
   a->detach_at = 2;
-  a->id = nvr_live_hub_attach (hub, 1, 1, &sink, a);
-  b->id = nvr_live_hub_attach (hub, 1, 2, &sink, b);
+  a->id = nvr_live_hub_attach (hub, 1, 1, &sink, a, NULL);
+  b->id = nvr_live_hub_attach (hub, 1, 2, &sink, b, NULL);
   spin ();
   push (hub, 1, NVR_LIVE_INIT, "init", FALSE);
   push (hub, 1, NVR_LIVE_FRAGMENT, "k1", TRUE);   /* a detaches here */
@@ -327,7 +365,7 @@ test_detach_inside_write (void)
   TestClient *c = tc_new ();
   c->hub = hub;
   c->detach_at = 3;
-  c->id = nvr_live_hub_attach (hub, 1, 3, &sink, c);
+  c->id = nvr_live_hub_attach (hub, 1, 3, &sink, c, NULL);
   spin ();
   assert_got (c, "init,k1,d1");
   push (hub, 1, NVR_LIVE_FRAGMENT, "d3", FALSE);
@@ -342,8 +380,8 @@ test_free_ends_clients (void)
   NvrLiveHub *hub = nvr_live_hub_new (NULL);
   TestClient *a = tc_new ();
   TestClient *b = tc_new ();
-  nvr_live_hub_attach (hub, 1, 1, &sink, a);
-  nvr_live_hub_attach (hub, 2, 1, &sink, b);
+  nvr_live_hub_attach (hub, 1, 1, &sink, a, NULL);
+  nvr_live_hub_attach (hub, 2, 1, &sink, b, NULL);
   nvr_live_hub_free (hub);
   g_assert_cmpuint (a->ended, ==, 1);
   g_assert_cmpuint (b->ended, ==, 1);
@@ -359,6 +397,7 @@ main (int argc, char **argv)
   g_test_add_func ("/live/slow-client-skips-to-key", test_slow_client_skips_to_key);
   g_test_add_func ("/live/gop-cache-bounded", test_gop_cache_bounded);
   g_test_add_func ("/live/max-clients", test_max_clients);
+  g_test_add_func ("/live/fair-shares", test_fair_shares);
   g_test_add_func ("/live/recheck", test_recheck);
   g_test_add_func ("/live/stream-changes", test_stream_changes);
   g_test_add_func ("/live/detach-inside-write", test_detach_inside_write);
