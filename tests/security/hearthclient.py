@@ -88,11 +88,14 @@ class Unix:
 
 
 class Tls:
-    """Through lighttpd: HTTPS on loopback, trusting only @cafile (the self-signed certificate)."""
+    """Through lighttpd: HTTPS on loopback, trusting only @cafile (the self-signed certificate).
+    @source: the local address to connect from (another loopback address is another LAN host
+    to lighttpd's per-client limits and to the daemon's, which see it in X-Forwarded-For)."""
     tls = True
 
-    def __init__(self, host, port, cafile, server_hostname=None):
+    def __init__(self, host, port, cafile, server_hostname=None, source=None):
         self.host, self.port = host, port
+        self.source = (source, 0) if source else None
         self.ctx = ssl.create_default_context(cafile=cafile)
         if server_hostname is None:
             # The certificate names the host browsers use; without a matching SAN we still pin
@@ -100,10 +103,12 @@ class Tls:
             self.ctx.check_hostname = _cert_names_host(cafile, host)
 
     def connect(self, timeout):
-        return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ctx)
+        return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ctx,
+                                           source_address=self.source)
 
     def __repr__(self):
-        return f"https://{self.host}:{self.port}"
+        via = f" from {self.source[0]}" if self.source else ""
+        return f"https://{self.host}:{self.port}{via}"
 
 
 def _cert_names_host(cafile, host):

@@ -115,13 +115,14 @@ class World:
         self.h.start_daemon()
         self.h.wait_for("the web socket", lambda: os.path.exists(self.web_sock), 20)
 
-    def transport(self):
+    def transport(self, source=None):
+        """@source (tls only): the loopback address to connect from, as another host would."""
         if self.via == "tls":
-            return hc.Tls("127.0.0.1", self.port, self.cafile)
+            return hc.Tls("127.0.0.1", self.port, self.cafile, source=source)
         return hc.Unix(self.web_sock)
 
-    def client(self, name="client", **kw):
-        return hc.Client(self.transport(), self.origin, name=name, **kw)
+    def client(self, name="client", source=None, **kw):
+        return hc.Client(self.transport(source), self.origin, name=name, **kw)
 
     def refresh_cameras(self):
         with self.db() as db:
@@ -140,10 +141,10 @@ class World:
 
     # ---- devices ----
 
-    def paired(self, name, cameras, admin=False):
+    def paired(self, name, cameras, admin=False, source=None):
         """A Client paired through the real API with an invite from `nvr pair`."""
         code, _ = hc.invite(self.h, name, cameras, admin=admin)
-        c = self.client(name)
+        c = self.client(name, source=source)
         c.pair(code)
         c.acl = {self.cams[n] for n in cameras}
         c.admin = admin
