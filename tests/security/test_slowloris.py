@@ -46,9 +46,15 @@ def enter_private_netns():
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         return
     missing = [c for c in ("unshare", "ip", "nft") if shutil.which(c) is None]
-    if os.geteuid() != 0 or missing:
-        print(f"SKIP: needs root and {', '.join(missing) or 'nothing else'} "
-              f"(a private network namespace and nftables)", flush=True)
+    why = None
+    if os.geteuid() != 0:
+        why = "not root"
+    elif missing:
+        why = f"no {', '.join(missing)}"
+    elif subprocess.run(["unshare", "--net", "--", "true"], capture_output=True).returncode:
+        why = "cannot make a network namespace (unshare --net)"
+    if why:
+        print(f"SKIP: needs root, a private network namespace and nftables: {why}", flush=True)
         sys.exit(77)
     os.environ[NETNS_MARK] = "1"
     os.execvp("unshare", ["unshare", "--net", "--", sys.executable, *sys.argv])
@@ -65,6 +71,7 @@ def conf_value(key):
 
 
 def limits_default():
+    """The default --max-per-source of packaging/hearth-web-limits.sh (what the service loads)."""
     with open(LIMITS) as f:
         for line in f:
             if line.startswith('port="" max='):
