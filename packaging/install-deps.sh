@@ -13,6 +13,8 @@ PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   lighttpd lighttpd-mod-openssl openssl mosquitto mosquitto-clients
+  # the web front's per-address connection limit (packaging/hearth-web-limits.sh)
+  nftables
   # tests: driver scripts, catalog inspection, HTTP/2 checks of the web front (curl)
   python3 python3-nacl sqlite3 procps iproute2 curl
 )
