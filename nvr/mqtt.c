@@ -78,7 +78,7 @@ nvr_mqtt_status_payload (const char *state)
   if (g_strcmp0 (state, "recording") == 0)
     return "recording";
   if (g_strcmp0 (state, "paused") == 0)
-    return "paused";      /* recording switched off: never "online", which reads as all-is-well */
+    return "paused";      /* switched off: never "online", which reads as all-is-well */
   if (g_strcmp0 (state, "starting") == 0 || g_strcmp0 (state, "connecting") == 0)
     return NULL;          /* transient: keep the last value (no flapping while retrying) */
   return "offline";       /* offline, identity-mismatch, stopped, anything new */
@@ -573,7 +573,8 @@ on_message (struct mosquitto *mosq, void *data, const struct mosquitto_message *
   g_autoptr (GError) serr = NULL;
   gboolean ok = cmd.feature == NVR_MQTTCMD_DETECT
                     ? nvr_supervisor_set_detect (m->sup, c->id, cmd.on)
-                    : nvr_supervisor_set_recording (m->sup, c->id, cmd.on, NVR_PAUSE_MQTT, &serr);
+                    : nvr_supervisor_set_recording (m->sup, c->id, cmd.on, NVR_PAUSE_MQTT,
+                                                    &serr);
   if (!ok && serr != NULL && !g_error_matches (serr, NVR_CATALOG_ERROR,
                                                NVR_CATALOG_ERROR_NOT_FOUND)) {
     g_warning ("Failed to switch recordings of camera '%s': %s", cmd.camera, serr->message);
