@@ -134,8 +134,9 @@ add_component (JsonBuilder *b, const char *oid, const char *key, const char *pla
   json_builder_end_object (b);
 }
 
-/* A component whose earlier platform is withdrawn: Home Assistant's device discovery removes
- * a component that is sent with nothing but its platform. */
+/* A component whose earlier platform is withdrawn: sent with nothing but its platform, which
+ * Home Assistant's device-discovery documentation gives as the way to remove a component (not
+ * verified against a running Home Assistant; docs/design/mqtt.md). */
 static void
 withdraw_component (JsonBuilder *b, const char *oid, const char *key, const char *platform)
 {
