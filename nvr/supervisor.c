@@ -58,6 +58,8 @@ typedef struct {
   gboolean paused;          /* recording switched off by the household (catalog v7) */
   NvrPauseSource paused_by; /* who switched it off; NVR_PAUSE_NONE while recording */
   gint64 paused_us;         /* when (wall clock, for the label) */
+  gboolean resume_on_exit;  /* switched back on while the paused worker was still stopping:
+                             * start a new one when it has exited (not a crash) */
   gboolean detect;          /* motion detection switched on (the default) */
 
   /* The camera's motion event in progress (docs/design/motion.md "Wiring"); ev_id 0 = none. */
@@ -693,6 +695,13 @@ on_worker_exit (GObject *src, GAsyncResult *res, gpointer data)
     set_state (c, "paused", pause_reason (c));
     return;
   }
+  if (c->resume_on_exit) {
+    /* The orderly stop of a pause that was switched off again meanwhile: not a crash. */
+    c->resume_on_exit = FALSE;
+    c->stopping = FALSE;
+    spawn_worker (c);
+    return;
+  }
   if (c->stopping) {
     set_state (c, "stopped", NULL);
     return;
@@ -880,6 +889,7 @@ static void
 stop_worker (Cam *c)
 {
   c->stopping = TRUE;
+  c->resume_on_exit = FALSE;
   if (c->restart_source) {
     g_source_remove (c->restart_source);
     c->restart_source = 0;
@@ -1014,10 +1024,14 @@ nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on,
     c->paused = FALSE;
     c->paused_by = NVR_PAUSE_NONE;
     c->paused_us = 0;
-    c->stopping = FALSE;
     c->attempt = 0;
-    if (c->proc == NULL && c->restart_source == 0)
-      spawn_worker (c);
+    if (c->proc != NULL) {
+      c->resume_on_exit = TRUE;   /* the pause's worker is still closing its segment */
+    } else {
+      c->stopping = FALSE;
+      if (c->restart_source == 0)
+        spawn_worker (c);
+    }
   }
   return TRUE;
 }

@@ -13,11 +13,13 @@ from the document, so the example there is the one proven here), and the web API
 4. A live `recordings/set OFF` from Home Assistant pauses it: `nvr status` (JSON and text), the
    web API's camera JSON and `hearth/cam1/status` say `paused`, by `mqtt`, and when; no new
    segment while paused; the pause survives a daemon restart; `nvr cameras recording cam1 on`
-   resumes without MQTT, `... off` pauses as `cli`, and MQTT `ON` resumes."""
+   resumes without MQTT, `... off` pauses as `cli`, and MQTT `ON` resumes; OFF and ON back to
+   back (the worker still stopping) resume without passing for a crash."""
 
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -48,6 +50,24 @@ def pub(broker, user, topic, payload, retain=False):
     if retain:
         args.append("-r")
     return subprocess.run(args, capture_output=True, timeout=10).returncode
+
+
+def admin(h, command, args):
+    """One admin-socket request without the CLI's start-up time (to send two back to back)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(h.sock)
+    s.sendall((json.dumps({"command": command, "args": args}) + "\n").encode())
+    out = b""
+    while len(out) < 1 << 20:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    reply = json.loads(out)
+    check(reply.get("ok") is True, f"{command} {args}: {reply}")
+    return reply["result"]
 
 
 def log_count(h, *texts):
@@ -222,6 +242,24 @@ def test():
             check(phone.get(f"/api/v1/cameras/{cam_id}").json()["paused_by"] is None,
                   "web API still says paused after ON")
             log("nvr cameras recording on/off and MQTT ON switch it back, every view agrees")
+
+            # OFF and ON back to back: ON arrives while the paused worker is closing its segment.
+            # That worker's exit is not a crash: no 'offline', no restart counted.
+            restarts = h.camera_status("cam1")["worker_restarts"]
+            offline_lines = log_count(h, "Camera 'cam1' is offline")
+            paused_lines = log_count(h, "Camera 'cam1' is paused")
+            t_on = int(time.time() * 1e6)
+            admin(h, "cameras.recording", {"name": "cam1", "on": False})
+            admin(h, "cameras.recording", {"name": "cam1", "on": True})
+            h.wait_for("a new segment after OFF+ON", lambda: new_segment_since(h, t_on), 30)
+            st = h.camera_status("cam1")
+            check(st["state"] == "recording" and st["worker_restarts"] == restarts and
+                  log_count(h, "Camera 'cam1' is offline") == offline_lines,
+                  f"OFF+ON passed for a crash: {st['state']} {st['reason']!r}, "
+                  f"restarts {restarts} -> {st['worker_restarts']}")
+            raced = log_count(h, "Camera 'cam1' is paused") == paused_lines
+            log("OFF+ON back to back: recording again, no crash counted "
+                f"({'ON came while the worker was stopping' if raced else 'the worker had already stopped'})")
         finally:
             broker.stop()
 
