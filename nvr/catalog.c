@@ -149,6 +149,13 @@ static const char *const migrations[] = {
   "  last_used_us INTEGER NOT NULL CHECK (last_used_us >= created_us)"
   ");"
   "CREATE INDEX sessions_device ON sessions (device_id);",
+  /* 6 -> 7: recording switched off by the household (docs/design/mqtt.md "Commands"), kept
+   * across restarts so that a paused camera stays visibly paused: when and by what. Both NULL =
+   * recording. */
+  "ALTER TABLE cameras ADD COLUMN paused_us INTEGER;"
+  "ALTER TABLE cameras ADD COLUMN paused_by TEXT"
+  "  CHECK ((paused_by IS NULL) = (paused_us IS NULL) AND"
+  "    (paused_by IS NULL OR paused_by IN ('mqtt', 'cli')));",
 };
 
 static gboolean
@@ -378,12 +385,60 @@ nvr_catalog_camera_remove (NvrCatalog *c, const char *name, gint64 now_us, GErro
   return TRUE;
 }
 
+const char *
+nvr_pause_source_to_string (NvrPauseSource by)
+{
+  switch (by) {
+  case NVR_PAUSE_MQTT: return "mqtt";
+  case NVR_PAUSE_CLI: return "cli";
+  case NVR_PAUSE_NONE: break;
+  }
+  return "";
+}
+
+static NvrPauseSource
+pause_source_from_string (const char *s)
+{
+  if (g_strcmp0 (s, "mqtt") == 0)
+    return NVR_PAUSE_MQTT;
+  if (g_strcmp0 (s, "cli") == 0)
+    return NVR_PAUSE_CLI;
+  return NVR_PAUSE_NONE;   /* NULL: the CHECK constraint allows nothing else */
+}
+
+gboolean
+nvr_catalog_camera_set_paused (NvrCatalog *c, gint64 camera_id, NvrPauseSource by, gint64 now_us,
+                               GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE cameras SET paused_by = ?2, paused_us = ?3 WHERE id = ?1 AND removed_us IS NULL",
+      error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  if (by == NVR_PAUSE_NONE) {
+    sqlite3_bind_null (st, 2);
+    sqlite3_bind_null (st, 3);
+  } else {
+    bind_text (st, 2, nvr_pause_source_to_string (by));
+    sqlite3_bind_int64 (st, 3, now_us);
+  }
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "record a camera's recording switch");
+  if (sqlite3_changes (c->db) == 0) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
+                 "No active camera with id %" G_GINT64_FORMAT, camera_id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 GPtrArray *
 nvr_catalog_camera_list (NvrCatalog *c, GError **error)
 {
   g_autoptr (NvrStmt) st = prepare (c,
-      "SELECT id, name, main_url, sub_url, username, password, transport, created_us"
-      " FROM cameras WHERE removed_us IS NULL ORDER BY id", error);
+      "SELECT id, name, main_url, sub_url, username, password, transport, created_us,"
+      " paused_by, paused_us FROM cameras WHERE removed_us IS NULL ORDER BY id", error);
   if (st == NULL)
     return NULL;
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_camera_row_free);
@@ -398,6 +453,8 @@ nvr_catalog_camera_list (NvrCatalog *c, GError **error)
     r->password = col_str (st, 5);
     r->transport = col_str (st, 6);
     r->created_us = sqlite3_column_int64 (st, 7);
+    r->paused_by = pause_source_from_string ((const char *) sqlite3_column_text (st, 8));
+    r->paused_us = r->paused_by != NVR_PAUSE_NONE ? sqlite3_column_int64 (st, 9) : 0;
     g_ptr_array_add (out, r);
   }
   if (rc != SQLITE_DONE) {

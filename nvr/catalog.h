@@ -27,6 +27,16 @@ typedef enum {
 
 typedef struct _NvrCatalog NvrCatalog;
 
+/* Who switched a camera's recording off (cameras.paused_by, schema v7). Stored as the string. */
+typedef enum {
+  NVR_PAUSE_NONE,       /* recording: not paused */
+  NVR_PAUSE_MQTT,       /* `<prefix>/<camera>/recordings/set OFF` ([mqtt] commands = on) */
+  NVR_PAUSE_CLI,        /* `nvr cameras recording NAME off` (admin socket) */
+} NvrPauseSource;
+
+/* "", "mqtt", "cli". */
+const char *nvr_pause_source_to_string (NvrPauseSource by);
+
 typedef struct {
   gint64 id;
   char *name;
@@ -36,6 +46,8 @@ typedef struct {
   char *password;       /* "" if none; never logged or returned by the admin API */
   char *transport;      /* "default", "auto", "tcp" or "udp" */
   gint64 created_us;
+  NvrPauseSource paused_by;   /* NVR_PAUSE_NONE unless recording was switched off */
+  gint64 paused_us;           /* wall clock of the switch-off; 0 when not paused */
 } NvrCameraRow;
 
 void nvr_camera_row_free (NvrCameraRow *row);
@@ -71,6 +83,11 @@ gboolean nvr_catalog_camera_remove (NvrCatalog *catalog, const char *name, gint6
                                     GError **error);
 /* Active cameras ordered by id; elements are NvrCameraRow. */
 GPtrArray *nvr_catalog_camera_list (NvrCatalog *catalog, GError **error);
+/* Records that the active camera @camera_id's recording was switched off by @by at @now_us, or
+ * back on (@by NVR_PAUSE_NONE clears both). Survives restarts: the supervisor starts a paused
+ * camera paused. NOT_FOUND if there is no such active camera. */
+gboolean nvr_catalog_camera_set_paused (NvrCatalog *catalog, gint64 camera_id, NvrPauseSource by,
+                                        gint64 now_us, GError **error);
 
 /* Camera identity (docs/design/identity.md): pinned at first contact, compared at every
  * connection. *pinned is FALSE (and @out empty) until the first pin or after a reset. */

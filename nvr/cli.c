@@ -31,6 +31,8 @@ static const char usage_text[] =
   "  cameras reset-identity NAME         accept a replaced camera: the next contact is pinned\n"
   "  cameras motion NAME [--mask \"x,y x,y x,y ...\"]... [--zone NAME=\"x,y ...\"]... [--clear]\n"
   "                                      motion masks and zones (0..1 coordinates); none: show\n"
+  "  cameras recording NAME on|off       switch recording off (state paused, kept across\n"
+  "                                      restarts) or back on; needs no MQTT\n"
   "  status [--json]                     per camera: state, last segment, bytes today\n"
   "  timeline CAMERA [--from TIME] [--to TIME] [--json]\n"
   "                                      recorded spans and gaps (default: the last 24 h)\n"
@@ -386,6 +388,30 @@ cmd_cameras_motion (int argc, char **argv)
   return 0;
 }
 
+static int
+cmd_cameras_recording (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("cameras recording", &o, FALSE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 3 || (strcmp (argv[2], "on") != 0 && strcmp (argv[2], "off") != 0))
+    return usage_error ("cameras recording takes a NAME and on or off");
+  gboolean on = strcmp (argv[2], "on") == 0;
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "name", argv[1]);
+  json_object_set_boolean_member (args, "on", on);
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "cameras.recording", args, &status);
+  if (res == NULL)
+    return status;
+  if (on)
+    g_print ("Camera '%s': recording switched on\n", argv[1]);
+  else
+    g_print ("Camera '%s': recording switched off (paused until `nvr cameras recording %s on`)\n",
+             argv[1], argv[1]);
+  return 0;
+}
+
 static char *
 format_bytes (gint64 n)
 {
@@ -440,8 +466,18 @@ cmd_status (int argc, char **argv)
              json_object_get_string_member (c, "name"), json_object_get_string_member (c, "state"),
              since, json_object_get_int_member (c, "reconnects"), today, last);
     const char *reason = json_object_get_string_member (c, "reason");
-    if (reason && *reason)
+    const char *paused_by = json_object_get_string_member_with_default (c, "paused_by", "");
+    if (*paused_by) {
+      /* Who and when: a camera switched off must never pass for one that is fine. */
+      g_autoptr (GDateTime) at = g_date_time_new_from_unix_local (
+          json_object_get_int_member (c, "paused_us") / G_USEC_PER_SEC);
+      g_autofree char *when = at ? g_date_time_format (at, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
+      g_print ("%-16s   recording paused by %s at %s; resume: nvr cameras recording %s on\n", "",
+               strcmp (paused_by, "mqtt") == 0 ? "an MQTT command" : "the command line", when,
+               json_object_get_string_member (c, "name"));
+    } else if (reason && *reason) {
       g_print ("%-16s   %s\n", "", reason);
+    }
   }
   return 0;
 }
@@ -757,7 +793,7 @@ nvr_cli_main (int argc, char **argv)
   }
   if (strcmp (cmd, "cameras") == 0) {
     if (argc < 3)
-      return usage_error ("cameras needs add, list, remove, reset-identity or motion");
+      return usage_error ("cameras needs add, list, remove, reset-identity, motion or recording");
     const char *sub = argv[2];
     if (strcmp (sub, "add") == 0)
       return cmd_cameras_add (argc - 2, argv + 2);
@@ -769,7 +805,9 @@ nvr_cli_main (int argc, char **argv)
       return cmd_cameras_reset_identity (argc - 2, argv + 2);
     if (strcmp (sub, "motion") == 0)
       return cmd_cameras_motion (argc - 2, argv + 2);
-    return usage_error ("cameras needs add, list, remove, reset-identity or motion");
+    if (strcmp (sub, "recording") == 0)
+      return cmd_cameras_recording (argc - 2, argv + 2);
+    return usage_error ("cameras needs add, list, remove, reset-identity, motion or recording");
   }
   if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {
     g_print ("%s", usage_text);

@@ -49,6 +49,7 @@ static const KeySpec keys[] = {
   { "mqtt", "keepalive_seconds", KEY_UINT, OFF (mqtt_keepalive_seconds), 5, 3600 },
   { "mqtt", "discovery", KEY_BOOL, OFF (mqtt_discovery), 0, 0 },
   { "mqtt", "discovery_prefix", KEY_TOPIC, OFF (mqtt_discovery_prefix), 0, 0 },
+  { "mqtt", "commands", KEY_BOOL, OFF (mqtt_commands), 0, 0 },
   /* The same ranges as nvr_motion_settings_validate(). */
   { "motion", "threshold", KEY_DOUBLE, OFF (motion_threshold), 4, 128 },
   { "motion", "min_area", KEY_DOUBLE, OFF (motion_min_area), 0.0001, 0.5 },
@@ -341,6 +342,7 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
   c->mqtt_prefix = g_strdup ("hearth");
   c->mqtt_keepalive_seconds = 30;
   c->mqtt_discovery = TRUE;
+  c->mqtt_commands = FALSE;     /* any broker client could switch recording off (issue 14) */
   c->mqtt_discovery_prefix = g_strdup ("homeassistant");
   c->web_socket = g_strdup ("/run/hearth/http.sock");
   c->web_session_idle_s = 12 * 3600;

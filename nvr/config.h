@@ -55,6 +55,8 @@ typedef struct {
   char *mqtt_ca_file;          /* set = TLS, server verified against this CA */
   guint mqtt_keepalive_seconds;/* 5..3600 */
   gboolean mqtt_discovery;     /* Home Assistant device discovery */
+  gboolean mqtt_commands;      /* obey `<prefix>/<camera>/<feature>/set`; FALSE (the default):
+                                * not even subscribed to them */
   char *mqtt_discovery_prefix; /* like mqtt_prefix */
   /* [motion] detector settings for every camera (docs/design/motion.md); defaults and ranges
    * are those of NvrMotionSettings (nvr/motion.h) */

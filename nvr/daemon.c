@@ -316,6 +316,43 @@ cmd_cameras_motion (NvrDaemon *d, JsonObject *args, GError **error)
   return json_builder_get_root (b);
 }
 
+/* `nvr cameras recording NAME on|off`: the household's switch that needs no MQTT (with
+ * [mqtt] commands off it is the only one). Stored in the catalog: a paused camera stays paused,
+ * visibly, across restarts (docs/design/mqtt.md "Commands"). */
+static JsonNode *
+cmd_cameras_recording (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  const char *name = member_str (args, "name");
+  JsonNode *on_node = json_object_get_member (args, "on");
+  gint64 id = 0;
+  if (on_node == NULL || json_node_get_value_type (on_node) != G_TYPE_BOOLEAN) {
+    invalid (error, "%s", "\"on\" must be true or false");
+    return NULL;
+  }
+  gboolean on = json_node_get_boolean (on_node);
+  if (!camera_id (d, name, &id, error) ||
+      !nvr_supervisor_set_recording (d->supervisor, id, on, NVR_PAUSE_CLI, error))
+    return NULL;
+  g_autoptr (GPtrArray) st = nvr_supervisor_status (d->supervisor);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, name);
+  json_builder_set_member_name (b, "recording");
+  json_builder_add_boolean_value (b, on);
+  for (guint i = 0; i < st->len; i++) {
+    const NvrCameraStatus *s = st->pdata[i];
+    if (s->camera_id != id)
+      continue;
+    json_builder_set_member_name (b, "paused_by");
+    json_builder_add_string_value (b, s->paused_by);
+    json_builder_set_member_name (b, "paused_us");
+    json_builder_add_int_value (b, s->paused_us);
+  }
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
 static gint64
 local_midnight_us (gint64 now_us)
 {
@@ -367,6 +404,10 @@ cmd_status (NvrDaemon *d, GError **error)
     json_builder_add_string_value (b, s->reason);
     json_builder_set_member_name (b, "since_us");
     json_builder_add_int_value (b, s->since_us);
+    json_builder_set_member_name (b, "paused_by");     /* "mqtt", "cli" or "" */
+    json_builder_add_string_value (b, s->paused_by);
+    json_builder_set_member_name (b, "paused_us");     /* 0 unless paused */
+    json_builder_add_int_value (b, s->paused_us);
     json_builder_set_member_name (b, "retry_in_ms");
     json_builder_add_int_value (b, s->retry_in_ms);
     json_builder_set_member_name (b, "reconnects");
@@ -710,6 +751,8 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
     return cmd_cameras_reset_identity (d, args, error);
   if (strcmp (command, "cameras.motion") == 0)
     return cmd_cameras_motion (d, args, error);
+  if (strcmp (command, "cameras.recording") == 0)
+    return cmd_cameras_recording (d, args, error);
   if (strcmp (command, "status") == 0)
     return cmd_status (d, error);
   if (strcmp (command, "timeline") == 0)

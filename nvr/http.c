@@ -221,7 +221,8 @@ respond_device (NvrHttp *h, SoupServerMessage *msg, gint64 device_id, GError **e
   return TRUE;
 }
 
-/* {"id","name","state","codec","width","height"} of an active camera. */
+/* {"id","name","state","paused_by","paused_us","codec","width","height"} of an active camera;
+ * paused_by ("mqtt" or "cli") and paused_us are null unless its recording was switched off. */
 static void
 add_camera (JsonBuilder *b, const NvrCameraRow *cam, GPtrArray *status)
 {
@@ -236,6 +237,17 @@ add_camera (JsonBuilder *b, const NvrCameraRow *cam, GPtrArray *status)
   json_builder_add_string_value (b, cam->name);
   json_builder_set_member_name (b, "state");
   json_builder_add_string_value (b, st && st->state ? st->state : "unknown");
+  gboolean paused = st != NULL && st->paused_by != NULL && *st->paused_by != '\0';
+  json_builder_set_member_name (b, "paused_by");
+  if (paused)
+    json_builder_add_string_value (b, st->paused_by);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "paused_us");
+  if (paused)
+    json_builder_add_int_value (b, st->paused_us);
+  else
+    json_builder_add_null_value (b);
   json_builder_set_member_name (b, "codec");
   if (st && st->codec && *st->codec)
     json_builder_add_string_value (b, st->codec);

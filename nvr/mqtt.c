@@ -78,7 +78,7 @@ nvr_mqtt_status_payload (const char *state)
   if (g_strcmp0 (state, "recording") == 0)
     return "recording";
   if (g_strcmp0 (state, "paused") == 0)
-    return "online";      /* reachable daemon, recording deliberately switched off */
+    return "paused";      /* switched off: never "online", which reads as all-is-well */
   if (g_strcmp0 (state, "starting") == 0 || g_strcmp0 (state, "connecting") == 0)
     return NULL;          /* transient: keep the last value (no flapping while retrying) */
   return "offline";       /* offline, identity-mismatch, stopped, anything new */
@@ -126,16 +126,31 @@ add_component (JsonBuilder *b, const char *oid, const char *key, const char *pla
   if (strcmp (key, "status") == 0) {
     json_builder_set_member_name (b, "options");
     json_builder_begin_array (b);
-    json_builder_add_string_value (b, "online");
     json_builder_add_string_value (b, "offline");
     json_builder_add_string_value (b, "recording");
+    json_builder_add_string_value (b, "paused");
     json_builder_end_array (b);
   }
   json_builder_end_object (b);
 }
 
+/* A component whose earlier platform is withdrawn: sent with nothing but its platform, which
+ * Home Assistant's device-discovery documentation gives as the way to remove a component (not
+ * verified against a running Home Assistant; docs/design/mqtt.md). */
+static void
+withdraw_component (JsonBuilder *b, const char *oid, const char *key, const char *platform)
+{
+  g_autofree char *uid = g_strdup_printf ("%s_%s", oid, key);
+  json_builder_set_member_name (b, uid);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "p");
+  json_builder_add_string_value (b, platform);
+  json_builder_end_object (b);
+}
+
 char *
-nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camera)
+nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camera,
+                         gboolean commands)
 {
   g_autofree char *oid = object_id (prefix, camera_id);
   g_autofree char *avail = g_strdup_printf ("%s/available", prefix);
@@ -173,8 +188,19 @@ nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camer
   json_builder_set_member_name (b, "cmps");
   json_builder_begin_object (b);
   add_component (b, oid, "motion", "binary_sensor", "Motion", motion, NULL, "motion");
-  add_component (b, oid, "recordings", "switch", "Recordings", rec_state, rec_set, NULL);
-  add_component (b, oid, "detect", "switch", "Detect", det_state, det_set, NULL);
+  if (commands) {
+    add_component (b, oid, "recordings", "switch", "Recordings", rec_state, rec_set, NULL);
+    add_component (b, oid, "detect", "switch", "Detect", det_state, det_set, NULL);
+    withdraw_component (b, oid, "recording_state", "binary_sensor");
+    withdraw_component (b, oid, "detect_state", "binary_sensor");
+  } else {
+    /* No command topic is subscribed: a switch would do nothing. The same states, read-only. */
+    add_component (b, oid, "recording_state", "binary_sensor", "Recording", rec_state, NULL,
+                   NULL);
+    add_component (b, oid, "detect_state", "binary_sensor", "Detect", det_state, NULL, NULL);
+    withdraw_component (b, oid, "recordings", "switch");
+    withdraw_component (b, oid, "detect", "switch");
+  }
   add_component (b, oid, "status", "sensor", "Status", status, NULL, "enum");
   json_builder_end_object (b);
   json_builder_end_object (b);
@@ -208,7 +234,8 @@ publish_discovery (NvrMqtt *m, const char *name, const Cam *c)
     return;
   g_autofree char *topic = nvr_mqtt_discovery_topic (m->config->mqtt_discovery_prefix,
                                                      m->config->mqtt_prefix, c->id);
-  g_autofree char *json = nvr_mqtt_discovery_json (m->config->mqtt_prefix, c->id, name);
+  g_autofree char *json = nvr_mqtt_discovery_json (m->config->mqtt_prefix, c->id, name,
+                                                   m->config->mqtt_commands);
   publish (m, topic, json, TRUE);
 }
 
@@ -421,10 +448,20 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
   g_message ("Connected to MQTT broker %s:%u as '%s'", m->config->mqtt_host,
              m->config->mqtt_port, m->client_id);
   publish (m, m->topic_available, "online", TRUE);
+  /* Commands off: not subscribed at all, so the broker never hands us a `/set` message (live or
+   * retained) and there is nothing to refuse or to log. */
   g_autofree char *rec = g_strdup_printf ("%s/+/recordings/set", m->config->mqtt_prefix);
   g_autofree char *det = g_strdup_printf ("%s/+/detect/set", m->config->mqtt_prefix);
-  char *subs[] = { rec, det, m->topic_ha_status };
-  mosquitto_subscribe_multiple (mosq, NULL, m->topic_ha_status ? 3 : 2, subs, 1, 0, NULL);
+  char *subs[3];
+  int n_subs = 0;
+  if (m->config->mqtt_commands) {
+    subs[n_subs++] = rec;
+    subs[n_subs++] = det;
+  }
+  if (m->topic_ha_status != NULL)
+    subs[n_subs++] = m->topic_ha_status;
+  if (n_subs > 0)
+    mosquitto_subscribe_multiple (mosq, NULL, n_subs, subs, 1, 0, NULL);
   cams_refresh (m);
   GHashTableIter it;
   gpointer k, v;
@@ -519,14 +556,31 @@ on_message (struct mosquitto *mosq, void *data, const struct mosquitto_message *
     bad_input (m, "%s", error->message);
     return;
   }
+  if (msg->retain) {
+    /* The broker sends a stored (retained) message when we subscribe, i.e. at every (re)connect:
+     * applying it would switch the camera again, long after whoever sent it, with nobody
+     * asking. MQTT 3.1.1 sets the flag only on such stored copies (a live message is forwarded
+     * with it cleared), so a live command is never refused here. */
+    bad_input (m, "retained %s %s for camera '%s' (retained commands are never applied; clear "
+               "it with an empty retained message)", nvr_mqttcmd_feature_name (cmd.feature),
+               cmd.on ? "ON" : "OFF", cmd.camera);
+    return;
+  }
   Cam *c = g_hash_table_lookup (m->cams, cmd.camera);
   if (c == NULL || m->sup == NULL) {
     bad_input (m, "unknown camera '%s' in '%s'", cmd.camera, msg->topic);
     return;
   }
+  g_autoptr (GError) serr = NULL;
   gboolean ok = cmd.feature == NVR_MQTTCMD_DETECT
                     ? nvr_supervisor_set_detect (m->sup, c->id, cmd.on)
-                    : nvr_supervisor_set_recording (m->sup, c->id, cmd.on);
+                    : nvr_supervisor_set_recording (m->sup, c->id, cmd.on, NVR_PAUSE_MQTT,
+                                                    &serr);
+  if (!ok && serr != NULL && !g_error_matches (serr, NVR_CATALOG_ERROR,
+                                               NVR_CATALOG_ERROR_NOT_FOUND)) {
+    g_warning ("Failed to switch recordings of camera '%s': %s", cmd.camera, serr->message);
+    return;
+  }
   if (!ok) {
     bad_input (m, "unknown camera '%s' in '%s'", cmd.camera, msg->topic);
     return;

@@ -34,8 +34,10 @@ void nvr_mqtt_camera_removed (NvrMqtt *mqtt, gint64 camera_id, const char *name)
 gboolean nvr_mqtt_connected (NvrMqtt *mqtt);
 
 /* The Home Assistant device-discovery document for one camera (JSON text), and its topic.
- * Pure; exposed for tests. */
-char *nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camera);
+ * With @commands, recordings and detect are switches with command topics; without, read-only
+ * binary sensors (and the switches are withdrawn). Pure; exposed for tests. */
+char *nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camera,
+                               gboolean commands);
 char *nvr_mqtt_discovery_topic (const char *discovery_prefix, const char *prefix,
                                 gint64 camera_id);
 /* The `<camera>/status` payload for a supervisor state, or NULL when the state is transient and

@@ -55,7 +55,11 @@ typedef struct {
   gboolean pinned;
   gboolean removed;         /* free once the worker has exited */
   gboolean stopping;
-  gboolean paused;          /* recording switched off by the household */
+  gboolean paused;          /* recording switched off by the household (catalog v7) */
+  NvrPauseSource paused_by; /* who switched it off; NVR_PAUSE_NONE while recording */
+  gint64 paused_us;         /* when (wall clock, for the label) */
+  gboolean resume_on_exit;  /* switched back on while the paused worker was still stopping:
+                             * start a new one when it has exited (not a crash) */
   gboolean detect;          /* motion detection switched on (the default) */
 
   /* The camera's motion event in progress (docs/design/motion.md "Wiring"); ev_id 0 = none. */
@@ -122,6 +126,8 @@ camera_row_copy (const NvrCameraRow *r)
   c->password = g_strdup (r->password ? r->password : "");
   c->transport = g_strdup (r->transport ? r->transport : "default");
   c->created_us = r->created_us;
+  c->paused_by = r->paused_by;
+  c->paused_us = r->paused_us;
   return c;
 }
 
@@ -162,6 +168,18 @@ set_state (Cam *c, const char *state, const char *reason)
   c->since_us = g_get_real_time ();
   if (c->sup->listener.state_changed != NULL)
     c->sup->listener.state_changed (c->cam->id, c->cam->name, state, c->sup->listener_data);
+}
+
+/* The `reason` of a paused camera: what switched recording off (the time is in paused_us). */
+static const char *
+pause_reason (const Cam *c)
+{
+  switch (c->paused_by) {
+  case NVR_PAUSE_MQTT: return "recording switched off by an MQTT command";
+  case NVR_PAUSE_CLI: return "recording switched off with `nvr cameras recording`";
+  case NVR_PAUSE_NONE: break;
+  }
+  return "recording switched off";
 }
 
 /* Kills a worker that broke the protocol; its exit is handled like any other. */
@@ -674,7 +692,14 @@ on_worker_exit (GObject *src, GAsyncResult *res, gpointer data)
   }
   if (c->paused) {
     c->stopping = FALSE;
-    set_state (c, "paused", "recording switched off");
+    set_state (c, "paused", pause_reason (c));
+    return;
+  }
+  if (c->resume_on_exit) {
+    /* The orderly stop of a pause that was switched off again meanwhile: not a crash. */
+    c->resume_on_exit = FALSE;
+    c->stopping = FALSE;
+    spawn_worker (c);
     return;
   }
   if (c->stopping) {
@@ -849,6 +874,14 @@ nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera)
     return;
   }
   g_hash_table_insert (sup->cams, &c->cam->id, c);
+  if (camera->paused_by != NVR_PAUSE_NONE) {
+    /* Switched off before the restart: stays off, and says so, until switched on. */
+    c->paused = TRUE;
+    c->paused_by = camera->paused_by;
+    c->paused_us = camera->paused_us;
+    set_state (c, "paused", pause_reason (c));
+    return;
+  }
   spawn_worker (c);
 }
 
@@ -856,6 +889,7 @@ static void
 stop_worker (Cam *c)
 {
   c->stopping = TRUE;
+  c->resume_on_exit = FALSE;
   if (c->restart_source) {
     g_source_remove (c->restart_source);
     c->restart_source = 0;
@@ -958,24 +992,46 @@ nvr_supervisor_set_listener (NvrSupervisor *sup, const NvrSupervisorListener *li
 }
 
 gboolean
-nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on)
+nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on,
+                              NvrPauseSource by, GError **error)
 {
+  g_return_val_if_fail (on || by != NVR_PAUSE_NONE, FALSE);
   Cam *c = g_hash_table_lookup (sup->cams, &camera_id);
-  if (c == NULL)
+  if (c == NULL) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
+                 "No camera with id %" G_GINT64_FORMAT, camera_id);
     return FALSE;
-  if (!on && !c->paused) {
-    g_message ("Camera '%s': recording switched off", c->cam->name);
+  }
+  if (on == !c->paused)
+    return TRUE;    /* already so; a second OFF keeps who paused it first, and when */
+  /* The catalog first: a switch that could not be stored is not made, so what a restart
+   * brings back is what the household saw. */
+  gint64 now_us = g_get_real_time ();
+  if (!nvr_catalog_camera_set_paused (sup->catalog, camera_id, on ? NVR_PAUSE_NONE : by, now_us,
+                                      error))
+    return FALSE;
+  if (!on) {
     c->paused = TRUE;
+    c->paused_by = by;
+    c->paused_us = now_us;
+    g_message ("Camera '%s': %s", c->cam->name, pause_reason (c));
     stop_worker (c);
     if (c->proc == NULL)
-      set_state (c, "paused", "recording switched off");
-  } else if (on && c->paused) {
-    g_message ("Camera '%s': recording switched on", c->cam->name);
+      set_state (c, "paused", pause_reason (c));
+  } else {
+    g_message ("Camera '%s': recording switched on (%s)", c->cam->name,
+               by == NVR_PAUSE_MQTT ? "MQTT command" : "nvr cameras recording");
     c->paused = FALSE;
-    c->stopping = FALSE;
+    c->paused_by = NVR_PAUSE_NONE;
+    c->paused_us = 0;
     c->attempt = 0;
-    if (c->proc == NULL && c->restart_source == 0)
-      spawn_worker (c);
+    if (c->proc != NULL) {
+      c->resume_on_exit = TRUE;   /* the pause's worker is still closing its segment */
+    } else {
+      c->stopping = FALSE;
+      if (c->restart_source == 0)
+        spawn_worker (c);
+    }
   }
   return TRUE;
 }
@@ -1039,6 +1095,8 @@ nvr_supervisor_status (NvrSupervisor *sup)
     s->width = c->width;
     s->height = c->height;
     s->since_us = c->since_us;
+    s->paused_by = nvr_pause_source_to_string (c->paused ? c->paused_by : NVR_PAUSE_NONE);
+    s->paused_us = c->paused ? c->paused_us : 0;
     s->retry_in_ms = c->retry_in_ms;
     s->identity = c->pinned ? nvr_identity_describe (&c->pin) : g_strdup ("");
     s->worker_pid = c->proc ? g_ascii_strtoll (g_subprocess_get_identifier (c->proc), NULL, 10) : 0;

@@ -17,8 +17,11 @@ typedef struct _NvrSupervisor NvrSupervisor;
 typedef struct {
   gint64 camera_id;
   char *name;
-  char *state;          /* starting, connecting, recording, offline, identity-mismatch, stopped */
-  char *reason;         /* why offline, or "" */
+  char *state;          /* starting, connecting, recording, offline, identity-mismatch, paused,
+                         * stopped */
+  char *reason;         /* why offline or paused, or "" */
+  const char *paused_by;/* "mqtt" or "cli" while paused, else "" (static) */
+  gint64 paused_us;     /* wall clock of the switch-off; 0 when not paused */
   guint reconnects;     /* camera reconnects + worker restarts since the daemon started */
   guint worker_restarts;
   char *codec;
@@ -63,11 +66,15 @@ typedef struct {
 void nvr_supervisor_set_listener (NvrSupervisor *sup, const NvrSupervisorListener *listener,
                                   gpointer data);
 
-/* Household switches (MQTT `<camera>/recordings/set`, `<camera>/detect/set`). Recording off
- * stops the camera's worker in an orderly way (state "paused") until it is switched on again;
- * detect is passed to the worker (its `config` field `detect` and the `detect` message).
- * Return FALSE for an unknown camera. Not persisted: a daemon restart records and detects. */
-gboolean nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on);
+/* Household switches (MQTT `<camera>/recordings/set`, `<camera>/detect/set`; CLI `nvr cameras
+ * recording`). Recording off stops the camera's worker in an orderly way (state "paused", with
+ * who and when) until it is switched on again; it is stored in the catalog first (a camera
+ * paused before a restart starts paused) and FALSE with @error if that fails or the camera is
+ * unknown. @by says who switches (required to switch off). Detect is passed to the worker (its
+ * `config` field `detect` and the `detect` message); FALSE for an unknown camera; not
+ * persisted: a daemon restart detects. */
+gboolean nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on,
+                                       NvrPauseSource by, GError **error);
 gboolean nvr_supervisor_set_detect (NvrSupervisor *sup, gint64 camera_id, gboolean on);
 gboolean nvr_supervisor_get_switches (NvrSupervisor *sup, gint64 camera_id, gboolean *recording,
                                       gboolean *detect);

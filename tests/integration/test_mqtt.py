@@ -2,8 +2,10 @@
 """The MQTT bridge against a real mosquitto on a loopback port (docs/design/mqtt.md): a broker
 that is down at start-up delays nothing and is joined when it appears; availability (retained,
 Last Will on kill -9), per-camera status, switches and Home Assistant discovery (re-sent when
-homeassistant/status says online); recordings/set OFF pauses recording and ON resumes it; each kind
-of bad command is ignored with exactly one log line and the daemon stays up."""
+homeassistant/status says online); with [mqtt] commands = on, recordings/set OFF pauses recording
+(status `paused`, never `online`) and ON resumes it; each kind of bad command is ignored with
+exactly one log line and the daemon stays up. (Commands off, the default, and retained commands:
+tests/security/test_mqtt_commands.py.)"""
 
 import json
 import os
@@ -26,7 +28,7 @@ def log_count(h, *texts):
 def test():
     from mqttbroker import free_port
     port = free_port()
-    conf = f"[mqtt]\nhost = 127.0.0.1\nport = {port}\nkeepalive_seconds = 5\n"
+    conf = f"[mqtt]\nhost = 127.0.0.1\nport = {port}\nkeepalive_seconds = 5\ncommands = on\n"
     with Harness("mqtt", segment_seconds=10, backoff_initial_ms=500, backoff_max_ms=2000,
                  extra_config=conf) as h:
         broker = Broker(h.dir, port)
@@ -61,8 +63,9 @@ def test():
             cam_id = h.camera_status("cam1")["id"]
             dtopic = f"homeassistant/device/hearth_{cam_id}/config"
             disc = json.loads(broker.retained(dtopic)[dtopic])
-            check(set(disc["cmps"]) == {f"hearth_{cam_id}_{k}" for k in
-                                        ("motion", "recordings", "detect", "status")},
+            offered = {k for k, v in disc["cmps"].items() if set(v) != {"p"}}   # not withdrawn
+            check(offered == {f"hearth_{cam_id}_{k}" for k in
+                              ("motion", "recordings", "detect", "status")},
                   f"discovery components: {sorted(disc['cmps'])}")
             check(disc["availability_topic"] == "hearth/available", "discovery availability")
             check(disc["cmps"][f"hearth_{cam_id}_recordings"]["command_topic"] ==
@@ -124,8 +127,10 @@ def test():
             # 6. recordings/set OFF: paused, no new segments; ON: records again.
             broker.publish("hearth/cam1/recordings/set", "OFF")
             wait_retained(h, broker, "hearth/cam1/recordings/state", "OFF")
-            wait_retained(h, broker, "hearth/cam1/status", "online")
+            wait_retained(h, broker, "hearth/cam1/status", "paused")
             h.wait_for("cam1 paused", lambda: h.camera_status("cam1")["state"] == "paused", 15)
+            st = h.camera_status("cam1")
+            check(st["paused_by"] == "mqtt" and st["paused_us"] > 0, f"paused status {st}")
             n_paused = len(h.segments("cam1"))
             time.sleep(12)
             check(len(h.segments("cam1")) == n_paused, "segments were added while paused")

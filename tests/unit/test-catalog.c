@@ -826,11 +826,50 @@ test_retention_events (Fixture *f, gconstpointer data)
     g_assert_cmpint (g_array_index (pw->oldest, NvrRetentionSegment, i).start_us, ==, starts[i]);
 }
 
+/* v7: a camera's recording switch survives reopening (a daemon restart), with who and when. */
+static void
+test_paused (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 a = add_camera (f->cat, "porch", &error);
+  g_assert_no_error (error);
+  g_assert_true (nvr_catalog_camera_set_paused (f->cat, a, NVR_PAUSE_MQTT, 1234567, &error));
+  g_assert_no_error (error);
+  nvr_catalog_close (f->cat);
+  f->cat = nvr_catalog_open (f->path, &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (f->cat, &error);
+  g_assert_no_error (error);
+  const NvrCameraRow *r = cams->pdata[0];
+  g_assert_cmpint (r->paused_by, ==, NVR_PAUSE_MQTT);
+  g_assert_cmpint (r->paused_us, ==, 1234567);
+  g_assert_cmpstr (nvr_pause_source_to_string (r->paused_by), ==, "mqtt");
+
+  g_assert_true (nvr_catalog_camera_set_paused (f->cat, a, NVR_PAUSE_NONE, 2000000, &error));
+  g_autoptr (GPtrArray) after = nvr_catalog_camera_list (f->cat, &error);
+  g_assert_cmpint (((NvrCameraRow *) after->pdata[0])->paused_by, ==, NVR_PAUSE_NONE);
+  g_assert_cmpint (((NvrCameraRow *) after->pdata[0])->paused_us, ==, 0);
+
+  g_assert_false (nvr_catalog_camera_set_paused (f->cat, a + 100, NVR_PAUSE_CLI, 1, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* The schema refuses half a pause or an unknown source. */
+  sqlite3 *db = NULL;
+  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "UPDATE cameras SET paused_by = 'mqtt'", NULL, NULL, NULL),
+                   ==, SQLITE_CONSTRAINT);
+  g_assert_cmpint (sqlite3_exec (db, "UPDATE cameras SET paused_by = 'web', paused_us = 1", NULL,
+                                 NULL, NULL), ==, SQLITE_CONSTRAINT);
+  sqlite3_close (db);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/catalog/cameras", Fixture, NULL, setup, test_cameras, teardown);
+  g_test_add ("/catalog/paused", Fixture, NULL, setup, test_paused, teardown);
   g_test_add ("/catalog/segments", Fixture, NULL, setup, test_segments, teardown);
   g_test_add ("/catalog/outbox", Fixture, NULL, setup, test_outbox, teardown);
   g_test_add ("/catalog/reopen", Fixture, NULL, setup, test_reopen, teardown);

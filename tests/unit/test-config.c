@@ -21,6 +21,7 @@ test_defaults (void)
   g_assert_true (c->mqtt_discovery);
   g_assert_cmpstr (c->mqtt_discovery_prefix, ==, "homeassistant");
   g_assert_cmpuint (c->mqtt_keepalive_seconds, ==, 30);
+  g_assert_false (c->mqtt_commands);       /* broker clients cannot switch cameras by default */
   /* [motion] defaults are the detector's own. */
   NvrMotionSettings ms;
   nvr_motion_settings_init (&ms);
@@ -91,7 +92,8 @@ test_mqtt (void)
     "ca_file = /etc/ssl/ca.pem\n"
     "keepalive_seconds = 60\n"
     "discovery = off\n"
-    "discovery_prefix = ha\n";
+    "discovery_prefix = ha\n"
+    "commands = on\n";
   g_autoptr (GError) error = NULL;
   g_autoptr (NvrConfig) c = nvr_config_parse (text, strlen (text), "m.conf", &error);
   g_assert_no_error (error);
@@ -105,6 +107,7 @@ test_mqtt (void)
   g_assert_cmpuint (c->mqtt_keepalive_seconds, ==, 60);
   g_assert_false (c->mqtt_discovery);
   g_assert_cmpstr (c->mqtt_discovery_prefix, ==, "ha");
+  g_assert_true (c->mqtt_commands);
 
   /* Every spelling of a boolean. */
   static const struct { const char *v; gboolean want; } bools[] = {
@@ -117,6 +120,10 @@ test_mqtt (void)
     g_autoptr (NvrConfig) b = nvr_config_parse (t, strlen (t), "b.conf", &e);
     g_assert_no_error (e);
     g_assert_cmpint (b->mqtt_discovery, ==, bools[i].want);
+    g_autofree char *t2 = g_strdup_printf ("[mqtt]\ncommands = %s\n", bools[i].v);
+    g_autoptr (NvrConfig) b2 = nvr_config_parse (t2, strlen (t2), "b.conf", &e);
+    g_assert_no_error (e);
+    g_assert_cmpint (b2->mqtt_commands, ==, bools[i].want);
   }
 }
 
@@ -197,6 +204,10 @@ static const BadCase bad_cases[] = {
     "t.conf:2: retention.high_water_percent must be 0 (off) or from 10 to 99, got '5'" },
   { "[daemon]\nadmin_group = a b\n", NVR_CONFIG_ERROR_VALUE,
     "t.conf:2: daemon.admin_group must be a group name of [A-Za-z0-9_-], got 'a b'" },
+  { "[mqtt]\ncommands = enabled\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.commands must be true or false (also yes/no, on/off, 1/0), got 'enabled'" },
+  { "[mqtt]\ncommands = on\ncommands = off\n", NVR_CONFIG_ERROR_SYNTAX,
+    "t.conf:3: mqtt.commands is set twice (first on line 2)" },
   { "[mqtt]\ndiscovery = maybe\n", NVR_CONFIG_ERROR_VALUE,
     "t.conf:2: mqtt.discovery must be true or false (also yes/no, on/off, 1/0), got 'maybe'" },
   { "[mqtt]\nprefix = Hearth\n", NVR_CONFIG_ERROR_VALUE,

@@ -82,7 +82,8 @@ static void
 test_status (void)
 {
   g_assert_cmpstr (nvr_mqtt_status_payload ("recording"), ==, "recording");
-  g_assert_cmpstr (nvr_mqtt_status_payload ("paused"), ==, "online");
+  /* A camera switched off must not read as healthy (issue 14): never "online". */
+  g_assert_cmpstr (nvr_mqtt_status_payload ("paused"), ==, "paused");
   g_assert_null (nvr_mqtt_status_payload ("starting"));
   g_assert_null (nvr_mqtt_status_payload ("connecting"));
   g_assert_cmpstr (nvr_mqtt_status_payload ("offline"), ==, "offline");
@@ -90,15 +91,21 @@ test_status (void)
   g_assert_cmpstr (nvr_mqtt_status_payload ("stopped"), ==, "offline");
 }
 
+static JsonObject *
+parse_object (JsonParser *p, const char *json)
+{
+  g_assert_true (json_parser_load_from_data (p, json, -1, NULL));
+  return json_node_get_object (json_parser_get_root (p));
+}
+
 static void
 test_discovery (void)
 {
   g_autofree char *topic = nvr_mqtt_discovery_topic ("homeassistant", "home/nvr-1", 7);
   g_assert_cmpstr (topic, ==, "homeassistant/device/home_nvr_1_7/config");
-  g_autofree char *json = nvr_mqtt_discovery_json ("hearth", 7, "porch");
+  g_autofree char *json = nvr_mqtt_discovery_json ("hearth", 7, "porch", TRUE);
   g_autoptr (JsonParser) p = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (p, json, -1, NULL));
-  JsonObject *o = json_node_get_object (json_parser_get_root (p));
+  JsonObject *o = parse_object (p, json);
   JsonObject *dev = json_object_get_object_member (o, "dev");
   g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (dev, "ids"), 0),
                    ==, "hearth_7");
@@ -107,7 +114,8 @@ test_discovery (void)
   g_assert_cmpstr (json_object_get_string_member (o, "availability_topic"), ==,
                    "hearth/available");
   JsonObject *cmps = json_object_get_object_member (o, "cmps");
-  g_assert_cmpuint (json_object_get_size (cmps), ==, 4);
+  /* motion, recordings, detect, status, and the two read-only sensors withdrawn */
+  g_assert_cmpuint (json_object_get_size (cmps), ==, 6);
   JsonObject *motion = json_object_get_object_member (cmps, "hearth_7_motion");
   g_assert_cmpstr (json_object_get_string_member (motion, "p"), ==, "binary_sensor");
   g_assert_cmpstr (json_object_get_string_member (motion, "state_topic"), ==,
@@ -118,9 +126,47 @@ test_discovery (void)
                    "hearth/porch/recordings/set");
   g_assert_cmpstr (json_object_get_string_member (rec, "state_topic"), ==,
                    "hearth/porch/recordings/state");
+  JsonObject *gone = json_object_get_object_member (cmps, "hearth_7_recording_state");
+  g_assert_cmpuint (json_object_get_size (gone), ==, 1);   /* only "p": withdrawn */
   JsonObject *st = json_object_get_object_member (cmps, "hearth_7_status");
   g_assert_cmpstr (json_object_get_string_member (st, "p"), ==, "sensor");
+  /* The status sensor's options are exactly what nvr_mqtt_status_payload() can publish. */
+  JsonArray *opts = json_object_get_array_member (st, "options");
+  g_autoptr (GHashTable) options = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < json_array_get_length (opts); i++)
+    g_hash_table_add (options, (gpointer) json_array_get_string_element (opts, i));
+  static const char *const states[] = { "recording", "paused", "offline", "stopped",
+                                        "identity-mismatch" };
+  for (gsize i = 0; i < G_N_ELEMENTS (states); i++)
+    g_assert_true (g_hash_table_contains (options, nvr_mqtt_status_payload (states[i])));
+  g_assert_cmpuint (g_hash_table_size (options), ==, 3);
+  g_assert_false (g_hash_table_contains (options, "online"));
   g_assert_null (strstr (json, "http"));
+}
+
+/* Commands off (the default): nothing in the document offers a command topic, and the switch
+ * states are still visible read-only. */
+static void
+test_discovery_no_commands (void)
+{
+  g_autofree char *json = nvr_mqtt_discovery_json ("hearth", 7, "porch", FALSE);
+  g_assert_null (strstr (json, "command_topic"));
+  g_assert_null (strstr (json, "/set"));
+  g_autoptr (JsonParser) p = json_parser_new ();
+  JsonObject *cmps = json_object_get_object_member (parse_object (p, json), "cmps");
+  JsonObject *rec = json_object_get_object_member (cmps, "hearth_7_recording_state");
+  g_assert_cmpstr (json_object_get_string_member (rec, "p"), ==, "binary_sensor");
+  g_assert_cmpstr (json_object_get_string_member (rec, "state_topic"), ==,
+                   "hearth/porch/recordings/state");
+  JsonObject *det = json_object_get_object_member (cmps, "hearth_7_detect_state");
+  g_assert_cmpstr (json_object_get_string_member (det, "state_topic"), ==,
+                   "hearth/porch/detect/state");
+  /* The switches a commands-on daemon advertised earlier are withdrawn (platform only). */
+  JsonObject *sw = json_object_get_object_member (cmps, "hearth_7_recordings");
+  g_assert_cmpstr (json_object_get_string_member (sw, "p"), ==, "switch");
+  g_assert_cmpuint (json_object_get_size (sw), ==, 1);
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (cmps, "hearth_7_detect")),
+                    ==, 1);
 }
 
 int
@@ -131,5 +177,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mqtt/limits", test_limits);
   g_test_add_func ("/mqtt/status", test_status);
   g_test_add_func ("/mqtt/discovery", test_discovery);
+  g_test_add_func ("/mqtt/discovery-no-commands", test_discovery_no_commands);
   return g_test_run ();
 }

@@ -5,7 +5,8 @@
 import { api, describeError } from './api.js';
 import { LivePlayer } from './live.js';
 import { decimalId } from './proto.js';
-import { attachPlayer, el, formatBytes, formatDuration, formatTime, liveFigure, status } from './ui.js';
+import { attachPlayer, el, formatBytes, formatDuration, formatTime, liveFigure, pausedNotice,
+         status } from './ui.js';
 
 const DAY_US = 24 * 3600 * 1e6;
 let live = null;
@@ -78,7 +79,10 @@ async function main() {
   }
   document.title = `Hearth — ${cam.name}`;
   document.getElementById('name').textContent = cam.name;
-  const parts = liveFigure(cam, 'Live');
+  const notice = pausedNotice(cam);
+  if (notice) document.getElementById('name').after(notice);
+  // The paused notice is under the heading already, not again in the live caption.
+  const parts = liveFigure({ id: cam.id, name: cam.name }, 'Live');
   document.getElementById('live').append(parts.figure);
   live = attachPlayer(LivePlayer, parts, camId);
   document.getElementById('refresh').addEventListener('click', () => loadSegments(camId));

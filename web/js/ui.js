@@ -46,8 +46,26 @@ export function formatBytes(n) {
   return `${(v / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
+const PAUSED_BY = { mqtt: 'an MQTT command', cli: 'the nvr command line' };
+
+// "Recording paused by an MQTT command at Mon 14:02:05", or null when @camera (the API's camera
+// JSON) is recording. Text for textContent only.
+export function pausedText(camera) {
+  if (camera.state !== 'paused' && !camera.paused_by) return null;
+  const who = PAUSED_BY[camera.paused_by] || 'the household';
+  const when = camera.paused_us ? ` at ${formatTime(camera.paused_us)}` : '';
+  return `Recording paused by ${who}${when}`;
+}
+
+// The paused notice of @camera as an element, or null.
+export function pausedNotice(camera) {
+  const text = pausedText(camera);
+  return text ? el('p', { class: 'paused', dataset: { pausedBy: camera.paused_by || '' } }, text)
+              : null;
+}
+
 // A live view: figure with a muted inline <video> and a caption: @title, @detail, the stream
-// state and a "Reconnect" button shown once the stream has ended.
+// state, a "Reconnect" button shown once the stream has ended, and whether recording is paused.
 export function liveFigure(camera, title, detail = '') {
   const video = el('video', { muted: true, playsinline: true, autoplay: true, class: 'live',
                                'aria-label': `Live view of ${camera.name}` });
@@ -57,7 +75,8 @@ export function liveFigure(camera, title, detail = '') {
   const figure = el('figure', { class: 'camera', dataset: { cameraId: String(camera.id) } },
                     video,
                     el('figcaption', {}, el('span', { class: 'title' }, title),
-                       detail ? el('span', { class: 'muted' }, detail) : null, state, reconnect));
+                       detail ? el('span', { class: 'muted' }, detail) : null, state, reconnect,
+                       pausedNotice(camera)));
   return { figure, video, state, reconnect };
 }
 
