@@ -22,11 +22,14 @@
 #define MAX_IN_FLIGHT 20                 /* outbox rows published and not yet acknowledged */
 #define MAX_PASSWORD_BYTES 256
 #define BAD_INPUT_LOG_PER_MINUTE 20      /* bad-input log lines; the rest are counted */
+#define STOP_OFFLINE_GRACE_US (300 * 1000) /* for `available offline` after the drain deadline */
 
 typedef struct {
   gint64 id;
   gboolean motion;
-  const char *status;     /* last status payload (static string) */
+  const char *status;     /* last status payload (static string); NULL until this run has seen
+                           * a state that maps to one: the retained value of the last run stands
+                           * meanwhile (no `offline` flap at every start) */
 } Cam;
 
 typedef struct {
@@ -53,8 +56,11 @@ struct _NvrMqtt {
   guint attempt;                   /* failed attempts since the last CONNACK */
   gboolean connected;
   gboolean outage_logged;          /* one warning per outage, not per attempt */
+  gboolean stopping;               /* nvr_mqtt_stopping() was called: no status changes, no
+                                    * reconnects, state messages' PUBACKs are awaited */
 
   GHashTable *inflight;            /* mid → outbox row id (gint64 *) */
+  GHashTable *unacked;             /* mids of state messages sent while stopping, until PUBACK */
   gint64 last_sent_id;             /* highest outbox id handed to this connection */
 
   GCancellable *resolving;         /* set while a host name is resolved on a thread */
@@ -215,9 +221,12 @@ publish (NvrMqtt *m, const char *topic, const char *payload, gboolean retain)
 {
   if (!m->connected)
     return;     /* everything retained is republished on the next CONNACK */
-  int rc = mosquitto_publish (m->mosq, NULL, topic, (int) strlen (payload), payload, 1, retain);
+  int mid = 0;
+  int rc = mosquitto_publish (m->mosq, &mid, topic, (int) strlen (payload), payload, 1, retain);
   if (rc != MOSQ_ERR_SUCCESS)
     g_debug ("Failed to publish '%s': %s", topic, mosquitto_strerror (rc));
+  else if (m->stopping)
+    g_hash_table_add (m->unacked, GINT_TO_POINTER (mid));   /* the stop waits for its PUBACK */
 }
 
 static void
@@ -253,7 +262,8 @@ static void
 publish_camera (NvrMqtt *m, const char *name, const Cam *c)
 {
   publish_discovery (m, name, c);
-  publish_camera_topic (m, name, "status", c->status);
+  if (c->status != NULL)
+    publish_camera_topic (m, name, "status", c->status);
   publish_camera_topic (m, name, "motion", c->motion ? "ON" : "OFF");
   publish_switches (m, name, c);
 }
@@ -281,7 +291,6 @@ cam_get (NvrMqtt *m, gint64 id, const char *name, gboolean *created)
   if (c == NULL) {
     g_hash_table_remove (m->removed, name);   /* the name is in use again */
     c = g_new0 (Cam, 1);
-    c->status = "offline";
     g_hash_table_insert (m->cams, g_strdup (name), c);
   }
   c->id = id;
@@ -486,8 +495,12 @@ on_disconnect (struct mosquitto *mosq, void *data, int rc)
                rc == MOSQ_ERR_SUCCESS ? "disconnected" : mosquitto_strerror (rc));
   m->connected = FALSE;
   m->outage_logged = m->outage_logged || rc != MOSQ_ERR_SUCCESS;
-  /* In-flight rows stay in the outbox; the next connection publishes them again. */
+  /* In-flight rows stay in the outbox; the next connection (or the next start) publishes them
+   * again. */
   g_hash_table_remove_all (m->inflight);
+  g_hash_table_remove_all (m->unacked);
+  if (m->stopping)
+    return;     /* our own DISCONNECT, or a loss during the stop: no new attempt */
   schedule_reconnect (m, rc == MOSQ_ERR_SUCCESS ? "disconnected" : mosquitto_strerror (rc));
 }
 
@@ -496,8 +509,10 @@ on_publish (struct mosquitto *mosq, void *data, int mid)
 {
   NvrMqtt *m = data;
   gint64 *id = g_hash_table_lookup (m->inflight, GINT_TO_POINTER (mid));
-  if (id == NULL)
-    return;     /* a state or discovery message */
+  if (id == NULL) {
+    g_hash_table_remove (m->unacked, GINT_TO_POINTER (mid));   /* a state or discovery message */
+    return;
+  }
   g_autoptr (GError) error = NULL;
   if (!nvr_catalog_outbox_done (m->catalog, *id, &error))
     g_warning ("Failed to forget delivered outbox row %" G_GINT64_FORMAT ": %s", *id,
@@ -600,6 +615,7 @@ client_drop (NvrMqtt *m)
   }
   m->connected = FALSE;
   g_hash_table_remove_all (m->inflight);
+  g_hash_table_remove_all (m->unacked);
 }
 
 /* A connect whose host name must be resolved runs on a pool thread: libmosquitto resolves with
@@ -706,6 +722,10 @@ on_state_changed (gint64 camera_id, const char *name, const char *state, gpointe
   NvrMqtt *m = data;
   if (g_hash_table_contains (m->gone, &camera_id))
     return;
+  /* Cameras stopped by the daemon's own stop are not offline: `<prefix>/available offline`
+   * says the daemon is gone, and the next start carries on from the status left here. */
+  if (m->stopping)
+    return;
   gboolean created;
   Cam *c = cam_get (m, camera_id, name, &created);
   const char *p = nvr_mqtt_status_payload (state);
@@ -715,7 +735,7 @@ on_state_changed (gint64 camera_id, const char *name, const char *state, gpointe
     publish_camera (m, name, c);
     return;
   }
-  if (p == NULL || (strcmp (p, c->status) == 0 && strcmp (state, "paused") != 0))
+  if (p == NULL || (g_strcmp0 (p, c->status) == 0 && strcmp (state, "paused") != 0))
     return;
   c->status = p;
   publish_camera_topic (m, name, "status", p);
@@ -761,6 +781,7 @@ nvr_mqtt_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup, 
   m->catalog = catalog;
   m->io_fd = -1;
   m->inflight = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  m->unacked = g_hash_table_new (NULL, NULL);
   m->cams = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   m->removed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   m->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
@@ -841,6 +862,7 @@ nvr_mqtt_free (NvrMqtt *m)
   g_clear_handle_id (&m->misc_id, g_source_remove);
   g_clear_handle_id (&m->reconnect_id, g_source_remove);
   g_clear_pointer (&m->inflight, g_hash_table_unref);
+  g_clear_pointer (&m->unacked, g_hash_table_unref);
   g_clear_pointer (&m->cams, g_hash_table_unref);
   g_clear_pointer (&m->removed, g_hash_table_unref);
   g_clear_pointer (&m->gone, g_hash_table_unref);
@@ -851,6 +873,95 @@ nvr_mqtt_free (NvrMqtt *m)
   g_free (m->topic_available);
   g_free (m->topic_ha_status);
   g_free (m);
+}
+
+/* ---- the clean stop (docs/design/mqtt.md "Stopping") ---- */
+
+void
+nvr_mqtt_stopping (NvrMqtt *m)
+{
+  m->stopping = TRUE;
+}
+
+static gboolean
+on_wait_expired (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the default main context (the socket watch reads PUBACKs, on_publish pumps the outbox)
+ * until @done says so or the monotonic @deadline_us passes; a timer wakes the wait at the
+ * deadline, nothing sleeps. Returns @done's last answer. */
+static gboolean
+wait_until (NvrMqtt *m, gboolean (*done) (NvrMqtt *m), gint64 deadline_us)
+{
+  gint64 left_ms = (deadline_us - g_get_monotonic_time () + 999) / 1000;
+  if (done (m) || left_ms <= 0)
+    return done (m);
+  gboolean expired = FALSE;
+  guint timer = g_timeout_add ((guint) MIN (left_ms, G_MAXINT), on_wait_expired, &expired);
+  while (!done (m) && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (timer);
+  return done (m);
+}
+
+/* Everything handed to the broker is acknowledged (or the connection is gone). outbox_pump()
+ * hands out rows until MAX_IN_FLIGHT are unacknowledged or none is left, and runs again at each
+ * PUBACK, so no row in flight means no row waiting. */
+static gboolean
+all_acked (NvrMqtt *m)
+{
+  return !m->connected ||
+         (g_hash_table_size (m->inflight) == 0 && g_hash_table_size (m->unacked) == 0);
+}
+
+/* The DISCONNECT is written: libmosquitto closes the socket after writing it. */
+static gboolean
+disconnected (NvrMqtt *m)
+{
+  return m->mosq == NULL || mosquitto_socket (m->mosq) < 0;
+}
+
+void
+nvr_mqtt_stop (NvrMqtt *m, gint64 deadline_us)
+{
+  m->stopping = TRUE;
+  if (!m->connected)
+    return;     /* rows stay in the outbox for the next start; nothing to wait for */
+  gint64 t0_us = g_get_monotonic_time ();
+  outbox_pump (m);
+  watch_sync (m);
+  /* 1. Every queued outbox row and state message (motion OFF of the events the stop ended). */
+  gboolean drained = wait_until (m, all_acked, deadline_us);
+  guint rows_left = g_hash_table_size (m->inflight);
+  if (!m->connected) {
+    g_warning ("Lost the MQTT broker while stopping; undelivered outbox rows go out at the "
+               "next start");
+    return;
+  }
+  /* 2. `available offline` ourselves: the clean DISCONNECT below suppresses the Last Will. Its
+   * PUBACK is awaited (bounded) so that the broker has it before the connection ends. */
+  gint64 offline_deadline_us = MAX (deadline_us, g_get_monotonic_time ()) + STOP_OFFLINE_GRACE_US;
+  publish (m, m->topic_available, "offline", TRUE);
+  watch_sync (m);
+  gboolean offline_acked = wait_until (m, all_acked, offline_deadline_us);
+  /* 3. A clean DISCONNECT, written before the socket is closed. */
+  if (m->connected) {
+    mosquitto_disconnect (m->mosq);
+    watch_sync (m);
+    wait_until (m, disconnected, offline_deadline_us);
+  }
+  gint64 took_ms = (g_get_monotonic_time () - t0_us) / 1000;
+  if (drained && offline_acked)
+    g_message ("MQTT: delivered everything queued and said offline in %" G_GINT64_FORMAT " ms",
+               took_ms);
+  else
+    g_warning ("MQTT: stop deadline reached after %" G_GINT64_FORMAT " ms (%u outbox row(s) "
+               "unacknowledged stay queued for the next start%s)", took_ms, rows_left,
+               offline_acked ? "" : "; 'offline' unacknowledged");
 }
 
 void

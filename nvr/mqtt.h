@@ -21,7 +21,18 @@ typedef struct _NvrMqtt NvrMqtt;
  * password or CA file), never because the broker is unreachable. */
 NvrMqtt *nvr_mqtt_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup,
                        GError **error);
-/* Publishes `<prefix>/available` offline, disconnects, and stops listening to the supervisor. */
+/* The daemon's clean stop, in two calls around nvr_supervisor_shutdown() (docs/design/mqtt.md
+ * "Stopping"). nvr_mqtt_stopping(): from now on camera state changes are not published (a
+ * camera stopped by the daemon is not offline; `available offline` says so for all), motion and
+ * outbox rows still are. nvr_mqtt_stop(): iterates the default main context until every outbox
+ * row and state message handed to the broker is acknowledged or the monotonic @deadline_us
+ * passes, then publishes `<prefix>/available` offline (its PUBACK awaited at most 300 ms more)
+ * and disconnects cleanly. Returns at once when not connected: rows stay in the outbox for the
+ * next start. The bridge never reconnects after either call. */
+void nvr_mqtt_stopping (NvrMqtt *mqtt);
+void nvr_mqtt_stop (NvrMqtt *mqtt, gint64 deadline_us);
+/* Publishes `<prefix>/available` offline if still connected (without waiting), disconnects, and
+ * stops listening to the supervisor. */
 void nvr_mqtt_free (NvrMqtt *mqtt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrMqtt, nvr_mqtt_free)
 
