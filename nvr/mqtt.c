@@ -105,31 +105,61 @@ nvr_mqtt_discovery_topic (const char *discovery_prefix, const char *prefix, gint
   return g_strdup_printf ("%s/device/%s/config", discovery_prefix, oid);
 }
 
-static void
-add_component (JsonBuilder *b, const char *oid, const char *key, const char *platform,
-               const char *name, const char *state_topic, const char *command_topic,
-               const char *device_class)
+/* Every entity a camera can have in Home Assistant. Its unique id (and, in entity mode, the
+ * object id of its topic) is `<object id>_<key>`; the same in both discovery modes. */
+typedef struct {
+  const char *key;
+  const char *platform;
+  const char *name;
+  const char *state_leaf;     /* <prefix>/<camera>/<leaf> */
+  const char *command_leaf;   /* NULL: read-only */
+  const char *device_class;   /* NULL: none */
+  int with_commands;          /* 1: offered only with [mqtt] commands on; 0: only off; -1: always */
+} Component;
+
+static const Component components[] = {
+  { "motion", "binary_sensor", "Motion", "motion", NULL, "motion", -1 },
+  { "recordings", "switch", "Recordings", "recordings/state", "recordings/set", NULL, 1 },
+  { "detect", "switch", "Detect", "detect/state", "detect/set", NULL, 1 },
+  /* No command topic is subscribed with commands off: a switch would do nothing. The same
+   * states, read-only. */
+  { "recording_state", "binary_sensor", "Recording", "recordings/state", NULL, NULL, 0 },
+  { "detect_state", "binary_sensor", "Detect", "detect/state", NULL, NULL, 0 },
+  { "status", "sensor", "Status", "status", NULL, "enum", -1 },
+};
+
+static gboolean
+offered (const Component *k, gboolean commands)
 {
-  g_autofree char *uid = g_strdup_printf ("%s_%s", oid, key);
-  json_builder_set_member_name (b, uid);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "p");
-  json_builder_add_string_value (b, platform);
+  return k->with_commands < 0 || k->with_commands == (commands ? 1 : 0);
+}
+
+/* The entity's own options (platform excluded), members of the object being built. */
+static void
+component_members (JsonBuilder *b, const NvrMqttDiscoveryInfo *info, const char *oid,
+                   const Component *k)
+{
+  g_autofree char *uid = g_strdup_printf ("%s_%s", oid, k->key);
+  g_autofree char *state = g_strdup_printf ("%s/%s/%s", info->prefix, info->camera,
+                                            k->state_leaf);
   json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, name);
+  json_builder_add_string_value (b, k->name);
   json_builder_set_member_name (b, "unique_id");
   json_builder_add_string_value (b, uid);
   json_builder_set_member_name (b, "state_topic");
-  json_builder_add_string_value (b, state_topic);
-  if (command_topic) {
+  json_builder_add_string_value (b, state);
+  if (k->command_leaf != NULL) {
+    g_autofree char *command = g_strdup_printf ("%s/%s/%s", info->prefix, info->camera,
+                                                k->command_leaf);
     json_builder_set_member_name (b, "command_topic");
-    json_builder_add_string_value (b, command_topic);
+    json_builder_add_string_value (b, command);
   }
-  if (device_class) {
+  if (k->device_class != NULL) {
     json_builder_set_member_name (b, "device_class");
-    json_builder_add_string_value (b, device_class);
+    json_builder_add_string_value (b, k->device_class);
   }
-  if (strcmp (key, "status") == 0) {
+  if (strcmp (k->key, "status") == 0) {
+    /* Exactly what nvr_mqtt_status_payload() can publish (unit-tested). */
     json_builder_set_member_name (b, "options");
     json_builder_begin_array (b);
     json_builder_add_string_value (b, "offline");
@@ -137,38 +167,15 @@ add_component (JsonBuilder *b, const char *oid, const char *key, const char *pla
     json_builder_add_string_value (b, "paused");
     json_builder_end_array (b);
   }
-  json_builder_end_object (b);
 }
 
-/* A component whose earlier platform is withdrawn: sent with nothing but its platform, which
- * Home Assistant's device-discovery documentation gives as the way to remove a component (not
- * verified against a running Home Assistant; docs/design/mqtt.md). */
+/* `dev`, `o`, availability and QoS: shared by the device document and every entity document
+ * (abbreviations as Home Assistant's MQTT abbreviations table spells them: `dev`, `ids`, `mf`,
+ * `mdl`, `sw` = sw_version, `cu` = configuration_url, `o`; docs/design/mqtt.md). */
 static void
-withdraw_component (JsonBuilder *b, const char *oid, const char *key, const char *platform)
+shared_members (JsonBuilder *b, const NvrMqttDiscoveryInfo *info, const char *oid)
 {
-  g_autofree char *uid = g_strdup_printf ("%s_%s", oid, key);
-  json_builder_set_member_name (b, uid);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "p");
-  json_builder_add_string_value (b, platform);
-  json_builder_end_object (b);
-}
-
-char *
-nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camera,
-                         gboolean commands)
-{
-  g_autofree char *oid = object_id (prefix, camera_id);
-  g_autofree char *avail = g_strdup_printf ("%s/available", prefix);
-  g_autofree char *motion = g_strdup_printf ("%s/%s/motion", prefix, camera);
-  g_autofree char *status = g_strdup_printf ("%s/%s/status", prefix, camera);
-  g_autofree char *rec_state = g_strdup_printf ("%s/%s/recordings/state", prefix, camera);
-  g_autofree char *rec_set = g_strdup_printf ("%s/%s/recordings/set", prefix, camera);
-  g_autofree char *det_state = g_strdup_printf ("%s/%s/detect/state", prefix, camera);
-  g_autofree char *det_set = g_strdup_printf ("%s/%s/detect/set", prefix, camera);
-
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
+  g_autofree char *avail = g_strdup_printf ("%s/available", info->prefix);
   json_builder_set_member_name (b, "dev");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "ids");
@@ -176,42 +183,137 @@ nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camer
   json_builder_add_string_value (b, oid);
   json_builder_end_array (b);
   json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, camera);
+  json_builder_add_string_value (b, info->camera);
   json_builder_set_member_name (b, "mf");
   json_builder_add_string_value (b, "Hearth");
   json_builder_set_member_name (b, "mdl");
   json_builder_add_string_value (b, "Hearth NVR camera");
+  if (info->sw_version != NULL) {
+    json_builder_set_member_name (b, "sw");
+    json_builder_add_string_value (b, info->sw_version);
+  }
+  if (info->configuration_url != NULL) {
+    json_builder_set_member_name (b, "cu");
+    json_builder_add_string_value (b, info->configuration_url);
+  }
   json_builder_end_object (b);
   json_builder_set_member_name (b, "o");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, "hearth");
+  if (info->sw_version != NULL) {
+    json_builder_set_member_name (b, "sw");
+    json_builder_add_string_value (b, info->sw_version);
+  }
   json_builder_end_object (b);
   json_builder_set_member_name (b, "availability_topic");
   json_builder_add_string_value (b, avail);
   json_builder_set_member_name (b, "qos");
   json_builder_add_int_value (b, 1);
-  json_builder_set_member_name (b, "cmps");
-  json_builder_begin_object (b);
-  add_component (b, oid, "motion", "binary_sensor", "Motion", motion, NULL, "motion");
-  if (commands) {
-    add_component (b, oid, "recordings", "switch", "Recordings", rec_state, rec_set, NULL);
-    add_component (b, oid, "detect", "switch", "Detect", det_state, det_set, NULL);
-    withdraw_component (b, oid, "recording_state", "binary_sensor");
-    withdraw_component (b, oid, "detect_state", "binary_sensor");
-  } else {
-    /* No command topic is subscribed: a switch would do nothing. The same states, read-only. */
-    add_component (b, oid, "recording_state", "binary_sensor", "Recording", rec_state, NULL,
-                   NULL);
-    add_component (b, oid, "detect_state", "binary_sensor", "Detect", det_state, NULL, NULL);
-    withdraw_component (b, oid, "recordings", "switch");
-    withdraw_component (b, oid, "detect", "switch");
-  }
-  add_component (b, oid, "status", "sensor", "Status", status, NULL, "enum");
-  json_builder_end_object (b);
-  json_builder_end_object (b);
+}
+
+static char *
+builder_text (JsonBuilder *b)
+{
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
+}
+
+char *
+nvr_mqtt_discovery_json (const NvrMqttDiscoveryInfo *info)
+{
+  g_autofree char *oid = object_id (info->prefix, info->camera_id);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  shared_members (b, info, oid);
+  json_builder_set_member_name (b, "cmps");
+  json_builder_begin_object (b);
+  for (gsize i = 0; i < G_N_ELEMENTS (components); i++) {
+    const Component *k = &components[i];
+    g_autofree char *uid = g_strdup_printf ("%s_%s", oid, k->key);
+    json_builder_set_member_name (b, uid);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "p");
+    json_builder_add_string_value (b, k->platform);
+    /* A component not offered is sent with nothing but its platform, which Home Assistant's
+     * device-discovery documentation gives as the way to remove one that an earlier document
+     * offered (not verified against a running Home Assistant; docs/design/mqtt.md). */
+    if (offered (k, info->commands))
+      component_members (b, info, oid, k);
+    json_builder_end_object (b);
+  }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  return builder_text (b);
+}
+
+static char *
+entity_topic (const NvrMqttDiscoveryInfo *info, const char *oid, const Component *k)
+{
+  return g_strdup_printf ("%s/%s/%s_%s/config", info->discovery_prefix, k->platform, oid,
+                          k->key);
+}
+
+static char *
+entity_json (const NvrMqttDiscoveryInfo *info, const char *oid, const Component *k)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  component_members (b, info, oid, k);
+  shared_members (b, info, oid);
+  json_builder_end_object (b);
+  return builder_text (b);
+}
+
+void
+nvr_mqtt_message_free (NvrMqttMessage *msg)
+{
+  if (msg == NULL)
+    return;
+  g_free (msg->topic);
+  g_free (msg->payload);
+  g_free (msg);
+}
+
+static void
+add_message (GPtrArray *out, char *topic, char *payload)
+{
+  NvrMqttMessage *msg = g_new0 (NvrMqttMessage, 1);
+  msg->topic = topic;
+  msg->payload = payload;
+  g_ptr_array_add (out, msg);
+}
+
+GPtrArray *
+nvr_mqtt_discovery_messages (const NvrMqttDiscoveryInfo *info, NvrMqttDiscovery mode,
+                             gboolean removed)
+{
+  g_autofree char *oid = object_id (info->prefix, info->camera_id);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_mqtt_message_free);
+  if (mode == NVR_MQTT_DISCOVERY_OFF)
+    return out;     /* nothing is written under the discovery prefix */
+  /* Clearing first: Home Assistant reads one connection's messages in order, so an entity is
+   * removed before the same unique id is offered again by the other mode's document. */
+  if (removed || mode == NVR_MQTT_DISCOVERY_ENTITY)
+    add_message (out, nvr_mqtt_discovery_topic (info->discovery_prefix, info->prefix,
+                                                info->camera_id), g_strdup (""));
+  for (gsize i = 0; i < G_N_ELEMENTS (components); i++) {
+    const Component *k = &components[i];
+    if (removed || mode == NVR_MQTT_DISCOVERY_DEVICE || !offered (k, info->commands))
+      add_message (out, entity_topic (info, oid, k), g_strdup (""));
+  }
+  if (removed)
+    return out;
+  if (mode == NVR_MQTT_DISCOVERY_DEVICE) {
+    add_message (out, nvr_mqtt_discovery_topic (info->discovery_prefix, info->prefix,
+                                                info->camera_id), nvr_mqtt_discovery_json (info));
+    return out;
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (components); i++)
+    if (offered (&components[i], info->commands))
+      add_message (out, entity_topic (info, oid, &components[i]),
+                   entity_json (info, oid, &components[i]));
+  return out;
 }
 
 /* ---- publishing ---- */
@@ -237,15 +339,33 @@ publish_camera_topic (NvrMqtt *m, const char *camera, const char *leaf, const ch
 }
 
 static void
-publish_discovery (NvrMqtt *m, const char *name, const Cam *c)
+discovery_info (NvrMqtt *m, const char *name, gint64 camera_id, NvrMqttDiscoveryInfo *info)
 {
-  if (!m->config->mqtt_discovery)
-    return;
-  g_autofree char *topic = nvr_mqtt_discovery_topic (m->config->mqtt_discovery_prefix,
-                                                     m->config->mqtt_prefix, c->id);
-  g_autofree char *json = nvr_mqtt_discovery_json (m->config->mqtt_prefix, c->id, name,
-                                                   m->config->mqtt_commands);
-  publish (m, topic, json, TRUE);
+  info->discovery_prefix = m->config->mqtt_discovery_prefix;
+  info->prefix = m->config->mqtt_prefix;
+  info->camera_id = camera_id;
+  info->camera = name;
+  info->commands = m->config->mqtt_commands;
+  info->sw_version = NVR_VERSION;
+  info->configuration_url = m->config->web_origin;
+}
+
+/* The camera's discovery documents for the configured mode, after empty retained payloads on
+ * the other mode's topics (@clear_other; on every CONNACK and for a new camera, not at each
+ * Home Assistant birth message), or only the empty payloads of both modes (@removed). */
+static void
+publish_discovery (NvrMqtt *m, const char *name, gint64 camera_id, gboolean clear_other,
+                   gboolean removed)
+{
+  NvrMqttDiscoveryInfo info;
+  discovery_info (m, name, camera_id, &info);
+  g_autoptr (GPtrArray) msgs = nvr_mqtt_discovery_messages (&info, m->config->mqtt_discovery,
+                                                            removed);
+  for (guint i = 0; i < msgs->len; i++) {
+    const NvrMqttMessage *msg = msgs->pdata[i];
+    if (*msg->payload != '\0' || clear_other || removed)
+      publish (m, msg->topic, msg->payload, TRUE);
+  }
 }
 
 static void
@@ -259,9 +379,9 @@ publish_switches (NvrMqtt *m, const char *name, const Cam *c)
 }
 
 static void
-publish_camera (NvrMqtt *m, const char *name, const Cam *c)
+publish_camera (NvrMqtt *m, const char *name, const Cam *c, gboolean clear_other)
 {
-  publish_discovery (m, name, c);
+  publish_discovery (m, name, c->id, clear_other, FALSE);
   if (c->status != NULL)
     publish_camera_topic (m, name, "status", c->status);
   publish_camera_topic (m, name, "motion", c->motion ? "ON" : "OFF");
@@ -276,11 +396,7 @@ publish_removal (NvrMqtt *m, const char *name, gint64 id)
   static const char *const leaves[] = { "status", "motion", "recordings/state", "detect/state" };
   for (guint i = 0; i < G_N_ELEMENTS (leaves); i++)
     publish_camera_topic (m, name, leaves[i], "");
-  if (m->config->mqtt_discovery) {
-    g_autofree char *topic = nvr_mqtt_discovery_topic (m->config->mqtt_discovery_prefix,
-                                                       m->config->mqtt_prefix, id);
-    publish (m, topic, "", TRUE);
-  }
+  publish_discovery (m, name, id, TRUE, TRUE);
 }
 
 static Cam *
@@ -480,7 +596,7 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
   g_hash_table_remove_all (m->removed);
   g_hash_table_iter_init (&it, m->cams);
   while (g_hash_table_iter_next (&it, &k, &v))
-    publish_camera (m, k, v);
+    publish_camera (m, k, v, TRUE);
   m->last_sent_id = 0;
   g_hash_table_remove_all (m->inflight);
   outbox_pump (m);
@@ -560,7 +676,7 @@ on_message (struct mosquitto *mosq, void *data, const struct mosquitto_message *
       gpointer k, v;
       g_hash_table_iter_init (&it, m->cams);
       while (g_hash_table_iter_next (&it, &k, &v))
-        publish_camera (m, k, v);
+        publish_camera (m, k, v, FALSE);
     }
     return;
   }
@@ -732,7 +848,7 @@ on_state_changed (gint64 camera_id, const char *name, const char *state, gpointe
   if (created) {
     if (p != NULL)
       c->status = p;
-    publish_camera (m, name, c);
+    publish_camera (m, name, c, TRUE);
     return;
   }
   if (p == NULL || (g_strcmp0 (p, c->status) == 0 && strcmp (state, "paused") != 0))
@@ -762,6 +878,16 @@ on_outbox_added (gpointer data)
 
 /* ---- public ---- */
 
+static const char *
+discovery_mode_name (NvrMqttDiscovery mode)
+{
+  switch (mode) {
+  case NVR_MQTT_DISCOVERY_DEVICE: return "device";
+  case NVR_MQTT_DISCOVERY_ENTITY: return "entity";
+  case NVR_MQTT_DISCOVERY_OFF: default: return "off";
+  }
+}
+
 static gpointer
 lib_init (gpointer unused)
 {
@@ -788,7 +914,7 @@ nvr_mqtt_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup, 
   m->policy.initial_ms = config->backoff_initial_ms;
   m->policy.max_ms = MAX (config->backoff_max_ms, config->backoff_initial_ms);
   m->topic_available = g_strdup_printf ("%s/available", config->mqtt_prefix);
-  if (config->mqtt_discovery)
+  if (config->mqtt_discovery != NVR_MQTT_DISCOVERY_OFF)
     m->topic_ha_status = g_strdup_printf ("%s/status", config->mqtt_discovery_prefix);
   if (config->mqtt_client_id != NULL) {
     m->client_id = g_strdup (config->mqtt_client_id);
@@ -834,7 +960,7 @@ nvr_mqtt_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup, 
   }
   m->misc_id = g_timeout_add_seconds (1, on_misc, m);
   g_message ("MQTT: connecting to %s:%u (prefix '%s', discovery %s)", config->mqtt_host,
-             config->mqtt_port, config->mqtt_prefix, config->mqtt_discovery ? "on" : "off");
+             config->mqtt_port, config->mqtt_prefix, discovery_mode_name (config->mqtt_discovery));
   client_connect (m);
   return g_steal_pointer (&m);
 }
