@@ -1080,13 +1080,12 @@ nvr_mqtt_stop (NvrMqtt *m, gint64 deadline_us)
     watch_sync (m);
     wait_until (m, disconnected, offline_deadline_us);
   }
-  gint64 took_ms = (g_get_monotonic_time () - t0_us) / 1000;
+  double took_ms = (double) (g_get_monotonic_time () - t0_us) / 1000.0;
   if (drained && offline_acked)
-    g_message ("MQTT: delivered everything queued and said offline in %" G_GINT64_FORMAT " ms",
-               took_ms);
+    g_message ("MQTT: delivered everything queued and said offline in %.1f ms", took_ms);
   else
-    g_warning ("MQTT: stop deadline reached after %" G_GINT64_FORMAT " ms (%u outbox row(s) "
-               "unacknowledged stay queued for the next start%s)", took_ms, rows_left,
+    g_warning ("MQTT: stop deadline reached after %.1f ms (%u outbox row(s) unacknowledged "
+               "stay queued for the next start%s)", took_ms, rows_left,
                offline_acked ? "" : "; 'offline' unacknowledged");
 }
 
