@@ -43,6 +43,7 @@ static const char usage_text[] =
   "  devices revoke ID|NAME              unpair a device: its sessions and live views end\n"
   "  devices cameras ID|NAME a,b         replace the cameras a device may see (\"\" = none)\n"
   "  http-routes                         the web API's route table as JSON\n"
+  "  --version                           print the version (meson's project version)\n"
   "\n"
   "Every command takes --config FILE (default " NVR_CONFIG_DEFAULT_PATH ").\n";
 

@@ -13,7 +13,8 @@
 G_DEFINE_QUARK (nvr-config-error-quark, nvr_config_error)
 
 typedef enum { KEY_PATH, KEY_NAME, KEY_UINT, KEY_INT64, KEY_SIZE, KEY_PERCENT, KEY_TRANSPORT,
-               KEY_BOOL, KEY_HOST, KEY_TOPIC, KEY_TEXT, KEY_DOUBLE, KEY_ORIGIN } KeyKind;
+               KEY_BOOL, KEY_HOST, KEY_TOPIC, KEY_TEXT, KEY_DOUBLE, KEY_ORIGIN,
+               KEY_DISCOVERY } KeyKind;
 
 typedef struct {
   const char *section;
@@ -47,7 +48,7 @@ static const KeySpec keys[] = {
   { "mqtt", "password_file", KEY_PATH, OFF (mqtt_password_file), 0, 0 },
   { "mqtt", "ca_file", KEY_PATH, OFF (mqtt_ca_file), 0, 0 },
   { "mqtt", "keepalive_seconds", KEY_UINT, OFF (mqtt_keepalive_seconds), 5, 3600 },
-  { "mqtt", "discovery", KEY_BOOL, OFF (mqtt_discovery), 0, 0 },
+  { "mqtt", "discovery", KEY_DISCOVERY, OFF (mqtt_discovery), 0, 0 },
   { "mqtt", "discovery_prefix", KEY_TOPIC, OFF (mqtt_discovery_prefix), 0, 0 },
   { "mqtt", "commands", KEY_BOOL, OFF (mqtt_commands), 0, 0 },
   /* The same ranges as nvr_motion_settings_validate(). */
@@ -168,6 +169,21 @@ origin_valid (const char *value)
   return strspn (port, "0123456789") == strlen (port);
 }
 
+/* true/yes/on/1 and false/no/off/0, case-insensitive. */
+static gboolean
+bool_parse (const char *value, gboolean *out)
+{
+  if (g_ascii_strcasecmp (value, "true") == 0 || g_ascii_strcasecmp (value, "yes") == 0 ||
+      g_ascii_strcasecmp (value, "on") == 0 || strcmp (value, "1") == 0)
+    *out = TRUE;
+  else if (g_ascii_strcasecmp (value, "false") == 0 || g_ascii_strcasecmp (value, "no") == 0 ||
+           g_ascii_strcasecmp (value, "off") == 0 || strcmp (value, "0") == 0)
+    *out = FALSE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
 static gboolean
 set_value (NvrConfig *c, const KeySpec *k, const char *value, const char *filename, guint line,
            GError **error)
@@ -271,18 +287,31 @@ set_value (NvrConfig *c, const KeySpec *k, const char *value, const char *filena
       return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
                    "%s.%s must be one of auto, tcp, udp, got '%s'", k->section, k->key, value);
     return TRUE;
-  case KEY_BOOL:
-    if (g_ascii_strcasecmp (value, "true") == 0 || g_ascii_strcasecmp (value, "yes") == 0 ||
-        g_ascii_strcasecmp (value, "on") == 0 || strcmp (value, "1") == 0)
-      *(gboolean *) (base + k->offset) = TRUE;
-    else if (g_ascii_strcasecmp (value, "false") == 0 || g_ascii_strcasecmp (value, "no") == 0 ||
-             g_ascii_strcasecmp (value, "off") == 0 || strcmp (value, "0") == 0)
-      *(gboolean *) (base + k->offset) = FALSE;
-    else
+  case KEY_BOOL: {
+    gboolean b;
+    if (!bool_parse (value, &b))
       return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
                    "%s.%s must be true or false (also yes/no, on/off, 1/0), got '%s'",
                    k->section, k->key, value);
+    *(gboolean *) (base + k->offset) = b;
     return TRUE;
+  }
+  case KEY_DISCOVERY: {
+    /* A boolean before `entity` existed: its spellings stay valid, true meaning `device`. */
+    gboolean b;
+    NvrMqttDiscovery *d = (NvrMqttDiscovery *) (base + k->offset);
+    if (strcmp (value, "device") == 0)
+      *d = NVR_MQTT_DISCOVERY_DEVICE;
+    else if (strcmp (value, "entity") == 0)
+      *d = NVR_MQTT_DISCOVERY_ENTITY;
+    else if (bool_parse (value, &b))
+      *d = b ? NVR_MQTT_DISCOVERY_DEVICE : NVR_MQTT_DISCOVERY_OFF;
+    else
+      return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                   "%s.%s must be device, entity or off (true/yes/on/1 also mean device, "
+                   "false/no/0 off), got '%s'", k->section, k->key, value);
+    return TRUE;
+  }
   case KEY_HOST:
   case KEY_TOPIC:
   case KEY_TEXT: {
@@ -341,7 +370,7 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
   c->mqtt_port = 1883;
   c->mqtt_prefix = g_strdup ("hearth");
   c->mqtt_keepalive_seconds = 30;
-  c->mqtt_discovery = TRUE;
+  c->mqtt_discovery = NVR_MQTT_DISCOVERY_DEVICE;
   c->mqtt_commands = FALSE;     /* any broker client could switch recording off (issue 14) */
   c->mqtt_discovery_prefix = g_strdup ("homeassistant");
   c->web_socket = g_strdup ("/run/hearth/http.sock");

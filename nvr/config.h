@@ -25,6 +25,13 @@ typedef enum {
   NVR_TRANSPORT_UDP,
 } NvrTransport;
 
+/* [mqtt] discovery: which Home Assistant discovery documents the bridge publishes. */
+typedef enum {
+  NVR_MQTT_DISCOVERY_OFF,      /* none; nothing written under the discovery prefix */
+  NVR_MQTT_DISCOVERY_DEVICE,   /* one device document per camera (HA 2024.11+), the default */
+  NVR_MQTT_DISCOVERY_ENTITY,   /* one document per entity (openHAB, older Home Assistant) */
+} NvrMqttDiscovery;
+
 typedef struct {
   /* [daemon] */
   char *admin_socket;          /* absolute path of the admin unix socket */
@@ -54,7 +61,7 @@ typedef struct {
   char *mqtt_password_file;    /* read once at start; never logged */
   char *mqtt_ca_file;          /* set = TLS, server verified against this CA */
   guint mqtt_keepalive_seconds;/* 5..3600 */
-  gboolean mqtt_discovery;     /* Home Assistant device discovery */
+  NvrMqttDiscovery mqtt_discovery; /* Home Assistant discovery mode; default device */
   gboolean mqtt_commands;      /* obey `<prefix>/<camera>/<feature>/set`; FALSE (the default):
                                 * not even subscribed to them */
   char *mqtt_discovery_prefix; /* like mqtt_prefix */

@@ -42,7 +42,12 @@ typedef struct {
   GMainLoop *loop;
   int lock_fd;
   gint64 started_us;
+  gint64 stop_mono_us;          /* when the first SIGTERM/SIGINT arrived; 0 before */
 } NvrDaemon;
+
+/* From the signal to `<prefix>/available offline`: the outbox and the motion OFF of events the
+ * stop ends get this long to be acknowledged (docs/design/mqtt.md "Stopping"). */
+#define STOP_MQTT_DRAIN_US (1500 * 1000)
 
 static gboolean invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
@@ -773,6 +778,8 @@ static gboolean
 on_signal (gpointer data)
 {
   NvrDaemon *d = data;
+  if (d->stop_mono_us == 0)
+    d->stop_mono_us = g_get_monotonic_time ();
   g_message ("Shutting down");
   g_main_loop_quit (d->loop);
   return G_SOURCE_CONTINUE;
@@ -863,6 +870,15 @@ out:
   g_clear_pointer (&d.admin, nvr_admin_free);
   g_clear_pointer (&d.http, nvr_http_free);
   g_clear_pointer (&d.live, nvr_live_hub_free);
+  /* The bridge outlives the workers' stop, so that the `end` of each active event and its
+   * motion OFF are published before `available offline` (docs/design/mqtt.md "Stopping"). */
+  if (d.mqtt != NULL)
+    nvr_mqtt_stopping (d.mqtt);
+  if (d.supervisor != NULL)
+    nvr_supervisor_shutdown (d.supervisor, 3000);
+  if (d.mqtt != NULL)
+    nvr_mqtt_stop (d.mqtt, (d.stop_mono_us ? d.stop_mono_us : g_get_monotonic_time ()) +
+                               STOP_MQTT_DRAIN_US);
   g_clear_pointer (&d.mqtt, nvr_mqtt_free);
   g_clear_pointer (&d.supervisor, nvr_supervisor_free);
   g_clear_pointer (&d.reaper, nvr_reaper_free);

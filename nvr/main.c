@@ -27,6 +27,10 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  if (argc == 2 && strcmp (argv[1], "--version") == 0) {
+    g_print ("nvr %s\n", NVR_VERSION);
+    return 0;
+  }
   if (argc >= 2 && strcmp (argv[1], "http-routes") == 0)
     return http_routes (argc, argv);
   return nvr_cli_main (argc, argv);

@@ -22,11 +22,14 @@
 #define MAX_IN_FLIGHT 20                 /* outbox rows published and not yet acknowledged */
 #define MAX_PASSWORD_BYTES 256
 #define BAD_INPUT_LOG_PER_MINUTE 20      /* bad-input log lines; the rest are counted */
+#define STOP_OFFLINE_GRACE_US (300 * 1000) /* for `available offline` after the drain deadline */
 
 typedef struct {
   gint64 id;
   gboolean motion;
-  const char *status;     /* last status payload (static string) */
+  const char *status;     /* last status payload (static string); NULL until this run has seen
+                           * a state that maps to one: the retained value of the last run stands
+                           * meanwhile (no `offline` flap at every start) */
 } Cam;
 
 typedef struct {
@@ -53,8 +56,11 @@ struct _NvrMqtt {
   guint attempt;                   /* failed attempts since the last CONNACK */
   gboolean connected;
   gboolean outage_logged;          /* one warning per outage, not per attempt */
+  gboolean stopping;               /* nvr_mqtt_stopping() was called: no status changes, no
+                                    * reconnects, state messages' PUBACKs are awaited */
 
   GHashTable *inflight;            /* mid → outbox row id (gint64 *) */
+  GHashTable *unacked;             /* mids of state messages sent while stopping, until PUBACK */
   gint64 last_sent_id;             /* highest outbox id handed to this connection */
 
   GCancellable *resolving;         /* set while a host name is resolved on a thread */
@@ -99,31 +105,61 @@ nvr_mqtt_discovery_topic (const char *discovery_prefix, const char *prefix, gint
   return g_strdup_printf ("%s/device/%s/config", discovery_prefix, oid);
 }
 
-static void
-add_component (JsonBuilder *b, const char *oid, const char *key, const char *platform,
-               const char *name, const char *state_topic, const char *command_topic,
-               const char *device_class)
+/* Every entity a camera can have in Home Assistant. Its unique id (and, in entity mode, the
+ * object id of its topic) is `<object id>_<key>`; the same in both discovery modes. */
+typedef struct {
+  const char *key;
+  const char *platform;
+  const char *name;
+  const char *state_leaf;     /* <prefix>/<camera>/<leaf> */
+  const char *command_leaf;   /* NULL: read-only */
+  const char *device_class;   /* NULL: none */
+  int with_commands;          /* 1: offered only with [mqtt] commands on; 0: only off; -1: always */
+} Component;
+
+static const Component components[] = {
+  { "motion", "binary_sensor", "Motion", "motion", NULL, "motion", -1 },
+  { "recordings", "switch", "Recordings", "recordings/state", "recordings/set", NULL, 1 },
+  { "detect", "switch", "Detect", "detect/state", "detect/set", NULL, 1 },
+  /* No command topic is subscribed with commands off: a switch would do nothing. The same
+   * states, read-only. */
+  { "recording_state", "binary_sensor", "Recording", "recordings/state", NULL, NULL, 0 },
+  { "detect_state", "binary_sensor", "Detect", "detect/state", NULL, NULL, 0 },
+  { "status", "sensor", "Status", "status", NULL, "enum", -1 },
+};
+
+static gboolean
+offered (const Component *k, gboolean commands)
 {
-  g_autofree char *uid = g_strdup_printf ("%s_%s", oid, key);
-  json_builder_set_member_name (b, uid);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "p");
-  json_builder_add_string_value (b, platform);
+  return k->with_commands < 0 || k->with_commands == (commands ? 1 : 0);
+}
+
+/* The entity's own options (platform excluded), members of the object being built. */
+static void
+component_members (JsonBuilder *b, const NvrMqttDiscoveryInfo *info, const char *oid,
+                   const Component *k)
+{
+  g_autofree char *uid = g_strdup_printf ("%s_%s", oid, k->key);
+  g_autofree char *state = g_strdup_printf ("%s/%s/%s", info->prefix, info->camera,
+                                            k->state_leaf);
   json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, name);
+  json_builder_add_string_value (b, k->name);
   json_builder_set_member_name (b, "unique_id");
   json_builder_add_string_value (b, uid);
   json_builder_set_member_name (b, "state_topic");
-  json_builder_add_string_value (b, state_topic);
-  if (command_topic) {
+  json_builder_add_string_value (b, state);
+  if (k->command_leaf != NULL) {
+    g_autofree char *command = g_strdup_printf ("%s/%s/%s", info->prefix, info->camera,
+                                                k->command_leaf);
     json_builder_set_member_name (b, "command_topic");
-    json_builder_add_string_value (b, command_topic);
+    json_builder_add_string_value (b, command);
   }
-  if (device_class) {
+  if (k->device_class != NULL) {
     json_builder_set_member_name (b, "device_class");
-    json_builder_add_string_value (b, device_class);
+    json_builder_add_string_value (b, k->device_class);
   }
-  if (strcmp (key, "status") == 0) {
+  if (strcmp (k->key, "status") == 0) {
+    /* Exactly what nvr_mqtt_status_payload() can publish (unit-tested). */
     json_builder_set_member_name (b, "options");
     json_builder_begin_array (b);
     json_builder_add_string_value (b, "offline");
@@ -131,38 +167,15 @@ add_component (JsonBuilder *b, const char *oid, const char *key, const char *pla
     json_builder_add_string_value (b, "paused");
     json_builder_end_array (b);
   }
-  json_builder_end_object (b);
 }
 
-/* A component whose earlier platform is withdrawn: sent with nothing but its platform, which
- * Home Assistant's device-discovery documentation gives as the way to remove a component (not
- * verified against a running Home Assistant; docs/design/mqtt.md). */
+/* `dev`, `o`, availability and QoS: shared by the device document and every entity document
+ * (abbreviations as Home Assistant's MQTT abbreviations table spells them: `dev`, `ids`, `mf`,
+ * `mdl`, `sw` = sw_version, `cu` = configuration_url, `o`; docs/design/mqtt.md). */
 static void
-withdraw_component (JsonBuilder *b, const char *oid, const char *key, const char *platform)
+shared_members (JsonBuilder *b, const NvrMqttDiscoveryInfo *info, const char *oid)
 {
-  g_autofree char *uid = g_strdup_printf ("%s_%s", oid, key);
-  json_builder_set_member_name (b, uid);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "p");
-  json_builder_add_string_value (b, platform);
-  json_builder_end_object (b);
-}
-
-char *
-nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camera,
-                         gboolean commands)
-{
-  g_autofree char *oid = object_id (prefix, camera_id);
-  g_autofree char *avail = g_strdup_printf ("%s/available", prefix);
-  g_autofree char *motion = g_strdup_printf ("%s/%s/motion", prefix, camera);
-  g_autofree char *status = g_strdup_printf ("%s/%s/status", prefix, camera);
-  g_autofree char *rec_state = g_strdup_printf ("%s/%s/recordings/state", prefix, camera);
-  g_autofree char *rec_set = g_strdup_printf ("%s/%s/recordings/set", prefix, camera);
-  g_autofree char *det_state = g_strdup_printf ("%s/%s/detect/state", prefix, camera);
-  g_autofree char *det_set = g_strdup_printf ("%s/%s/detect/set", prefix, camera);
-
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
+  g_autofree char *avail = g_strdup_printf ("%s/available", info->prefix);
   json_builder_set_member_name (b, "dev");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "ids");
@@ -170,42 +183,137 @@ nvr_mqtt_discovery_json (const char *prefix, gint64 camera_id, const char *camer
   json_builder_add_string_value (b, oid);
   json_builder_end_array (b);
   json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, camera);
+  json_builder_add_string_value (b, info->camera);
   json_builder_set_member_name (b, "mf");
   json_builder_add_string_value (b, "Hearth");
   json_builder_set_member_name (b, "mdl");
   json_builder_add_string_value (b, "Hearth NVR camera");
+  if (info->sw_version != NULL) {
+    json_builder_set_member_name (b, "sw");
+    json_builder_add_string_value (b, info->sw_version);
+  }
+  if (info->configuration_url != NULL) {
+    json_builder_set_member_name (b, "cu");
+    json_builder_add_string_value (b, info->configuration_url);
+  }
   json_builder_end_object (b);
   json_builder_set_member_name (b, "o");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, "hearth");
+  if (info->sw_version != NULL) {
+    json_builder_set_member_name (b, "sw");
+    json_builder_add_string_value (b, info->sw_version);
+  }
   json_builder_end_object (b);
   json_builder_set_member_name (b, "availability_topic");
   json_builder_add_string_value (b, avail);
   json_builder_set_member_name (b, "qos");
   json_builder_add_int_value (b, 1);
-  json_builder_set_member_name (b, "cmps");
-  json_builder_begin_object (b);
-  add_component (b, oid, "motion", "binary_sensor", "Motion", motion, NULL, "motion");
-  if (commands) {
-    add_component (b, oid, "recordings", "switch", "Recordings", rec_state, rec_set, NULL);
-    add_component (b, oid, "detect", "switch", "Detect", det_state, det_set, NULL);
-    withdraw_component (b, oid, "recording_state", "binary_sensor");
-    withdraw_component (b, oid, "detect_state", "binary_sensor");
-  } else {
-    /* No command topic is subscribed: a switch would do nothing. The same states, read-only. */
-    add_component (b, oid, "recording_state", "binary_sensor", "Recording", rec_state, NULL,
-                   NULL);
-    add_component (b, oid, "detect_state", "binary_sensor", "Detect", det_state, NULL, NULL);
-    withdraw_component (b, oid, "recordings", "switch");
-    withdraw_component (b, oid, "detect", "switch");
-  }
-  add_component (b, oid, "status", "sensor", "Status", status, NULL, "enum");
-  json_builder_end_object (b);
-  json_builder_end_object (b);
+}
+
+static char *
+builder_text (JsonBuilder *b)
+{
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
+}
+
+char *
+nvr_mqtt_discovery_json (const NvrMqttDiscoveryInfo *info)
+{
+  g_autofree char *oid = object_id (info->prefix, info->camera_id);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  shared_members (b, info, oid);
+  json_builder_set_member_name (b, "cmps");
+  json_builder_begin_object (b);
+  for (gsize i = 0; i < G_N_ELEMENTS (components); i++) {
+    const Component *k = &components[i];
+    g_autofree char *uid = g_strdup_printf ("%s_%s", oid, k->key);
+    json_builder_set_member_name (b, uid);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "p");
+    json_builder_add_string_value (b, k->platform);
+    /* A component not offered is sent with nothing but its platform, which Home Assistant's
+     * device-discovery documentation gives as the way to remove one that an earlier document
+     * offered (not verified against a running Home Assistant; docs/design/mqtt.md). */
+    if (offered (k, info->commands))
+      component_members (b, info, oid, k);
+    json_builder_end_object (b);
+  }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  return builder_text (b);
+}
+
+static char *
+entity_topic (const NvrMqttDiscoveryInfo *info, const char *oid, const Component *k)
+{
+  return g_strdup_printf ("%s/%s/%s_%s/config", info->discovery_prefix, k->platform, oid,
+                          k->key);
+}
+
+static char *
+entity_json (const NvrMqttDiscoveryInfo *info, const char *oid, const Component *k)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  component_members (b, info, oid, k);
+  shared_members (b, info, oid);
+  json_builder_end_object (b);
+  return builder_text (b);
+}
+
+void
+nvr_mqtt_message_free (NvrMqttMessage *msg)
+{
+  if (msg == NULL)
+    return;
+  g_free (msg->topic);
+  g_free (msg->payload);
+  g_free (msg);
+}
+
+static void
+add_message (GPtrArray *out, char *topic, char *payload)
+{
+  NvrMqttMessage *msg = g_new0 (NvrMqttMessage, 1);
+  msg->topic = topic;
+  msg->payload = payload;
+  g_ptr_array_add (out, msg);
+}
+
+GPtrArray *
+nvr_mqtt_discovery_messages (const NvrMqttDiscoveryInfo *info, NvrMqttDiscovery mode,
+                             gboolean removed)
+{
+  g_autofree char *oid = object_id (info->prefix, info->camera_id);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_mqtt_message_free);
+  if (mode == NVR_MQTT_DISCOVERY_OFF)
+    return out;     /* nothing is written under the discovery prefix */
+  /* Clearing first: Home Assistant reads one connection's messages in order, so an entity is
+   * removed before the same unique id is offered again by the other mode's document. */
+  if (removed || mode == NVR_MQTT_DISCOVERY_ENTITY)
+    add_message (out, nvr_mqtt_discovery_topic (info->discovery_prefix, info->prefix,
+                                                info->camera_id), g_strdup (""));
+  for (gsize i = 0; i < G_N_ELEMENTS (components); i++) {
+    const Component *k = &components[i];
+    if (removed || mode == NVR_MQTT_DISCOVERY_DEVICE || !offered (k, info->commands))
+      add_message (out, entity_topic (info, oid, k), g_strdup (""));
+  }
+  if (removed)
+    return out;
+  if (mode == NVR_MQTT_DISCOVERY_DEVICE) {
+    add_message (out, nvr_mqtt_discovery_topic (info->discovery_prefix, info->prefix,
+                                                info->camera_id), nvr_mqtt_discovery_json (info));
+    return out;
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (components); i++)
+    if (offered (&components[i], info->commands))
+      add_message (out, entity_topic (info, oid, &components[i]),
+                   entity_json (info, oid, &components[i]));
+  return out;
 }
 
 /* ---- publishing ---- */
@@ -215,9 +323,12 @@ publish (NvrMqtt *m, const char *topic, const char *payload, gboolean retain)
 {
   if (!m->connected)
     return;     /* everything retained is republished on the next CONNACK */
-  int rc = mosquitto_publish (m->mosq, NULL, topic, (int) strlen (payload), payload, 1, retain);
+  int mid = 0;
+  int rc = mosquitto_publish (m->mosq, &mid, topic, (int) strlen (payload), payload, 1, retain);
   if (rc != MOSQ_ERR_SUCCESS)
     g_debug ("Failed to publish '%s': %s", topic, mosquitto_strerror (rc));
+  else if (m->stopping)
+    g_hash_table_add (m->unacked, GINT_TO_POINTER (mid));   /* the stop waits for its PUBACK */
 }
 
 static void
@@ -228,15 +339,33 @@ publish_camera_topic (NvrMqtt *m, const char *camera, const char *leaf, const ch
 }
 
 static void
-publish_discovery (NvrMqtt *m, const char *name, const Cam *c)
+discovery_info (NvrMqtt *m, const char *name, gint64 camera_id, NvrMqttDiscoveryInfo *info)
 {
-  if (!m->config->mqtt_discovery)
-    return;
-  g_autofree char *topic = nvr_mqtt_discovery_topic (m->config->mqtt_discovery_prefix,
-                                                     m->config->mqtt_prefix, c->id);
-  g_autofree char *json = nvr_mqtt_discovery_json (m->config->mqtt_prefix, c->id, name,
-                                                   m->config->mqtt_commands);
-  publish (m, topic, json, TRUE);
+  info->discovery_prefix = m->config->mqtt_discovery_prefix;
+  info->prefix = m->config->mqtt_prefix;
+  info->camera_id = camera_id;
+  info->camera = name;
+  info->commands = m->config->mqtt_commands;
+  info->sw_version = NVR_VERSION;
+  info->configuration_url = m->config->web_origin;
+}
+
+/* The camera's discovery documents for the configured mode, after empty retained payloads on
+ * the other mode's topics (@clear_other; on every CONNACK and for a new camera, not at each
+ * Home Assistant birth message), or only the empty payloads of both modes (@removed). */
+static void
+publish_discovery (NvrMqtt *m, const char *name, gint64 camera_id, gboolean clear_other,
+                   gboolean removed)
+{
+  NvrMqttDiscoveryInfo info;
+  discovery_info (m, name, camera_id, &info);
+  g_autoptr (GPtrArray) msgs = nvr_mqtt_discovery_messages (&info, m->config->mqtt_discovery,
+                                                            removed);
+  for (guint i = 0; i < msgs->len; i++) {
+    const NvrMqttMessage *msg = msgs->pdata[i];
+    if (*msg->payload != '\0' || clear_other || removed)
+      publish (m, msg->topic, msg->payload, TRUE);
+  }
 }
 
 static void
@@ -250,10 +379,11 @@ publish_switches (NvrMqtt *m, const char *name, const Cam *c)
 }
 
 static void
-publish_camera (NvrMqtt *m, const char *name, const Cam *c)
+publish_camera (NvrMqtt *m, const char *name, const Cam *c, gboolean clear_other)
 {
-  publish_discovery (m, name, c);
-  publish_camera_topic (m, name, "status", c->status);
+  publish_discovery (m, name, c->id, clear_other, FALSE);
+  if (c->status != NULL)
+    publish_camera_topic (m, name, "status", c->status);
   publish_camera_topic (m, name, "motion", c->motion ? "ON" : "OFF");
   publish_switches (m, name, c);
 }
@@ -266,11 +396,7 @@ publish_removal (NvrMqtt *m, const char *name, gint64 id)
   static const char *const leaves[] = { "status", "motion", "recordings/state", "detect/state" };
   for (guint i = 0; i < G_N_ELEMENTS (leaves); i++)
     publish_camera_topic (m, name, leaves[i], "");
-  if (m->config->mqtt_discovery) {
-    g_autofree char *topic = nvr_mqtt_discovery_topic (m->config->mqtt_discovery_prefix,
-                                                       m->config->mqtt_prefix, id);
-    publish (m, topic, "", TRUE);
-  }
+  publish_discovery (m, name, id, TRUE, TRUE);
 }
 
 static Cam *
@@ -281,7 +407,6 @@ cam_get (NvrMqtt *m, gint64 id, const char *name, gboolean *created)
   if (c == NULL) {
     g_hash_table_remove (m->removed, name);   /* the name is in use again */
     c = g_new0 (Cam, 1);
-    c->status = "offline";
     g_hash_table_insert (m->cams, g_strdup (name), c);
   }
   c->id = id;
@@ -471,7 +596,7 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
   g_hash_table_remove_all (m->removed);
   g_hash_table_iter_init (&it, m->cams);
   while (g_hash_table_iter_next (&it, &k, &v))
-    publish_camera (m, k, v);
+    publish_camera (m, k, v, TRUE);
   m->last_sent_id = 0;
   g_hash_table_remove_all (m->inflight);
   outbox_pump (m);
@@ -486,8 +611,12 @@ on_disconnect (struct mosquitto *mosq, void *data, int rc)
                rc == MOSQ_ERR_SUCCESS ? "disconnected" : mosquitto_strerror (rc));
   m->connected = FALSE;
   m->outage_logged = m->outage_logged || rc != MOSQ_ERR_SUCCESS;
-  /* In-flight rows stay in the outbox; the next connection publishes them again. */
+  /* In-flight rows stay in the outbox; the next connection (or the next start) publishes them
+   * again. */
   g_hash_table_remove_all (m->inflight);
+  g_hash_table_remove_all (m->unacked);
+  if (m->stopping)
+    return;     /* our own DISCONNECT, or a loss during the stop: no new attempt */
   schedule_reconnect (m, rc == MOSQ_ERR_SUCCESS ? "disconnected" : mosquitto_strerror (rc));
 }
 
@@ -496,8 +625,10 @@ on_publish (struct mosquitto *mosq, void *data, int mid)
 {
   NvrMqtt *m = data;
   gint64 *id = g_hash_table_lookup (m->inflight, GINT_TO_POINTER (mid));
-  if (id == NULL)
-    return;     /* a state or discovery message */
+  if (id == NULL) {
+    g_hash_table_remove (m->unacked, GINT_TO_POINTER (mid));   /* a state or discovery message */
+    return;
+  }
   g_autoptr (GError) error = NULL;
   if (!nvr_catalog_outbox_done (m->catalog, *id, &error))
     g_warning ("Failed to forget delivered outbox row %" G_GINT64_FORMAT ": %s", *id,
@@ -545,7 +676,7 @@ on_message (struct mosquitto *mosq, void *data, const struct mosquitto_message *
       gpointer k, v;
       g_hash_table_iter_init (&it, m->cams);
       while (g_hash_table_iter_next (&it, &k, &v))
-        publish_camera (m, k, v);
+        publish_camera (m, k, v, FALSE);
     }
     return;
   }
@@ -600,6 +731,7 @@ client_drop (NvrMqtt *m)
   }
   m->connected = FALSE;
   g_hash_table_remove_all (m->inflight);
+  g_hash_table_remove_all (m->unacked);
 }
 
 /* A connect whose host name must be resolved runs on a pool thread: libmosquitto resolves with
@@ -706,16 +838,20 @@ on_state_changed (gint64 camera_id, const char *name, const char *state, gpointe
   NvrMqtt *m = data;
   if (g_hash_table_contains (m->gone, &camera_id))
     return;
+  /* Cameras stopped by the daemon's own stop are not offline: `<prefix>/available offline`
+   * says the daemon is gone, and the next start carries on from the status left here. */
+  if (m->stopping)
+    return;
   gboolean created;
   Cam *c = cam_get (m, camera_id, name, &created);
   const char *p = nvr_mqtt_status_payload (state);
   if (created) {
     if (p != NULL)
       c->status = p;
-    publish_camera (m, name, c);
+    publish_camera (m, name, c, TRUE);
     return;
   }
-  if (p == NULL || (strcmp (p, c->status) == 0 && strcmp (state, "paused") != 0))
+  if (p == NULL || (g_strcmp0 (p, c->status) == 0 && strcmp (state, "paused") != 0))
     return;
   c->status = p;
   publish_camera_topic (m, name, "status", p);
@@ -742,6 +878,16 @@ on_outbox_added (gpointer data)
 
 /* ---- public ---- */
 
+static const char *
+discovery_mode_name (NvrMqttDiscovery mode)
+{
+  switch (mode) {
+  case NVR_MQTT_DISCOVERY_DEVICE: return "device";
+  case NVR_MQTT_DISCOVERY_ENTITY: return "entity";
+  case NVR_MQTT_DISCOVERY_OFF: default: return "off";
+  }
+}
+
 static gpointer
 lib_init (gpointer unused)
 {
@@ -761,13 +907,14 @@ nvr_mqtt_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup, 
   m->catalog = catalog;
   m->io_fd = -1;
   m->inflight = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  m->unacked = g_hash_table_new (NULL, NULL);
   m->cams = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   m->removed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   m->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   m->policy.initial_ms = config->backoff_initial_ms;
   m->policy.max_ms = MAX (config->backoff_max_ms, config->backoff_initial_ms);
   m->topic_available = g_strdup_printf ("%s/available", config->mqtt_prefix);
-  if (config->mqtt_discovery)
+  if (config->mqtt_discovery != NVR_MQTT_DISCOVERY_OFF)
     m->topic_ha_status = g_strdup_printf ("%s/status", config->mqtt_discovery_prefix);
   if (config->mqtt_client_id != NULL) {
     m->client_id = g_strdup (config->mqtt_client_id);
@@ -813,7 +960,7 @@ nvr_mqtt_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup, 
   }
   m->misc_id = g_timeout_add_seconds (1, on_misc, m);
   g_message ("MQTT: connecting to %s:%u (prefix '%s', discovery %s)", config->mqtt_host,
-             config->mqtt_port, config->mqtt_prefix, config->mqtt_discovery ? "on" : "off");
+             config->mqtt_port, config->mqtt_prefix, discovery_mode_name (config->mqtt_discovery));
   client_connect (m);
   return g_steal_pointer (&m);
 }
@@ -841,6 +988,7 @@ nvr_mqtt_free (NvrMqtt *m)
   g_clear_handle_id (&m->misc_id, g_source_remove);
   g_clear_handle_id (&m->reconnect_id, g_source_remove);
   g_clear_pointer (&m->inflight, g_hash_table_unref);
+  g_clear_pointer (&m->unacked, g_hash_table_unref);
   g_clear_pointer (&m->cams, g_hash_table_unref);
   g_clear_pointer (&m->removed, g_hash_table_unref);
   g_clear_pointer (&m->gone, g_hash_table_unref);
@@ -851,6 +999,94 @@ nvr_mqtt_free (NvrMqtt *m)
   g_free (m->topic_available);
   g_free (m->topic_ha_status);
   g_free (m);
+}
+
+/* ---- the clean stop (docs/design/mqtt.md "Stopping") ---- */
+
+void
+nvr_mqtt_stopping (NvrMqtt *m)
+{
+  m->stopping = TRUE;
+}
+
+static gboolean
+on_wait_expired (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the default main context (the socket watch reads PUBACKs, on_publish pumps the outbox)
+ * until @done says so or the monotonic @deadline_us passes; a timer wakes the wait at the
+ * deadline, nothing sleeps. Returns @done's last answer. */
+static gboolean
+wait_until (NvrMqtt *m, gboolean (*done) (NvrMqtt *m), gint64 deadline_us)
+{
+  gint64 left_ms = (deadline_us - g_get_monotonic_time () + 999) / 1000;
+  if (done (m) || left_ms <= 0)
+    return done (m);
+  gboolean expired = FALSE;
+  guint timer = g_timeout_add ((guint) MIN (left_ms, G_MAXINT), on_wait_expired, &expired);
+  while (!done (m) && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (timer);
+  return done (m);
+}
+
+/* Everything handed to the broker is acknowledged (or the connection is gone). outbox_pump()
+ * hands out rows until MAX_IN_FLIGHT are unacknowledged or none is left, and runs again at each
+ * PUBACK, so no row in flight means no row waiting. */
+static gboolean
+all_acked (NvrMqtt *m)
+{
+  return !m->connected ||
+         (g_hash_table_size (m->inflight) == 0 && g_hash_table_size (m->unacked) == 0);
+}
+
+/* The DISCONNECT is written: libmosquitto closes the socket after writing it. */
+static gboolean
+disconnected (NvrMqtt *m)
+{
+  return m->mosq == NULL || mosquitto_socket (m->mosq) < 0;
+}
+
+void
+nvr_mqtt_stop (NvrMqtt *m, gint64 deadline_us)
+{
+  m->stopping = TRUE;
+  if (!m->connected)
+    return;     /* rows stay in the outbox for the next start; nothing to wait for */
+  gint64 t0_us = g_get_monotonic_time ();
+  outbox_pump (m);
+  watch_sync (m);
+  /* 1. Every queued outbox row and state message (motion OFF of the events the stop ended). */
+  gboolean drained = wait_until (m, all_acked, deadline_us);
+  guint rows_left = g_hash_table_size (m->inflight);
+  if (!m->connected) {
+    g_warning ("Lost the MQTT broker while stopping; undelivered outbox rows go out at the "
+               "next start");
+    return;
+  }
+  /* 2. `available offline` ourselves: the clean DISCONNECT below suppresses the Last Will. Its
+   * PUBACK is awaited (bounded) so that the broker has it before the connection ends. */
+  gint64 offline_deadline_us = MAX (deadline_us, g_get_monotonic_time ()) + STOP_OFFLINE_GRACE_US;
+  publish (m, m->topic_available, "offline", TRUE);
+  watch_sync (m);
+  gboolean offline_acked = wait_until (m, all_acked, offline_deadline_us);
+  /* 3. A clean DISCONNECT, written before the socket is closed. */
+  if (m->connected) {
+    mosquitto_disconnect (m->mosq);
+    watch_sync (m);
+    wait_until (m, disconnected, offline_deadline_us);
+  }
+  double took_ms = (double) (g_get_monotonic_time () - t0_us) / 1000.0;
+  if (drained && offline_acked)
+    g_message ("MQTT: delivered everything queued and said offline in %.1f ms", took_ms);
+  else
+    g_warning ("MQTT: stop deadline reached after %.1f ms (%u outbox row(s) unacknowledged "
+               "stay queued for the next start%s)", took_ms, rows_left,
+               offline_acked ? "" : "; 'offline' unacknowledged");
 }
 
 void

@@ -402,10 +402,13 @@ event_end (Cam *c, gint64 end_us)
   c->ev_id = 0;
   g_clear_pointer (&c->ev_zones, g_strfreev);
   c->ev_thumb = FALSE;
-  if (c->sup->listener.motion_changed != NULL)
-    c->sup->listener.motion_changed (c->cam->id, c->cam->name, FALSE, c->sup->listener_data);
+  /* The `end` row first, then motion OFF: an automation woken by OFF finds the event closed
+   * (both QoS1 on one connection, so a subscriber gets them in this order unless the outbox
+   * already has MAX_IN_FLIGHT rows unacknowledged). */
   if (ok && c->sup->listener.outbox_added != NULL)
     c->sup->listener.outbox_added (c->sup->listener_data);
+  if (c->sup->listener.motion_changed != NULL)
+    c->sup->listener.motion_changed (c->cam->id, c->cam->name, FALSE, c->sup->listener_data);
 }
 
 static void

@@ -80,11 +80,14 @@ class Broker:
             args += ["-r"]
         subprocess.run(args, check=True, timeout=10)
 
-    def subscribe(self, topic, path):
-        """A background subscriber writing 'topic payload' lines to @path."""
+    def subscribe(self, topic, path, fmt=None):
+        """A background subscriber writing 'topic payload' lines to @path (or lines in
+        mosquitto_sub's -F @fmt, e.g. '%U %r %t %p' for arrival time, retain flag, topic,
+        payload)."""
         f = open(path, "w")
+        out = ["-F", fmt] if fmt else ["-v"]
         p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t",
-                              topic, "-v", "-q", "1", *self.client_args], stdout=f, stderr=subprocess.STDOUT,
+                              topic, *out, "-q", "1", *self.client_args], stdout=f, stderr=subprocess.STDOUT,
                              start_new_session=True)
         self.subs.append(p)
         return p

@@ -18,7 +18,7 @@ test_defaults (void)
   g_assert_null (c->mqtt_host);            /* MQTT off unless a broker is named */
   g_assert_cmpuint (c->mqtt_port, ==, 1883);
   g_assert_cmpstr (c->mqtt_prefix, ==, "hearth");
-  g_assert_true (c->mqtt_discovery);
+  g_assert_cmpint (c->mqtt_discovery, ==, NVR_MQTT_DISCOVERY_DEVICE);
   g_assert_cmpstr (c->mqtt_discovery_prefix, ==, "homeassistant");
   g_assert_cmpuint (c->mqtt_keepalive_seconds, ==, 30);
   g_assert_false (c->mqtt_commands);       /* broker clients cannot switch cameras by default */
@@ -105,9 +105,22 @@ test_mqtt (void)
   g_assert_cmpstr (c->mqtt_password_file, ==, "/etc/hearth/mqtt.pw");
   g_assert_cmpstr (c->mqtt_ca_file, ==, "/etc/ssl/ca.pem");
   g_assert_cmpuint (c->mqtt_keepalive_seconds, ==, 60);
-  g_assert_false (c->mqtt_discovery);
+  g_assert_cmpint (c->mqtt_discovery, ==, NVR_MQTT_DISCOVERY_OFF);
   g_assert_cmpstr (c->mqtt_discovery_prefix, ==, "ha");
   g_assert_true (c->mqtt_commands);
+
+  /* The discovery modes by name. */
+  static const struct { const char *v; NvrMqttDiscovery want; } modes[] = {
+    { "device", NVR_MQTT_DISCOVERY_DEVICE }, { "entity", NVR_MQTT_DISCOVERY_ENTITY },
+    { "off", NVR_MQTT_DISCOVERY_OFF },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (modes); i++) {
+    g_autofree char *t = g_strdup_printf ("[mqtt]\ndiscovery = %s\n", modes[i].v);
+    g_autoptr (GError) e = NULL;
+    g_autoptr (NvrConfig) d = nvr_config_parse (t, strlen (t), "d.conf", &e);
+    g_assert_no_error (e);
+    g_assert_cmpint (d->mqtt_discovery, ==, modes[i].want);
+  }
 
   /* Every spelling of a boolean. */
   static const struct { const char *v; gboolean want; } bools[] = {
@@ -119,7 +132,9 @@ test_mqtt (void)
     g_autoptr (GError) e = NULL;
     g_autoptr (NvrConfig) b = nvr_config_parse (t, strlen (t), "b.conf", &e);
     g_assert_no_error (e);
-    g_assert_cmpint (b->mqtt_discovery, ==, bools[i].want);
+    /* discovery was a boolean before `entity`: true still means device, false off */
+    g_assert_cmpint (b->mqtt_discovery, ==,
+                     bools[i].want ? NVR_MQTT_DISCOVERY_DEVICE : NVR_MQTT_DISCOVERY_OFF);
     g_autofree char *t2 = g_strdup_printf ("[mqtt]\ncommands = %s\n", bools[i].v);
     g_autoptr (NvrConfig) b2 = nvr_config_parse (t2, strlen (t2), "b.conf", &e);
     g_assert_no_error (e);
@@ -209,7 +224,14 @@ static const BadCase bad_cases[] = {
   { "[mqtt]\ncommands = on\ncommands = off\n", NVR_CONFIG_ERROR_SYNTAX,
     "t.conf:3: mqtt.commands is set twice (first on line 2)" },
   { "[mqtt]\ndiscovery = maybe\n", NVR_CONFIG_ERROR_VALUE,
-    "t.conf:2: mqtt.discovery must be true or false (also yes/no, on/off, 1/0), got 'maybe'" },
+    "t.conf:2: mqtt.discovery must be device, entity or off (true/yes/on/1 also mean device, "
+    "false/no/0 off), got 'maybe'" },
+  { "[mqtt]\nhost = b\ndiscovery = Entity\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:3: mqtt.discovery must be device, entity or off (true/yes/on/1 also mean device, "
+    "false/no/0 off), got 'Entity'" },
+  { "[mqtt]\ndiscovery = entities\n", NVR_CONFIG_ERROR_VALUE,
+    "t.conf:2: mqtt.discovery must be device, entity or off (true/yes/on/1 also mean device, "
+    "false/no/0 off), got 'entities'" },
   { "[mqtt]\nprefix = Hearth\n", NVR_CONFIG_ERROR_VALUE,
     "t.conf:2: mqtt.prefix must be a topic prefix of [a-z0-9_-] levels joined by '/', 1-128 characters, got 'Hearth'" },
   { "[mqtt]\nprefix = a/#\n", NVR_CONFIG_ERROR_VALUE,
