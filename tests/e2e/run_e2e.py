@@ -5,7 +5,9 @@ code with the real CLI, and runs a Playwright script (node, Debian's chromium, h
 it. The script asks for the revocation on stdout ("E2E-REVOKE"); this driver runs
 `nvr devices revoke e2e` and answers with the wall-clock times around it.
 
-    run_e2e.py            pair, live view, no trace of cam2, playback, revoke (pair_live_revoke.mjs)
+    run_e2e.py            pair, live view, no trace of cam2, playback, the live view recovering
+                          by itself (camera drop, daemon restart, offline), revoke
+                          (pair_live_revoke.mjs)
     run_e2e.py --static   the pages behind the real lighttpd with no daemon (pages_static.mjs)
 
 playwright-core is installed from the npm registry with `npm ci` (tests/e2e/package-lock.json)
@@ -33,7 +35,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FIRST_CODE = 201                # cam<i> shows ID code 200 + i: never equal to a catalog id
 CAMERAS = 3                     # cam1 allowed, cam2 and cam3 not
 URL_RE = re.compile(r"(https://\S+/pair\.html#code=[0-9A-Za-z-]+)")
-NODE_TIMEOUT_S = 240
+NODE_TIMEOUT_S = 420
 
 
 def need_tools():
@@ -189,16 +191,35 @@ def e2e_test():
                        E2E_FPS=str(loop["fps"]), E2E_CLIP_FRAMES=str(loop["clip_frames"]))
             revoked = []
 
+            def answer(p, text):
+                p.stdin.write(text + "\n")
+                p.stdin.flush()
+
             def on_line(line, p):
-                if line.strip() != "E2E-REVOKE":
+                # The live view's recovery (pair_live_revoke.mjs step 4b): cam1 drops and comes
+                # back, the daemon restarts.
+                command = line.strip()
+                if command == "E2E-DROP":
+                    h.fakecam_control("drop 1")
+                    return answer(p, "DONE")
+                if command == "E2E-RESTORE":
+                    h.fakecam_control("restore 1")
+                    return answer(p, "DONE")
+                if command == "E2E-RESTART":
+                    t0 = time.time()
+                    h.stop_daemon()
+                    h.start_daemon()
+                    h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
+                    log(f"daemon restarted in {(time.time() - t0) * 1000:.0f} ms")
+                    return answer(p, "DONE")
+                if command != "E2E-REVOKE":
                     return
                 t0 = time.time()
                 h.nvr("devices", "revoke", "e2e")
                 t1 = time.time()
                 revoked.append((t0, t1))
                 log(f"revoked e2e: `nvr devices revoke e2e` took {(t1 - t0) * 1000:.0f} ms")
-                p.stdin.write(f"REVOKED {t0 * 1000:.1f} {t1 * 1000:.1f}\n")
-                p.stdin.flush()
+                answer(p, f"REVOKED {t0 * 1000:.1f} {t1 * 1000:.1f}")
 
             status = run_node("pair_live_revoke.mjs", env, on_line)
             check(status == 0, f"pair_live_revoke.mjs failed ({status}); artifacts in {artifacts}")
