@@ -214,6 +214,29 @@ try {
   check(advanced >= 0.3 * FPS * gapS, `frame counter ${g1.counter} -> ${g2.counter}: ${advanced} frames in ${gapS.toFixed(2)} s`);
   await page.screenshot({ path: art('2-live.png'), fullPage: true });
 
+  // 2b. a browser with ManagedMediaSource but no MediaSource (Safari on iPhone, iOS 17.1+),
+  // emulated: Chromium's MediaSource renamed before the page's scripts run.
+  {
+    const mms = await page.context().newPage();
+    watchPage(mms, problems, allowed);
+    await mms.addInitScript(() => {
+      window.ManagedMediaSource = window.MediaSource;
+      delete window.MediaSource;
+    });
+    await mms.goto(`${ORIGIN}/index.html`);
+    await mms.waitForFunction(() => document.querySelector('figure.camera video')?.dataset.liveState === 'playing',
+                              null, { timeout: 30000 }).catch(() => {});
+    const m1 = await liveState(mms);
+    const kind = await mms.evaluate(() => [typeof window.MediaSource,
+                                          document.querySelector('figure.camera video').dataset.liveMse]);
+    await sleep(2000);
+    const m2 = await liveState(mms);
+    check(kind[0] === 'undefined' && kind[1] === 'managed', `ManagedMediaSource emulation: ${kind}`);
+    check(m2.state === 'playing' && m2.t - m1.t > 1.0, `live with ManagedMediaSource only: ${JSON.stringify(m2)}`);
+    log(`ManagedMediaSource only: live, currentTime ${m1.t.toFixed(2)} -> ${m2.t.toFixed(2)} s in 2 s`);
+    await mms.close();
+  }
+
   // 3. no trace of cam2
   expectRefusals = true;
   const list = JSON.parse((await probe(page, '/api/v1/cameras')).text);

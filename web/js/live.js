@@ -24,6 +24,14 @@ const STALL_MS = 10000;                    // no bytes for this long while playi
 const CONNECT_MAX_MS = 30000;              // no picture this long after connecting: reconnect
 const WATCH_MS = 2000;                     // how often the stall watch looks
 
+// The Media Source Extensions class this browser has: MediaSource, or ManagedMediaSource where
+// only that exists (Safari on iPhone, iOS 17.1+); null for neither.
+function mediaSourceClass() {
+  if (typeof window.MediaSource === 'function') return window.MediaSource;
+  if (typeof window.ManagedMediaSource === 'function') return window.ManagedMediaSource;
+  return null;
+}
+
 // A refusal that retrying cannot change (a revoked or unpaired browser, a camera not shared).
 function permanent(status) {
   return status === 401 || status === 403 || status === 404;
@@ -131,10 +139,12 @@ export class LivePlayer {
       this.giveUp('bad camera id');
       return;
     }
-    if (typeof MediaSource === 'undefined') {
+    const MSE = mediaSourceClass();
+    if (MSE === null) {
       this.giveUp('This browser cannot play live video (no Media Source Extensions).');
       return;
     }
+    this.video.dataset.liveMse = MSE === window.MediaSource ? 'mse' : 'managed';
     this.setState('connecting', 'connecting…');
     const abort = new AbortController();
     this.abort = abort;
@@ -163,14 +173,14 @@ export class LivePlayer {
       return;
     }
     const mime = liveMimeType(res.headers.get('X-Hearth-Codec'));
-    if (mime === null || !MediaSource.isTypeSupported(mime)) {
+    if (mime === null || !MSE.isTypeSupported(mime)) {
       res.body.cancel().catch(() => {});
       this.giveUp(mime === null ? 'The camera stream names no codec.'
                                 : 'This browser cannot play this camera\'s codec live.');
       return;
     }
     try {
-      await this.openMediaSource(mime);
+      await this.openMediaSource(MSE, mime);
     } catch {
       res.body.cancel().catch(() => {});
       if (!this.stopped) this.retry('could not start the video player');
@@ -179,9 +189,12 @@ export class LivePlayer {
     await this.readLoop(res.body.getReader());
   }
 
-  openMediaSource(mime) {
+  openMediaSource(MSE, mime) {
     return new Promise((resolve, reject) => {
-      const ms = new MediaSource();
+      const ms = new MSE();
+      // ManagedMediaSource plays only with remote playback (AirPlay) off or given another source;
+      // a live stream has none. Harmless for MediaSource.
+      this.video.disableRemotePlayback = true;
       this.mediaSource = ms;
       const url = URL.createObjectURL(ms);
       ms.addEventListener('sourceopen', () => {
