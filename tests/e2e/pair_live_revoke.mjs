@@ -349,6 +349,31 @@ try {
   const g4 = await grabFrame(page, 'figure.camera video', 'live-frame-recovered.jpg');
   check(JSON.stringify(g4.codes) === JSON.stringify([CAM1_CODE]), `recovered live view shows ID codes ${g4.codes}`);
 
+  // 4c. the installable app: the manifest, and a service worker whose cache holds the static
+  // pages and nothing from /api/ (no cache holds a frame), after live view and playback.
+  const app = await page.evaluate(async () => {
+    const reg = await Promise.race([navigator.serviceWorker.ready,
+                                    new Promise((r) => setTimeout(() => r(null), 15000))]);
+    if (!reg) return { registered: false };
+    const cached = [];
+    for (const name of await caches.keys()) {
+      const c = await caches.open(name);
+      for (const r of await c.keys()) cached.push(new URL(r.url).pathname);
+    }
+    const m = await fetch('/manifest.webmanifest');
+    return { scope: new URL(reg.scope).pathname, active: !!reg.active, cached,
+             controlled: !!navigator.serviceWorker.controller,
+             manifestType: m.headers.get('Content-Type'), manifest: await m.json() };
+  });
+  check(app.active && app.scope === '/', `service worker: ${JSON.stringify(app)}`);
+  check(app.controlled, 'the page is not controlled by the service worker');
+  check(app.cached.includes('/index.html') && app.cached.includes('/js/live.js'),
+        `the service worker cached no pages: ${app.cached}`);
+  check(app.cached.every((p) => !p.startsWith('/api/')), `an API answer in the cache: ${app.cached}`);
+  check(/^application\/manifest\+json/.test(app.manifestType) && app.manifest.start_url === '/index.html',
+        `manifest: ${app.manifestType} ${JSON.stringify(app.manifest)}`);
+  log(`app: service worker active on ${app.scope}, ${app.cached.length} cached paths, none under /api/`);
+
   // 5. revoke while watching live
   await page.goto(`${ORIGIN}/index.html`);
   await page.waitForFunction(() => document.querySelector('figure.camera video')?.dataset.liveState === 'playing',

@@ -101,6 +101,22 @@ def run_node(script, env, on_line=None):
             p.wait()
 
 
+def trusting_home(cert, where):
+    """A HOME for Chromium whose NSS database trusts @cert (the box's self-signed certificate),
+    as a household's browser does once the certificate is installed: without that trust
+    Chromium registers no service worker (whatever the page's "proceed anyway"). Needs certutil
+    (Debian's libnss3-tools)."""
+    check(shutil.which("certutil"), "certutil is missing (packaging/install-deps.sh installs it)")
+    home = os.path.join(where, "chromium-home")
+    db = os.path.join(home, ".pki", "nssdb")
+    os.makedirs(db, exist_ok=True)
+    subprocess.run(["certutil", "-d", f"sql:{db}", "-N", "--empty-password"], check=True,
+                   capture_output=True)
+    subprocess.run(["certutil", "-d", f"sql:{db}", "-A", "-n", "hearth-e2e", "-t", "P,,",
+                    "-i", cert], check=True, capture_output=True)
+    return home
+
+
 def base_env(node_dir, artifacts):
     env = dict(os.environ)
     # Chromium uses GLib: meson's G_DEBUG=fatal-criticals is for our programs, not for it. (The
@@ -121,6 +137,7 @@ def static_test():
                               workdir=os.path.join(h.dir, "front")) as front:
         env = base_env(node_dir, artifacts)
         env["E2E_BASE_URL"] = front.origin
+        env["HOME"] = trusting_home(front.cert, h.dir)
         status = run_node("pages_static.mjs", env)
         check(status == 0, f"pages_static.mjs failed ({status}); artifacts in {artifacts}")
     log(f"artifacts: {artifacts}")
@@ -182,6 +199,7 @@ def e2e_test():
                   "`nvr pair` did not print the certificate's fingerprint")
 
             env = base_env(node_dir, artifacts)
+            env["HOME"] = trusting_home(front.cert, h.dir)
             env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_IDREAD=IDREAD,
                        E2E_EXPIRED_URL=expired_url.group(1),
                        E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
