@@ -252,8 +252,12 @@ on_state (Cam *c, GVariant *fields)
   const char *reason = nvr_wire_get_str (fields, "reason", "");
   gint64 reconnects = nvr_wire_get_int64 (fields, "reconnects", 0);
   c->worker_reconnects = (guint) CLAMP (reconnects, 0, G_MAXINT32);
+  /* retry_in_ms means "waiting this long before the next attempt": once the worker is
+   * connecting again it is over, and a stale value would read as the next attempt's. */
   if (strcmp (state, "backoff") == 0 || strcmp (state, "identity-mismatch") == 0)
     c->retry_in_ms = CLAMP (nvr_wire_get_int64 (fields, "retry_in_ms", 0), 0, G_MAXINT32);
+  else
+    c->retry_in_ms = 0;
   g_free (c->codec);
   c->codec = g_strdup (nvr_wire_get_str (fields, "codec", ""));
   c->width = (int) CLAMP (nvr_wire_get_int64 (fields, "width", 0), 0, 65535);

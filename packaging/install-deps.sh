@@ -18,8 +18,9 @@ PACKAGES=(
   # tests: driver scripts, catalog inspection, HTTP/2 checks of the web front (curl)
   python3 python3-nacl sqlite3 procps iproute2 curl
 )
-# browser end-to-end tests (tests/e2e): Debian's chromium, driven by playwright-core from npm
-PACKAGES+=(chromium fonts-liberation)
+# browser end-to-end tests (tests/e2e): Debian's chromium, driven by playwright-core from npm; certutil (libnss3-tools)
+# makes the test browser trust the test certificate
+PACKAGES+=(chromium fonts-liberation libnss3-tools)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

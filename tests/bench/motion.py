@@ -169,6 +169,7 @@ class Hearth:
             f.write(f"[daemon]\nadmin_socket = {self.sock}\n[storage]\nroot = {self.root}\n"
                     "segment_seconds = 10\n[recording]\ntransport = tcp\nwatchdog_seconds = 5\n"
                     f"[mqtt]\nhost = 127.0.0.1\nport = {broker.port}\ndiscovery = false\n"
+                    "commands = on\n"
                     "[motion]\n" + "".join(f"{k} = {v}\n" for k, v in motion_conf.items()))
         self.cams = []
 

@@ -3,6 +3,14 @@
 camera) against ffmpeg recording the same RTSP streams the way Frigate does (one ffmpeg per
 camera, `-c copy -f segment -segment_time 10 -segment_format mp4`), in the same run, alternately.
 
+Hearth is measured in two modes, each labelled in the table (--modes):
+- `record`: recording only. Motion detection is switched off for every camera over MQTT
+  (`hearth/<cam>/detect/set OFF` on a private mosquitto, `[mqtt] commands = on`) and the run
+  waits for every `detect/state` to read OFF before measuring. Snapshots come from the motion
+  branch, so none are made. This is the row to compare with ffmpeg's recording.
+- `defaults`: what an install does: recording + motion + snapshots, here on the main stream (the
+  cameras have no sub-stream).
+
 What is measured, per camera count N (README.md says why each choice was made):
 - CPU: utime+stime (+ reaped children) of the whole process tree, summed, over a fixed wall
   window, as % of one core. Hearth's tree = the daemon and every descendant; ffmpeg's = the N
@@ -12,7 +20,12 @@ What is measured, per camera count N (README.md says why each choice was made):
 - Correctness: what each recorder wrote, as Mbit/s per camera; a run where a recorder wrote much
   less than the camera sends, or a process died or restarted in the window, is flagged.
 
-Usage: tests/bench/record.py [--cameras 1,8,16,32] [--seconds 20] [--reps 1] [--build build-bench]
+- Memory of one worker, by kind of mapping (from /proc/PID/smaps, the worker with the median
+  PSS): heap, other anonymous memory, the GStreamer/GLib/libav... libraries (file-backed
+  mappings) with the largest ones named, and the rest. Printed per mode and camera count.
+
+Usage: tests/bench/record.py [--cameras 1,8,16,32] [--seconds 20] [--reps 1] [--modes record,defaults]
+       [--build build-bench]
 """
 
 import argparse
@@ -28,6 +41,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from mqttbroker import Broker   # noqa: E402  (the tests' real-mosquitto helper)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -116,6 +132,38 @@ def pss_kib(pids):
         except OSError:
             pass
     return total
+
+
+def smaps_breakdown(pid):
+    """PSS (KiB) of one process by kind of mapping: {"heap", "anon", "stack", "libs", "other"},
+    and {library file name: PSS} for the file-backed mappings. None if the process is gone."""
+    kinds = {"heap": 0, "anon": 0, "stack": 0, "libs": 0, "other": 0}
+    libs = {}
+    try:
+        lines = open(f"/proc/{pid}/smaps").read().splitlines()
+    except OSError:
+        return None
+    name = None
+    for line in lines:
+        first = line.split(None, 1)[0] if line else ""
+        if "-" in first and not first.endswith(":"):
+            parts = line.split(None, 5)
+            name = parts[5].strip() if len(parts) > 5 else ""
+        elif line.startswith("Pss:") and name is not None:
+            kib = int(line.split()[1])
+            if name == "[heap]":
+                kinds["heap"] += kib
+            elif name == "":
+                kinds["anon"] += kib
+            elif name.startswith("[stack"):
+                kinds["stack"] += kib
+            elif name.startswith("/"):
+                kinds["libs"] += kib
+                base = os.path.basename(name)
+                libs[base] = libs.get(base, 0) + kib
+            else:
+                kinds["other"] += kib
+    return kinds, libs
 
 
 def unique_kib(pids):
@@ -243,18 +291,24 @@ class Fakecam:
 
 
 class Hearth:
-    name = "hearth"
+    """@mode: "record" (detection switched off over MQTT before measuring) or "defaults"."""
 
-    def __init__(self, build, workdir, cam, n):
+    def __init__(self, build, workdir, cam, n, rep, mode):
+        self.name = f"hearth-{mode}"
+        self.mode = mode
         self.nvr = os.path.join(build, "nvr", "nvr")
-        self.dir = os.path.join(workdir, f"hearth-{n}")
+        self.dir = os.path.join(workdir, f"hearth-{mode}-{n}-r{rep}")
         os.makedirs(self.dir)
         self.root = os.path.join(self.dir, "store")
         self.conf = os.path.join(self.dir, "hearth.conf")
         self.sock = os.path.join(self.dir, "admin.sock")
+        self.broker = Broker(self.dir) if mode == "record" else None
         with open(self.conf, "w") as f:
             f.write(f"[daemon]\nadmin_socket = {self.sock}\n[storage]\nroot = {self.root}\n"
                     "segment_seconds = 10\n[recording]\ntransport = tcp\n")
+            if self.broker:
+                f.write(f"[mqtt]\nhost = 127.0.0.1\nport = {self.broker.port}\n"
+                        "discovery = false\ncommands = on\n")
         self.cam, self.n = cam, n
 
     def cli(self, *args):
@@ -265,6 +319,8 @@ class Hearth:
         return r.stdout
 
     def start(self):
+        if self.broker:
+            self.broker.start()
         self.logf = open(os.path.join(self.dir, "nvr.log"), "w")
         self.p = subprocess.Popen([self.nvr, "run", "--config", self.conf], stdout=self.logf,
                                   stderr=subprocess.STDOUT, start_new_session=True,
@@ -281,19 +337,38 @@ class Hearth:
         while True:
             st = json.loads(self.cli("status", "--json"))
             if sum(c["state"] == "recording" for c in st["cameras"]) == self.n:
-                return
+                break
             if time.monotonic() > deadline:
                 raise SystemExit(f"hearth: not all cameras recording: {st}")
             time.sleep(0.5)
+        if self.broker:
+            self.detect_off()
+
+    def detect_off(self):
+        names = [f"cam{i}" for i in range(1, self.n + 1)]
+        for c in names:
+            self.broker.publish(f"hearth/{c}/detect/set", "OFF")
+        deadline = time.monotonic() + 30
+        while True:
+            st = self.broker.retained("hearth/+/detect/state", timeout=1)
+            if all(st.get(f"hearth/{c}/detect/state") == "OFF" for c in names):
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"hearth: detect/state not OFF for every camera: {st}")
 
     def pids(self):
         return descendants(self.p.pid)
+
+    def workers(self):
+        return self.pids() - {self.p.pid}
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
         self.p.wait(30)
         if self.p.returncode != 0:
             log(f"warning: nvr run exited with {self.p.returncode}")
+        if self.broker:
+            self.broker.stop()
 
     def recorded(self):
         """(bytes, seconds of video) over all segments, and the number of segments."""
@@ -310,8 +385,8 @@ class Hearth:
 class Ffmpeg:
     name = "ffmpeg"
 
-    def __init__(self, build, workdir, cam, n):
-        self.dir = os.path.join(workdir, f"ffmpeg-{n}")
+    def __init__(self, build, workdir, cam, n, rep, mode=None):
+        self.dir = os.path.join(workdir, f"ffmpeg-{n}-r{rep}")
         self.cam, self.n = cam, n
 
     def start(self):
@@ -333,6 +408,9 @@ class Ffmpeg:
 
     def pids(self):
         return {p.pid for p in self.ps}
+
+    def workers(self):
+        return self.pids()
 
     def stop(self):
         for p in self.ps:
@@ -378,6 +456,9 @@ def measure(rec, fakecam, seconds, warmup, samples=5):
     fc1 = cpu_ticks({fakecam.p.pid})[0]
     pids1 = rec.pids()
     uniq = unique_kib(pids1)
+    # One worker's memory by kind: the worker with the median PSS.
+    per = sorted((pss_kib({p}), p) for p in rec.workers())
+    breakdown = smaps_breakdown(per[len(per) // 2][1]) if per else None
     wall = t1 - t0
     res = {
         "cpu_pct": 100.0 * (ticks1 - ticks0) / CLK_TCK / wall,
@@ -388,6 +469,10 @@ def measure(rec, fakecam, seconds, warmup, samples=5):
         "fakecam_pct": 100.0 * (fc1 - fc0) / CLK_TCK / wall,
         "system_pct": 100.0 * (sys1[0] - sys0[0]) / (sys1[1] - sys0[1]) * os.cpu_count(),
         "wall": wall,
+        "worker_pss_mib": per[len(per) // 2][0] / 1024 if per else None,
+        "worker_kinds": breakdown[0] if breakdown else None,
+        "worker_libs": sorted(breakdown[1].items(), key=lambda kv: -kv[1])[:8] if breakdown
+        else None,
     }
     rec.stop()
     disk, video_s, files, incomplete = rec.recorded()
@@ -406,7 +491,9 @@ def main():
     ap.add_argument("--cameras", default="1,8,16,32", help="camera counts (default 1,8,16,32)")
     ap.add_argument("--seconds", type=float, default=20, help="measurement window per run (s)")
     ap.add_argument("--warmup", type=float, default=5, help="seconds after start-up before measuring")
-    ap.add_argument("--reps", type=int, default=1, help="repetitions per count (order alternates)")
+    ap.add_argument("--reps", type=int, default=1, help="repetitions per count (order rotates)")
+    ap.add_argument("--modes", default="record,defaults",
+                    help="Hearth modes: record (detection off) and/or defaults")
     ap.add_argument("--build", default=os.path.join(SRC, "build-bench"), help="meson build dir")
     ap.add_argument("--keep", action="store_true", help="keep recordings and logs")
     ap.add_argument("--json", help="also write the raw results here")
@@ -414,6 +501,9 @@ def main():
                     help="extra environment for nvr run and its workers only (experiments)")
     a = ap.parse_args()
     counts = [int(x) for x in a.cameras.split(",")]
+    modes = [m for m in a.modes.split(",") if m]
+    if not modes or any(m not in ("record", "defaults") for m in modes):
+        raise SystemExit(f"--modes: record and/or defaults, not {a.modes!r}")
     HEARTH_ENV.update(kv.split("=", 1) for kv in a.hearth_env)
     build = os.path.abspath(a.build)
 
@@ -432,19 +522,23 @@ def main():
     work = tempfile.mkdtemp(prefix="hearth-bench-")
     fc = Fakecam(build, cache, max(counts), work)
     log(f"fakecam on port {fc.port}, {max(counts)} cameras, clip {clip_mbps:.2f} Mbit/s; work dir {work}")
+    recorders = [(Hearth, m) for m in modes] + [(Ffmpeg, None)]
     results = []
     try:
         k = 0
         for n in counts:
             for rep in range(a.reps):
-                order = (Hearth, Ffmpeg) if k % 2 == 0 else (Ffmpeg, Hearth)
+                # Rotate the order, so no recorder always runs first (or after another).
+                order = recorders[k % len(recorders):] + recorders[:k % len(recorders)]
                 k += 1
-                row = {"cameras": n, "rep": rep, "order": [c.name for c in order]}
-                for cls in order:
-                    log(f"N={n} rep={rep}: {cls.name} ...")
-                    r = measure(cls(build, work, fc, n), fc, a.seconds, a.warmup)
-                    row[cls.name] = r
-                    log(f"  {cls.name}: cpu {r['cpu_pct']:.1f} %  pss {r['pss_mib']:.1f} MiB  "
+                row = {"cameras": n, "rep": rep, "order": []}
+                for cls, mode in order:
+                    rec = cls(build, work, fc, n, rep, mode)
+                    row["order"].append(rec.name)
+                    log(f"N={n} rep={rep}: {rec.name} ...")
+                    r = measure(rec, fc, a.seconds, a.warmup)
+                    row[rec.name] = r
+                    log(f"  {rec.name}: cpu {r['cpu_pct']:.1f} %  pss {r['pss_mib']:.1f} MiB  "
                         f"uniq {fmt(r['uniq_mib'], '.1f')} MiB  procs {r['procs']}  "
                         f"rec {r['mbps_per_cam']:.2f} Mbit/s/cam  fakecam {r['fakecam_pct']:.1f} %  "
                         f"system {r['system_pct']:.0f} %")
@@ -460,46 +554,75 @@ def main():
         with open(a.json, "w") as f:
             json.dump({"clip_mbps": clip_mbps, "seconds": a.seconds, "results": results}, f, indent=1)
 
-    print(f"Recording 1080p{FPS} H.264, GOP {GOP} frames ({GOP / FPS:g} s), {clip_mbps:.2f} Mbit/s per "
-          f"camera, RTSP/TCP from fakecam; 10 s segments; window {a.seconds:g} s; "
-          f"{os.cpu_count()} CPUs; CPU = % of one core, whole tree, fakecam excluded"
+    print(f"1080p{FPS} H.264, GOP {GOP} frames ({GOP / FPS:g} s), {clip_mbps:.2f} Mbit/s per "
+          f"camera, RTSP/TCP from fakecam, main stream only (no sub-stream); 10 s segments; "
+          f"window {a.seconds:g} s; {os.cpu_count()} CPUs; CPU = % of one core, whole process "
+          "tree, fakecam excluded; PSS = whole tree"
           + (f"; hearth env {HEARTH_ENV}" if HEARTH_ENV else ""))
-    hdr = ("cameras | hearth CPU % | ffmpeg CPU % | ratio | hearth PSS MiB | ffmpeg PSS MiB | ratio"
-           " | hearth CPU %/stream | ffmpeg CPU %/stream")
+    print("hearth-record = recording only (detection switched off over MQTT); hearth-defaults = "
+          "recording + motion + snapshots; ffmpeg = Frigate's recording arguments")
+    hdr = ("cameras | rep | Hearth mode      | hearth CPU % | ffmpeg CPU % | CPU ratio | "
+           "hearth PSS MiB | ffmpeg PSS MiB | PSS ratio | hearth CPU %/camera | PSS MiB/camera")
     print(hdr)
     print("-" * len(hdr))
     for row in results:
-        h, f = row["hearth"], row["ffmpeg"]
+        f = row["ffmpeg"]
         n = row["cameras"]
-        print(f"{n:7d} | {h['cpu_pct']:12.1f} | {f['cpu_pct']:12.1f} | "
-              f"{h['cpu_pct'] / f['cpu_pct']:5.2f} | {h['pss_mib']:14.1f} | {f['pss_mib']:14.1f} | "
-              f"{h['pss_mib'] / f['pss_mib']:5.2f} | {h['cpu_pct'] / n:19.2f} | {f['cpu_pct'] / n:19.2f}")
+        for mode in modes:
+            h = row[f"hearth-{mode}"]
+            print(f"{n:7d} | {row['rep']:3d} | {mode:16s} | {h['cpu_pct']:12.1f} | "
+                  f"{f['cpu_pct']:12.1f} | {h['cpu_pct'] / f['cpu_pct']:9.2f} | "
+                  f"{h['pss_mib']:14.1f} | {f['pss_mib']:14.1f} | "
+                  f"{h['pss_mib'] / f['pss_mib']:9.2f} | {h['cpu_pct'] / n:19.2f} | "
+                  f"{h['pss_mib'] / n:14.1f}")
     print()
     print("cross-checks: distinct pages mapped (MiB) | recorded Mbit/s per camera | "
           "segments | fakecam CPU % | whole-system busy % (of all CPUs x100)")
     for row in results:
-        h, f = row["hearth"], row["ffmpeg"]
         flags = []
-        for name, r in (("hearth", h), ("ffmpeg", f)):
+        parts = []
+        for name in row["order"]:
+            r = row[name]
             if r["changed"]:
                 flags.append(f"{name}: process set changed in the window")
             if r["mbps_per_cam"] < 0.9 * clip_mbps:
                 flags.append(f"{name}: recorded {r['mbps_per_cam']:.2f} < 90% of the stream")
             if r["incomplete"]:
                 flags.append(f"{name}: {r['incomplete']} segments not complete")
-        print(f"{row['cameras']:7d} | uniq hearth {fmt(h['uniq_mib'], '.1f')} ffmpeg "
-              f"{fmt(f['uniq_mib'], '.1f')} | rec hearth {h['mbps_per_cam']:.2f} ffmpeg "
-              f"{f['mbps_per_cam']:.2f} | files {h['files']}/{f['files']} | fakecam "
-              f"{h['fakecam_pct']:.0f}/{f['fakecam_pct']:.0f} | system {h['system_pct']:.0f}/"
-              f"{f['system_pct']:.0f} | order {'>'.join(row['order'])}"
-              + ("  !! " + "; ".join(flags) if flags else ""))
+            parts.append(f"{name}: uniq {fmt(r['uniq_mib'], '.1f')} rec {r['mbps_per_cam']:.2f} "
+                         f"files {r['files']} fakecam {r['fakecam_pct']:.0f} system "
+                         f"{r['system_pct']:.0f}")
+        print(f"{row['cameras']:7d} r{row['rep']} | " + " | ".join(parts)
+              + f" | order {'>'.join(row['order'])}" + ("  !! " + "; ".join(flags) if flags else ""))
     print()
-    cpu_ok = all(r["hearth"]["cpu_pct"] <= 0.75 * r["ffmpeg"]["cpu_pct"] for r in results)
-    mem16 = [r for r in results if r["cameras"] == 16]
-    mem_ok = mem16 and all(r["hearth"]["pss_mib"] <= 0.25 * r["ffmpeg"]["pss_mib"] for r in mem16)
-    print(f"goal CPU <= 0.75x ffmpeg per stream: {'met' if cpu_ok else 'NOT met'}")
-    print(f"goal PSS at 16 cameras <= 0.25x ffmpeg: "
-          f"{'not measured (no 16-camera point)' if not mem16 else 'met' if mem_ok else 'NOT met'}")
+    print("one worker's PSS by kind of mapping (the median worker; MiB): heap | other anonymous | "
+          "stack | libraries and other files | rest; largest libraries")
+    for row in results:
+        for name in row["order"]:
+            r = row[name]
+            kinds = r["worker_kinds"]
+            if not kinds:
+                continue
+            libs = ", ".join(f"{b} {kib / 1024:.1f}" for b, kib in r["worker_libs"])
+            print(f"{row['cameras']:7d} r{row['rep']} {name:16s} {r['worker_pss_mib']:6.1f} = "
+                  f"heap {kinds['heap'] / 1024:.1f} | anon {kinds['anon'] / 1024:.1f} | stack "
+                  f"{kinds['stack'] / 1024:.1f} | files {kinds['libs'] / 1024:.1f} | rest "
+                  f"{kinds['other'] / 1024:.1f}; {libs}")
+    print()
+    if "record" in modes:
+        cpu_ok = all(r["hearth-record"]["cpu_pct"] <= 0.75 * r["ffmpeg"]["cpu_pct"]
+                     for r in results)
+        mem16 = [r for r in results if r["cameras"] == 16]
+        mem_ok = mem16 and all(r["hearth-record"]["pss_mib"] <= 0.35 * r["ffmpeg"]["pss_mib"]
+                               for r in mem16)
+        print(f"goal recording-only CPU <= 0.75x ffmpeg: {'met' if cpu_ok else 'NOT met'}")
+        print(f"goal recording-only PSS at 16 cameras <= 0.35x ffmpeg: "
+              f"{'not measured (no 16-camera point)' if not mem16 else 'met' if mem_ok else 'NOT met'}")
+    if "defaults" in modes:
+        mem16 = [r for r in results if r["cameras"] == 16]
+        ok = mem16 and all(r["hearth-defaults"]["pss_mib"] <= r["ffmpeg"]["pss_mib"] for r in mem16)
+        print(f"goal defaults PSS at 16 cameras <= ffmpeg's recording-only PSS: "
+              f"{'not measured (no 16-camera point)' if not mem16 else 'met' if ok else 'NOT met'}")
 
 
 if __name__ == "__main__":

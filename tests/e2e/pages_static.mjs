@@ -19,7 +19,8 @@ fs.mkdirSync(artifacts, { recursive: true });
 // Without E2E_BASE_URL (run_e2e.py --static sets it to the real lighttpd), a local server
 // stands in for the front with the CSP and MIME types of packaging/lighttpd.conf.in.
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
-                '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
+                '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml',
+                '.webmanifest': 'application/manifest+json' };
 
 function frontCsp() {
   const conf = fs.readFileSync(path.resolve(here, '..', '..', 'packaging', 'lighttpd.conf.in'), 'utf8');

@@ -29,6 +29,7 @@ const CAM2_SEG = env('E2E_CAM2_SEGMENT');
 const FPS = Number(env('E2E_FPS'));
 const CLIP_FRAMES = Number(env('E2E_CLIP_FRAMES'));   // fakecam's counter wraps at this
 const REVOKE_LIMIT_MS = 1000;
+const RECOVER_LIMIT_MS = 90000;   // backoff cap 30 s + the worker's own reconnect + the first GOP
 
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 const art = (name) => path.join(ARTIFACTS, name);
@@ -113,6 +114,7 @@ function checkRefused(r, what, statuses = [403, 404]) {
 const liveState = (page, sel = 'figure.camera video') => page.evaluate((s) => {
   const v = document.querySelector(s);
   return v && { state: v.dataset.liveState, t: v.currentTime, bytes: Number(v.dataset.liveBytes || 0),
+                connects: Number(v.dataset.liveConnects || 0),
                 endedMs: Number(v.dataset.liveEndedMs || 0), lastDataMs: Number(v.dataset.liveLastDataMs || 0),
                 caption: v.parentElement.querySelector('.live-state').textContent };
 }, sel);
@@ -212,6 +214,29 @@ try {
   check(advanced >= 0.3 * FPS * gapS, `frame counter ${g1.counter} -> ${g2.counter}: ${advanced} frames in ${gapS.toFixed(2)} s`);
   await page.screenshot({ path: art('2-live.png'), fullPage: true });
 
+  // 2b. a browser with ManagedMediaSource but no MediaSource (Safari on iPhone, iOS 17.1+),
+  // emulated: Chromium's MediaSource renamed before the page's scripts run.
+  {
+    const mms = await page.context().newPage();
+    watchPage(mms, problems, allowed);
+    await mms.addInitScript(() => {
+      window.ManagedMediaSource = window.MediaSource;
+      delete window.MediaSource;
+    });
+    await mms.goto(`${ORIGIN}/index.html`);
+    await mms.waitForFunction(() => document.querySelector('figure.camera video')?.dataset.liveState === 'playing',
+                              null, { timeout: 30000 }).catch(() => {});
+    const m1 = await liveState(mms);
+    const kind = await mms.evaluate(() => [typeof window.MediaSource,
+                                          document.querySelector('figure.camera video').dataset.liveMse]);
+    await sleep(2000);
+    const m2 = await liveState(mms);
+    check(kind[0] === 'undefined' && kind[1] === 'managed', `ManagedMediaSource emulation: ${kind}`);
+    check(m2.state === 'playing' && m2.t - m1.t > 1.0, `live with ManagedMediaSource only: ${JSON.stringify(m2)}`);
+    log(`ManagedMediaSource only: live, currentTime ${m1.t.toFixed(2)} -> ${m2.t.toFixed(2)} s in 2 s`);
+    await mms.close();
+  }
+
   // 3. no trace of cam2
   expectRefusals = true;
   const list = JSON.parse((await probe(page, '/api/v1/cameras')).text);
@@ -265,6 +290,90 @@ try {
   await page.screenshot({ path: art('3-playback-phone.png'), fullPage: true });
   await page.setViewportSize({ width: 1100, height: 900 });
 
+  // 4b. the live view comes back by itself, without a click: after the camera drops for 8 s,
+  // after a daemon restart, and after the browser was offline for 5 s.
+  await page.goto(`${ORIGIN}/index.html`);
+  await page.waitForFunction(() => document.querySelector('figure.camera video')?.dataset.liveState === 'playing',
+                             null, { timeout: 30000 });
+  const ask = async (command) => {
+    console.log(command);
+    const reply = await nextLine(60000);
+    check(reply.startsWith('DONE'), `the driver answered "${reply}" to ${command}`);
+  };
+  // Playing again on a connection newer than @connects (or any, with @connects -1), with
+  // bytes arriving and the picture advancing.
+  const recovered = async (what, since, connects) => {
+    const before = await liveState(page);
+    await page.waitForFunction((c) => {
+      const v = document.querySelector('figure.camera video');
+      return v.dataset.liveState === 'playing' && Number(v.dataset.liveConnects) > c &&
+             Date.now() - Number(v.dataset.liveLastDataMs || 0) < 2000;
+    }, connects, { timeout: RECOVER_LIMIT_MS, polling: 100 }).catch(() => {});
+    const back = await liveState(page);
+    check(back.state === 'playing', `${what}: the live view did not come back within ` +
+          `${RECOVER_LIMIT_MS / 1000} s (${JSON.stringify(back)})`);
+    await sleep(2000);
+    const later = await liveState(page);
+    check(later.t > back.t && later.bytes > back.bytes, `${what}: live view back but not advancing`);
+    check(!(await page.locator('figure.camera button.reconnect').isVisible()),
+          `${what}: "Reconnect" still offered while live`);
+    log(`${what}: live again ${((Date.now() - since) / 1000).toFixed(1)} s after the cause ended ` +
+        `(connections so far: ${later.connects}; page said "${before.caption}" meanwhile)`);
+    return later;
+  };
+  const connects0 = (await liveState(page)).connects;
+  await ask('E2E-DROP');
+  await page.waitForFunction(() => document.querySelector('figure.camera video').dataset.liveState !== 'playing',
+                             null, { timeout: 30000, polling: 100 }).catch(() => {});
+  const down = await liveState(page);
+  check(down.state === 'retrying', `camera down: the live view says "${down.state}" / "${down.caption}"`);
+  await page.screenshot({ path: art('4b-retrying.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: art('4b-retrying-phone.png'), fullPage: true });
+  await page.setViewportSize({ width: 1100, height: 900 });
+  await sleep(8000);
+  await ask('E2E-RESTORE');
+  await recovered('camera drop', Date.now(), connects0);
+  const connects1 = (await liveState(page)).connects;
+  await ask('E2E-RESTART');
+  await recovered('daemon restart', Date.now(), connects1);
+  // Offline: whether Chromium's emulation cuts the running stream is its business; the tile
+  // must be live again once the browser is back online.
+  const connects2 = (await liveState(page)).connects;
+  await page.context().setOffline(true);
+  await sleep(5000);
+  await page.context().setOffline(false);
+  await recovered('browser offline for 5 s', Date.now(), -1);
+  const after4b = await liveState(page);
+  log(`browser offline: ${after4b.connects - connects2} reconnection(s)`);
+  const g4 = await grabFrame(page, 'figure.camera video', 'live-frame-recovered.jpg');
+  check(JSON.stringify(g4.codes) === JSON.stringify([CAM1_CODE]), `recovered live view shows ID codes ${g4.codes}`);
+
+  // 4c. the installable app: the manifest, and a service worker whose cache holds the static
+  // pages and nothing from /api/ (no cache holds a frame), after live view and playback.
+  const app = await page.evaluate(async () => {
+    const reg = await Promise.race([navigator.serviceWorker.ready,
+                                    new Promise((r) => setTimeout(() => r(null), 15000))]);
+    if (!reg) return { registered: false };
+    const cached = [];
+    for (const name of await caches.keys()) {
+      const c = await caches.open(name);
+      for (const r of await c.keys()) cached.push(new URL(r.url).pathname);
+    }
+    const m = await fetch('/manifest.webmanifest');
+    return { scope: new URL(reg.scope).pathname, active: !!reg.active, cached,
+             controlled: !!navigator.serviceWorker.controller,
+             manifestType: m.headers.get('Content-Type'), manifest: await m.json() };
+  });
+  check(app.active && app.scope === '/', `service worker: ${JSON.stringify(app)}`);
+  check(app.controlled, 'the page is not controlled by the service worker');
+  check(app.cached.includes('/index.html') && app.cached.includes('/js/live.js'),
+        `the service worker cached no pages: ${app.cached}`);
+  check(app.cached.every((p) => !p.startsWith('/api/')), `an API answer in the cache: ${app.cached}`);
+  check(/^application\/manifest\+json/.test(app.manifestType) && app.manifest.start_url === '/index.html',
+        `manifest: ${app.manifestType} ${JSON.stringify(app.manifest)}`);
+  log(`app: service worker active on ${app.scope}, ${app.cached.length} cached paths, none under /api/`);
+
   // 5. revoke while watching live
   await page.goto(`${ORIGIN}/index.html`);
   await page.waitForFunction(() => document.querySelector('figure.camera video')?.dataset.liveState === 'playing',
@@ -290,8 +399,16 @@ try {
   await sleep(1500);
   const later = await liveState(page);
   check(later.bytes === after.bytes, `live bytes kept arriving after the stream ended (${after.bytes} -> ${later.bytes})`);
-  check(after.state === 'ended' && /stream ended/.test(after.caption), `live view state "${after.state}" / "${after.caption}"`);
-  check(await page.locator('figure.camera button.reconnect').isVisible(), '"Reconnect" not offered after the end');
+  // The player tries again once, is refused (the login with the revoked key fails) and stops
+  // for good, saying why.
+  await page.waitForFunction(() => document.querySelector('figure.camera video').dataset.liveState === 'error',
+                             null, { timeout: 15000, polling: 50 }).catch(() => {});
+  const final = await liveState(page);
+  check(final.state === 'error' && /refused|revoked/i.test(final.caption),
+        `live view after the revoke: "${final.state}" / "${final.caption}"`);
+  check(final.bytes === 0 || final.lastDataMs === after.lastDataMs,
+        `live bytes arrived after the revoke (${JSON.stringify(final)})`);
+  check(await page.locator('figure.camera button.reconnect').isVisible(), '"Reconnect" not offered after the refusal');
   await page.screenshot({ path: art('4-revoked-live.png'), fullPage: true });
   check(silence <= REVOKE_LIMIT_MS, `live view stopped ${silence.toFixed(0)} ms after the revoke (limit ${REVOKE_LIMIT_MS} ms)`);
 

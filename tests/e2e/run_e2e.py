@@ -5,7 +5,9 @@ code with the real CLI, and runs a Playwright script (node, Debian's chromium, h
 it. The script asks for the revocation on stdout ("E2E-REVOKE"); this driver runs
 `nvr devices revoke e2e` and answers with the wall-clock times around it.
 
-    run_e2e.py            pair, live view, no trace of cam2, playback, revoke (pair_live_revoke.mjs)
+    run_e2e.py            pair, live view, no trace of cam2, playback, the live view recovering
+                          by itself (camera drop, daemon restart, offline), revoke
+                          (pair_live_revoke.mjs)
     run_e2e.py --static   the pages behind the real lighttpd with no daemon (pages_static.mjs)
 
 playwright-core is installed from the npm registry with `npm ci` (tests/e2e/package-lock.json)
@@ -33,7 +35,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FIRST_CODE = 201                # cam<i> shows ID code 200 + i: never equal to a catalog id
 CAMERAS = 3                     # cam1 allowed, cam2 and cam3 not
 URL_RE = re.compile(r"(https://\S+/pair\.html#code=[0-9A-Za-z-]+)")
-NODE_TIMEOUT_S = 240
+NODE_TIMEOUT_S = 420
 
 
 def need_tools():
@@ -99,6 +101,22 @@ def run_node(script, env, on_line=None):
             p.wait()
 
 
+def trusting_home(cert, where):
+    """A HOME for Chromium whose NSS database trusts @cert (the box's self-signed certificate),
+    as a household's browser does once the certificate is installed: without that trust
+    Chromium registers no service worker (whatever the page's "proceed anyway"). Needs certutil
+    (Debian's libnss3-tools)."""
+    check(shutil.which("certutil"), "certutil is missing (packaging/install-deps.sh installs it)")
+    home = os.path.join(where, "chromium-home")
+    db = os.path.join(home, ".pki", "nssdb")
+    os.makedirs(db, exist_ok=True)
+    subprocess.run(["certutil", "-d", f"sql:{db}", "-N", "--empty-password"], check=True,
+                   capture_output=True)
+    subprocess.run(["certutil", "-d", f"sql:{db}", "-A", "-n", "hearth-e2e", "-t", "P,,",
+                    "-i", cert], check=True, capture_output=True)
+    return home
+
+
 def base_env(node_dir, artifacts):
     env = dict(os.environ)
     # Chromium uses GLib: meson's G_DEBUG=fatal-criticals is for our programs, not for it. (The
@@ -119,6 +137,7 @@ def static_test():
                               workdir=os.path.join(h.dir, "front")) as front:
         env = base_env(node_dir, artifacts)
         env["E2E_BASE_URL"] = front.origin
+        env["HOME"] = trusting_home(front.cert, h.dir)
         status = run_node("pages_static.mjs", env)
         check(status == 0, f"pages_static.mjs failed ({status}); artifacts in {artifacts}")
     log(f"artifacts: {artifacts}")
@@ -180,6 +199,7 @@ def e2e_test():
                   "`nvr pair` did not print the certificate's fingerprint")
 
             env = base_env(node_dir, artifacts)
+            env["HOME"] = trusting_home(front.cert, h.dir)
             env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_IDREAD=IDREAD,
                        E2E_EXPIRED_URL=expired_url.group(1),
                        E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
@@ -189,16 +209,35 @@ def e2e_test():
                        E2E_FPS=str(loop["fps"]), E2E_CLIP_FRAMES=str(loop["clip_frames"]))
             revoked = []
 
+            def answer(p, text):
+                p.stdin.write(text + "\n")
+                p.stdin.flush()
+
             def on_line(line, p):
-                if line.strip() != "E2E-REVOKE":
+                # The live view's recovery (pair_live_revoke.mjs step 4b): cam1 drops and comes
+                # back, the daemon restarts.
+                command = line.strip()
+                if command == "E2E-DROP":
+                    h.fakecam_control("drop 1")
+                    return answer(p, "DONE")
+                if command == "E2E-RESTORE":
+                    h.fakecam_control("restore 1")
+                    return answer(p, "DONE")
+                if command == "E2E-RESTART":
+                    t0 = time.time()
+                    h.stop_daemon()
+                    h.start_daemon()
+                    h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
+                    log(f"daemon restarted in {(time.time() - t0) * 1000:.0f} ms")
+                    return answer(p, "DONE")
+                if command != "E2E-REVOKE":
                     return
                 t0 = time.time()
                 h.nvr("devices", "revoke", "e2e")
                 t1 = time.time()
                 revoked.append((t0, t1))
                 log(f"revoked e2e: `nvr devices revoke e2e` took {(t1 - t0) * 1000:.0f} ms")
-                p.stdin.write(f"REVOKED {t0 * 1000:.1f} {t1 * 1000:.1f}\n")
-                p.stdin.flush()
+                answer(p, f"REVOKED {t0 * 1000:.1f} {t1 * 1000:.1f}")
 
             status = run_node("pair_live_revoke.mjs", env, on_line)
             check(status == 0, f"pair_live_revoke.mjs failed ({status}); artifacts in {artifacts}")

@@ -2,8 +2,11 @@
 // fragments from a keyframe; X-Hearth-Codec names the codec). Bytes are appended in order from a
 // bounded queue (reading pauses while it is full, so the daemon drops whole fragments for us,
 // never the browser mid-fragment); the buffer is trimmed to a few seconds behind the playhead and
-// the playhead is kept near the live edge. When the stream ends the player stops and says so;
-// it does not reconnect by itself.
+// the playhead is kept near the live edge. When the stream ends, stalls or cannot be reached,
+// the player reconnects by itself with exponential backoff and full jitter (1 s doubling to 30
+// s; a 503's Retry-After is honoured), at once when the browser comes back online or the page
+// becomes visible again (a laptop waking up). It stops for good only when retrying cannot help:
+// the browser was refused (401 after a login attempt, 403, 404), or cannot play the stream.
 
 import { apiFetch, errorReason, describeError, ApiError } from './api.js';
 import { decimalId, liveMimeType } from './proto.js';
@@ -14,8 +17,29 @@ const KEEP_BEHIND_S = 6;                   // buffered media kept behind the pla
 const TRIM_SLACK_S = 4;                    // trim only when this much more has piled up
 const MAX_LATENCY_S = 2.5;                 // further behind the live edge than this: jump
 const EDGE_MARGIN_S = 0.3;                 // where a jump lands, before the buffered end
+const RETRY_FIRST_MS = 1000;               // first reconnect delay (before jitter)
+const RETRY_MAX_MS = 30000;                // the delay doubles up to this
+const STEADY_MS = 10000;                   // playing this long resets the backoff
+const STALL_MS = 10000;                    // no bytes for this long while playing: reconnect
+const CONNECT_MAX_MS = 30000;              // no picture this long after connecting: reconnect
+const WATCH_MS = 2000;                     // how often the stall watch looks
 
-// States reported to onState: 'connecting', 'playing', 'ended', 'error'.
+// The Media Source Extensions class this browser has: MediaSource, or ManagedMediaSource where
+// only that exists (Safari on iPhone, iOS 17.1+); null for neither.
+function mediaSourceClass() {
+  if (typeof window.MediaSource === 'function') return window.MediaSource;
+  if (typeof window.ManagedMediaSource === 'function') return window.ManagedMediaSource;
+  return null;
+}
+
+// A refusal that retrying cannot change (a revoked or unpaired browser, a camera not shared).
+function permanent(status) {
+  return status === 401 || status === 403 || status === 404;
+}
+
+// States reported to onState: 'connecting', 'playing', 'retrying' (waiting to reconnect; the
+// message says why and when), 'ended' (the page stopped it), 'error' (given up: the message says
+// why; the "Reconnect" button starts again).
 export class LivePlayer {
   // @video: a <video> element (muted, playsinline). @onState(state, message) updates the UI.
   constructor(video, cameraId, onState = () => {}) {
@@ -27,39 +51,100 @@ export class LivePlayer {
     this.sourceBuffer = null;
     this.queue = [];
     this.queuedBytes = 0;
-    this.streamDone = false;
     this.stopped = true;
     this.waiters = [];
+    this.attempt = 0;              // reconnects since the stream last played steadily
+    this.retryTimer = null;
+    this.watchTimer = null;
+    this.stateSinceMs = 0;
+    this.connects = 0;
+    this.onWake = () => this.wakeUp();
     // Observable by tests through data- attributes (no URLs, nothing secret).
     this.stats = { bytes: 0, appended: 0, lastDataMs: 0, endedMs: 0 };
   }
 
   setState(state, message) {
     this.state = state;
+    this.stateSinceMs = Date.now();
     this.video.dataset.liveState = state;
-    if (state === 'ended' || state === 'error') {
+    if (state === 'retrying' || state === 'ended' || state === 'error') {
       this.stats.endedMs = Date.now();
       this.video.dataset.liveEndedMs = String(this.stats.endedMs);
     }
     this.onState(state, message);
   }
 
-  async start() {
+  // Starts (or restarts at once, e.g. from the "Reconnect" button) with a fresh backoff.
+  start() {
     this.stop();
+    this.attempt = 0;
+    window.addEventListener('online', this.onWake);
+    document.addEventListener('visibilitychange', this.onWake);
+    this.watchTimer = setInterval(() => this.watch(), WATCH_MS);
+    return this.connect();
+  }
+
+  // Back online, or the page visible again: a waiting reconnect happens now.
+  wakeUp() {
+    if (document.visibilityState === 'hidden' || this.retryTimer === null) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.connect();
+  }
+
+  // The stall watch: a stream that stopped bringing bytes (the camera or the daemon went away
+  // without closing, or the machine slept) is reconnected.
+  watch() {
+    const now = Date.now();
+    if (this.state === 'playing' && now - this.stats.lastDataMs > STALL_MS) {
+      this.retry('no video for a while');
+    } else if (this.state === 'connecting' && now - this.stateSinceMs > CONNECT_MAX_MS) {
+      this.retry('no picture yet');
+    } else if (this.state === 'playing' && now - this.stateSinceMs > STEADY_MS) {
+      this.attempt = 0;
+    }
+  }
+
+  // Ends this connection and schedules the next one.
+  retry(why, minDelayMs = 0) {
+    if (this.retryTimer !== null) return;
+    this.stopInternal();
+    const cap = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(this.attempt, 10));
+    const delay = Math.max(minDelayMs, Math.round(cap * (0.5 + 0.5 * Math.random())));
+    this.attempt++;
+    this.setState('retrying', `${why}; reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  // Gives up until the page starts the player again.
+  giveUp(message) {
+    this.stopTimers();
+    this.stopInternal();
+    this.setState('error', message);
+  }
+
+  async connect() {
+    this.stopInternal();
     this.stopped = false;
-    this.streamDone = false;
+    this.connects++;
+    this.video.dataset.liveConnects = String(this.connects);
     this.queue = [];
     this.queuedBytes = 0;
     this.stats = { bytes: 0, appended: 0, lastDataMs: 0, endedMs: 0 };
     delete this.video.dataset.liveEndedMs;
     if (this.cameraId === null) {
-      this.setState('error', 'bad camera id');
+      this.giveUp('bad camera id');
       return;
     }
-    if (typeof MediaSource === 'undefined') {
-      this.setState('error', 'This browser cannot play live video (no Media Source Extensions).');
+    const MSE = mediaSourceClass();
+    if (MSE === null) {
+      this.giveUp('This browser cannot play live video (no Media Source Extensions).');
       return;
     }
+    this.video.dataset.liveMse = MSE === window.MediaSource ? 'mse' : 'managed';
     this.setState('connecting', 'connecting…');
     const abort = new AbortController();
     this.abort = abort;
@@ -67,7 +152,9 @@ export class LivePlayer {
     try {
       res = await apiFetch(`cameras/${this.cameraId}/live`, { signal: abort.signal });
     } catch (e) {
-      if (!this.stopped) this.setState('error', e instanceof ApiError ? describeError(e) : 'could not connect');
+      if (this.stopped || abort.signal.aborted) return;
+      if (e instanceof ApiError && permanent(e.status)) this.giveUp(describeError(e));
+      else this.retry(e instanceof ApiError ? describeError(e) : 'could not connect');
       return;
     }
     if (this.stopped || abort.signal.aborted) {
@@ -75,29 +162,39 @@ export class LivePlayer {
       return;
     }
     if (!res.ok) {
-      this.setState('error', describeError(new ApiError(res.status, await errorReason(res))));
+      const err = new ApiError(res.status, await errorReason(res));
+      if (this.stopped || abort.signal.aborted) return;
+      if (permanent(res.status)) {
+        this.giveUp(describeError(err));
+      } else {
+        const after = Number(res.headers.get('Retry-After'));
+        this.retry(describeError(err), Number.isFinite(after) && after > 0 ? after * 1000 : 0);
+      }
       return;
     }
     const mime = liveMimeType(res.headers.get('X-Hearth-Codec'));
-    if (mime === null || !MediaSource.isTypeSupported(mime)) {
+    if (mime === null || !MSE.isTypeSupported(mime)) {
       res.body.cancel().catch(() => {});
-      this.setState('error', mime === null ? 'The camera stream names no codec.'
-                                           : 'This browser cannot play this camera\'s codec live.');
+      this.giveUp(mime === null ? 'The camera stream names no codec.'
+                                : 'This browser cannot play this camera\'s codec live.');
       return;
     }
     try {
-      await this.openMediaSource(mime);
+      await this.openMediaSource(MSE, mime);
     } catch {
       res.body.cancel().catch(() => {});
-      if (!this.stopped) this.setState('error', 'could not start the video player');
+      if (!this.stopped) this.retry('could not start the video player');
       return;
     }
     await this.readLoop(res.body.getReader());
   }
 
-  openMediaSource(mime) {
+  openMediaSource(MSE, mime) {
     return new Promise((resolve, reject) => {
-      const ms = new MediaSource();
+      const ms = new MSE();
+      // ManagedMediaSource plays only with remote playback (AirPlay) off or given another source;
+      // a live stream has none. Harmless for MediaSource.
+      this.video.disableRemotePlayback = true;
       this.mediaSource = ms;
       const url = URL.createObjectURL(ms);
       ms.addEventListener('sourceopen', () => {
@@ -135,9 +232,7 @@ export class LivePlayer {
     }
     reader.cancel().catch(() => {});
     if (this.stopped) return;
-    this.streamDone = true;
-    this.setState('ended', 'stream ended');
-    this.pump();
+    this.retry('stream ended');
   }
 
   drained() {
@@ -158,9 +253,6 @@ export class LivePlayer {
     if (this.trim()) return;
     if (this.queue.length === 0) {
       this.wake();
-      if (this.streamDone) {
-        try { ms.endOfStream(); } catch { /* already ended */ }
-      }
       return;
     }
     const chunk = this.takeChunk();
@@ -228,13 +320,12 @@ export class LivePlayer {
     if (v.currentTime < start || end - v.currentTime > MAX_LATENCY_S)
       v.currentTime = Math.max(start, end - EDGE_MARGIN_S);
     if (this.state === 'connecting') this.setState('playing', 'live');
-    if (v.paused && !this.streamDone) v.play().catch(() => {});
+    if (v.paused) v.play().catch(() => {});
   }
 
   fail(message) {
     if (this.stopped) return;
-    this.stopInternal();
-    this.setState('error', message);
+    this.retry(message);
   }
 
   stopInternal() {
@@ -252,8 +343,19 @@ export class LivePlayer {
     this.mediaSource = null;
   }
 
-  // Stops reading and releases the player; no state change is reported.
+  stopTimers() {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.watchTimer !== null) clearInterval(this.watchTimer);
+    this.watchTimer = null;
+    window.removeEventListener('online', this.onWake);
+    document.removeEventListener('visibilitychange', this.onWake);
+  }
+
+  // Stops reading, reconnecting and watching, and releases the player; no state change is
+  // reported.
   stop() {
+    this.stopTimers();
     if (this.stopped) return;
     this.stopInternal();
     this.video.removeAttribute('src');

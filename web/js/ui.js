@@ -65,7 +65,8 @@ export function pausedNotice(camera) {
 }
 
 // A live view: figure with a muted inline <video> and a caption: @title, @detail, the stream
-// state, a "Reconnect" button shown once the stream has ended, and whether recording is paused.
+// state, a "Reconnect" button shown while the stream is not playing, and whether recording is
+// paused.
 export function liveFigure(camera, title, detail = '') {
   const video = el('video', { muted: true, playsinline: true, autoplay: true, class: 'live',
                                'aria-label': `Live view of ${camera.name}` });
@@ -85,7 +86,8 @@ export function attachPlayer(PlayerClass, parts, cameraId) {
   const player = new PlayerClass(parts.video, cameraId, (state, message) => {
     parts.state.textContent = message;
     parts.state.dataset.state = state;
-    parts.reconnect.hidden = !(state === 'ended' || state === 'error');
+    // Offered while it waits to reconnect too: "now" instead of after the backoff.
+    parts.reconnect.hidden = !(state === 'retrying' || state === 'ended' || state === 'error');
   });
   parts.reconnect.addEventListener('click', () => { player.start(); });
   player.start();
