@@ -35,6 +35,23 @@ def check(cond, message):
         raise Failure(message)
 
 
+class Problems:
+    """Checks that let a test go on after a failure: expect() logs and keeps each problem,
+    check_none() fails with all of them at the end."""
+
+    def __init__(self):
+        self.found = []
+
+    def expect(self, cond, message):
+        if not cond:
+            log(f"PROBLEM: {message}")
+            self.found.append(message)
+        return cond
+
+    def check_none(self):
+        check(not self.found, f"{len(self.found)} problem(s): " + "; ".join(self.found))
+
+
 class _ClosingConnection(sqlite3.Connection):
     """sqlite3's own context manager only commits or rolls back; this one also closes."""
 

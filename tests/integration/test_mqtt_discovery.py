@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 
-from harness import NVR, Harness, check, log, run
+from harness import NVR, Harness, Problems, check, log, run
 from mqttbroker import Broker, free_port
 
 ORIGIN = "https://nvr.example:8443"
@@ -20,13 +20,8 @@ ORIGIN = "https://nvr.example:8443"
 
 def test():
     port = free_port()
-    problems = []
-
-    def expect(cond, message):
-        if not cond:
-            log(f"PROBLEM: {message}")
-            problems.append(message)
-        return cond
+    problems = Problems()
+    expect = problems.expect
 
     with Harness("mqtt-discovery") as h:
         base = open(h.conf).read()
@@ -105,7 +100,7 @@ def test():
             check(h.stop_daemon() == 0, "daemon did not stop cleanly")
         finally:
             broker.stop()
-        check(not problems, f"{len(problems)} problem(s): " + "; ".join(problems))
+        problems.check_none()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import os
 import signal
 import time
 
-from harness import Harness, check, log, run
+from harness import Harness, Problems, check, log, run
 from mqttbroker import Broker, free_port
 
 FMT = "%U %r %t %p"      # arrival time (s, ns), retain flag, topic, payload
@@ -64,13 +64,8 @@ def stop_lines(h):
 def test():
     port = free_port()
     conf = f"[mqtt]\nhost = 127.0.0.1\nport = {port}\nkeepalive_seconds = 5\n"
-    problems = []
-
-    def expect(cond, message):
-        if not cond:
-            log(f"PROBLEM: {message}")
-            problems.append(message)
-        return cond
+    problems = Problems()
+    expect = problems.expect
 
     with Harness("mqtt-stop", segment_seconds=10, backoff_initial_ms=500, backoff_max_ms=2000,
                  extra_config=conf) as h:
@@ -220,7 +215,7 @@ def test():
             expect(exit_s <= 3.0, f"exit took {exit_s:.2f} s with the broker hung")
         finally:
             broker.stop()
-        check(not problems, f"{len(problems)} problem(s): " + "; ".join(problems))
+        problems.check_none()
 
 
 if __name__ == "__main__":
