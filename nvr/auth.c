@@ -155,6 +155,7 @@ nvr_auth_verify (const guint8 pk[NVR_AUTH_KEY_BYTES], const guint8 sig[NVR_AUTH_
 typedef struct {
   char *nonce;             /* b64, the table's key */
   NvrNoncePurpose purpose;
+  guint tag;               /* the issuer's note, returned by take (login: who paid the begin) */
   char *subject;
   gint64 expires_us;
   GList *link;             /* in NvrAuthNonces.order */
@@ -203,6 +204,14 @@ char *
 nvr_auth_nonces_issue (NvrAuthNonces *n, const guint8 random[NVR_AUTH_NONCE_BYTES],
                        NvrNoncePurpose purpose, const char *subject, gint64 now_us)
 {
+  return nvr_auth_nonces_issue_tagged (n, random, purpose, subject, 0, now_us);
+}
+
+char *
+nvr_auth_nonces_issue_tagged (NvrAuthNonces *n, const guint8 random[NVR_AUTH_NONCE_BYTES],
+                              NvrNoncePurpose purpose, const char *subject, guint tag,
+                              gint64 now_us)
+{
   /* Issue order is expiry order: drop the expired from the head, then the oldest past the max. */
   while (!g_queue_is_empty (&n->order)) {
     Nonce *head = g_queue_peek_head (&n->order);
@@ -214,6 +223,7 @@ nvr_auth_nonces_issue (NvrAuthNonces *n, const guint8 random[NVR_AUTH_NONCE_BYTE
   e->nonce = nvr_auth_b64_encode (random, NVR_AUTH_NONCE_BYTES);
   e->purpose = purpose;
   e->subject = g_strdup (subject ? subject : "");
+  e->tag = tag;
   e->expires_us = now_us + NVR_AUTH_NONCE_TTL_US;
   Nonce *old = g_hash_table_lookup (n->by_nonce, e->nonce);
   if (old != NULL)
@@ -228,11 +238,20 @@ gboolean
 nvr_auth_nonces_take (NvrAuthNonces *n, const char *nonce_b64, NvrNoncePurpose purpose,
                       const char *subject, gint64 now_us)
 {
+  return nvr_auth_nonces_take_tagged (n, nonce_b64, purpose, subject, now_us, NULL);
+}
+
+gboolean
+nvr_auth_nonces_take_tagged (NvrAuthNonces *n, const char *nonce_b64, NvrNoncePurpose purpose,
+                             const char *subject, gint64 now_us, guint *out_tag)
+{
   if (nonce_b64 == NULL)
     return FALSE;
   Nonce *e = g_hash_table_lookup (n->by_nonce, nonce_b64);
   if (e == NULL)
     return FALSE;
+  if (out_tag != NULL)
+    *out_tag = e->tag;
   gboolean ok = e->purpose == purpose && g_strcmp0 (e->subject, subject ? subject : "") == 0 &&
                 now_us < e->expires_us;
   nonce_remove (n, e);
@@ -332,9 +351,8 @@ nvr_auth_limiter_free (NvrAuthLimiter *l)
 
 /* The client's bucket, made (full) if new, and marked most recently seen. */
 static NvrAuthBucket *
-limiter_bucket (NvrAuthLimiter *l, const char *client)
+limiter_bucket (NvrAuthLimiter *l, const char *key)
 {
-  const char *key = client ? client : "";
   LimiterEntry *e = g_hash_table_lookup (l->by_client, key);
   if (e != NULL) {
     g_queue_unlink (&l->order, e->link);
@@ -356,7 +374,7 @@ limiter_bucket (NvrAuthLimiter *l, const char *client)
 gboolean
 nvr_auth_limiter_allows (NvrAuthLimiter *l, const char *client, gboolean shared, gint64 now_us)
 {
-  if (!nvr_auth_bucket_has (limiter_bucket (l, client), l->per_client, now_us))
+  if (client != NULL && !nvr_auth_bucket_has (limiter_bucket (l, client), l->per_client, now_us))
     return FALSE;
   return !shared || nvr_auth_bucket_has (&l->global_bucket, l->global, now_us);
 }
@@ -364,7 +382,8 @@ nvr_auth_limiter_allows (NvrAuthLimiter *l, const char *client, gboolean shared,
 void
 nvr_auth_limiter_fail (NvrAuthLimiter *l, const char *client, gboolean shared, gint64 now_us)
 {
-  nvr_auth_bucket_charge (limiter_bucket (l, client), l->per_client, now_us);
+  if (client != NULL)
+    nvr_auth_bucket_charge (limiter_bucket (l, client), l->per_client, now_us);
   if (shared)
     nvr_auth_bucket_charge (&l->global_bucket, l->global, now_us);
 }
@@ -372,7 +391,8 @@ nvr_auth_limiter_fail (NvrAuthLimiter *l, const char *client, gboolean shared, g
 void
 nvr_auth_limiter_refund (NvrAuthLimiter *l, const char *client, gboolean shared, gint64 now_us)
 {
-  nvr_auth_bucket_refund (limiter_bucket (l, client), l->per_client, now_us);
+  if (client != NULL)
+    nvr_auth_bucket_refund (limiter_bucket (l, client), l->per_client, now_us);
   if (shared)
     nvr_auth_bucket_refund (&l->global_bucket, l->global, now_us);
 }

@@ -64,6 +64,13 @@ char *nvr_auth_nonces_issue (NvrAuthNonces *n, const guint8 random[NVR_AUTH_NONC
  * has not expired. */
 gboolean nvr_auth_nonces_take (NvrAuthNonces *n, const char *nonce_b64, NvrNoncePurpose purpose,
                                const char *subject, gint64 now_us);
+/* The same with a @tag the issuer chose, handed back by take (when the nonce existed). */
+char *nvr_auth_nonces_issue_tagged (NvrAuthNonces *n, const guint8 random[NVR_AUTH_NONCE_BYTES],
+                                    NvrNoncePurpose purpose, const char *subject, guint tag,
+                                    gint64 now_us);
+gboolean nvr_auth_nonces_take_tagged (NvrAuthNonces *n, const char *nonce_b64,
+                                      NvrNoncePurpose purpose, const char *subject,
+                                      gint64 now_us, guint *out_tag);
 
 /* ---- rate limits: token buckets that count failures (docs/design/auth.md "Rate limits") ---- */
 typedef struct {
@@ -79,6 +86,8 @@ typedef struct {
 #define NVR_AUTH_PAIR_GLOBAL ((NvrAuthRate) { 60, 60 })
 #define NVR_AUTH_LOGIN_PER_CLIENT ((NvrAuthRate) { 10, 10 })
 #define NVR_AUTH_LOGIN_GLOBAL ((NvrAuthRate) { 240, 240 })
+/* A paired key's own login budget, used only when its address is over its limit. */
+#define NVR_AUTH_LOGIN_PER_KEY ((NvrAuthRate) { 10, 10 })
 #define NVR_AUTH_LIMITER_CLIENTS_MAX 4096   /* remembered client addresses; least recent dropped */
 
 typedef struct {
@@ -105,7 +114,8 @@ typedef struct _NvrAuthLimiter NvrAuthLimiter;
 NvrAuthLimiter *nvr_auth_limiter_new (NvrAuthRate per_client, NvrAuthRate global);
 void nvr_auth_limiter_free (NvrAuthLimiter *l);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrAuthLimiter, nvr_auth_limiter_free)
-/* TRUE if @client (and the global ceiling, if @shared) may try now. */
+/* TRUE if @client (and the global ceiling, if @shared) may try now. In these three calls a
+ * NULL @client means the global ceiling alone. */
 gboolean nvr_auth_limiter_allows (NvrAuthLimiter *l, const char *client, gboolean shared,
                                   gint64 now_us);
 /* Counts one failure (or a provisional one: a begin not yet followed by a successful finish). */

@@ -18,7 +18,11 @@ struct _NvrPairing {
   NvrAuthNonces *nonces;
   NvrAuthLimiter *pair_limit;  /* pair/begin + pair/finish: every attempt is shared */
   NvrAuthLimiter *login_limit; /* login/begin + login/finish: shared only for paired keys */
+  NvrAuthLimiter *key_limit;   /* per paired public key: its logins when its address is over */
 };
+
+/* Which budget paid a login/begin (its nonce's tag): the finish that succeeds refunds it. */
+enum { PAID_BY_CLIENT = 1, PAID_BY_KEY = 2 };
 
 #define INVITE_NAME_MAX 64
 #define INVITE_CAMERAS_MAX 256
@@ -40,6 +44,7 @@ nvr_pairing_new (NvrCatalog *catalog, const NvrConfig *config)
   p->nonces = nvr_auth_nonces_new ();
   p->pair_limit = nvr_auth_limiter_new (NVR_AUTH_PAIR_PER_CLIENT, NVR_AUTH_PAIR_GLOBAL);
   p->login_limit = nvr_auth_limiter_new (NVR_AUTH_LOGIN_PER_CLIENT, NVR_AUTH_LOGIN_GLOBAL);
+  p->key_limit = nvr_auth_limiter_new (NVR_AUTH_LOGIN_PER_KEY, NVR_AUTH_LOGIN_GLOBAL);
   return p;
 }
 
@@ -51,6 +56,7 @@ nvr_pairing_free (NvrPairing *p)
   nvr_auth_nonces_free (p->nonces);
   nvr_auth_limiter_free (p->pair_limit);
   nvr_auth_limiter_free (p->login_limit);
+  nvr_auth_limiter_free (p->key_limit);
   g_free (p);
 }
 
@@ -354,10 +360,11 @@ guint
 nvr_pairing_login_begin (NvrPairing *p, const char *client, const char *public_key,
                          gint64 now_us, char **out_nonce, char **out_reason)
 {
-  if (!nvr_auth_limiter_allows (p->login_limit, client, FALSE, now_us))
-    return refuse (429, REASON_RATE, out_reason);
+  gboolean by_client = nvr_auth_limiter_allows (p->login_limit, client, FALSE, now_us);
   guint8 pk[NVR_AUTH_KEY_BYTES];
   if (!nvr_auth_b64_decode_exact (public_key, pk, sizeof pk)) {
+    if (!by_client)
+      return refuse (429, REASON_RATE, out_reason);
     nvr_auth_limiter_fail (p->login_limit, client, FALSE, now_us);
     return refuse (400, "public_key is not a 32-byte base64url value", out_reason);
   }
@@ -366,14 +373,27 @@ nvr_pairing_login_begin (NvrPairing *p, const char *client, const char *public_k
   if (error != NULL)
     return internal ("look up a device key", error, out_reason);
   gboolean known = dev != NULL;
-  if (known && !nvr_auth_limiter_allows (p->login_limit, client, TRUE, now_us))
+  /* Over its address's limit, a paired key may still try on its own budget: a flood from the
+   * device's own address (a shared NAT, another program on the phone) cannot lock it out. */
+  if (!by_client && !(known && nvr_auth_limiter_allows (p->key_limit, public_key, FALSE, now_us)))
     return refuse (429, REASON_RATE, out_reason);
-  nvr_auth_limiter_fail (p->login_limit, client, known, now_us);   /* provisional */
+  if (known && !nvr_auth_limiter_allows (p->login_limit, NULL, TRUE, now_us))
+    return refuse (429, REASON_RATE, out_reason);   /* the global ceiling */
+  /* Provisional: the finish that succeeds gives it back. */
+  if (by_client) {
+    nvr_auth_limiter_fail (p->login_limit, client, known, now_us);
+  } else {
+    nvr_auth_limiter_fail (p->key_limit, public_key, FALSE, now_us);
+    nvr_auth_limiter_fail (p->login_limit, NULL, TRUE, now_us);
+  }
   /* Known or not, a well-formed key gets a nonce: begin reveals nothing about devices. Only a
    * paired key's nonce is remembered; any other gets random bytes that no finish accepts, so
    * unknown keys fill nothing shared. */
   if (known) {
-    *out_nonce = new_nonce (p, NVR_NONCE_LOGIN, public_key, now_us);
+    guint8 random[NVR_AUTH_NONCE_BYTES];
+    randombytes_buf (random, sizeof random);
+    *out_nonce = nvr_auth_nonces_issue_tagged (p->nonces, random, NVR_NONCE_LOGIN, public_key,
+                                               by_client ? PAID_BY_CLIENT : PAID_BY_KEY, now_us);
   } else {
     guint8 random[NVR_AUTH_NONCE_BYTES];
     randombytes_buf (random, sizeof random);
@@ -388,11 +408,15 @@ nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *public_
                           gint64 *out_device_id, char **out_token, char **out_reason)
 {
   static const char refused[] = "Login refused";
-  if (!nvr_auth_limiter_allows (p->login_limit, client, FALSE, now_us))
-    return refuse (429, REASON_RATE, out_reason);
-  /* Only a paired key's begin stored a nonce: past this check the key was paired then, and the
-   * begin's provisional charge (shared) stands for any failure below. */
-  if (!nvr_auth_nonces_take (p->nonces, nonce, NVR_NONCE_LOGIN, public_key, now_us)) {
+  /* Only a paired key's begin stored a nonce, and that begin was charged (to the address, or to
+   * the key when the address was over): a finish with one goes on whatever its address's
+   * budget, and if it fails the begin's charge stands; a finish without one is a failure of its
+   * address. */
+  guint paid_by = 0;
+  if (!nvr_auth_nonces_take_tagged (p->nonces, nonce, NVR_NONCE_LOGIN, public_key, now_us,
+                                    &paid_by)) {
+    if (!nvr_auth_limiter_allows (p->login_limit, client, FALSE, now_us))
+      return refuse (429, REASON_RATE, out_reason);
     nvr_auth_limiter_fail (p->login_limit, client, FALSE, now_us);
     return refuse (401, refused, out_reason);
   }
@@ -409,7 +433,7 @@ nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *public_
   const char *origin = p->config->web_origin ? p->config->web_origin : "";
   g_autofree char *message = nvr_auth_login_message (origin, nonce, public_key);
   if (!nvr_auth_verify (pk, sig, message))
-    return refuse (401, refused, out_reason);
+    return refuse (401, refused, out_reason);   /* the begin's charge stands */
   guint8 token_hash[NVR_AUTH_HASH_BYTES];
   g_autofree char *token = new_token (token_hash);
   if (!nvr_catalog_session_add (p->catalog, dev->id, token_hash, now_us, &error)) {
@@ -417,7 +441,13 @@ nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *public_
       return refuse (401, refused, out_reason);   /* revoked meanwhile */
     return internal ("add a session", error, out_reason);
   }
-  nvr_auth_limiter_refund (p->login_limit, client, TRUE, now_us);   /* the begin's charge */
+  /* The begin's charge, to the budget that paid it. */
+  if (paid_by == PAID_BY_KEY) {
+    nvr_auth_limiter_refund (p->key_limit, public_key, FALSE, now_us);
+    nvr_auth_limiter_refund (p->login_limit, NULL, TRUE, now_us);
+  } else {
+    nvr_auth_limiter_refund (p->login_limit, client, TRUE, now_us);
+  }
   *out_device_id = dev->id;
   *out_token = g_steal_pointer (&token);
   return 200;

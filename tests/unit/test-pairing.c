@@ -529,9 +529,42 @@ test_rate_failures_only (Fixture *f, gconstpointer data)
                                                   &r2), ==, 401);
       key_clear (&u);
     }
+    Key u;
+    key_new (&u);
     g_autofree char *n = NULL, *r = NULL;
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, client, k.pk_b64, t, &n, &r), ==, 429);
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, client, u.pk_b64, t, &n, &r), ==, 429);
+    key_clear (&u);
   }
+  /* From an address over its limit (a flood from the device's own NAT), the paired key still
+   * logs in on its own budget, again and again; a failed login costs that budget. */
+  for (guint i = 0; i < 3 * 10; i++) {
+    g_autofree char *n = NULL, *r = NULL, *tok = NULL, *r2 = NULL;
+    gint64 ldev = 0;
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "10.9.0.0", k.pk_b64, t, &n, &r), ==, 200);
+    g_autofree char *s = login_signature (&k, ORIGIN, n);
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.9.0.0", k.pk_b64, n, s, t, &ldev,
+                                                &tok, &r2), ==, 200);
+  }
+  {
+    /* ... and its logins gave the address nothing back: its budget was not what they used. */
+    Key u;
+    key_new (&u);
+    g_autofree char *n = NULL, *r = NULL;
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "10.9.0.0", u.pk_b64, t, &n, &r), ==, 429);
+    key_clear (&u);
+  }
+  guint refused_at = 0;
+  for (guint i = 0; i < 20 && refused_at == 0; i++) {
+    g_autofree char *n = NULL, *r = NULL, *tok = NULL, *r2 = NULL;
+    gint64 ldev = 0;
+    if (nvr_pairing_login_begin (f->p, "10.9.0.1", k.pk_b64, t, &n, &r) == 429) {
+      refused_at = i + 1;
+      break;
+    }
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.9.0.1", k.pk_b64, n, "AAAA", t, &ldev,
+                                                &tok, &r2), ==, 401);
+  }
+  g_assert_cmpuint (refused_at, ==, 11);   /* 10 failed logins = the key's burst */
   g_autofree char *n = NULL, *r = NULL, *tok = NULL, *r2 = NULL;
   gint64 ldev = 0;
   g_assert_cmpuint (nvr_pairing_login_begin (f->p, "10.0.0.6", k.pk_b64, t, &n, &r), ==, 200);
