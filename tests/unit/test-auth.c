@@ -358,6 +358,19 @@ test_nonces_max (void)
   guint8 z[32] = { 7 };
   g_free (nvr_auth_nonces_issue (m, z, NVR_NONCE_PAIR, "X", t));
   g_free (nvr_auth_nonces_issue (m, z, NVR_NONCE_PAIR, "X", t));   /* same bytes: replaced */
+
+  /* A tag comes back with its nonce, once; an untagged nonce reads 0. */
+  guint8 y[32] = { 9 };
+  g_autofree char *tagged = nvr_auth_nonces_issue_tagged (m, y, NVR_NONCE_LOGIN, "K", 2, t);
+  guint tag = 77;
+  g_assert_true (nvr_auth_nonces_take_tagged (m, tagged, NVR_NONCE_LOGIN, "K", t, &tag));
+  g_assert_cmpuint (tag, ==, 2);
+  tag = 77;
+  g_assert_false (nvr_auth_nonces_take_tagged (m, tagged, NVR_NONCE_LOGIN, "K", t, &tag));
+  g_assert_cmpuint (tag, ==, 77);   /* gone: nothing handed back */
+  g_autofree char *plain = nvr_auth_nonces_issue (m, y, NVR_NONCE_LOGIN, "K", t);
+  g_assert_true (nvr_auth_nonces_take_tagged (m, plain, NVR_NONCE_LOGIN, "K", t, &tag));
+  g_assert_cmpuint (tag, ==, 0);
   nvr_auth_nonces_free (NULL);
 }
 
