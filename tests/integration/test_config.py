@@ -3,6 +3,7 @@
 a message naming the file, the line and the reason; the daemon then touches nothing."""
 
 import os
+import re
 import subprocess
 
 from harness import NVR, Harness, check, log, run
@@ -16,6 +17,27 @@ def test():
         shipped = os.path.join(os.path.dirname(__file__), "..", "..", "packaging", "hearth.conf")
         r = subprocess.run([NVR, "check-config", shipped], capture_output=True, text=True)
         check(r.returncode == 0, f"packaging/hearth.conf is invalid: {r.stderr}")
+        # It lists every key the parser knows, commented out: uncommented, it still parses
+        # (no misspelt key, no bad default) and names as many keys as nvr/config.c's table.
+        src = os.path.join(os.path.dirname(__file__), "..", "..")
+        table = re.findall(r'^  \{ "(\w+)", "(\w+)", KEY_', open(os.path.join(src, "nvr", "config.c")).read(), re.M)
+        lines = open(shipped).read().splitlines()
+        listed, section, uncommented = set(), "", []
+        for line in lines:
+            m = re.match(r"^\[(\w+)\]$", line)
+            section = m.group(1) if m else section
+            m = re.match(r"^#(\w+) = ", line)
+            if m:
+                listed.add((section, m.group(1)))
+                line = line[1:]
+            uncommented.append(line)
+        check(listed == set(table), f"packaging/hearth.conf lists {sorted(listed ^ set(table))} "
+              "differently from nvr/config.c")
+        all_keys = os.path.join(h.dir, "all-keys.conf")
+        with open(all_keys, "w") as f:
+            f.write("\n".join(uncommented) + "\n")
+        r = subprocess.run([NVR, "check-config", all_keys], capture_output=True, text=True)
+        check(r.returncode == 0, f"packaging/hearth.conf uncommented is invalid: {r.stderr}")
         # So must the example in the README, which households copy.
         readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
         example = readme.split("```ini\n", 1)[1].split("```", 1)[0]

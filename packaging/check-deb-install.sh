@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs a built hearth .deb with apt into a fresh Debian 12 chroot made from the archive
+# (mmdebstrap, this machine's apt sources) and checks what the package promises today: the
+# config parses, the hearth user and hearth-web group and the state directories exist, the web
+# front's start steps (certificate, lighttpd config checked by lighttpd -tt) work from the
+# installed paths, the daemon starts and stops with the installed config, and
+# `systemd-analyze verify` (the host's, --root = the chroot) accepts the units. The chroot is
+# made afresh each run. Run as root; an arm64 .deb needs qemu-user binfmt (see build-deb.sh).
+#   packaging/check-deb-install.sh build-deb/hearth_0.1.0-1_amd64.deb [--root DIR]
+set -euo pipefail
+
+deb="" root=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) root=${2:?}; shift 2 ;;
+    -*) sed -n '9p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
+    *) deb=$1; shift ;;
+  esac
+done
+fail() { echo "check-deb-install: FAIL: $*" >&2; exit 1; }
+[ -f "$deb" ] || { sed -n '9p' "$0" | sed 's/^# *//' >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || fail "run as root"
+deb=$(realpath "$deb")
+arch=$(dpkg-deb -f "$deb" Architecture)
+[ -n "$root" ] || root="$(dirname "$deb")/install-root-$arch"
+sources=/etc/apt/sources.list.d/debian.sources
+[ -f "$sources" ] || sources=/etc/apt/sources.list
+
+t0=$(date +%s)
+rm -rf "$root"
+echo "check-deb-install: making a fresh bookworm $arch chroot in $root"
+mmdebstrap --arch="$arch" --variant=apt bookworm "$root" "$sources" >"$root.mmdebstrap.log" 2>&1 ||
+  fail "mmdebstrap (log: $root.mmdebstrap.log)"
+cp "$deb" "$root/tmp/"
+# Everything inside runs in a private mount namespace: /proc and /dev vanish with it.
+in_root() {
+  unshare --mount --fork sh -c 'mount -t proc proc "$1/proc" && mount --rbind /dev "$1/dev" &&
+    cp /etc/resolv.conf "$1/etc/resolv.conf" && chroot "$1" sh -euc "$2"' sh "$root" "$1"
+}
+echo "check-deb-install: apt-get install ./$(basename "$deb") (log: $root.install.log)"
+in_root "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq
+  cd /tmp && apt-get install -y ./$(basename "$deb")" >"$root.install.log" 2>&1 ||
+  { tail -n 20 "$root.install.log" >&2; fail "apt-get install"; }
+grep -E '^[0-9]+ upgraded, [0-9]+ newly installed' "$root.install.log" || true
+echo "check-deb-install: chroot and install took $(( $(date +%s) - t0 )) s"
+
+in_root '
+  nvr check-config /etc/hearth/hearth.conf
+  getent passwd hearth >/dev/null && getent group hearth-web >/dev/null
+  [ "$(stat -c "%a %U %G" /var/lib/hearth)" = "750 root hearth-web" ]
+  [ "$(stat -c "%a %U %G" /var/lib/hearth-web)" = "755 root root" ]
+  echo "users, groups and state directories: OK"
+  # hearth-web.service ExecStartPre, with the unit default listener (127.0.0.1:8443)
+  mkdir -p /run/hearth-web
+  /usr/lib/hearth/hearth-tls.sh --cert /var/lib/hearth-web/tls/cert.pem \
+    --key /var/lib/hearth-web/tls/key.pem --host 127.0.0.1 >/dev/null
+  /usr/lib/hearth/hearth-web-conf.sh --out /run/hearth-web/lighttpd.conf --address 127.0.0.1 \
+    --port 8443 --web-dir /usr/share/hearth/web --api-socket /run/hearth/http.sock \
+    --storage-root /var/lib/hearth --cert /var/lib/hearth-web/tls/cert.pem \
+    --key /var/lib/hearth-web/tls/key.pem --user www-data --group hearth-web
+  echo "web front config from the installed template: OK"
+  # hearth.service ExecStart with its RuntimeDirectory, group and umask, for a few seconds
+  mkdir -p /run/hearth && chgrp hearth-web /run/hearth && chmod 0750 /run/hearth
+  umask 0027
+  setpriv --regid hearth-web --clear-groups nvr run --config /etc/hearth/hearth.conf 2>/tmp/nvr.log &
+  for i in $(seq 50); do [ -S /run/hearth/admin.sock ] && break; sleep 0.2; done
+  nvr status >/dev/null || { cat /tmp/nvr.log; exit 1; }
+  kill -TERM $! && wait $! || { cat /tmp/nvr.log; exit 1; }
+  echo "daemon started with the installed config, answered status, stopped on SIGTERM: OK"
+' || fail "a check inside the chroot"
+echo "check-deb-install: systemd-analyze verify --root=$root hearth.service hearth-web.service"
+systemd-analyze verify --root="$root" hearth.service hearth-web.service || fail "systemd-analyze verify"
+echo "check-deb-install: all checks passed ($(( $(date +%s) - t0 )) s)"
