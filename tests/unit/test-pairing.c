@@ -494,6 +494,21 @@ login_signature (const Key *k, const char *origin, const char *nonce)
   return sign_b64 (k, msg);
 }
 
+/* @times logins of @k from @client, all in the instant @t: each must succeed as @dev. */
+static void
+login_times (Fixture *f, const Key *k, const char *client, gint64 t, guint times, gint64 dev)
+{
+  for (guint i = 0; i < times; i++) {
+    g_autofree char *n = NULL, *r = NULL, *tok = NULL, *r2 = NULL;
+    gint64 ldev = 0;
+    g_assert_cmpuint (nvr_pairing_login_begin (f->p, client, k->pk_b64, t, &n, &r), ==, 200);
+    g_autofree char *s = login_signature (k, ORIGIN, n);
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, client, k->pk_b64, n, s, t, &ldev, &tok,
+                                                &r2), ==, 200);
+    g_assert_cmpint (ldev, ==, dev);
+  }
+}
+
 static void
 test_rate_failures_only (Fixture *f, gconstpointer data)
 {
@@ -504,15 +519,7 @@ test_rate_failures_only (Fixture *f, gconstpointer data)
   g_autofree char *token = NULL;
   g_assert_cmpuint (pair (f, &k, code, &dev, &token), ==, 200);
   gint64 t = f->now + G_USEC_PER_SEC;
-  for (guint i = 0; i < 3 * 10; i++) {
-    g_autofree char *n = NULL, *r = NULL, *tok = NULL, *r2 = NULL;
-    gint64 ldev = 0;
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "10.0.0.5", k.pk_b64, t, &n, &r), ==, 200);
-    g_autofree char *s = login_signature (&k, ORIGIN, n);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.0.0.5", k.pk_b64, n, s, t, &ldev,
-                                                &tok, &r2), ==, 200);
-    g_assert_cmpint (ldev, ==, dev);
-  }
+  login_times (f, &k, "10.0.0.5", t, 3 * 10, dev);
   /* Unknown keys from 40 addresses, each to its limit (begin + finish = 2 failures): 400
    * failures, far over the global ceiling (240) if they counted against it. */
   for (guint c = 0; c < 40; c++) {
@@ -537,14 +544,7 @@ test_rate_failures_only (Fixture *f, gconstpointer data)
   }
   /* From an address over its limit (a flood from the device's own NAT), the paired key still
    * logs in on its own budget, again and again; a failed login costs that budget. */
-  for (guint i = 0; i < 3 * 10; i++) {
-    g_autofree char *n = NULL, *r = NULL, *tok = NULL, *r2 = NULL;
-    gint64 ldev = 0;
-    g_assert_cmpuint (nvr_pairing_login_begin (f->p, "10.9.0.0", k.pk_b64, t, &n, &r), ==, 200);
-    g_autofree char *s = login_signature (&k, ORIGIN, n);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.9.0.0", k.pk_b64, n, s, t, &ldev,
-                                                &tok, &r2), ==, 200);
-  }
+  login_times (f, &k, "10.9.0.0", t, 3 * 10, dev);
   {
     /* ... and its logins gave the address nothing back: its budget was not what they used. */
     Key u;
