@@ -12,9 +12,10 @@
 G_DEFINE_QUARK (nvr-motion-error-quark, nvr_motion_error)
 
 #define GRID_MAX 160                      /* cells per side, at most */
-#define GAP_US (5 * G_USEC_PER_SEC)       /* a longer gap between frames re-baselines */
-#define SETTLE_US (G_USEC_PER_SEC)        /* after a global change: learn fast, count nothing */
-#define SETTLE_ALPHA 0.5
+#define GAP_US (5 * G_USEC_PER_SEC)       /* a longer gap between frames starts a warm-up */
+#define WARMUP_FRAMES 10                  /* frames learnt, nothing counted, after a (re)start,
+                                           * new size, gap, new stream or global change; the
+                                           * background is then their per-cell median */
 #define NOISE_K 4.0                       /* threshold >= NOISE_K * the noise sigma */
 #define NOISE_WEIGHT 0.3                  /* EMA weight of a frame's noise estimate */
 #define NOMINAL_STD 40.0                  /* scene std (luma) that needs no contrast gain */
@@ -39,9 +40,12 @@ struct _NvrMotion {
   guint8 *changed;
   guint32 *parent;            /* union-find over changed cells */
   guint32 *comp_size;         /* per root */
+  guint8 *warm;               /* WARMUP_FRAMES x ncells: the warm-up's frames, rounded */
+  guint warm_n;               /* frames in @warm; the warm-up ends when it reaches WARMUP_FRAMES */
+  gboolean warming;           /* in a warm-up: learn, count nothing */
+  gboolean new_stream;        /* nvr_motion_new_stream() was called: the next frame warms up */
   gboolean have_frame;
   gint64 last_us;             /* timestamp of the last frame */
-  gint64 settle_until_us;
   double noise;               /* sigma of a cell's residual, luma levels; < 0 = not measured */
 
   /* Hysteresis. */
@@ -184,6 +188,7 @@ grid_free (NvrMotion *m)
   g_clear_pointer (&m->changed, g_free);
   g_clear_pointer (&m->parent, g_free);
   g_clear_pointer (&m->comp_size, g_free);
+  g_clear_pointer (&m->warm, g_free);
 }
 
 void
@@ -241,6 +246,7 @@ grid_init (NvrMotion *m, guint width, guint height)
   m->changed = g_new (guint8, m->ncells);
   m->parent = g_new (guint32, m->ncells);
   m->comp_size = g_new (guint32, m->ncells);
+  m->warm = g_new (guint8, (gsize) WARMUP_FRAMES * m->ncells);
   m->unmasked = 0;
   memset (m->zone_cells, 0, sizeof m->zone_cells);
 
@@ -538,11 +544,63 @@ learn (NvrMotion *m, double alpha)
     m->bg[i] += a * (m->cur[i] - m->bg[i]);
 }
 
+/* Starts a warm-up with this frame: the background is this frame until the warm-up ends. */
 static void
-rebaseline (NvrMotion *m, gint64 timestamp_us, gboolean settle)
+warmup_start (NvrMotion *m)
 {
   memcpy (m->bg, m->cur, m->ncells * sizeof *m->bg);
-  m->settle_until_us = settle ? timestamp_us + SETTLE_US : timestamp_us;
+  m->warming = TRUE;
+  m->warm_n = 0;
+  m->noise = -1;
+}
+
+/* TRUE if this frame differs from the previous warm-up frame as a whole (more than
+ * global_fraction of the unmasked cells by more than threshold levels): a decoder's grey
+ * frames before its first keyframe giving way to the picture, a light switched on. */
+static gboolean
+warmup_global_change (const NvrMotion *m)
+{
+  const guint8 *prev = m->warm + (gsize) (m->warm_n - 1) * m->ncells;
+  double thr = m->settings.threshold;
+  guint n = 0;
+  for (guint i = 0; i < m->ncells; i++) {
+    double r = m->cur[i] - prev[i];
+    n += !m->masked[i] && (r > thr || r < -thr);
+  }
+  return n > m->settings.global_fraction * m->unmasked;
+}
+
+/* One warm-up frame: kept; a global change restarts the warm-up from it (so frames from before
+ * the change never enter the background); the WARMUP_FRAMES-th frame ends it with the per-cell
+ * median as the background. An object that moves stays out of it; one that stands still in
+ * most of the frames is background. Returns TRUE if the warm-up restarted. */
+static gboolean
+warmup_add (NvrMotion *m)
+{
+  gboolean restarted = FALSE;
+  if (m->warm_n > 0 && warmup_global_change (m)) {
+    warmup_start (m);
+    restarted = TRUE;
+  }
+  guint8 *slot = m->warm + (gsize) m->warm_n * m->ncells;
+  for (guint i = 0; i < m->ncells; i++)
+    slot[i] = (guint8) (m->cur[i] + 0.5f);
+  memcpy (m->bg, m->cur, m->ncells * sizeof *m->bg);
+  if (++m->warm_n < WARMUP_FRAMES)
+    return restarted;
+  for (guint i = 0; i < m->ncells; i++) {
+    guint8 v[WARMUP_FRAMES];
+    for (guint k = 0; k < WARMUP_FRAMES; k++) {   /* insertion sort */
+      guint8 x = m->warm[(gsize) k * m->ncells + i];
+      guint j = k;
+      for (; j > 0 && v[j - 1] > x; j--)
+        v[j] = v[j - 1];
+      v[j] = x;
+    }
+    m->bg[i] = (v[(WARMUP_FRAMES - 1) / 2] + v[WARMUP_FRAMES / 2]) / 2.0f;
+  }
+  m->warming = FALSE;
+  return restarted;
 }
 
 static void
@@ -627,17 +685,22 @@ nvr_motion_process (NvrMotion *m, const guint8 *pixels, guint width, guint heigh
 
   gint64 dt_us = m->have_frame ? timestamp_us - m->last_us : 0;
   Detection det = { 0 };
-  if (fresh || dt_us > GAP_US) {
-    rebaseline (m, timestamp_us, FALSE);
-    m->noise = -1;
+  if (fresh || dt_us > GAP_US || m->new_stream) {
+    m->new_stream = FALSE;
+    warmup_start (m);
+    warmup_add (m);
     result->rebaselined = TRUE;
-  } else if (timestamp_us < m->settle_until_us) {
-    learn (m, SETTLE_ALPHA);
+    result->warming_up = TRUE;
+  } else if (m->warming) {
+    result->rebaselined = warmup_add (m);
+    result->warming_up = TRUE;
   } else {
     detect (m, &det);
     if (det.global) {
-      rebaseline (m, timestamp_us, TRUE);
+      warmup_start (m);
+      warmup_add (m);
       result->rebaselined = TRUE;
+      result->warming_up = TRUE;
     } else {
       double tau_us = (double) m->settings.background_ms * 1000;
       learn (m, dt_us / (tau_us + dt_us));
@@ -656,6 +719,12 @@ nvr_motion_process (NvrMotion *m, const guint8 *pixels, guint width, guint heigh
   result->box_h = det.box_h;
   result->zones_now = det.zones_now;
   return TRUE;
+}
+
+void
+nvr_motion_new_stream (NvrMotion *motion)
+{
+  motion->new_stream = TRUE;
 }
 
 void

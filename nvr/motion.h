@@ -68,8 +68,12 @@ typedef struct {
   gboolean active;        /* an event is in progress after this frame */
   gboolean started;       /* the event started on this frame (start_frames-th motion frame) */
   gboolean ended;         /* the event ended on this frame (end_after_ms without motion) */
-  gboolean rebaselined;   /* the background was reset to this frame (global change, first frame,
-                           * a new frame size, or a gap of more than 5 s); no motion counted */
+  gboolean rebaselined;   /* a warm-up started on this frame (first frame, a new frame size, a
+                           * gap of more than 5 s, nvr_motion_new_stream(), a global change, or a
+                           * global change inside a warm-up) */
+  gboolean warming_up;    /* this frame was learnt in a warm-up (10 frames after any of the
+                           * above; the background is then their per-cell median); nothing is
+                           * counted as motion during it */
   gint64 event_start_us;  /* active or ended: timestamp of the first frame of the motion run that
                            * started the event (not the frame that confirmed it) */
   gint64 event_end_us;    /* ended: timestamp of the event's last motion frame */
@@ -92,11 +96,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrMotion, nvr_motion_free)
 
 /* Feeds one GRAY8 frame (@stride bytes per row) taken at @timestamp_us, which must increase
  * from frame to frame. On FALSE (NVR_MOTION_ERROR_FRAME: bad geometry or a timestamp that did not
- * increase) the frame is ignored and the detector is unchanged. A change of frame size starts a
- * new background; an event in progress then ends by its timer. */
+ * increase) the frame is ignored and the detector is unchanged. The first frame, a change of
+ * frame size, a gap of more than 5 s and a global change start a warm-up (see warming_up); an
+ * event in progress then ends by its timer. */
 gboolean nvr_motion_process (NvrMotion *motion, const guint8 *pixels, guint width, guint height,
                              guint stride, gint64 timestamp_us, NvrMotionResult *result,
                              GError **error);
+
+/* The next frame comes from a new stream (a reconnect, a new decoder): it starts a warm-up as
+ * after a gap, whatever the time since the last frame. An event in progress ends by its timer. */
+void nvr_motion_new_stream (NvrMotion *motion);
 
 /* No frame arrived (stream stalled or dropped): lets an event in progress end by its timer at
  * @now_us. @result is filled as for a frame without motion (a motion run is broken). A time

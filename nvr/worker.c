@@ -151,6 +151,7 @@ typedef struct {
   MotionFrame *pending;            /* lock: newest frame not yet processed; a newer one replaces
                                     * it (bounded to one frame) */
   guint dropped;                   /* lock */
+  guint corrupted;                 /* main loop: frames the decoder marked corrupted, not fed */
 } Mo;
 
 /* One connection: a pipeline built for it and dropped with it. Refcounted because streaming
@@ -1751,7 +1752,13 @@ mo_on_frame (gpointer data)
   GstVideoInfo info;
   GstVideoFrame vf;
   GstCaps *caps = gst_sample_get_caps (f->sample);
-  if (caps != NULL && gst_video_info_from_caps (&info, caps) &&
+  /* avdec outputs a uniform grey picture, flagged corrupted, for every frame before the first
+   * keyframe of a session it joined mid-GOP (each new motion pipeline): not the scene, so it
+   * never reaches the detector (docs/design/motion.md "Warm-up"). */
+  if (GST_BUFFER_FLAG_IS_SET (gst_sample_get_buffer (f->sample), GST_BUFFER_FLAG_CORRUPTED)) {
+    if (m->corrupted++ == 0)
+      g_debug ("Motion: skipping the decoder's corrupted frames before the first keyframe");
+  } else if (caps != NULL && gst_video_info_from_caps (&info, caps) &&
       GST_VIDEO_INFO_FORMAT (&info) == GST_VIDEO_FORMAT_GRAY8 &&
       gst_video_frame_map (&vf, &info, gst_sample_get_buffer (f->sample), GST_MAP_READ)) {
     /* Wall time may step back a little between frames; the detector wants it increasing. */
@@ -1974,6 +1981,9 @@ motion_start (Worker *w)
     g_warning ("Failed to create the motion detector: %s", error->message);
     return;
   }
+  /* A new session and decoder: its first frames warm the detector up again, however short the
+   * gap since the last frame of the previous one. */
+  nvr_motion_new_stream (w->motion);
   GstElement *src = load_element ("source.gst", &error);
   if (src == NULL) {
     g_warning ("Failed to build the motion source: %s", error->message);

@@ -28,7 +28,7 @@ fc_scene_init (FcScene *scene, guint16 code, int fps, int clip_seconds)
 }
 
 static const char *const kind_names[FC_SCENE_N_KINDS] = {
-  "crossing", "static", "brightness", "masked", "slow",
+  "crossing", "static", "brightness", "masked", "slow", "porch",
 };
 
 const char *
@@ -91,7 +91,7 @@ fc_scene_init_kind (FcScene *scene, FcSceneKind kind, guint16 code, int fps, int
     c->x_end = 0.45;
     break;
   default:
-    break;   /* STATIC: no box (start_s == end_s == 0 is never drawn) */
+    break;   /* STATIC, PORCH: no box (start_s == end_s == 0 is never drawn) */
   }
 }
 
@@ -121,6 +121,20 @@ background_luma (int x, int y, int width, int height)
   return (guint8) (60 + 60 * x / width + 30 * y / height + (tile ? 14 : 0));
 }
 
+/* PORCH background: a flat wall (luma 100) with a dark door and a bright window, each well
+ * over the detector's min_area and far from the wall's luma. A background model that started
+ * from a uniform grey frame (a decoder's output before its first IDR) sees both as change. */
+static guint8
+porch_luma (int x, int y, int width, int height)
+{
+  double fx = (double) x / width, fy = (double) y / height;
+  if (fx >= 0.15 && fx < 0.30 && fy >= 0.35 && fy < 0.95)
+    return 30;    /* door */
+  if (fx >= 0.60 && fx < 0.85 && fy >= 0.30 && fy < 0.55)
+    return 220;   /* window */
+  return 100;
+}
+
 void
 fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
                     guint8 *y_plane, int y_stride,
@@ -138,7 +152,8 @@ fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
   for (int y = band_rows; y < height; y++) {
     guint8 *row = y_plane + (gsize) y * (gsize) y_stride;
     for (int x = 0; x < width; x++)
-      row[x] = background_luma (x, y, width, height);
+      row[x] = scene->kind == FC_SCENE_PORCH ? porch_luma (x, y, width, height)
+                                             : background_luma (x, y, width, height);
     if (step != 0)
       for (int x = 0; x < width; x++)
         row[x] = (guint8) CLAMP (row[x] + step, 0, 255);

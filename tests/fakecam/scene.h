@@ -23,6 +23,9 @@ typedef enum {
   FC_SCENE_MASKED,         /* a small solid box moving only inside @mask (negative once masked) */
   FC_SCENE_SLOW,           /* a solid box of 1.1x the detector's default min_area (0.003),
                             * moving slowly (positive) */
+  FC_SCENE_PORCH,          /* nothing moves; the background is a flat wall with a dark door and
+                            * a bright window instead of the gradient: most of the picture is
+                            * one luma, as on a real still camera (the start-up ghost negative) */
   FC_SCENE_N_KINDS
 } FcSceneKind;
 

@@ -124,6 +124,18 @@ test_scene_kinds (void)
   fc_scene_init_kind (&b, FC_SCENE_CROSSING, 3, 15, 10);
   g_assert_cmpmem (&a, sizeof a, &b, sizeof b);
 
+  /* porch: still too, and mostly one luma (the wall) with a dark door and a bright window */
+  fc_scene_init_kind (&s, FC_SCENE_PORCH, 1, 15, 10);
+  fc_scene_draw_i420 (&s, 0, W, H, ref, W, up, W / 2, vp, W / 2);
+  g_assert_cmpuint (ref[(H / 2) * W + W / 2], ==, 100);
+  g_assert_cmpuint (ref[(H / 2) * W + W / 5], ==, 30);
+  g_assert_cmpuint (ref[(H * 2 / 5) * W + W * 7 / 10], ==, 220);
+  for (int f = 1; f < s.clip_frames; f += 5) {
+    g_assert_false (fc_scene_box_at (&s, f, W, H, &x, &y, &w, &h));
+    fc_scene_draw_i420 (&s, f, W, H, yp, W, up, W / 2, vp, W / 2);
+    g_assert_cmpmem (yp + band * W, (H - band) * W, ref + band * W, (H - band) * W);
+  }
+
   /* static: every frame's picture below the bands is the same */
   fc_scene_init_kind (&s, FC_SCENE_STATIC, 1, 15, 10);
   fc_scene_draw_i420 (&s, 0, W, H, ref, W, up, W / 2, vp, W / 2);

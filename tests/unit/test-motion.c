@@ -3,6 +3,7 @@
  * plus settings validation, frame errors, timers and grid geometry. `-m perf` prints the cost. */
 #include "motion.h"
 
+#include <math.h>
 #include <string.h>
 
 #define FPS 5
@@ -59,6 +60,17 @@ typedef struct {
   guint n_zones;
   double min_area;
   gint64 end_after_ms;
+  /* Start-up, reconnects, gaps and size changes (docs/design/motion.md "Warm-up"). A case
+   * normally starts with LEAD_S of its still scene, so its t = 0 is after the detector's warm-up;
+   * from_start: t = 0 is the detector's first frame. porch: a flat wall with a dark door and a
+   * bright window instead of the textured scene. grey_until: frames before it are uniform grey
+   * 128 (a decoder's output before its first keyframe). At gap_at the timestamps jump by gap_s
+   * (the detector sees a gap), new_stream_at nvr_motion_new_stream() is called before the frame
+   * (after a 1.2 s gap, under the 5 s threshold), resize_at the frame size changes (320x180 <->
+   * 640x360); after each of these the first grey_after seconds are grey again. */
+  gboolean from_start, porch;
+  double grey_until;
+  double gap_at, gap_s, new_stream_at, resize_at, grey_after;
   guint motion_frames_allowed;   /* negatives: raw motion frames tolerated (default 0) */
   guint rebaselines;             /* expected re-baselines incl. the first frame (0: unchecked) */
   /* Expected events: start (s, within 1 s), end = last motion (s, within 1 s; < 0 unchecked),
@@ -98,6 +110,17 @@ object_at (const Case *c, double t, double *ox, double *oy)
   return TRUE;
 }
 
+static double
+porch_texture (guint x, guint y, guint w, guint h)
+{
+  double fx = (double) x / w, fy = (double) y / h;
+  if (fx >= 0.15 && fx < 0.30 && fy >= 0.35 && fy < 0.95)
+    return 30;    /* door */
+  if (fx >= 0.60 && fx < 0.85 && fy >= 0.30 && fy < 0.55)
+    return 220;   /* window */
+  return 100;     /* wall */
+}
+
 static void
 render (const Case *c, guint w, guint h, guint stride, double t, Rng *rng, guint8 *out)
 {
@@ -119,7 +142,7 @@ render (const Case *c, guint w, guint h, guint stride, double t, Rng *rng, guint
           bits = rng_next (rng);
         continue;
       }
-      double v = scene_texture (x, y, w);
+      double v = c->porch ? porch_texture (x, y, w, h) : scene_texture (x, y, w);
       if (obj && x + 0.5 >= px0 && x + 0.5 < px1 && y + 0.5 >= py0 && y + 0.5 < py1) {
         guint lx = (guint) (x - px0), ly = (guint) (y - py0);
         v = (((lx / 8) + (ly / 8)) & 1) ? 215 : 35;   /* moves with the object */
@@ -178,6 +201,7 @@ typedef struct {
   guint n_events;
   guint motion_frames;
   guint rebaselines;
+  guint warmup_frames;
   double max_area;
   double probe_s;                /* set before run_case: keep this frame's result */
   NvrMotionResult at_probe;
@@ -198,8 +222,36 @@ zones_to_string (NvrMotion *m, const NvrMotionResult *r, GString *out)
     g_string_append_printf (out, "%s%s", i ? "," : "", nvr_motion_zone_name (m, r->zones_entered[i]));
 }
 
+#define LEAD_S 2.0   /* > the detector's warm-up: 10 frames at 5 fps */
+
+/* Seconds on the case's clock for a detector timestamp (undoing the lead and any gap). */
+static double
+case_seconds (const Case *c, gint64 us)
+{
+  double lead = c->from_start ? 0 : LEAD_S;
+  double sec = (double) (us - BASE_US) / G_USEC_PER_SEC - lead;
+  if (c->gap_at > 0 && sec >= c->gap_at + c->gap_s - 1e-6)
+    sec -= c->gap_s;
+  if (c->new_stream_at > 0 && sec >= c->new_stream_at + 1.2 - 1e-6)
+    sec -= 1.2;
+  return sec;
+}
+
+/* Whether the frame at @t is one of the decoder's grey frames. */
+static gboolean
+grey_at (const Case *c, double t)
+{
+  if (c->grey_until > 0 && t < c->grey_until - 1e-6)
+    return TRUE;
+  const double at[] = { c->gap_at, c->new_stream_at, c->resize_at };
+  for (guint k = 0; k < G_N_ELEMENTS (at); k++)
+    if (at[k] > 0 && t >= at[k] - 1e-6 && t < at[k] + c->grey_after - 1e-6)
+      return TRUE;
+  return FALSE;
+}
+
 static void
-run_case (const Case *c, guint w, guint h, Run *run)
+run_case (const Case *c, guint w0, guint h0, Run *run)
 {
   NvrMotionSettings s;
   case_settings (c, &s);
@@ -207,16 +259,31 @@ run_case (const Case *c, guint w, guint h, Run *run)
   g_autoptr (NvrMotion) m = nvr_motion_new (&s, &error);
   g_assert_no_error (error);
 
-  guint stride = w + 16;   /* padded rows, as GStreamer may deliver */
-  g_autofree guint8 *frame = g_malloc ((gsize) stride * h);
+  guint stride = 640 + 16;   /* padded rows, as GStreamer may deliver; fits either size */
+  g_autofree guint8 *frame = g_malloc ((gsize) stride * 360);
   Rng rng = { 0x9e3779b9u };
   double probe_s = run->probe_s;
   memset (run, 0, sizeof *run);
-  guint n_frames = (guint) (c->seconds * FPS);
+  double lead = c->from_start ? 0 : LEAD_S;
+  guint n_frames = (guint) ((c->seconds + lead) * FPS + 0.5);
   for (guint i = 0; i < n_frames; i++) {
-    double t = (double) i / FPS;
+    double t = (double) i / FPS - lead;
     gint64 ts_us = BASE_US + (gint64) i * FRAME_US;
+    if (c->gap_at > 0 && t >= c->gap_at - 1e-6)
+      ts_us += (gint64) (c->gap_s * G_USEC_PER_SEC);
+    if (c->new_stream_at > 0 && t >= c->new_stream_at - 1e-6)
+      ts_us += 1200000;
+    guint w = w0, h = h0;
+    if (c->resize_at > 0 && t >= c->resize_at - 1e-6) {
+      w = w0 == 320 ? 640 : 320;
+      h = h0 == 180 ? 360 : 180;
+    }
     render (c, w, h, stride, t, &rng, frame);
+    if (grey_at (c, t))
+      for (guint y = 0; y < h; y++)
+        memset (frame + (gsize) y * stride, 128, w);
+    if (c->new_stream_at > 0 && fabs (t - c->new_stream_at) < 1e-6)
+      nvr_motion_new_stream (m);
     NvrMotionResult r;
     g_assert_true (nvr_motion_process (m, frame, w, h, stride, ts_us, &r, &error));
     g_assert_no_error (error);
@@ -231,13 +298,15 @@ run_case (const Case *c, guint w, guint h, Run *run)
       g_assert_cmpfloat (r.box_y, >=, 0.1);   /* never inside the masked ID band */
     }
     run->rebaselines += r.rebaselined;
-    if (i == (guint) (probe_s * FPS + 1e-6))
+    if (probe_s > 0 && fabs (t - probe_s) < 1e-6)
       run->at_probe = r;
+    if (r.warming_up)
+      run->warmup_frames++;
     if (r.started) {
       g_assert_true (r.active);
       g_assert_cmpuint (run->n_events, <, G_N_ELEMENTS (run->events));
       SeenEvent *e = &run->events[run->n_events++];
-      e->start_s = (double) (r.event_start_us - BASE_US) / G_USEC_PER_SEC;
+      e->start_s = case_seconds (c, r.event_start_us);
       e->end_s = -1;
       e->zones = g_string_new (NULL);
     }
@@ -249,7 +318,7 @@ run_case (const Case *c, guint w, guint h, Run *run)
     }
     if (r.ended) {
       SeenEvent *e = &run->events[run->n_events - 1];
-      e->end_s = (double) (r.event_end_us - BASE_US) / G_USEC_PER_SEC;
+      e->end_s = case_seconds (c, r.event_end_us);
       e->ended_at_s = t;
       g_assert_false (r.active);
       /* Ends on the first frame at least end_after_ms after the last motion frame. */
@@ -327,6 +396,44 @@ static const Case cases[] = {
     .w = 0.2, .h = 0.3, .y = 0.4, .x_start = 0.0, .x_end = 0.6, .t0 = 1, .t1 = 5,
     .hide0 = 2.4, .hide1 = 3.8, .end_after_ms = 2000,
     .n_events = 1, .events = { { 1.0, 5.0, NULL } } },
+  /* ---- warm-up (issue 12 item 1): the detector's own state never starts an event ---- */
+  /* A still scene from the detector's first frame, after the decoder's grey frames (measured:
+   * 3-5 at 5 fps before the first keyframe of a session joined mid-GOP): nothing. The grey ->
+   * picture change restarts the warm-up: 1 + 1 re-baselines. */
+  { .name = "start-still-porch", .seconds = 10, .noise = 2, .from_start = TRUE, .porch = TRUE,
+    .grey_until = 0.8, .rebaselines = 2 },
+  { .name = "start-still-textured", .seconds = 10, .noise = 2, .from_start = TRUE,
+    .grey_until = 0.8 },
+  { .name = "start-still-no-grey", .seconds = 10, .noise = 2, .from_start = TRUE, .porch = TRUE,
+    .rebaselines = 1 },
+  /* A reconnect 1.2 s later (under the 5 s gap) through a new decoder: grey, then the picture.
+   * Before the warm-up this was the integration test's ghost (the 1 s settle after the grey
+   * frames' global change learnt half grey, half picture: door and window stood out). With
+   * nvr_motion_new_stream() (what the worker calls) and without it (the grey frames are then a
+   * global change, which also warms up). */
+  { .name = "reconnect-still", .seconds = 12, .noise = 2, .porch = TRUE, .new_stream_at = 5,
+    .grey_after = 0.8, .rebaselines = 3 },
+  { .name = "reconnect-grey-only", .seconds = 12, .noise = 2, .porch = TRUE, .gap_at = 5,
+    .gap_s = 1.2, .grey_after = 0.8, .rebaselines = 3 },
+  /* A gap over 5 s: a warm-up again (re-baselines: start, gap, grey -> picture). */
+  { .name = "gap-still", .seconds = 12, .noise = 2, .porch = TRUE, .gap_at = 5, .gap_s = 6,
+    .grey_after = 0.8, .rebaselines = 3 },
+  /* A new frame size: a warm-up again. */
+  { .name = "resize-still", .seconds = 12, .noise = 2, .porch = TRUE, .resize_at = 5,
+    .grey_after = 0.8, .rebaselines = 3 },
+  /* An object moving from the very first frame (the crossing's speed: its width every 3 frames):
+   * the median leaves it out of the background, so exactly one event, starting on the first
+   * frame after the warm-up (2.0 s: reported 2 s late, the warm-up's cost) and ending with the
+   * object (no ghost of its first position keeps it open or starts a second one). */
+  { .name = "moving-from-first-frame", .seconds = 10, .noise = 2, .from_start = TRUE,
+    .w = 0.2, .h = 0.4, .y = 0.35, .x_start = 0.0, .x_end = 1.0, .t0 = 0, .t1 = 3,
+    .end_after_ms = 2000,
+    .n_events = 1, .events = { { 2.0, 3.0, NULL } } },
+  /* An object that appears during the warm-up is reported when it ends (1 s late here). */
+  { .name = "appears-during-warmup", .seconds = 10, .noise = 2, .from_start = TRUE,
+    .w = 0.2, .h = 0.4, .y = 0.35, .x_start = -0.2, .x_end = 1.0, .t0 = 1, .t1 = 4,
+    .end_after_ms = 2000,
+    .n_events = 1, .events = { { 2.0, 4.0, NULL } } },
   /* Hidden for 3 s > T: two events. */
   { .name = "pause-longer-than-T", .seconds = 12, .noise = 2,
     .w = 0.2, .h = 0.3, .y = 0.4, .x_start = 0.0, .x_end = 0.6, .t0 = 1, .t1 = 7,
@@ -346,8 +453,9 @@ test_case (gconstpointer data)
   const Case *c = cr->c;
   Run run = { 0 };
   run_case (c, cr->w, cr->h, &run);
-  g_test_message ("%s %ux%u: events=%u motion_frames=%u max_area=%.4f rebaselines=%u", c->name,
-                  cr->w, cr->h, run.n_events, run.motion_frames, run.max_area, run.rebaselines);
+  g_test_message ("%s %ux%u: events=%u motion_frames=%u max_area=%.4f rebaselines=%u "
+                  "warm-up frames=%u", c->name, cr->w, cr->h, run.n_events, run.motion_frames,
+                  run.max_area, run.rebaselines, run.warmup_frames);
   for (guint i = 0; i < run.n_events; i++)
     g_test_message ("  event %u: start %.1f s end %.1f s zones %s", i, run.events[i].start_s,
                     run.events[i].end_s, run.events[i].zones->str);
@@ -556,12 +664,19 @@ test_advance (void)
   NvrMotionResult r;
   gint64 t = 0;
   g_assert_true (nvr_motion_process (m, px, w, h, w, t, &r, NULL));
+  g_assert_true (r.warming_up);
+  for (int i = 1; i < 10; i++) {   /* the rest of the warm-up */
+    g_assert_true (nvr_motion_process (m, px, w, h, w, t += FRAME_US, &r, NULL));
+    g_assert_true (r.warming_up);
+  }
+  gint64 onset_us = t + FRAME_US;
   for (guint y = 30; y < 60; y++)
     memset (px + y * w + 60, 240, 30);
   for (int i = 0; i < 3; i++)
     g_assert_true (nvr_motion_process (m, px, w, h, w, t += FRAME_US, &r, NULL));
   g_assert_true (r.active);
-  g_assert_cmpint (r.event_start_us, ==, FRAME_US);
+  g_assert_false (r.warming_up);
+  g_assert_cmpint (r.event_start_us, ==, onset_us);
   nvr_motion_advance (m, t + 500000, &r);
   g_assert_true (r.active);
   g_assert_false (r.ended);
