@@ -389,16 +389,13 @@ nvr_pairing_login_begin (NvrPairing *p, const char *client, const char *public_k
   /* Known or not, a well-formed key gets a nonce: begin reveals nothing about devices. Only a
    * paired key's nonce is remembered; any other gets random bytes that no finish accepts, so
    * unknown keys fill nothing shared. */
-  if (known) {
-    guint8 random[NVR_AUTH_NONCE_BYTES];
-    randombytes_buf (random, sizeof random);
-    *out_nonce = nvr_auth_nonces_issue_tagged (p->nonces, random, NVR_NONCE_LOGIN, public_key,
-                                               by_client ? PAID_BY_CLIENT : PAID_BY_KEY, now_us);
-  } else {
-    guint8 random[NVR_AUTH_NONCE_BYTES];
-    randombytes_buf (random, sizeof random);
-    *out_nonce = nvr_auth_b64_encode (random, sizeof random);
-  }
+  guint8 random[NVR_AUTH_NONCE_BYTES];
+  randombytes_buf (random, sizeof random);
+  *out_nonce = known ? nvr_auth_nonces_issue_tagged (p->nonces, random, NVR_NONCE_LOGIN,
+                                                     public_key,
+                                                     by_client ? PAID_BY_CLIENT : PAID_BY_KEY,
+                                                     now_us)
+                     : nvr_auth_b64_encode (random, sizeof random);
   return 200;
 }
 
