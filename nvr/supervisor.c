@@ -55,8 +55,8 @@ typedef struct {
   gboolean pinned;
   gboolean removed;         /* free once the worker has exited */
   gboolean stopping;
-  gboolean paused;          /* recording switched off by the household (catalog v7) */
-  NvrPauseSource paused_by; /* who switched it off; NVR_PAUSE_NONE while recording */
+  NvrPauseSource paused_by; /* who switched recording off (catalog v7); NVR_PAUSE_NONE while
+                             * recording: a camera is paused exactly when this is set */
   gint64 paused_us;         /* when (wall clock, for the label) */
   gboolean resume_on_exit;  /* switched back on while the paused worker was still stopping:
                              * start a new one when it has exited (not a crash) */
@@ -697,7 +697,7 @@ on_worker_exit (GObject *src, GAsyncResult *res, gpointer data)
     cam_free (c);
     return;
   }
-  if (c->paused) {
+  if (c->paused_by != NVR_PAUSE_NONE) {
     c->stopping = FALSE;
     set_state (c, "paused", pause_reason (c));
     return;
@@ -883,7 +883,6 @@ nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera)
   g_hash_table_insert (sup->cams, &c->cam->id, c);
   if (camera->paused_by != NVR_PAUSE_NONE) {
     /* Switched off before the restart: stays off, and says so, until switched on. */
-    c->paused = TRUE;
     c->paused_by = camera->paused_by;
     c->paused_us = camera->paused_us;
     set_state (c, "paused", pause_reason (c));
@@ -1009,7 +1008,7 @@ nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on,
                  "No camera with id %" G_GINT64_FORMAT, camera_id);
     return FALSE;
   }
-  if (on == !c->paused)
+  if (on == (c->paused_by == NVR_PAUSE_NONE))
     return TRUE;    /* already so; a second OFF keeps who paused it first, and when */
   /* The catalog first: a switch that could not be stored is not made, so what a restart
    * brings back is what the household saw. */
@@ -1018,7 +1017,6 @@ nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on,
                                       error))
     return FALSE;
   if (!on) {
-    c->paused = TRUE;
     c->paused_by = by;
     c->paused_us = now_us;
     g_message ("Camera '%s': %s", c->cam->name, pause_reason (c));
@@ -1028,7 +1026,6 @@ nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on,
   } else {
     g_message ("Camera '%s': recording switched on (%s)", c->cam->name,
                by == NVR_PAUSE_MQTT ? "MQTT command" : "nvr cameras recording");
-    c->paused = FALSE;
     c->paused_by = NVR_PAUSE_NONE;
     c->paused_us = 0;
     c->attempt = 0;
@@ -1070,7 +1067,7 @@ nvr_supervisor_get_switches (NvrSupervisor *sup, gint64 camera_id, gboolean *rec
   Cam *c = g_hash_table_lookup (sup->cams, &camera_id);
   if (c == NULL)
     return FALSE;
-  *recording = !c->paused;
+  *recording = c->paused_by == NVR_PAUSE_NONE;
   *detect = c->detect;
   return TRUE;
 }
@@ -1102,8 +1099,8 @@ nvr_supervisor_status (NvrSupervisor *sup)
     s->width = c->width;
     s->height = c->height;
     s->since_us = c->since_us;
-    s->paused_by = nvr_pause_source_to_string (c->paused ? c->paused_by : NVR_PAUSE_NONE);
-    s->paused_us = c->paused ? c->paused_us : 0;
+    s->paused_by = nvr_pause_source_to_string (c->paused_by);
+    s->paused_us = c->paused_us;
     s->retry_in_ms = c->retry_in_ms;
     s->identity = c->pinned ? nvr_identity_describe (&c->pin) : g_strdup ("");
     s->worker_pid = c->proc ? g_ascii_strtoll (g_subprocess_get_identifier (c->proc), NULL, 10) : 0;

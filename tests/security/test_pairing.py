@@ -8,9 +8,10 @@ naive verifier would accept, a key already paired, the rate limits (pairing and 
 after 10 quick requests), login with unknown / revoked keys, a replayed or foreign login nonce;
 and the session cookie's attributes on pair, login and logout. No invite secret or session token is stored.
 
-A refused pair/finish must set no cookie and create no device and no session. The pairing rate
-limit (10 per minute per daemon) is a fixed budget, so the groups below each stay within 10
-requests and the daemon is restarted between them (its buckets and nonces live in memory)."""
+A refused pair/finish must set no cookie and create no device and no session. Failed pairing
+requests count against the client's limit (10 a minute, burst 10; all of this test is one client,
+"local" on the daemon's socket), so the groups below each stay within 10 failures and the daemon
+is restarted between them (its buckets and nonces live in memory)."""
 
 import glob
 import os
