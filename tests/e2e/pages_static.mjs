@@ -102,6 +102,11 @@ try {
   page = await open('/camera.html?id=1', () => document.querySelector('#status[data-kind="error"]'));
   console.log(`camera.html: "${await statusText(page)}"`);
 
+  // events page without an API.
+  page = await open('/events.html', () => document.querySelector('#status[data-kind="error"]'));
+  console.log(`events.html: "${await statusText(page)}"`);
+  await page.screenshot({ path: path.join(artifacts, 'static-events.png'), fullPage: true });
+
   // keys.js for real: non-extractable Ed25519 in IndexedDB, signatures verify, replace/forget.
   const r = await page.evaluate(async () => {
     const keys = await import('/js/keys.js');

@@ -266,6 +266,7 @@ try {
   // 4. recordings: play one of cam1's
   expectRefusals = false;
   await page.goto(`${ORIGIN}/camera.html?id=${CAM1}`);
+  await page.click('#files summary');   // the day's files, under the timeline
   await page.waitForSelector('#segments li[data-segment-id]', { timeout: 15000 });
   const rows = await page.$$eval('#segments li[data-segment-id]',
                                  (ls) => ls.map((l) => ({ id: l.dataset.segmentId, text: l.textContent })));
@@ -273,17 +274,20 @@ try {
   check(done.length > 0, `no finished recording listed (${rows.length} rows)`);
   log(`recordings: ${rows.length} listed, playing segment ${done[0].id}`);
   await page.click(`#segments li[data-segment-id="${done[0].id}"] button.play`);
-  await page.waitForFunction(() => {
-    const v = document.getElementById('playback');
-    return v.currentTime > 0.5 && v.videoWidth > 0;
-  }, null, { timeout: 20000 });
-  const pb = await page.evaluate(() => {
-    const v = document.getElementById('playback');
-    return { t: v.currentTime, duration: v.duration, w: v.videoWidth, h: v.videoHeight, error: v.error && v.error.code };
-  });
-  log(`playback: currentTime ${pb.t.toFixed(2)} s of ${pb.duration.toFixed(2)} s, ${pb.w}x${pb.h}`);
+  const playing = '#player video.review:not([hidden])';
+  await page.waitForFunction((sel) => {
+    const v = document.querySelector(sel);
+    return v && v.currentTime > 0.5 && v.videoWidth > 0;
+  }, playing, { timeout: 20000 });
+  const pb = await page.evaluate((sel) => {
+    const v = document.querySelector(sel);
+    return { t: v.currentTime, duration: v.duration, w: v.videoWidth, h: v.videoHeight, error: v.error && v.error.code,
+             segment: document.getElementById('player').dataset.segmentId };
+  }, playing);
+  log(`playback: segment ${pb.segment}, currentTime ${pb.t.toFixed(2)} s of ${pb.duration.toFixed(2)} s, ${pb.w}x${pb.h}`);
   check(pb.error === null, `playback error ${pb.error}`);
-  const g3 = await grabFrame(page, '#playback', 'playback-frame.jpg');
+  check(pb.segment === done[0].id, `the player plays segment ${pb.segment}, not ${done[0].id}`);
+  const g3 = await grabFrame(page, playing, 'playback-frame.jpg');
   check(JSON.stringify(g3.codes) === JSON.stringify([CAM1_CODE]), `recording shows ID codes ${g3.codes}`);
   await page.screenshot({ path: art('3-playback.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });   // a phone

@@ -9,6 +9,8 @@ it. The script asks for the revocation on stdout ("E2E-REVOKE"); this driver run
                           by itself (camera drop, daemon restart, offline), revoke
                           (pair_live_revoke.mjs)
     run_e2e.py --static   the pages behind the real lighttpd with no daemon (pages_static.mjs)
+    run_e2e.py --review   a day's review: timeline, scrub previews, playing across files,
+                          speeds, frame step, save frame, the events page (review.mjs)
 
 playwright-core is installed from the npm registry with `npm ci` (tests/e2e/package-lock.json)
 into <build>/e2e-node, never into the source tree. Screenshots and frame grabs go to
@@ -253,12 +255,91 @@ def e2e_test():
     log(f"artifacts: {artifacts}")
 
 
+def wait_review_material(h, name, files, timeout=120):
+    """Waits until camera @name has @files complete segments and two ended motion events with
+    thumbnails; returns (segments [(id, start_us, end_us)], events [(id, start_us, end_us)])."""
+    got = {}
+
+    def ready():
+        with h.catalog() as db:
+            got["segs"] = db.execute(
+                "SELECT s.id, s.start_us, s.end_us FROM segments s JOIN cameras c "
+                "ON c.id = s.camera_id WHERE c.name = ? AND s.state = 'complete' "
+                "ORDER BY s.start_us", (name,)).fetchall()
+            got["events"] = db.execute(
+                "SELECT e.id, e.start_us, e.end_us FROM events e JOIN cameras c "
+                "ON c.id = e.camera_id WHERE c.name = ? AND e.state = 'ended' "
+                "AND e.thumbnail IS NOT NULL ORDER BY e.start_us", (name,)).fetchall()
+        return len(got["segs"]) >= files and len(got["events"]) >= 2
+    h.wait_for(f"{files} files and 2 events of {name}", ready, timeout)
+    return [tuple(r) for r in got["segs"]], [tuple(r) for r in got["events"]]
+
+
+def review_test():
+    """A device allowed cam1 only reviews its day (review.mjs)."""
+    import webfront
+    need_tools()
+    node_dir = ensure_playwright()
+    artifacts = artifacts_dir("review")
+    h = Harness("e2e-review", segment_seconds=10)
+    with h:
+        web_sock = os.path.join(h.dir, "http.sock")
+        front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
+        try:
+            with open(h.conf, "a") as f:
+                f.write(f"\n[web]\nsocket = {web_sock}\norigin = {front.origin}\n"
+                        f"certificate = {front.cert}\n"
+                        # fakecam's object crosses for 6 s of every 20: events end in between
+                        "\n[motion]\nend_after_ms = 3000\n")
+            truth = os.path.join(h.dir, "truth.json")
+            h.start_fakecam(2, ["--first-code", str(FIRST_CODE), "--truth", truth,
+                                "--clip-seconds", "20"])
+            h.start_daemon()
+            for i in (1, 2):
+                h.nvr("cameras", "add", f"cam{i}", "--main-url", h.cam_url(i),
+                      "--sub-url", h.cam_url(i, "sub"))
+                # The ID band (frame counter) is masked, as in test_motion; two zones.
+                h.nvr("cameras", "motion", f"cam{i}", "--mask", "0,0 1,0 1,0.12 0,0.12",
+                      "--zone", "left=0,0.12 0.5,0.12 0.5,1 0,1",
+                      "--zone", "right=0.5,0.12 1,0.12 1,1 0.5,1")
+            with h.catalog() as db:
+                ids = {r["name"]: r["id"] for r in db.execute("SELECT id, name FROM cameras")}
+            h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
+            front.start()
+            segs, events = wait_review_material(h, "cam1", 3)
+            wait_review_material(h, "cam2", 1)
+            _, out, _ = h.nvr("pair", "--name", "reviewer", "--cameras", "cam1")
+            m = URL_RE.search(out)
+            check(m, f"no pairing URL in `nvr pair` output:\n{out}")
+            # A boundary between two files that follow each other without a gap.
+            boundary = next((b[1] for a, b in zip(segs, segs[1:]) if b[1] - a[2] < 1_000_000),
+                            None)
+            check(boundary is not None, f"no two continuous files among {segs}")
+            env = base_env(node_dir, artifacts)
+            env["HOME"] = trusting_home(front.cert, h.dir)
+            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=m.group(1), E2E_IDREAD=IDREAD,
+                       E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
+                       E2E_CAM2_ID=str(ids["cam2"]), E2E_BOUNDARY_US=str(boundary),
+                       E2E_FIRST_US=str(segs[0][1]), E2E_EVENT_ID=str(events[0][0]),
+                       E2E_EVENT_US=str(events[0][1]))
+            status = run_node("review.mjs", env)
+            check(status == 0, f"review.mjs failed ({status}); artifacts in {artifacts}")
+        except BaseException:
+            log(front.tail_logs())
+            raise
+        finally:
+            front.stop()
+    log(f"artifacts: {artifacts}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--static", action="store_true",
                     help="only the pages behind lighttpd, without a daemon")
+    ap.add_argument("--review", action="store_true",
+                    help="the review pages: timeline, playback across files, events")
     args = ap.parse_args()
-    run(static_test if args.static else e2e_test)
+    run(static_test if args.static else review_test if args.review else e2e_test)
 
 
 if __name__ == "__main__":

@@ -1,94 +1,225 @@
-// camera — one camera: its live view and its recordings of the last 24 hours
-// (GET /api/v1/cameras/{id}/segments), any of which plays in a <video> from .../media (served by
-// lighttpd with X-Sendfile after the daemon authorized this device for this camera and segment).
+// camera — one camera: its live view and a day of review: the timeline bar (recorded spans from
+// .../timeline, motion from .../events), a player that plays by wall time across files
+// (review.js), the day's events and its files. `?id=N` chooses the camera, `&t=µs` starts playing
+// at that wall time (the events page links here). Every request goes through the daemon's
+// authorization for this device and camera.
 
 import { api, describeError } from './api.js';
 import { LivePlayer } from './live.js';
 import { decimalId } from './proto.js';
-import { attachPlayer, el, formatBytes, formatDuration, formatTime, liveFigure, pausedNotice,
-         status } from './ui.js';
+import { DAY_US, EVENT_PREROLL_US, dayKey, dayWindow, mergeEvents, normaliseSegments,
+         parseDayKey } from './review_core.js';
+import { PreviewSource, ReviewPlayer } from './review.js';
+import { DayTimeline } from './timeline.js';
+import { attachPlayer, el, eventRow, formatBytes, formatDuration, formatTime, liveFigure,
+         pausedNotice, status } from './ui.js';
 
-const DAY_US = 24 * 3600 * 1e6;
+// The segments route answers at most 1000 rows: a day is asked for in quarters (60 s files
+// make 360 per quarter).
+const SEGMENT_QUERY_US = 6 * 3600e6;
+const REFRESH_MS = 30000;
+
 let live = null;
+let player = null;
+let preview = null;
+let timeline = null;
+let camera = null;
+let day = null;
+let refreshTimer = 0;
 
-async function playSegment(camId, seg, row) {
-  const video = document.getElementById('playback');
-  const label = document.getElementById('playback-label');
-  // The <video> cannot log in by itself: make sure the session is valid first (api() logs in
-  // again with this browser's key on a 401).
-  try {
-    await api(`cameras/${camId}`);
-  } catch (e) {
-    status(describeError(e), 'error');
-    return;
-  }
-  for (const r of document.querySelectorAll('#segments li')) r.removeAttribute('aria-current');
-  row.setAttribute('aria-current', 'true');
-  label.textContent = `Recording from ${formatTime(seg.start_us)} (${formatDuration(seg.duration_us)})`;
-  video.hidden = false;
-  video.dataset.segmentId = String(seg.id);
-  video.src = `/api/v1/cameras/${camId}/segments/${decimalId(seg.id)}/media`;
-  video.play().catch(() => { /* autoplay refused: the controls are there */ });
+function setPlayerState(text, kind) {
+  const node = document.getElementById('player-state');
+  node.textContent = text;
+  node.dataset.kind = kind;
 }
 
-function renderSegments(camId, segments) {
+async function daySegments(camId, win) {
+  const parts = [];
+  for (let from = win.from; from < win.to; from += SEGMENT_QUERY_US) {
+    const to = Math.min(win.to, from + SEGMENT_QUERY_US);
+    parts.push(api(`cameras/${camId}/segments?from_us=${Math.floor(from)}&to_us=${Math.ceil(to)}`));
+  }
+  const seen = new Map();
+  for (const r of await Promise.all(parts))
+    for (const s of Array.isArray(r.segments) ? r.segments : []) seen.set(String(s.id), s);
+  return [...seen.values()];
+}
+
+function renderFiles(segments) {
   const list = document.getElementById('segments');
   list.replaceChildren();
-  const sorted = segments.filter((s) => decimalId(s.id) !== null)
-                         .sort((a, b) => Number(b.start_us) - Number(a.start_us));
-  if (sorted.length === 0) {
-    list.append(el('li', { class: 'muted' }, 'No recordings in the last 24 hours.'));
+  if (segments.length === 0) {
+    list.append(el('li', { class: 'muted' }, 'No recordings on this day.'));
     return;
   }
-  for (const seg of sorted) {
+  for (const seg of [...segments].sort((a, b) => Number(b.start_us) - Number(a.start_us))) {
+    if (decimalId(seg.id) === null) continue;
     const row = el('li', { dataset: { segmentId: String(seg.id) } });
     const play = el('button', { type: 'button', class: 'play' }, 'Play');
-    play.addEventListener('click', () => playSegment(camId, seg, row));
+    play.addEventListener('click', () => playFrom(Number(seg.start_us)));
     row.append(play, ' ', formatTime(seg.start_us), ' ',
                el('span', { class: 'muted' },
-                  `${formatDuration(seg.duration_us)} · ${formatBytes(seg.bytes)}${seg.recording ? ' · recording now' : ''}`));
+                  `${seg.recording ? 'recording now' : formatDuration(seg.duration_us)} · ${formatBytes(seg.bytes)}`));
     list.append(row);
   }
 }
 
-async function loadSegments(camId) {
+function renderDayEvents(events) {
+  const list = document.getElementById('day-events');
+  list.replaceChildren();
+  if (events.length === 0) {
+    list.append(el('li', { class: 'muted' }, 'No motion on this day.'));
+    return;
+  }
+  for (const ev of events) {
+    const row = eventRow(ev, `camera.html?id=${camera.id}&t=${ev.start_us - EVENT_PREROLL_US}`, false);
+    row.querySelector('a').addEventListener('click', (e) => {
+      e.preventDefault();
+      playFrom(ev.start_us - EVENT_PREROLL_US);
+    });
+    list.append(row);
+  }
+}
+
+async function loadDay() {
   const now = Date.now() * 1000;
-  const from = Math.floor(now - DAY_US);
-  const to = Math.ceil(now + 60e6);
+  const camId = camera.id;
   try {
-    const { segments } = await api(`cameras/${camId}/segments?from_us=${from}&to_us=${to}`);
-    renderSegments(camId, Array.isArray(segments) ? segments : []);
+    const [tl, segs, evs] = await Promise.all([
+      api(`cameras/${camId}/timeline?from_us=${Math.floor(day.from)}&to_us=${Math.ceil(Math.min(day.to, now + 60e6))}`),
+      daySegments(camId, day),
+      api(`cameras/${camId}/events?from_us=${Math.floor(day.from)}&to_us=${Math.ceil(day.to)}`),
+    ]);
+    const segments = normaliseSegments(segs, now);
+    // Still recording: the timeline's spans end at the last closed file; the open one counts too.
+    const spans = [...(tl.spans || []),
+                   ...segments.filter((s) => s.recording).map((s) => ({ start_us: s.start, end_us: null }))];
+    const events = mergeEvents([{ camera, events: evs.events }]);
+    timeline.setData(spans, events);
+    player.setSegments(segments);
+    preview.setSegments(segments);
+    renderFiles(segs);
+    renderDayEvents(events);
+    document.getElementById('review').dataset.loaded = String(segments.length);
   } catch (e) {
     status(describeError(e), 'error');
   }
 }
 
+function setDay(us) {
+  day = dayWindow(us);
+  document.getElementById('day').value = dayKey(day.from);
+  const today = dayWindow(Date.now() * 1000);
+  document.getElementById('day-next').disabled = day.from >= today.from;
+  timeline.setDay(day);
+  clearInterval(refreshTimer);
+  if (day.from === today.from) refreshTimer = setInterval(loadDay, REFRESH_MS);
+  return loadDay();
+}
+
+async function playFrom(t) {
+  if (t < day.from || t >= day.to) await setDay(t);
+  // The <video> cannot log in by itself: make sure the session is valid first (api() logs in
+  // again with this browser's key on a 401).
+  try {
+    await api(`cameras/${camera.id}`);
+  } catch (e) {
+    status(describeError(e), 'error');
+    return;
+  }
+  document.getElementById('player-idle').hidden = true;
+  document.getElementById('controls').hidden = false;
+  timeline.setPlayhead(t);
+  if (await player.playAt(t)) document.getElementById('play-pause').textContent = 'Pause';
+}
+
+function wireControls() {
+  const pp = document.getElementById('play-pause');
+  pp.addEventListener('click', () => {
+    const v = player.video;
+    if (v.paused) { v.play().catch(() => {}); pp.textContent = 'Pause'; }
+    else { v.pause(); pp.textContent = 'Play'; }
+  });
+  document.getElementById('speed').addEventListener('change', (e) => player.setRate(Number(e.target.value)));
+  document.getElementById('frame-back').addEventListener('click', async () => { await player.step(-1); pp.textContent = 'Play'; });
+  document.getElementById('frame-fwd').addEventListener('click', async () => { await player.step(1); pp.textContent = 'Play'; });
+  document.getElementById('save-frame').addEventListener('click', async () => {
+    try {
+      const name = await player.saveFrame();
+      setPlayerState(`Saved ${name}`, 'ok');
+    } catch (e) {
+      setPlayerState(`Could not save the frame: ${e.message}`, 'error');
+    }
+  });
+  const dayInput = document.getElementById('day');
+  dayInput.addEventListener('change', () => {
+    const us = parseDayKey(dayInput.value);
+    if (us !== null) setDay(us);
+  });
+  document.getElementById('day-prev').addEventListener('click', () => setDay(day.from - DAY_US / 2));
+  document.getElementById('day-next').addEventListener('click', () => setDay(day.to + DAY_US / 2));
+  document.getElementById('refresh').addEventListener('click', () => loadDay());
+}
+
 async function main() {
-  const camId = decimalId(new URLSearchParams(location.search).get('id') || '');
+  const params = new URLSearchParams(location.search);
+  const camId = decimalId(params.get('id') || '');
   if (camId === null) {
     status('No camera chosen.', 'error');
     return;
   }
-  let cam;
   try {
     const r = await api(`cameras/${camId}`);
-    cam = r.camera || r;
+    camera = r.camera || r;
   } catch (e) {
     status(describeError(e), 'error');
     return;
   }
-  document.title = `Hearth — ${cam.name}`;
-  document.getElementById('name').textContent = cam.name;
-  const notice = pausedNotice(cam);
+  camera = { ...camera, id: camId };
+  document.title = `Hearth — ${camera.name}`;
+  document.getElementById('name').textContent = camera.name;
+  const notice = pausedNotice(camera);
   if (notice) document.getElementById('name').after(notice);
   // The paused notice is under the heading already, not again in the live caption.
-  const parts = liveFigure({ id: cam.id, name: cam.name }, 'Live');
+  const parts = liveFigure({ id: camera.id, name: camera.name }, 'Live');
   document.getElementById('live').append(parts.figure);
   live = attachPlayer(LivePlayer, parts, camId);
-  document.getElementById('refresh').addEventListener('click', () => loadSegments(camId));
-  document.getElementById('recordings').hidden = false;
-  await loadSegments(camId);
+
+  const clock = document.getElementById('clock');
+  const videos = [...document.querySelectorAll('#player video.review')];
+  player = new ReviewPlayer(videos, camId, camera.name, {
+    onTime: (t) => {
+      timeline.setPlayhead(t);
+      clock.textContent = new Date(t / 1000).toLocaleTimeString();
+      clock.dataset.wallUs = String(Math.round(t));
+    },
+    onState: setPlayerState,
+    onSegment: (seg) => {
+      for (const r of document.querySelectorAll('#segments li'))
+        r.toggleAttribute('aria-current', r.dataset.segmentId === seg.id);
+      document.getElementById('player').dataset.segmentId = seg.id;
+    },
+  });
+  preview = new PreviewSource(document.getElementById('preview'), camId);
+  timeline = new DayTimeline({
+    label: `Recordings of ${camera.name}`,
+    onSeek: (t) => playFrom(t),
+    onPreview: (t) => preview.frameAt(t),
+  });
+  document.getElementById('timeline').append(timeline.node);
+  wireControls();
+  document.getElementById('review').hidden = false;
+
+  const t = Number(params.get('t'));
+  const start = Number.isFinite(t) && t > 0 ? t : Date.now() * 1000;
+  await setDay(start);
+  if (Number.isFinite(t) && t > 0) await playFrom(t);
 }
 
-window.addEventListener('pagehide', () => { if (live) live.stop(); });
+window.addEventListener('pagehide', () => {
+  if (live) live.stop();
+  if (player) player.stop();
+  clearInterval(refreshTimer);
+});
+window.addEventListener('resize', () => { if (timeline) timeline.render(); });
 main();

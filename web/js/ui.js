@@ -93,3 +93,22 @@ export function attachPlayer(PlayerClass, parts, cameraId) {
   player.start();
   return player;
 }
+
+// One motion event as a list row: thumbnail (fetched from the daemon, which checks this device
+// may see the camera), time, duration, zones and, with @showCamera, the camera's name. The row
+// is a link to @href (the camera page, playing from just before the event).
+export function eventRow(ev, href, showCamera) {
+  const thumb = ev.has_thumbnail
+    ? el('img', { src: `/api/v1/cameras/${ev.camera_id}/events/${ev.id}/thumbnail.jpg`,
+                  alt: '', loading: 'lazy', width: '160', height: '90', class: 'thumb' })
+    : el('span', { class: 'thumb none' }, 'no picture');
+  const duration = ev.end_us === null ? 'going on now' : formatDuration(ev.end_us - ev.start_us);
+  const zones = ev.zones.length ? ev.zones.join(', ') : null;
+  return el('li', { dataset: { eventId: ev.id, cameraId: ev.camera_id } },
+            el('a', { href, class: 'event' }, thumb,
+               el('span', { class: 'event-text' },
+                  showCamera ? el('span', { class: 'title' }, ev.camera) : null,
+                  el('span', {}, formatTime(ev.start_us)),
+                  el('span', { class: 'muted' }, duration),
+                  zones ? el('span', { class: 'muted' }, `zones: ${zones}`) : null)));
+}
