@@ -3,7 +3,8 @@
 // timeline shows recorded spans and motion; scrubbing shows preview frames of cam1; releasing
 // plays from there; playback crosses a file boundary without a stall > 500 ms; 4x speed; frame
 // step; save frame; the events page lists cam1's events only, with thumbnails, filters and
-// live updates; opening an event plays from just before it. Screenshots at desktop and phone
+// live updates; opening an event plays from just before it; a device allowed both cameras plays
+// them together, in step. Screenshots at desktop and phone
 // sizes. Prints the measured latencies (p50/p95) on the way.
 
 import { execFileSync } from 'node:child_process';
@@ -23,6 +24,8 @@ const IDREAD = env('E2E_IDREAD');
 const CAM1 = env('E2E_CAM1_ID');
 const CAM1_CODE = Number(env('E2E_CAM1_CODE'));
 const CAM2 = env('E2E_CAM2_ID');
+const CAM2_CODE = Number(env('E2E_CAM2_CODE'));
+const PAIR_URL2 = env('E2E_PAIR_URL2');
 const BOUNDARY_US = Number(env('E2E_BOUNDARY_US'));
 const FIRST_US = Number(env('E2E_FIRST_US'));
 const EVENT_ID = env('E2E_EVENT_ID');
@@ -283,6 +286,45 @@ try {
   }, CAM2);
   check(refused.every((s) => s === 403 || s === 404), `cam2 review routes answered ${refused}`);
   log(`cam2: timeline, events, segments refused (${refused})`);
+
+  // 12. cameras together: a device allowed both plays them at the same wall time
+  const family = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 900 } });
+  const fp = await family.newPage();
+  watchPage(fp, problems);
+  await fp.goto(PAIR_URL2);
+  await fp.waitForSelector('#paired', { timeout: 30000 });
+  await fp.goto(`${ORIGIN}/multi.html`);
+  await fp.waitForFunction(() => Number(document.getElementById('grid').dataset.loaded || 0) > 0, null, { timeout: 20000 });
+  check(await fp.locator('#grid li').count() === 2, 'multi: not two tiles');
+  const mp = await barPoint(fp, BOUNDARY_US - 3e6);
+  const mt0 = Date.now();
+  await fp.mouse.click(mp.x, mp.y);
+  await fp.waitForFunction(() => [...document.querySelectorAll('#grid .player')]
+    .every((b) => b.querySelector('video.review:not([hidden])')?.readyState >= 3 && Number(b.dataset.wallUs) > 0),
+  null, { timeout: 15000 });
+  log(`together: both playing ${Date.now() - mt0} ms after the click`);
+  const drift = [];
+  for (let i = 0; i < 6; i++) {
+    await sleep(700);
+    const w = await fp.$$eval('#grid .player', (bs) => bs.map((b) => {
+      const v = b.querySelector('video.review:not([hidden])');
+      return { wall: Number(b.dataset.wallUs), playing: !v.paused };
+    }));
+    check(w.every((x) => x.playing), `together: a tile is not playing: ${JSON.stringify(w)}`);
+    drift.push(Math.abs(w[0].wall - w[1].wall) / 1000);
+  }
+  log(`together: drift between the two cameras, max ${Math.max(...drift).toFixed(0)} ms over ${drift.length} samples`);
+  check(Math.max(...drift) < 500, `together: the cameras drifted ${Math.max(...drift)} ms apart`);
+  const tileCodes = [];
+  for (const [i, want] of [[1, CAM1_CODE], [2, CAM2_CODE]]) {
+    const c = await grab(fp, `#grid li:nth-child(${i}) video.review:not([hidden])`, `together-${i}.jpg`);
+    tileCodes.push(c);
+    check(JSON.stringify(c) === JSON.stringify([want]), `together: tile ${i} shows ID codes ${c}, want ${want}`);
+  }
+  await fp.screenshot({ path: art('5-together.png'), fullPage: true });
+  await fp.setViewportSize({ width: 390, height: 844 });
+  await fp.screenshot({ path: art('5-together-phone.png'), fullPage: true });
+  await family.close();
 } catch (e) {
   failure = e;
 } finally {

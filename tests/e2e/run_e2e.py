@@ -276,7 +276,8 @@ def wait_review_material(h, name, files, timeout=120):
 
 
 def review_test():
-    """A device allowed cam1 only reviews its day (review.mjs)."""
+    """A device allowed cam1 only reviews its day; one allowed both plays them together
+    (review.mjs)."""
     import webfront
     need_tools()
     node_dir = ensure_playwright()
@@ -311,6 +312,9 @@ def review_test():
             _, out, _ = h.nvr("pair", "--name", "reviewer", "--cameras", "cam1")
             m = URL_RE.search(out)
             check(m, f"no pairing URL in `nvr pair` output:\n{out}")
+            _, out2, _ = h.nvr("pair", "--name", "family", "--cameras", "cam1,cam2")
+            m2 = URL_RE.search(out2)
+            check(m2, f"no pairing URL in `nvr pair` output:\n{out2}")
             # A boundary between two files that follow each other without a gap.
             boundary = next((b[1] for a, b in zip(segs, segs[1:]) if b[1] - a[2] < 1_000_000),
                             None)
@@ -318,6 +322,7 @@ def review_test():
             env = base_env(node_dir, artifacts)
             env["HOME"] = trusting_home(front.cert, h.dir)
             env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=m.group(1), E2E_IDREAD=IDREAD,
+                       E2E_PAIR_URL2=m2.group(1), E2E_CAM2_CODE=str(FIRST_CODE + 1),
                        E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
                        E2E_CAM2_ID=str(ids["cam2"]), E2E_BOUNDARY_US=str(boundary),
                        E2E_FIRST_US=str(segs[0][1]), E2E_EVENT_ID=str(events[0][0]),

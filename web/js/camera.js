@@ -7,16 +7,13 @@
 import { api, describeError } from './api.js';
 import { LivePlayer } from './live.js';
 import { decimalId } from './proto.js';
-import { DAY_US, EVENT_PREROLL_US, dayKey, dayWindow, mergeEvents, normaliseSegments,
-         parseDayKey } from './review_core.js';
+import { loadCameraDay } from './daydata.js';
+import { DAY_US, EVENT_PREROLL_US, dayKey, dayWindow, parseDayKey } from './review_core.js';
 import { PreviewSource, ReviewPlayer } from './review.js';
 import { DayTimeline } from './timeline.js';
 import { attachPlayer, el, eventRow, formatBytes, formatDuration, formatTime, liveFigure,
          pausedNotice, status } from './ui.js';
 
-// The segments route answers at most 1000 rows: a day is asked for in quarters (60 s files
-// make 360 per quarter).
-const SEGMENT_QUERY_US = 6 * 3600e6;
 const REFRESH_MS = 30000;
 
 let live = null;
@@ -31,18 +28,6 @@ function setPlayerState(text, kind) {
   const node = document.getElementById('player-state');
   node.textContent = text;
   node.dataset.kind = kind;
-}
-
-async function daySegments(camId, win) {
-  const parts = [];
-  for (let from = win.from; from < win.to; from += SEGMENT_QUERY_US) {
-    const to = Math.min(win.to, from + SEGMENT_QUERY_US);
-    parts.push(api(`cameras/${camId}/segments?from_us=${Math.floor(from)}&to_us=${Math.ceil(to)}`));
-  }
-  const seen = new Map();
-  for (const r of await Promise.all(parts))
-    for (const s of Array.isArray(r.segments) ? r.segments : []) seen.set(String(s.id), s);
-  return [...seen.values()];
 }
 
 function renderFiles(segments) {
@@ -82,25 +67,14 @@ function renderDayEvents(events) {
 }
 
 async function loadDay() {
-  const now = Date.now() * 1000;
-  const camId = camera.id;
   try {
-    const [tl, segs, evs] = await Promise.all([
-      api(`cameras/${camId}/timeline?from_us=${Math.floor(day.from)}&to_us=${Math.ceil(Math.min(day.to, now + 60e6))}`),
-      daySegments(camId, day),
-      api(`cameras/${camId}/events?from_us=${Math.floor(day.from)}&to_us=${Math.ceil(day.to)}`),
-    ]);
-    const segments = normaliseSegments(segs, now);
-    // Still recording: the timeline's spans end at the last closed file; the open one counts too.
-    const spans = [...(tl.spans || []),
-                   ...segments.filter((s) => s.recording).map((s) => ({ start_us: s.start, end_us: null }))];
-    const events = mergeEvents([{ camera, events: evs.events }]);
-    timeline.setData(spans, events);
-    player.setSegments(segments);
-    preview.setSegments(segments);
-    renderFiles(segs);
-    renderDayEvents(events);
-    document.getElementById('review').dataset.loaded = String(segments.length);
+    const d = await loadCameraDay(camera, day);
+    timeline.setData(d.spans, d.events);
+    player.setSegments(d.segments);
+    preview.setSegments(d.segments);
+    renderFiles(d.rows);
+    renderDayEvents(d.events);
+    document.getElementById('review').dataset.loaded = String(d.segments.length);
   } catch (e) {
     status(describeError(e), 'error');
   }

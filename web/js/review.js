@@ -228,6 +228,8 @@ export class ReviewPlayer {
 
   stop() {
     this.seq++;
+    this.current = null;
+    this.next = null;
     for (const v of this.videos) {
       v.pause();
       v.removeAttribute('src');

@@ -115,8 +115,10 @@ export class DayTimeline {
       ? this.minuteTicks()
       : hourTicks(this.win, step);
     this.ticks.replaceChildren(...ticks.map((t) => {
-      const n = el('span', {}, t.label);
-      n.style.left = `${fractionOf(t.us, this.win) * 100}%`;
+      const f = fractionOf(t.us, this.win);
+      // A label at the bar's very start is not centred on its tick (it would be cut off).
+      const n = el('span', { class: f < 0.02 ? 'first' : null }, t.label);
+      n.style.left = `${f * 100}%`;
       return n;
     }));
     this.windowLabel.textContent = this.zoomed
