@@ -44,6 +44,7 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 bash packaging/install-deps.sh
+bash packaging/web-vendor.sh
 if [ ! -f "$BUILD/build.ninja" ]; then
   meson setup "$BUILD" --buildtype=release >/dev/null
 fi

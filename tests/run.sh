@@ -27,6 +27,13 @@ if ! bash packaging/install-deps.sh; then
   exit 1
 fi
 
+# hls.js for the playback pages (web/vendor/, from the npm registry at the pinned version).
+if ! bash packaging/web-vendor.sh; then
+  echo "run.sh: could not put hls.js into web/vendor/" >&2
+  summary 0 1
+  exit 1
+fi
+
 build=${HEARTH_TEST_BUILD:-$top/build-test}
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" -Db_sanitize=address,undefined -Dwerror=true -Db_lundef=false \

@@ -4,12 +4,13 @@
 // frame, an event or a device list (docs/design/auth.md "Web pages"). Network first: a page
 // from the cache is used only when the network fails, so an update is seen at the next load.
 
-const CACHE = 'hearth-static-v3';
+const CACHE = 'hearth-static-v4';
 const STATIC = ['/index.html', '/camera.html', '/events.html', '/multi.html', '/pair.html',
                 '/css/hearth.css', '/favicon.svg', '/manifest.webmanifest', '/js/api.js',
-                '/js/app.js', '/js/camera.js', '/js/daydata.js', '/js/events.js', '/js/index.js',
-                '/js/keys.js', '/js/live.js', '/js/multi.js', '/js/pair.js', '/js/proto.js',
-                '/js/review.js', '/js/review_core.js', '/js/timeline.js', '/js/ui.js'];
+                '/js/app.js', '/js/camera.js', '/js/daydata.js', '/js/events.js',
+                '/js/hlsplay.js', '/js/index.js', '/js/keys.js', '/js/live.js', '/js/multi.js',
+                '/js/pair.js', '/js/proto.js', '/js/review.js', '/js/review_core.js',
+                '/js/timeline.js', '/js/ui.js'];
 
 // Only same-origin GETs of the static files are ours; everything else (the API, media, other
 // methods) is left to the browser as if there were no service worker.

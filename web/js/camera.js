@@ -9,6 +9,7 @@ import { LivePlayer } from './live.js';
 import { decimalId } from './proto.js';
 import { loadCameraDay } from './daydata.js';
 import { DAY_US, EVENT_PREROLL_US, dayKey, dayWindow, parseDayKey } from './review_core.js';
+import { HlsPlayer, loadHls } from './hlsplay.js';
 import { PreviewSource, ReviewPlayer } from './review.js';
 import { DayTimeline } from './timeline.js';
 import { attachPlayer, el, eventRow, formatBytes, formatDuration, formatTime, liveFigure,
@@ -161,7 +162,10 @@ async function main() {
 
   const clock = document.getElementById('clock');
   const videos = [...document.querySelectorAll('#player video.review')];
-  player = new ReviewPlayer(videos, camId, camera.name, {
+  // hls.js over the daemon's playlist where this browser can run it, else whole files.
+  const Hls = await loadHls();
+  const Player = Hls ? HlsPlayer.bind(null, Hls) : ReviewPlayer;
+  player = new Player(videos, camId, camera.name, {
     onTime: (t) => {
       timeline.setPlayhead(t);
       clock.textContent = new Date(t / 1000).toLocaleTimeString();
@@ -172,6 +176,7 @@ async function main() {
       for (const r of document.querySelectorAll('#segments li'))
         r.toggleAttribute('aria-current', r.dataset.segmentId === seg.id);
       document.getElementById('player').dataset.segmentId = seg.id;
+      document.getElementById('player').dataset.player = player.kind;   // 'hls' or 'files'
     },
   });
   preview = new PreviewSource(document.getElementById('preview'), camId);

@@ -9,6 +9,7 @@ import { api, describeError } from './api.js';
 import { loadCameraDay } from './daydata.js';
 import { decimalId } from './proto.js';
 import { DAY_US, dayKey, dayWindow, locate, parseDayKey } from './review_core.js';
+import { HlsPlayer, loadHls } from './hlsplay.js';
 import { PreviewSource, ReviewPlayer } from './review.js';
 import { DayTimeline } from './timeline.js';
 import { el, status } from './ui.js';
@@ -25,6 +26,7 @@ let day = null;
 let rate = 1;
 let syncTimer = 0;
 let started = false;
+let Hls = null;            // hls.js when this browser can use it (hlsplay.js), else whole files
 
 function tileFor(camera) {
   const videos = [el('video', { class: 'review', muted: true, playsinline: true, preload: 'auto' }),
@@ -37,7 +39,8 @@ function tileFor(camera) {
                      el('figcaption', {}, el('a', { class: 'title', href: `camera.html?id=${camera.id}` }, camera.name),
                         state)));
   const tile = { camera, segments: [], state, node, box };
-  tile.player = new ReviewPlayer(videos, camera.id, camera.name, {
+  const Player = Hls ? HlsPlayer.bind(null, Hls) : ReviewPlayer;
+  tile.player = new Player(videos, camera.id, camera.name, {
     onTime: (t) => {
       box.dataset.wallUs = String(Math.round(t));
       if (tile === leader()) onLeaderTime(t);
@@ -194,6 +197,7 @@ async function main() {
     status('No cameras are shared with this browser.');
     return;
   }
+  Hls = await loadHls();
   const params = new URLSearchParams(location.search);
   const asked = (params.get('ids') || '').split(',').map(decimalId).filter(Boolean);
   const ids = asked.length ? asked : cameras.slice(0, MAX_CAMERAS).map((c) => c.id);

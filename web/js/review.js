@@ -8,14 +8,14 @@
 import { following, frameFileName, locate } from './review_core.js';
 
 const LOAD_TIMEOUT_MS = 8000;
-const DEFAULT_FRAME_S = 1 / 15;
+export const DEFAULT_FRAME_S = 1 / 15;
 
 function mediaUrl(camId, segId) {
   return `/api/v1/cameras/${camId}/segments/${segId}/media`;
 }
 
 // Resolves when @video fires one of @ok, rejects on 'error' or after @ms.
-function once(video, ok, ms = LOAD_TIMEOUT_MS) {
+export function once(video, ok, ms = LOAD_TIMEOUT_MS) {
   return new Promise((resolve, reject) => {
     const done = (fn, v) => {
       clearTimeout(timer);
@@ -44,6 +44,26 @@ async function load(video, url, offsetS) {
   }
 }
 
+// Downloads the frame @video shows as a PNG named after @cameraName and @wallUs; returns the
+// file name.
+export async function saveVideoFrame(video, cameraName, wallUs) {
+  if (!video.videoWidth || wallUs === null) throw new Error('no frame to save yet');
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+  if (!blob) throw new Error('the frame could not be encoded');
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `${frameFileName(cameraName, wallUs)}.png`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  return a.download;
+}
+
 export class ReviewPlayer {
   // @videos: two <video> elements in the same box (one shown at a time); @hooks:
   // {onTime(wall_us), onState(text, kind), onSegment(segment)}
@@ -63,7 +83,7 @@ export class ReviewPlayer {
     for (const [i, v] of videos.entries()) {
       v.hidden = i !== 0;
       v.addEventListener('timeupdate', () => { if (i === this.active) this.tick(); });
-      v.addEventListener('ended', () => { if (i === this.active) this.advance(); });
+      v.addEventListener('ended', () => { if (i === this.active && this.current) this.advance(); });
       v.addEventListener('playing', () => { if (i === this.active) this.hooks.onState('', 'info'); });
       v.addEventListener('waiting', () => {
         if (i === this.active) this.hooks.onState('Loading…', 'info');
@@ -77,6 +97,7 @@ export class ReviewPlayer {
   }
 
   get video() { return this.videos[this.active]; }
+  get kind() { return 'files'; }
 
   wallTime() {
     if (!this.current) return null;
@@ -206,24 +227,8 @@ export class ReviewPlayer {
   }
 
   // Downloads the frame on screen as a PNG named after the camera and its wall time.
-  async saveFrame() {
-    const v = this.video;
-    const t = this.wallTime();
-    if (!v.videoWidth || t === null) throw new Error('no frame to save yet');
-    const canvas = document.createElement('canvas');
-    canvas.width = v.videoWidth;
-    canvas.height = v.videoHeight;
-    canvas.getContext('2d').drawImage(v, 0, 0);
-    const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
-    if (!blob) throw new Error('the frame could not be encoded');
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = `${frameFileName(this.cameraName, t)}.png`;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
-    return a.download;
+  saveFrame() {
+    return saveVideoFrame(this.video, this.cameraName, this.wallTime());
   }
 
   stop() {
