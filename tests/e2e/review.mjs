@@ -147,6 +147,11 @@ try {
   log(`timeline click -> playing: ${firstFrameMs} ms, at ${((startWall - BOUNDARY_US) / 1e6).toFixed(2)} s from the boundary`);
   check(Math.abs(startWall - (BOUNDARY_US - 3e6)) < 3e6, `playback started at ${startWall}, asked ${BOUNDARY_US - 3e6}`);
   const firstSeg = await page.evaluate(() => document.getElementById('player').dataset.segmentId);
+  // hls.js over the daemon's playlist (web/vendor/ comes from packaging/web-vendor.sh, which
+  // tests/run.sh runs); 'files' would mean the whole-file fallback.
+  const kind = await page.evaluate(() => document.getElementById('player').dataset.player);
+  log(`player: ${kind}`);
+  check(kind === 'hls', `the player is '${kind}', not hls.js over the playlist (is web/vendor/ there? packaging/web-vendor.sh)`);
   // Sample the wall clock the player shows every 50 ms until 3 s past the boundary.
   const samples = await page.evaluate(async ({ boundary, sel }) => {
     const out = [];
