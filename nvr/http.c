@@ -30,6 +30,8 @@
 #define SHORT_RESERVE 32
 /* Seconds a refused live viewer is told to wait (503 Retry-After). */
 #define LIVE_RETRY_AFTER_S "10"
+/* A live stream that ended before its first byte: worth trying again soon. */
+#define LIVE_ENDED_RETRY_AFTER_S "2"
 
 struct _NvrHttp {
   const NvrConfig *config;
@@ -735,7 +737,19 @@ live_ended (gpointer data)
   if (c->id == 0)
     return;
   c->id = 0;
-  soup_message_body_complete (soup_server_message_get_response_body (c->msg));
+  SoupMessageBody *body = soup_server_message_get_response_body (c->msg);
+  if (!c->started) {
+    /* Ended before its first byte (the camera dropped while this viewer waited for it): the
+     * headers have not gone out, so say so as a refusal to retry, not an empty 200 without a
+     * codec, which a player cannot tell from a broken stream. */
+    SoupMessageHeaders *rh = soup_server_message_get_response_headers (c->msg);
+    soup_server_message_set_status (c->msg, 503, NULL);
+    soup_message_headers_set_content_type (rh, "application/json", NULL);
+    soup_message_headers_replace (rh, "Retry-After", LIVE_ENDED_RETRY_AFTER_S);
+    static const char reason[] = "{\"error\":\"the camera's stream ended before it started\"}";
+    soup_message_body_append (body, SOUP_MEMORY_STATIC, reason, sizeof reason - 1);
+  }
+  soup_message_body_complete (body);
   soup_server_message_unpause (c->msg);
 }
 

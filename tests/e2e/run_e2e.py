@@ -75,9 +75,9 @@ def artifacts_dir(test):
     return d
 
 
-def run_node(script, env, on_line=None):
+def run_node(script, env, on_line=None, timeout_s=NODE_TIMEOUT_S):
     """Runs `node script`, echoing its output; @on_line(line, proc) sees each stdout line.
-    Returns the exit status."""
+    Returns the exit status; the script is killed after @timeout_s."""
     p = subprocess.Popen(["node", os.path.join(HERE, script)], cwd=HERE, env=env,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, bufsize=1, start_new_session=True)
@@ -87,7 +87,7 @@ def run_node(script, env, on_line=None):
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    timer = threading.Timer(NODE_TIMEOUT_S, kill_group)
+    timer = threading.Timer(timeout_s, kill_group)
     timer.start()
     try:
         for line in p.stdout:
@@ -337,14 +337,74 @@ def review_test():
     log(f"artifacts: {artifacts}")
 
 
+def soak_test(minutes):
+    """index.html left open on a 'wall tablet' while cameras drop and the daemon restarts."""
+    import webfront
+    need_tools()
+    node_dir = ensure_playwright()
+    artifacts = artifacts_dir("soak_wall")
+    cameras = 3
+    h = Harness("e2e-soak", segment_seconds=60)
+    with h:
+        web_sock = os.path.join(h.dir, "http.sock")
+        front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
+        try:
+            with open(h.conf, "a") as f:
+                f.write(f"\n[web]\nsocket = {web_sock}\norigin = {front.origin}\n"
+                        f"certificate = {front.cert}\n")
+            h.start_fakecam(cameras, ["--first-code", str(FIRST_CODE)])
+            h.start_daemon()
+            names = [f"cam{i}" for i in range(1, cameras + 1)]
+            for i, n in enumerate(names, 1):
+                h.nvr("cameras", "add", n, "--main-url", h.cam_url(i), "--sub-url",
+                      h.cam_url(i, "sub"))
+            h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
+            front.start()
+            _, out, _ = h.nvr("pair", "--name", "tablet", "--cameras", ",".join(names))
+            m = URL_RE.search(out)
+            check(m, f"no pairing URL in `nvr pair` output:\n{out}")
+            env = base_env(node_dir, artifacts)
+            env["HOME"] = trusting_home(front.cert, h.dir)
+            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=m.group(1),
+                       E2E_CAMERAS=str(cameras), E2E_SOAK_MINUTES=str(minutes))
+
+            def on_line(line, p):
+                words = line.split()
+                if not words or words[0] not in ("E2E-DROP", "E2E-RESTORE", "E2E-RESTART"):
+                    return
+                if words[0] == "E2E-RESTART":
+                    h.stop_daemon()
+                    h.start_daemon()
+                    h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
+                else:
+                    h.fakecam_control(f"{words[0][4:].lower()} {words[1]}")
+                p.stdin.write("DONE\n")
+                p.stdin.flush()
+
+            status = run_node("soak_wall.mjs", env, on_line, timeout_s=minutes * 60 + 600)
+            check(status == 0, f"soak_wall.mjs failed ({status}); artifacts in {artifacts}")
+        except BaseException:
+            log(front.tail_logs())
+            raise
+        finally:
+            front.stop()
+    log(f"artifacts: {artifacts}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--static", action="store_true",
                     help="only the pages behind lighttpd, without a daemon")
     ap.add_argument("--review", action="store_true",
                     help="the review pages: timeline, playback across files, events")
+    ap.add_argument("--soak", action="store_true",
+                    help="the wall tablet: live view through drops and restarts (long)")
+    ap.add_argument("--minutes", type=int, default=20, help="length of --soak (default 20)")
     args = ap.parse_args()
-    run(static_test if args.static else review_test if args.review else e2e_test)
+    if args.soak:
+        run(lambda: soak_test(args.minutes))
+    else:
+        run(static_test if args.static else review_test if args.review else e2e_test)
 
 
 if __name__ == "__main__":

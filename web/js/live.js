@@ -173,10 +173,16 @@ export class LivePlayer {
       return;
     }
     const mime = liveMimeType(res.headers.get('X-Hearth-Codec'));
-    if (mime === null || !MSE.isTypeSupported(mime)) {
+    if (mime === null) {
+      // No codec named: the stream ended before its first byte (a camera dropping as we
+      // connected); the next attempt may find it back.
       res.body.cancel().catch(() => {});
-      this.giveUp(mime === null ? 'The camera stream names no codec.'
-                                : 'This browser cannot play this camera\'s codec live.');
+      this.retry('the camera is not sending video');
+      return;
+    }
+    if (!MSE.isTypeSupported(mime)) {
+      res.body.cancel().catch(() => {});
+      this.giveUp('This browser cannot play this camera\'s codec live.');
       return;
     }
     try {
