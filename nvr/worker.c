@@ -1,5 +1,5 @@
 /* worker — the camera worker process: connects to one camera, records its main stream into
- * fragmented-then-finalized MP4 segments, and reports to the daemon over fd 3.
+ * fragmented MP4 segments (moof+mdat pairs kept on disk), and reports to the daemon over fd 3.
  * Threads: the GMainLoop (all state, all wire messages, pipeline build/teardown); GStreamer
  * streaming threads (only stamp times, copy caps and post to the main loop; naming a segment in
  * format-location-full is the one place they touch the disk: a stat and a mkdir; the tap after
@@ -1314,8 +1314,9 @@ build_recorder (Worker *w, Conn *c, GError **error)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "mp4mux or filesink is missing");
     return FALSE;
   }
+  /* mp4mux's default fragment mode: ftyp, moov (mvex), then moof+mdat pairs that stay on disk
+   * (docs/design/playback.md "On-disk format"): playback points HLS byte ranges into them. */
   g_object_set (mux, "fragment-duration", (guint) FRAGMENT_DURATION_MS, NULL);
-  gst_util_set_object_arg (G_OBJECT (mux), "fragment-mode", "first-moov-then-finalise");
   gst_util_set_object_arg (G_OBJECT (sink), "buffer-mode", "unbuffered");
   g_object_set (rec, "async-finalize", FALSE, "max-size-time",
                 (guint64) w->cfg.segment_seconds * GST_SECOND + SEGMENT_SLACK_MS * GST_MSECOND, "muxer", mux, "sink", sink, NULL);
