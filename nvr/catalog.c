@@ -811,6 +811,27 @@ nvr_catalog_segment_set_index (NvrCatalog *c, gint64 segment_id, gint64 init_byt
 }
 
 gboolean
+nvr_catalog_segment_id (NvrCatalog *c, gint64 camera_id, const char *path, gint64 *out_id,
+                        GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT id FROM segments WHERE path = ?1 AND camera_id = ?2", error);
+  if (st == NULL)
+    return FALSE;
+  bind_text (st, 1, path);
+  sqlite3_bind_int64 (st, 2, camera_id);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No segment '%s'", path);
+    return FALSE;
+  }
+  if (rc != SQLITE_ROW)
+    return db_fail (c, error, "look up a segment");
+  *out_id = sqlite3_column_int64 (st, 0);
+  return TRUE;
+}
+
+gboolean
 nvr_catalog_segment_fragments (NvrCatalog *c, gint64 camera_id, gint64 segment_id,
                                gint64 *init_bytes, GArray **out, GError **error)
 {

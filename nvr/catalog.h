@@ -152,6 +152,9 @@ typedef struct {
  * or a segment that does not exist is an error, and then nothing is stored. */
 gboolean nvr_catalog_fragments_add (NvrCatalog *c, const NvrFragmentRow *rows, guint n,
                                     GError **error);
+/* The id of @camera_id's segment at @path; NOT_FOUND if there is none. */
+gboolean nvr_catalog_segment_id (NvrCatalog *c, gint64 camera_id, const char *path,
+                                 gint64 *out_id, GError **error);
 /* Replaces a segment's whole index (recovery: the probe's view of a crash-cut file). */
 gboolean nvr_catalog_segment_set_index (NvrCatalog *c, gint64 segment_id, gint64 init_bytes,
                                         const NvrFragment *frags, guint n, GError **error);

@@ -796,3 +796,20 @@ nvr_mp4probe_index_buffer (const guint8 *data, gsize len, gint64 *init_bytes, GA
   *out = g_steal_pointer (&frags);
   return TRUE;
 }
+
+char *
+nvr_mp4probe_to_json_indexed (const NvrMp4Info *info, gint64 init_bytes, const GArray *frags)
+{
+  g_autofree char *head = nvr_mp4probe_to_json (info);
+  GString *out = g_string_new (NULL);
+  g_string_append_len (out, head, (gssize) strlen (head) - 1);   /* without the closing brace */
+  g_string_append_printf (out, ",\"init_bytes\":%" G_GINT64_FORMAT ",\"index\":[", init_bytes);
+  for (guint i = 0; frags != NULL && i < frags->len; i++) {
+    const NvrMp4Fragment *f = &g_array_index (frags, NvrMp4Fragment, i);
+    g_string_append_printf (out, "%s[%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
+                            ",%" G_GINT64_FORMAT ",%d]", i ? "," : "", f->offset, f->size,
+                            f->start_us, f->duration_us, f->keyframe ? 1 : 0);
+  }
+  g_string_append (out, "]}");
+  return g_string_free (out, FALSE);
+}

@@ -80,5 +80,9 @@ guint64 nvr_mp4probe_indexer_position (NvrMp4Indexer *ix);
  * empty for a file with no whole fragment (e.g. a finalized MP4 of an older version). */
 gboolean nvr_mp4probe_index_buffer (const guint8 *data, gsize len, gint64 *init_bytes,
                                     GArray **out, GError **error);
+/* The probe's line with the index: nvr_mp4probe_to_json's object plus "init_bytes":N and
+ * "index":[[offset,size,start_us,duration_us,0|1],...] (@frags may be NULL: no index). */
+char *nvr_mp4probe_to_json_indexed (const NvrMp4Info *info, gint64 init_bytes,
+                                    const GArray *frags);
 
 G_END_DECLS

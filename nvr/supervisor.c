@@ -718,7 +718,7 @@ static void
 settle_done (GObject *src, GAsyncResult *res, gpointer data)
 {
   SettleJob *job = data;
-  NvrProbeInfo info;
+  g_auto (NvrProbeInfo) info = { 0 };
   g_autoptr (GError) error = NULL;
   if (!nvr_recover_probe_finish (res, &info, &error))
     g_warning ("Failed to probe segment '%s' left open by a dead worker: %s (it will be "

@@ -2999,7 +2999,22 @@ probe_main (const char *path)
     g_printerr ("Failed to probe '%s': %s\n", path, error->message);
     return 1;
   }
-  g_autofree char *json = nvr_mp4probe_to_json (&info);
+  /* The fragment index for recovery (playback.md): a file whose boxes stop making sense part
+   * way is still reported with the fragments before that point, or none. */
+  g_autoptr (GMappedFile) map = g_mapped_file_new (path, FALSE, NULL);
+  g_autoptr (GArray) frags = NULL;
+  gint64 init_bytes = 0;
+  if (map != NULL) {
+    g_autoptr (NvrMp4Indexer) ix = nvr_mp4probe_indexer_new ();
+    frags = g_array_new (FALSE, FALSE, sizeof (NvrMp4Fragment));
+    nvr_mp4probe_indexer_feed (ix, (const guint8 *) g_mapped_file_get_contents (map),
+                               g_mapped_file_get_length (map), NULL);
+    NvrMp4Fragment f;
+    while (nvr_mp4probe_indexer_pop (ix, &f))
+      g_array_append_val (frags, f);
+    init_bytes = nvr_mp4probe_indexer_init_bytes (ix);
+  }
+  g_autofree char *json = nvr_mp4probe_to_json_indexed (&info, init_bytes, frags);
   g_print ("%s\n", json);
   return 0;
 }

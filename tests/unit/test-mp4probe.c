@@ -406,6 +406,16 @@ test_json (void)
   g_assert_cmpstr (json, ==,
                    "{\"complete\":true,\"duration_us\":1500000,\"bytes\":1234,\"fragments\":0,"
                    "\"codec\":\"h264\"}");
+  g_autoptr (GArray) frags = g_array_new (FALSE, FALSE, sizeof (NvrMp4Fragment));
+  NvrMp4Fragment f[2] = { { 900, 100, 0, 500000, TRUE }, { 1000, 50, 500000, 40000, FALSE } };
+  g_array_append_vals (frags, f, 2);
+  g_autofree char *indexed = nvr_mp4probe_to_json_indexed (&info, 900, frags);
+  g_assert_cmpstr (indexed, ==,
+                   "{\"complete\":true,\"duration_us\":1500000,\"bytes\":1234,\"fragments\":0,"
+                   "\"codec\":\"h264\",\"init_bytes\":900,\"index\":[[900,100,0,500000,1],"
+                   "[1000,50,500000,40000,0]]}");
+  g_autofree char *none = nvr_mp4probe_to_json_indexed (&info, 0, NULL);
+  g_assert_true (g_str_has_suffix (none, ",\"init_bytes\":0,\"index\":[]}"));
 }
 
 /* ---- real files from mp4mux ---- */
