@@ -1035,7 +1035,7 @@ file_index_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     file_index_feed (fi, GST_PAD_PROBE_INFO_BUFFER (info));
   } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
     gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), feed_one, fi);
-  } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_BOTH) {
+  } else if (info->type & (GST_PAD_PROBE_TYPE_EVENT_BOTH | GST_PAD_PROBE_TYPE_EVENT_FLUSH)) {
     GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
     switch (GST_EVENT_TYPE (ev)) {
     case GST_EVENT_SEGMENT: {
