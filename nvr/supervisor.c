@@ -30,6 +30,9 @@
 #define FRAGMENT_MAX_BYTES ((gint64) 256 * 1024 * 1024)
 #define FRAGMENT_MAX_US ((gint64) 600 * G_USEC_PER_SEC)
 #define INIT_MAX_BYTES ((gint64) 1024 * 1024)
+/* A closed segment whose reported fragments cover less than its duration by more than this is
+ * indexed again from its file (a forced stop loses the last fragments' reports). */
+#define REINDEX_SLACK_US ((gint64) 3 * G_USEC_PER_SEC / 2)
 
 typedef struct {
   gint64 id;          /* catalog id, 0 if the open could not be recorded */
@@ -263,6 +266,46 @@ fragments_flush_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+typedef struct {
+  NvrSupervisor *sup;
+  gint64 segment_id;
+  char *path;
+} ReindexJob;
+
+static void
+reindex_done (GObject *src, GAsyncResult *res, gpointer data)
+{
+  ReindexJob *job = data;
+  g_auto (NvrProbeInfo) info = { 0 };
+  g_autoptr (GError) error = NULL;
+  if (!nvr_recover_probe_finish (res, &info, &error))
+    g_warning ("Failed to index segment '%s' again: %s", job->path, error->message);
+  else if (info.fragments != NULL && info.fragments->len > 0 &&
+           !nvr_catalog_segment_set_index (job->sup->catalog, job->segment_id, info.init_bytes,
+                                           (const NvrFragment *) (void *) info.fragments->data,
+                                           info.fragments->len, &error))
+    g_warning ("Failed to store the index of segment '%s': %s", job->path, error->message);
+  else
+    g_message ("Segment '%s' indexed again from its file: %u fragments", job->path,
+               info.fragments ? info.fragments->len : 0);
+  job->sup->pending--;
+  g_free (job->path);
+  g_free (job);
+}
+
+/* Replaces a closed segment's index with what its file holds (the probe child). */
+static void
+reindex_segment (Cam *c, gint64 segment_id, const char *path)
+{
+  ReindexJob *job = g_new0 (ReindexJob, 1);
+  job->sup = c->sup;
+  job->segment_id = segment_id;
+  job->path = g_strdup (path);
+  g_autofree char *abs_path = g_build_filename (c->sup->config->storage_root, path, NULL);
+  c->sup->pending++;
+  nvr_recover_probe_async (abs_path, NULL, reindex_done, job);
+}
+
 /* A fragment of the camera's open segment is on disk (worker.md "segment-fragment"). */
 static void
 on_segment_fragment (Cam *c, GVariant *fields)
@@ -336,6 +379,12 @@ on_segment_closed (Cam *c, GVariant *fields)
   } else if (!nvr_catalog_segment_close (c->sup->catalog, c->cam->id, path, start_us, end_us,
                                          duration_us, bytes, &error)) {
     g_warning ("Failed to record segment '%s' as closed: %s", path, error->message);
+  } else {
+    /* A file the worker had to stop without a clean close (drain timeout) may end with
+     * fragments it never reported: index it again from the file. */
+    OpenSegment *o = g_hash_table_lookup (c->open, path);
+    if (o != NULL && o->id != 0 && o->next_start_us + REINDEX_SLACK_US < duration_us)
+      reindex_segment (c, o->id, path);
   }
   g_hash_table_remove (c->open, path);
 }
