@@ -118,6 +118,8 @@ def test():
         check(r.header("X-Hearth-Camera") == str(cam1),
               f"X-Hearth-Camera {r.header('X-Hearth-Camera')!r}")
         text = r.body.decode()
+        with open(os.path.join(h.dir, "playlist.m3u8"), "w") as f:   # kept with HEARTH_KEEP_TMP
+            f.write(text)
         pl = parse_playlist(text)
         files = pl["files"]
         log(f"playlist: version {pl['version']}, target {pl['target']} s, type {pl['type']}, "
