@@ -156,6 +156,20 @@ static const char *const migrations[] = {
   "ALTER TABLE cameras ADD COLUMN paused_by TEXT"
   "  CHECK ((paused_by IS NULL) = (paused_us IS NULL) AND"
   "    (paused_by IS NULL OR paused_by IN ('mqtt', 'cli')));",
+  /* 7 -> 8: the fragment index (docs/design/playback.md "Fragment index"): one row per
+   * moof+mdat of a segment file, in file order; init_bytes = ftyp+moov length (NULL: not known,
+   * e.g. a plain MP4 recorded before v8, which has no fragments). Rows go with their segment. */
+  "ALTER TABLE segments ADD COLUMN init_bytes INTEGER CHECK (init_bytes IS NULL OR init_bytes > 0);"
+  "CREATE TABLE fragments ("
+  "  segment_id INTEGER NOT NULL REFERENCES segments (id) ON DELETE CASCADE,"
+  "  seq INTEGER NOT NULL CHECK (seq >= 0),"
+  "  offset INTEGER NOT NULL CHECK (offset > 0),"
+  "  size INTEGER NOT NULL CHECK (size > 0),"
+  "  start_us INTEGER NOT NULL CHECK (start_us >= 0),"
+  "  duration_us INTEGER NOT NULL CHECK (duration_us > 0),"
+  "  keyframe INTEGER NOT NULL CHECK (keyframe IN (0, 1)),"
+  "  PRIMARY KEY (segment_id, seq)"
+  ") WITHOUT ROWID;",
 };
 
 static gboolean
@@ -720,6 +734,199 @@ nvr_catalog_timeline (NvrCatalog *c, gint64 camera_id, gint64 from_us, gint64 to
     return NULL;
   }
   return g_steal_pointer (&out);
+}
+
+/* ---- fragment index (migration v8) ---- */
+
+static gboolean tx_begin (NvrCatalog *c, GError **error);
+static gboolean tx_end (NvrCatalog *c, gboolean ok, gboolean outer, GError **error);
+
+/* Inserts @rows with prepared statements, inside the caller's transaction. */
+static gboolean
+fragments_insert (NvrCatalog *c, const NvrFragmentRow *rows, guint n, GError **error)
+{
+  g_autoptr (NvrStmt) ins = prepare (c,
+      "INSERT INTO fragments (segment_id, seq, offset, size, start_us, duration_us, keyframe)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", error);
+  g_autoptr (NvrStmt) init = prepare (c,
+      "UPDATE segments SET init_bytes = ?2 WHERE id = ?1 AND init_bytes IS NOT ?2", error);
+  if (ins == NULL || init == NULL)
+    return FALSE;
+  for (guint i = 0; i < n; i++) {
+    const NvrFragmentRow *r = &rows[i];
+    sqlite3_reset (ins);
+    sqlite3_bind_int64 (ins, 1, r->segment_id);
+    sqlite3_bind_int64 (ins, 2, r->seq);
+    sqlite3_bind_int64 (ins, 3, r->fragment.offset);
+    sqlite3_bind_int64 (ins, 4, r->fragment.size);
+    sqlite3_bind_int64 (ins, 5, r->fragment.start_us);
+    sqlite3_bind_int64 (ins, 6, r->fragment.duration_us);
+    sqlite3_bind_int (ins, 7, r->fragment.keyframe ? 1 : 0);
+    if (sqlite3_step (ins) != SQLITE_DONE)
+      return db_fail (c, error, "store a fragment");
+    if (i == 0 || r->segment_id != rows[i - 1].segment_id) {
+      sqlite3_reset (init);
+      sqlite3_bind_int64 (init, 1, r->segment_id);
+      sqlite3_bind_int64 (init, 2, r->init_bytes);
+      if (sqlite3_step (init) != SQLITE_DONE)
+        return db_fail (c, error, "store a segment's init size");
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_fragments_add (NvrCatalog *c, const NvrFragmentRow *rows, guint n, GError **error)
+{
+  if (n == 0)
+    return TRUE;
+  gboolean outer = sqlite3_get_autocommit (c->db);
+  if (!tx_begin (c, error))
+    return FALSE;
+  gboolean ok = fragments_insert (c, rows, n, error);
+  return tx_end (c, ok, outer, ok ? error : NULL);
+}
+
+gboolean
+nvr_catalog_segment_set_index (NvrCatalog *c, gint64 segment_id, gint64 init_bytes,
+                               const NvrFragment *frags, guint n, GError **error)
+{
+  gboolean outer = sqlite3_get_autocommit (c->db);
+  if (!tx_begin (c, error))
+    return FALSE;
+  g_autoptr (NvrStmt) del = prepare (c, "DELETE FROM fragments WHERE segment_id = ?1", error);
+  gboolean ok = del != NULL;
+  if (ok) {
+    sqlite3_bind_int64 (del, 1, segment_id);
+    ok = sqlite3_step (del) == SQLITE_DONE || db_fail (c, error, "replace a fragment index");
+  }
+  g_autoptr (GArray) rows = g_array_sized_new (FALSE, FALSE, sizeof (NvrFragmentRow), n);
+  for (guint i = 0; ok && i < n; i++) {
+    NvrFragmentRow r = { segment_id, i, init_bytes, frags[i] };
+    g_array_append_val (rows, r);
+  }
+  if (ok)
+    ok = fragments_insert (c, (const NvrFragmentRow *) (void *) rows->data, rows->len, error);
+  return tx_end (c, ok, outer, ok ? error : NULL);
+}
+
+gboolean
+nvr_catalog_segment_id (NvrCatalog *c, gint64 camera_id, const char *path, gint64 *out_id,
+                        GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT id FROM segments WHERE path = ?1 AND camera_id = ?2", error);
+  if (st == NULL)
+    return FALSE;
+  bind_text (st, 1, path);
+  sqlite3_bind_int64 (st, 2, camera_id);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No segment '%s'", path);
+    return FALSE;
+  }
+  if (rc != SQLITE_ROW)
+    return db_fail (c, error, "look up a segment");
+  *out_id = sqlite3_column_int64 (st, 0);
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_segment_fragments (NvrCatalog *c, gint64 camera_id, gint64 segment_id,
+                               gint64 *init_bytes, GArray **out, GError **error)
+{
+  /* The camera is checked in the same statement that reads the segment (auth.md). */
+  g_autoptr (NvrStmt) seg = prepare (c,
+      "SELECT coalesce(init_bytes, 0) FROM segments WHERE id = ?1 AND camera_id = ?2", error);
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT offset, size, start_us, duration_us, keyframe FROM fragments"
+      " WHERE segment_id = ?1 ORDER BY seq", error);
+  if (seg == NULL || st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (seg, 1, segment_id);
+  sqlite3_bind_int64 (seg, 2, camera_id);
+  int rc = sqlite3_step (seg);
+  if (rc == SQLITE_DONE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
+                 "No segment %" G_GINT64_FORMAT " of camera %" G_GINT64_FORMAT, segment_id,
+                 camera_id);
+    return FALSE;
+  }
+  if (rc != SQLITE_ROW)
+    return db_fail (c, error, "read a segment");
+  gint64 init = sqlite3_column_int64 (seg, 0);
+  sqlite3_bind_int64 (st, 1, segment_id);
+  g_autoptr (GArray) frags = g_array_new (FALSE, FALSE, sizeof (NvrFragment));
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    NvrFragment f = {
+      .offset = sqlite3_column_int64 (st, 0),
+      .size = sqlite3_column_int64 (st, 1),
+      .start_us = sqlite3_column_int64 (st, 2),
+      .duration_us = sqlite3_column_int64 (st, 3),
+      .keyframe = sqlite3_column_int (st, 4) != 0,
+    };
+    g_array_append_val (frags, f);
+  }
+  if (rc != SQLITE_DONE)
+    return db_fail (c, error, "read a fragment index");
+  if (init_bytes != NULL)
+    *init_bytes = init;
+  *out = g_steal_pointer (&frags);
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_playlist (NvrCatalog *c, gint64 camera_id, gint64 from_us, gint64 to_us,
+                      GArray **files, GArray **frags, GError **error)
+{
+  /* Like the timeline: start_us >= from - max length bounds the index range; the segment being
+   * recorded (end_us NULL) is included, with the fragments stored so far. */
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT s.id, s.start_us, coalesce(s.end_us, 0), s.state = 'recording',"
+      "  coalesce(s.init_bytes, 0), f.offset, f.size, f.start_us, f.duration_us, f.keyframe"
+      " FROM segments s LEFT JOIN fragments f ON f.segment_id = s.id"
+      " WHERE s.camera_id = ?1 AND s.start_us >= ?2 AND s.start_us < ?3"
+      "   AND (s.state = 'recording' OR s.end_us > ?4)"
+      " ORDER BY s.start_us, s.id, f.seq", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int64 (st, 2, from_us - NVR_CATALOG_SEGMENT_MAX_US);
+  sqlite3_bind_int64 (st, 3, to_us);
+  sqlite3_bind_int64 (st, 4, from_us);
+  g_autoptr (GArray) fs = g_array_new (FALSE, FALSE, sizeof (NvrPlaylistFile));
+  g_autoptr (GArray) fr = g_array_new (FALSE, FALSE, sizeof (NvrFragment));
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    gint64 id = sqlite3_column_int64 (st, 0);
+    if (fs->len == 0 || g_array_index (fs, NvrPlaylistFile, fs->len - 1).segment_id != id) {
+      NvrPlaylistFile file = {
+        .segment_id = id,
+        .start_us = sqlite3_column_int64 (st, 1),
+        .end_us = sqlite3_column_int64 (st, 2),
+        .recording = sqlite3_column_int (st, 3) != 0,
+        .init_bytes = sqlite3_column_int64 (st, 4),
+        .first = fr->len,
+      };
+      g_array_append_val (fs, file);
+    }
+    if (sqlite3_column_type (st, 5) == SQLITE_NULL)
+      continue;
+    NvrFragment f = {
+      .offset = sqlite3_column_int64 (st, 5),
+      .size = sqlite3_column_int64 (st, 6),
+      .start_us = sqlite3_column_int64 (st, 7),
+      .duration_us = sqlite3_column_int64 (st, 8),
+      .keyframe = sqlite3_column_int (st, 9) != 0,
+    };
+    g_array_append_val (fr, f);
+    g_array_index (fs, NvrPlaylistFile, fs->len - 1).n++;
+  }
+  if (rc != SQLITE_DONE)
+    return db_fail (c, error, "read a playlist");
+  *files = g_steal_pointer (&fs);
+  *frags = g_steal_pointer (&fr);
+  return TRUE;
 }
 
 /* ---- retention ---- */

@@ -125,6 +125,57 @@ gboolean nvr_catalog_camera_bytes_since (NvrCatalog *catalog, gint64 camera_id,
 GArray *nvr_catalog_timeline (NvrCatalog *catalog, gint64 camera_id, gint64 from_us,
                               gint64 to_us, GError **error);
 
+/* ---- fragment index (schema v8; docs/design/playback.md "Fragment index") ---- */
+
+typedef struct {
+  gint64 offset;        /* byte offset of the moof in the file */
+  gint64 size;          /* moof + mdat bytes */
+  gint64 start_us;      /* decode time of the first sample, from the file's first sample */
+  gint64 duration_us;
+  gboolean keyframe;    /* first sample is a sync sample */
+} NvrFragment;
+
+/* Fragments of one segment of @camera_id in order; FALSE + error if the segment is not that camera's. */
+gboolean nvr_catalog_segment_fragments (NvrCatalog *c, gint64 camera_id, gint64 segment_id,
+                                        gint64 *init_bytes, GArray **out /* NvrFragment */,
+                                        GError **error);
+
+/* One fragment to store: @seq counts a segment's fragments from 0 in file order. */
+typedef struct {
+  gint64 segment_id;
+  gint64 seq;
+  gint64 init_bytes;    /* the segment's ftyp + moov bytes */
+  NvrFragment fragment;
+} NvrFragmentRow;
+
+/* Stores @n rows in one transaction (or inside the caller's). A (segment, seq) already stored
+ * or a segment that does not exist is an error, and then nothing is stored. */
+gboolean nvr_catalog_fragments_add (NvrCatalog *c, const NvrFragmentRow *rows, guint n,
+                                    GError **error);
+/* The id of @camera_id's segment at @path; NOT_FOUND if there is none. */
+gboolean nvr_catalog_segment_id (NvrCatalog *c, gint64 camera_id, const char *path,
+                                 gint64 *out_id, GError **error);
+/* Replaces a segment's whole index (recovery: the probe's view of a crash-cut file). */
+gboolean nvr_catalog_segment_set_index (NvrCatalog *c, gint64 segment_id, gint64 init_bytes,
+                                        const NvrFragment *frags, guint n, GError **error);
+
+/* One file of a playlist: its fragments are frags[first .. first + n). */
+typedef struct {
+  gint64 segment_id;
+  gint64 start_us;      /* wall clock of its first frame */
+  gint64 end_us;        /* 0 while recording */
+  gboolean recording;
+  gint64 init_bytes;    /* 0: not known (no fragments) */
+  guint first;
+  guint n;
+} NvrPlaylistFile;
+
+/* A camera's segments overlapping [@from_us, @to_us), the one being recorded included, ordered
+ * by start, with their fragments: *files NvrPlaylistFile, *frags NvrFragment. A segment
+ * without fragments (recorded before v8) has n = 0. */
+gboolean nvr_catalog_playlist (NvrCatalog *c, gint64 camera_id, gint64 from_us, gint64 to_us,
+                               GArray **files, GArray **frags, GError **error);
+
 /* ---- retention (see retention.h, reaper.h) ---- */
 
 typedef struct {

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "httproute.h"
 #include "paths.h"
+#include "playlist.h"
 #include "timeline.h"
 
 #define LIST_LIMIT 1000                  /* segments or events in one answer */
@@ -426,6 +427,30 @@ range_of (Request *r, gint64 max_range_us, gint64 *from_us, gint64 *to_us)
     respond_error (r->msg, 400, reason);
     return FALSE;
   }
+  return TRUE;
+}
+
+/* An HLS playlist over the camera's fragment index (docs/design/playback.md "Playlist"): the
+ * daemon answers this small text; the player then fetches byte ranges of segments/{seg}/media,
+ * each authorized again and sent by lighttpd. */
+static gboolean
+route_playlist (Request *r, GError **error)
+{
+  gint64 from_us, to_us;
+  if (!range_of (r, NVR_PLAYLIST_MAX_RANGE_US, &from_us, &to_us))
+    return TRUE;
+  g_autoptr (GArray) files = NULL, frags = NULL;
+  if (!nvr_catalog_playlist (r->h->catalog, r->access->camera_id, from_us, to_us, &files, &frags,
+                             error))
+    return FALSE;
+  gboolean live = FALSE;
+  char *text = nvr_playlist_build ((const NvrPlaylistFile *) (void *) files->data, files->len,
+                                   (const NvrFragment *) (void *) frags->data, frags->len,
+                                   from_us, to_us, &live);
+  common_headers (r->msg);
+  soup_server_message_set_status (r->msg, 200, NULL);
+  soup_server_message_set_response (r->msg, "application/vnd.apple.mpegurl", SOUP_MEMORY_TAKE,
+                                    text, strlen (text));
   return TRUE;
 }
 
@@ -1138,6 +1163,7 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   case NVR_ROUTE_DEVICE_REVOKE: ok = route_device_revoke (&r, &error); break;
   case NVR_ROUTE_DEVICE_CAMERAS: ok = route_device_cameras (&r, &error); break;
   case NVR_ROUTE_INVITES: route_invites (&r); break;
+  case NVR_ROUTE_PLAYLIST: ok = route_playlist (&r, &error); break;
   case NVR_ROUTE_COUNT: default: g_assert_not_reached ();
   }
   if (!ok) {

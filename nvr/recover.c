@@ -14,7 +14,61 @@
 #include "paths.h"
 #include "reaper.h"
 
-#define PROBE_MAX_OUTPUT 4096
+/* The probe's line with a fragment index: ~50 bytes a fragment; 2 h at 0.5 s is ~0.8 MB. */
+#define PROBE_MAX_OUTPUT (4u * 1024u * 1024u)
+#define PROBE_MAX_FRAGMENTS 100000
+
+void
+nvr_probe_info_clear (NvrProbeInfo *info)
+{
+  g_clear_pointer (&info->fragments, g_array_unref);
+}
+
+/* The probe's "index" array: [[offset,size,start_us,duration_us,key],...], each checked. */
+static gboolean
+parse_index (JsonObject *o, NvrProbeInfo *info, const char *abs_path, GError **error)
+{
+  JsonNode *n = json_object_get_member (o, "index");
+  if (n == NULL)
+    return TRUE;   /* an older probe: no index */
+  if (!JSON_NODE_HOLDS_ARRAY (n))
+    goto bad;
+  JsonArray *arr = json_node_get_array (n);
+  guint len = json_array_get_length (arr);
+  if (len > PROBE_MAX_FRAGMENTS)
+    goto bad;
+  info->init_bytes = json_object_get_int_member_with_default (o, "init_bytes", 0);
+  g_autoptr (GArray) frags = g_array_sized_new (FALSE, FALSE, sizeof (NvrFragment), len);
+  gint64 next = info->init_bytes, t = 0;
+  for (guint i = 0; i < len; i++) {
+    JsonNode *e = json_array_get_element (arr, i);
+    if (!JSON_NODE_HOLDS_ARRAY (e) || json_array_get_length (json_node_get_array (e)) != 5)
+      goto bad;
+    JsonArray *a = json_node_get_array (e);
+    NvrFragment f = {
+      .offset = json_array_get_int_element (a, 0),
+      .size = json_array_get_int_element (a, 1),
+      .start_us = json_array_get_int_element (a, 2),
+      .duration_us = json_array_get_int_element (a, 3),
+      .keyframe = json_array_get_int_element (a, 4) != 0,
+    };
+    if (f.offset < next || f.size <= 0 || f.offset + f.size > info->bytes || f.start_us < t ||
+        f.duration_us <= 0)
+      goto bad;
+    next = f.offset + f.size;
+    t = f.start_us + f.duration_us;
+    g_array_append_val (frags, f);
+  }
+  if (len > 0 && info->init_bytes <= 0)
+    goto bad;
+  info->fragments = g_steal_pointer (&frags);
+  return TRUE;
+
+bad:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "Probe of '%s' printed a bad index",
+               abs_path);
+  return FALSE;
+}
 
 static GSubprocess *
 spawn_probe (const char *abs_path, GError **error)
@@ -57,7 +111,7 @@ parse_probe (GSubprocess *proc, const char *out, const char *abs_path, NvrProbeI
   info->duration_us = json_object_get_int_member_with_default (o, "duration_us", 0);
   info->bytes = json_object_get_int_member_with_default (o, "bytes", 0);
   info->playable = info->duration_us > 0;
-  return TRUE;
+  return parse_index (o, info, abs_path, error);
 }
 
 gboolean
@@ -102,6 +156,7 @@ probe_done (GObject *source, GAsyncResult *res, gpointer data)
   }
   NvrProbeInfo *info = g_new0 (NvrProbeInfo, 1);
   if (!parse_probe (t->proc, out, t->abs_path, info, &error)) {
+    nvr_probe_info_clear (info);
     g_free (info);
     g_task_return_error (task, error);
     return;
@@ -154,6 +209,30 @@ remove_file (const char *abs_path, GError **error)
   return TRUE;
 }
 
+/* Completes the row of @path and replaces its fragment index with the probe's, in one
+ * transaction: a crash in between leaves the row 'recording', to be settled again. */
+static gboolean
+close_indexed (NvrCatalog *catalog, gint64 camera_id, const char *path, gint64 start_us,
+               const NvrProbeInfo *info, GError **error)
+{
+  if (!nvr_catalog_begin (catalog, error))
+    return FALSE;
+  gint64 id = 0;
+  gboolean ok = nvr_catalog_segment_close (catalog, camera_id, path, start_us,
+                                           start_us + info->duration_us, info->duration_us,
+                                           info->bytes, error) &&
+                nvr_catalog_segment_id (catalog, camera_id, path, &id, error);
+  if (ok && info->fragments != NULL && info->fragments->len > 0)
+    ok = nvr_catalog_segment_set_index (catalog, id, info->init_bytes,
+                                        (const NvrFragment *) (void *) info->fragments->data,
+                                        info->fragments->len, error);
+  if (!ok) {
+    nvr_catalog_commit (catalog, NULL);   /* what did succeed is consistent on its own */
+    return FALSE;
+  }
+  return nvr_catalog_commit (catalog, error);
+}
+
 gboolean
 nvr_recover_settle_segment (NvrCatalog *catalog, const char *storage_root,
                             const NvrSegmentRow *row, const NvrProbeInfo *info, GError **error)
@@ -166,11 +245,10 @@ nvr_recover_settle_segment (NvrCatalog *catalog, const char *storage_root,
       return FALSE;
     return nvr_catalog_segment_delete (catalog, row->id, error);
   }
-  g_message ("Segment %" G_GINT64_FORMAT " '%s' recovered: %.3f s, %" G_GINT64_FORMAT " bytes",
-             row->id, row->path, info->duration_us / 1e6, info->bytes);
-  return nvr_catalog_segment_close (catalog, row->camera_id, row->path, row->start_us,
-                                    row->start_us + info->duration_us, info->duration_us,
-                                    info->bytes, error);
+  g_message ("Segment %" G_GINT64_FORMAT " '%s' recovered: %.3f s, %" G_GINT64_FORMAT " bytes, "
+             "%u fragments indexed", row->id, row->path, info->duration_us / 1e6, info->bytes,
+             info->fragments ? info->fragments->len : 0);
+  return close_indexed (catalog, row->camera_id, row->path, row->start_us, info, error);
 }
 
 /* Start time of an orphan file, from its name "<day>/<HHMMSS>-<seq>.mp4". */
@@ -235,7 +313,7 @@ adopt_orphans (NvrCatalog *catalog, const char *storage_root, const NvrCameraRow
       if (exists)
         continue;
       g_autofree char *abs_path = g_build_filename (storage_root, rel, NULL);
-      NvrProbeInfo info;
+      g_auto (NvrProbeInfo) info = { 0 };
       gint64 start_us;
       if (!nvr_recover_probe (abs_path, &info, error))
         return FALSE;
@@ -246,8 +324,7 @@ adopt_orphans (NvrCatalog *catalog, const char *storage_root, const NvrCameraRow
         continue;
       }
       g_message ("File '%s' had no catalog row: adopted (%.3f s)", rel, info.duration_us / 1e6);
-      if (!nvr_catalog_segment_close (catalog, cam->id, rel, start_us, start_us + info.duration_us,
-                                      info.duration_us, info.bytes, error))
+      if (!close_indexed (catalog, cam->id, rel, start_us, &info, error))
         return FALSE;
     }
   }
@@ -331,7 +408,7 @@ nvr_recover_at_startup (NvrCatalog *catalog, const char *storage_root, const cha
   for (guint i = 0; i < open_rows->len; i++) {
     const NvrSegmentRow *row = open_rows->pdata[i];
     g_autofree char *abs_path = g_build_filename (storage_root, row->path, NULL);
-    NvrProbeInfo info;
+    g_auto (NvrProbeInfo) info = { 0 };
     if (!nvr_recover_probe (abs_path, &info, error))
       return FALSE;
     if (!nvr_recover_settle_segment (catalog, storage_root, row, &info, error))

@@ -14,7 +14,13 @@ typedef struct {
   gboolean complete;      /* finalized MP4 (moov with full sample tables) */
   gint64 duration_us;
   gint64 bytes;
+  gint64 init_bytes;      /* ftyp + moov; 0 if no fragment index */
+  GArray *fragments;      /* NvrFragment in file order, or NULL (playback.md "Fragment index") */
 } NvrProbeInfo;
+
+/* Frees the index; the struct can be reused. */
+void nvr_probe_info_clear (NvrProbeInfo *info);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NvrProbeInfo, nvr_probe_info_clear)
 
 /* Blocking probe; for start-up only. A missing or unplayable file is not an error: it is
  * reported as playable = FALSE. Errors mean the probe itself could not run. */

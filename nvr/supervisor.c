@@ -22,11 +22,27 @@
 
 /* A worker that ran this long before dying starts its backoff from scratch. */
 #define HEALTHY_RUN_US (60 * G_USEC_PER_SEC)
+/* Fragment rows are stored in one transaction at most this often (playback.md "Fragment index"). */
+#define FRAGMENT_FLUSH_MS 1000
+/* Most fragment rows waiting for a flush; past it they are stored at once. */
+#define FRAGMENT_BATCH_MAX 4096
+/* Sanity bounds on a reported fragment (a worker's figures are checked, never trusted). */
+#define FRAGMENT_MAX_BYTES ((gint64) 256 * 1024 * 1024)
+#define FRAGMENT_MAX_US ((gint64) 600 * G_USEC_PER_SEC)
+#define INIT_MAX_BYTES ((gint64) 1024 * 1024)
+/* A closed segment whose reported fragments cover less than its duration by more than this is
+ * indexed again from its file (a forced stop loses the last fragments' reports). */
+#define REINDEX_SLACK_US ((gint64) 3 * G_USEC_PER_SEC / 2)
 
 typedef struct {
   gint64 id;          /* catalog id, 0 if the open could not be recorded */
   char *path;
   gint64 start_us;
+  /* fragment index (segment-fragment): what the next one must continue */
+  gint64 next_seq;
+  gint64 next_offset; /* end of the last fragment; 0 before the first */
+  gint64 next_start_us;
+  gint64 init_bytes;  /* 0 before the first fragment */
 } OpenSegment;
 
 typedef struct {
@@ -89,6 +105,8 @@ struct _NvrSupervisor {
   gpointer listener_data;
   NvrSupervisorLiveFunc live_func;
   gpointer live_data;
+  GArray *frag_batch;       /* NvrFragmentRow waiting for the next flush */
+  guint frag_timer;
 };
 
 static void spawn_worker (Cam *c);
@@ -214,6 +232,125 @@ on_segment_opened (Cam *c, GVariant *fields)
   set_state (c, "recording", NULL);
 }
 
+/* Stores the waiting fragment rows in one transaction. A batch that fails (e.g. its segment
+ * was removed meanwhile) is retried row by row so one bad row costs only itself. */
+static void
+fragments_flush (NvrSupervisor *sup)
+{
+  if (sup->frag_timer) {
+    g_source_remove (sup->frag_timer);
+    sup->frag_timer = 0;
+  }
+  if (sup->frag_batch->len == 0)
+    return;
+  g_autoptr (GError) error = NULL;
+  const NvrFragmentRow *rows = (const NvrFragmentRow *) (void *) sup->frag_batch->data;
+  if (!nvr_catalog_fragments_add (sup->catalog, rows, sup->frag_batch->len, &error)) {
+    guint lost = 0;
+    for (guint i = 0; i < sup->frag_batch->len; i++)
+      if (!nvr_catalog_fragments_add (sup->catalog, &rows[i], 1, NULL))
+        lost++;
+    if (lost > 0)
+      g_warning ("Failed to store %u of %u fragment rows: %s", lost, sup->frag_batch->len,
+                 error->message);
+  }
+  g_array_set_size (sup->frag_batch, 0);
+}
+
+static gboolean
+fragments_flush_cb (gpointer data)
+{
+  NvrSupervisor *sup = data;
+  sup->frag_timer = 0;
+  fragments_flush (sup);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  NvrSupervisor *sup;
+  gint64 segment_id;
+  char *path;
+} ReindexJob;
+
+static void
+reindex_done (GObject *src, GAsyncResult *res, gpointer data)
+{
+  ReindexJob *job = data;
+  g_auto (NvrProbeInfo) info = { 0 };
+  g_autoptr (GError) error = NULL;
+  if (!nvr_recover_probe_finish (res, &info, &error))
+    g_warning ("Failed to index segment '%s' again: %s", job->path, error->message);
+  else if (info.fragments != NULL && info.fragments->len > 0 &&
+           !nvr_catalog_segment_set_index (job->sup->catalog, job->segment_id, info.init_bytes,
+                                           (const NvrFragment *) (void *) info.fragments->data,
+                                           info.fragments->len, &error))
+    g_warning ("Failed to store the index of segment '%s': %s", job->path, error->message);
+  else
+    g_message ("Segment '%s' indexed again from its file: %u fragments", job->path,
+               info.fragments ? info.fragments->len : 0);
+  job->sup->pending--;
+  g_free (job->path);
+  g_free (job);
+}
+
+/* Replaces a closed segment's index with what its file holds (the probe child). */
+static void
+reindex_segment (Cam *c, gint64 segment_id, const char *path)
+{
+  ReindexJob *job = g_new0 (ReindexJob, 1);
+  job->sup = c->sup;
+  job->segment_id = segment_id;
+  job->path = g_strdup (path);
+  g_autofree char *abs_path = g_build_filename (c->sup->config->storage_root, path, NULL);
+  c->sup->pending++;
+  nvr_recover_probe_async (abs_path, NULL, reindex_done, job);
+}
+
+/* A fragment of the camera's open segment is on disk (worker.md "segment-fragment"). */
+static void
+on_segment_fragment (Cam *c, GVariant *fields)
+{
+  const char *path = nvr_wire_get_str (fields, "path", NULL);
+  gint64 seq = nvr_wire_get_int64 (fields, "seq", -1);
+  gint64 init = nvr_wire_get_int64 (fields, "init_bytes", -1);
+  NvrFragment f = {
+    .offset = nvr_wire_get_int64 (fields, "offset", -1),
+    .size = nvr_wire_get_int64 (fields, "size", -1),
+    .start_us = nvr_wire_get_int64 (fields, "start_us", -1),
+    .duration_us = nvr_wire_get_int64 (fields, "duration_us", -1),
+    .keyframe = nvr_wire_get_int64 (fields, "key", 0) != 0,
+  };
+  if (!nvr_paths_is_within (c->camera_dir, path)) {
+    violation (c, "segment-fragment outside its directory");
+    return;
+  }
+  OpenSegment *o = g_hash_table_lookup (c->open, path);
+  if (o == NULL || o->id == 0) {
+    g_debug ("Fragment of '%s', which is not open: not indexed", path);
+    return;
+  }
+  /* In file order, back to back after the init segment, times increasing. */
+  gboolean first = o->next_seq == 0;
+  if (seq != o->next_seq || init <= 0 || init > INIT_MAX_BYTES ||
+      (!first && init != o->init_bytes) || f.offset < (first ? init : o->next_offset) ||
+      f.size <= 0 || f.size > FRAGMENT_MAX_BYTES || f.start_us < o->next_start_us ||
+      f.duration_us <= 0 || f.duration_us > FRAGMENT_MAX_US) {
+    violation (c, "segment-fragment out of order or with impossible figures");
+    return;
+  }
+  o->next_seq = seq + 1;
+  o->init_bytes = init;
+  o->next_offset = f.offset + f.size;
+  o->next_start_us = f.start_us + f.duration_us;
+  NvrFragmentRow row = { o->id, seq, init, f };
+  NvrSupervisor *sup = c->sup;
+  g_array_append_val (sup->frag_batch, row);
+  if (sup->frag_batch->len >= FRAGMENT_BATCH_MAX)
+    fragments_flush (sup);
+  else if (sup->frag_timer == 0)
+    sup->frag_timer = g_timeout_add (FRAGMENT_FLUSH_MS, fragments_flush_cb, sup);
+}
+
 static void
 on_segment_closed (Cam *c, GVariant *fields)
 {
@@ -227,6 +364,7 @@ on_segment_closed (Cam *c, GVariant *fields)
     violation (c, "segment-closed outside its directory or with impossible figures");
     return;
   }
+  fragments_flush (c->sup);   /* its index is whole before the row is complete (or removed) */
   g_autoptr (GError) error = NULL;
   if (duration_us == 0) {
     /* Nothing playable was written (e.g. the stream stopped before the first fragment):
@@ -241,6 +379,12 @@ on_segment_closed (Cam *c, GVariant *fields)
   } else if (!nvr_catalog_segment_close (c->sup->catalog, c->cam->id, path, start_us, end_us,
                                          duration_us, bytes, &error)) {
     g_warning ("Failed to record segment '%s' as closed: %s", path, error->message);
+  } else {
+    /* A file the worker had to stop without a clean close (drain timeout) may end with
+     * fragments it never reported: index it again from the file. */
+    OpenSegment *o = g_hash_table_lookup (c->open, path);
+    if (o != NULL && o->id != 0 && o->next_start_us + REINDEX_SLACK_US < duration_us)
+      reindex_segment (c, o->id, path);
   }
   g_hash_table_remove (c->open, path);
 }
@@ -585,6 +729,8 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
     on_segment_opened (c, fields);
   else if (strcmp (kind, "segment-closed") == 0)
     on_segment_closed (c, fields);
+  else if (strcmp (kind, "segment-fragment") == 0)
+    on_segment_fragment (c, fields);
   else if (strcmp (kind, "state") == 0)
     on_state (c, fields);
   else if (strcmp (kind, "identity") == 0)
@@ -621,7 +767,7 @@ static void
 settle_done (GObject *src, GAsyncResult *res, gpointer data)
 {
   SettleJob *job = data;
-  NvrProbeInfo info;
+  g_auto (NvrProbeInfo) info = { 0 };
   g_autoptr (GError) error = NULL;
   if (!nvr_recover_probe_finish (res, &info, &error))
     g_warning ("Failed to probe segment '%s' left open by a dead worker: %s (it will be "
@@ -638,6 +784,7 @@ settle_done (GObject *src, GAsyncResult *res, gpointer data)
 static void
 settle_open_segments (Cam *c)
 {
+  fragments_flush (c->sup);   /* before the probe's index replaces them */
   GHashTableIter it;
   gpointer value;
   g_hash_table_iter_init (&it, c->open);
@@ -831,6 +978,7 @@ nvr_supervisor_new (const NvrConfig *config, NvrCatalog *catalog)
   sup->self_exe = g_file_read_link ("/proc/self/exe", NULL);
   sup->cams = g_hash_table_new (g_int64_hash, g_int64_equal);
   sup->leaving = g_ptr_array_new ();
+  sup->frag_batch = g_array_new (FALSE, FALSE, sizeof (NvrFragmentRow));
   return sup;
 }
 
@@ -849,6 +997,8 @@ nvr_supervisor_free (NvrSupervisor *sup)
   for (guint i = 0; i < sup->leaving->len; i++)
     cam_free (sup->leaving->pdata[i]);
   g_ptr_array_unref (sup->leaving);
+  fragments_flush (sup);
+  g_array_unref (sup->frag_batch);
   g_free (sup->self_exe);
   g_free (sup);
 }
@@ -966,6 +1116,7 @@ nvr_supervisor_shutdown (NvrSupervisor *sup, int timeout_ms)
   while ((running_workers (sup) > 0 || sup->pending > 0) && g_get_monotonic_time () < deadline)
     if (!g_main_context_iteration (ctx, FALSE))
       g_usleep (10000);
+  fragments_flush (sup);
 }
 
 void

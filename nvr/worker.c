@@ -1,5 +1,5 @@
 /* worker — the camera worker process: connects to one camera, records its main stream into
- * fragmented-then-finalized MP4 segments, and reports to the daemon over fd 3.
+ * fragmented MP4 segments (moof+mdat pairs kept on disk), and reports to the daemon over fd 3.
  * Threads: the GMainLoop (all state, all wire messages, pipeline build/teardown); GStreamer
  * streaming threads (only stamp times, copy caps and post to the main loop; naming a segment in
  * format-location-full is the one place they touch the disk: a stat and a mkdir; the tap after
@@ -808,6 +808,8 @@ conn_fail (Worker *w, const char *reason)
   c->drain_timer = g_timeout_add (DRAIN_TIMEOUT_MS, on_drain_timeout, w);
 }
 
+static void on_file_fragment (Worker *w, const GstStructure *st);
+
 static void
 on_fragment_message (Worker *w, Conn *c, const GstStructure *s, gboolean opened)
 {
@@ -901,10 +903,204 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
       on_fragment_message (w, c, s, FALSE);
     break;
   }
+  case GST_MESSAGE_APPLICATION: {
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (gst_structure_has_name (s, "nvr-fragment"))
+      on_file_fragment (w, s);
+    break;
+  }
   default:
     break;
   }
   return G_SOURCE_CONTINUE;
+}
+
+/* ---- the fragment index of the file being written (docs/design/playback.md) ----
+ * A probe on the recorder's filesink sink pad sees every byte in the order it is written and
+ * feeds the pure indexer (mp4probe.h), which keeps only moov/moof boxes. A fragment is posted to
+ * the pipeline's bus only when the next buffer or event reaches the pad: filesink (unbuffered)
+ * has then written it. The bus keeps it ahead of splitmuxsink's fragment-closed of that file. */
+
+typedef struct {
+  GMutex lock;                /* the muxer's streaming thread; the lock only guards teardown */
+  Conn *c;
+  GstBus *bus;
+  GstElement *sink;
+  NvrMp4Indexer *ix;          /* of the file being written; NULL between files */
+  char *rel;                  /* that file, relative to storage_root; NULL: not ours */
+  guint64 pos;                /* where filesink writes the next byte */
+  gboolean rewound;           /* the muxer seeked back (closing): nothing more to index */
+  guint64 seq;                /* fragments of this file posted so far */
+  GArray *pending;            /* NvrMp4Fragment seen but maybe not yet written */
+} FileIndex;
+
+static void
+file_index_free (gpointer data)
+{
+  FileIndex *fi = data;
+  g_clear_pointer (&fi->ix, nvr_mp4probe_indexer_free);
+  g_free (fi->rel);
+  g_array_unref (fi->pending);
+  gst_object_unref (fi->bus);
+  gst_object_unref (fi->sink);
+  conn_unref (fi->c);
+  g_mutex_clear (&fi->lock);
+  g_free (fi);
+}
+
+/* Posts what was pending: filesink has written it by now. */
+static void
+file_index_release (FileIndex *fi)
+{
+  for (guint i = 0; i < fi->pending->len && fi->rel != NULL; i++) {
+    const NvrMp4Fragment *f = &g_array_index (fi->pending, NvrMp4Fragment, i);
+    GstStructure *st = gst_structure_new ("nvr-fragment",
+        "path", G_TYPE_STRING, fi->rel, "seq", G_TYPE_UINT64, fi->seq++,
+        "init_bytes", G_TYPE_INT64, nvr_mp4probe_indexer_init_bytes (fi->ix),
+        "offset", G_TYPE_INT64, f->offset, "size", G_TYPE_INT64, f->size,
+        "start_us", G_TYPE_INT64, f->start_us, "duration_us", G_TYPE_INT64, f->duration_us,
+        "key", G_TYPE_BOOLEAN, f->keyframe, NULL);
+    gst_bus_post (fi->bus, gst_message_new_application (GST_OBJECT (fi->sink), st));
+  }
+  g_array_set_size (fi->pending, 0);
+}
+
+/* The file ended (EOS, a new stream, a flush): forget it. */
+static void
+file_index_end (FileIndex *fi)
+{
+  if (fi->ix != NULL)
+    file_index_release (fi);
+  g_clear_pointer (&fi->ix, nvr_mp4probe_indexer_free);
+  g_clear_pointer (&fi->rel, g_free);
+  g_array_set_size (fi->pending, 0);
+}
+
+static void
+file_index_begin (FileIndex *fi)
+{
+  g_autofree char *abs = NULL;
+  g_object_get (fi->sink, "location", &abs, NULL);
+  fi->ix = nvr_mp4probe_indexer_new ();
+  fi->pos = 0;
+  fi->rewound = FALSE;
+  fi->seq = 0;
+  g_mutex_lock (&fi->c->lock);
+  Segment *seg = abs != NULL ? g_hash_table_lookup (fi->c->segments, abs) : NULL;
+  fi->rel = seg != NULL ? g_strdup (seg->rel) : NULL;
+  g_mutex_unlock (&fi->c->lock);
+}
+
+static void
+file_index_feed (FileIndex *fi, GstBuffer *buf)
+{
+  if (fi->ix == NULL)
+    file_index_begin (fi);
+  gsize size = gst_buffer_get_size (buf);
+  if (fi->rewound || fi->rel == NULL) {
+    fi->pos += size;
+    return;
+  }
+  GstMapInfo map;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    return;
+  g_autoptr (GError) error = NULL;
+  if (!nvr_mp4probe_indexer_feed (fi->ix, map.data, map.size, &error)) {
+    g_warning ("Fragment index of '%s' stops here: %s", fi->rel, error->message);
+    fi->rewound = TRUE;
+  }
+  gst_buffer_unmap (buf, &map);
+  fi->pos += size;
+  NvrMp4Fragment f;
+  while (nvr_mp4probe_indexer_pop (fi->ix, &f))
+    g_array_append_val (fi->pending, f);
+}
+
+static gboolean
+feed_one (GstBuffer **buf, guint idx, gpointer data)
+{
+  file_index_feed (data, *buf);
+  return TRUE;
+}
+
+static GstPadProbeReturn
+file_index_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  FileIndex *fi = data;
+  g_mutex_lock (&fi->lock);
+  /* Whatever came before this has been written by filesink. */
+  if (fi->ix != NULL)
+    file_index_release (fi);
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    file_index_feed (fi, GST_PAD_PROBE_INFO_BUFFER (info));
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), feed_one, fi);
+  } else if (info->type & (GST_PAD_PROBE_TYPE_EVENT_BOTH | GST_PAD_PROBE_TYPE_EVENT_FLUSH)) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+    switch (GST_EVENT_TYPE (ev)) {
+    case GST_EVENT_SEGMENT: {
+      const GstSegment *seg;
+      gst_event_parse_segment (ev, &seg);
+      /* filesink seeks to a BYTES segment's start: the muxer going back to rewrite its moov */
+      if (fi->ix != NULL && seg->format == GST_FORMAT_BYTES && seg->start != fi->pos)
+        fi->rewound = TRUE;
+      break;
+    }
+    case GST_EVENT_EOS:
+    case GST_EVENT_STREAM_START:
+    case GST_EVENT_FLUSH_STOP:
+      file_index_end (fi);
+      break;
+    default:
+      break;
+    }
+  }
+  g_mutex_unlock (&fi->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+file_index_attach (Conn *c, GstElement *sink)
+{
+  FileIndex *fi = g_new0 (FileIndex, 1);
+  g_mutex_init (&fi->lock);
+  fi->c = conn_ref (c);
+  fi->bus = gst_element_get_bus (c->pipeline);
+  fi->sink = gst_object_ref (sink);
+  fi->pending = g_array_new (FALSE, FALSE, sizeof (NvrMp4Fragment));
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                     GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_EVENT_FLUSH,
+                     file_index_probe, fi, file_index_free);
+}
+
+/* Main loop: a fragment of a file is on disk; tell the daemon (worker.md "segment-fragment"). */
+static void
+on_file_fragment (Worker *w, const GstStructure *st)
+{
+  const char *path = gst_structure_get_string (st, "path");
+  guint64 seq = 0;
+  gint64 init = 0, offset = 0, size = 0, start = 0, dur = 0;
+  gboolean key = FALSE;
+  if (path == NULL || !gst_structure_get_uint64 (st, "seq", &seq) ||
+      !gst_structure_get_int64 (st, "init_bytes", &init) ||
+      !gst_structure_get_int64 (st, "offset", &offset) ||
+      !gst_structure_get_int64 (st, "size", &size) ||
+      !gst_structure_get_int64 (st, "start_us", &start) ||
+      !gst_structure_get_int64 (st, "duration_us", &dur) ||
+      !gst_structure_get_boolean (st, "key", &key))
+    return;
+  GVariantBuilder b;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "path", g_variant_new_string (path));
+  g_variant_builder_add (&b, "{sv}", "seq", g_variant_new_uint64 (seq));
+  g_variant_builder_add (&b, "{sv}", "init_bytes", g_variant_new_int64 (init));
+  g_variant_builder_add (&b, "{sv}", "offset", g_variant_new_int64 (offset));
+  g_variant_builder_add (&b, "{sv}", "size", g_variant_new_int64 (size));
+  g_variant_builder_add (&b, "{sv}", "start_us", g_variant_new_int64 (start));
+  g_variant_builder_add (&b, "{sv}", "duration_us", g_variant_new_int64 (dur));
+  g_variant_builder_add (&b, "{sv}", "key", g_variant_new_boolean (key));
+  send_msg (w, "segment-fragment", g_variant_builder_end (&b));
 }
 
 /* ---- streaming-thread hooks: stamp, copy, post ---- */
@@ -1314,9 +1510,11 @@ build_recorder (Worker *w, Conn *c, GError **error)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "mp4mux or filesink is missing");
     return FALSE;
   }
+  /* mp4mux's default fragment mode: ftyp, moov (mvex), then moof+mdat pairs that stay on disk
+   * (docs/design/playback.md "On-disk format"): playback points HLS byte ranges into them. */
   g_object_set (mux, "fragment-duration", (guint) FRAGMENT_DURATION_MS, NULL);
-  gst_util_set_object_arg (G_OBJECT (mux), "fragment-mode", "first-moov-then-finalise");
   gst_util_set_object_arg (G_OBJECT (sink), "buffer-mode", "unbuffered");
+  file_index_attach (c, sink);
   g_object_set (rec, "async-finalize", FALSE, "max-size-time",
                 (guint64) w->cfg.segment_seconds * GST_SECOND + SEGMENT_SLACK_MS * GST_MSECOND, "muxer", mux, "sink", sink, NULL);
   g_signal_connect (rec, "format-location-full", G_CALLBACK (on_format_location_full), c);
@@ -2801,7 +2999,22 @@ probe_main (const char *path)
     g_printerr ("Failed to probe '%s': %s\n", path, error->message);
     return 1;
   }
-  g_autofree char *json = nvr_mp4probe_to_json (&info);
+  /* The fragment index for recovery (playback.md): a file whose boxes stop making sense part
+   * way is still reported with the fragments before that point, or none. */
+  g_autoptr (GMappedFile) map = g_mapped_file_new (path, FALSE, NULL);
+  g_autoptr (GArray) frags = NULL;
+  gint64 init_bytes = 0;
+  if (map != NULL) {
+    g_autoptr (NvrMp4Indexer) ix = nvr_mp4probe_indexer_new ();
+    frags = g_array_new (FALSE, FALSE, sizeof (NvrMp4Fragment));
+    nvr_mp4probe_indexer_feed (ix, (const guint8 *) g_mapped_file_get_contents (map),
+                               g_mapped_file_get_length (map), NULL);
+    NvrMp4Fragment f;
+    while (nvr_mp4probe_indexer_pop (ix, &f))
+      g_array_append_val (frags, f);
+    init_bytes = nvr_mp4probe_indexer_init_bytes (ix);
+  }
+  g_autofree char *json = nvr_mp4probe_to_json_indexed (&info, init_bytes, frags);
   g_print ("%s\n", json);
   return 0;
 }

@@ -37,7 +37,7 @@ class Rule:
                  check=None):
         self.policy = policy       # public | session | camera | admin
         self.obj = obj             # None | "segment" | "event"
-        self.media = media         # None | content type of the media answer | "live"
+        self.media = media         # None | content type of the media answer | "live" | "playlist"
         self.query = query
         self.mutation = mutation
         self.phase = phase         # 0 reads, 1 admin mutations, 2 logout (ends sessions)
@@ -141,6 +141,7 @@ RULES = {
     ("GET", "cameras/{cam}/events/{ev}/thumbnail.jpg"): Rule("camera", obj="event",
                                                              media="image/jpeg"),
     ("GET", "cameras/{cam}/live"): Rule("camera", media="live"),
+    ("GET", "cameras/{cam}/playlist.m3u8"): Rule("camera", query=RANGE, media="playlist"),
     ("GET", "devices"): Rule("admin", check=check_devices),
     ("PUT", "devices/{dev}/cameras"): Rule("admin", mutation=True, phase=1),
     ("POST", "invites"): Rule("admin", mutation=True, phase=1),
@@ -290,6 +291,20 @@ class Matrix:
                     self.problem(f"{what}: {e!r}")
             return
         cam = params["cam"]
+        if rule.media == "playlist":
+            # A playlist names byte ranges of segment files: every one must be this camera's
+            # (the ranges themselves are the media route, checked above with every principal).
+            if not ct.startswith("application/vnd.apple.mpegurl"):
+                self.problem(f"{what}: playlist Content-Type {ct!r}")
+            text = r.body.decode(errors="replace")
+            ids = {int(i) for i in re.findall(r"segments/(\d+)/media", text)}
+            owners = {s: c for s, c, _ in self.w.segments(complete=False)}
+            if not text.startswith("#EXTM3U\n") or not ids:
+                self.problem(f"{what}: not a playlist of the last hour: {text[:120]!r}")
+            foreign = sorted(i for i in ids if owners.get(i) != cam)
+            if foreign:
+                self.problem(f"{what}: playlist names segments {foreign} of other cameras")
+            return
         code = self.w.code_of(self.w.name_of(cam))
         if rule.media == "live":
             if not ct.startswith("video/mp4"):

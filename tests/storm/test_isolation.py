@@ -219,6 +219,13 @@ class Truth:
                     self.ev_owner[e] = c
                     self.events.setdefault(c, []).append(e)
 
+    def refresh_owners(self):
+        """Owners of every segment, open ones included (a playlist names those too)."""
+        rows = self.w.segments(complete=False)
+        with self.lock:
+            for s, c, p in rows:
+                self.seg_owner.setdefault(s, c)
+
     def ready(self, cams):
         """Complete segments of 3/4 of the cameras, thumbnails of half of them (more come during
         the storm: the catalog is re-read every cycle; a camera without any yet is asked for
@@ -268,8 +275,8 @@ class Storm:
     def client_loop(self, c, rng):
         st = self.stats
         while not self.stop.is_set():
-            kind = rng.choices(["snapshot", "thumbnail", "segment", "live", "list"],
-                               [30, 25, 15, 5, 25])[0]
+            kind = rng.choices(["snapshot", "thumbnail", "segment", "live", "list", "playlist"],
+                               [30, 25, 15, 5, 20, 5])[0]
             if kind == "live" and not self.take_live():
                 kind = "snapshot"
             # Half the requests name a camera of the ACL (live: most, so that enough streams
@@ -289,6 +296,9 @@ class Storm:
                 path = f"/api/v1/cameras/{cam}/segments/{obj}/media"
             elif kind == "live":
                 path = f"/api/v1/cameras/{cam}/live"
+            elif kind == "playlist":
+                now = int(time.time() * 1e6)
+                path = f"/api/v1/cameras/{cam}/playlist.m3u8?from_us={now - 600 * 10**6}&to_us={now}"
             elif rng.random() < 0.5:
                 path, cam = "/api/v1/cameras", None
             else:
@@ -357,6 +367,9 @@ class Storm:
         if kind == "list":
             self.judge_list(c, cam, what, body)
             return
+        if kind == "playlist":
+            self.judge_playlist(c, cam, what, r, body)
+            return
         if kind == "segment":
             with open(self.truth.seg_path[obj], "rb") as f:
                 if f.read() != body:
@@ -382,6 +395,28 @@ class Storm:
                 st.checked += 1
             else:
                 st.bad_allowed.append(f"{what}: list {body[:200]!r}")
+
+    def judge_playlist(self, c, cam, what, r, body):
+        """Every segment a playlist names is the camera's (ids unknown to the last catalog read
+        are looked up again once)."""
+        st = self.stats
+        text = body.decode(errors="replace")
+        ids = {int(i) for i in re.findall(r"segments/(\d+)/media", text)}
+        ok = text.startswith("#EXTM3U\n") and \
+            (r.header("Content-Type") or "").startswith("application/vnd.apple.mpegurl")
+        with self.truth.lock:
+            unknown = [i for i in ids if i not in self.truth.seg_owner]
+        if unknown:
+            self.truth.refresh_owners()
+        with self.truth.lock:
+            foreign = sorted(i for i in ids if self.truth.seg_owner.get(i) != cam)
+        with st.lock:
+            if ok and not foreign:
+                st.checked += 1
+                st.served["playlist-ok"] = st.served.get("playlist-ok", 0) + (1 if ids else 0)
+            else:
+                st.bad_allowed.append(f"{what}: playlist names {foreign} (not camera {cam}) "
+                                      f"or is malformed: {text[:120]!r}")
 
     def record(self, c, kind, cam, body, leaked=False):
         sha = self.verifier.submit(body, {"snapshot": "jpeg", "thumbnail": "jpeg",
@@ -543,6 +578,8 @@ def test(cfg):
         for kind in ("snapshot", "thumbnail", "segment", "live"):
             check(verified.get(kind, 0) >= (5 if kind == "live" else 20),
                   f"too few {kind}s verified by ID code: {verified.get(kind, 0)}")
+        check(stats.served.get("playlist-ok", 0) >= 5,
+              f"too few non-empty playlists checked: {stats.served.get('playlist-ok', 0)}")
         n200 = sum(verified.values()) + sum(unreadable.values())
         check(sum(unreadable.values()) <= 0.02 * n200 + 2,
               f"{unreadable} of {n200} served bodies had no readable ID code")

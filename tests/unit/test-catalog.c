@@ -864,12 +864,174 @@ test_paused (Fixture *f, gconstpointer data)
   sqlite3_close (db);
 }
 
+/* v8: the fragment index of a segment, read back only through its own camera. */
+static void
+test_fragments (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 a = add_camera (f->cat, "porch", &error);
+  gint64 b = add_camera (f->cat, "garage", &error);
+  gint64 seg = 0, other = 0;
+  g_assert_true (nvr_catalog_segment_open (f->cat, a, "recordings/1-porch/d/1.mp4", 1000, &seg,
+                                           &error));
+  g_assert_true (nvr_catalog_segment_open (f->cat, b, "recordings/2-garage/d/1.mp4", 1000,
+                                           &other, &error));
+  NvrFragmentRow rows[3];
+  for (guint i = 0; i < 3; i++)
+    rows[i] = (NvrFragmentRow) { seg, i, 900, { 900 + i * 5000, 5000, i * 1000000, 1000000,
+                                                i != 1 } };
+  g_assert_true (nvr_catalog_fragments_add (f->cat, rows, 3, &error));
+  g_assert_no_error (error);
+  /* A duplicate seq refuses the whole batch: nothing of it is stored. */
+  NvrFragmentRow again[2] = { { seg, 3, 900, { 15900, 10, 3000000, 1, TRUE } }, rows[2] };
+  g_assert_false (nvr_catalog_fragments_add (f->cat, again, 2, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_DB);
+  g_clear_error (&error);
+  /* So does a row that breaks a CHECK (negative size). */
+  NvrFragmentRow bad = { seg, 3, 900, { 15900, -1, 3000000, 1, TRUE } };
+  g_assert_false (nvr_catalog_fragments_add (f->cat, &bad, 1, &error));
+  g_clear_error (&error);
+
+  gint64 init = 0;
+  g_autoptr (GArray) got = NULL;
+  g_assert_true (nvr_catalog_segment_fragments (f->cat, a, seg, &init, &got, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (init, ==, 900);
+  g_assert_cmpuint (got->len, ==, 3);
+  for (guint i = 0; i < 3; i++) {
+    const NvrFragment *x = &g_array_index (got, NvrFragment, i);
+    g_assert_cmpint (x->offset, ==, 900 + i * 5000);
+    g_assert_cmpint (x->start_us, ==, i * 1000000);
+    g_assert_cmpint (x->keyframe, ==, i != 1);
+  }
+  /* Another camera's segment id: not found, nothing returned. */
+  g_autoptr (GArray) none = NULL;
+  g_assert_false (nvr_catalog_segment_fragments (f->cat, b, seg, &init, &none, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_assert_null (none);
+  g_clear_error (&error);
+
+  /* The playlist query: the recording segment with its fragments, the other camera's absent. */
+  g_autoptr (GArray) files = NULL, frags = NULL;
+  g_assert_true (nvr_catalog_playlist (f->cat, a, 0, 10000000, &files, &frags, &error));
+  g_assert_cmpuint (files->len, ==, 1);
+  g_assert_cmpuint (frags->len, ==, 3);
+  const NvrPlaylistFile *pf = &g_array_index (files, NvrPlaylistFile, 0);
+  g_assert_true (pf->recording);
+  g_assert_cmpint (pf->segment_id, ==, seg);
+  g_assert_cmpuint (pf->n, ==, 3);
+
+  /* Recovery replaces the whole index. */
+  NvrFragment probe[2] = { { 800, 100, 0, 500000, TRUE }, { 900, 100, 500000, 500000, FALSE } };
+  g_assert_true (nvr_catalog_segment_set_index (f->cat, seg, 800, probe, 2, &error));
+  g_clear_pointer (&got, g_array_unref);
+  g_assert_true (nvr_catalog_segment_fragments (f->cat, a, seg, &init, &got, &error));
+  g_assert_cmpint (init, ==, 800);
+  g_assert_cmpuint (got->len, ==, 2);
+
+  /* Retention takes the rows with their segment (ON DELETE CASCADE). */
+  g_assert_true (nvr_catalog_segment_close (f->cat, a, "recordings/1-porch/d/1.mp4", 1000,
+                                            1001000, 1000000, 1000, &error));
+  g_autoptr (GPtrArray) moved = nvr_catalog_segments_to_garbage (f->cat, &seg, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (moved->len, ==, 1);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT count(*) FROM fragments", -1, &st, NULL), ==,
+                   SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
+  g_assert_cmpint (sqlite3_column_int (st, 0), ==, 0);
+  sqlite3_finalize (st);
+  sqlite3_close (db);
+}
+
+/* A v7 catalog with rows migrates to v8 in place: rows kept, old segments without an index. */
+static void
+test_migrate_v7 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 a = add_camera (f->cat, "porch", &error);
+  gint64 seg = 0;
+  g_assert_true (nvr_catalog_segment_open (f->cat, a, "recordings/1-porch/d/1.mp4", 1000, &seg,
+                                           &error));
+  g_assert_true (nvr_catalog_segment_close (f->cat, a, "recordings/1-porch/d/1.mp4", 1000,
+                                            61000, 60000, 4096, &error));
+  nvr_catalog_close (f->cat);
+  f->cat = NULL;
+  /* Turn it back into exactly the v7 schema. */
+  sqlite3 *db = NULL;
+  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "DROP TABLE fragments;"
+                                     "ALTER TABLE segments DROP COLUMN init_bytes;"
+                                     "PRAGMA user_version = 7;", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  f->cat = nvr_catalog_open (f->path, &error);
+  g_assert_no_error (error);
+  g_autoptr (GArray) got = NULL;
+  gint64 init = -1;
+  g_assert_true (nvr_catalog_segment_fragments (f->cat, a, seg, &init, &got, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (init, ==, 0);
+  g_assert_cmpuint (got->len, ==, 0);
+  g_autoptr (NvrSegmentRow) last = nvr_catalog_segment_last (f->cat, a, &error);
+  g_assert_nonnull (last);
+  g_assert_cmpint (last->bytes, ==, 4096);
+  NvrFragmentRow r = { seg, 0, 700, { 700, 100, 0, 1000, TRUE } };
+  g_assert_true (nvr_catalog_fragments_add (f->cat, &r, 1, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &st, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
+  g_assert_cmpint (sqlite3_column_int (st, 0), ==, 8);
+  sqlite3_finalize (st);
+  sqlite3_close (db);
+}
+
+/* What 32 cameras x 1 fragment/s costs: batches of 32 rows (one flush a second), timed. */
+static void
+test_fragments_bench (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  enum { CAMS = 32, SECONDS = 300 };
+  gint64 segs[CAMS];
+  for (guint i = 0; i < CAMS; i++) {
+    g_autofree char *name = g_strdup_printf ("cam%u", i);
+    gint64 cam = add_camera (f->cat, name, &error);
+    g_autofree char *path = g_strdup_printf ("recordings/%" G_GINT64_FORMAT "-%s/d/1.mp4", cam,
+                                             name);
+    g_assert_true (nvr_catalog_segment_open (f->cat, cam, path, 1000, &segs[i], &error));
+  }
+  gint64 t0 = g_get_monotonic_time ();
+  for (guint s = 0; s < SECONDS; s++) {
+    NvrFragmentRow rows[CAMS];
+    for (guint i = 0; i < CAMS; i++)
+      rows[i] = (NvrFragmentRow) { segs[i], s, 900, { 900 + s * 500000, 500000,
+                                                      (gint64) s * 1000000, 1000000, TRUE } };
+    g_assert_true (nvr_catalog_fragments_add (f->cat, rows, CAMS, &error));
+  }
+  gint64 us = g_get_monotonic_time () - t0;
+  g_test_message ("fragments: %u rows in %u batches of %u: %" G_GINT64_FORMAT " ms, %.0f rows/s, "
+                  "%.2f ms per batch", CAMS * SECONDS, SECONDS, CAMS, us / 1000,
+                  CAMS * SECONDS / (us / 1e6), us / 1e3 / SECONDS);
+  g_printerr ("fragments bench: %u rows in %u batches of %u: %.0f rows/s, %.2f ms per batch\n",
+              CAMS * SECONDS, SECONDS, CAMS, CAMS * SECONDS / (us / 1e6), us / 1e3 / SECONDS);
+  /* One batch a second must leave the main loop nearly idle: well under 50 ms. */
+  g_assert_cmpfloat (us / 1e3 / SECONDS, <, 50.0);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/catalog/cameras", Fixture, NULL, setup, test_cameras, teardown);
   g_test_add ("/catalog/paused", Fixture, NULL, setup, test_paused, teardown);
+  g_test_add ("/catalog/fragments", Fixture, NULL, setup, test_fragments, teardown);
+  g_test_add ("/catalog/migrate-v7", Fixture, NULL, setup, test_migrate_v7, teardown);
+  g_test_add ("/catalog/fragments-bench", Fixture, NULL, setup, test_fragments_bench, teardown);
   g_test_add ("/catalog/segments", Fixture, NULL, setup, test_segments, teardown);
   g_test_add ("/catalog/outbox", Fixture, NULL, setup, test_outbox, teardown);
   g_test_add ("/catalog/reopen", Fixture, NULL, setup, test_reopen, teardown);

@@ -41,7 +41,7 @@ test_table (void)
       g_assert_false (strcmp (t[j].pattern, r->pattern) == 0 &&
                       strcmp (t[j].method, r->method) == 0);
   }
-  g_assert_cmpuint (camera_routes, ==, 8);
+  g_assert_cmpuint (camera_routes, ==, 9);
 
   /* The JSON dump lists every route with its policy. */
   g_autofree char *json = nvr_httproute_table_json ();
@@ -92,6 +92,9 @@ static const MatchCase match_cases[] = {
   { "POST", "/api/v1/devices/4/revoke", 0, NVR_ROUTE_DEVICE_REVOKE, 0, 0, 4 },
   { "PUT", "/api/v1/devices/4/cameras", 0, NVR_ROUTE_DEVICE_CAMERAS, 0, 0, 4 },
   { "POST", "/api/v1/invites", 0, NVR_ROUTE_INVITES, 0, 0, 0 },
+  { "GET", "/api/v1/cameras/3/playlist.m3u8", 0, NVR_ROUTE_PLAYLIST, 3, 0, 0 },
+  { "POST", "/api/v1/cameras/3/playlist.m3u8", 405, 0, 0, 0, 0 },
+  { "GET", "/api/v1/cameras/3/playlist.m3u", 404, 0, 0, 0, 0 },
   { "GET", "/api/v1/cameras/999999999999999999", 0, NVR_ROUTE_CAMERA, 999999999999999999, 0, 0 },
   /* method */
   { "GET", "/api/v1/pair/begin", 405, 0, 0, 0, 0 },

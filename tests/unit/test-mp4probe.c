@@ -406,6 +406,16 @@ test_json (void)
   g_assert_cmpstr (json, ==,
                    "{\"complete\":true,\"duration_us\":1500000,\"bytes\":1234,\"fragments\":0,"
                    "\"codec\":\"h264\"}");
+  g_autoptr (GArray) frags = g_array_new (FALSE, FALSE, sizeof (NvrMp4Fragment));
+  NvrMp4Fragment f[2] = { { 900, 100, 0, 500000, TRUE }, { 1000, 50, 500000, 40000, FALSE } };
+  g_array_append_vals (frags, f, 2);
+  g_autofree char *indexed = nvr_mp4probe_to_json_indexed (&info, 900, frags);
+  g_assert_cmpstr (indexed, ==,
+                   "{\"complete\":true,\"duration_us\":1500000,\"bytes\":1234,\"fragments\":0,"
+                   "\"codec\":\"h264\",\"init_bytes\":900,\"index\":[[900,100,0,500000,1],"
+                   "[1000,50,500000,40000,0]]}");
+  g_autofree char *none = nvr_mp4probe_to_json_indexed (&info, 0, NULL);
+  g_assert_true (g_str_has_suffix (none, ",\"init_bytes\":0,\"index\":[]}"));
 }
 
 /* ---- real files from mp4mux ---- */
@@ -423,11 +433,12 @@ drop_eos (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_DROP;
 }
 
-/* Encodes FRAMES frames into @path in the recorder's muxer mode. With @crash the EOS never
+/* Encodes FRAMES frames into @path in the recorder's muxer mode (@mode NULL: mp4mux's default
+ * fragment mode, which the recorder uses since v8), or in fragment-mode @mode. With @crash the EOS never
  * reaches the muxer and the pipeline is stopped instead: the file is left as a SIGKILL leaves it
  * (the muxer's open fragment is never written). */
 static void
-record_file (const char *path, gboolean crash)
+record_file (const char *path, const char *mode, gboolean crash)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) pipeline = gst_parse_launch (
@@ -439,7 +450,8 @@ record_file (const char *path, gboolean crash)
   g_autoptr (GstElement) mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (pipeline), "parse");
-  gst_util_set_object_arg (G_OBJECT (mux), "fragment-mode", "first-moov-then-finalise");
+  if (mode != NULL)
+    gst_util_set_object_arg (G_OBJECT (mux), "fragment-mode", mode);
   gst_util_set_object_arg (G_OBJECT (sink), "buffer-mode", "unbuffered");
   g_object_set (sink, "location", path, NULL);
   gint eos_seen = 0;
@@ -530,8 +542,8 @@ test_real_files (void)
   g_autofree char *crashed = g_build_filename (dir, "crashed.mp4", NULL);
   g_autofree char *cut = g_build_filename (dir, "cut.mp4", NULL);
 
-  /* Closed normally: a finalized MP4 holding every frame. */
-  record_file (closed, FALSE);
+  /* Closed normally in the old recorder's mode: a finalized MP4 holding every frame. */
+  record_file (closed, "first-moov-then-finalise", FALSE);
   NvrMp4Info info;
   g_assert_true (nvr_mp4probe_file (closed, &info, &error));
   g_assert_no_error (error);
@@ -541,7 +553,7 @@ test_real_files (void)
   g_assert_cmpint (demuxed_samples (closed), ==, FRAMES);
 
   /* Left open (no EOS reaches the muxer): fragmented, within one fragment of what was fed. */
-  record_file (crashed, TRUE);
+  record_file (crashed, "first-moov-then-finalise", TRUE);
   g_assert_true (nvr_mp4probe_file (crashed, &info, &error));
   g_assert_no_error (error);
   g_assert_false (info.complete);
@@ -579,6 +591,139 @@ test_real_files (void)
   g_rmdir (dir);
 }
 
+/* The index of @path, checked for what every index must be: fragments back to back from the
+ * end of the init segment, each starting with a moof, times increasing without gaps. */
+static GArray *
+index_file (const char *path, gint64 *init_bytes)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (path, &data, &len, &error));
+  GArray *frags = NULL;
+  g_assert_true (nvr_mp4probe_index_buffer ((const guint8 *) data, len, init_bytes, &frags,
+                                            &error));
+  g_assert_no_error (error);
+  gint64 next = *init_bytes, t = 0;
+  for (guint i = 0; i < frags->len; i++) {
+    const NvrMp4Fragment *f = &g_array_index (frags, NvrMp4Fragment, i);
+    g_assert_cmpint (f->offset, ==, next);
+    g_assert_cmpint (f->offset + f->size, <=, (gint64) len);
+    g_assert_cmpmem (data + f->offset + 4, 4, "moof", 4);
+    g_assert_cmpint (f->start_us, ==, t);
+    g_assert_cmpint (f->duration_us, >, 0);
+    next = f->offset + f->size;
+    t = f->start_us + f->duration_us;
+  }
+  /* The same index, fed one byte at a time and in odd chunks. */
+  for (gsize chunk = 1; chunk <= 4099; chunk += 4098) {
+    g_autoptr (NvrMp4Indexer) ix = nvr_mp4probe_indexer_new ();
+    guint n = 0;
+    for (gsize off = 0; off < len; off += chunk) {
+      g_assert_true (nvr_mp4probe_indexer_feed (ix, (const guint8 *) data + off,
+                                                MIN (chunk, len - off), &error));
+      NvrMp4Fragment f;
+      while (nvr_mp4probe_indexer_pop (ix, &f)) {
+        g_assert_cmpuint (n, <, frags->len);
+        g_assert_cmpmem (&f, sizeof f, &g_array_index (frags, NvrMp4Fragment, n), sizeof f);
+        n++;
+      }
+    }
+    g_assert_cmpuint (n, ==, frags->len);
+    g_assert_cmpint (nvr_mp4probe_indexer_init_bytes (ix), ==, *init_bytes);
+  }
+  return frags;
+}
+
+/* The recorder's format since schema v8: fragments stay in the file; the index finds each. */
+static void
+test_index_real_files (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("test-mp4probe-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *closed = g_build_filename (dir, "closed.mp4", NULL);
+  g_autofree char *crashed = g_build_filename (dir, "crashed.mp4", NULL);
+  g_autofree char *cut = g_build_filename (dir, "cut.mp4", NULL);
+  g_autofree char *legacy = g_build_filename (dir, "legacy.mp4", NULL);
+
+  /* Closed: every frame in 1 s fragments, each starting at a keyframe (GOP = 1 s). */
+  record_file (closed, NULL, FALSE);
+  NvrMp4Info info;
+  g_assert_true (nvr_mp4probe_file (closed, &info, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (info.duration_us, ==, (gint64) FRAMES * FRAME_US);
+  g_assert_cmpint (demuxed_samples (closed), ==, FRAMES);
+  gint64 init_bytes = 0;
+  g_autoptr (GArray) full = index_file (closed, &init_bytes);
+  g_assert_cmpint (init_bytes, >, 100);
+  g_assert_cmpuint (full->len, ==, FRAMES * FRAME_US / FRAGMENT_US);
+  gint64 total = 0;
+  for (guint i = 0; i < full->len; i++) {
+    const NvrMp4Fragment *f = &g_array_index (full, NvrMp4Fragment, i);
+    g_assert_true (f->keyframe);
+    g_assert_cmpint (f->duration_us, ==, FRAGMENT_US);
+    total += f->duration_us;
+  }
+  g_assert_cmpint (total, ==, info.duration_us);
+
+  /* Left open as after a SIGKILL: the index covers exactly what the probe measures. */
+  record_file (crashed, NULL, TRUE);
+  g_assert_true (nvr_mp4probe_file (crashed, &info, &error));
+  g_assert_no_error (error);
+  g_autoptr (GArray) open = index_file (crashed, &init_bytes);
+  g_assert_cmpuint (open->len, >=, 2);
+  const NvrMp4Fragment *last = &g_array_index (open, NvrMp4Fragment, open->len - 1);
+  g_assert_cmpint (last->start_us + last->duration_us, ==, info.duration_us);
+
+  /* Cut mid-fragment: a strict prefix of the whole index, nothing past the cut. */
+  GStatBuf st;
+  g_assert_cmpint (g_stat (crashed, &st), ==, 0);
+  copy_prefix (crashed, cut, (gsize) st.st_size * 3 / 5);
+  g_autoptr (GArray) part = index_file (cut, &init_bytes);
+  g_assert_cmpuint (part->len, >=, 1);
+  g_assert_cmpuint (part->len, <, open->len);
+  for (guint i = 0; i < part->len; i++)
+    g_assert_cmpmem (&g_array_index (part, NvrMp4Fragment, i), sizeof (NvrMp4Fragment),
+                     &g_array_index (open, NvrMp4Fragment, i), sizeof (NvrMp4Fragment));
+  last = &g_array_index (part, NvrMp4Fragment, part->len - 1);
+  g_assert_cmpint (last->offset + last->size, <=, (gint64) st.st_size * 3 / 5);
+
+  /* A finalized file of the old recorder has no fragments to index. */
+  record_file (legacy, "first-moov-then-finalise", FALSE);
+  g_autoptr (GArray) none = index_file (legacy, &init_bytes);
+  g_assert_cmpuint (none->len, ==, 0);
+
+  g_unlink (closed);
+  g_unlink (crashed);
+  g_unlink (cut);
+  g_unlink (legacy);
+  g_rmdir (dir);
+}
+
+/* Streams that must fail the indexer, and stay failed. */
+static void
+test_index_bad (void)
+{
+  static const guint8 zero_size[] = { 0, 0, 0, 0, 'm', 'd', 'a', 't' };
+  static const guint8 small[] = { 0, 0, 0, 4, 'f', 'r', 'e', 'e' };
+  static const guint8 huge_moof[] = { 0, 0x20, 0, 0, 'm', 'o', 'o', 'f' };
+  static const guint8 moof_first[] = { 0, 0, 0, 8, 'm', 'o', 'o', 'f' };
+  const struct { const guint8 *data; gsize len; } bad[] = {
+    { zero_size, sizeof zero_size }, { small, sizeof small }, { huge_moof, sizeof huge_moof },
+    { moof_first, sizeof moof_first },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (NvrMp4Indexer) ix = nvr_mp4probe_indexer_new ();
+    g_autoptr (GError) error = NULL;
+    g_assert_false (nvr_mp4probe_indexer_feed (ix, bad[i].data, bad[i].len, &error));
+    g_assert_error (error, NVR_MP4PROBE_ERROR, NVR_MP4PROBE_ERROR_MALFORMED);
+    g_clear_error (&error);
+    g_assert_false (nvr_mp4probe_indexer_feed (ix, small, 1, &error));
+    g_assert_nonnull (error);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -588,5 +733,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mp4probe/every-prefix", test_every_prefix);
   g_test_add_func ("/mp4probe/json", test_json);
   g_test_add_func ("/mp4probe/real-files", test_real_files);
+  g_test_add_func ("/mp4probe/index-real-files", test_index_real_files);
+  g_test_add_func ("/mp4probe/index-bad", test_index_bad);
   return g_test_run ();
 }
