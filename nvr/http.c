@@ -37,6 +37,7 @@ struct _NvrHttp {
   NvrSupervisor *sup;
   NvrLiveHub *live;
   NvrPairing *pairing;
+  const NvrSigner *signer;               /* export-signing key; NULL until set */
   char *real_root;                       /* realpath() of [storage] root: X-Sendfile prefix */
   char *socket_path;
   SoupServer *server;
@@ -375,6 +376,29 @@ static gboolean
 route_me (Request *r, GError **error)
 {
   return respond_device (r->h, r->msg, r->access->device_id, error);
+}
+
+/* {"fingerprint", "public_key"}: what a page shows so that a user can check an export's key. */
+static void
+route_box (Request *r)
+{
+  if (r->h->signer == NULL) {
+    respond_error (r->msg, 503, "no signing key");
+    return;
+  }
+  const guint8 *pk = nvr_signer_public_key (r->h->signer);
+  char fp[NVR_SIGNING_FINGERPRINT_LEN + 1];
+  nvr_signing_fingerprint (pk, fp);
+  g_autofree char *hex = nvr_signing_key_hex (pk);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "fingerprint");
+  json_builder_add_string_value (b, fp);
+  json_builder_set_member_name (b, "public_key");
+  json_builder_add_string_value (b, hex);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
 }
 
 /* cameras (the device's ACL) or cameras/{cam} (@one > 0). */
@@ -874,6 +898,12 @@ on_recheck_timer (gpointer data)
 }
 
 void
+nvr_http_set_signer (NvrHttp *http, const NvrSigner *signer)
+{
+  http->signer = signer;
+}
+
+void
 nvr_http_device_changed (NvrHttp *http, gint64 device_id)
 {
   if (http != NULL)
@@ -1111,6 +1141,7 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   case NVR_ROUTE_LOGIN_FINISH: route_login_finish (&r); break;
   case NVR_ROUTE_LOGOUT: ok = route_logout (&r, &error); break;
   case NVR_ROUTE_ME: ok = route_me (&r, &error); break;
+  case NVR_ROUTE_BOX: route_box (&r); break;
   case NVR_ROUTE_CAMERAS: ok = route_cameras (&r, 0, &error); break;
   case NVR_ROUTE_CAMERA: ok = route_cameras (&r, access.camera_id, &error); break;
   case NVR_ROUTE_TIMELINE: ok = route_timeline (&r, &error); break;

@@ -122,6 +122,13 @@ def check_devices(ctx, p, params, r):
     check(ctx.device_ids <= ids, f"devices lists {ids}, paired {ctx.device_ids}")
 
 
+def check_box(ctx, p, params, r):
+    j = r.json()
+    check(re.fullmatch(r"([0-9a-f]{4}:){7}[0-9a-f]{4}", j.get("fingerprint", "")) is not None
+          and re.fullmatch(r"[0-9a-f]{64}", j.get("public_key", "")) is not None,
+          f"box answer {r.body[:200]}")
+
+
 RANGE = "?from_us={from_us}&to_us={to_us}"
 RULES = {
     ("POST", "pair/begin"): Rule("public"),
@@ -130,6 +137,7 @@ RULES = {
     ("POST", "login/finish"): Rule("public"),
     ("POST", "logout"): Rule("session", mutation=True, phase=2),
     ("GET", "me"): Rule("session", check=check_me),
+    ("GET", "box"): Rule("session", check=check_box),
     ("GET", "cameras"): Rule("session", check=check_cameras),
     ("GET", "cameras/{cam}"): Rule("camera", check=check_camera),
     ("GET", "cameras/{cam}/timeline"): Rule("camera", query=RANGE, check=check_timeline),

@@ -78,6 +78,7 @@ static const MatchCase match_cases[] = {
   { "POST", "/api/v1/login/finish", 0, NVR_ROUTE_LOGIN_FINISH, 0, 0, 0 },
   { "POST", "/api/v1/logout", 0, NVR_ROUTE_LOGOUT, 0, 0, 0 },
   { "GET", "/api/v1/me", 0, NVR_ROUTE_ME, 0, 0, 0 },
+  { "GET", "/api/v1/box", 0, NVR_ROUTE_BOX, 0, 0, 0 },
   { "GET", "/api/v1/cameras", 0, NVR_ROUTE_CAMERAS, 0, 0, 0 },
   { "GET", "/api/v1/cameras/7", 0, NVR_ROUTE_CAMERA, 7, 0, 0 },
   { "GET", "/api/v1/cameras/0", 0, NVR_ROUTE_CAMERA, 0, 0, 0 },
