@@ -475,6 +475,35 @@ iso (gint64 us)
   return t ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%SZ") : g_strdup ("?");
 }
 
+/* Whether two init segments describe their samples the same way: the stsd bytes (codec,
+ * resolution, avcC with SPS/PPS, colour, aspect) must be equal, except the payload of 'btrt'
+ * boxes in visual sample entries, which mp4mux fills with each file's own bitrate statistics. */
+static gboolean
+same_sample_entries (const Init *a, const Init *b)
+{
+  if (a->stsd.size != b->stsd.size)
+    return FALSE;
+  g_autofree guint8 *x = g_memdup2 (a->stsd.data, a->stsd.size);
+  g_autofree guint8 *y = g_memdup2 (b->stsd.data, b->stsd.size);
+  guint8 *both[2] = { x, y };
+  for (guint k = 0; k < 2; k++) {
+    /* stsd: header, version/flags, entry_count, then sample entries; a visual sample entry's
+     * child boxes start 78 bytes after its header. */
+    gsize off = a->stsd.hdr + 8;
+    Box e, c;
+    while (off < a->stsd.size && box_at (both[k], a->stsd.size, off, &e)) {
+      gsize co = e.hdr + 78;
+      while (co < e.size && box_at (e.data, e.size, co, &c)) {
+        if (c.type == FOURCC ('b', 't', 'r', 't'))
+          memset ((guint8 *) c.data + c.hdr, 0, c.size - c.hdr);
+        co += c.size;
+      }
+      off += e.size;
+    }
+  }
+  return memcmp (x, y, a->stsd.size) == 0;
+}
+
 /* First and last fragment of @f to use for [from, to): FALSE if none. @first_file: the
  * export's first file (extends back to the keyframe before @from). */
 static gboolean
@@ -549,8 +578,7 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
       first_init = in;
       have_init = TRUE;
       p->media_start_us = f->wall_start_us + fr[a].start_us;
-    } else if (in.track_ts != first_init.track_ts || in.stsd.size != first_init.stsd.size ||
-               memcmp (in.stsd.data, first_init.stsd.data, in.stsd.size) != 0) {
+    } else if (in.track_ts != first_init.track_ts || !same_sample_entries (&in, &first_init)) {
       g_autofree char *at = iso (f->wall_start_us + fr[a].start_us);
       fail (error, NVR_EXPORT_ERROR_FORMAT_CHANGED,
             "the camera's stream format (codec, resolution or parameters) changes at %s: "

@@ -101,7 +101,8 @@ typedef struct {
   gint64 wall;                /* file start, s after T0 */
   guint n;                    /* fragments of 1 s */
   guint key_every;            /* keyframe every Nth fragment */
-  gboolean wide;              /* another resolution */
+  int init;                   /* 0: file A's init, 1: another resolution, 2: A's with another
+                               * btrt (bitrate statistics) */
 } FileSpec;
 
 typedef struct {
@@ -126,11 +127,13 @@ static const PlanCase plan_cases[] = {
   { "in a gap only", { { 0, 6, 1, FALSE }, { 20, 6, 1, FALSE }, { 0, 0, 0, FALSE } }, 8, 15, NVR_EXPORT_ERROR_EMPTY, 0, 0, 0, 0 },
   { "empty range", { { 0, 6, 1, FALSE }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 3, 3, NVR_EXPORT_ERROR_EMPTY, 0, 0, 0, 0 },
   { "format changes", { { 0, 6, 1, FALSE }, { 6, 6, 1, TRUE }, { 0, 0, 0, FALSE } }, 1, 8, NVR_EXPORT_ERROR_FORMAT_CHANGED, 0, 0, 0, 0 },
+  /* Only the bitrate statistics differ: the same format. */
+  { "btrt differs", { { 0, 6, 1, FALSE }, { 6, 6, 1, 2 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 4, 4, 0.5, 3 },
   /* The second file is outside the range: its format does not matter. */
   { "format change outside", { { 0, 6, 1, FALSE }, { 6, 6, 1, TRUE }, { 0, 0, 0, FALSE } }, 1, 5, -1, 4, 1, 0, 4 },
 };
 
-static GBytes *init_normal, *init_wide;
+static GBytes *init_normal, *init_wide, *init_btrt;
 
 static GBytes *
 init_of (const char *path)
@@ -151,7 +154,8 @@ test_plan_table (void)
       const FileSpec *fs = &pc->files[i];
       NvrExportFile f = { .path = g_strdup_printf ("/nonexistent/%u.mp4", i),
                           .wall_start_us = T0 + fs->wall * SEC,
-                          .init = g_bytes_ref (fs->wide ? init_wide : init_normal),
+                          .init = g_bytes_ref (fs->init == 1 ? init_wide
+                                               : fs->init == 2 ? init_btrt : init_normal),
                           .fragments = g_array_new (FALSE, FALSE, sizeof (NvrExportFragment)) };
       for (guint k = 0; k < fs->n; k++) {
         NvrExportFragment fr = { .offset = 1000 + k * 5000, .size = 5000, .start_us = k * SEC,
@@ -380,6 +384,16 @@ main (int argc, char **argv)
   encode (clips.plain, 2, FPS, 160, 120, FALSE);
   init_normal = init_of (clips.a);
   init_wide = init_of (clips.wide);
+  {
+    /* A's init with its btrt's average bitrate changed, as a later file of the recorder has. */
+    gsize len;
+    const guint8 *d = g_bytes_get_data (init_normal, &len);
+    guint8 *copy = g_memdup2 (d, len);
+    guint8 *b = memmem (copy, len, "btrt", 4);
+    g_assert_nonnull (b);
+    b[4 + 8] ^= 0x55;   /* after size/type: bufferSizeDB, maxBitrate, then avgBitrate */
+    init_btrt = g_bytes_new_take (copy, len);
+  }
 
   g_test_add_func ("/export/walk", test_walk);
   g_test_add_func ("/export/plan-table", test_plan_table);
@@ -389,6 +403,7 @@ main (int argc, char **argv)
 
   g_bytes_unref (init_normal);
   g_bytes_unref (init_wide);
+  g_bytes_unref (init_btrt);
   const char *all[] = { clips.a, clips.b, clips.sparse, clips.wide, clips.plain };
   for (guint i = 0; i < G_N_ELEMENTS (all); i++) {
     g_unlink (all[i]);

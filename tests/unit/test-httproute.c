@@ -41,7 +41,7 @@ test_table (void)
       g_assert_false (strcmp (t[j].pattern, r->pattern) == 0 &&
                       strcmp (t[j].method, r->method) == 0);
   }
-  g_assert_cmpuint (camera_routes, ==, 8);
+  g_assert_cmpuint (camera_routes, ==, 10);
 
   /* The JSON dump lists every route with its policy. */
   g_autofree char *json = nvr_httproute_table_json ();
@@ -89,6 +89,10 @@ static const MatchCase match_cases[] = {
   { "GET", "/api/v1/cameras/3/events", 0, NVR_ROUTE_EVENTS, 3, 0, 0 },
   { "GET", "/api/v1/cameras/3/events/5/thumbnail.jpg", 0, NVR_ROUTE_EVENT_THUMBNAIL, 3, 5, 0 },
   { "GET", "/api/v1/cameras/3/live", 0, NVR_ROUTE_LIVE, 3, 0, 0 },
+  { "GET", "/api/v1/cameras/3/export.mp4", 0, NVR_ROUTE_EXPORT_MP4, 3, 0, 0 },
+  { "GET", "/api/v1/cameras/3/export.sig", 0, NVR_ROUTE_EXPORT_SIG, 3, 0, 0 },
+  { "GET", "/api/v1/cameras/3/export.mp4.sig", 404, 0, 0, 0, 0 },
+  { "POST", "/api/v1/cameras/3/export.mp4", 405, 0, 0, 0, 0 },
   { "GET", "/api/v1/devices", 0, NVR_ROUTE_DEVICES, 0, 0, 0 },
   { "POST", "/api/v1/devices/4/revoke", 0, NVR_ROUTE_DEVICE_REVOKE, 0, 0, 4 },
   { "PUT", "/api/v1/devices/4/cameras", 0, NVR_ROUTE_DEVICE_CAMERAS, 0, 0, 4 },
