@@ -1,9 +1,11 @@
 /* http — the daemon's web API (docs/design/auth.md): libsoup 3 SoupServer on the [web] unix
- * socket, one handler for every path. Main loop only; nothing here blocks or reads a media file.
+ * socket, one handler for every path. Main loop only; nothing here blocks or reads a media file,
+ * except exports, whose files are read on GIO worker threads (one job per export at a time).
  * Invariants: every request is matched against the route table (nvr/httproute.c); every route
  * whose policy is not public goes through nvr_catalog_authorize + nvr_auth_decide before its
  * handler runs; media answers carry no bytes, only X-Sendfile naming a file under the real
- * storage root that the catalog tied to the authorized camera. */
+ * storage root that the catalog tied to the authorized camera; exports (the one media answer
+ * the daemon streams) read only files the catalog lists for the authorized camera. */
 #define G_LOG_DOMAIN "nvr-http"
 
 #include "http.h"
