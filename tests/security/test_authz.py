@@ -240,24 +240,6 @@ class Matrix:
 
     def send(self, p, method, path, rule, body=None):
         kw = {"cookie": p.cookie}
-        if rule.media == "export":
-            name = self.w.name_of(cam)
-            cd = r.header("Content-Disposition") or ""
-            if not ct.startswith("video/mp4") or \
-                    not re.fullmatch(rf'attachment; filename="{name}-\d{{8}}T\d{{6}}Z-\d{{8}}T\d{{6}}Z\.mp4"', cd):
-                self.problem(f"{what}: export Content-Type {ct!r}, Content-Disposition {cd!r}")
-            if r.header("Content-Length") != str(len(r.body)):
-                self.problem(f"{what}: Content-Length {r.header('Content-Length')}, "
-                             f"{len(r.body)} bytes read")
-            codes = idcode_of_bytes(r.body)
-            if set(codes) != {code}:
-                self.problem(f"{what}: export shows codes {codes}, expected only {code}")
-            return
-        if rule.media == "signature":
-            head = f"hearth-export-signature 1\ncamera {self.w.name_of(cam)}\n".encode()
-            if not ct.startswith("text/plain") or not r.body.startswith(head):
-                self.problem(f"{what}: signature {ct!r} {r.body[:80]!r}")
-            return
         if rule.media == "live":
             kw["stream_seconds"] = LIVE_READ_S
         if method == "GET":
@@ -345,6 +327,25 @@ class Matrix:
             return
         cam = params["cam"]
         code = self.w.code_of(self.w.name_of(cam))
+        if rule.media == "export":
+            name = self.w.name_of(cam)
+            cd = r.header("Content-Disposition") or ""
+            if not ct.startswith("video/mp4") or \
+                    not re.fullmatch(rf'attachment; filename="{name}-\d{{8}}T\d{{6}}Z-'
+                                     rf'\d{{8}}T\d{{6}}Z\.mp4"', cd):
+                self.problem(f"{what}: export Content-Type {ct!r}, Content-Disposition {cd!r}")
+            if r.header("Content-Length") != str(len(r.body)):
+                self.problem(f"{what}: Content-Length {r.header('Content-Length')}, "
+                             f"{len(r.body)} bytes read")
+            codes = idcode_of_bytes(r.body)
+            if set(codes) != {code}:
+                self.problem(f"{what}: export shows codes {codes}, expected only {code}")
+            return
+        if rule.media == "signature":
+            head = f"hearth-export-signature 1\ncamera {self.w.name_of(cam)}\n".encode()
+            if not ct.startswith("text/plain") or not r.body.startswith(head):
+                self.problem(f"{what}: signature {ct!r} {r.body[:80]!r}")
+            return
         if rule.media == "live":
             if not ct.startswith("video/mp4"):
                 self.problem(f"{what}: live Content-Type {ct!r}")
