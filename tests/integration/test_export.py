@@ -6,7 +6,8 @@ real API. A device allowed cam1 exports a range of cam1 and its signature; `nvr 
 one byte of the MP4 or of the signature is changed; every decoded frame of the export carries
 cam1's ID code; a range inside one fragment exports too; a device not allowed cam1 gets 404 for
 both routes; a range over 2 h is refused; revoking the downloading device cuts its download
-within 1 s and the client sees an incomplete body, never a short file that looks complete.
+within 1 s, and a source file deleted mid-download (as retention would) aborts it: in both the
+client sees an incomplete body, never a short file that looks complete.
 
 Today the recorder finalises each segment (no fragments left on disk), so a finished segment
 cannot be exported and the route must say so clearly (409); what works now is the segment being
@@ -194,6 +195,38 @@ def revoke_cuts_download(h, w, cam, seg):
     check(got <= int(cut.group(4)), "the client got more bytes than the daemon sent")
 
 
+def retention_cuts_download(h, w, client, cam, a, b):
+    """The second file of an export is deleted (as retention would) while the first is being
+    sent: the daemon aborts when it reaches it, and the client's body ends short of
+    Content-Length: a failed download, never a short file that looks complete."""
+    conn = client.transport.connect(30)
+    conn.request("GET", f"/api/v1/cameras/{cam}/export.mp4?from_us={a['start_us'] + SEC}"
+                        f"&to_us={b['start_us'] + 10 * SEC}",
+                 headers={"Cookie": f"{hc.COOKIE}={client.token}"})
+    resp = conn.getresponse()
+    check(resp.status == 200, f"retention: export answered {resp.status}")
+    length = int(resp.getheader("Content-Length"))
+    got = len(resp.read(64 * 1024))
+    os.unlink(os.path.join(h.root, b["path"]))
+    complete = False
+    try:
+        while True:
+            chunk = resp.read(256 * 1024)
+            if not chunk:
+                break
+            got += len(chunk)
+        complete = got == length
+    except (http.client.IncompleteRead, OSError) as e:
+        log(f"retention: read ended with {type(e).__name__}")
+    conn.close()
+    log(f"retention: {got} of {length} bytes after the second file was deleted")
+    check(os.path.getsize(os.path.join(h.root, a["path"])) > 8 * 1024 * 1024,
+          "the first file is too small to still be read when the second is deleted")
+    check(not complete and got < length, "a download whose source was deleted looked complete")
+    with open(h.daemon_log, "r", errors="replace") as f:
+        check("was deleted during the export" in f.read(), "the daemon logged no deleted source")
+
+
 def test():
     with Harness("export", segment_seconds=SEGMENT_S) as h, World(h, via="tls") as w:
         # A bitrate at which 20 s are several MB: a download that can be cut halfway.
@@ -242,7 +275,8 @@ def test():
             check(r.status == 409 and b"not fragmented" in r.body,
                   f"the signature of a finalised segment: {r!r}")
             msg = ("SKIPPED: export, verify, ID codes, inside one fragment, revoke mid-download, "
-                   "across a segment boundary, across a gap: the recorder writes first-moov-then-"
+                   "across a segment boundary, source deleted mid-download, across a gap: the "
+                   "recorder writes first-moov-then-"
                    "finalise MP4s until it keeps segments fragmented (`fragments` branch)")
             log(msg)
             check(not REQUIRE_FRAGMENTED_SEGMENTS, msg)
@@ -261,6 +295,7 @@ def test():
         a, b = h.segments("cam1")[:2]
         check_export(h, w, viewer, key, cam1, "cam1", a["end_us"] - 3 * SEC,
                      b["start_us"] + 3 * SEC, "across-boundary")
+        retention_cuts_download(h, w, viewer, cam1, a, b)
         # Across a gap: recording off for a few seconds, then on.
         h.nvr("cameras", "recording", "cam1", "off")
         t_off = int(time.time() * SEC)
