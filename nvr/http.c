@@ -36,6 +36,9 @@
 /* Exports: bytes read from disk at a time, and at most this many waiting in libsoup. */
 #define EXPORT_CHUNK (256 * 1024)
 #define EXPORT_QUEUE_MAX (2 * EXPORT_CHUNK)
+/* Exports (and signatures) in progress: each reads a whole range from disk. */
+#define EXPORTS_PER_DEVICE 2
+#define EXPORTS_TOTAL 8
 
 struct _NvrHttp {
   const NvrConfig *config;
@@ -1207,6 +1210,20 @@ route_export (Request *r, gboolean sig)
   }
   if (!range_of (r, NVR_EXPORT_MAX_RANGE_US, &from_us, &to_us))
     return;
+  guint mine = 0;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, h->exports);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    mine += ((ExportClient *) key)->device_id == a->device_id;
+  if (mine >= EXPORTS_PER_DEVICE || g_hash_table_size (h->exports) >= EXPORTS_TOTAL) {
+    respond_error (r->msg, 503, mine >= EXPORTS_PER_DEVICE
+                                    ? "this device has as many exports running as it may"
+                                    : "as many exports are running as the box allows");
+    soup_message_headers_replace (soup_server_message_get_response_headers (r->msg),
+                                  "Retry-After", LIVE_RETRY_AFTER_S);
+    return;
+  }
   g_autoptr (GPtrArray) segs = nvr_catalog_segments_between (h->catalog, a->camera_id, from_us,
                                                              to_us, LIST_LIMIT, &error);
   if (segs == NULL) {
