@@ -835,6 +835,66 @@ nvr_export_reader_read (NvrExportReader *r, guint8 *buf, gsize max, GError **err
 }
 
 gboolean
+nvr_export_reader_seek (NvrExportReader *r, guint64 offset, GError **error)
+{
+  guint64 at = g_bytes_get_size (r->plan->init);
+  if (offset > r->plan->length)
+    return fail (error, NVR_EXPORT_ERROR_IO, "offset beyond the end of the export");
+  if (offset < at) {
+    r->piece = 0;
+    r->piece_pos = offset;
+    r->pos = offset;
+    return TRUE;
+  }
+  for (guint i = 0; i < r->plan->pieces->len; i++) {
+    const NvrExportPiece *pc = &g_array_index (r->plan->pieces, NvrExportPiece, i);
+    if (offset < at + (guint64) pc->size) {
+      r->piece = i + 1;
+      r->pos = at;          /* the moof is patched for where its piece starts */
+      if (!start_piece (r, pc, error))
+        return FALSE;
+      r->piece_pos = offset - at;
+      r->pos = offset;
+      return TRUE;
+    }
+    at += (guint64) pc->size;
+  }
+  r->piece = r->plan->pieces->len + 1;   /* the very end */
+  r->piece_pos = 0;
+  r->pos = offset;
+  return TRUE;
+}
+
+char *
+nvr_export_plan_etag (const NvrExportPlan *p)
+{
+  if (sodium_init () < 0)
+    g_error ("Failed to initialise libsodium");
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init (&st);
+  gsize ilen;
+  const guint8 *idata = g_bytes_get_data (p->init, &ilen);
+  crypto_hash_sha256_update (&st, idata, ilen);
+  for (guint i = 0; i < p->pieces->len; i++) {
+    const NvrExportPiece *pc = &g_array_index (p->pieces, NvrExportPiece, i);
+    const char *path = g_array_index (p->files, NvrExportFile, pc->file).path;
+    crypto_hash_sha256_update (&st, (const guint8 *) path, strlen (path) + 1);
+    guint8 fields[8 * 4];
+    wr64 (fields, (guint64) pc->src_offset);
+    wr64 (fields + 8, (guint64) pc->size);
+    wr64 (fields + 16, pc->sequence);
+    wr64 (fields + 24, pc->tfdt);
+    crypto_hash_sha256_update (&st, fields, sizeof fields);
+  }
+  guint8 h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final (&st, h);
+  GString *out = g_string_new (NULL);
+  for (guint i = 0; i < 16; i++)
+    g_string_append_printf (out, "%02x", h[i]);
+  return g_string_free (out, FALSE);
+}
+
+gboolean
 nvr_export_plan_sha256 (NvrExportPlan *plan, guint8 out[32], GError **error)
 {
   if (sodium_init () < 0)

@@ -104,6 +104,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrExportReader, nvr_export_reader_free)
 gssize nvr_export_reader_read (NvrExportReader *r, guint8 *buf, gsize max, GError **error);
 guint64 nvr_export_reader_position (const NvrExportReader *r);
 
+/* Moves the reader to output byte @offset (<= the plan's length): the next read starts there
+ * (a Range request). Reads the moof of the piece it lands in. */
+gboolean nvr_export_reader_seek (NvrExportReader *r, guint64 offset, GError **error);
+
+/* A strong validator of the output (pure): 32 hex digits of SHA-256 over the init bytes and
+ * every piece's file path, offset, size, sequence number and tfdt. Equal plans give equal
+ * bytes as long as the fragments they name are unchanged (they are never rewritten). */
+char *nvr_export_plan_etag (const NvrExportPlan *plan);
+
 /* SHA-256 of the whole output of @plan, read the way a download reads it (bounded chunks). */
 gboolean nvr_export_plan_sha256 (NvrExportPlan *plan, guint8 out[32], GError **error);
 

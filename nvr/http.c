@@ -892,6 +892,8 @@ live_recheck (NvrHttp *h)
 
 /* ---- export (docs/design/playback.md "Export route") ---- */
 
+static const char *header_once (SoupMessageHeaders *hdrs, const char *name);
+
 /* The one place an export's fragments come from. Runs on a worker thread: today it walks the
  * file's boxes; with the catalog's fragment index (collected on the main loop into @src) it
  * becomes a copy of those rows, the walk staying the fallback for files without them. */
@@ -927,6 +929,8 @@ typedef struct {
   gboolean busy;                         /* a thread job (plan or read) is running */
   gboolean gone;                         /* the exchange is over: free when not busy */
   gboolean eof;
+  guint64 seek_to;                       /* a Range's first byte: the first read seeks there */
+  guint64 left;                          /* bytes still to send (the whole body or the Range) */
   gsize queued;                          /* appended, not yet written */
   gulong wrote_handler, finished_handler;
 } ExportClient;
@@ -986,9 +990,15 @@ export_read_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
 {
   ExportClient *c = data;
   GBytes *chunk = NULL;
-  guint8 *buf = g_malloc (EXPORT_CHUNK);
   GError *error = NULL;
-  gssize n = nvr_export_reader_read (c->reader, buf, EXPORT_CHUNK, &error);
+  if (c->seek_to > 0 && !nvr_export_reader_seek (c->reader, c->seek_to, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  c->seek_to = 0;
+  gsize want = (gsize) MIN ((guint64) EXPORT_CHUNK, c->left);
+  guint8 *buf = g_malloc (MAX (want, 1));
+  gssize n = want ? nvr_export_reader_read (c->reader, buf, want, &error) : 0;
   if (n < 0) {
     g_free (buf);
     g_task_return_error (task, error);
@@ -1022,6 +1032,7 @@ on_export_read (GObject *source, GAsyncResult *res, gpointer data)
   } else {
     soup_message_body_append_bytes (body, chunk);
     c->queued += g_bytes_get_size (chunk);
+    c->left -= MIN (c->left, (guint64) g_bytes_get_size (chunk));
   }
   soup_server_message_unpause (c->msg);
   export_read_next (c);
@@ -1051,7 +1062,7 @@ static void
 on_export_finished (SoupServerMessage *msg, gpointer data)
 {
   ExportClient *c = data;
-  if (c->reader != NULL && nvr_export_reader_position (c->reader) < nvr_export_plan_length (c->plan))
+  if (c->reader != NULL && (c->left > 0 || c->queued > 0))
     g_message ("Export of camera %" G_GINT64_FORMAT " for device %" G_GINT64_FORMAT
                " ended by the client after %" G_GUINT64_FORMAT " bytes", c->camera_id,
                c->device_id, nvr_export_reader_position (c->reader));
@@ -1186,10 +1197,47 @@ on_export_planned (GObject *source, GAsyncResult *res, gpointer data)
   }
   g_autofree char *cd = g_strdup_printf ("attachment; filename=\"%s.mp4\"", name);
   soup_message_headers_replace (rh, "Content-Disposition", cd);
+  /* Resumable: one byte range, answered if If-Range (when sent) names this very plan. */
+  guint64 total = nvr_export_plan_length (plan);
+  g_autofree char *tag = nvr_export_plan_etag (plan);
+  g_autofree char *etag = g_strdup_printf ("\"%s\"", tag);
+  soup_message_headers_replace (rh, "ETag", etag);
+  soup_message_headers_replace (rh, "Accept-Ranges", "bytes");
+  SoupMessageHeaders *req = soup_server_message_get_request_headers (c->msg);
+  const char *if_range = header_once (req, "If-Range");
+  guint status = 200;
+  c->left = total;
+  if (soup_message_headers_get_one (req, "Range") != NULL &&
+      (if_range == NULL || strcmp (if_range, etag) == 0)) {
+    SoupRange *ranges = NULL;
+    int n = 0;
+    gboolean parsed = soup_message_headers_get_ranges (req, (goffset) total, &ranges, &n);
+    /* libsoup's parser does not check that a range starts inside the body. */
+    if (!parsed || n < 1 || total == 0 || (guint64) ranges[0].start >= total ||
+        ranges[0].end < ranges[0].start) {
+      if (parsed)
+        soup_message_headers_free_ranges (req, ranges);
+      g_autofree char *cr = g_strdup_printf ("bytes */%" G_GUINT64_FORMAT, total);
+      respond_error (c->msg, 416, "range not satisfiable");
+      soup_message_headers_replace (rh, "Content-Range", cr);
+      c->eof = TRUE;
+      soup_server_message_unpause (c->msg);
+      return;
+    }
+    if (n == 1) {   /* several ranges: the whole file, as RFC 9110 allows */
+      ranges[0].end = MIN (ranges[0].end, (goffset) total - 1);
+      status = 206;
+      c->seek_to = (guint64) ranges[0].start;
+      c->left = (guint64) (ranges[0].end - ranges[0].start + 1);
+      soup_message_headers_set_content_range (rh, ranges[0].start, ranges[0].end,
+                                              (goffset) total);
+    }
+    soup_message_headers_free_ranges (req, ranges);
+  }
   soup_message_headers_set_content_type (rh, "video/mp4", NULL);
-  soup_message_headers_set_content_length (rh, (goffset) nvr_export_plan_length (plan));
+  soup_message_headers_set_content_length (rh, (goffset) c->left);
   soup_message_body_set_accumulate (soup_server_message_get_response_body (c->msg), FALSE);
-  soup_server_message_set_status (c->msg, 200, NULL);
+  soup_server_message_set_status (c->msg, status, NULL);
   c->reader = nvr_export_reader_new (plan);
   g_message ("Export of camera %" G_GINT64_FORMAT " for device %" G_GINT64_FORMAT ": %s, %"
              G_GUINT64_FORMAT " bytes", c->camera_id, c->device_id, name,

@@ -5,7 +5,8 @@ real API. A device allowed cam1 exports a range of cam1 and its signature; `nvr 
 (the key the box shows on GET /api/v1/box and `nvr box`) accepts the pair and rejects it after
 one byte of the MP4 or of the signature is changed; every decoded frame of the export carries
 cam1's ID code; a range inside one fragment exports too; a device not allowed cam1 gets 404 for
-both routes; a range over 2 h is refused; revoking the downloading device cuts its download
+both routes; a range over 2 h is refused; a byte Range with If-Range resumes a download;
+revoking the downloading device cuts its download
 within 1 s, and a source file deleted mid-download (as retention would) aborts it: in both the
 client sees an incomplete body, never a short file that looks complete.
 
@@ -147,6 +148,27 @@ def check_export(h, w, client, key, cam, name, from_us, to_us, label):
     return ids["frames"]
 
 
+def check_range(client, cam, from_us, to_us):
+    """A resumed download: one byte range, honoured when If-Range names the same export."""
+    full = export(client, cam, from_us, to_us)
+    etag = full.header("ETag")
+    check(full.status == 200 and etag and full.header("Accept-Ranges") == "bytes",
+          f"export without ETag/Accept-Ranges: {full!r}")
+    path = f"/api/v1/cameras/{cam}/export.mp4?from_us={from_us}&to_us={to_us}"
+    a, b = 1000, len(full.body) // 2
+    r = client.get(path, headers={"Range": f"bytes={a}-{b}", "If-Range": etag})
+    check(r.status == 206 and r.body == full.body[a:b + 1] and
+          r.header("Content-Range") == f"bytes {a}-{b}/{len(full.body)}",
+          f"Range {a}-{b}: {r.status} {r.header('Content-Range')} {len(r.body)} bytes")
+    r = client.get(path, headers={"Range": f"bytes={b}-"})
+    check(r.status == 206 and r.body == full.body[b:], f"Range {b}-: {r!r}")
+    r = client.get(path, headers={"Range": f"bytes={a}-{b}", "If-Range": '"another"'})
+    check(r.status == 200 and r.body == full.body, f"Range with a stale If-Range: {r!r}")
+    r = client.get(path, headers={"Range": f"bytes={len(full.body) + 5}-"})
+    check(r.status == 416, f"an unsatisfiable Range: {r!r}")
+    log(f"Range: 206 for {a}-{b} and {b}-, 200 for a stale If-Range, 416 beyond the end")
+
+
 def revoke_cuts_download(h, w, cam, seg):
     """A device downloading an export is revoked while the download runs: the daemon stops
     sending within 1 s (its log has both times) and closes the connection; the client's body
@@ -285,6 +307,7 @@ def test():
         frames = check_export(h, w, viewer, key, cam1, "cam1", s0 + 2_500_000, s0 + 7_500_000,
                               "five-seconds")
         log(f"five seconds of export: {frames} frames decoded")
+        check_range(viewer, cam1, s0 + 2_500_000, s0 + 7_500_000)
         check_export(h, w, viewer, key, cam1, "cam1", s0 + 3_200_000, s0 + 3_600_000,
                      "inside-one-fragment")
         revoke_cuts_download(h, w, cam1, seg)
