@@ -1044,6 +1044,12 @@ export_read_next (ExportClient *c)
 {
   if (c->busy || c->eof || c->gone || c->queued >= EXPORT_QUEUE_MAX)
     return;
+  if (c->left == 0 && c->seek_to == 0) {   /* all of it is queued */
+    c->eof = TRUE;
+    soup_message_body_complete (soup_server_message_get_response_body (c->msg));
+    soup_server_message_unpause (c->msg);
+    return;
+  }
   c->busy = TRUE;
   g_autoptr (GTask) task = g_task_new (NULL, NULL, on_export_read, c);
   g_task_set_task_data (task, c, NULL);
