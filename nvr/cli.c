@@ -14,6 +14,7 @@
 #include "admin.h"
 #include "config.h"
 #include "daemon.h"
+#include "signing.h"
 #include "worker.h"
 
 #define PASSWORD_FILE_MAX 1024
@@ -43,6 +44,11 @@ static const char usage_text[] =
   "  devices revoke ID|NAME              unpair a device: its sessions and live views end\n"
   "  devices cameras ID|NAME a,b         replace the cameras a device may see (\"\" = none)\n"
   "  http-routes                         the web API's route table as JSON\n"
+  "  box [--json]                        this box's export-signing key: fingerprint and\n"
+  "                                      public key (asks the running daemon)\n"
+  "  verify FILE.mp4 FILE.sig [--key PUBLIC_KEY]\n"
+  "                                      check an export's signature (no daemon needed);\n"
+  "                                      exit 0 only when valid\n"
   "  --version                           print the version (meson's project version)\n"
   "\n"
   "Every command takes --config FILE (default " NVR_CONFIG_DEFAULT_PATH ").\n";
@@ -764,6 +770,76 @@ cmd_devices_cameras (int argc, char **argv)
   return 0;
 }
 
+static int
+cmd_box (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("box", &o, TRUE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 1)
+    return usage_error ("box takes no arguments");
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "box", NULL, &status);
+  if (res == NULL)
+    return status;
+  if (o.json) {
+    print_json (res);
+    return 0;
+  }
+  JsonObject *r = json_node_get_object (res);
+  g_print ("Export signing key fingerprint: %s\nPublic key: %s\n",
+           json_object_get_string_member (r, "fingerprint"),
+           json_object_get_string_member (r, "public_key"));
+  return 0;
+}
+
+static char *
+format_utc (gint64 us)
+{
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
+  g_autofree char *s = t ? g_date_time_format (t, "%F %T") : g_strdup ("?");
+  return g_strdup_printf ("%s.%06d UTC", s, (int) (us % G_USEC_PER_SEC));
+}
+
+/* Reads only the two files: works on any machine with the nvr binary, no daemon, no config. */
+static int
+cmd_verify (int argc, char **argv)
+{
+  g_autofree char *key = NULL;
+  GOptionEntry entries[] = {
+    { "key", 0, 0, G_OPTION_ARG_STRING, &key,
+      "The box public key the export must be signed by (64 hex digits, from `nvr box`)", "KEY" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE.mp4 FILE.sig - nvr verify");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    g_printerr ("nvr verify: %s\n", error->message);
+    return 2;
+  }
+  if (argc != 3)
+    return usage_error ("verify takes FILE.mp4 and FILE.sig");
+  guint8 expected[NVR_SIGNING_PUBLIC_KEY_BYTES];
+  if (key != NULL && !nvr_signing_key_from_hex (key, expected))
+    return usage_error ("--key must be the 64 hex digits `nvr box` prints as the public key");
+  NvrManifest m;
+  gboolean ok = nvr_signing_verify_files (argv[1], argv[2], key ? expected : NULL, &m, &error);
+  if (!ok) {
+    g_print ("INVALID: %s\n", error->message);
+    return 1;
+  }
+  char fp[NVR_SIGNING_FINGERPRINT_LEN + 1];
+  nvr_signing_fingerprint (m.public_key, fp);
+  g_autofree char *start = format_utc (m.start_us);
+  g_autofree char *end = format_utc (m.end_us);
+  g_print ("VALID: '%s' is the file this box signed\n"
+           "  camera:  %s\n  start:   %s\n  end:     %s\n  bytes:   %" G_GUINT64_FORMAT "\n"
+           "  key:     %s%s\n", argv[1], m.camera, start, end, m.bytes, fp,
+           key ? " (the expected key)" : " (compare it with `nvr box` or the web page)");
+  return 0;
+}
+
 int
 nvr_cli_main (int argc, char **argv)
 {
@@ -782,6 +858,10 @@ nvr_cli_main (int argc, char **argv)
     return cmd_timeline (argc - 1, argv + 1);
   if (strcmp (cmd, "pair") == 0)
     return cmd_pair (argc - 1, argv + 1);
+  if (strcmp (cmd, "box") == 0)
+    return cmd_box (argc - 1, argv + 1);
+  if (strcmp (cmd, "verify") == 0)
+    return cmd_verify (argc - 1, argv + 1);
   if (strcmp (cmd, "devices") == 0) {
     const char *sub = argc >= 3 ? argv[2] : "";
     if (strcmp (sub, "list") == 0)

@@ -26,6 +26,7 @@
 #include "paths.h"
 #include "reaper.h"
 #include "recover.h"
+#include "signing.h"
 #include "supervisor.h"
 #include "timeline.h"
 
@@ -38,6 +39,7 @@ typedef struct {
   NvrLiveHub *live;             /* live view fan-out; NULL when [web] origin is unset */
   NvrHttp *http;                /* the web API; NULL when [web] origin is unset */
   NvrReaper *reaper;
+  NvrSigner *signer;            /* the box's export-signing key (docs/design/playback.md) */
   NvrAdmin *admin;
   GMainLoop *loop;
   int lock_fd;
@@ -366,6 +368,24 @@ local_midnight_us (gint64 now_us)
       g_date_time_new_local (g_date_time_get_year (now), g_date_time_get_month (now),
                              g_date_time_get_day_of_month (now), 0, 0, 0);
   return g_date_time_to_unix (midnight) * G_USEC_PER_SEC;
+}
+
+/* `nvr box`: the export-signing key's public half and fingerprint (never the secret). */
+static JsonNode *
+cmd_box (NvrDaemon *d)
+{
+  const guint8 *pk = nvr_signer_public_key (d->signer);
+  char fp[NVR_SIGNING_FINGERPRINT_LEN + 1];
+  nvr_signing_fingerprint (pk, fp);
+  g_autofree char *hex = nvr_signing_key_hex (pk);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "fingerprint");
+  json_builder_add_string_value (b, fp);
+  json_builder_set_member_name (b, "public_key");
+  json_builder_add_string_value (b, hex);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
 }
 
 static JsonNode *
@@ -760,6 +780,8 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
     return cmd_cameras_recording (d, args, error);
   if (strcmp (command, "status") == 0)
     return cmd_status (d, error);
+  if (strcmp (command, "box") == 0)
+    return cmd_box (d);
   if (strcmp (command, "timeline") == 0)
     return cmd_timeline (d, args, error);
   if (strcmp (command, "pair") == 0)
@@ -830,6 +852,18 @@ nvr_daemon_run (const char *config_path)
                                                     d.config->mqtt_prefix, &error))
     goto out;
   d.pairing = nvr_pairing_new (d.catalog, d.config);
+  {
+    /* Next to the catalog: the key belongs to this box's state, like the catalog itself. */
+    g_autofree char *key_path = g_build_filename (d.config->storage_root, NVR_SIGNING_KEY_FILE,
+                                                  NULL);
+    gboolean created = FALSE;
+    d.signer = nvr_signer_open (key_path, &created, &error);
+    if (d.signer == NULL)
+      goto out;
+    char fp[NVR_SIGNING_FINGERPRINT_LEN + 1];
+    nvr_signing_fingerprint (nvr_signer_public_key (d.signer), fp);
+    g_message ("Box signing key %s: fingerprint %s", created ? "created" : "loaded", fp);
+  }
 
   d.reaper = nvr_reaper_new (d.config, d.catalog);
   d.supervisor = nvr_supervisor_new (d.config, d.catalog);
@@ -847,6 +881,7 @@ nvr_daemon_run (const char *config_path)
     d.http = nvr_http_new (d.config, d.catalog, d.supervisor, d.live, d.pairing, &error);
     if (d.http == NULL)
       goto out;
+    nvr_http_set_signer (d.http, d.signer);
   }
 
   d.admin = nvr_admin_listen (d.config->admin_socket, d.config->admin_group, handle_admin, &d,
@@ -883,6 +918,7 @@ out:
   g_clear_pointer (&d.supervisor, nvr_supervisor_free);
   g_clear_pointer (&d.reaper, nvr_reaper_free);
   g_clear_pointer (&d.pairing, nvr_pairing_free);
+  g_clear_pointer (&d.signer, nvr_signer_free);
   g_clear_pointer (&d.catalog, nvr_catalog_close);
   g_clear_pointer (&d.loop, g_main_loop_unref);
   g_clear_pointer (&d.config, nvr_config_free);

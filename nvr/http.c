@@ -1,9 +1,11 @@
 /* http — the daemon's web API (docs/design/auth.md): libsoup 3 SoupServer on the [web] unix
- * socket, one handler for every path. Main loop only; nothing here blocks or reads a media file.
+ * socket, one handler for every path. Main loop only; nothing here blocks or reads a media file,
+ * except exports, whose files are read on GIO worker threads (one job per export at a time).
  * Invariants: every request is matched against the route table (nvr/httproute.c); every route
  * whose policy is not public goes through nvr_catalog_authorize + nvr_auth_decide before its
  * handler runs; media answers carry no bytes, only X-Sendfile naming a file under the real
- * storage root that the catalog tied to the authorized camera. */
+ * storage root that the catalog tied to the authorized camera; exports (the one media answer
+ * the daemon streams) read only files the catalog lists for the authorized camera. */
 #define G_LOG_DOMAIN "nvr-http"
 
 #include "http.h"
@@ -18,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "auth.h"
+#include "export.h"
 #include "httproute.h"
 #include "paths.h"
 #include "playlist.h"
@@ -33,6 +36,12 @@
 #define LIVE_RETRY_AFTER_S "10"
 /* A live stream that ended before its first byte: worth trying again soon. */
 #define LIVE_ENDED_RETRY_AFTER_S "2"
+/* Exports: bytes read from disk at a time, and at most this many waiting in libsoup. */
+#define EXPORT_CHUNK (256 * 1024)
+#define EXPORT_QUEUE_MAX (2 * EXPORT_CHUNK)
+/* Exports (and signatures) in progress: each reads a whole range from disk. */
+#define EXPORTS_PER_DEVICE 2
+#define EXPORTS_TOTAL 8
 
 struct _NvrHttp {
   const NvrConfig *config;
@@ -40,6 +49,7 @@ struct _NvrHttp {
   NvrSupervisor *sup;
   NvrLiveHub *live;
   NvrPairing *pairing;
+  const NvrSigner *signer;               /* export-signing key; NULL until set */
   char *real_root;                       /* realpath() of [storage] root: X-Sendfile prefix */
   char *socket_path;
   SoupServer *server;
@@ -49,6 +59,7 @@ struct _NvrHttp {
   gboolean refused_logged;
   GHashTable *live_clients;              /* LiveClient* (owned; freed on "finished") */
   GHashTable *lingering;                 /* Linger* of refused connections (own themselves) */
+  GHashTable *exports;                   /* ExportClient* in progress (own themselves) */
   guint recheck_source;
   guint ticks;                           /* of the recheck timer: expired sessions every 60 */
 };
@@ -378,6 +389,29 @@ static gboolean
 route_me (Request *r, GError **error)
 {
   return respond_device (r->h, r->msg, r->access->device_id, error);
+}
+
+/* {"fingerprint", "public_key"}: what a page shows so that a user can check an export's key. */
+static void
+route_box (Request *r)
+{
+  if (r->h->signer == NULL) {
+    respond_error (r->msg, 503, "no signing key");
+    return;
+  }
+  const guint8 *pk = nvr_signer_public_key (r->h->signer);
+  char fp[NVR_SIGNING_FINGERPRINT_LEN + 1];
+  nvr_signing_fingerprint (pk, fp);
+  g_autofree char *hex = nvr_signing_key_hex (pk);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "fingerprint");
+  json_builder_add_string_value (b, fp);
+  json_builder_set_member_name (b, "public_key");
+  json_builder_add_string_value (b, hex);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
 }
 
 /* cameras (the device's ACL) or cameras/{cam} (@one > 0). */
@@ -895,11 +929,505 @@ live_recheck (NvrHttp *h)
   g_hash_table_unref (rd.denied);
 }
 
+/* ---- export (docs/design/playback.md "Export route") ---- */
+
+static const char *header_once (SoupMessageHeaders *hdrs, const char *name);
+
+/* The one place an export's fragments come from: the catalog's fragment index, collected on
+ * the main loop into the source (the catalog is the main loop's); on the planning thread only
+ * the init is read from the file. Files without index rows (recorded before schema v8, or whose
+ * index could not be stored) are walked box by box instead. */
+typedef struct {
+  char *path;                            /* absolute, under the real storage root */
+  gint64 wall_start_us;
+  gint64 init_bytes;                     /* from the index; 0 without one */
+  GArray *fragments;                     /* NvrExportFragment from the index, or NULL */
+} ExportSource;
+
+static void
+export_source_free (ExportSource *s)
+{
+  g_free (s->path);
+  g_clear_pointer (&s->fragments, g_array_unref);
+  g_free (s);
+}
+
+/* Main loop: the index rows of @segment_id into @src (nothing on a failure: the walk decides). */
+static void
+export_source_index (NvrHttp *h, gint64 camera_id, gint64 segment_id, ExportSource *src)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) rows = NULL;
+  gint64 init_bytes = 0;
+  if (!nvr_catalog_segment_fragments (h->catalog, camera_id, segment_id, &init_bytes, &rows,
+                                      &error)) {
+    g_warning ("Failed to read the fragment index of segment %" G_GINT64_FORMAT ": %s",
+               segment_id, error->message);
+    return;
+  }
+  if (rows == NULL || rows->len == 0 || init_bytes <= 0)
+    return;
+  src->init_bytes = init_bytes;
+  src->fragments = g_array_sized_new (FALSE, FALSE, sizeof (NvrExportFragment), rows->len);
+  for (guint i = 0; i < rows->len; i++) {
+    const NvrFragment *r = &g_array_index (rows, NvrFragment, i);
+    NvrExportFragment f = { r->offset, r->size, r->start_us, r->duration_us, r->keyframe };
+    g_array_append_val (src->fragments, f);
+  }
+}
+
+static gboolean
+export_source_fragments (const ExportSource *src, NvrExportFile *out, GError **error)
+{
+  if (src->fragments != NULL)
+    return nvr_export_file_from_index (src->path, src->wall_start_us, src->init_bytes,
+                                       (const NvrExportFragment *) (void *) src->fragments->data,
+                                       src->fragments->len, out, error);
+  return nvr_export_walk_file (src->path, src->wall_start_us, out, error);
+}
+
+typedef struct {
+  NvrHttp *http;                         /* NULL once the server is gone */
+  SoupServerMessage *msg;                /* a reference while the export lives */
+  gboolean sig;                          /* export.sig: the signature, not the bytes */
+  gint64 camera_id, device_id;
+  guint8 token_hash[NVR_AUTH_HASH_BYTES];
+  char *camera;
+  gint64 from_us, to_us;
+  GPtrArray *sources;                    /* ExportSource, for the planning thread */
+  NvrExportPlan *plan;
+  NvrExportReader *reader;               /* used by one thread at a time: busy says which */
+  gboolean busy;                         /* a thread job (plan or read) is running */
+  gboolean gone;                         /* the exchange is over: free when not busy */
+  gboolean eof;
+  guint64 seek_to;                       /* a Range's first byte: the first read seeks there */
+  guint64 left;                          /* bytes still to send (the whole body or the Range) */
+  gsize queued;                          /* appended, not yet written */
+  gulong wrote_handler, finished_handler;
+} ExportClient;
+
+static void
+export_client_free (ExportClient *c)
+{
+  if (c->msg != NULL) {
+    g_signal_handler_disconnect (c->msg, c->wrote_handler);
+    g_signal_handler_disconnect (c->msg, c->finished_handler);
+    g_object_unref (c->msg);
+  }
+  g_free (c->camera);
+  g_clear_pointer (&c->sources, g_ptr_array_unref);
+  g_clear_pointer (&c->reader, nvr_export_reader_free);
+  g_clear_pointer (&c->plan, nvr_export_plan_free);
+  g_free (c);
+}
+
+/* The exchange is over for us; the client is freed now or when its thread job returns. */
+static void
+export_client_end (ExportClient *c)
+{
+  if (c->http != NULL)
+    g_hash_table_remove (c->http->exports, c);
+  c->http = NULL;
+  c->gone = TRUE;
+  if (!c->busy)
+    export_client_free (c);
+}
+
+/* Ends a download in progress so that the client sees it fail: the connection is taken from
+ * libsoup and closed before Content-Length bytes were sent (never a short file that looks
+ * complete; lighttpd passes the cut on). */
+static void
+export_abort (ExportClient *c, const char *why)
+{
+  g_message ("Export of camera %" G_GINT64_FORMAT " for device %" G_GINT64_FORMAT
+             " aborted after %" G_GUINT64_FORMAT " bytes: %s", c->camera_id, c->device_id,
+             c->reader ? nvr_export_reader_position (c->reader) : 0, why);
+  SoupServerMessage *msg = g_steal_pointer (&c->msg);
+  g_signal_handler_disconnect (msg, c->wrote_handler);
+  g_signal_handler_disconnect (msg, c->finished_handler);
+  GIOStream *stream = soup_server_message_steal_connection (msg);
+  if (stream != NULL) {
+    g_io_stream_close (stream, NULL, NULL);
+    g_object_unref (stream);
+  }
+  g_object_unref (msg);
+  export_client_end (c);
+}
+
+static void export_read_next (ExportClient *c);
+
+static void
+export_read_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+  ExportClient *c = data;
+  GBytes *chunk = NULL;
+  GError *error = NULL;
+  if (c->seek_to > 0 && !nvr_export_reader_seek (c->reader, c->seek_to, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  c->seek_to = 0;
+  gsize want = (gsize) MIN ((guint64) EXPORT_CHUNK, c->left);
+  guint8 *buf = g_malloc (MAX (want, 1));
+  gssize n = want ? nvr_export_reader_read (c->reader, buf, want, &error) : 0;
+  if (n < 0) {
+    g_free (buf);
+    g_task_return_error (task, error);
+    return;
+  }
+  chunk = g_bytes_new_take (buf, (gsize) n);
+  g_task_return_pointer (task, chunk, (GDestroyNotify) g_bytes_unref);
+}
+
+static void
+on_export_read (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ExportClient *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) chunk = g_task_propagate_pointer (G_TASK (res), &error);
+  c->busy = FALSE;
+  if (c->gone) {
+    export_client_free (c);
+    return;
+  }
+  if (chunk == NULL) {
+    g_warning ("Failed to export camera %" G_GINT64_FORMAT ": %s", c->camera_id,
+               error->message);
+    export_abort (c, error->message);
+    return;
+  }
+  SoupMessageBody *body = soup_server_message_get_response_body (c->msg);
+  if (g_bytes_get_size (chunk) == 0) {
+    c->eof = TRUE;
+    soup_message_body_complete (body);
+  } else {
+    soup_message_body_append_bytes (body, chunk);
+    c->queued += g_bytes_get_size (chunk);
+    c->left -= MIN (c->left, (guint64) g_bytes_get_size (chunk));
+  }
+  soup_server_message_unpause (c->msg);
+  export_read_next (c);
+}
+
+/* At most EXPORT_QUEUE_MAX bytes wait in libsoup, plus one chunk being read. */
+static void
+export_read_next (ExportClient *c)
+{
+  if (c->busy || c->eof || c->gone || c->queued >= EXPORT_QUEUE_MAX)
+    return;
+  if (c->left == 0 && c->seek_to == 0) {   /* all of it is queued */
+    c->eof = TRUE;
+    soup_message_body_complete (soup_server_message_get_response_body (c->msg));
+    soup_server_message_unpause (c->msg);
+    return;
+  }
+  c->busy = TRUE;
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, on_export_read, c);
+  g_task_set_task_data (task, c, NULL);
+  g_task_run_in_thread (task, export_read_thread);
+}
+
+static void
+on_export_wrote (SoupServerMessage *msg, guint size, gpointer data)
+{
+  ExportClient *c = data;
+  c->queued -= MIN (c->queued, (gsize) size);
+  export_read_next (c);
+}
+
+static void
+on_export_finished (SoupServerMessage *msg, gpointer data)
+{
+  ExportClient *c = data;
+  if (c->reader != NULL && (c->left > 0 || c->queued > 0))
+    g_message ("Export of camera %" G_GINT64_FORMAT " for device %" G_GINT64_FORMAT
+               " ended by the client after %" G_GUINT64_FORMAT " bytes", c->camera_id,
+               c->device_id, nvr_export_reader_position (c->reader));
+  g_signal_handler_disconnect (msg, c->wrote_handler);
+  g_signal_handler_disconnect (msg, c->finished_handler);
+  g_clear_object (&c->msg);   /* the connection still holds it until after this signal */
+  export_client_end (c);
+}
+
+/* Plans (and for a signature, hashes the whole output) off the main loop. */
+static void
+export_plan_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+  ExportClient *c = data;
+  GArray *files = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));
+  GError *error = NULL;
+  for (guint i = 0; i < c->sources->len; i++) {
+    NvrExportFile f;
+    if (!export_source_fragments (c->sources->pdata[i], &f, &error)) {
+      for (guint k = 0; k < files->len; k++)
+        nvr_export_file_clear (&g_array_index (files, NvrExportFile, k));
+      g_array_unref (files);
+      g_task_return_error (task, error);
+      return;
+    }
+    g_array_append_val (files, f);
+  }
+  NvrExportPlan *plan = nvr_export_plan_new (files, c->from_us, c->to_us, &error);
+  if (plan == NULL) {
+    g_task_return_error (task, error);
+    return;
+  }
+  if (c->sig) {
+    /* The signature is over exactly the bytes a download of the same plan sends: the same
+     * reader walks them here (one full read of the range). */
+    guint8 *sha = g_malloc (32);
+    if (!nvr_export_plan_sha256 (plan, sha, &error)) {
+      g_free (sha);
+      nvr_export_plan_free (plan);
+      g_task_return_error (task, error);
+      return;
+    }
+    g_object_set_data_full (G_OBJECT (task), "sha256", sha, g_free);
+  }
+  g_task_return_pointer (task, plan, (GDestroyNotify) nvr_export_plan_free);
+}
+
+/* "front-20261202T064404Z-20261202T064604Z" */
+static char *
+export_name (const ExportClient *c)
+{
+  g_autoptr (GDateTime) a = g_date_time_new_from_unix_utc (c->from_us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) b = g_date_time_new_from_unix_utc (c->to_us / G_USEC_PER_SEC);
+  g_autofree char *sa = g_date_time_format (a, "%Y%m%dT%H%M%SZ");
+  g_autofree char *sb = g_date_time_format (b, "%Y%m%dT%H%M%SZ");
+  return g_strdup_printf ("%s-%s-%s", c->camera, sa, sb);
+}
+
+static void
+export_refuse (ExportClient *c, const GError *error)
+{
+  guint status = 500;
+  const char *reason = "internal error";
+  if (error->domain == NVR_EXPORT_ERROR) {
+    switch (error->code) {
+    case NVR_EXPORT_ERROR_EMPTY:
+      status = 404;
+      reason = "nothing recorded in this range";
+      break;
+    case NVR_EXPORT_ERROR_NOT_FRAGMENTED:
+      status = 409;
+      reason = "this range is recorded in finalised (not fragmented) segments, which cannot "
+               "be exported yet";
+      break;
+    case NVR_EXPORT_ERROR_FORMAT_CHANGED:
+    case NVR_EXPORT_ERROR_SOURCE_GONE:
+      status = 409;
+      reason = error->message;   /* a time, or "deleted by retention": no path is shown */
+      break;
+    default:
+      break;
+    }
+  }
+  if (status == 500 || error->code == NVR_EXPORT_ERROR_SOURCE_GONE)
+    g_warning ("Failed to export camera %" G_GINT64_FORMAT ": %s", c->camera_id,
+               error->message);
+  if (error->domain == NVR_EXPORT_ERROR && error->code == NVR_EXPORT_ERROR_SOURCE_GONE)
+    reason = "a recording in this range was deleted meanwhile (retention): try again";
+  respond_error (c->msg, status, reason);
+}
+
+static void
+on_export_planned (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ExportClient *c = data;
+  g_autoptr (GError) error = NULL;
+  NvrExportPlan *plan = g_task_propagate_pointer (G_TASK (res), &error);
+  c->busy = FALSE;
+  c->plan = plan;
+  if (c->gone) {
+    export_client_free (c);
+    return;
+  }
+  g_clear_pointer (&c->sources, g_ptr_array_unref);
+  if (plan == NULL) {
+    export_refuse (c, error);
+    c->eof = TRUE;
+    soup_server_message_unpause (c->msg);
+    return;
+  }
+  SoupMessageHeaders *rh = soup_server_message_get_response_headers (c->msg);
+  g_autofree char *name = export_name (c);
+  common_headers (c->msg);
+  if (c->sig) {
+    NvrManifest m = { .bytes = nvr_export_plan_length (plan), .start_us = c->from_us,
+                      .end_us = c->to_us };
+    memcpy (m.sha256, g_object_get_data (G_OBJECT (res), "sha256"), sizeof m.sha256);
+    g_strlcpy (m.camera, c->camera, sizeof m.camera);
+    g_autofree char *text = nvr_signer_sign (c->http->signer, &m);
+    if (text == NULL) {
+      respond_error (c->msg, 500, "internal error");
+    } else {
+      g_autofree char *cd = g_strdup_printf ("attachment; filename=\"%s.mp4.sig\"", name);
+      soup_message_headers_replace (rh, "Content-Disposition", cd);
+      soup_server_message_set_status (c->msg, 200, NULL);
+      soup_server_message_set_response (c->msg, "text/plain; charset=us-ascii",
+                                        SOUP_MEMORY_COPY, text, strlen (text));
+    }
+    c->eof = TRUE;
+    soup_server_message_unpause (c->msg);
+    return;
+  }
+  g_autofree char *cd = g_strdup_printf ("attachment; filename=\"%s.mp4\"", name);
+  soup_message_headers_replace (rh, "Content-Disposition", cd);
+  /* Resumable: one byte range, answered if If-Range (when sent) names this very plan. */
+  guint64 total = nvr_export_plan_length (plan);
+  g_autofree char *tag = nvr_export_plan_etag (plan);
+  g_autofree char *etag = g_strdup_printf ("\"%s\"", tag);
+  soup_message_headers_replace (rh, "ETag", etag);
+  soup_message_headers_replace (rh, "Accept-Ranges", "bytes");
+  SoupMessageHeaders *req = soup_server_message_get_request_headers (c->msg);
+  const char *if_range = header_once (req, "If-Range");
+  guint status = 200;
+  c->left = total;
+  if (soup_message_headers_get_one (req, "Range") != NULL &&
+      (if_range == NULL || strcmp (if_range, etag) == 0)) {
+    SoupRange *ranges = NULL;
+    int n = 0;
+    gboolean parsed = soup_message_headers_get_ranges (req, (goffset) total, &ranges, &n);
+    /* libsoup's parser does not check that a range starts inside the body. */
+    if (!parsed || n < 1 || total == 0 || (guint64) ranges[0].start >= total ||
+        ranges[0].end < ranges[0].start) {
+      if (parsed)
+        soup_message_headers_free_ranges (req, ranges);
+      g_autofree char *cr = g_strdup_printf ("bytes */%" G_GUINT64_FORMAT, total);
+      respond_error (c->msg, 416, "range not satisfiable");
+      soup_message_headers_replace (rh, "Content-Range", cr);
+      c->eof = TRUE;
+      soup_server_message_unpause (c->msg);
+      return;
+    }
+    if (n == 1) {   /* several ranges: the whole file, as RFC 9110 allows */
+      ranges[0].end = MIN (ranges[0].end, (goffset) total - 1);
+      status = 206;
+      c->seek_to = (guint64) ranges[0].start;
+      c->left = (guint64) (ranges[0].end - ranges[0].start + 1);
+      soup_message_headers_set_content_range (rh, ranges[0].start, ranges[0].end,
+                                              (goffset) total);
+    }
+    soup_message_headers_free_ranges (req, ranges);
+  }
+  soup_message_headers_set_content_type (rh, "video/mp4", NULL);
+  soup_message_headers_set_content_length (rh, (goffset) c->left);
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (c->msg), FALSE);
+  soup_server_message_set_status (c->msg, status, NULL);
+  c->reader = nvr_export_reader_new (plan);
+  g_message ("Export of camera %" G_GINT64_FORMAT " for device %" G_GINT64_FORMAT ": %s, %"
+             G_GUINT64_FORMAT " bytes", c->camera_id, c->device_id, name,
+             nvr_export_plan_length (plan));
+  export_read_next (c);   /* the first chunk unpauses the message */
+}
+
+static void
+route_export (Request *r, gboolean sig)
+{
+  NvrHttp *h = r->h;
+  const NvrAccess *a = r->access;
+  gint64 from_us, to_us;
+  g_autoptr (GError) error = NULL;
+  if (sig && h->signer == NULL) {
+    respond_error (r->msg, 503, "no signing key");
+    return;
+  }
+  if (!range_of (r, NVR_EXPORT_MAX_RANGE_US, &from_us, &to_us))
+    return;
+  guint mine = 0;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, h->exports);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    mine += ((ExportClient *) key)->device_id == a->device_id;
+  if (mine >= EXPORTS_PER_DEVICE || g_hash_table_size (h->exports) >= EXPORTS_TOTAL) {
+    respond_error (r->msg, 503, mine >= EXPORTS_PER_DEVICE
+                                    ? "this device has as many exports running as it may"
+                                    : "as many exports are running as the box allows");
+    soup_message_headers_replace (soup_server_message_get_response_headers (r->msg),
+                                  "Retry-After", LIVE_RETRY_AFTER_S);
+    return;
+  }
+  g_autoptr (GPtrArray) segs = nvr_catalog_segments_between (h->catalog, a->camera_id, from_us,
+                                                             to_us, LIST_LIMIT, &error);
+  if (segs == NULL) {
+    g_warning ("Failed to list segments for an export: %s", error->message);
+    respond_error (r->msg, 500, "internal error");
+    return;
+  }
+  ExportClient *c = g_new0 (ExportClient, 1);
+  c->http = h;
+  c->msg = g_object_ref (r->msg);
+  c->sig = sig;
+  c->camera_id = a->camera_id;
+  c->device_id = a->device_id;
+  memcpy (c->token_hash, r->token_hash, sizeof c->token_hash);
+  c->camera = g_strdup (a->camera_name);
+  c->from_us = from_us;
+  c->to_us = to_us;
+  c->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) export_source_free);
+  for (guint i = 0; i < segs->len; i++) {
+    const NvrSegmentRow *s = segs->pdata[i];
+    if (a->camera_dir == NULL || !nvr_paths_is_within (a->camera_dir, s->path)) {
+      g_warning ("Failed to export segment %" G_GINT64_FORMAT ": its path is outside camera %"
+                 G_GINT64_FORMAT "'s directory", s->id, a->camera_id);
+      continue;
+    }
+    ExportSource *src = g_new0 (ExportSource, 1);
+    src->path = g_build_filename (h->real_root, s->path, NULL);
+    src->wall_start_us = s->start_us;
+    export_source_index (h, a->camera_id, s->id, src);
+    g_ptr_array_add (c->sources, src);
+  }
+  c->wrote_handler = g_signal_connect (r->msg, "wrote-body-data", G_CALLBACK (on_export_wrote),
+                                       c);
+  c->finished_handler = g_signal_connect (r->msg, "finished", G_CALLBACK (on_export_finished),
+                                          c);
+  g_hash_table_add (h->exports, c);
+  soup_server_message_pause (r->msg);
+  c->busy = TRUE;
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, on_export_planned, c);
+  g_task_set_task_data (task, c, NULL);
+  g_task_run_in_thread (task, export_plan_thread);
+}
+
+/* Re-authorizes every export in progress with its own session; one no longer allowed is cut. */
+static void
+export_recheck (NvrHttp *h, gint64 now_us)
+{
+  if (g_hash_table_size (h->exports) == 0)
+    return;
+  g_autoptr (GPtrArray) cut = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, h->exports);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    ExportClient *c = key;
+    g_auto (NvrAccess) access = { 0 };
+    g_autoptr (GError) error = NULL;
+    if (!authorize (h, c->token_hash, now_us, c->camera_id, NVR_OBJECT_NONE, 0, &access,
+                    &error)) {
+      g_warning ("Failed to re-authorize an export: %s", error->message);
+      continue;
+    }
+    if (nvr_auth_decide (NVR_POLICY_CAMERA, NVR_OBJECT_NONE, &access) != 0 ||
+        access.device_id != c->device_id)
+      g_ptr_array_add (cut, c);
+  }
+  for (guint i = 0; i < cut->len; i++) {
+    ExportClient *c = cut->pdata[i];
+    if (c->msg != NULL)
+      export_abort (c, "the device may no longer see the camera");
+  }
+}
+
 static gboolean
 on_recheck_timer (gpointer data)
 {
   NvrHttp *h = data;
   live_recheck (h);
+  export_recheck (h, g_get_real_time ());
   /* Expired sessions never authorize anything (the query checks both limits); this only
    * keeps the table small. */
   if (++h->ticks % 60 == 0) {
@@ -913,10 +1441,18 @@ on_recheck_timer (gpointer data)
 }
 
 void
+nvr_http_set_signer (NvrHttp *http, const NvrSigner *signer)
+{
+  http->signer = signer;
+}
+
+void
 nvr_http_device_changed (NvrHttp *http, gint64 device_id)
 {
-  if (http != NULL)
+  if (http != NULL) {
     live_recheck (http);
+    export_recheck (http, g_get_real_time ());
+  }
 }
 
 /* ---- the one handler ---- */
@@ -1150,6 +1686,7 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   case NVR_ROUTE_LOGIN_FINISH: route_login_finish (&r); break;
   case NVR_ROUTE_LOGOUT: ok = route_logout (&r, &error); break;
   case NVR_ROUTE_ME: ok = route_me (&r, &error); break;
+  case NVR_ROUTE_BOX: route_box (&r); break;
   case NVR_ROUTE_CAMERAS: ok = route_cameras (&r, 0, &error); break;
   case NVR_ROUTE_CAMERA: ok = route_cameras (&r, access.camera_id, &error); break;
   case NVR_ROUTE_TIMELINE: ok = route_timeline (&r, &error); break;
@@ -1159,6 +1696,8 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   case NVR_ROUTE_EVENTS: ok = route_events (&r, &error); break;
   case NVR_ROUTE_EVENT_THUMBNAIL: route_object_file (&r, "image/jpeg"); break;
   case NVR_ROUTE_LIVE: route_live (&r); break;
+  case NVR_ROUTE_EXPORT_MP4: route_export (&r, FALSE); break;
+  case NVR_ROUTE_EXPORT_SIG: route_export (&r, TRUE); break;
   case NVR_ROUTE_DEVICES: ok = route_devices (&r, &error); break;
   case NVR_ROUTE_DEVICE_REVOKE: ok = route_device_revoke (&r, &error); break;
   case NVR_ROUTE_DEVICE_CAMERAS: ok = route_device_cameras (&r, &error); break;
@@ -1306,6 +1845,7 @@ nvr_http_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup,
   h->live_clients = g_hash_table_new (g_direct_hash, g_direct_equal);
   h->connections = g_hash_table_new (g_direct_hash, g_direct_equal);
   h->lingering = g_hash_table_new (g_direct_hash, g_direct_equal);
+  h->exports = g_hash_table_new (g_direct_hash, g_direct_equal);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   h->fake_addr = g_inet_socket_address_new (lo, 0);
   /* raw-paths: the path is matched still percent-encoded (GLib has only resolved dot segments
@@ -1344,6 +1884,22 @@ nvr_http_free (NvrHttp *http)
     g_hash_table_iter_remove (&it);
     live_client_free (c);
   }
+  /* Exports: detached from their messages; one with a thread job running frees itself. */
+  g_hash_table_iter_init (&it, http->exports);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    ExportClient *c = key;
+    if (c->msg != NULL) {
+      g_signal_handler_disconnect (c->msg, c->wrote_handler);
+      g_signal_handler_disconnect (c->msg, c->finished_handler);
+      g_clear_object (&c->msg);
+    }
+    c->http = NULL;
+    c->gone = TRUE;
+    g_hash_table_iter_remove (&it);
+    if (!c->busy)
+      export_client_free (c);
+  }
+  g_hash_table_unref (http->exports);
   if (http->service != NULL) {
     g_socket_service_stop (http->service);
     g_socket_listener_close (G_SOCKET_LISTENER (http->service));

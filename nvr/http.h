@@ -8,6 +8,7 @@
 #include "config.h"
 #include "live.h"
 #include "pairing.h"
+#include "signing.h"
 #include "supervisor.h"
 
 G_BEGIN_DECLS
@@ -19,6 +20,10 @@ NvrHttp *nvr_http_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervis
                        NvrLiveHub *live, NvrPairing *pairing, GError **error);
 void nvr_http_free (NvrHttp *http);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrHttp, nvr_http_free)
+
+/* The box's export-signing key (owned by the caller, outlives @http): GET box answers its
+ * public half; exports are signed with it. Without one those routes answer 503. */
+void nvr_http_set_signer (NvrHttp *http, const NvrSigner *signer);
 
 /* A device was revoked or its ACL changed (also from the admin socket): live streams it may no
  * longer see end now. */

@@ -18,6 +18,7 @@ is missing, or a policy weaker than the rule's."""
 import json
 import os
 import re
+import struct
 import subprocess
 import time
 from contextlib import closing
@@ -122,6 +123,13 @@ def check_devices(ctx, p, params, r):
     check(ctx.device_ids <= ids, f"devices lists {ids}, paired {ctx.device_ids}")
 
 
+def check_box(ctx, p, params, r):
+    j = r.json()
+    check(re.fullmatch(r"([0-9a-f]{4}:){7}[0-9a-f]{4}", j.get("fingerprint", "")) is not None
+          and re.fullmatch(r"[0-9a-f]{64}", j.get("public_key", "")) is not None,
+          f"box answer {r.body[:200]}")
+
+
 RANGE = "?from_us={from_us}&to_us={to_us}"
 RULES = {
     ("POST", "pair/begin"): Rule("public"),
@@ -130,6 +138,7 @@ RULES = {
     ("POST", "login/finish"): Rule("public"),
     ("POST", "logout"): Rule("session", mutation=True, phase=2),
     ("GET", "me"): Rule("session", check=check_me),
+    ("GET", "box"): Rule("session", check=check_box),
     ("GET", "cameras"): Rule("session", check=check_cameras),
     ("GET", "cameras/{cam}"): Rule("camera", check=check_camera),
     ("GET", "cameras/{cam}/timeline"): Rule("camera", query=RANGE, check=check_timeline),
@@ -142,6 +151,8 @@ RULES = {
                                                              media="image/jpeg"),
     ("GET", "cameras/{cam}/live"): Rule("camera", media="live"),
     ("GET", "cameras/{cam}/playlist.m3u8"): Rule("camera", query=RANGE, media="playlist"),
+    ("GET", "cameras/{cam}/export.mp4"): Rule("camera", query=RANGE, media="export"),
+    ("GET", "cameras/{cam}/export.sig"): Rule("camera", query=RANGE, media="signature"),
     ("GET", "devices"): Rule("admin", check=check_devices),
     ("PUT", "devices/{dev}/cameras"): Rule("admin", mutation=True, phase=1),
     ("POST", "invites"): Rule("admin", mutation=True, phase=1),
@@ -161,6 +172,24 @@ class Principal:
 
 class Ctx:
     pass
+
+
+def top_level_boxes(path):
+    """Types of an MP4 file's top-level boxes, in order."""
+    types = []
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        off = 0
+        while off + 8 <= size:
+            f.seek(off)
+            n, t = struct.unpack(">I4s", f.read(8))
+            if n == 1:
+                n = struct.unpack(">Q", f.read(8))[0]
+            if n < 8:
+                break
+            types.append(t.decode("latin-1"))
+            off += n
+    return types
 
 
 def idcode_of_bytes(data):
@@ -183,6 +212,7 @@ class Matrix:
         self.refusals = 0
         self.allowed = 0
         self.no_store = 0
+        self.unfragmented_exports = 0
         self.not_found_bodies = {}     # (principal, route) -> set of bodies with digits removed
         self.problems = []
 
@@ -240,6 +270,12 @@ class Matrix:
             self.problem(f"{what}: X-Hearth-Camera {hcam} for camera {params['cam']}")
         if want == 0:
             self.allowed += 1
+            if rule.media in ("export", "signature") and not self.ctx.fragmented and \
+                    r.status == 409 and b"not fragmented" in r.body:
+                # Until the recorder keeps segments fragmented (the `fragments` branch), an
+                # allowed export must be this clear refusal; once it does, a 200 with the bytes.
+                self.unfragmented_exports += 1
+                return r
             if r.status != 200:
                 self.problem(f"{what}: expected 200, got {r!r}")
                 return r
@@ -306,6 +342,25 @@ class Matrix:
                 self.problem(f"{what}: playlist names segments {foreign} of other cameras")
             return
         code = self.w.code_of(self.w.name_of(cam))
+        if rule.media == "export":
+            name = self.w.name_of(cam)
+            cd = r.header("Content-Disposition") or ""
+            if not ct.startswith("video/mp4") or \
+                    not re.fullmatch(rf'attachment; filename="{name}-\d{{8}}T\d{{6}}Z-'
+                                     rf'\d{{8}}T\d{{6}}Z\.mp4"', cd):
+                self.problem(f"{what}: export Content-Type {ct!r}, Content-Disposition {cd!r}")
+            if r.header("Content-Length") != str(len(r.body)):
+                self.problem(f"{what}: Content-Length {r.header('Content-Length')}, "
+                             f"{len(r.body)} bytes read")
+            codes = idcode_of_bytes(r.body)
+            if set(codes) != {code}:
+                self.problem(f"{what}: export shows codes {codes}, expected only {code}")
+            return
+        if rule.media == "signature":
+            head = f"hearth-export-signature 1\ncamera {self.w.name_of(cam)}\n".encode()
+            if not ct.startswith("text/plain") or not r.body.startswith(head):
+                self.problem(f"{what}: signature {ct!r} {r.body[:80]!r}")
+            return
         if rule.media == "live":
             if not ct.startswith("video/mp4"):
                 self.problem(f"{what}: live Content-Type {ct!r}")
@@ -407,6 +462,10 @@ def test():
         evs.append(max(ctx.event_owner, default=0) + 1000)
         now_us = int(time.time() * 1e6)
         ctx.range = {"from_us": now_us - 3600 * 10**6, "to_us": now_us + 60 * 10**6}
+        # Does the recorder keep segments fragmented (moof boxes)? Decides what an allowed
+        # export must answer (Matrix.one).
+        ctx.fragmented = "moof" in top_level_boxes(ctx.segment_path[segs[0]])
+        log(f"segments are {'fragmented' if ctx.fragmented else 'finalised (not fragmented)'}")
         log(f"cameras {cam_ids} (active {sorted(ctx.active)}, removed {removed_id}, never "
             f"{never}); segments {segs}; events {evs}")
 
@@ -499,7 +558,8 @@ def test():
                 mx.refusals += 1
 
         log(f"authorization matrix: {mx.checked} requests checked, {mx.allowed} allowed, "
-            f"{mx.refusals} refusals, {mx.no_store} with no-store, {len(mx.problems)} problems")
+            f"{mx.refusals} refusals, {mx.no_store} with no-store, {len(mx.problems)} problems; "
+            f"{mx.unfragmented_exports} allowed exports refused as not fragmented")
         check(not mx.problems, f"{len(mx.problems)} problems, first: {mx.problems[:5]}")
         check(h.daemon.poll() is None, "the daemon died")
 

@@ -275,8 +275,8 @@ class Storm:
     def client_loop(self, c, rng):
         st = self.stats
         while not self.stop.is_set():
-            kind = rng.choices(["snapshot", "thumbnail", "segment", "live", "list", "playlist"],
-                               [30, 25, 15, 5, 20, 5])[0]
+            kind = rng.choices(["snapshot", "thumbnail", "segment", "live", "list", "playlist",
+                                "export"], [30, 25, 15, 5, 20, 5, 4])[0]
             if kind == "live" and not self.take_live():
                 kind = "snapshot"
             # Half the requests name a camera of the ACL (live: most, so that enough streams
@@ -299,6 +299,12 @@ class Storm:
             elif kind == "playlist":
                 now = int(time.time() * 1e6)
                 path = f"/api/v1/cameras/{cam}/playlist.m3u8?from_us={now - 600 * 10**6}&to_us={now}"
+            elif kind == "export":
+                # The last 20 s (a 409 "not fragmented" while the recorder finalises segments
+                # counts as unserved; a refusal is judged like any other).
+                now = int(time.time() * 1e6)
+                what = rng.choice(["export.mp4", "export.sig"])
+                path = f"/api/v1/cameras/{cam}/{what}?from_us={now - 20 * 10**6}&to_us={now}"
             elif rng.random() < 0.5:
                 path, cam = "/api/v1/cameras", None
             else:
@@ -332,7 +338,8 @@ class Storm:
                 with st.lock:
                     st.leaks.append(f"{what}: {r.status}, {len(body)} bytes, X-Hearth-Camera "
                                     f"{hcam}, {r.header('Content-Type')}")
-                if r.status == 200 and kind in ("snapshot", "thumbnail", "segment", "live"):
+                if r.status == 200 and kind in ("snapshot", "thumbnail", "segment", "live",
+                                                "export"):
                     self.record(c, kind, cam, body, leaked=True)   # any frame is foreign
                 return
             want = 401 if not c.valid else 404
@@ -369,6 +376,12 @@ class Storm:
             return
         if kind == "playlist":
             self.judge_playlist(c, cam, what, r, body)
+            return
+        if kind == "export" and "export.sig" in path:
+            with self.stats.lock:
+                if not body.startswith(f"hearth-export-signature 1\ncamera "
+                                       f"{self.w.name_of(cam)}\n".encode()):
+                    self.stats.bad_allowed.append(f"{what}: signature {body[:80]!r}")
             return
         if kind == "segment":
             with open(self.truth.seg_path[obj], "rb") as f:
@@ -420,7 +433,7 @@ class Storm:
 
     def record(self, c, kind, cam, body, leaked=False):
         sha = self.verifier.submit(body, {"snapshot": "jpeg", "thumbnail": "jpeg",
-                                          "segment": "mp4"}.get(kind, "fmp4"))
+                                          "segment": "mp4", "export": "mp4"}.get(kind, "fmp4"))
         code = None if leaked else self.w.code_of(self.w.name_of(cam))
         with self.stats.lock:
             self.stats.records.append((c.name, kind, cam, code, sha, len(body)))

@@ -41,7 +41,7 @@ test_table (void)
       g_assert_false (strcmp (t[j].pattern, r->pattern) == 0 &&
                       strcmp (t[j].method, r->method) == 0);
   }
-  g_assert_cmpuint (camera_routes, ==, 9);
+  g_assert_cmpuint (camera_routes, ==, 11);
 
   /* The JSON dump lists every route with its policy. */
   g_autofree char *json = nvr_httproute_table_json ();
@@ -78,6 +78,7 @@ static const MatchCase match_cases[] = {
   { "POST", "/api/v1/login/finish", 0, NVR_ROUTE_LOGIN_FINISH, 0, 0, 0 },
   { "POST", "/api/v1/logout", 0, NVR_ROUTE_LOGOUT, 0, 0, 0 },
   { "GET", "/api/v1/me", 0, NVR_ROUTE_ME, 0, 0, 0 },
+  { "GET", "/api/v1/box", 0, NVR_ROUTE_BOX, 0, 0, 0 },
   { "GET", "/api/v1/cameras", 0, NVR_ROUTE_CAMERAS, 0, 0, 0 },
   { "GET", "/api/v1/cameras/7", 0, NVR_ROUTE_CAMERA, 7, 0, 0 },
   { "GET", "/api/v1/cameras/0", 0, NVR_ROUTE_CAMERA, 0, 0, 0 },
@@ -88,6 +89,10 @@ static const MatchCase match_cases[] = {
   { "GET", "/api/v1/cameras/3/events", 0, NVR_ROUTE_EVENTS, 3, 0, 0 },
   { "GET", "/api/v1/cameras/3/events/5/thumbnail.jpg", 0, NVR_ROUTE_EVENT_THUMBNAIL, 3, 5, 0 },
   { "GET", "/api/v1/cameras/3/live", 0, NVR_ROUTE_LIVE, 3, 0, 0 },
+  { "GET", "/api/v1/cameras/3/export.mp4", 0, NVR_ROUTE_EXPORT_MP4, 3, 0, 0 },
+  { "GET", "/api/v1/cameras/3/export.sig", 0, NVR_ROUTE_EXPORT_SIG, 3, 0, 0 },
+  { "GET", "/api/v1/cameras/3/export.mp4.sig", 404, 0, 0, 0, 0 },
+  { "POST", "/api/v1/cameras/3/export.mp4", 405, 0, 0, 0, 0 },
   { "GET", "/api/v1/devices", 0, NVR_ROUTE_DEVICES, 0, 0, 0 },
   { "POST", "/api/v1/devices/4/revoke", 0, NVR_ROUTE_DEVICE_REVOKE, 0, 0, 4 },
   { "PUT", "/api/v1/devices/4/cameras", 0, NVR_ROUTE_DEVICE_CAMERAS, 0, 0, 4 },

@@ -1,0 +1,1092 @@
+/* export — planner (pure), reader (blocking file reads, off the main loop) and the fallback
+ * fragment walker. Box layout facts relied on (ISO/IEC 14496-12, and what mp4mux writes):
+ * a fragment is a moof immediately followed by its mdat; trun data offsets are relative to the
+ * moof (tfhd default-base-is-moof, or no base-data-offset in the first traf), so copying
+ * moof+mdat contiguously keeps them right, and a tfhd base_data_offset, when present, is moved
+ * by the same amount as the moof. Patching never changes a box's size. */
+#define G_LOG_DOMAIN "nvr-export"
+
+#include "export.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK (nvr-export-error-quark, nvr_export_error)
+
+#define CHUNK (256 * 1024)
+
+/* ---- box helpers (pure) ---- */
+
+static guint32
+rd32 (const guint8 *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
+}
+
+static guint64
+rd64 (const guint8 *p)
+{
+  return ((guint64) rd32 (p) << 32) | rd32 (p + 4);
+}
+
+static void
+wr32 (guint8 *p, guint32 v)
+{
+  p[0] = (guint8) (v >> 24);
+  p[1] = (guint8) (v >> 16);
+  p[2] = (guint8) (v >> 8);
+  p[3] = (guint8) v;
+}
+
+static void
+wr64 (guint8 *p, guint64 v)
+{
+  wr32 (p, (guint32) (v >> 32));
+  wr32 (p + 4, (guint32) v);
+}
+
+typedef struct {
+  const guint8 *data;   /* start of the box (its size field) */
+  gsize size;           /* whole box */
+  gsize hdr;            /* 8 or 16 */
+  guint32 type;
+} Box;
+
+#define FOURCC(a, b, c, d) \
+  (((guint32) (a) << 24) | ((guint32) (b) << 16) | ((guint32) (c) << 8) | (guint32) (d))
+
+static gboolean
+fail (GError **error, NvrExportError code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+fail (GError **error, NvrExportError code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, NVR_EXPORT_ERROR, code, msg);
+  return FALSE;
+}
+
+/* The box at @off of a container of @len bytes; FALSE if it does not fit. */
+static gboolean
+box_at (const guint8 *data, gsize len, gsize off, Box *b)
+{
+  if (off > len || len - off < 8)
+    return FALSE;
+  guint64 size = rd32 (data + off);
+  gsize hdr = 8;
+  if (size == 1) {
+    if (len - off < 16)
+      return FALSE;
+    size = rd64 (data + off + 8);
+    hdr = 16;
+  }
+  if (size < hdr || size > len - off)
+    return FALSE;
+  b->data = data + off;
+  b->size = (gsize) size;
+  b->hdr = hdr;
+  b->type = rd32 (data + off + 4);
+  return TRUE;
+}
+
+/* The first child of type @type in @parent (after @skip bytes of its payload), or FALSE. */
+static gboolean
+child (const Box *parent, gsize skip, guint32 type, Box *out)
+{
+  gsize off = parent->hdr + skip;
+  Box b;
+  while (off < parent->size) {
+    if (!box_at (parent->data, parent->size, off, &b))
+      return FALSE;
+    if (b.type == type) {
+      *out = b;
+      return TRUE;
+    }
+    off += b.size;
+  }
+  return FALSE;
+}
+
+/* ---- init segment ---- */
+
+typedef struct {
+  Box ftyp, moov;
+  guint32 movie_ts, track_ts, track_id;
+  Box stsd;
+  gboolean has_trex;
+  guint32 trex_duration, trex_flags;
+  guint64 edit_media_time;   /* the source's own edit (composition offset), else 0 */
+} Init;
+
+/* Full-box version byte, requiring at least @need bytes of the box. */
+static gboolean
+version_of (const Box *b, gsize need, int *version)
+{
+  if (b->size < b->hdr + 4 || b->size < need)
+    return FALSE;
+  *version = b->data[b->hdr];
+  return *version == 0 || *version == 1;
+}
+
+static gboolean
+parse_init (const guint8 *data, gsize len, Init *in, GError **error)
+{
+  memset (in, 0, sizeof *in);
+  if (!box_at (data, len, 0, &in->ftyp) || in->ftyp.type != FOURCC ('f', 't', 'y', 'p') ||
+      !box_at (data, len, in->ftyp.size, &in->moov) || in->moov.type != FOURCC ('m', 'o', 'o', 'v') ||
+      in->ftyp.size + in->moov.size != len)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "the init segment is not ftyp + moov");
+  Box mvhd, trak, mvex, tkhd, mdia, mdhd, minf, stbl, edts, elst, trex;
+  int v;
+  if (!child (&in->moov, 0, FOURCC ('m', 'v', 'e', 'x'), &mvex))
+    return fail (error, NVR_EXPORT_ERROR_NOT_FRAGMENTED,
+                 "the file is a finalised MP4 (no mvex): only fragmented segments can be "
+                 "exported");
+  if (!child (&in->moov, 0, FOURCC ('m', 'v', 'h', 'd'), &mvhd) || !version_of (&mvhd, 40, &v))
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "no valid mvhd");
+  in->movie_ts = rd32 (mvhd.data + mvhd.hdr + (v ? 20 : 12));
+  /* Exactly one track: recordings are video only. */
+  gsize off = in->moov.hdr;
+  guint traks = 0;
+  Box b;
+  while (off < in->moov.size && box_at (in->moov.data, in->moov.size, off, &b)) {
+    if (b.type == FOURCC ('t', 'r', 'a', 'k')) {
+      trak = b;
+      traks++;
+    }
+    off += b.size;
+  }
+  if (off != in->moov.size)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a moov child overruns the moov");
+  if (traks != 1)
+    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "%u tracks (only one video track can be "
+                 "exported)", traks);
+  if (!child (&trak, 0, FOURCC ('t', 'k', 'h', 'd'), &tkhd) || !version_of (&tkhd, 48, &v))
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "no valid tkhd");
+  in->track_id = rd32 (tkhd.data + tkhd.hdr + (v ? 20 : 12));
+  if (!child (&trak, 0, FOURCC ('m', 'd', 'i', 'a'), &mdia) ||
+      !child (&mdia, 0, FOURCC ('m', 'd', 'h', 'd'), &mdhd) || !version_of (&mdhd, 32, &v) ||
+      !child (&mdia, 0, FOURCC ('m', 'i', 'n', 'f'), &minf) ||
+      !child (&minf, 0, FOURCC ('s', 't', 'b', 'l'), &stbl) ||
+      !child (&stbl, 0, FOURCC ('s', 't', 's', 'd'), &in->stsd))
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "no mdhd or stsd in the track");
+  in->track_ts = rd32 (mdhd.data + mdhd.hdr + (v ? 20 : 12));
+  if (in->movie_ts == 0 || in->track_ts == 0 || in->track_ts > 1000000)
+    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "timescale %u/%u", in->movie_ts,
+                 in->track_ts);
+  if (child (&trak, 0, FOURCC ('e', 'd', 't', 's'), &edts) &&
+      child (&edts, 0, FOURCC ('e', 'l', 's', 't'), &elst) && version_of (&elst, 16, &v) &&
+      rd32 (elst.data + elst.hdr + 4) >= 1 && elst.size >= elst.hdr + 8 + (v ? 20u : 12u)) {
+    const guint8 *e = elst.data + elst.hdr + 8;
+    gint64 mt = v ? (gint64) rd64 (e + 8) : (gint32) rd32 (e + 4);
+    if (mt > 0)
+      in->edit_media_time = (guint64) mt;
+  }
+  if (child (&mvex, 0, FOURCC ('t', 'r', 'e', 'x'), &trex) && trex.size >= trex.hdr + 24) {
+    in->has_trex = TRUE;
+    in->trex_duration = rd32 (trex.data + trex.hdr + 12);
+    in->trex_flags = rd32 (trex.data + trex.hdr + 20);
+  }
+  return TRUE;
+}
+
+/* ---- moof ---- */
+
+typedef struct {
+  gsize mfhd_seq_off;      /* offsets into the moof of the fields patched */
+  gsize tfdt_off;
+  int tfdt_version;
+  gsize bdo_off;           /* tfhd base_data_offset, 0 = absent */
+  guint64 tfdt;
+  guint64 duration;        /* track timescale */
+  gboolean key;
+} Moof;
+
+static gboolean
+parse_moof (const guint8 *data, gsize len, const Init *init, Moof *m, GError **error)
+{
+  memset (m, 0, sizeof *m);
+  Box moof, mfhd, traf, tfhd, tfdt, b;
+  if (!box_at (data, len, 0, &moof) || moof.type != FOURCC ('m', 'o', 'o', 'f') ||
+      moof.size != len || !child (&moof, 0, FOURCC ('m', 'f', 'h', 'd'), &mfhd) ||
+      mfhd.size < mfhd.hdr + 8 || !child (&moof, 0, FOURCC ('t', 'r', 'a', 'f'), &traf) ||
+      !child (&traf, 0, FOURCC ('t', 'f', 'h', 'd'), &tfhd) || tfhd.size < tfhd.hdr + 8 ||
+      !child (&traf, 0, FOURCC ('t', 'f', 'd', 't'), &tfdt) || !version_of (&tfdt, 16, &m->tfdt_version) ||
+      (m->tfdt_version == 1 && tfdt.size < tfdt.hdr + 12))
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a moof without mfhd, traf, tfhd or tfdt");
+  Box traf2;
+  if (child (&moof, (gsize) (traf.data + traf.size - moof.data) - moof.hdr,
+             FOURCC ('t', 'r', 'a', 'f'), &traf2))
+    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "a moof with more than one traf");
+  m->mfhd_seq_off = (gsize) (mfhd.data - data) + mfhd.hdr + 4;
+  m->tfdt_off = (gsize) (tfdt.data - data) + tfdt.hdr + 4;
+  m->tfdt = m->tfdt_version ? rd64 (tfdt.data + tfdt.hdr + 4) : rd32 (tfdt.data + tfdt.hdr + 4);
+
+  const guint8 *t = tfhd.data + tfhd.hdr;
+  guint32 tf = rd32 (t) & 0xffffff;
+  gsize p = 8;
+  gsize need = 8 + ((tf & 0x1) ? 8 : 0) + ((tf & 0x2) ? 4 : 0) + ((tf & 0x8) ? 4 : 0) +
+               ((tf & 0x10) ? 4 : 0) + ((tf & 0x20) ? 4 : 0);
+  if (tfhd.size < tfhd.hdr + need)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a short tfhd");
+  if (init != NULL && rd32 (t + 4) != init->track_id)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a fragment of another track");
+  if (tf & 0x1) {
+    m->bdo_off = (gsize) (tfhd.data - data) + tfhd.hdr + p;
+    p += 8;
+  }
+  if (tf & 0x2)
+    p += 4;
+  guint32 def_dur = init && init->has_trex ? init->trex_duration : 0;
+  guint32 def_flags = init && init->has_trex ? init->trex_flags : 0x10000;
+  if (tf & 0x8) {
+    def_dur = rd32 (t + p);
+    p += 4;
+  }
+  if (tf & 0x10)
+    p += 4;
+  if (tf & 0x20)
+    def_flags = rd32 (t + p);
+
+  gboolean first = TRUE;
+  gsize off = traf.hdr;
+  while (off < traf.size) {
+    if (!box_at (traf.data, traf.size, off, &b))
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a traf child overruns the traf");
+    off += b.size;
+    if (b.type != FOURCC ('t', 'r', 'u', 'n'))
+      continue;
+    if (b.size < b.hdr + 8)
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a short trun");
+    const guint8 *r = b.data + b.hdr;
+    guint32 fl = rd32 (r) & 0xffffff, count = rd32 (r + 4);
+    gsize q = 8 + ((fl & 0x1) ? 4 : 0);
+    guint32 first_flags = def_flags;
+    gboolean have_first = FALSE;
+    if (fl & 0x4) {
+      if (b.size < b.hdr + q + 4)
+        return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a short trun");
+      first_flags = rd32 (r + q);
+      have_first = TRUE;
+      q += 4;
+    }
+    gsize per = ((fl & 0x100) ? 4 : 0) + ((fl & 0x200) ? 4 : 0) + ((fl & 0x400) ? 4 : 0) +
+                ((fl & 0x800) ? 4 : 0);
+    if (b.size < b.hdr + q || (per > 0 && count > (b.size - b.hdr - q) / per))
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a trun longer than its box");
+    for (guint32 i = 0; i < count; i++) {
+      const guint8 *s = r + q + (gsize) i * per;
+      gsize k = 0;
+      guint32 dur = def_dur, flags = (i == 0 && have_first) ? first_flags : def_flags;
+      if (fl & 0x100) {
+        dur = rd32 (s + k);
+        k += 4;
+      }
+      if (fl & 0x200)
+        k += 4;
+      if ((fl & 0x400) && !(i == 0 && have_first))
+        flags = rd32 (s + k);
+      m->duration += dur;
+      if (first && i == 0)
+        m->key = !(flags & 0x10000);
+    }
+    if (count > 0)
+      first = FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+nvr_export_patch_moof (guint8 *moof, gsize len, guint32 sequence, guint64 tfdt,
+                       gint64 src_offset, guint64 out_offset, GError **error)
+{
+  Moof m;
+  if (!parse_moof (moof, len, NULL, &m, error))
+    return FALSE;
+  wr32 (moof + m.mfhd_seq_off, sequence);
+  if (m.tfdt_version == 1)
+    wr64 (moof + m.tfdt_off, tfdt);
+  else if (tfdt > G_MAXUINT32)
+    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "decode time beyond a 32-bit tfdt");
+  else
+    wr32 (moof + m.tfdt_off, (guint32) tfdt);
+  if (m.bdo_off != 0) {
+    guint64 bdo = rd64 (moof + m.bdo_off);
+    if (bdo < (guint64) src_offset)
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "base_data_offset before its moof");
+    wr64 (moof + m.bdo_off, bdo - (guint64) src_offset + out_offset);
+  }
+  return TRUE;
+}
+
+/* ---- the new init segment ---- */
+
+static gsize
+open_box (GByteArray *out, const char *type)
+{
+  gsize at = out->len;
+  guint8 h[8] = { 0 };
+  memcpy (h + 4, type, 4);
+  g_byte_array_append (out, h, 8);
+  return at;
+}
+
+static void
+close_box (GByteArray *out, gsize at)
+{
+  wr32 (out->data + at, (guint32) (out->len - at));
+}
+
+static void
+append_elst (GByteArray *out, guint64 seg_dur_movie, guint64 media_time)
+{
+  gboolean v1 = seg_dur_movie > G_MAXUINT32 || media_time > G_MAXINT32;
+  gsize edts = open_box (out, "edts");
+  gsize elst = open_box (out, "elst");
+  guint8 e[28];
+  gsize n = 0;
+  wr32 (e, v1 ? 0x01000000 : 0);
+  wr32 (e + 4, 1);
+  n = 8;
+  if (v1) {
+    wr64 (e + n, seg_dur_movie);
+    wr64 (e + n + 8, media_time);
+    n += 16;
+  } else {
+    wr32 (e + n, (guint32) seg_dur_movie);
+    wr32 (e + n + 4, (guint32) media_time);
+    n += 8;
+  }
+  wr32 (e + n, 0x00010000);   /* media_rate 1.0 */
+  n += 4;
+  g_byte_array_append (out, e, (guint) n);
+  close_box (out, elst);
+  close_box (out, edts);
+}
+
+/* Copies @b, setting its duration field (v0 32-bit at @off0, v1 64-bit at @off1). */
+static gboolean
+copy_with_duration (GByteArray *out, const Box *b, gsize off0, gsize off1, guint64 duration)
+{
+  int v;
+  if (!version_of (b, 0, &v) || b->size < b->hdr + (v == 1 ? off1 + 8 : off0 + 4))
+    return FALSE;
+  gsize at = out->len;
+  g_byte_array_append (out, b->data, (guint) b->size);
+  if (v == 1)
+    wr64 (out->data + at + b->hdr + off1, duration);
+  else
+    wr32 (out->data + at + b->hdr + off0, (guint32) MIN (duration, G_MAXUINT32));
+  return TRUE;
+}
+
+static GBytes *
+build_init (const Init *in, guint64 seg_dur_movie, guint64 mehd_movie, guint64 media_time,
+            GError **error)
+{
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  g_byte_array_append (out, in->ftyp.data, (guint) in->ftyp.size);
+  gsize moov = open_box (out, "moov");
+  gsize off = in->moov.hdr;
+  Box b, c;
+  while (off < in->moov.size && box_at (in->moov.data, in->moov.size, off, &b)) {
+    off += b.size;
+    if (b.type == FOURCC ('m', 'v', 'h', 'd')) {
+      if (!copy_with_duration (out, &b, 16, 24, seg_dur_movie))
+        goto bad;
+    } else if (b.type == FOURCC ('t', 'r', 'a', 'k')) {
+      gsize trak = open_box (out, "trak");
+      gsize o = b.hdr;
+      while (o < b.size && box_at (b.data, b.size, o, &c)) {
+        o += c.size;
+        if (c.type == FOURCC ('t', 'k', 'h', 'd')) {
+          if (!copy_with_duration (out, &c, 20, 28, seg_dur_movie))
+            goto bad;
+          append_elst (out, seg_dur_movie, media_time);
+        } else if (c.type != FOURCC ('e', 'd', 't', 's')) {
+          g_byte_array_append (out, c.data, (guint) c.size);
+        }
+      }
+      close_box (out, trak);
+    } else if (b.type == FOURCC ('m', 'v', 'e', 'x')) {
+      gsize mvex = open_box (out, "mvex");
+      gsize o = b.hdr;
+      while (o < b.size && box_at (b.data, b.size, o, &c)) {
+        o += c.size;
+        if (c.type == FOURCC ('m', 'e', 'h', 'd')) {
+          if (!copy_with_duration (out, &c, 4, 4, mehd_movie))
+            goto bad;
+        } else {
+          g_byte_array_append (out, c.data, (guint) c.size);
+        }
+      }
+      close_box (out, mvex);
+    } else {
+      g_byte_array_append (out, b.data, (guint) b.size);
+    }
+  }
+  close_box (out, moov);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
+bad:
+  fail (error, NVR_EXPORT_ERROR_MALFORMED, "a short mvhd, tkhd or mehd");
+  return NULL;
+}
+
+/* ---- the planner ---- */
+
+struct _NvrExportPlan {
+  gint ref;
+  GArray *files;            /* NvrExportFile */
+  GBytes *init;
+  GArray *pieces;           /* NvrExportPiece */
+  guint64 length;
+  guint64 media_time;       /* edit start, track timescale (includes the source's own edit) */
+  guint32 timescale;
+  gint64 duration_us;
+  gint64 media_start_us;
+};
+
+void
+nvr_export_file_clear (NvrExportFile *f)
+{
+  g_clear_pointer (&f->path, g_free);
+  g_clear_pointer (&f->init, g_bytes_unref);
+  g_clear_pointer (&f->fragments, g_array_unref);
+}
+
+static gint64
+ticks (gint64 us, guint32 ts)
+{
+  return (us * (gint64) ts + G_USEC_PER_SEC / 2) / G_USEC_PER_SEC;
+}
+
+static char *
+iso (gint64 us)
+{
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
+  return t ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%SZ") : g_strdup ("?");
+}
+
+/* Whether two init segments describe their samples the same way: the stsd bytes (codec,
+ * resolution, avcC with SPS/PPS, colour, aspect) must be equal, except the payload of 'btrt'
+ * boxes in visual sample entries, which mp4mux fills with each file's own bitrate statistics. */
+static gboolean
+same_sample_entries (const Init *a, const Init *b)
+{
+  if (a->stsd.size != b->stsd.size)
+    return FALSE;
+  g_autofree guint8 *x = g_memdup2 (a->stsd.data, a->stsd.size);
+  g_autofree guint8 *y = g_memdup2 (b->stsd.data, b->stsd.size);
+  guint8 *both[2] = { x, y };
+  for (guint k = 0; k < 2; k++) {
+    /* stsd: header, version/flags, entry_count, then sample entries; a visual sample entry's
+     * child boxes start 78 bytes after its header. */
+    gsize off = a->stsd.hdr + 8;
+    Box e, c;
+    while (off < a->stsd.size && box_at (both[k], a->stsd.size, off, &e)) {
+      gsize co = e.hdr + 78;
+      while (co < e.size && box_at (e.data, e.size, co, &c)) {
+        if (c.type == FOURCC ('b', 't', 'r', 't'))
+          memset ((guint8 *) c.data + c.hdr, 0, c.size - c.hdr);
+        co += c.size;
+      }
+      off += e.size;
+    }
+  }
+  return memcmp (x, y, a->stsd.size) == 0;
+}
+
+/* First and last fragment of @f to use for [from, to): FALSE if none. @first_file: the
+ * export's first file (extends back to the keyframe before @from). */
+static gboolean
+pick_range (const NvrExportFile *f, gint64 from_us, gint64 to_us, guint *first, guint *last)
+{
+  const NvrExportFragment *fr = (const NvrExportFragment *) (void *) f->fragments->data;
+  guint n = f->fragments->len, a = G_MAXUINT, z = 0;
+  for (guint i = 0; i < n; i++) {
+    gint64 s = f->wall_start_us + fr[i].start_us, e = s + fr[i].duration_us;
+    if (e > from_us && s < to_us) {
+      if (a == G_MAXUINT)
+        a = i;
+      z = i;
+    }
+  }
+  if (a == G_MAXUINT)
+    return FALSE;
+  guint k = a;
+  while (k > 0 && !fr[k].keyframe)
+    k--;
+  if (!fr[k].keyframe) {
+    for (k = a; k <= z && !fr[k].keyframe; k++)
+      ;
+    if (k > z)
+      return FALSE;   /* no keyframe to start from in this file's part of the range */
+  }
+  *first = k;
+  *last = z;
+  return TRUE;
+}
+
+static void
+plan_unref_files (GArray *files)
+{
+  if (files == NULL)
+    return;
+  for (guint i = 0; i < files->len; i++)
+    nvr_export_file_clear (&g_array_index (files, NvrExportFile, i));
+  g_array_unref (files);
+}
+
+NvrExportPlan *
+nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error)
+{
+  g_autoptr (NvrExportPlan) p = g_new0 (NvrExportPlan, 1);
+  p->ref = 1;
+  p->files = files;
+  p->pieces = g_array_new (FALSE, FALSE, sizeof (NvrExportPiece));
+  if (from_us >= to_us) {
+    fail (error, NVR_EXPORT_ERROR_EMPTY, "the range is empty");
+    return NULL;
+  }
+  Init first_init = { 0 };
+  gboolean have_init = FALSE;
+  gint64 base = 0;            /* output decode time of the current file's first pick, ticks */
+  gint64 end_ticks = -1;      /* where `to` falls in the output, once known */
+  for (guint fi = 0; fi < files->len; fi++) {
+    const NvrExportFile *f = &g_array_index (files, NvrExportFile, fi);
+    guint a, z;
+    if (f->fragments == NULL || f->init == NULL || !pick_range (f, from_us, to_us, &a, &z))
+      continue;
+    const NvrExportFragment *fr = (const NvrExportFragment *) (void *) f->fragments->data;
+    gsize ilen;
+    const guint8 *idata = g_bytes_get_data (f->init, &ilen);
+    Init in;
+    g_autoptr (GError) ierr = NULL;
+    if (!parse_init (idata, ilen, &in, &ierr)) {
+      g_set_error (error, NVR_EXPORT_ERROR, ierr->code, "'%s': %s", f->path, ierr->message);
+      return NULL;
+    }
+    if (!have_init) {
+      first_init = in;
+      have_init = TRUE;
+      p->media_start_us = f->wall_start_us + fr[a].start_us;
+    } else if (in.track_ts != first_init.track_ts || !same_sample_entries (&in, &first_init)) {
+      g_autofree char *at = iso (f->wall_start_us + fr[a].start_us);
+      fail (error, NVR_EXPORT_ERROR_FORMAT_CHANGED,
+            "the camera's stream format (codec, resolution or parameters) changes at %s: "
+            "export up to that time, then from it", at);
+      return NULL;
+    }
+    guint32 ts = first_init.track_ts;
+    gint64 t0 = ticks (fr[a].start_us, ts);
+    for (guint i = a; i <= z; i++) {
+      if (p->pieces->len >= NVR_EXPORT_MAX_FRAGMENTS || fr[i].size <= 0 || fr[i].offset < 0) {
+        fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "too many or empty fragments");
+        return NULL;
+      }
+      NvrExportPiece pc = { .file = fi, .src_offset = fr[i].offset, .size = fr[i].size,
+                            .sequence = p->pieces->len + 1,
+                            .tfdt = (guint64) (base + ticks (fr[i].start_us, ts) - t0),
+                            .wall_start_us = f->wall_start_us + fr[i].start_us };
+      g_array_append_val (p->pieces, pc);
+      gint64 s = pc.wall_start_us, e = s + fr[i].duration_us;
+      if (end_ticks < 0 && to_us >= s && to_us < e)
+        end_ticks = (gint64) pc.tfdt + ticks (to_us - s, ts);
+    }
+    base += ticks (fr[z].start_us + fr[z].duration_us, ts) - t0;
+  }
+  if (!have_init || p->pieces->len == 0) {
+    fail (error, NVR_EXPORT_ERROR_EMPTY, "nothing playable was recorded in the range");
+    return NULL;
+  }
+  guint32 ts = first_init.track_ts;
+  if (end_ticks < 0)
+    end_ticks = base;
+  gint64 start_ticks = from_us > p->media_start_us ? ticks (from_us - p->media_start_us, ts) : 0;
+  if (end_ticks <= start_ticks) {
+    fail (error, NVR_EXPORT_ERROR_EMPTY, "nothing playable was recorded in the range");
+    return NULL;
+  }
+  p->timescale = ts;
+  p->media_time = (guint64) start_ticks + first_init.edit_media_time;
+  gint64 dur_ticks = end_ticks - start_ticks;
+  p->duration_us = dur_ticks * G_USEC_PER_SEC / ts;
+  guint64 seg_dur_movie = (guint64) ((dur_ticks * (gint64) first_init.movie_ts + ts / 2) / ts);
+  /* mehd too says how long the presentation is: what the edit plays, not the media behind it
+   * (GStreamer and browsers report this as the file's duration). */
+  p->init = build_init (&first_init, seg_dur_movie, seg_dur_movie, p->media_time, error);
+  if (p->init == NULL)
+    return NULL;
+  p->length = g_bytes_get_size (p->init);
+  for (guint i = 0; i < p->pieces->len; i++)
+    p->length += (guint64) g_array_index (p->pieces, NvrExportPiece, i).size;
+  return g_steal_pointer (&p);
+}
+
+NvrExportPlan *
+nvr_export_plan_ref (NvrExportPlan *plan)
+{
+  g_atomic_int_inc (&plan->ref);
+  return plan;
+}
+
+void
+nvr_export_plan_free (NvrExportPlan *p)
+{
+  if (p == NULL || !g_atomic_int_dec_and_test (&p->ref))
+    return;
+  plan_unref_files (p->files);
+  g_clear_pointer (&p->init, g_bytes_unref);
+  g_clear_pointer (&p->pieces, g_array_unref);
+  g_free (p);
+}
+
+guint64
+nvr_export_plan_length (const NvrExportPlan *p)
+{
+  return p->length;
+}
+
+GBytes *
+nvr_export_plan_init (const NvrExportPlan *p)
+{
+  return g_bytes_ref (p->init);
+}
+
+const NvrExportPiece *
+nvr_export_plan_pieces (const NvrExportPlan *p, guint *n)
+{
+  *n = p->pieces->len;
+  return (const NvrExportPiece *) (void *) p->pieces->data;
+}
+
+void
+nvr_export_plan_edit (const NvrExportPlan *p, guint64 *media_time, guint32 *timescale,
+                      gint64 *duration_us)
+{
+  *media_time = p->media_time;
+  *timescale = p->timescale;
+  *duration_us = p->duration_us;
+}
+
+gint64
+nvr_export_plan_media_start_us (const NvrExportPlan *p)
+{
+  return p->media_start_us;
+}
+
+/* ---- the reader ---- */
+
+struct _NvrExportReader {
+  NvrExportPlan *plan;
+  guint piece;              /* 0 = init, i + 1 = pieces[i] */
+  guint64 piece_pos;
+  guint64 pos;
+  int fd;
+  guint fd_file;
+  guint8 *moof;             /* the patched moof of the current piece */
+  gsize moof_len;
+};
+
+NvrExportReader *
+nvr_export_reader_new (NvrExportPlan *plan)
+{
+  NvrExportReader *r = g_new0 (NvrExportReader, 1);
+  r->plan = nvr_export_plan_ref (plan);
+  r->fd = -1;
+  return r;
+}
+
+void
+nvr_export_reader_free (NvrExportReader *r)
+{
+  if (r == NULL)
+    return;
+  if (r->fd >= 0)
+    close (r->fd);
+  g_free (r->moof);
+  nvr_export_plan_free (r->plan);
+  g_free (r);
+}
+
+guint64
+nvr_export_reader_position (const NvrExportReader *r)
+{
+  return r->pos;
+}
+
+static gboolean
+gone (GError **error, const char *path, const char *what)
+{
+  return fail (error, NVR_EXPORT_ERROR_SOURCE_GONE,
+               "'%s' %s during the export (deleted by retention?): the export is incomplete",
+               path, what);
+}
+
+static gboolean
+pread_all (int fd, guint8 *buf, gsize len, gint64 off)
+{
+  while (len > 0) {
+    ssize_t n = pread (fd, buf, len, off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return FALSE;
+    buf += n;
+    len -= (gsize) n;
+    off += n;
+  }
+  return TRUE;
+}
+
+/* Opens the piece's file if needed, reads and patches its moof. */
+static gboolean
+start_piece (NvrExportReader *r, const NvrExportPiece *pc, GError **error)
+{
+  const NvrExportFile *f = &g_array_index (r->plan->files, NvrExportFile, pc->file);
+  if (r->fd < 0 || r->fd_file != pc->file) {
+    if (r->fd >= 0)
+      close (r->fd);
+    r->fd = open (f->path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+      int e = errno;
+      if (e == ENOENT)
+        return gone (error, f->path, "was deleted");
+      return fail (error, NVR_EXPORT_ERROR_IO, "Failed to open '%s': %s", f->path,
+                   g_strerror (e));
+    }
+    r->fd_file = pc->file;
+  }
+  struct stat st;
+  if (fstat (r->fd, &st) != 0 || st.st_size < pc->src_offset + pc->size)
+    return gone (error, f->path, "shrank");
+  guint8 h[8];
+  if (!pread_all (r->fd, h, 8, pc->src_offset))
+    return gone (error, f->path, "shrank");
+  guint32 size = rd32 (h);
+  if (rd32 (h + 4) != FOURCC ('m', 'o', 'o', 'f') || size < 8 || size > NVR_EXPORT_MAX_MOOF ||
+      (gint64) size > pc->size)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': no moof at offset %" G_GINT64_FORMAT,
+                 f->path, pc->src_offset);
+  g_free (r->moof);
+  r->moof = g_malloc (size);
+  r->moof_len = size;
+  if (!pread_all (r->fd, r->moof, size, pc->src_offset))
+    return gone (error, f->path, "shrank");
+  g_autoptr (GError) perr = NULL;
+  if (!nvr_export_patch_moof (r->moof, size, pc->sequence, pc->tfdt, pc->src_offset, r->pos,
+                              &perr))
+    return fail (error, perr->code, "'%s': %s", f->path, perr->message);
+  return TRUE;
+}
+
+gssize
+nvr_export_reader_read (NvrExportReader *r, guint8 *buf, gsize max, GError **error)
+{
+  gsize done = 0;
+  guint n_pieces = r->plan->pieces->len;
+  while (done < max && r->piece <= n_pieces) {
+    if (r->piece == 0) {
+      gsize ilen;
+      const guint8 *idata = g_bytes_get_data (r->plan->init, &ilen);
+      gsize n = MIN (max - done, ilen - r->piece_pos);
+      memcpy (buf + done, idata + r->piece_pos, n);
+      done += n;
+      r->piece_pos += n;
+      r->pos += n;
+      if (r->piece_pos == ilen) {
+        r->piece++;
+        r->piece_pos = 0;
+      }
+      continue;
+    }
+    const NvrExportPiece *pc = &g_array_index (r->plan->pieces, NvrExportPiece, r->piece - 1);
+    if (r->piece_pos == 0 && !start_piece (r, pc, error))
+      return -1;
+    gsize n;
+    if (r->piece_pos < r->moof_len) {
+      n = MIN (max - done, r->moof_len - r->piece_pos);
+      memcpy (buf + done, r->moof + r->piece_pos, n);
+    } else {
+      n = (gsize) MIN ((guint64) (max - done), (guint64) pc->size - r->piece_pos);
+      if (!pread_all (r->fd, buf + done, n, pc->src_offset + (gint64) r->piece_pos)) {
+        const NvrExportFile *f = &g_array_index (r->plan->files, NvrExportFile, pc->file);
+        gone (error, f->path, "shrank");
+        return -1;
+      }
+    }
+    done += n;
+    r->piece_pos += n;
+    r->pos += n;
+    if (r->piece_pos == (guint64) pc->size) {
+      r->piece++;
+      r->piece_pos = 0;
+    }
+  }
+  return (gssize) done;
+}
+
+gboolean
+nvr_export_reader_seek (NvrExportReader *r, guint64 offset, GError **error)
+{
+  guint64 at = g_bytes_get_size (r->plan->init);
+  if (offset > r->plan->length)
+    return fail (error, NVR_EXPORT_ERROR_IO, "offset beyond the end of the export");
+  if (offset < at) {
+    r->piece = 0;
+    r->piece_pos = offset;
+    r->pos = offset;
+    return TRUE;
+  }
+  for (guint i = 0; i < r->plan->pieces->len; i++) {
+    const NvrExportPiece *pc = &g_array_index (r->plan->pieces, NvrExportPiece, i);
+    if (offset < at + (guint64) pc->size) {
+      r->piece = i + 1;
+      r->pos = at;          /* the moof is patched for where its piece starts */
+      if (!start_piece (r, pc, error))
+        return FALSE;
+      r->piece_pos = offset - at;
+      r->pos = offset;
+      return TRUE;
+    }
+    at += (guint64) pc->size;
+  }
+  r->piece = r->plan->pieces->len + 1;   /* the very end */
+  r->piece_pos = 0;
+  r->pos = offset;
+  return TRUE;
+}
+
+char *
+nvr_export_plan_etag (const NvrExportPlan *p)
+{
+  if (sodium_init () < 0)
+    g_error ("Failed to initialise libsodium");
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init (&st);
+  gsize ilen;
+  const guint8 *idata = g_bytes_get_data (p->init, &ilen);
+  crypto_hash_sha256_update (&st, idata, ilen);
+  for (guint i = 0; i < p->pieces->len; i++) {
+    const NvrExportPiece *pc = &g_array_index (p->pieces, NvrExportPiece, i);
+    const char *path = g_array_index (p->files, NvrExportFile, pc->file).path;
+    crypto_hash_sha256_update (&st, (const guint8 *) path, strlen (path) + 1);
+    guint8 fields[8 * 4];
+    wr64 (fields, (guint64) pc->src_offset);
+    wr64 (fields + 8, (guint64) pc->size);
+    wr64 (fields + 16, pc->sequence);
+    wr64 (fields + 24, pc->tfdt);
+    crypto_hash_sha256_update (&st, fields, sizeof fields);
+  }
+  guint8 h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final (&st, h);
+  GString *out = g_string_new (NULL);
+  for (guint i = 0; i < 16; i++)
+    g_string_append_printf (out, "%02x", h[i]);
+  return g_string_free (out, FALSE);
+}
+
+gboolean
+nvr_export_plan_sha256 (NvrExportPlan *plan, guint8 out[32], GError **error)
+{
+  if (sodium_init () < 0)
+    g_error ("Failed to initialise libsodium");
+  g_autoptr (NvrExportReader) r = nvr_export_reader_new (plan);
+  g_autofree guint8 *buf = g_malloc (CHUNK);
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init (&st);
+  for (;;) {
+    gssize n = nvr_export_reader_read (r, buf, CHUNK, error);
+    if (n < 0)
+      return FALSE;
+    if (n == 0)
+      break;
+    crypto_hash_sha256_update (&st, buf, (guint64) n);
+  }
+  crypto_hash_sha256_final (&st, out);
+  return TRUE;
+}
+
+/* ---- the fallback fragment source ---- */
+
+gboolean
+nvr_export_walk_file (const char *path, gint64 wall_start_us, NvrExportFile *f, GError **error)
+{
+  memset (f, 0, sizeof *f);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    return fail (error, e == ENOENT ? NVR_EXPORT_ERROR_SOURCE_GONE : NVR_EXPORT_ERROR_IO,
+                 "Failed to open '%s': %s", path, g_strerror (e));
+  }
+  struct stat st;
+  gboolean ok = FALSE;
+  g_autoptr (GByteArray) init = g_byte_array_new ();
+  g_autoptr (GArray) frags = g_array_new (FALSE, FALSE, sizeof (NvrExportFragment));
+  g_autofree guint8 *moof = NULL;
+  Init in;
+  gboolean have_init = FALSE, have_first = FALSE;
+  guint64 first_tfdt = 0;
+  if (fstat (fd, &st) != 0) {
+    fail (error, NVR_EXPORT_ERROR_IO, "Failed to stat '%s': %s", path, g_strerror (errno));
+    goto out;
+  }
+  gint64 off = 0, end = st.st_size;
+  while (end - off >= 8) {
+    guint8 h[16];
+    if (!pread_all (fd, h, 8, off))
+      break;
+    guint64 size = rd32 (h);
+    guint32 type = rd32 (h + 4);
+    if (size == 1) {
+      if (end - off < 16 || !pread_all (fd, h + 8, 8, off + 8))
+        break;
+      size = rd64 (h + 8);
+    } else if (size == 0) {
+      size = (guint64) (end - off);   /* "to the end of the file": a box still being written */
+    }
+    if (size < 8 || size > (guint64) (end - off))
+      break;   /* cut short: what came before is usable */
+    if (type == FOURCC ('f', 't', 'y', 'p') || type == FOURCC ('m', 'o', 'o', 'v')) {
+      if (have_init || init->len + size > NVR_EXPORT_MAX_INIT ||
+          (type == FOURCC ('m', 'o', 'o', 'v')) != (init->len > 0)) {
+        fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': unexpected %s box", path,
+              type == FOURCC ('f', 't', 'y', 'p') ? "ftyp" : "moov");
+        goto out;
+      }
+      guint at = init->len;
+      g_byte_array_set_size (init, at + (guint) size);
+      if (!pread_all (fd, init->data + at, size, off)) {
+        fail (error, NVR_EXPORT_ERROR_IO, "Failed to read '%s'", path);
+        goto out;
+      }
+      if (type == FOURCC ('m', 'o', 'o', 'v')) {
+        if (!parse_init (init->data, init->len, &in, error)) {
+          g_prefix_error (error, "'%s': ", path);
+          goto out;
+        }
+        have_init = TRUE;
+      }
+    } else if (type == FOURCC ('m', 'd', 'a', 't') && !have_first) {
+      fail (error, NVR_EXPORT_ERROR_NOT_FRAGMENTED, "'%s' is not a fragmented MP4", path);
+      goto out;
+    } else if (type == FOURCC ('m', 'o', 'o', 'f')) {
+      if (!have_init || size > NVR_EXPORT_MAX_MOOF) {
+        fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': a moof before the moov, or too large",
+              path);
+        goto out;
+      }
+      guint8 mh[16];
+      gint64 moff = off + (gint64) size;
+      if (end - moff < 8 || !pread_all (fd, mh, 8, moff) ||
+          rd32 (mh + 4) != FOURCC ('m', 'd', 'a', 't'))
+        break;   /* the mdat is not (yet) there */
+      guint64 msize = rd32 (mh);
+      if (msize == 1) {
+        if (end - moff < 16 || !pread_all (fd, mh + 8, 8, moff + 8))
+          break;
+        msize = rd64 (mh + 8);
+      }
+      if (msize < 8 || msize > (guint64) (end - moff))
+        break;   /* the last fragment, cut short */
+      moof = g_realloc (moof, size);
+      if (!pread_all (fd, moof, size, off)) {
+        fail (error, NVR_EXPORT_ERROR_IO, "Failed to read '%s'", path);
+        goto out;
+      }
+      Moof m;
+      if (!parse_moof (moof, size, &in, &m, error)) {
+        g_prefix_error (error, "'%s': ", path);
+        goto out;
+      }
+      if (!have_first) {
+        first_tfdt = m.tfdt;
+        have_first = TRUE;
+      }
+      if (m.tfdt < first_tfdt) {
+        fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': decode time goes backwards", path);
+        goto out;
+      }
+      guint32 ts = in.track_ts;
+      NvrExportFragment fr = {
+        .offset = off, .size = (gint64) (size + msize),
+        .start_us = (gint64) (((m.tfdt - first_tfdt) * G_USEC_PER_SEC + ts / 2) / ts),
+        .duration_us = (gint64) ((m.duration * G_USEC_PER_SEC + ts / 2) / ts),
+        .keyframe = m.key };
+      g_array_append_val (frags, fr);
+      size += msize;
+    }
+    off += (gint64) size;
+  }
+  if (!have_init) {
+    fail (error, NVR_EXPORT_ERROR_NOT_FRAGMENTED, "'%s' has no moov at its start: not a "
+          "fragmented MP4", path);
+    goto out;
+  }
+  f->path = g_strdup (path);
+  f->wall_start_us = wall_start_us;
+  f->init = g_byte_array_free_to_bytes (g_steal_pointer (&init));
+  f->fragments = g_steal_pointer (&frags);
+  ok = TRUE;
+out:
+  close (fd);
+  return ok;
+}
+
+gboolean
+nvr_export_file_from_index (const char *path, gint64 wall_start_us, gint64 init_bytes,
+                            const NvrExportFragment *frags, guint n, NvrExportFile *f,
+                            GError **error)
+{
+  memset (f, 0, sizeof *f);
+  if (init_bytes < 16 || init_bytes > NVR_EXPORT_MAX_INIT || n == 0)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': no usable index", path);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    return fail (error, e == ENOENT ? NVR_EXPORT_ERROR_SOURCE_GONE : NVR_EXPORT_ERROR_IO,
+                 "Failed to open '%s': %s", path, g_strerror (e));
+  }
+  g_autoptr (GByteArray) init = g_byte_array_sized_new ((guint) init_bytes);
+  g_byte_array_set_size (init, (guint) init_bytes);
+  gboolean read_ok = pread_all (fd, init->data, (gsize) init_bytes, 0);
+  close (fd);
+  if (!read_ok)
+    return fail (error, NVR_EXPORT_ERROR_SOURCE_GONE, "Failed to read the init of '%s'", path);
+  /* The index says where the init ends; the bytes must say ftyp then moov, exactly that long. */
+  if (rd32 (init->data + 4) != FOURCC ('f', 't', 'y', 'p') || rd32 (init->data) < 8 ||
+      rd32 (init->data) + 8 > (guint64) init_bytes ||
+      rd32 (init->data + rd32 (init->data) + 4) != FOURCC ('m', 'o', 'o', 'v') ||
+      (guint64) rd32 (init->data) + rd32 (init->data + rd32 (init->data)) != (guint64) init_bytes)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': the indexed init is not ftyp + moov",
+                 path);
+  Init in;
+  if (!parse_init (init->data, init->len, &in, error)) {
+    g_prefix_error (error, "'%s': ", path);
+    return FALSE;
+  }
+  GArray *out = g_array_sized_new (FALSE, FALSE, sizeof (NvrExportFragment), n);
+  gint64 prev_end = init_bytes;
+  for (guint i = 0; i < n; i++) {
+    if (frags[i].offset < prev_end || frags[i].size < 16 || frags[i].duration_us < 0) {
+      g_array_unref (out);
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': index fragment %u overlaps or is "
+                   "too small", path, i);
+    }
+    prev_end = frags[i].offset + frags[i].size;
+    g_array_append_val (out, frags[i]);
+  }
+  f->path = g_strdup (path);
+  f->wall_start_us = wall_start_us;
+  f->init = g_byte_array_free_to_bytes (g_steal_pointer (&init));
+  f->fragments = out;
+  return TRUE;
+}

@@ -1,0 +1,135 @@
+/* export — one MP4 of a time range of a camera's fragmented segments, without re-encoding
+ * (docs/design/playback.md "Export"). Three parts:
+ *  - the planner (pure: no I/O, no clock): per source file its init segment bytes and fragment
+ *    index, and the requested [from, to) → the output layout: a new ftyp+moov in memory, then
+ *    per chosen fragment a file range whose moof is patched (sequence number, tfdt) on the way
+ *    out. The total length is known before a byte is sent.
+ *  - the reader: walks a plan in bounded chunks (at most the caller's buffer at a time), one
+ *    source file open at a time; a source that vanished or shrank is an error, never a short file.
+ *  - the fallback fragment source: a top-level box walk of one file (for files without index
+ *    rows), and nvr_export_source_file, the ONE place fragments come from.
+ * Threads: a plan is immutable and may be shared; a reader belongs to one thread at a time. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define NVR_EXPORT_MAX_RANGE_US ((gint64) 2 * 3600 * G_USEC_PER_SEC)   /* one export: 2 h */
+#define NVR_EXPORT_MAX_INIT (256u * 1024u)      /* ftyp + moov of one file */
+#define NVR_EXPORT_MAX_MOOF (1024u * 1024u)     /* one moof box */
+#define NVR_EXPORT_MAX_FRAGMENTS 100000u        /* in one plan */
+
+#define NVR_EXPORT_ERROR (nvr_export_error_quark ())
+GQuark nvr_export_error_quark (void);
+typedef enum {
+  NVR_EXPORT_ERROR_EMPTY,            /* nothing playable recorded in the range */
+  NVR_EXPORT_ERROR_NOT_FRAGMENTED,   /* a source is a finalised (moov-at-end) MP4 */
+  NVR_EXPORT_ERROR_FORMAT_CHANGED,   /* a source's codec/resolution/avcC differs from the first */
+  NVR_EXPORT_ERROR_MALFORMED,        /* a source's boxes contradict themselves */
+  NVR_EXPORT_ERROR_UNSUPPORTED,      /* more than one track, or similar */
+  NVR_EXPORT_ERROR_SOURCE_GONE,      /* a source vanished or shrank while being read */
+  NVR_EXPORT_ERROR_IO,
+} NvrExportError;
+
+/* One fragment of a source file; the same fields as the catalog's NvrFragment. */
+typedef struct {
+  gint64 offset;        /* byte offset of the moof in the file */
+  gint64 size;          /* moof + mdat bytes */
+  gint64 start_us;      /* decode time of the first sample, from the file's first sample */
+  gint64 duration_us;
+  gboolean keyframe;    /* first sample is a sync sample */
+} NvrExportFragment;
+
+/* One source file, in recording order. */
+typedef struct {
+  char *path;           /* absolute; only the reader opens it */
+  gint64 wall_start_us; /* wall clock of the file's first sample */
+  GBytes *init;         /* its ftyp + moov, exactly */
+  GArray *fragments;    /* NvrExportFragment, by offset */
+} NvrExportFile;
+
+void nvr_export_file_clear (NvrExportFile *f);
+
+/* One output piece: bytes from memory (the init) or a fragment copied from a source. */
+typedef struct {
+  guint file;           /* index into the plan's files; G_MAXUINT for the in-memory init */
+  gint64 src_offset;    /* moof offset in that file */
+  gint64 size;          /* bytes of this piece */
+  guint32 sequence;     /* new mfhd sequence_number, from 1 */
+  guint64 tfdt;         /* new baseMediaDecodeTime, track timescale */
+  gint64 wall_start_us; /* wall time of its first sample (for errors and tests) */
+} NvrExportPiece;
+
+typedef struct _NvrExportPlan NvrExportPlan;
+
+/* Plans [@from_us, @to_us) over @files (taken over by the plan on success and on failure:
+ * the array and its elements are freed with it). Fails with NVR_EXPORT_ERROR_EMPTY when no
+ * fragment overlaps, FORMAT_CHANGED (the message gives the time) when a later file's sample
+ * description or timescale differs from the first used file's, MALFORMED/UNSUPPORTED/
+ * NOT_FRAGMENTED for init segments it cannot rewrite. The output starts with the fragment that
+ * holds the keyframe at or before @from_us (the next one if the file has none before); gaps
+ * between files are closed up (decode times continue); the edit list starts playback at
+ * @from_us and ends it at @to_us or the end of the recording, whichever comes first. */
+NvrExportPlan *nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us,
+                                    GError **error);
+void nvr_export_plan_free (NvrExportPlan *plan);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrExportPlan, nvr_export_plan_free)
+
+guint64 nvr_export_plan_length (const NvrExportPlan *plan);
+/* The new ftyp + moov (the first bytes of the output). */
+GBytes *nvr_export_plan_init (const NvrExportPlan *plan);
+/* Pieces after the init, in output order. */
+const NvrExportPiece *nvr_export_plan_pieces (const NvrExportPlan *plan, guint *n);
+/* The edit: where playback starts in the media (track timescale) and how long it lasts
+ * (µs). */
+void nvr_export_plan_edit (const NvrExportPlan *plan, guint64 *media_time, guint32 *timescale,
+                           gint64 *duration_us);
+/* Wall time of the first byte of media in the output (the keyframe before from). */
+gint64 nvr_export_plan_media_start_us (const NvrExportPlan *plan);
+
+/* Patches one moof (pure): @moof is the whole moof box of the piece, rewritten in place. */
+gboolean nvr_export_patch_moof (guint8 *moof, gsize len, guint32 sequence, guint64 tfdt,
+                                gint64 src_offset, guint64 out_offset, GError **error);
+
+/* ---- I/O ---- */
+
+typedef struct _NvrExportReader NvrExportReader;
+
+NvrExportReader *nvr_export_reader_new (NvrExportPlan *plan);   /* takes a plan reference */
+void nvr_export_reader_free (NvrExportReader *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrExportReader, nvr_export_reader_free)
+/* Fills @buf with up to @max next bytes; returns how many (0 = the whole output was read) or
+ * -1 with @error. Blocking file reads: call it off the main loop. */
+gssize nvr_export_reader_read (NvrExportReader *r, guint8 *buf, gsize max, GError **error);
+guint64 nvr_export_reader_position (const NvrExportReader *r);
+
+/* Moves the reader to output byte @offset (<= the plan's length): the next read starts there
+ * (a Range request). Reads the moof of the piece it lands in. */
+gboolean nvr_export_reader_seek (NvrExportReader *r, guint64 offset, GError **error);
+
+/* A strong validator of the output (pure): 32 hex digits of SHA-256 over the init bytes and
+ * every piece's file path, offset, size, sequence number and tfdt. Equal plans give equal
+ * bytes as long as the fragments they name are unchanged (they are never rewritten). */
+char *nvr_export_plan_etag (const NvrExportPlan *plan);
+
+/* SHA-256 of the whole output of @plan, read the way a download reads it (bounded chunks). */
+gboolean nvr_export_plan_sha256 (NvrExportPlan *plan, guint8 out[32], GError **error);
+
+NvrExportPlan *nvr_export_plan_ref (NvrExportPlan *plan);
+
+/* Fills @f from the file at @path (absolute) by walking its top-level boxes: init = ftyp+moov,
+ * one fragment per moof immediately followed by its mdat; a last fragment cut short (still
+ * being written) is left out. NOT_FRAGMENTED for a plain MP4. */
+gboolean nvr_export_walk_file (const char *path, gint64 wall_start_us, NvrExportFile *f,
+                               GError **error);
+
+/* @f from the catalog's fragment index (docs/design/playback.md "Fragment index"): reads only
+ * the first @init_bytes of @path, checks they are ftyp + moov of a file this export can
+ * rewrite, and copies the @n fragments (which must be in file order without overlap). The moof
+ * bytes themselves are read, and checked, by the reader when they are sent. */
+gboolean nvr_export_file_from_index (const char *path, gint64 wall_start_us, gint64 init_bytes,
+                                     const NvrExportFragment *frags, guint n, NvrExportFile *f,
+                                     GError **error);
+
+G_END_DECLS

@@ -1,0 +1,40 @@
+/* Fuzz target for the export parsers: a signature file as `nvr verify` reads it
+ * (nvr/signing.c), and the init segment and moof boxes the export planner and reader rewrite
+ * (nvr/export.c: segment files are written by a camera worker, which is not trusted). Input:
+ * any bytes, tried as each. Built as a plain program it replays tests/fuzz/corpus/export
+ * (suite 'fuzz'); with clang -fsanitize=fuzzer -DNVR_LIBFUZZER it is a libFuzzer target. */
+#include <glib.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "export.h"
+#include "signing.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  NvrManifest m;
+  g_autofree uint8_t *copy = size ? g_memdup2 (data, size) : NULL;
+  if (nvr_signing_parse_verify ((const char *) copy, size, NULL, &m, NULL))
+    g_assert (m.start_us < m.end_us);
+
+  /* As a moof: patched in place, never grown. */
+  nvr_export_patch_moof (copy, size, 7, 123456, 0, 1000, NULL);
+
+  /* As an init segment of a file with two fragments; a plan that succeeds has a length. */
+  GArray *files = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));
+  NvrExportFile f = { .path = g_strdup ("/nonexistent"), .wall_start_us = 1000000,
+                      .init = g_bytes_new (data, size),
+                      .fragments = g_array_new (FALSE, FALSE, sizeof (NvrExportFragment)) };
+  NvrExportFragment fr[2] = { { 100, 50, 0, 1000000, TRUE }, { 150, 50, 1000000, 1000000, FALSE } };
+  g_array_append_vals (f.fragments, fr, 2);
+  g_array_append_val (files, f);
+  g_autoptr (NvrExportPlan) plan = nvr_export_plan_new (files, 1500000, 2500000, NULL);
+  if (plan != NULL)
+    g_assert (nvr_export_plan_length (plan) > 100);
+  return 0;
+}
+
+#include "fuzz-replay.h"

@@ -1,0 +1,461 @@
+/* Unit tests of nvr/export.c: the fragment walker on real mp4mux files (fragmented, and a
+ * finalised one it must refuse), the planner as a table over synthetic fragment lists with a
+ * real init segment, and end to end: an export of a range across two real files is written by
+ * the reader, decoded frame by frame with GStreamer, and its duration compared with to - from;
+ * a source deleted mid-read fails the read instead of ending it short. */
+#include "export.h"
+
+#include <glib/gstdio.h>
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <string.h>
+
+#define FPS 10
+#define SEC G_USEC_PER_SEC
+#define T0 G_GINT64_CONSTANT (1795867800000000)   /* wall start of file A */
+
+typedef struct {
+  char *dir;
+  char *a, *b, *sparse, *wide, *plain;   /* see setup */
+} Clips;
+
+static Clips clips;
+
+/* @seconds of 160x120 (or @w x @h) video at FPS, an IDR every @gop frames, 1 s fragments. */
+static void
+encode (const char *path, int seconds, int gop, int w, int h, gboolean fragmented)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = g_strdup_printf (
+      "videotestsrc num-buffers=%d pattern=ball ! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+      "! x264enc key-int-max=%d bframes=0 speed-preset=ultrafast tune=zerolatency "
+      "! h264parse ! mp4mux fragment-duration=1000 %s ! filesink location=\"%s\"",
+      seconds * FPS, w, h, FPS, gop,
+      fragmented ? "" : "fragment-mode=first-moov-then-finalise", path);
+  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                                         GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  gst_element_set_state (p, GST_STATE_NULL);
+}
+
+static NvrExportFile
+walk (const char *path, gint64 wall)
+{
+  NvrExportFile f;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nvr_export_walk_file (path, wall, &f, &error));
+  g_assert_no_error (error);
+  return f;
+}
+
+static void
+test_walk (void)
+{
+  NvrExportFile f = walk (clips.a, T0);
+  g_assert_cmpuint (f.fragments->len, ==, 6);
+  for (guint i = 0; i < f.fragments->len; i++) {
+    const NvrExportFragment *fr = &g_array_index (f.fragments, NvrExportFragment, i);
+    g_assert_cmpint (fr->start_us, ==, (gint64) i * SEC);
+    g_assert_cmpint (fr->duration_us, ==, SEC);
+    g_assert_true (fr->keyframe);
+    g_assert_cmpint (fr->size, >, 0);
+  }
+  nvr_export_file_clear (&f);
+
+  /* IDR every 2 s, fragments every 1 s: every other fragment starts with a keyframe. */
+  f = walk (clips.sparse, T0);
+  g_assert_cmpuint (f.fragments->len, ==, 6);
+  for (guint i = 0; i < f.fragments->len; i++)
+    g_assert_cmpint (g_array_index (f.fragments, NvrExportFragment, i).keyframe, ==, i % 2 == 0);
+  nvr_export_file_clear (&f);
+
+  /* A finalised MP4 (what the recorder writes before fragments land) is refused clearly. */
+  g_autoptr (GError) error = NULL;
+  g_assert_false (nvr_export_walk_file (clips.plain, T0, &f, &error));
+  g_assert_error (error, NVR_EXPORT_ERROR, NVR_EXPORT_ERROR_NOT_FRAGMENTED);
+  g_clear_error (&error);
+
+  /* A file cut in the middle of its last fragment (still being written) keeps the whole ones. */
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (clips.a, &data, &len, NULL));
+  f = walk (clips.a, T0);
+  gint64 cut = g_array_index (f.fragments, NvrExportFragment, 4).offset + 100;
+  nvr_export_file_clear (&f);
+  g_autofree char *cutp = g_build_filename (clips.dir, "cut.mp4", NULL);
+  g_assert_true (g_file_set_contents (cutp, data, cut, NULL));
+  f = walk (cutp, T0);
+  g_assert_cmpuint (f.fragments->len, ==, 4);
+  nvr_export_file_clear (&f);
+  g_unlink (cutp);
+}
+
+/* ---- the planner table ---- */
+
+typedef struct {
+  gint64 wall;                /* file start, s after T0 */
+  guint n;                    /* fragments of 1 s */
+  guint key_every;            /* keyframe every Nth fragment */
+  int init;                   /* 0: file A's init, 1: another resolution, 2: A's with another
+                               * btrt (bitrate statistics) */
+} FileSpec;
+
+typedef struct {
+  const char *name;
+  FileSpec files[3];
+  double from_s, to_s;        /* after T0 */
+  int error;                  /* -1 = success */
+  guint pieces;
+  double media_start_s;       /* wall of the first picked fragment, after T0 */
+  double edit_start_s;        /* edit media_time, seconds */
+  double duration_s;          /* edit duration */
+} PlanCase;
+
+static const PlanCase plan_cases[] = {
+  { "inside one fragment", { { 0, 6, 1, FALSE }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 2.3, 2.6, -1, 1, 2, 0.3, 0.3 },
+  { "whole file", { { 0, 6, 1, FALSE }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 0, 6, -1, 6, 0, 0, 6 },
+  { "before and after the recording", { { 10, 6, 1, FALSE }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 0, 100, -1, 6, 10, 0, 6 },
+  { "key walk-back", { { 0, 6, 2, FALSE }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 3.5, 4.5, -1, 3, 2, 1.5, 1 },
+  { "across two files", { { 0, 6, 1, FALSE }, { 6, 6, 1, FALSE }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 4, 4, 0.5, 3 },
+  /* A gap between files is closed up: 1.5 s before it plus 1.5 s after it. */
+  { "across a gap", { { 0, 6, 1, FALSE }, { 20, 6, 1, FALSE }, { 0, 0, 0, FALSE } }, 4.5, 21.5, -1, 4, 4, 0.5, 3 },
+  { "in a gap only", { { 0, 6, 1, FALSE }, { 20, 6, 1, FALSE }, { 0, 0, 0, FALSE } }, 8, 15, NVR_EXPORT_ERROR_EMPTY, 0, 0, 0, 0 },
+  { "empty range", { { 0, 6, 1, FALSE }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 3, 3, NVR_EXPORT_ERROR_EMPTY, 0, 0, 0, 0 },
+  { "format changes", { { 0, 6, 1, FALSE }, { 6, 6, 1, TRUE }, { 0, 0, 0, FALSE } }, 1, 8, NVR_EXPORT_ERROR_FORMAT_CHANGED, 0, 0, 0, 0 },
+  /* Only the bitrate statistics differ: the same format. */
+  { "btrt differs", { { 0, 6, 1, FALSE }, { 6, 6, 1, 2 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 4, 4, 0.5, 3 },
+  /* The second file is outside the range: its format does not matter. */
+  { "format change outside", { { 0, 6, 1, FALSE }, { 6, 6, 1, TRUE }, { 0, 0, 0, FALSE } }, 1, 5, -1, 4, 1, 0, 4 },
+};
+
+static GBytes *init_normal, *init_wide, *init_btrt;
+
+static GBytes *
+init_of (const char *path)
+{
+  NvrExportFile f = walk (path, 0);
+  GBytes *b = g_bytes_ref (f.init);
+  nvr_export_file_clear (&f);
+  return b;
+}
+
+static void
+test_plan_table (void)
+{
+  for (guint c = 0; c < G_N_ELEMENTS (plan_cases); c++) {
+    const PlanCase *pc = &plan_cases[c];
+    GArray *files = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));
+    for (guint i = 0; i < 3 && pc->files[i].n > 0; i++) {
+      const FileSpec *fs = &pc->files[i];
+      NvrExportFile f = { .path = g_strdup_printf ("/nonexistent/%u.mp4", i),
+                          .wall_start_us = T0 + fs->wall * SEC,
+                          .init = g_bytes_ref (fs->init == 1 ? init_wide
+                                               : fs->init == 2 ? init_btrt : init_normal),
+                          .fragments = g_array_new (FALSE, FALSE, sizeof (NvrExportFragment)) };
+      for (guint k = 0; k < fs->n; k++) {
+        NvrExportFragment fr = { .offset = 1000 + k * 5000, .size = 5000, .start_us = k * SEC,
+                                 .duration_us = SEC, .keyframe = k % fs->key_every == 0 };
+        g_array_append_val (f.fragments, fr);
+      }
+      g_array_append_val (files, f);
+    }
+    g_autoptr (GError) error = NULL;
+    g_autoptr (NvrExportPlan) plan =
+        nvr_export_plan_new (files, T0 + (gint64) (pc->from_s * SEC),
+                             T0 + (gint64) (pc->to_s * SEC), &error);
+    g_test_message ("case '%s': %s", pc->name, error ? error->message : "planned");
+    if (pc->error >= 0) {
+      g_assert_null (plan);
+      g_assert_error (error, NVR_EXPORT_ERROR, pc->error);
+      continue;
+    }
+    g_assert_no_error (error);
+    guint n = 0;
+    const NvrExportPiece *pieces = nvr_export_plan_pieces (plan, &n);
+    g_assert_cmpuint (n, ==, pc->pieces);
+    guint64 media_time;
+    guint32 ts;
+    gint64 duration_us;
+    nvr_export_plan_edit (plan, &media_time, &ts, &duration_us);
+    g_assert_cmpint (nvr_export_plan_media_start_us (plan), ==,
+                     T0 + (gint64) (pc->media_start_s * SEC));
+    g_assert_cmpint (llabs ((gint64) media_time * SEC / ts - (gint64) (pc->edit_start_s * SEC)),
+                     <=, SEC / ts);
+    g_assert_cmpint (llabs (duration_us - (gint64) (pc->duration_s * SEC)), <=, SEC / ts + 1);
+    /* Sequence numbers from 1, decode times continuous (1 s fragments, gaps closed up). */
+    guint64 len = g_bytes_get_size (nvr_export_plan_init (plan));
+    for (guint i = 0; i < n; i++) {
+      g_assert_cmpuint (pieces[i].sequence, ==, i + 1);
+      g_assert_cmpuint (pieces[i].tfdt, ==, (guint64) i * ts);
+      len += (guint64) pieces[i].size;
+    }
+    g_assert_cmpuint (nvr_export_plan_length (plan), ==, len);
+  }
+}
+
+/* ---- end to end ---- */
+
+typedef struct {
+  guint frames;
+  GstClockTime first_pts, last_pts;
+} Decoded;
+
+static GstFlowReturn
+on_sample (GstAppSink *sink, gpointer data)
+{
+  Decoded *d = data;
+  g_autoptr (GstSample) s = gst_app_sink_pull_sample (sink);
+  GstBuffer *b = gst_sample_get_buffer (s);
+  if (d->frames == 0)
+    d->first_pts = GST_BUFFER_PTS (b);
+  d->last_pts = GST_BUFFER_PTS (b);
+  d->frames++;
+  return GST_FLOW_OK;
+}
+
+/* Decodes every frame of @path; *duration is what the demuxer reports. */
+static Decoded
+decode (const char *path, gint64 *duration_ns)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = g_strdup_printf (
+      "filesrc location=\"%s\" ! qtdemux ! h264parse ! avdec_h264 ! videoconvert "
+      "! appsink name=sink sync=false emit-signals=false", path);
+  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  Decoded d = { 0 };
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstAppSinkCallbacks cb = { .new_sample = on_sample };
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, &d, NULL);
+  gst_element_set_state (p, GST_STATE_PAUSED);
+  g_assert_cmpint (gst_element_get_state (p, NULL, NULL, 30 * GST_SECOND), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  *duration_ns = -1;
+  gst_element_query_duration (p, GST_FORMAT_TIME, duration_ns);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                                         GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) e = NULL;
+    gst_message_parse_error (m, &e, NULL);
+    g_error ("decoding '%s' failed: %s", path, e->message);
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  return d;
+}
+
+static NvrExportPlan *
+plan_ab (gint64 from_us, gint64 to_us)
+{
+  GArray *files = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));
+  NvrExportFile a = walk (clips.a, T0), b = walk (clips.b, T0 + 6 * SEC);
+  g_array_append_val (files, a);
+  g_array_append_val (files, b);
+  g_autoptr (GError) error = NULL;
+  NvrExportPlan *plan = nvr_export_plan_new (files, from_us, to_us, &error);
+  g_assert_no_error (error);
+  return plan;
+}
+
+static void
+write_all (NvrExportPlan *plan, const char *path, gsize chunk)
+{
+  g_autoptr (NvrExportReader) r = nvr_export_reader_new (plan);
+  FILE *out = fopen (path, "wb");
+  g_assert_nonnull (out);
+  g_autofree guint8 *buf = g_malloc (chunk);
+  gssize n;
+  g_autoptr (GError) error = NULL;
+  while ((n = nvr_export_reader_read (r, buf, chunk, &error)) > 0)
+    g_assert_cmpuint (fwrite (buf, 1, (gsize) n, out), ==, (gsize) n);
+  g_assert_no_error (error);
+  fclose (out);
+  g_assert_cmpuint (nvr_export_reader_position (r), ==, nvr_export_plan_length (plan));
+}
+
+static void
+test_end_to_end (void)
+{
+  /* 2.5 s into A to 1.5 s into B: starts at A's keyframe at 2 s, ends in B's 2nd fragment. */
+  gint64 from = T0 + 2500000, to = T0 + 7500000;
+  g_autoptr (NvrExportPlan) plan = plan_ab (from, to);
+  g_autofree char *out = g_build_filename (clips.dir, "export.mp4", NULL);
+  write_all (plan, out, 4096 + 17);   /* an odd chunk: pieces split anywhere */
+  GStatBuf st;
+  g_assert_cmpint (g_stat (out, &st), ==, 0);
+  g_assert_cmpint ((guint64) st.st_size, ==, nvr_export_plan_length (plan));
+
+  /* The walker reads the output back as a fragmented file of 4+2 fragments... */
+  NvrExportFile back = walk (out, 0);
+  g_assert_cmpuint (back.fragments->len, ==, 6);
+  for (guint i = 0; i < back.fragments->len; i++)
+    g_assert_cmpint (g_array_index (back.fragments, NvrExportFragment, i).start_us, ==,
+                     (gint64) i * SEC);
+  nvr_export_file_clear (&back);
+
+  /* ...and a player decodes every frame of it, and plays to - from. */
+  gint64 duration_ns = -1;
+  Decoded d = decode (out, &duration_ns);
+  g_test_message ("decoded %u frames, pts %" GST_TIME_FORMAT " .. %" GST_TIME_FORMAT
+                  ", duration %" GST_TIME_FORMAT, d.frames, GST_TIME_ARGS (d.first_pts),
+                  GST_TIME_ARGS (d.last_pts), GST_TIME_ARGS (duration_ns));
+  /* The file holds 6 fragments of 10 frames from the keyframe at 2 s. The edit makes the
+   * first frame shown the one at `from` (media time 0.5 s: the 5 frames before it are decoded
+   * but not shown), the duration is to - from, and every frame of [from, to) decodes. The
+   * frames after `to` in the last fragment stay in the file (the edit ends before them; qtdemux
+   * still outputs some of them). */
+  g_assert_cmpuint (d.first_pts, ==, 500 * GST_MSECOND);
+  g_assert_cmpuint (d.frames, >=, (guint) ((to - from) * FPS / SEC));
+  g_assert_cmpuint (d.frames, <=, 60 - 5);
+  g_assert_cmpint (llabs (duration_ns / 1000 - (to - from)), <=, SEC / FPS);
+
+  /* The hash walk reads exactly these bytes. */
+  guint8 sha[32], want[32];
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nvr_export_plan_sha256 (plan, sha, &error));
+  g_autofree char *data = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (out, &data, &len, NULL));
+  g_autoptr (GChecksum) ck = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (ck, (const guchar *) data, len);
+  gsize wl = sizeof want;
+  g_checksum_get_digest (ck, want, &wl);
+  g_assert_cmpmem (sha, 32, want, 32);
+  g_unlink (out);
+}
+
+/* Reading from any offset gives the same bytes as the whole output from there (Range). */
+static void
+test_seek (void)
+{
+  g_autoptr (NvrExportPlan) plan = plan_ab (T0 + 2500000, T0 + 7500000);
+  g_autoptr (NvrExportPlan) again = plan_ab (T0 + 2500000, T0 + 7500000);
+  g_autoptr (NvrExportPlan) other = plan_ab (T0 + 2500000, T0 + 8500000);
+  g_autofree char *e1 = nvr_export_plan_etag (plan);
+  g_autofree char *e2 = nvr_export_plan_etag (again);
+  g_autofree char *e3 = nvr_export_plan_etag (other);
+  g_assert_cmpuint (strlen (e1), ==, 32);
+  g_assert_cmpstr (e1, ==, e2);
+  g_assert_cmpstr (e1, !=, e3);
+
+  guint64 len = nvr_export_plan_length (plan);
+  g_autofree guint8 *all = g_malloc (len);
+  g_autoptr (NvrExportReader) r = nvr_export_reader_new (plan);
+  guint64 got = 0;
+  gssize n;
+  while ((n = nvr_export_reader_read (r, all + got, 7000, NULL)) > 0)
+    got += (guint64) n;
+  g_assert_cmpuint (got, ==, len);
+  guint n_pieces;
+  const NvrExportPiece *pieces = nvr_export_plan_pieces (plan, &n_pieces);
+  g_autoptr (GBytes) init = nvr_export_plan_init (plan);
+  guint64 p1 = g_bytes_get_size (init) + (guint64) pieces[0].size;
+  /* start, inside the init, at a moof, inside a moof, inside an mdat, the last byte, the end */
+  guint64 offsets[] = { 0, 10, p1, p1 + 5, p1 + 300, len - 1, len };
+  for (guint i = 0; i < G_N_ELEMENTS (offsets); i++) {
+    g_autoptr (NvrExportReader) s = nvr_export_reader_new (plan);
+    g_autoptr (GError) error = NULL;
+    g_assert_true (nvr_export_reader_seek (s, offsets[i], &error));
+    g_assert_no_error (error);
+    g_autofree guint8 *rest = g_malloc (len - offsets[i] + 1);
+    guint64 k = 0;
+    while ((n = nvr_export_reader_read (s, rest + k, 4096, &error)) > 0)
+      k += (guint64) n;
+    g_assert_no_error (error);
+    g_assert_cmpuint (k, ==, len - offsets[i]);
+    g_assert_cmpmem (rest, k, all + offsets[i], k);
+  }
+  g_autoptr (NvrExportReader) beyond = nvr_export_reader_new (plan);
+  g_assert_false (nvr_export_reader_seek (beyond, len + 1, NULL));
+}
+
+static void
+test_source_gone (void)
+{
+  g_autofree char *copy = g_build_filename (clips.dir, "b-copy.mp4", NULL);
+  g_autofree char *data = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (clips.b, &data, &len, NULL));
+  g_assert_true (g_file_set_contents (copy, data, len, NULL));
+  GArray *files = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));
+  NvrExportFile a = walk (clips.a, T0), b = walk (copy, T0 + 6 * SEC);
+  g_array_append_val (files, a);
+  g_array_append_val (files, b);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrExportPlan) plan = nvr_export_plan_new (files, T0, T0 + 12 * SEC, &error);
+  g_assert_no_error (error);
+  g_autoptr (NvrExportReader) r = nvr_export_reader_new (plan);
+  guint8 buf[4096];
+  g_assert_cmpint (nvr_export_reader_read (r, buf, sizeof buf, &error), ==, sizeof buf);
+  guint n_pieces;
+  const NvrExportPiece *pieces = nvr_export_plan_pieces (plan, &n_pieces);
+  g_assert_cmpuint (n_pieces, ==, 12);
+  g_assert_cmpuint (pieces[0].file, ==, 0);
+  g_assert_cmpint (pieces[0].size, >, (gint64) sizeof buf);   /* still in the first file */
+  /* Retention removes the second file while the first is being sent. */
+  g_assert_cmpint (g_unlink (copy), ==, 0);
+  gssize n;
+  while ((n = nvr_export_reader_read (r, buf, sizeof buf, &error)) > 0)
+    ;
+  g_assert_cmpint (n, ==, -1);
+  g_assert_error (error, NVR_EXPORT_ERROR, NVR_EXPORT_ERROR_SOURCE_GONE);
+  g_assert_cmpuint (nvr_export_reader_position (r), <, nvr_export_plan_length (plan));
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_autoptr (GError) error = NULL;
+  clips.dir = g_dir_make_tmp ("hearth-export-XXXXXX", &error);
+  g_assert_no_error (error);
+  clips.a = g_build_filename (clips.dir, "a.mp4", NULL);
+  clips.b = g_build_filename (clips.dir, "b.mp4", NULL);
+  clips.sparse = g_build_filename (clips.dir, "sparse.mp4", NULL);
+  clips.wide = g_build_filename (clips.dir, "wide.mp4", NULL);
+  clips.plain = g_build_filename (clips.dir, "plain.mp4", NULL);
+  encode (clips.a, 6, FPS, 160, 120, TRUE);
+  encode (clips.b, 6, FPS, 160, 120, TRUE);
+  encode (clips.sparse, 6, 2 * FPS, 160, 120, TRUE);
+  encode (clips.wide, 2, FPS, 192, 108, TRUE);
+  encode (clips.plain, 2, FPS, 160, 120, FALSE);
+  init_normal = init_of (clips.a);
+  init_wide = init_of (clips.wide);
+  {
+    /* A's init with its btrt's average bitrate changed, as a later file of the recorder has. */
+    gsize len;
+    const guint8 *d = g_bytes_get_data (init_normal, &len);
+    guint8 *copy = g_memdup2 (d, len);
+    guint8 *b = memmem (copy, len, "btrt", 4);
+    g_assert_nonnull (b);
+    b[4 + 8] ^= 0x55;   /* after size/type: bufferSizeDB, maxBitrate, then avgBitrate */
+    init_btrt = g_bytes_new_take (copy, len);
+  }
+
+  g_test_add_func ("/export/walk", test_walk);
+  g_test_add_func ("/export/plan-table", test_plan_table);
+  g_test_add_func ("/export/end-to-end", test_end_to_end);
+  g_test_add_func ("/export/seek", test_seek);
+  g_test_add_func ("/export/source-gone", test_source_gone);
+  int rc = g_test_run ();
+
+  g_bytes_unref (init_normal);
+  g_bytes_unref (init_wide);
+  g_bytes_unref (init_btrt);
+  const char *all[] = { clips.a, clips.b, clips.sparse, clips.wide, clips.plain };
+  for (guint i = 0; i < G_N_ELEMENTS (all); i++) {
+    g_unlink (all[i]);
+    g_free ((char *) all[i]);
+  }
+  g_rmdir (clips.dir);
+  g_free (clips.dir);
+  return rc;
+}
