@@ -1,6 +1,7 @@
 /* daemon — application context and admin command handlers. Main loop only.
- * Start-up order matters: lock the storage root, open the catalog, recover what a crash left,
- * then start workers, then accept admin commands. Shutdown runs it backwards. */
+ * Start-up order matters: lock the storage root, bind the admin socket (replacing a stale one),
+ * open the catalog, recover what a crash left, then start workers, then answer admin commands
+ * (those that arrived meanwhile waited in the socket's backlog). Shutdown runs it backwards. */
 #define G_LOG_DOMAIN "nvr-daemon"
 
 #include "daemon.h"
@@ -824,6 +825,13 @@ nvr_daemon_run (const char *config_path)
   int status = 1;
   if (!lock_storage (&d, &error))
     goto out;
+  /* Bound now, answered once the main loop runs: from here on a client waits for the daemon
+   * (through recovery, which can take seconds after a crash) instead of being refused by the
+   * socket a killed daemon left behind. Only one daemon gets this far on a storage root. */
+  d.admin = nvr_admin_listen (d.config->admin_socket, d.config->admin_group, handle_admin, &d,
+                              &error);
+  if (d.admin == NULL)
+    goto out;
   db_path = g_build_filename (d.config->storage_root, "catalog.db", NULL);
   d.catalog = nvr_catalog_open (db_path, &error);
   if (d.catalog == NULL || !nvr_recover_at_startup (d.catalog, d.config->storage_root,
@@ -849,10 +857,7 @@ nvr_daemon_run (const char *config_path)
       goto out;
   }
 
-  d.admin = nvr_admin_listen (d.config->admin_socket, d.config->admin_group, handle_admin, &d,
-                              &error);
-  if (d.admin == NULL)
-    goto out;
+  nvr_admin_start (d.admin);
 
   d.loop = g_main_loop_new (NULL, FALSE);
   guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &d);
