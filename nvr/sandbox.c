@@ -175,7 +175,7 @@ enter_landlock (const NvrSandboxSpec *spec, GError **error)
 static const char *const allowed[] = {
   /* memory */
   "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "mlock", "munlock", "membarrier",
-  "get_mempolicy", "set_mempolicy",
+  "get_mempolicy", "set_mempolicy", "mincore",
   /* files: the camera's directory and reading the system (Landlock says which) */
   "openat", "open", "close", "close_range", "read", "pread64", "readv", "write", "pwrite64",
   "writev", "lseek", "fstat", "newfstatat", "stat", "lstat", "statx", "statfs", "fstatfs",
