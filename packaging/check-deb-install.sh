@@ -50,6 +50,11 @@ in_root '
   [ "$(stat -c "%a %U %G" /var/lib/hearth)" = "750 hearth hearth-web" ]
   [ "$(stat -c "%a %U %G" /var/lib/hearth-web)" = "755 hearth-web hearth-web" ]
   echo "users, groups and state directories: OK"
+  # postinst enabled both units (no systemd runs here, so it started nothing)
+  for u in hearth.service hearth-web.service; do
+    [ -L "/etc/systemd/system/multi-user.target.wants/$u" ] || { echo "$u not enabled"; exit 1; }
+  done
+  echo "units enabled by postinst: OK"
   # hearth-web.service ExecStartPre as its User, with the unit default listener (127.0.0.1:8443)
   install -d -o hearth-web -g hearth-web -m 0750 /run/hearth-web
   as_web() { setpriv --reuid hearth-web --regid hearth-web --init-groups --inh-caps=-all \
