@@ -1,7 +1,8 @@
 /* daemon — application context and admin command handlers. Main loop only.
  * Start-up order matters: lock the storage root, bind the admin socket (replacing a stale one),
  * open the catalog, recover what a crash left, then start workers, then answer admin commands
- * (those that arrived meanwhile waited in the socket's backlog). Shutdown runs it backwards. */
+ * (those that arrived meanwhile waited in the socket's backlog) and tell systemd it is ready.
+ * Shutdown runs it backwards. */
 #define G_LOG_DOMAIN "nvr-daemon"
 
 #include "daemon.h"
@@ -13,7 +14,10 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -808,9 +812,33 @@ lock_storage (NvrDaemon *d, GError **error)
   return TRUE;
 }
 
+/* systemd's readiness protocol (hearth.service is Type=notify): one datagram such as "READY=1"
+ * to $NOTIFY_SOCKET, a path or, with a leading '@', an abstract name. No-op without one. */
+static void
+notify_systemd (const char *socket_path, const char *state)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  size_t n = socket_path ? strlen (socket_path) : 0;
+  if (n == 0 || n >= sizeof sa.sun_path)
+    return;
+  memcpy (sa.sun_path, socket_path, n);
+  if (sa.sun_path[0] == '@')
+    sa.sun_path[0] = '\0';
+  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || sendto (fd, state, strlen (state), MSG_NOSIGNAL, (struct sockaddr *) &sa,
+                        (socklen_t) (offsetof (struct sockaddr_un, sun_path) + n)) < 0)
+    g_warning ("Failed to tell systemd '%s' at '%s': %s", state, socket_path, g_strerror (errno));
+  if (fd >= 0)
+    close (fd);
+}
+
 int
 nvr_daemon_run (const char *config_path)
 {
+  /* Taken out of the environment while the process has one thread, so that no worker
+   * inherits it (systemd would take a worker's message for the daemon's). */
+  g_autofree char *notify_socket = g_strdup (g_getenv ("NOTIFY_SOCKET"));
+  g_unsetenv ("NOTIFY_SOCKET");
   g_autoptr (GError) error = NULL;
   g_autofree char *db_path = NULL;
   g_autoptr (GPtrArray) cams = NULL;
@@ -864,7 +892,9 @@ nvr_daemon_run (const char *config_path)
   guint sig_int = g_unix_signal_add (SIGINT, on_signal, &d);
   g_message ("Hearth daemon running: %u camera(s), storage '%s', admin socket '%s'", cams->len,
              d.config->storage_root, d.config->admin_socket);
+  notify_systemd (notify_socket, "READY=1");
   g_main_loop_run (d.loop);
+  notify_systemd (notify_socket, "STOPPING=1");
   g_source_remove (sig_term);
   g_source_remove (sig_int);
   status = 0;

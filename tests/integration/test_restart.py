@@ -4,10 +4,12 @@ behind; the next daemon, started at once, replaces it before its (slow) crash re
 `nvr status` without one refused connection once its socket exists. What it must never do: remove
 a socket or file it does not own. A second daemon on the same storage root stops at the root's
 lock, a second daemon on another root stops at the live socket, and a regular file where the
-socket goes is left as it was; in each case the first daemon still answers."""
+socket goes is left as it was; in each case the first daemon still answers. Last, systemd's
+readiness protocol: READY=1 only once the daemon answers, STOPPING=1 on SIGTERM."""
 
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -100,6 +102,36 @@ def test():
             check(f.read() == "keep me\n", "the daemon changed a file that is not its socket")
         check(h.stop_daemon() == 0, "the daemon did not exit cleanly")
         check(not os.path.exists(h.sock), "a clean stop left the socket behind")
+
+        # systemd's readiness protocol (hearth.service is Type=notify): READY=1 only once the
+        # daemon answers, STOPPING=1 on SIGTERM, and no worker inherits NOTIFY_SOCKET.
+        notify_path = os.path.join(h.dir, "notify.sock")
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(notify_path)
+        ns.settimeout(30)
+        os.environ["NOTIFY_SOCKET"] = notify_path
+        try:
+            h.start_daemon(wait_socket=False)
+        finally:
+            del os.environ["NOTIFY_SOCKET"]
+        msg = ns.recv(4096).decode()
+        check(msg == "READY=1", f"first notification {msg!r}, expected READY=1")
+        rc, _, err = h.nvr("status", "--json", check_rc=False)
+        check(rc == 0, f"READY=1 came before the daemon answered: {err}")
+        h.wait_for("both cameras recording after the notified start",
+                   lambda: all(h.camera_status(f"cam{i}")["state"] == "recording"
+                               for i in (1, 2)), 60)
+        for c in h.status()["cameras"]:
+            with open(f"/proc/{c['worker_pid']}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            check(not any(e.startswith(b"NOTIFY_SOCKET=") for e in env),
+                  f"worker {c['worker_pid']} inherited NOTIFY_SOCKET")
+        h.daemon.send_signal(signal.SIGTERM)
+        msg = ns.recv(4096).decode()
+        check(msg == "STOPPING=1", f"on SIGTERM {msg!r}, expected STOPPING=1")
+        check(h.daemon.wait(timeout=20) == 0, "the notified daemon did not exit cleanly")
+        ns.close()
+        log("notify: READY=1 once answering, STOPPING=1 on SIGTERM, workers without NOTIFY_SOCKET")
 
 
 if __name__ == "__main__":
