@@ -9,7 +9,9 @@
 #include <grp.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 G_DEFINE_QUARK (nvr-admin-error-quark, nvr_admin_error)
@@ -168,15 +170,58 @@ on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, 
   return TRUE;
 }
 
-/* TRUE if something answers on @path. */
+/* Makes @path free for a new listener. A socket nobody listens on (connect() is refused: the
+ * daemon that made it died without removing it, e.g. kill -9 or a power cut) is removed; anything
+ * else is left alone with an error: a socket that accepts (a live daemon, maybe on another storage
+ * root), one whose owner cannot be told (EAGAIN: a live daemon's full backlog; EACCES), and a
+ * path that is not a socket at all. */
 static gboolean
-socket_alive (const char *path)
+clear_stale_socket (const char *path, GError **error)
 {
-  g_autoptr (GSocketClient) client = g_socket_client_new ();
-  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
-  g_autoptr (GSocketConnection) conn =
-      g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr), NULL, NULL);
-  return conn != NULL;
+  struct stat st;
+  if (lstat (path, &st) != 0)
+    return TRUE;
+  if (!S_ISSOCK (st.st_mode)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                 "Failed to listen on '%s': it exists and is not a socket", path);
+    return FALSE;
+  }
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  if (strlen (path) >= sizeof sa.sun_path) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "Failed to listen on '%s': the path is too long for a unix socket", path);
+    return FALSE;
+  }
+  memcpy (sa.sun_path, path, strlen (path) + 1);
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Failed to probe '%s': %s", path,
+                 g_strerror (e));
+    return FALSE;
+  }
+  int rc = connect (fd, (struct sockaddr *) &sa, sizeof sa);
+  int e = errno;
+  close (fd);
+  if (rc == 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                 "Another daemon already answers on '%s'", path);
+    return FALSE;
+  }
+  if (e != ECONNREFUSED) {
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
+                 "Failed to listen on '%s': it exists and probing it failed (%s); not removing "
+                 "it", path, g_strerror (e));
+    return FALSE;
+  }
+  if (g_unlink (path) != 0 && errno != ENOENT) {
+    e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
+                 "Failed to remove the stale socket '%s': %s", path, g_strerror (e));
+    return FALSE;
+  }
+  g_message ("Removed the stale socket '%s' (no process listened on it)", path);
+  return TRUE;
 }
 
 NvrAdmin *
@@ -190,19 +235,16 @@ nvr_admin_listen (const char *path, const char *group, NvrAdminHandler handler,
                  g_strerror (e));
     return NULL;
   }
-  if (g_file_test (path, G_FILE_TEST_EXISTS)) {
-    if (socket_alive (path)) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                   "Another daemon already answers on '%s'", path);
-      return NULL;
-    }
-    g_unlink (path);
-  }
+  if (!clear_stale_socket (path, error))
+    return NULL;
   NvrAdmin *admin = g_new0 (NvrAdmin, 1);
   admin->path = g_strdup (path);
   admin->handler = handler;
   admin->user_data = user_data;
+  /* Not accepting until nvr_admin_start(): a client that connects meanwhile waits in the
+   * backlog and is answered then, instead of being refused. */
   admin->service = g_socket_service_new ();
+  g_socket_service_stop (admin->service);
   g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
   mode_t old = umask (0117);
   gboolean ok = g_socket_listener_add_address (G_SOCKET_LISTENER (admin->service), addr,
@@ -227,8 +269,13 @@ nvr_admin_listen (const char *path, const char *group, NvrAdminHandler handler,
   if (!shared && g_chmod (path, 0600) != 0)
     g_warning ("Failed to restrict '%s' to root: %s", path, g_strerror (errno));
   g_signal_connect (admin->service, "incoming", G_CALLBACK (on_incoming), admin);
-  g_socket_service_start (admin->service);
   return admin;
+}
+
+void
+nvr_admin_start (NvrAdmin *admin)
+{
+  g_socket_service_start (admin->service);
 }
 
 void

@@ -26,9 +26,13 @@ typedef JsonNode *(*NvrAdminHandler) (const char *command, JsonObject *args, GEr
 
 typedef struct _NvrAdmin NvrAdmin;
 
-/* Listens on @path (replacing a stale socket, refusing if a daemon already answers there). */
+/* Binds and listens on @path, replacing a stale socket (one whose connect() is refused) and
+ * refusing anything else found there: a socket that answers, one that cannot be probed, a file
+ * that is not a socket. Connections queue in the backlog until nvr_admin_start(). */
 NvrAdmin *nvr_admin_listen (const char *path, const char *group, NvrAdminHandler handler,
                             gpointer user_data, GError **error);
+/* Starts answering: @handler runs for each request from the next main loop iteration on. */
+void nvr_admin_start (NvrAdmin *admin);
 /* Stops listening and removes the socket file. */
 void nvr_admin_free (NvrAdmin *admin);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrAdmin, nvr_admin_free)

@@ -1,6 +1,8 @@
 /* daemon — application context and admin command handlers. Main loop only.
- * Start-up order matters: lock the storage root, open the catalog, recover what a crash left,
- * then start workers, then accept admin commands. Shutdown runs it backwards. */
+ * Start-up order matters: lock the storage root, bind the admin socket (replacing a stale one),
+ * open the catalog, recover what a crash left, then start workers, then answer admin commands
+ * (those that arrived meanwhile waited in the socket's backlog) and tell systemd it is ready.
+ * Shutdown runs it backwards. */
 #define G_LOG_DOMAIN "nvr-daemon"
 
 #include "daemon.h"
@@ -12,7 +14,10 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -829,9 +834,33 @@ lock_storage (NvrDaemon *d, GError **error)
   return TRUE;
 }
 
+/* systemd's readiness protocol (hearth.service is Type=notify): one datagram such as "READY=1"
+ * to $NOTIFY_SOCKET, a path or, with a leading '@', an abstract name. No-op without one. */
+static void
+notify_systemd (const char *socket_path, const char *state)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  size_t n = socket_path ? strlen (socket_path) : 0;
+  if (n == 0 || n >= sizeof sa.sun_path)
+    return;
+  memcpy (sa.sun_path, socket_path, n);
+  if (sa.sun_path[0] == '@')
+    sa.sun_path[0] = '\0';
+  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || sendto (fd, state, strlen (state), MSG_NOSIGNAL, (struct sockaddr *) &sa,
+                        (socklen_t) (offsetof (struct sockaddr_un, sun_path) + n)) < 0)
+    g_warning ("Failed to tell systemd '%s' at '%s': %s", state, socket_path, g_strerror (errno));
+  if (fd >= 0)
+    close (fd);
+}
+
 int
 nvr_daemon_run (const char *config_path)
 {
+  /* Taken out of the environment while the process has one thread, so that no worker
+   * inherits it (systemd would take a worker's message for the daemon's). */
+  g_autofree char *notify_socket = g_strdup (g_getenv ("NOTIFY_SOCKET"));
+  g_unsetenv ("NOTIFY_SOCKET");
   g_autoptr (GError) error = NULL;
   g_autofree char *db_path = NULL;
   g_autoptr (GPtrArray) cams = NULL;
@@ -845,6 +874,13 @@ nvr_daemon_run (const char *config_path)
   signal (SIGPIPE, SIG_IGN);
   int status = 1;
   if (!lock_storage (&d, &error))
+    goto out;
+  /* Bound now, answered once the main loop runs: from here on a client waits for the daemon
+   * (through recovery, which can take seconds after a crash) instead of being refused by the
+   * socket a killed daemon left behind. Only one daemon gets this far on a storage root. */
+  d.admin = nvr_admin_listen (d.config->admin_socket, d.config->admin_group, handle_admin, &d,
+                              &error);
+  if (d.admin == NULL)
     goto out;
   db_path = g_build_filename (d.config->storage_root, "catalog.db", NULL);
   d.catalog = nvr_catalog_open (db_path, &error);
@@ -884,17 +920,16 @@ nvr_daemon_run (const char *config_path)
     nvr_http_set_signer (d.http, d.signer);
   }
 
-  d.admin = nvr_admin_listen (d.config->admin_socket, d.config->admin_group, handle_admin, &d,
-                              &error);
-  if (d.admin == NULL)
-    goto out;
+  nvr_admin_start (d.admin);
 
   d.loop = g_main_loop_new (NULL, FALSE);
   guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &d);
   guint sig_int = g_unix_signal_add (SIGINT, on_signal, &d);
   g_message ("Hearth daemon running: %u camera(s), storage '%s', admin socket '%s'", cams->len,
              d.config->storage_root, d.config->admin_socket);
+  notify_systemd (notify_socket, "READY=1");
   g_main_loop_run (d.loop);
+  notify_systemd (notify_socket, "STOPPING=1");
   g_source_remove (sig_term);
   g_source_remove (sig_int);
   status = 0;

@@ -45,6 +45,7 @@
 #include "mp4probe.h"
 #include "nvr-pipelines.h"
 #include "paths.h"
+#include "sandbox.h"
 #include "wire.h"
 
 #define WORKER_FD 3
@@ -2971,6 +2972,13 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
     g_autofree char *dir = g_build_filename (w->cfg.storage_root, w->cfg.camera_dir, NULL);
     if (g_mkdir_with_parents (dir, 0750) != 0)
       g_warning ("Failed to create '%s': %s", dir, g_strerror (errno));   /* reported per segment */
+    /* The camera's bytes come after this line: narrow the process first (sandbox.h). */
+    if (!nvr_sandbox_enter_camera (dir, w->cfg.url, w->cfg.motion_url, &error)) {
+      g_warning ("Failed to sandbox camera '%s': %s", w->camera_arg, error->message);
+      w->exit_status = 2;
+      worker_request_stop (w, "no sandbox");
+      return;
+    }
     w->use_udp = w->cfg.transport == TRANSPORT_UDP;
     w->detect = w->cfg.detect;
     w->watchdog_source = g_timeout_add (500, on_watchdog, w);
@@ -3057,6 +3065,7 @@ nvr_worker_main (int argc, char **argv)
   }
   fcntl (WORKER_FD, F_SETFD, FD_CLOEXEC);
 
+  nvr_sandbox_prepare ();
   gst_init (NULL, NULL);
 
   Worker *w = g_new0 (Worker, 1);

@@ -46,27 +46,37 @@ echo "check-deb-install: chroot and install took $(( $(date +%s) - t0 )) s"
 
 in_root '
   nvr check-config /etc/hearth/hearth.conf
-  getent passwd hearth >/dev/null && getent group hearth-web >/dev/null
-  [ "$(stat -c "%a %U %G" /var/lib/hearth)" = "750 root hearth-web" ]
-  [ "$(stat -c "%a %U %G" /var/lib/hearth-web)" = "755 root root" ]
+  getent passwd hearth >/dev/null && getent passwd hearth-web >/dev/null
+  [ "$(stat -c "%a %U %G" /var/lib/hearth)" = "750 hearth hearth-web" ]
+  [ "$(stat -c "%a %U %G" /var/lib/hearth-web)" = "755 hearth-web hearth-web" ]
   echo "users, groups and state directories: OK"
-  # hearth-web.service ExecStartPre, with the unit default listener (127.0.0.1:8443)
-  mkdir -p /run/hearth-web
-  /usr/lib/hearth/hearth-tls.sh --cert /var/lib/hearth-web/tls/cert.pem \
+  # postinst enabled both units (no systemd runs here, so it started nothing)
+  for u in hearth.service hearth-web.service; do
+    [ -L "/etc/systemd/system/multi-user.target.wants/$u" ] || { echo "$u not enabled"; exit 1; }
+  done
+  echo "units enabled by postinst: OK"
+  # hearth-web.service ExecStartPre as its User, with the unit default listener (127.0.0.1:8443)
+  install -d -o hearth-web -g hearth-web -m 0750 /run/hearth-web
+  as_web() { setpriv --reuid hearth-web --regid hearth-web --init-groups --inh-caps=-all \
+    --bounding-set=-all --no-new-privs -- sh -c "umask 0027; exec \"\$@\"" sh "$@"; }
+  as_web /usr/lib/hearth/hearth-tls.sh --cert /var/lib/hearth-web/tls/cert.pem \
     --key /var/lib/hearth-web/tls/key.pem --host 127.0.0.1 >/dev/null
-  /usr/lib/hearth/hearth-web-conf.sh --out /run/hearth-web/lighttpd.conf --address 127.0.0.1 \
+  as_web /usr/lib/hearth/hearth-web-conf.sh --out /run/hearth-web/lighttpd.conf --address 127.0.0.1 \
     --port 8443 --web-dir /usr/share/hearth/web --api-socket /run/hearth/http.sock \
     --storage-root /var/lib/hearth --cert /var/lib/hearth-web/tls/cert.pem \
-    --key /var/lib/hearth-web/tls/key.pem --user www-data --group hearth-web
-  echo "web front config from the installed template: OK"
-  # hearth.service ExecStart with its RuntimeDirectory, group and umask, for a few seconds
-  mkdir -p /run/hearth && chgrp hearth-web /run/hearth && chmod 0750 /run/hearth
-  umask 0027
-  setpriv --regid hearth-web --clear-groups nvr run --config /etc/hearth/hearth.conf 2>/tmp/nvr.log &
-  for i in $(seq 50); do [ -S /run/hearth/admin.sock ] && break; sleep 0.2; done
-  nvr status >/dev/null || { cat /tmp/nvr.log; exit 1; }
+    --key /var/lib/hearth-web/tls/key.pem
+  echo "web front config from the installed template, as hearth-web: OK"
+  # hearth.service ExecStart as its User and Group, RuntimeDirectory, umask, no capabilities
+  install -d -o hearth -g hearth-web -m 0750 /run/hearth
+  setpriv --reuid hearth --regid hearth-web --init-groups --inh-caps=-all --bounding-set=-all \
+    --no-new-privs -- sh -c "umask 0027; exec nvr run --config /etc/hearth/hearth.conf" \
+    2>/tmp/nvr.log &
+  up=""
+  for i in $(seq 100); do nvr status >/dev/null 2>&1 && { up=1; break; }; sleep 0.2; done
+  [ -n "$up" ] || { cat /tmp/nvr.log; exit 1; }
   kill -TERM $! && wait $! || { cat /tmp/nvr.log; exit 1; }
-  echo "daemon started with the installed config, answered status, stopped on SIGTERM: OK"
+  [ "$(stat -c %U /var/lib/hearth/catalog.db)" = hearth ] || exit 1
+  echo "daemon started as hearth:hearth-web with the installed config, answered status, stopped on SIGTERM: OK"
 ' || fail "a check inside the chroot"
 echo "check-deb-install: systemd-analyze verify --root=$root hearth.service hearth-web.service"
 systemd-analyze verify --root="$root" hearth.service hearth-web.service || fail "systemd-analyze verify"

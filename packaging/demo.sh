@@ -22,12 +22,14 @@ KEY="$STATE/tls/key.pem"
 CONF="$STATE/hearth.conf"
 NVR="$BUILD/nvr/nvr"
 
+# A pid file may outlive its process (kill -9, a crash): signal the pid only while it is still
+# the program the file names (its /proc/<pid>/comm), never a process that reused the number.
 stop_demo() {
   for name in lighttpd nvr fakecam mosquitto; do
     pidfile="$RUN/$name.pid"
     if [ -f "$pidfile" ]; then
       pid=$(cat "$pidfile")
-      if kill -0 "$pid" 2>/dev/null; then
+      if [[ "$pid" =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]; then
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
@@ -115,11 +117,15 @@ CONF
 
 "$NVR" run --config "$CONF" >>"$STATE/logs/nvr.log" 2>&1 &
 echo $! >"$RUN/nvr.pid"
-for _ in $(seq 100); do
-  [ -S "$RUN/admin.sock" ] && break
-  kill -0 "$(cat "$RUN/nvr.pid")" 2>/dev/null || { tail -20 "$STATE/logs/nvr.log" >&2; exit 1; }
+# Ready when it answers, not when the socket file exists: a daemon killed with -9 leaves its
+# socket behind, and the new one replaces it only after taking the storage root's lock.
+up=""
+for _ in $(seq 600); do
+  "$NVR" status --json --config "$CONF" >/dev/null 2>&1 && { up=1; break; }
+  kill -0 "$(cat "$RUN/nvr.pid")" 2>/dev/null || break
   sleep 0.1
 done
+[ -n "$up" ] || { tail -20 "$STATE/logs/nvr.log" >&2; exit 1; }
 
 # Cameras live in the catalog: add the demo cameras on the first run only.
 existing=$("$NVR" cameras list --json --config "$CONF")
