@@ -21,6 +21,7 @@ const ORIGIN = env('E2E_ORIGIN');
 const PAIR_URL = env('E2E_PAIR_URL');
 const ARTIFACTS = env('E2E_ARTIFACTS');
 const IDREAD = env('E2E_IDREAD');
+const NVR = env('E2E_NVR');
 const CAM1 = env('E2E_CAM1_ID');
 const CAM1_CODE = Number(env('E2E_CAM1_CODE'));
 const CAM2 = env('E2E_CAM2_ID');
@@ -230,6 +231,50 @@ try {
   log(`save frame: ${name}, ${png.length} bytes`);
   check(/^cam1-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}\.png$/.test(name), `saved frame named ${name}`);
   check(png.subarray(1, 4).toString() === 'PNG' && png.length > 1000, 'the saved frame is not a PNG');
+
+  // 8b. get a clip out: the range around what plays, downloaded with its signature; nvr verify
+  // accepts both and refuses the clip with one byte changed; every frame is cam1's.
+  await page.click('#export-here');        // a minute either side of the frame shown
+  const toValue = await page.inputValue('#export-to');
+  // From the first recording on, so the clip spans files.
+  await page.fill('#export-from', await page.evaluate((t) => {
+    const d = new Date(t / 1000);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }, FIRST_US + 1e6));
+  const tExport = Date.now();
+  const [clip] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click('#export-go')]);
+  const clipFile = art('clip.mp4');
+  await clip.saveAs(clipFile);
+  const exportMs = Date.now() - tExport;
+  const [sigDl] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click('#export-sig')]);
+  const sigFile = art('clip.mp4.sig');
+  await sigDl.saveAs(sigFile);
+  const boxKey = await page.locator("#box-fingerprint").innerText();
+  log(`export: ${clip.suggestedFilename()} (${fs.statSync(clipFile).size} bytes, to ${toValue}) in ${exportMs} ms, ` +
+      `signature ${sigDl.suggestedFilename()}; box key ${boxKey}`);
+  check(/^cam1-\d{8}T\d{6}Z-\d{8}T\d{6}Z\.mp4$/.test(clip.suggestedFilename()), `clip named ${clip.suggestedFilename()}`);
+  const verify = (file) => {
+    try {
+      return { rc: 0, out: execFileSync(NVR, ['verify', file, sigFile], { encoding: 'utf8', timeout: 60000 }) };
+    } catch (e) {
+      return { rc: e.status, out: String(e.stdout || '') + String(e.stderr || '') };
+    }
+  };
+  const good = verify(clipFile);
+  log(`nvr verify: ${good.out.split('\n')[0]}`);
+  check(good.rc === 0 && /^VALID/.test(good.out) && good.out.includes('cam1'), `nvr verify refused the clip: ${good.out}`);
+  check(good.out.includes(boxKey), `nvr verify names another key than the page shows (${boxKey}): ${good.out}`);
+  const bad = fs.readFileSync(clipFile);
+  bad[Math.floor(bad.length / 2)] ^= 0x01;
+  fs.writeFileSync(art('clip-flipped.mp4'), bad);
+  const flipped = verify(art('clip-flipped.mp4'));
+  check(flipped.rc === 1 && /^INVALID/.test(flipped.out), `nvr verify accepted a changed clip: ${flipped.out}`);
+  const ids = JSON.parse(execFileSync(IDREAD, ['--json', clipFile], { encoding: 'utf8', timeout: 120000 }));
+  log(`clip: ${ids.frames} frames, ID codes ${JSON.stringify(ids.codes)}, ${ids.unreadable} unreadable`);
+  check(JSON.stringify(Object.keys(ids.codes).map(Number)) === JSON.stringify([CAM1_CODE]) && ids.unreadable === 0,
+        `the clip's frames show codes ${JSON.stringify(ids.codes)} (${ids.unreadable} unreadable)`);
+
   await page.screenshot({ path: art('3-playing.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: art('3-playing-phone.png'), fullPage: true });

@@ -31,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import BUILD, IDREAD, Failure, Harness, check, log, run  # noqa: E402
+from harness import BUILD, IDREAD, NVR, Failure, Harness, check, log, run  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FIRST_CODE = 201                # cam<i> shows ID code 200 + i: never equal to a catalog id
@@ -322,7 +322,7 @@ def review_test():
             env = base_env(node_dir, artifacts)
             env["HOME"] = trusting_home(front.cert, h.dir)
             env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=m.group(1), E2E_IDREAD=IDREAD,
-                       E2E_PAIR_URL2=m2.group(1), E2E_CAM2_CODE=str(FIRST_CODE + 1),
+                       E2E_PAIR_URL2=m2.group(1), E2E_CAM2_CODE=str(FIRST_CODE + 1), E2E_NVR=NVR,
                        E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
                        E2E_CAM2_ID=str(ids["cam2"]), E2E_BOUNDARY_US=str(boundary),
                        E2E_FIRST_US=str(segs[0][1]), E2E_EVENT_ID=str(events[0][0]),

@@ -139,3 +139,18 @@ test('frame file names carry camera and local time, nothing a file system refuse
   assert.equal(frameFileName('../x y', at('2026-12-02T00:00:00')), '___x_y-2026-12-02T00-00-00.000');
   assert.match(frameFileName('', 0), /^camera-/);
 });
+
+test('export ranges come from the form times of the day and are bounded', () => {
+  const { exportRange, parseTimeKey, timeKey } = core;
+  const day = at('2026-12-02T00:00:00');
+  assert.equal(parseTimeKey(day, '14:03:07'), at('2026-12-02T14:03:07'));
+  assert.equal(parseTimeKey(day, '14:03'), at('2026-12-02T14:03:00'));
+  for (const bad of ['24:00', '12:60', '1:02', 'noon', ''])
+    assert.equal(parseTimeKey(day, bad), null, bad);
+  assert.equal(timeKey(at('2026-12-02T09:05:03.900')), '09:05:03');
+  assert.deepEqual(exportRange(10e6, 70e6), { from: 10e6, to: 70e6 });
+  assert.match(exportRange(70e6, 10e6).error, /after the start/);
+  assert.match(exportRange(0, 2 * HOUR_US + 1).error, /2 hours/);
+  assert.deepEqual(exportRange(0, 2 * HOUR_US), { from: 0, to: 2 * HOUR_US });
+  assert.match(exportRange(null, 5).error, /start and an end/);
+});

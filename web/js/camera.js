@@ -8,7 +8,8 @@ import { api, describeError } from './api.js';
 import { LivePlayer } from './live.js';
 import { decimalId } from './proto.js';
 import { loadCameraDay } from './daydata.js';
-import { DAY_US, EVENT_PREROLL_US, dayKey, dayWindow, parseDayKey } from './review_core.js';
+import { DAY_US, EVENT_PREROLL_US, dayKey, dayWindow, exportRange, parseDayKey, parseTimeKey,
+         timeKey } from './review_core.js';
 import { HlsPlayer, loadHls } from './hlsplay.js';
 import { PreviewSource, ReviewPlayer } from './review.js';
 import { DayTimeline } from './timeline.js';
@@ -61,6 +62,8 @@ function renderDayEvents(events) {
     const row = eventRow(ev, `camera.html?id=${camera.id}&t=${ev.start_us - EVENT_PREROLL_US}`, false);
     row.querySelector('a').addEventListener('click', (e) => {
       e.preventDefault();
+      // The clip form takes the event too, with a few seconds either side.
+      setExportRange(ev.start_us - EVENT_PREROLL_US, (ev.end_us ?? Date.now() * 1000) + EVENT_PREROLL_US);
       playFrom(ev.start_us - EVENT_PREROLL_US);
     });
     list.append(row);
@@ -136,6 +139,63 @@ function wireControls() {
   document.getElementById('refresh').addEventListener('click', () => loadDay());
 }
 
+// The clip form: [from, to) of the shown day, downloaded from .../export.mp4 (the daemon
+// streams it; the browser saves it under the name the daemon gives) with its detached
+// signature beside it (.../export.sig, the same query).
+function exportUrls(range) {
+  const q = `from_us=${range.from}&to_us=${range.to}`;
+  return { mp4: `/api/v1/cameras/${camera.id}/export.mp4?${q}`,
+           sig: `/api/v1/cameras/${camera.id}/export.sig?${q}` };
+}
+
+function setExportRange(from, to) {
+  document.getElementById('export-from').value = timeKey(from);
+  document.getElementById('export-to').value = timeKey(to);
+}
+
+function wireExport() {
+  const form = document.getElementById('export');
+  const state = document.getElementById('export-state');
+  const sig = document.getElementById('export-sig');
+  form.hidden = false;
+  document.getElementById('export-here').addEventListener('click', () => {
+    const t = player.wallTime() ?? Date.now() * 1000;
+    setExportRange(t - 60e6, t + 60e6);
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const range = exportRange(parseTimeKey(day.from, document.getElementById('export-from').value),
+                              parseTimeKey(day.from, document.getElementById('export-to').value));
+    if (range.error) {
+      state.textContent = range.error;
+      state.dataset.kind = 'error';
+      return;
+    }
+    try {
+      await api(`cameras/${camera.id}`);   // a valid session before the browser's own download
+    } catch (err) {
+      state.textContent = describeError(err);
+      state.dataset.kind = 'error';
+      return;
+    }
+    const urls = exportUrls(range);
+    const a = el('a', { href: urls.mp4, download: '' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    sig.href = urls.sig;
+    sig.setAttribute('download', '');
+    sig.hidden = false;
+    state.textContent = `Downloading ${formatDuration(range.to - range.from)} from ${formatTime(range.from)}; the signature is beside it.`;
+    state.dataset.kind = 'ok';
+  });
+  api('box').then((box) => {
+    document.getElementById('box-fingerprint').textContent = box.fingerprint;
+  }).catch(() => {
+    document.getElementById('box-fingerprint').textContent = '(unknown)';
+  });
+}
+
 async function main() {
   const params = new URLSearchParams(location.search);
   const camId = decimalId(params.get('id') || '');
@@ -187,6 +247,7 @@ async function main() {
   });
   document.getElementById('timeline').append(timeline.node);
   wireControls();
+  wireExport();
   document.getElementById('review').hidden = false;
 
   const t = Number(params.get('t'));

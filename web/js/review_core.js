@@ -172,3 +172,32 @@ export function frameFileName(camera, us) {
   return `${safe}-${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T` +
          `${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
+
+// Longest clip the daemon exports (NVR_EXPORT_MAX_RANGE_US).
+export const EXPORT_MAX_US = 2 * HOUR_US;
+
+// "HH:MM:SS" of @us in local time (the value of an <input type=time step=1>).
+export function timeKey(us) {
+  const d = new Date(us / 1000);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+// The wall time of "HH:MM[:SS]" on the local day starting at @dayFrom, or null.
+export function parseTimeKey(dayFrom, key) {
+  const m = /^(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(String(key));
+  if (!m) return null;
+  const [h, min, s] = [Number(m[1]), Number(m[2]), Number(m[3] || 0)];
+  if (h > 23 || min > 59 || s > 59) return null;
+  const d = new Date(dayFrom / 1000);
+  d.setHours(h, min, s, 0);
+  return d.getTime() * 1000;
+}
+
+// The export range for the form, or {error}: @from < @to, at most EXPORT_MAX_US.
+export function exportRange(from, to) {
+  if (from === null || to === null) return { error: 'Give a start and an end time.' };
+  if (to <= from) return { error: 'The end must come after the start.' };
+  if (to - from > EXPORT_MAX_US) return { error: 'A clip is at most 2 hours long.' };
+  return { from: Math.floor(from), to: Math.ceil(to) };
+}
