@@ -275,6 +275,30 @@ try {
   check(JSON.stringify(Object.keys(ids.codes).map(Number)) === JSON.stringify([CAM1_CODE]) && ids.unreadable === 0,
         `the clip's frames show codes ${JSON.stringify(ids.codes)} (${ids.unreadable} unreadable)`);
 
+  // 8c. review where only ManagedMediaSource exists (Safari on iPhone, iOS 17.1+), emulated:
+  // Chromium's MediaSource renamed before the page's scripts run.
+  {
+    const mms = await context.newPage();
+    watchPage(mms, problems);
+    await mms.addInitScript(() => {
+      window.ManagedMediaSource = window.MediaSource;
+      delete window.MediaSource;
+    });
+    await mms.goto(`${ORIGIN}/camera.html?id=${CAM1}&t=${BOUNDARY_US - 3e6}`);
+    await mms.waitForFunction((sel) => {
+      const v = document.querySelector(sel);
+      return v && !v.paused && v.readyState >= 3 && document.getElementById('player').dataset.player;
+    }, PLAYING, { timeout: 20000 });
+    const m0 = await wallNow(mms);
+    await sleep(1500);
+    const m1 = await wallNow(mms);
+    const mk = await mms.evaluate(() => [typeof window.MediaSource, document.getElementById('player').dataset.player]);
+    log(`ManagedMediaSource only: player ${mk[1]}, MediaSource ${mk[0]}, wall clock +${((m1 - m0) / 1e6).toFixed(2)} s in 1.5 s`);
+    check(mk[0] === 'undefined' && mk[1] === 'hls', `ManagedMediaSource emulation: ${mk}`);
+    check(m1 - m0 > 0.8e6, 'review with ManagedMediaSource only does not advance');
+    await mms.close();
+  }
+
   await page.screenshot({ path: art('3-playing.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: art('3-playing-phone.png'), fullPage: true });
