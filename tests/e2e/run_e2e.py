@@ -17,6 +17,7 @@ into <build>/e2e-node, never into the source tree. Screenshots and frame grabs g
 <build>/e2e-artifacts/<test>/."""
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -160,41 +161,61 @@ def wait_segments(h, names, timeout=60):
     return found
 
 
-def e2e_test():
+@contextlib.contextmanager
+def web_world(h, cameras, fakecam_args=(), conf_extra="", per_camera=()):
+    """The daemon with a [web] section (+ @conf_extra), fakecam with @cameras cameras, camN
+    added (main + sub stream; each then gets `nvr cameras ...` @per_camera argument lists with
+    {name} filled in), and the lighttpd front started; yields (front, web_sock, ids by name).
+    On failure the front's logs are printed; the front is stopped in every case."""
     import webfront
+    web_sock = os.path.join(h.dir, "http.sock")
+    front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
+    try:
+        with open(h.conf, "a") as f:
+            f.write(f"\n[web]\nsocket = {web_sock}\norigin = {front.origin}\n"
+                    f"certificate = {front.cert}\n{conf_extra}")
+        h.start_fakecam(cameras, ["--first-code", str(FIRST_CODE), *fakecam_args])
+        h.start_daemon()
+        for i in range(1, cameras + 1):
+            h.nvr("cameras", "add", f"cam{i}", "--main-url", h.cam_url(i),
+                  "--sub-url", h.cam_url(i, "sub"))
+            for args in per_camera:
+                h.nvr("cameras", *[a.format(name=f"cam{i}") for a in args])
+        with h.catalog() as db:
+            ids = {r["name"]: r["id"] for r in db.execute("SELECT id, name FROM cameras")}
+        h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
+        front.start()
+        yield front, web_sock, ids
+    except BaseException:
+        log(front.tail_logs())
+        raise
+    finally:
+        front.stop()
+
+
+def pairing_url(h, name, cameras, *extra):
+    """`nvr pair --name @name --cameras @cameras`: (the pairing URL, the command's output)."""
+    _, out, _ = h.nvr("pair", "--name", name, "--cameras", cameras, *extra)
+    m = URL_RE.search(out)
+    check(m, f"no pairing URL in `nvr pair` output:\n{out}")
+    return m.group(1), out
+
+
+def e2e_test():
     need_tools()
     node_dir = ensure_playwright()
     artifacts = artifacts_dir("pair_live_revoke")
     h = Harness("e2e", segment_seconds=10)
     with h:
-        web_sock = os.path.join(h.dir, "http.sock")
-        front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
-        try:
-            with open(h.conf, "a") as f:
-                f.write(f"\n[web]\nsocket = {web_sock}\norigin = {front.origin}\n"
-                        f"certificate = {front.cert}\n")
-            truth = os.path.join(h.dir, "truth.json")
-            h.start_fakecam(CAMERAS, ["--first-code", str(FIRST_CODE), "--truth", truth])
+        truth = os.path.join(h.dir, "truth.json")
+        with web_world(h, CAMERAS, ["--truth", truth]) as (front, web_sock, ids):
             with open(truth) as f:
                 loop = json.load(f)     # the frame counter is the index within the clip loop
-            h.start_daemon()
-            for i in range(1, CAMERAS + 1):
-                h.nvr("cameras", "add", f"cam{i}", "--main-url", h.cam_url(i),
-                      "--sub-url", h.cam_url(i, "sub"))
-            with h.catalog() as db:
-                ids = {r["name"]: r["id"] for r in db.execute("SELECT id, name FROM cameras")}
-            h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
-            front.start()
             # A code that has expired by the time the browser tries it.
-            _, late, _ = h.nvr("pair", "--name", "late", "--cameras", "cam1", "--ttl", "1s")
-            expired_url = URL_RE.search(late)
-            check(expired_url, f"no pairing URL in `nvr pair` output:\n{late}")
+            expired_url, _ = pairing_url(h, "late", "cam1", "--ttl", "1s")
             segs = wait_segments(h, ["cam1", "cam2"])
 
-            _, out, _ = h.nvr("pair", "--name", "e2e", "--cameras", "cam1")
-            m = URL_RE.search(out)
-            check(m, f"no pairing URL in `nvr pair` output:\n{out}")
-            url = m.group(1)
+            url, out = pairing_url(h, "e2e", "cam1")
             check(url.startswith(front.origin + "/pair.html#code="),
                   f"pairing URL {url!r} is not on the front's origin {front.origin}")
             check(front.fingerprint is None or front.fingerprint in out,
@@ -203,7 +224,7 @@ def e2e_test():
             env = base_env(node_dir, artifacts)
             env["HOME"] = trusting_home(front.cert, h.dir)
             env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_IDREAD=IDREAD,
-                       E2E_EXPIRED_URL=expired_url.group(1),
+                       E2E_EXPIRED_URL=expired_url,
                        E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
                        E2E_CAM2_ID=str(ids["cam2"]), E2E_CAM2_CODE=str(FIRST_CODE + 1),
                        E2E_CAM2_SEGMENT=str(segs["cam2"][-1]),
@@ -247,11 +268,6 @@ def e2e_test():
             with h.catalog() as db:
                 row = db.execute("SELECT revoked_us FROM devices WHERE name = 'e2e'").fetchone()
             check(row is not None and row[0] is not None, "device e2e is not revoked in the catalog")
-        except BaseException:
-            log(front.tail_logs())
-            raise
-        finally:
-            front.stop()
     log(f"artifacts: {artifacts}")
 
 
@@ -278,94 +294,54 @@ def wait_review_material(h, name, files, timeout=120):
 def review_test():
     """A device allowed cam1 only reviews its day; one allowed both plays them together
     (review.mjs)."""
-    import webfront
     need_tools()
     node_dir = ensure_playwright()
     artifacts = artifacts_dir("review")
     h = Harness("e2e-review", segment_seconds=10)
     with h:
-        web_sock = os.path.join(h.dir, "http.sock")
-        front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
-        try:
-            with open(h.conf, "a") as f:
-                f.write(f"\n[web]\nsocket = {web_sock}\norigin = {front.origin}\n"
-                        f"certificate = {front.cert}\n"
-                        # fakecam's object crosses for 6 s of every 20: events end in between
-                        "\n[motion]\nend_after_ms = 3000\n")
-            truth = os.path.join(h.dir, "truth.json")
-            h.start_fakecam(2, ["--first-code", str(FIRST_CODE), "--truth", truth,
-                                "--clip-seconds", "20"])
-            h.start_daemon()
-            for i in (1, 2):
-                h.nvr("cameras", "add", f"cam{i}", "--main-url", h.cam_url(i),
-                      "--sub-url", h.cam_url(i, "sub"))
-                # The ID band (frame counter) is masked, as in test_motion; two zones.
-                h.nvr("cameras", "motion", f"cam{i}", "--mask", "0,0 1,0 1,0.12 0,0.12",
-                      "--zone", "left=0,0.12 0.5,0.12 0.5,1 0,1",
-                      "--zone", "right=0.5,0.12 1,0.12 1,1 0.5,1")
-            with h.catalog() as db:
-                ids = {r["name"]: r["id"] for r in db.execute("SELECT id, name FROM cameras")}
-            h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
-            front.start()
+        truth = os.path.join(h.dir, "truth.json")
+        # fakecam's object crosses for 6 s of every 20: events end in between. The ID band
+        # (frame counter) is masked, as in test_motion; two zones.
+        with web_world(h, 2, ["--truth", truth, "--clip-seconds", "20"],
+                       "\n[motion]\nend_after_ms = 3000\n",
+                       [("motion", "{name}", "--mask", "0,0 1,0 1,0.12 0,0.12",
+                         "--zone", "left=0,0.12 0.5,0.12 0.5,1 0,1",
+                         "--zone", "right=0.5,0.12 1,0.12 1,1 0.5,1")]) as (front, _, ids):
             segs, events = wait_review_material(h, "cam1", 3)
             wait_review_material(h, "cam2", 1)
-            _, out, _ = h.nvr("pair", "--name", "reviewer", "--cameras", "cam1")
-            m = URL_RE.search(out)
-            check(m, f"no pairing URL in `nvr pair` output:\n{out}")
-            _, out2, _ = h.nvr("pair", "--name", "family", "--cameras", "cam1,cam2")
-            m2 = URL_RE.search(out2)
-            check(m2, f"no pairing URL in `nvr pair` output:\n{out2}")
+            url, _ = pairing_url(h, "reviewer", "cam1")
+            url2, _ = pairing_url(h, "family", "cam1,cam2")
             # A boundary between two files that follow each other without a gap.
             boundary = next((b[1] for a, b in zip(segs, segs[1:]) if b[1] - a[2] < 1_000_000),
                             None)
             check(boundary is not None, f"no two continuous files among {segs}")
             env = base_env(node_dir, artifacts)
             env["HOME"] = trusting_home(front.cert, h.dir)
-            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=m.group(1), E2E_IDREAD=IDREAD,
-                       E2E_PAIR_URL2=m2.group(1), E2E_CAM2_CODE=str(FIRST_CODE + 1), E2E_NVR=NVR,
+            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_IDREAD=IDREAD,
+                       E2E_PAIR_URL2=url2, E2E_CAM2_CODE=str(FIRST_CODE + 1), E2E_NVR=NVR,
                        E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM1_CODE=str(FIRST_CODE),
                        E2E_CAM2_ID=str(ids["cam2"]), E2E_BOUNDARY_US=str(boundary),
                        E2E_FIRST_US=str(segs[0][1]), E2E_EVENT_ID=str(events[0][0]),
                        E2E_EVENT_US=str(events[0][1]))
             status = run_node("review.mjs", env)
             check(status == 0, f"review.mjs failed ({status}); artifacts in {artifacts}")
-        except BaseException:
-            log(front.tail_logs())
-            raise
-        finally:
-            front.stop()
     log(f"artifacts: {artifacts}")
 
 
 def soak_test(minutes):
     """index.html left open on a 'wall tablet' while cameras drop and the daemon restarts."""
-    import webfront
     need_tools()
     node_dir = ensure_playwright()
     artifacts = artifacts_dir("soak_wall")
     cameras = 3
     h = Harness("e2e-soak", segment_seconds=60)
     with h:
-        web_sock = os.path.join(h.dir, "http.sock")
-        front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
-        try:
-            with open(h.conf, "a") as f:
-                f.write(f"\n[web]\nsocket = {web_sock}\norigin = {front.origin}\n"
-                        f"certificate = {front.cert}\n")
-            h.start_fakecam(cameras, ["--first-code", str(FIRST_CODE)])
-            h.start_daemon()
-            names = [f"cam{i}" for i in range(1, cameras + 1)]
-            for i, n in enumerate(names, 1):
-                h.nvr("cameras", "add", n, "--main-url", h.cam_url(i), "--sub-url",
-                      h.cam_url(i, "sub"))
-            h.wait_for("the web socket", lambda: os.path.exists(web_sock), 20)
-            front.start()
-            _, out, _ = h.nvr("pair", "--name", "tablet", "--cameras", ",".join(names))
-            m = URL_RE.search(out)
-            check(m, f"no pairing URL in `nvr pair` output:\n{out}")
+        with web_world(h, cameras) as (front, web_sock, _):
+            names = ",".join(f"cam{i}" for i in range(1, cameras + 1))
+            url, _ = pairing_url(h, "tablet", names)
             env = base_env(node_dir, artifacts)
             env["HOME"] = trusting_home(front.cert, h.dir)
-            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=m.group(1),
+            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url,
                        E2E_CAMERAS=str(cameras), E2E_SOAK_MINUTES=str(minutes))
 
             def on_line(line, p):
@@ -383,11 +359,6 @@ def soak_test(minutes):
 
             status = run_node("soak_wall.mjs", env, on_line, timeout_s=minutes * 60 + 600)
             check(status == 0, f"soak_wall.mjs failed ({status}); artifacts in {artifacts}")
-        except BaseException:
-            log(front.tail_logs())
-            raise
-        finally:
-            front.stop()
     log(f"artifacts: {artifacts}")
 
 
