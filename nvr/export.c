@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "nvr-export"
 
 #include "export.h"
+#include "isobmff.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,43 +23,12 @@ G_DEFINE_QUARK (nvr-export-error-quark, nvr_export_error)
 
 /* ---- box helpers (pure) ---- */
 
-static guint32
-rd32 (const guint8 *p)
-{
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
-}
-
-static guint64
-rd64 (const guint8 *p)
-{
-  return ((guint64) rd32 (p) << 32) | rd32 (p + 4);
-}
-
-static void
-wr32 (guint8 *p, guint32 v)
-{
-  p[0] = (guint8) (v >> 24);
-  p[1] = (guint8) (v >> 16);
-  p[2] = (guint8) (v >> 8);
-  p[3] = (guint8) v;
-}
-
-static void
-wr64 (guint8 *p, guint64 v)
-{
-  wr32 (p, (guint32) (v >> 32));
-  wr32 (p + 4, (guint32) v);
-}
-
 typedef struct {
   const guint8 *data;   /* start of the box (its size field) */
   gsize size;           /* whole box */
   gsize hdr;            /* 8 or 16 */
   guint32 type;
 } Box;
-
-#define FOURCC(a, b, c, d) \
-  (((guint32) (a) << 24) | ((guint32) (b) << 16) | ((guint32) (c) << 8) | (guint32) (d))
 
 static gboolean
 fail (GError **error, NvrExportError code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);

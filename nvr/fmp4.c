@@ -5,27 +5,14 @@
 #define G_LOG_DOMAIN "nvr-fmp4"
 
 #include "fmp4.h"
+#include "isobmff.h"
 
 #include <string.h>
 
 G_DEFINE_QUARK (nvr-fmp4-error-quark, nvr_fmp4_error)
 
-#define FOURCC(a, b, c, d) \
-  (((guint32) (a) << 24) | ((guint32) (b) << 16) | ((guint32) (c) << 8) | (guint32) (d))
 /* trun/tfhd/trex sample_flags: sample_is_non_sync_sample */
 #define SAMPLE_NON_SYNC 0x00010000u
-
-static guint32
-rd32 (const guint8 *p)
-{
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
-}
-
-static guint64
-rd64 (const guint8 *p)
-{
-  return ((guint64) rd32 (p) << 32) | rd32 (p + 4);
-}
 
 /* One box inside [data, data+len) at *off: its type and body. Advances *off past it. */
 typedef struct {

@@ -7,13 +7,11 @@
 #define G_LOG_DOMAIN "nvr-mp4probe"
 
 #include "mp4probe.h"
+#include "isobmff.h"
 
 #include <string.h>
 
 G_DEFINE_QUARK (nvr-mp4probe-error-quark, nvr_mp4probe_error)
-
-#define FOURCC(a, b, c, d) \
-  (((guint32) (a) << 24) | ((guint32) (b) << 16) | ((guint32) (c) << 8) | (guint32) (d))
 
 typedef struct {
   guint32 track_id;
@@ -64,18 +62,6 @@ typedef struct {
   gsize body_len;
   gboolean truncated;      /* the declared size runs past the container */
 } Box;
-
-static guint32
-rd32 (const guint8 *p)
-{
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
-}
-
-static guint64
-rd64 (const guint8 *p)
-{
-  return ((guint64) rd32 (p) << 32) | rd32 (p + 4);
-}
 
 static gboolean
 malformed (GError **error, const char *what, guint32 type)
