@@ -7,8 +7,8 @@
 import { api, describeError } from './api.js';
 import { LivePlayer } from './live.js';
 import { decimalId } from './proto.js';
-import { loadCameraDay } from './daydata.js';
-import { DAY_US, EVENT_PREROLL_US, dayKey, dayWindow, exportRange, parseDayKey, parseTimeKey,
+import { loadCameraDay, wireDayNav } from './daydata.js';
+import { EVENT_PREROLL_US, dayKey, dayWindow, exportRange, parseTimeKey,
          timeKey } from './review_core.js';
 import { HlsPlayer, loadHls } from './hlsplay.js';
 import { PreviewSource, ReviewPlayer } from './review.js';
@@ -129,13 +129,7 @@ function wireControls() {
       setPlayerState(`Could not save the frame: ${e.message}`, 'error');
     }
   });
-  const dayInput = document.getElementById('day');
-  dayInput.addEventListener('change', () => {
-    const us = parseDayKey(dayInput.value);
-    if (us !== null) setDay(us);
-  });
-  document.getElementById('day-prev').addEventListener('click', () => setDay(day.from - DAY_US / 2));
-  document.getElementById('day-next').addEventListener('click', () => setDay(day.to + DAY_US / 2));
+  wireDayNav(() => day, setDay);
   document.getElementById('refresh').addEventListener('click', () => loadDay());
 }
 

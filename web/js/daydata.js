@@ -3,7 +3,7 @@
 // events (.../events). Every answer comes through the daemon's authorization for this device.
 
 import { api } from './api.js';
-import { mergeEvents, normaliseSegments } from './review_core.js';
+import { DAY_US, mergeEvents, normaliseSegments, parseDayKey } from './review_core.js';
 
 const SEGMENT_QUERY_US = 6 * 3600e6;
 
@@ -34,4 +34,16 @@ export async function loadCameraDay(camera, day) {
   const spans = [...(tl.spans || []),
                  ...segments.filter((s) => s.recording).map((s) => ({ start_us: s.start, end_us: null }))];
   return { spans, segments, rows, events: mergeEvents([{ camera, events: evs.events }]) };
+}
+
+// The page's day picker (#day, #day-prev, #day-next): @getDay() is the shown {from, to},
+// @setDay(us) shows the day holding us.
+export function wireDayNav(getDay, setDay) {
+  const input = document.getElementById('day');
+  input.addEventListener('change', () => {
+    const us = parseDayKey(input.value);
+    if (us !== null) setDay(us);
+  });
+  document.getElementById('day-prev').addEventListener('click', () => setDay(getDay().from - DAY_US / 2));
+  document.getElementById('day-next').addEventListener('click', () => setDay(getDay().to + DAY_US / 2));
 }

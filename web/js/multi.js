@@ -6,9 +6,9 @@
 // cameras and a time.
 
 import { api, describeError } from './api.js';
-import { loadCameraDay } from './daydata.js';
+import { loadCameraDay, wireDayNav } from './daydata.js';
 import { decimalId } from './proto.js';
-import { DAY_US, dayKey, dayWindow, locate, parseDayKey } from './review_core.js';
+import { dayKey, dayWindow, locate } from './review_core.js';
 import { HlsPlayer, loadHls } from './hlsplay.js';
 import { PreviewSource, ReviewPlayer } from './review.js';
 import { DayTimeline } from './timeline.js';
@@ -176,13 +176,7 @@ function wire() {
     rate = Number(e.target.value);
     for (const t of tiles) t.player.setRate(rate);
   });
-  const dayInput = document.getElementById('day');
-  dayInput.addEventListener('change', () => {
-    const us = parseDayKey(dayInput.value);
-    if (us !== null) setDay(us);
-  });
-  document.getElementById('day-prev').addEventListener('click', () => setDay(day.from - DAY_US / 2));
-  document.getElementById('day-next').addEventListener('click', () => setDay(day.to + DAY_US / 2));
+  wireDayNav(() => day, setDay);
 }
 
 async function main() {
