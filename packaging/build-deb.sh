@@ -51,6 +51,10 @@ copy_tree() { # $1 = destination directory (made afresh)
     (cd "$src_root" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$1"
   rm -rf "$1/debian"
   cp -a "$1/packaging/debian" "$1/debian"
+  # hls.js for the review pages: fetched at the version the lock file pins (never committed),
+  # shipped with its licence under /usr/share/hearth/web/vendor/ (debian/copyright says so).
+  bash "$src_root/packaging/web-vendor.sh" || fail "could not put hls.js into web/vendor/"
+  cp -a "$src_root/web/vendor" "$1/web/vendor"
 }
 
 report() { # $1 = directory holding the .deb and .changes
