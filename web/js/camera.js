@@ -10,7 +10,7 @@ import { decimalId } from './proto.js';
 import { loadCameraDay, wireDayNav } from './daydata.js';
 import { EVENT_PREROLL_US, dayKey, dayWindow, exportRange, parseTimeKey,
          timeKey } from './review_core.js';
-import { HlsPlayer, loadHls } from './hlsplay.js';
+import { HlsPlayer, HlsPreview, loadHls } from './hlsplay.js';
 import { PreviewSource, ReviewPlayer } from './review.js';
 import { DayTimeline } from './timeline.js';
 import { attachPlayer, el, eventRow, formatBytes, formatDuration, formatTime, liveFigure,
@@ -233,7 +233,7 @@ async function main() {
       document.getElementById('player').dataset.player = player.kind;   // 'hls' or 'files'
     },
   });
-  preview = new PreviewSource(document.getElementById('preview'), camId);
+  preview = Hls ? new HlsPreview(Hls, camId) : new PreviewSource(document.getElementById('preview'), camId);
   timeline = new DayTimeline({
     label: `Recordings of ${camera.name}`,
     onSeek: (t) => playFrom(t),

@@ -6,7 +6,7 @@
 // Files the playlist does not list (recorded before the fragment index existed) and browsers
 // without hls.js play through the file player (review.js), which this class falls back to.
 
-import { ReviewPlayer, once, saveVideoFrame } from './review.js';
+import { PreviewSource, ReviewPlayer, once, saveVideoFrame } from './review.js';
 import { locate } from './review_core.js';
 
 // The window a playlist covers around the asked time; the next one is loaded when playback
@@ -238,5 +238,120 @@ export class HlsPlayer {
     this.details = null;
     this.window = null;
     this.files.stop();
+  }
+}
+
+// Preview frames for the timeline through the same playlist: a hidden <video> with its own
+// hls.js that buffers at most a fragment or two, seeked to the start of the fragment under the
+// cursor (a keyframe: one byte range, decoded at once). Files the playlist does not list fall
+// back to the whole-file preview (review.js). Requests made while one is in flight collapse into
+// the newest, as there.
+const PREVIEW_WINDOW_US = 30 * 60e6;
+
+export class HlsPreview {
+  constructor(Hls, camId, width = 192) {
+    this.Hls = Hls;
+    this.camId = camId;
+    this.width = width;
+    this.video = Object.assign(document.createElement('video'), { muted: true, playsInline: true });
+    this.fallback = new PreviewSource(Object.assign(document.createElement('video'),
+                                                    { muted: true, playsInline: true }), camId, width);
+    this.hls = null;
+    this.details = null;
+    this.window = null;
+    this.segments = [];
+    this.busy = false;
+    this.pending = null;
+  }
+
+  setSegments(segments) {
+    this.segments = segments;
+    this.fallback.setSegments(segments);
+  }
+
+  frameAt(t) {
+    return new Promise((resolve) => {
+      if (this.pending) this.pending.resolve(null);   // superseded
+      this.pending = { t, resolve };
+      if (!this.busy) this.run();
+    });
+  }
+
+  async ensureWindow(t) {
+    if (this.hls && this.window && t >= this.window.from && t < this.window.to) return;
+    if (this.hls) this.hls.destroy();
+    const Hls = this.Hls;
+    const hls = new Hls({ enableWorker: false, autoStartLoad: false, maxBufferLength: 1,
+                          maxMaxBufferLength: 2, backBufferLength: 0, startFragPrefetch: false });
+    this.hls = hls;
+    this.details = null;
+    const win = { from: Math.floor(t - PREVIEW_WINDOW_US), to: Math.ceil(t + PREVIEW_WINDOW_US) };
+    this.details = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('playlist timeout')), LOAD_TIMEOUT_MS);
+      hls.once(Hls.Events.LEVEL_LOADED, (_e, data) => { clearTimeout(timer); resolve(data.details); });
+      hls.on(Hls.Events.ERROR, (_e, data) => {
+        if (data.fatal) { clearTimeout(timer); reject(new Error(data.details)); }
+      });
+      hls.loadSource(`/api/v1/cameras/${this.camId}/playlist.m3u8?from_us=${win.from}&to_us=${win.to}`);
+      hls.attachMedia(this.video);
+    });
+    this.window = win;
+    this.started = false;
+  }
+
+  // The fragment of the loaded playlist holding wall time @t, or null.
+  fragAt(t) {
+    const ms = t / 1000;
+    for (const f of this.details ? this.details.fragments : []) {
+      if (Number.isFinite(f.programDateTime) && ms >= f.programDateTime &&
+          ms < f.programDateTime + f.duration * 1000)
+        return f;
+    }
+    return null;
+  }
+
+  async one(t) {
+    const where = locate(this.segments, t);
+    if (!where || where.skipped) return null;   // a gap: nothing to show
+    try {
+      await this.ensureWindow(t);
+    } catch {
+      this.hls = null;
+      this.window = null;
+      return this.fallback.frameAt(t);
+    }
+    const f = this.fragAt(t);
+    if (!f) return this.fallback.frameAt(t);    // a file without an index
+    const v = this.video;
+    const pos = f.start + 0.001;
+    if (!this.started) {
+      this.hls.startLoad(pos);
+      this.started = true;
+    }
+    const ready = once(v, ['seeked'], LOAD_TIMEOUT_MS);
+    v.currentTime = pos;
+    await ready;
+    if (v.readyState < 2) await once(v, ['loadeddata', 'canplay'], LOAD_TIMEOUT_MS);
+    const canvas = document.createElement('canvas');
+    canvas.width = this.width;
+    canvas.height = Math.round(this.width * (v.videoHeight || 9) / (v.videoWidth || 16));
+    canvas.getContext('2d').drawImage(v, 0, 0, canvas.width, canvas.height);
+    canvas.className = 'tl-preview';
+    canvas.dataset.time = String(t);
+    return canvas;
+  }
+
+  async run() {
+    this.busy = true;
+    while (this.pending) {
+      const { t, resolve } = this.pending;
+      this.pending = null;
+      try {
+        resolve(await this.one(t));
+      } catch {
+        resolve(null);
+      }
+    }
+    this.busy = false;
   }
 }

@@ -9,7 +9,7 @@ import { api, describeError } from './api.js';
 import { loadCameraDay, wireDayNav } from './daydata.js';
 import { decimalId } from './proto.js';
 import { dayKey, dayWindow, locate } from './review_core.js';
-import { HlsPlayer, loadHls } from './hlsplay.js';
+import { HlsPlayer, HlsPreview, loadHls } from './hlsplay.js';
 import { PreviewSource, ReviewPlayer } from './review.js';
 import { DayTimeline } from './timeline.js';
 import { el, status } from './ui.js';
@@ -147,8 +147,9 @@ function choose(ids) {
   const grid = document.getElementById('grid');
   grid.replaceChildren(...tiles.map((t) => t.node));
   grid.dataset.count = String(tiles.length);
-  preview = new PreviewSource(el('video', { muted: true, playsinline: true, preload: 'metadata' }),
-                              tiles[0] ? tiles[0].camera.id : '0');
+  const first = tiles[0] ? tiles[0].camera.id : '0';
+  preview = Hls ? new HlsPreview(Hls, first)
+                : new PreviewSource(el('video', { muted: true, playsinline: true, preload: 'metadata' }), first);
   const url = new URL(location.href);
   url.searchParams.set('ids', tiles.map((t) => t.camera.id).join(','));
   history.replaceState(null, '', url);
