@@ -23,6 +23,8 @@ const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return see
 const pick = (xs) => xs[Math.floor(rand() * xs.length)];
 const HOUR = 3600e6;
 
+let net = [];
+let lastFrameEpoch = 0;
 const out = { timeline: [], playlist: [], first_frame: [], seek: [], scrub: [], scrub_same: [],
               scrub_new: [], playlist_fetch: [], players: [], browser: '' };
 
@@ -65,7 +67,8 @@ async function clickAndWait(page, t, anyFrame) {
   const p = await barPoint(page, t);
   await page.mouse.click(p.x, p.y);
   await page.waitForFunction(() => window.__m.frame !== null, null, { timeout: 20000 });
-  const m = await page.evaluate(() => window.__m);
+  const m = await page.evaluate(() => ({ ...window.__m, origin: performance.timeOrigin }));
+  lastFrameEpoch = m.origin + m.frame;
   // The clock the page shows must be where the click asked (within 3 px of the bar).
   await page.waitForFunction(({ t, tol }) => Math.abs(Number(document.getElementById('clock').dataset.wallUs || 0) - t) < tol,
                              { t, tol: 3 * p.usPerPx + 2e6 }, { timeout: 10000 });
@@ -77,6 +80,21 @@ try {
   out.browser = browser.version();
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 900 } });
   const page = await context.newPage();
+  // Media requests (.../segments/N/media, byte ranges) finished, for the scrub and first-frame
+  // evidence: [url path, Range, body bytes, ms].
+  const onRequest = (failed) => async (r) => {
+    const u = new URL(r.url());
+    if (!/\/segments\/\d+\/media|playlist\.m3u8/.test(u.pathname)) return;
+    const sizes = await r.sizes().catch(() => null);
+    const h = await r.allHeaders().catch(() => ({}));
+    const tm = r.timing();
+    net.push({ path: u.pathname.replace(/^\/api\/v1\/cameras\//, ''), range: h.range || '',
+               type: r.resourceType(), bytes: sizes ? sizes.responseBodySize : -1,
+               start: tm.startTime, end: failed ? Date.now() : tm.startTime + tm.responseEnd,
+               failed: failed ? (r.failure() || {}).errorText || 'failed' : undefined });
+  };
+  page.on('requestfinished', onRequest(false));
+  page.on('requestfailed', onRequest(true));
   await page.goto(E('BENCH_PAIR_URL'));
   await page.waitForSelector('#paired', { timeout: 30000 });
   log('paired');
@@ -87,13 +105,23 @@ try {
   const api = await page.evaluate(async ({ cams, start, end, reps, seed0 }) => {
     let s = seed0;
     const rnd = () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648; };
-    const res = { timeline: [], playlist: [] };
-    const time = async (url) => {
+    const res = { timeline: [], playlist: [], baseline: [], detail: {} };
+    // Time to the end of the body; the Resource Timing entry says how much of it was waiting
+    // for the first byte (the daemon's work + the front) and how big the answer was.
+    const time = async (url, key) => {
       const t0 = performance.now();
       const r = await fetch(url, { cache: 'no-store' });
       const body = await r.text();
-      if (!r.ok || body.length < 10) throw new Error(`${url}: ${r.status}`);
-      return performance.now() - t0;
+      if (!r.ok || body.length < 2) throw new Error(`${url}: ${r.status}`);
+      const ms = performance.now() - t0;
+      if (key) {
+        const e = performance.getEntriesByName(new URL(url, location.href).href).pop();
+        const d = res.detail[key] || (res.detail[key] = { ttfb: [], transfer: [], bytes: [] });
+        if (e) { d.ttfb.push(e.responseStart - e.requestStart); d.transfer.push(e.responseEnd - e.responseStart); }
+        d.bytes.push(body.length);
+        performance.clearResourceTimings();
+      }
+      return ms;
     };
     for (let i = 0; i < reps; i++) {
       const cam = cams[Math.floor(rnd() * cams.length)];
@@ -102,14 +130,18 @@ try {
       d.setHours(0, 0, 0, 0);
       const from = d.getTime() * 1000;
       const d2 = new Date(d); d2.setDate(d2.getDate() + 1);
-      res.timeline.push(await time(`/api/v1/cameras/${cam}/timeline?from_us=${from}&to_us=${d2.getTime() * 1000}`));
+      res.timeline.push(await time(`/api/v1/cameras/${cam}/timeline?from_us=${from}&to_us=${d2.getTime() * 1000}`, 'timeline'));
       const h = Math.floor(start + rnd() * (end - start - 3600e6));
-      res.playlist.push(await time(`/api/v1/cameras/${cam}/playlist.m3u8?from_us=${h}&to_us=${h + 3600e6}`));
+      res.playlist.push(await time(`/api/v1/cameras/${cam}/playlist.m3u8?from_us=${h}&to_us=${h + 3600e6}`, 'playlist'));
+      // The smallest authorized answer, for the round trip through the front alone.
+      res.baseline.push(await time(`/api/v1/cameras/${cam}`, 'baseline'));
     }
     return res;
   }, { cams: CAMS, start: START_US, end: END_US, reps: API_REPS, seed0: 7 });
   out.timeline = api.timeline;
   out.playlist = api.playlist;
+  out.baseline = api.baseline;
+  out.api_detail = api.detail;
   log(`api: ${api.timeline.length} timelines, ${api.playlist.length} playlists`);
 
   for (let visit = 0; visit < VISITS; visit++) {
@@ -133,8 +165,12 @@ try {
     }, t, { timeout: 20000 });
     await page.waitForTimeout(300);
     await page.evaluate(() => performance.clearResourceTimings());
+    net = [];
     const ff = await clickAndWait(page, t, true);
     out.first_frame.push(ff);
+    await page.waitForTimeout(100);
+    out.first_frame_net = out.first_frame_net || [];
+    out.first_frame_net.push(net.filter((r) => r.start <= lastFrameEpoch));
     const pl = await page.evaluate(() => performance.getEntriesByType('resource')
       .filter((e) => e.name.includes('/playlist.m3u8')).map((e) => e.responseEnd - e.startTime));
     if (pl.length) out.playlist_fetch.push(pl[0]);
@@ -154,7 +190,7 @@ try {
     await page.waitForTimeout(200);
     const nowShown = await page.evaluate(() => Number(document.getElementById('clock').dataset.wallUs));
     const scrubs = [];
-    let lastFile = null;
+    let lastFile = await page.evaluate(() => document.getElementById('preview').dataset.src || '');
     for (let i = 0; i < SCRUBS; i++) {
       const at = nowShown + (5 + 15 * i) * 1e6 + rand() * 5e6;
       const p = await barPoint(page, at);
@@ -174,12 +210,17 @@ try {
         });
         obs.observe(frame, { childList: true });
       }, at);
+      net = [];
       await page.mouse.move(p.x, p.y);
       await page.waitForFunction(() => window.__s.shown !== null, null, { timeout: 20000 });
       const s = await page.evaluate(() => ({ ms: window.__s.shown - window.__s.move, time: window.__s.time,
+                                             shownEpoch: performance.timeOrigin + window.__s.shown,
                                              src: document.getElementById('preview').dataset.src || '' }));
       out.scrub.push(s.ms);
       (s.src === lastFile ? out.scrub_same : out.scrub_new).push(s.ms);
+      await page.waitForTimeout(300);
+      out.scrub_net = out.scrub_net || [];
+      out.scrub_net.push({ ms: s.ms, same: s.src === lastFile, net: net.filter((r) => r.start <= s.shownEpoch) });
       lastFile = s.src;
       scrubs.push(s.ms.toFixed(0));
     }

@@ -60,12 +60,19 @@ GOALS = [  # key, label, goal p95 ms
 
 def encode_clip(path, kbps):
     t0 = time.monotonic()
-    subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=900", "pattern=snow",
-                    "!", "video/x-raw,width=640,height=360,framerate=15/1", "!",
-                    "x264enc", f"bitrate={kbps}", "key-int-max=15", "bframes=0",
-                    "speed-preset=ultrafast", "tune=zerolatency", "!", "h264parse", "!",
-                    "mp4mux", "fragment-duration=1000", "!", "filesink", f"location={path}"],
-                   check=True, timeout=600)
+    # Twice at most: once on this loaded machine gst-launch exited 0 without writing the file
+    # (seen while other sessions rebuilt their GStreamer registries).
+    for _ in range(2):
+        r = subprocess.run(["gst-launch-1.0", "videotestsrc", "num-buffers=900", "pattern=snow",
+                            "!", "video/x-raw,width=640,height=360,framerate=15/1", "!",
+                            "x264enc", f"bitrate={kbps}", "key-int-max=15", "bframes=0",
+                            "speed-preset=ultrafast", "tune=zerolatency", "!", "h264parse", "!",
+                            "mp4mux", "fragment-duration=1000", "!", "filesink",
+                            f"location={path}"], capture_output=True, text=True, timeout=600)
+        if r.returncode == 0 and os.path.exists(path) and os.path.getsize(path) > 0:
+            break
+        log(f"encoding the clip failed ({r.returncode}): {r.stdout[-1000:]}{r.stderr[-1000:]}")
+    check(os.path.exists(path) and os.path.getsize(path) > 0, "could not encode the clip")
     size = os.path.getsize(path)
     log(f"clip: {size} bytes for 60 s ({size * 8 / 60 / 1e6:.2f} Mbit/s), encoded in "
         f"{time.monotonic() - t0:.1f} s")
@@ -194,6 +201,26 @@ def test():
         if xs:
             print(f"{label}: p50 {pct(xs, 0.5):.1f} ms, p95 {pct(xs, 0.95):.1f} ms "
                   f"({len(xs)} samples)")
+    print(f"baseline round trip through the front (GET cameras/N, a few hundred bytes): "
+          f"p50 {pct(res['baseline'], 0.5):.1f} ms, p95 {pct(res['baseline'], 0.95):.1f} ms")
+    for key, d in sorted(res.get("api_detail", {}).items()):
+        print(f"{key}: waiting for the first byte p50 {pct(d['ttfb'], 0.5):.1f} / p95 "
+              f"{pct(d['ttfb'], 0.95):.1f} ms, body transfer p50 {pct(d['transfer'], 0.5):.1f} / "
+              f"p95 {pct(d['transfer'], 0.95):.1f} ms, {pct(d['bytes'], 0.5) / 1e3:.1f} kB (median)")
+    def net_line(label, samples):
+        types = sorted({r["type"] for s in samples for r in s})
+        parts = []
+        for t in types:
+            n = [sum(1 for r in s if r["type"] == t) for s in samples]
+            parts.append(f"{t}: median {pct(n, 0.5)}, max {max(n)}")
+        print(f"{label} ({len(samples)} samples): " + ("; ".join(parts) or "none"))
+    print("Requests started between the input and the frame, by kind (Playwright's network "
+          "events; 'media' is a <video src> asking 'bytes=N-' and cancelling once it has the "
+          "box it wanted, 'xhr' is hls.js asking one fragment's exact range):")
+    net_line("  click -> first frame", res.get("first_frame_net") or [])
+    scr = res.get("scrub_net") or []
+    net_line("  scrub preview, same file", [x["net"] for x in scr if x["same"]])
+    net_line("  scrub preview, new file", [x["net"] for x in scr if not x["same"]])
     print(f"command: BUILD_DIR={os.environ['BUILD_DIR']} {' '.join(sys.argv)}")
     sys.stdout.flush()
 
