@@ -26,7 +26,7 @@ const HOUR = 3600e6;
 let net = [];
 let lastFrameEpoch = 0;
 const out = { timeline: [], playlist: [], first_frame: [], seek: [], scrub: [], scrub_same: [],
-              scrub_new: [], playlist_fetch: [], players: [], browser: '' };
+              scrub_new: [], seek_buffered: [], seek_unbuffered: [], playlist_fetch: [], players: [], browser: '' };
 
 async function barPoint(page, us) {
   return page.evaluate((t) => {
@@ -46,7 +46,15 @@ function arm(page, anyFrame) {
     document.querySelector('.tl-bar').addEventListener('pointerup', (e) => { m.up = e.timeStamp; },
                                                        { capture: true, once: true });
     for (const v of document.querySelectorAll('#player video.review')) {
-      v.addEventListener('seeking', () => { if (m.up !== null) { m.seeking = performance.now(); m.target = v.currentTime; } });
+      v.addEventListener('seeking', () => {
+        if (m.up === null) return;
+        m.seeking = performance.now();
+        m.target = v.currentTime;
+        // Whether the player already held the place asked for (or has to fetch it first).
+        m.buffered = false;
+        for (let i = 0; i < v.buffered.length; i++)
+          if (v.buffered.start(i) <= m.target && m.target < v.buffered.end(i) - 0.1) m.buffered = true;
+      });
       v.addEventListener('playing', () => { if (m.up !== null && m.playing === null) m.playing = performance.now(); });
       const cb = (now, meta) => {
         if (m.frame !== null) return;
@@ -72,7 +80,7 @@ async function clickAndWait(page, t, anyFrame) {
   // The clock the page shows must be where the click asked (within 3 px of the bar).
   await page.waitForFunction(({ t, tol }) => Math.abs(Number(document.getElementById('clock').dataset.wallUs || 0) - t) < tol,
                              { t, tol: 3 * p.usPerPx + 2e6 }, { timeout: 10000 });
-  return m.frame - m.up;
+  return { ms: m.frame - m.up, buffered: Boolean(m.buffered) };
 }
 
 const browser = await launch();
@@ -166,7 +174,7 @@ try {
     await page.waitForTimeout(300);
     await page.evaluate(() => performance.clearResourceTimings());
     net = [];
-    const ff = await clickAndWait(page, t, true);
+    const ff = (await clickAndWait(page, t, true)).ms;
     out.first_frame.push(ff);
     await page.waitForTimeout(100);
     out.first_frame_net = out.first_frame_net || [];
@@ -181,8 +189,10 @@ try {
       // Inside the window the player loaded (10 min before to 50 min after the click).
       const target = shown - 8 * 60e6 + rand() * 50 * 60e6;
       await page.waitForTimeout(500);
-      const ms = await clickAndWait(page, target, false);
+      const r = await clickAndWait(page, target, false);
+      const ms = r.ms;
       out.seek.push(ms);
+      (r.buffered ? out.seek_buffered : out.seek_unbuffered).push(ms);
       seeks.push(ms.toFixed(0));
     }
     // Scrub: the hour around what plays, hovered at places 15 s apart.

@@ -195,6 +195,8 @@ def test():
     print()
     for key, label in (("playlist_fetch", "of a first frame: the page's playlist request "
                         "(Resource Timing)"),
+                       ("seek_buffered", "seek to a place the player had buffered"),
+                       ("seek_unbuffered", "seek to a place the player had to fetch"),
                        ("scrub_same", "scrub preview, same file as the previous preview"),
                        ("scrub_new", "scrub preview, a file the preview <video> had not loaded")):
         xs = res.get(key) or []
