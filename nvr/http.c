@@ -936,7 +936,8 @@ static const char *header_once (SoupMessageHeaders *hdrs, const char *name);
 /* The one place an export's fragments come from: the catalog's fragment index, collected on
  * the main loop into the source (the catalog is the main loop's); on the planning thread only
  * the init is read from the file. Files without index rows (recorded before schema v8, or whose
- * index could not be stored) are walked box by box instead. */
+ * index could not be stored) and the file still being recorded (its index lags the disk by the
+ * store batch) are walked box by box instead. */
 typedef struct {
   char *path;                            /* absolute, under the real storage root */
   gint64 wall_start_us;
@@ -1377,7 +1378,10 @@ route_export (Request *r, gboolean sig)
     ExportSource *src = g_new0 (ExportSource, 1);
     src->path = g_build_filename (h->real_root, s->path, NULL);
     src->wall_start_us = s->start_us;
-    export_source_index (h, a->camera_id, s->id, src);
+    /* The file being recorded holds up to a second or two more than its index (fragments are
+     * stored in batches): walk it, so an export up to now has everything on disk. */
+    if (!s->recording)
+      export_source_index (h, a->camera_id, s->id, src);
     g_ptr_array_add (c->sources, src);
   }
   c->wrote_handler = g_signal_connect (r->msg, "wrote-body-data", G_CALLBACK (on_export_wrote),

@@ -606,11 +606,16 @@ static void
 on_disconnect (struct mosquitto *mosq, void *data, int rc)
 {
   NvrMqtt *m = data;
-  if (m->connected)
+  /* An error is logged once per outage: here when a connection is lost, else (a connection
+   * that never came up, e.g. a TLS handshake refused for an unknown CA) by schedule_reconnect
+   * below. Marking the outage logged without a line (as this did) left a refused handshake
+   * silent whenever libmosquitto reported it through this callback (half the runs under load). */
+  if (m->connected) {
     g_warning ("Lost the MQTT broker %s:%u: %s", m->config->mqtt_host, m->config->mqtt_port,
                rc == MOSQ_ERR_SUCCESS ? "disconnected" : mosquitto_strerror (rc));
+    m->outage_logged = m->outage_logged || rc != MOSQ_ERR_SUCCESS;
+  }
   m->connected = FALSE;
-  m->outage_logged = m->outage_logged || rc != MOSQ_ERR_SUCCESS;
   /* In-flight rows stay in the outbox; the next connection (or the next start) publishes them
    * again. */
   g_hash_table_remove_all (m->inflight);
