@@ -887,6 +887,7 @@ write_truth (App *app, GError **error)
       json_builder_set_member_name (b, "end_s"); json_builder_add_double_value (b, c->end_s);
       if (c->stop_s > 0) {
         json_builder_set_member_name (b, "stop_s"); json_builder_add_double_value (b, c->stop_s);
+        json_builder_set_member_name (b, "leave_s"); json_builder_add_double_value (b, c->leave_s);
       }
       json_builder_set_member_name (b, "box");
       json_builder_begin_object (b);

@@ -102,11 +102,14 @@ fc_scene_init_kind (FcScene *scene, FcSceneKind kind, guint16 code, int fps, int
     break;
   case FC_SCENE_SLOWSTOP:
     /* 0.08 x 0.14 = 0.0112 of the frame (3.7x min_area), moving 0.15 of the width over 20 % of
-     * the loop (a 30 s loop at 320x180: 8 px per second, under 1 px per frame at 10 fps). */
+     * the loop (a 30 s loop at 320x180: 8 px per second, under 1 px per frame at 10 fps), then
+     * standing for 20 % and leaving to the right in 5 %. */
     scene->solid_box = TRUE;
     c->start_s = len_s * 0.3;
     c->stop_s = len_s * 0.5;
-    c->end_s = len_s * 0.7;
+    c->leave_s = len_s * 0.7;
+    c->end_s = len_s * 0.75;
+    c->x_out = 1.0;
     c->w = 0.08;
     c->h = 0.14;
     c->y = 0.5;
@@ -131,8 +134,8 @@ fc_scene_motion_intervals (const FcScene *scene, double starts[2], double ends[2
   case FC_SCENE_SLOWSTOP:
     starts[0] = c->start_s;
     ends[0] = c->stop_s;
-    starts[1] = c->end_s;
-    ends[1] = c->end_s + 1.0 / scene->fps;
+    starts[1] = c->leave_s;
+    ends[1] = c->end_s;
     return 2;
   default:
     return 0;
@@ -148,9 +151,16 @@ fc_scene_box_at (const FcScene *scene, int frame, int width, int height,
 
   if (t < c->start_s || t >= c->end_s || c->w <= 0)
     return FALSE;
-  double frac = c->stop_s > 0 ? MIN ((t - c->start_s) / (c->stop_s - c->start_s), 1.0)
-                              : (t - c->start_s) / (c->end_s - c->start_s);
-  *x = (int) lround ((c->x_start + frac * (c->x_end - c->x_start)) * width);
+  double left;
+  if (c->stop_s <= 0)
+    left = c->x_start + (t - c->start_s) / (c->end_s - c->start_s) * (c->x_end - c->x_start);
+  else if (t < c->stop_s)
+    left = c->x_start + (t - c->start_s) / (c->stop_s - c->start_s) * (c->x_end - c->x_start);
+  else if (t < c->leave_s)
+    left = c->x_end;
+  else
+    left = c->x_end + (t - c->leave_s) / (c->end_s - c->leave_s) * (c->x_out - c->x_end);
+  *x = (int) lround (left * width);
   *y = (int) lround (c->y * height);
   *w = (int) lround (c->w * width);
   *h = (int) lround (c->h * height);

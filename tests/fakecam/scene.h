@@ -10,10 +10,12 @@ G_BEGIN_DECLS
 
 typedef struct {
   double start_s, end_s;   /* within the loop; the box is drawn for start_s <= t < end_s */
-  double stop_s;           /* 0: the box moves until end_s; else it moves until stop_s and
-                            * then stands still at x_end until end_s (SLOWSTOP) */
+  double stop_s, leave_s;  /* stop_s 0: the box moves until end_s; else it moves until stop_s,
+                            * stands still at x_end until leave_s and then moves on to x_out,
+                            * reached at end_s (SLOWSTOP) */
   double x_start, x_end;   /* the box's left edge (fraction of width) at start_s and at end_s
                             * (at stop_s if stop_s > 0) */
+  double x_out;            /* SLOWSTOP: the left edge at end_s (1: out of the picture) */
   double y, w, h;          /* fixed top, width and height (fractions of the frame) */
 } FcCrossing;
 
@@ -40,9 +42,9 @@ typedef enum {
                             * low bitrate and a short GOP, so that every keyframe visibly jumps
                             * (compression pumping, negative) */
   FC_SCENE_SLOWSTOP,       /* a solid box (3.7x min_area) moves in slowly over [30 %, 50 %),
-                            * stands still over [50 %, 70 %) and vanishes at 70 % (the ghost left
-                            * by an object that stops and leaves; positive: motion while it
-                            * moves and on the frame it vanishes) */
+                            * stands still over [50 %, 70 %) and leaves, out of the picture by
+                            * 75 % (the ghost of an object that stops and leaves; positive:
+                            * motion while it moves in and while it leaves) */
   FC_SCENE_N_KINDS
 } FcSceneKind;
 
@@ -69,7 +71,7 @@ typedef struct {
 
 /* The intervals (loop seconds) in which a detector, given the scene's masks, should report
  * motion: written to --truth as each event's "motion". Empty for the negatives; CROSSING and
- * SLOW: [start_s, end_s); SLOWSTOP: [start_s, stop_s) and the frame it vanishes on. Returns the
+ * SLOW: [start_s, end_s); SLOWSTOP: [start_s, stop_s) and [leave_s, end_s). Returns the
  * number of intervals (at most 2). */
 int fc_scene_motion_intervals (const FcScene *scene, double starts[2], double ends[2]);
 

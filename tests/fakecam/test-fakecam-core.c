@@ -241,33 +241,36 @@ test_scene_kinds (void)
     g_assert_cmpmem (yp + band * W, (H - band) * W, ref + band * W, (H - band) * W);
   }
 
-  /* slowstop: moves in over [9 s, 15 s), stands still over [15 s, 21 s), gone from 21 s; its
-   * truth intervals are the movement and the frame it vanishes on */
+  /* slowstop: moves in over [9 s, 15 s), stands still over [15 s, 21 s), leaves to the right
+   * by 22.5 s; its truth intervals are the two movements */
   fc_scene_init_kind (&s, FC_SCENE_SLOWSTOP, 1, 10, 30);
   int prev_x = G_MININT, still_x = 0;
   for (int f = 0; f < s.clip_frames; f++) {
     double t = f / 10.0;
     gboolean seen = fc_scene_box_at (&s, f, W, H, &x, &y, &w, &h);
-    g_assert_cmpint (seen, ==, t >= 9 - 1e-9 && t < 21 - 1e-9);
+    g_assert_cmpint (seen, ==, t >= 9 - 1e-9 && t < 22.5 - 1e-9);
     if (!seen)
       continue;
     if (t < 15 - 1e-9) {
       g_assert_cmpint (x, >=, prev_x);   /* slowly: 1.6 px per frame at 640 wide, 10 fps */
       g_assert_cmpint (x - (prev_x == G_MININT ? x : prev_x), <=, 2);
-    } else if (still_x == 0) {
-      still_x = x;
-    } else {
+    } else if (t < 21 - 1e-9) {
+      if (still_x == 0)
+        still_x = x;
       g_assert_cmpint (x, ==, still_x);
+    } else {
+      g_assert_cmpint (x, >, t < 21.05 ? prev_x - 1 : prev_x);   /* leaving: 28 px a frame */
     }
     prev_x = x;
   }
   g_assert_cmpint (still_x, ==, (int) lround (0.35 * W));
+  g_assert_cmpint (prev_x, >, W - 30);   /* its last frame: nearly out */
   double ms[2], me[2];
   g_assert_cmpint (fc_scene_motion_intervals (&s, ms, me), ==, 2);
   g_assert_cmpfloat_with_epsilon (ms[0], 9, 1e-9);
   g_assert_cmpfloat_with_epsilon (me[0], 15, 1e-9);
   g_assert_cmpfloat_with_epsilon (ms[1], 21, 1e-9);
-  g_assert_cmpfloat_with_epsilon (me[1], 21.1, 1e-9);
+  g_assert_cmpfloat_with_epsilon (me[1], 22.5, 1e-9);
   fc_scene_init_kind (&s, FC_SCENE_GLITCH, 1, 10, 10);
   g_assert_cmpint (fc_scene_motion_intervals (&s, ms, me), ==, 0);
   fc_scene_init_kind (&s, FC_SCENE_SLOW, 1, 10, 30);
