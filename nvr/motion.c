@@ -1,7 +1,8 @@
 /* motion — motion detector pure core. Each frame: box-average to a grid of <= 160x160 cells, fit
  * the background to the frame's global lighting (robust gain + offset), threshold the residual
- * (contrast-normalised, above the measured noise), keep connected changes of at least min_area,
- * then hysteresis. No I/O, no clock; the caller's thread. Invariant: masked cells never
+ * (contrast-normalised, above the measured noise), keep connected changes of at least min_area
+ * that are still moving (a change that stopped is absorbed at once; objects in motion are not
+ * learnt), then hysteresis. No I/O, no clock; the caller's thread. Invariant: masked cells never
  * influence anything (fit, noise, area, zones). Design: docs/design/motion.md. */
 #define G_LOG_DOMAIN "nvr-motion"
 
@@ -22,6 +23,12 @@ G_DEFINE_QUARK (nvr-motion-error-quark, nvr_motion_error)
 #define MIN_FIT_VAR 16.0                  /* below this background variance, fit an offset only */
 #define MAD_TO_SIGMA 1.4826
 #define ABS_BINS 1024                     /* |residual| histogram: 0.25-level bins, 0..256 */
+#define FRESH_FRAMES 1                    /* a cell moved "freshly" if it moved this frame or up
+                                           * to this many frames before */
+#define FRESH_DIVISOR 32                  /* a change is an object in motion if at least
+                                           * max(2, size / FRESH_DIVISOR) of its cells are fresh */
+
+enum { ROLE_LEARN, ROLE_OBJECT, ROLE_ABSORB };
 
 struct _NvrMotion {
   NvrMotionSettings settings;
@@ -40,6 +47,12 @@ struct _NvrMotion {
   guint8 *changed;
   guint32 *parent;            /* union-find over changed cells */
   guint32 *comp_size;         /* per root */
+  guint32 *comp_fresh;        /* per root: its cells that moved in this or the previous frame */
+  guint32 *comp_now;          /* per root: its cells that moved in this frame */
+  float *anchor;              /* per cell: its value when it last moved (by more than the
+                               * threshold from the previous anchor) */
+  guint16 *still;             /* per cell: frames since it last moved (saturates) */
+  guint8 *role;               /* per cell, this frame: LEARN, OBJECT (not learnt) or ABSORB */
   guint8 *warm;               /* WARMUP_FRAMES x ncells: the warm-up's frames, rounded */
   guint warm_n;               /* frames in @warm; the warm-up ends when it reaches WARMUP_FRAMES */
   gboolean warming;           /* in a warm-up: learn, count nothing */
@@ -66,7 +79,7 @@ nvr_motion_settings_init (NvrMotionSettings *settings)
   memset (settings, 0, sizeof *settings);
   settings->threshold = 20;
   settings->min_area = 0.003;
-  settings->start_frames = 3;
+  settings->start_frames = 2;
   settings->end_after_ms = 10000;
   settings->background_ms = 10000;
   settings->global_fraction = 0.5;
@@ -188,6 +201,11 @@ grid_free (NvrMotion *m)
   g_clear_pointer (&m->changed, g_free);
   g_clear_pointer (&m->parent, g_free);
   g_clear_pointer (&m->comp_size, g_free);
+  g_clear_pointer (&m->comp_fresh, g_free);
+  g_clear_pointer (&m->comp_now, g_free);
+  g_clear_pointer (&m->anchor, g_free);
+  g_clear_pointer (&m->still, g_free);
+  g_clear_pointer (&m->role, g_free);
   g_clear_pointer (&m->warm, g_free);
 }
 
@@ -246,6 +264,11 @@ grid_init (NvrMotion *m, guint width, guint height)
   m->changed = g_new (guint8, m->ncells);
   m->parent = g_new (guint32, m->ncells);
   m->comp_size = g_new (guint32, m->ncells);
+  m->comp_fresh = g_new (guint32, m->ncells);
+  m->comp_now = g_new (guint32, m->ncells);
+  m->anchor = g_new (float, m->ncells);
+  m->still = g_new0 (guint16, m->ncells);
+  m->role = g_new0 (guint8, m->ncells);
   m->warm = g_new (guint8, (gsize) WARMUP_FRAMES * m->ncells);
   m->unmasked = 0;
   memset (m->zone_cells, 0, sizeof m->zone_cells);
@@ -409,16 +432,34 @@ uf_union (guint32 *parent, guint32 a, guint32 b)
 
 typedef struct {
   gboolean motion, global;
+  gboolean live;          /* a moving change has cells that moved in this very frame */
   double area, score;
   double box_x, box_y, box_w, box_h;
   guint32 zones_now;
 } Detection;
+
+/* Per cell: a value more than @thr from its anchor is a movement (new anchor, still = 0);
+ * otherwise the cell has been still one frame longer. */
+static void
+track_movement (NvrMotion *m, double thr)
+{
+  for (guint i = 0; i < m->ncells; i++) {
+    double d = m->cur[i] - m->anchor[i];
+    if (d > thr || d < -thr) {
+      m->anchor[i] = m->cur[i];
+      m->still[i] = 0;
+    } else if (m->still[i] < G_MAXUINT16) {
+      m->still[i]++;
+    }
+  }
+}
 
 static void
 detect (NvrMotion *m, Detection *det)
 {
   const NvrMotionSettings *s = &m->settings;
   memset (det, 0, sizeof *det);
+  memset (m->role, ROLE_LEARN, m->ncells);
   if (m->unmasked == 0)
     return;
 
@@ -475,6 +516,7 @@ detect (NvrMotion *m, Detection *det)
     return;
   }
   m->noise = noise;
+  track_movement (m, thr);
   if (n_changed < m->min_cells)
     return;
 
@@ -497,19 +539,49 @@ detect (NvrMotion *m, Detection *det)
         uf_union (m->parent, i, i - gw + 1);
     }
   }
-  guint32 largest = 0;
   for (guint i = 0; i < m->ncells; i++)
     if (m->changed[i]) {
-      guint32 size = ++m->comp_size[uf_find (m->parent, i)];
-      largest = MAX (largest, size);   /* not inside MAX: it evaluates twice */
+      guint32 r = uf_find (m->parent, i);
+      if (r == i)
+        m->comp_fresh[r] = m->comp_now[r] = 0;
     }
+  for (guint i = 0; i < m->ncells; i++)
+    if (m->changed[i]) {
+      guint32 r = uf_find (m->parent, i);
+      m->comp_size[r]++;
+      m->comp_fresh[r] += m->still[i] <= FRESH_FRAMES;
+      m->comp_now[r] += m->still[i] == 0;
+    }
+
+  /* Step 7: moving or still. A change of at least min_cells is an object in motion if enough
+   * of its cells moved in this or the previous frame (its edges, for a uniform object); else it
+   * is a change that stopped changing — an object that stopped, the hole one left, a keyframe's
+   * jump — and it is absorbed into the background at once instead of showing as motion until
+   * the background learns it (the "second ghost"). */
+  guint32 largest = 0;
+  for (guint i = 0; i < m->ncells; i++) {
+    if (!m->changed[i])
+      continue;
+    guint32 r = uf_find (m->parent, i), size = m->comp_size[r];
+    if (size < m->min_cells)
+      continue;
+    guint32 need = MAX (2, size / FRESH_DIVISOR);
+    if (m->comp_fresh[r] < need) {
+      m->role[i] = ROLE_ABSORB;
+      continue;
+    }
+    m->role[i] = ROLE_OBJECT;
+    largest = MAX (largest, size);
+    if (m->comp_now[r] >= need)
+      det->live = TRUE;
+  }
   if (largest < m->min_cells)
     return;
 
   guint in_objects = 0, x0 = G_MAXUINT, y0 = G_MAXUINT, x1 = 0, y1 = 0;
   guint zone_hits[NVR_MOTION_MAX_ZONES] = { 0 };
   for (guint i = 0; i < m->ncells; i++) {
-    if (!m->changed[i] || m->comp_size[uf_find (m->parent, i)] < m->min_cells)
+    if (m->role[i] != ROLE_OBJECT)
       continue;
     guint x = i % gw, y = i / gw;
     in_objects++;
@@ -536,12 +608,19 @@ detect (NvrMotion *m, Detection *det)
   det->box_h = MIN (y1 * fy, 1.0) - det->box_y;
 }
 
+/* Step 8: cells outside objects in motion learn at @alpha; a change that stopped changing
+ * becomes background at once; an object in motion is not learnt (no trail behind it, no ghost
+ * where it was). */
 static void
 learn (NvrMotion *m, double alpha)
 {
   float a = (float) alpha;
-  for (guint i = 0; i < m->ncells; i++)
-    m->bg[i] += a * (m->cur[i] - m->bg[i]);
+  for (guint i = 0; i < m->ncells; i++) {
+    if (m->role[i] == ROLE_LEARN)
+      m->bg[i] += a * (m->cur[i] - m->bg[i]);
+    else if (m->role[i] == ROLE_ABSORB)
+      m->bg[i] = m->cur[i];
+  }
 }
 
 /* Starts a warm-up with this frame: the background is this frame until the warm-up ends. */
@@ -549,6 +628,8 @@ static void
 warmup_start (NvrMotion *m)
 {
   memcpy (m->bg, m->cur, m->ncells * sizeof *m->bg);
+  memcpy (m->anchor, m->cur, m->ncells * sizeof *m->anchor);
+  memset (m->still, 0, m->ncells * sizeof *m->still);
   m->warming = TRUE;
   m->warm_n = 0;
   m->noise = -1;
@@ -582,6 +663,7 @@ warmup_add (NvrMotion *m)
     warmup_start (m);
     restarted = TRUE;
   }
+  track_movement (m, m->settings.threshold);
   guint8 *slot = m->warm + (gsize) m->warm_n * m->ncells;
   for (guint i = 0; i < m->ncells; i++)
     slot[i] = (guint8) (m->cur[i] + 0.5f);
@@ -632,7 +714,7 @@ hysteresis (NvrMotion *m, gint64 now_us, const Detection *det, NvrMotionResult *
         m->entered_set |= 1u << z;
         m->entered[m->n_entered++] = (guint8) z;
       }
-    if (!m->active && m->run >= s->start_frames) {
+    if (!m->active && m->run >= s->start_frames && det->live) {
       m->active = TRUE;
       m->event_start_us = m->run_start_us;
       result->started = TRUE;

@@ -1,4 +1,4 @@
-/* motion — the motion detector's pure core: GRAY8 frames in (about 5 fps, caller's timestamps),
+/* motion — the motion detector's pure core: GRAY8 frames in (5-10 fps, caller's timestamps),
  * per-frame motion, event start/end and zones out. No I/O, no clock, no GStreamer; one NvrMotion
  * per camera, used from one thread at a time. Algorithm, parameters and limits:
  * docs/design/motion.md. */
@@ -42,7 +42,9 @@ typedef struct {
                               * more than this many luma levels, after contrast normalisation */
   double min_area;           /* 0.0001..0.5 (0.003): smallest connected change that counts as
                               * motion, as a fraction of the whole frame */
-  guint start_frames;        /* 1..50 (3): consecutive motion frames that start an event */
+  guint start_frames;        /* 1..50 (2): consecutive motion frames that start an event; the
+                              * last of them must show change still going on (not a step that
+                              * stopped: a glitch, a keyframe's jump), see motion.md */
   gint64 end_after_ms;       /* 500..3600000 (10000): an event ends this long after its last
                               * motion frame */
   gint64 background_ms;      /* 1000..3600000 (10000): time constant of the background model */
@@ -64,7 +66,8 @@ gboolean nvr_motion_settings_validate (const NvrMotionSettings *settings, GError
 /* What one frame did. Geometry is normalised like NvrMotionPoint. */
 typedef struct {
   gboolean motion;        /* this frame has a connected change of at least min_area outside the
-                           * masks (raw, before hysteresis) */
+                           * masks that is still moving (raw, before hysteresis); a change that
+                           * stopped changing is absorbed into the background instead */
   gboolean active;        /* an event is in progress after this frame */
   gboolean started;       /* the event started on this frame (start_frames-th motion frame) */
   gboolean ended;         /* the event ended on this frame (end_after_ms without motion) */

@@ -1743,7 +1743,7 @@ worker_connect (Worker *w)
 
 /* ---- motion (docs/design/motion.md "Wiring") ----
  * A separate pipeline per connection: rtspsrc (sub-stream if configured, else main) ! depay !
- * parse ! avdec (1 thread) ! videorate 5 fps (before scaling) ! videoscale ! videoconvert GRAY8
+ * parse ! avdec (1 thread) ! videorate 10 fps (before scaling) ! videoscale ! videoconvert GRAY8
  * 320x180 ! appsink (drop, 1 buffer). The appsink's streaming thread copies the frame into
  * Mo.pending (one slot) and posts; the detector runs here on the main loop (≈ 0.3 ms/frame). */
 

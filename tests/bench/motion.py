@@ -273,7 +273,8 @@ def part_latency(a, build, cache, work, broker, start_frames):
             fcs.append(fc)
             cams[case] = (fc, positive, n or a.latency_cameras)
         h = Hearth(build, work, tag, broker,
-                   {"end_after_ms": a.end_after_ms, "start_frames": start_frames})
+                   {"end_after_ms": a.end_after_ms,
+                    **({} if start_frames is None else {"start_frames": start_frames})})
         sub = Subscriber(broker, "hearth/+/motion")
         h.start()
         try:
@@ -344,6 +345,7 @@ def part_latency(a, build, cache, work, broker, start_frames):
 
 def print_latency(a, res):
     sf = res["start_frames"]
+    sf = "unset (the detector's default)" if sf is None else sf
     print(f"Part 1 — motion onset (fakecam frame time) to MQTT `hearth/<cam>/motion ON` at a "
           f"mosquitto_sub on loopback; [motion] start_frames = {sf}, end_after_ms = "
           f"{a.end_after_ms}, other detector settings default; detection on the 320x180 "
@@ -741,7 +743,7 @@ def print_cpu(a, res):
 # Hearth's motion pipeline (pipelines/motion-h264.gst after source.gst) run by gst-launch-1.0
 # outside the worker, with one change at a time, against the same 1080p30 camera.
 SRC_GST = "rtspsrc location={url} protocols=tcp latency=300 ! rtph264depay ! h264parse"
-TAIL_GST = ("videorate drop-only=true max-rate=5 ! videoscale ! videoconvert ! "
+TAIL_GST = ("videorate drop-only=true max-rate=10 ! videoscale ! videoconvert ! "
             "video/x-raw,format=GRAY8,width=320,height=180 ! fakesink sync=false")
 VARIANTS = [
     ("as shipped (avdec max-threads=1, every frame)",
@@ -827,8 +829,9 @@ def main():
     ap.add_argument("--crossing-clip", type=int, default=6, help="crossing loop length s (6)")
     ap.add_argument("--scene-clip", type=int, default=12,
                     help="loop length of the slow/static/brightness/masked scenes (12)")
-    ap.add_argument("--start-frames", default="3",
-                    help="[motion] start_frames values for the latency part, comma list (3)")
+    ap.add_argument("--start-frames", default="default",
+                    help="[motion] start_frames values for the latency part, comma list; "
+                    "'default' leaves it unset (the detector's default, 2) (default)")
     ap.add_argument("--settle", type=float, default=20,
                     help="seconds between all cameras recording and the latency window (20)")
     ap.add_argument("--end-after-ms", type=int, default=1000, help="[motion] end_after_ms (1000)")
@@ -861,7 +864,8 @@ def main():
     out = {}
     try:
         if "latency" in parts:
-            out["latency"] = [part_latency(a, build, cache, work, broker, int(sf))
+            out["latency"] = [part_latency(a, build, cache, work, broker,
+                                           None if sf == "default" else int(sf))
                               for sf in a.start_frames.split(",")]
         if "cpu" in parts:
             out["cpu"] = part_cpu(a, build, cache, work, broker)

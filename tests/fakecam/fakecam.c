@@ -620,7 +620,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     { "bitrate-kbps", 0, 0, G_OPTION_ARG_INT, &o->bitrate_kbps, "Main stream bitrate (default 800; sub gets a quarter, >= 100)", "KBPS" },
     { "clip-seconds", 0, 0, G_OPTION_ARG_INT, &o->clip_seconds, "Loop length (default 10)", "S" },
     { "noise", 0, 0, G_OPTION_ARG_INT, &o->noise, "Temporal sensor noise, +-N luma levels (default 0): makes the encoder spend its bitrate", "N" },
-    { "scene", 0, 0, G_OPTION_ARG_STRING, &o->scene, "What the cameras show: crossing (default), static, brightness, masked or slow", "KIND" },
+    { "scene", 0, 0, G_OPTION_ARG_STRING, &o->scene, "What the cameras show: crossing (default), static, brightness, masked, slow, porch, glitch, irswitch, pumping or slowstop", "KIND" },
     { "cache", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir, "Clip cache (default $XDG_CACHE_HOME/hearth-fakecam)", "DIR" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &o->control_path, "Control unix socket", "PATH" },
     { "truth", 0, 0, G_OPTION_ARG_FILENAME, &o->truth_path, "Write the motion schedule JSON here", "FILE" },
@@ -659,7 +659,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
   o->scene_kind = FC_SCENE_CROSSING;
   if (o->scene != NULL && !fc_scene_kind_parse (o->scene, &o->scene_kind)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--scene must be crossing, static, brightness, masked or slow");
+                 "--scene must be crossing, static, brightness, masked, slow, porch, glitch, irswitch, pumping or slowstop");
     return FALSE;
   }
   if ((o->user == NULL) != (o->password_file == NULL)) {
@@ -751,6 +751,40 @@ setup_auth (App *app, GError **error)
   return TRUE;
 }
 
+static void
+add_rect (JsonBuilder *b, const FcRect *r)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "x"); json_builder_add_double_value (b, r->x);
+  json_builder_set_member_name (b, "y"); json_builder_add_double_value (b, r->y);
+  json_builder_set_member_name (b, "w"); json_builder_add_double_value (b, r->w);
+  json_builder_set_member_name (b, "h"); json_builder_add_double_value (b, r->h);
+  json_builder_end_object (b);
+}
+
+static void
+add_below_bands (JsonBuilder *b)
+{
+  double band_h = (double) NVR_IDCODE_BANDS / NVR_IDCODE_ROW_DIVISOR;
+  FcRect r = { .x = 0, .y = band_h, .w = 1, .h = 1 - band_h };
+  add_rect (b, &r);
+}
+
+/* "motion": [[start_s, end_s], ...]: the intervals a detector should report. */
+static void
+add_motion (JsonBuilder *b, int n, const double *starts, const double *ends)
+{
+  json_builder_set_member_name (b, "motion");
+  json_builder_begin_array (b);
+  for (int i = 0; i < n; i++) {
+    json_builder_begin_array (b);
+    json_builder_add_double_value (b, starts[i]);
+    json_builder_add_double_value (b, ends[i]);
+    json_builder_end_array (b);
+  }
+  json_builder_end_array (b);
+}
+
 static gboolean
 write_truth (App *app, GError **error)
 {
@@ -772,6 +806,12 @@ write_truth (App *app, GError **error)
   json_builder_add_int_value (b, app->opt.gop);
   json_builder_set_member_name (b, "scene");
   json_builder_add_string_value (b, fc_scene_kind_name (app->opt.scene_kind));
+  json_builder_set_member_name (b, "noise");
+  json_builder_add_int_value (b, app->opt.noise);
+  json_builder_set_member_name (b, "bitrate_kbps");   /* main; sub: stream_params */
+  json_builder_add_int_value (b, app->opt.bitrate_kbps);
+  json_builder_set_member_name (b, "sub_bitrate_kbps");
+  json_builder_add_int_value (b, app->stream_params[STREAM_SUB].bitrate_kbps);
   json_builder_set_member_name (b, "id_band");   /* mask this for motion: it changes every frame */
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "x"); json_builder_add_double_value (b, 0);
@@ -791,6 +831,10 @@ write_truth (App *app, GError **error)
     json_builder_set_member_name (b, "code"); json_builder_add_int_value (b, cam->code);
     json_builder_set_member_name (b, "events");
     json_builder_begin_array (b);
+    /* Every event says in "motion" which intervals of it a detector should report (none for
+     * a negative): fc_scene_motion_intervals(). */
+    double ms[2], me[2];
+    int n_motion = fc_scene_motion_intervals (sc, ms, me);
     if (sc->kind == FC_SCENE_BRIGHTNESS) {
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "kind"); json_builder_add_string_value (b, "brightness");
@@ -798,20 +842,53 @@ write_truth (App *app, GError **error)
       json_builder_set_member_name (b, "end_s"); json_builder_add_double_value (b, sc->step_end_s);
       json_builder_set_member_name (b, "luma_step"); json_builder_add_int_value (b, sc->step_luma);
       json_builder_set_member_name (b, "region");   /* everything below the ID bands */
+      add_below_bands (b);
+      add_motion (b, 0, ms, me);
+      json_builder_end_object (b);
+    } else if (sc->kind == FC_SCENE_GLITCH) {
+      /* Two one-frame changes, each back to the picture at the next frame. */
       json_builder_begin_object (b);
-      double band_h = (double) NVR_IDCODE_BANDS / NVR_IDCODE_ROW_DIVISOR;
-      json_builder_set_member_name (b, "x"); json_builder_add_double_value (b, 0);
-      json_builder_set_member_name (b, "y"); json_builder_add_double_value (b, band_h);
-      json_builder_set_member_name (b, "w"); json_builder_add_double_value (b, 1);
-      json_builder_set_member_name (b, "h"); json_builder_add_double_value (b, 1 - band_h);
+      json_builder_set_member_name (b, "kind"); json_builder_add_string_value (b, "glitch");
+      json_builder_set_member_name (b, "start_s");
+      json_builder_add_double_value (b, (double) sc->glitch_frame / sc->fps);
+      json_builder_set_member_name (b, "end_s");
+      json_builder_add_double_value (b, (double) (sc->glitch_frame + 1) / sc->fps);
+      json_builder_set_member_name (b, "region");
+      add_rect (b, &sc->glitch);
+      add_motion (b, 0, ms, me);
       json_builder_end_object (b);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "kind"); json_builder_add_string_value (b, "flash");
+      json_builder_set_member_name (b, "start_s");
+      json_builder_add_double_value (b, (double) sc->flash_frame / sc->fps);
+      json_builder_set_member_name (b, "end_s");
+      json_builder_add_double_value (b, (double) (sc->flash_frame + 1) / sc->fps);
+      json_builder_set_member_name (b, "luma_step"); json_builder_add_int_value (b, 90);
+      json_builder_set_member_name (b, "region");
+      add_below_bands (b);
+      add_motion (b, 0, ms, me);
       json_builder_end_object (b);
-    } else if (sc->kind != FC_SCENE_STATIC) {
+    } else if (sc->kind == FC_SCENE_IRSWITCH) {
+      /* IR (grey) outside [start_s, end_s), colour inside: switches at both ends. */
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "kind"); json_builder_add_string_value (b, "irswitch");
+      json_builder_set_member_name (b, "start_s"); json_builder_add_double_value (b, sc->colour_start_s);
+      json_builder_set_member_name (b, "end_s"); json_builder_add_double_value (b, sc->colour_end_s);
+      json_builder_set_member_name (b, "region");
+      add_below_bands (b);
+      add_motion (b, 0, ms, me);
+      json_builder_end_object (b);
+    } else if (sc->kind != FC_SCENE_STATIC && sc->kind != FC_SCENE_PORCH &&
+               sc->kind != FC_SCENE_PUMPING) {
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "kind");
       json_builder_add_string_value (b, fc_scene_kind_name (sc->kind));
       json_builder_set_member_name (b, "start_s"); json_builder_add_double_value (b, c->start_s);
       json_builder_set_member_name (b, "end_s"); json_builder_add_double_value (b, c->end_s);
+      if (c->stop_s > 0) {
+        json_builder_set_member_name (b, "stop_s"); json_builder_add_double_value (b, c->stop_s);
+        json_builder_set_member_name (b, "leave_s"); json_builder_add_double_value (b, c->leave_s);
+      }
       json_builder_set_member_name (b, "box");
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "x_start"); json_builder_add_double_value (b, c->x_start);
@@ -822,13 +899,9 @@ write_truth (App *app, GError **error)
       json_builder_end_object (b);
       if (sc->kind == FC_SCENE_MASKED) {
         json_builder_set_member_name (b, "mask");
-        json_builder_begin_object (b);
-        json_builder_set_member_name (b, "x"); json_builder_add_double_value (b, sc->mask.x);
-        json_builder_set_member_name (b, "y"); json_builder_add_double_value (b, sc->mask.y);
-        json_builder_set_member_name (b, "w"); json_builder_add_double_value (b, sc->mask.w);
-        json_builder_set_member_name (b, "h"); json_builder_add_double_value (b, sc->mask.h);
-        json_builder_end_object (b);
+        add_rect (b, &sc->mask);
       }
+      add_motion (b, sc->kind == FC_SCENE_MASKED ? 0 : n_motion, ms, me);
       json_builder_end_object (b);
     }
     json_builder_end_array (b);

@@ -28,7 +28,8 @@ fc_scene_init (FcScene *scene, guint16 code, int fps, int clip_seconds)
 }
 
 static const char *const kind_names[FC_SCENE_N_KINDS] = {
-  "crossing", "static", "brightness", "masked", "slow", "porch",
+  "crossing", "static", "brightness", "masked", "slow", "porch", "glitch", "irswitch", "pumping",
+  "slowstop",
 };
 
 const char *
@@ -90,8 +91,54 @@ fc_scene_init_kind (FcScene *scene, FcSceneKind kind, guint16 code, int fps, int
     c->x_start = 0.3;
     c->x_end = 0.45;
     break;
+  case FC_SCENE_GLITCH:
+    scene->glitch_frame = (int) (0.3 * scene->clip_frames);
+    scene->flash_frame = (int) (0.6 * scene->clip_frames);
+    scene->glitch = (FcRect) { .x = 0.3, .y = 0.35, .w = 0.35, .h = 0.4 };
+    break;
+  case FC_SCENE_IRSWITCH:
+    scene->colour_start_s = len_s * 0.3;
+    scene->colour_end_s = len_s * 0.6;
+    break;
+  case FC_SCENE_SLOWSTOP:
+    /* 0.08 x 0.14 = 0.0112 of the frame (3.7x min_area), moving 0.15 of the width over 20 % of
+     * the loop (a 30 s loop at 320x180: 8 px per second, under 1 px per frame at 10 fps), then
+     * standing for 20 % and leaving to the right in 5 %. */
+    scene->solid_box = TRUE;
+    c->start_s = len_s * 0.3;
+    c->stop_s = len_s * 0.5;
+    c->leave_s = len_s * 0.7;
+    c->end_s = len_s * 0.75;
+    c->x_out = 1.0;
+    c->w = 0.08;
+    c->h = 0.14;
+    c->y = 0.5;
+    c->x_start = 0.2;
+    c->x_end = 0.35;
+    break;
   default:
-    break;   /* STATIC, PORCH: no box (start_s == end_s == 0 is never drawn) */
+    break;   /* STATIC, PORCH, PUMPING: no box (start_s == end_s == 0 is never drawn) */
+  }
+}
+
+int
+fc_scene_motion_intervals (const FcScene *scene, double starts[2], double ends[2])
+{
+  const FcCrossing *c = &scene->crossing;
+  switch (scene->kind) {
+  case FC_SCENE_CROSSING:
+  case FC_SCENE_SLOW:
+    starts[0] = c->start_s;
+    ends[0] = c->end_s;
+    return 1;
+  case FC_SCENE_SLOWSTOP:
+    starts[0] = c->start_s;
+    ends[0] = c->stop_s;
+    starts[1] = c->leave_s;
+    ends[1] = c->end_s;
+    return 2;
+  default:
+    return 0;
   }
 }
 
@@ -104,8 +151,16 @@ fc_scene_box_at (const FcScene *scene, int frame, int width, int height,
 
   if (t < c->start_s || t >= c->end_s || c->w <= 0)
     return FALSE;
-  double frac = (t - c->start_s) / (c->end_s - c->start_s);
-  *x = (int) lround ((c->x_start + frac * (c->x_end - c->x_start)) * width);
+  double left;
+  if (c->stop_s <= 0)
+    left = c->x_start + (t - c->start_s) / (c->end_s - c->start_s) * (c->x_end - c->x_start);
+  else if (t < c->stop_s)
+    left = c->x_start + (t - c->start_s) / (c->stop_s - c->start_s) * (c->x_end - c->x_start);
+  else if (t < c->leave_s)
+    left = c->x_end;
+  else
+    left = c->x_end + (t - c->leave_s) / (c->end_s - c->leave_s) * (c->x_out - c->x_end);
+  *x = (int) lround (left * width);
   *y = (int) lround (c->y * height);
   *w = (int) lround (c->w * width);
   *h = (int) lround (c->h * height);
@@ -135,6 +190,28 @@ porch_luma (int x, int y, int width, int height)
   return 100;
 }
 
+/* PUMPING background: the gradient with a fine checker (6-pixel squares, +-24) and a finer
+ * diagonal ripple: detail the encoder must spend bits on, which a low bitrate smears between
+ * keyframes and each keyframe restores (the jump a detector must not take for motion). */
+static guint8
+pumping_luma (int x, int y, int width, int height)
+{
+  int v = background_luma (x, y, width, height) + ((((x / 6) + (y / 6)) & 1) ? 24 : -24);
+  v += (((x + y) / 3) % 3 - 1) * 10;
+  return (guint8) CLAMP (v, 0, 255);
+}
+
+/* A cheap integer hash of (x, y, frame). */
+static guint32
+hash3 (guint32 x, guint32 y, guint32 frame)
+{
+  guint32 h = x * 73856093u ^ y * 19349663u ^ frame * 83492791u;
+  h ^= h >> 13;
+  h *= 0x5bd1e995u;
+  h ^= h >> 15;
+  return h;
+}
+
 void
 fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
                     guint8 *y_plane, int y_stride,
@@ -148,22 +225,34 @@ fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
   double t = (double) frame / scene->fps;
   int step = scene->kind == FC_SCENE_BRIGHTNESS && t >= scene->step_start_s &&
              t < scene->step_end_s ? scene->step_luma : 0;
+  gboolean glitch = scene->kind == FC_SCENE_GLITCH && frame == scene->glitch_frame;
+  if (scene->kind == FC_SCENE_GLITCH && frame == scene->flash_frame)
+    step = 90;
+  gboolean colour = scene->kind == FC_SCENE_IRSWITCH && t >= scene->colour_start_s &&
+                    t < scene->colour_end_s;
+  gboolean ir = scene->kind == FC_SCENE_IRSWITCH && !colour;
+  int gx0 = (int) (scene->glitch.x * width), gx1 = (int) ((scene->glitch.x + scene->glitch.w) * width);
+  int gy0 = (int) (scene->glitch.y * height), gy1 = (int) ((scene->glitch.y + scene->glitch.h) * height);
 
   for (int y = band_rows; y < height; y++) {
     guint8 *row = y_plane + (gsize) y * (gsize) y_stride;
     for (int x = 0; x < width; x++)
       row[x] = scene->kind == FC_SCENE_PORCH ? porch_luma (x, y, width, height)
-                                             : background_luma (x, y, width, height);
+             : scene->kind == FC_SCENE_PUMPING ? pumping_luma (x, y, width, height)
+             : background_luma (x, y, width, height);
+    if (ir)   /* monochrome IR: a different, non-linear look of the same scene */
+      for (int x = 0; x < width; x++)
+        row[x] = (guint8) CLAMP (230 - row[x] * row[x] / 250, 0, 255);
     if (step != 0)
       for (int x = 0; x < width; x++)
         row[x] = (guint8) CLAMP (row[x] + step, 0, 255);
+    if (glitch && y >= gy0 && y < gy1)   /* 8-pixel blocks of garbage, as a lost slice */
+      for (int x = MAX (gx0, 0); x < MIN (gx1, width); x++)
+        row[x] = (guint8) (16 + hash3 ((guint32) x / 8, (guint32) y / 8, (guint32) frame) % 220);
     if (scene->noise > 0)
       for (int x = 0; x < width; x++) {
-        /* A cheap integer hash of (x, y, frame): fresh noise every frame, same every loop. */
-        guint32 h = (guint32) x * 73856093u ^ (guint32) y * 19349663u ^ (guint32) frame * 83492791u;
-        h ^= h >> 13;
-        h *= 0x5bd1e995u;
-        h ^= h >> 15;
+        /* Fresh noise every frame, the same every loop. */
+        guint32 h = hash3 ((guint32) x, (guint32) y, (guint32) frame);
         int v = row[x] + (int) (h % (guint32) (2 * scene->noise + 1)) - scene->noise;
         row[x] = (guint8) CLAMP (v, 0, 255);
       }
@@ -174,12 +263,23 @@ fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
     }
   }
   for (int y = 0; y < height / 2; y++) {
-    memset (u_plane + (gsize) y * (gsize) u_stride, 128, (gsize) width / 2);
-    memset (v_plane + (gsize) y * (gsize) v_stride, 128, (gsize) width / 2);
+    guint8 *u = u_plane + (gsize) y * (gsize) u_stride, *v = v_plane + (gsize) y * (gsize) v_stride;
+    memset (u, 128, (gsize) width / 2);
+    memset (v, 128, (gsize) width / 2);
+    if (colour && 2 * y >= band_rows)   /* colour mode: a tint that varies over the picture */
+      for (int x = 0; x < width / 2; x++) {
+        u[x] = (guint8) (96 + 64 * x / (width / 2));
+        v[x] = (guint8) (160 - 64 * y / (height / 2));
+      }
+    if (glitch && 2 * y >= MAX (gy0, band_rows) && 2 * y < gy1)
+      for (int x = MAX (gx0 / 2, 0); x < MIN (gx1 / 2, width / 2); x++) {
+        u[x] = (guint8) (hash3 ((guint32) x / 4, (guint32) y / 4, (guint32) frame + 1) & 0xff);
+        v[x] = (guint8) (hash3 ((guint32) x / 4, (guint32) y / 4, (guint32) frame + 2) & 0xff);
+      }
     if (box && 2 * y >= by && 2 * y < by + bh && 2 * y >= band_rows) {
       for (int x = MAX (bx / 2, 0); x < MIN ((bx + bw) / 2, width / 2); x++) {
-        u_plane[(gsize) y * u_stride + x] = 90;
-        v_plane[(gsize) y * v_stride + x] = 190;
+        u[x] = 90;
+        v[x] = 190;
       }
     }
   }

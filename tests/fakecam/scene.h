@@ -10,7 +10,12 @@ G_BEGIN_DECLS
 
 typedef struct {
   double start_s, end_s;   /* within the loop; the box is drawn for start_s <= t < end_s */
-  double x_start, x_end;   /* the box's left edge (fraction of width) at start_s and at end_s */
+  double stop_s, leave_s;  /* stop_s 0: the box moves until end_s; else it moves until stop_s,
+                            * stands still at x_end until leave_s and then moves on to x_out,
+                            * reached at end_s (SLOWSTOP) */
+  double x_start, x_end;   /* the box's left edge (fraction of width) at start_s and at end_s
+                            * (at stop_s if stop_s > 0) */
+  double x_out;            /* SLOWSTOP: the left edge at end_s (1: out of the picture) */
   double y, w, h;          /* fixed top, width and height (fractions of the frame) */
 } FcCrossing;
 
@@ -26,6 +31,20 @@ typedef enum {
   FC_SCENE_PORCH,          /* nothing moves; the background is a flat wall with a dark door and
                             * a bright window instead of the gradient: most of the picture is
                             * one luma, as on a real still camera (the start-up ghost negative) */
+  FC_SCENE_GLITCH,         /* nothing moves, but one frame at 30 % of the loop has a block of
+                            * garbage (a corrupted frame) and one frame at 60 % is flashed
+                            * (+90 luma everywhere below the bands); both return to the picture
+                            * at the next frame (negative) */
+  FC_SCENE_IRSWITCH,       /* nothing moves; the camera is in IR mode (grey, a non-linear luma
+                            * remap) except over [30 %, 60 %) of the loop, where it is in colour
+                            * (normal luma, tinted chroma): two global changes (negative) */
+  FC_SCENE_PUMPING,        /* nothing moves; a finer texture than STATIC, meant for --noise with a
+                            * low bitrate and a short GOP, so that every keyframe visibly jumps
+                            * (compression pumping, negative) */
+  FC_SCENE_SLOWSTOP,       /* a solid box (3.7x min_area) moves in slowly over [30 %, 50 %),
+                            * stands still over [50 %, 70 %) and leaves, out of the picture by
+                            * 75 % (the ghost of an object that stops and leaves; positive:
+                            * motion while it moves in and while it leaves) */
   FC_SCENE_N_KINDS
 } FcSceneKind;
 
@@ -45,7 +64,16 @@ typedef struct {
   FcRect mask;             /* MASKED only: the box stays inside it, with a margin */
   int noise;               /* +-noise luma levels of per-pixel temporal noise below the ID
                             * bands (0 = none); deterministic in (x, y, frame) */
+  int glitch_frame, flash_frame;   /* GLITCH only: the garbage frame and the flashed frame */
+  FcRect glitch;                   /* GLITCH only: where the garbage is */
+  double colour_start_s, colour_end_s;   /* IRSWITCH only: colour mode, IR outside */
 } FcScene;
+
+/* The intervals (loop seconds) in which a detector, given the scene's masks, should report
+ * motion: written to --truth as each event's "motion". Empty for the negatives; CROSSING and
+ * SLOW: [start_s, end_s); SLOWSTOP: [start_s, stop_s) and [leave_s, end_s). Returns the
+ * number of intervals (at most 2). */
+int fc_scene_motion_intervals (const FcScene *scene, double starts[2], double ends[2]);
 
 /* The scene for camera @code: the crossing starts at 20/30/40/50 % of the loop depending on
  * @code (so neighbouring cameras move at different times) and lasts 30 % of the loop. */

@@ -7,6 +7,8 @@
 #include "scene.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
+#include <stdlib.h>
 
 static void
 test_command_parse (void)
@@ -170,6 +172,109 @@ test_scene_kinds (void)
   g_assert_true (fc_scene_box_at (&s, 45, W, H, &x, &y, &w, &h));
   g_assert_cmpfloat (s.crossing.w * s.crossing.h, >, 1.05 * 0.003);
   g_assert_cmpfloat (s.crossing.w * s.crossing.h, <, 1.15 * 0.003);
+
+  /* glitch: one garbage frame (inside its block only) at 30 %, one flashed frame (+90 below
+   * the bands) at 60 %; every other frame is the still picture */
+  fc_scene_init_kind (&s, FC_SCENE_GLITCH, 1, 10, 10);
+  g_assert_cmpint (s.glitch_frame, ==, 30);
+  g_assert_cmpint (s.flash_frame, ==, 60);
+  fc_scene_draw_i420 (&s, 0, W, H, ref, W, up, W / 2, vp, W / 2);
+  for (int f = 0; f < s.clip_frames; f++) {
+    fc_scene_draw_i420 (&s, f, W, H, yp, W, up, W / 2, vp, W / 2);
+    guint differ = 0, outside = 0, below = 0;
+    for (int i = band * W; i < W * H; i++) {
+      int px = i % W, py = i / W;
+      gboolean in = px >= (int) (s.glitch.x * W) && px < (int) ((s.glitch.x + s.glitch.w) * W) &&
+                    py >= (int) (s.glitch.y * H) && py < (int) ((s.glitch.y + s.glitch.h) * H);
+      below++;
+      if (yp[i] != ref[i]) {
+        differ++;
+        outside += !in;
+      }
+      if (f == s.flash_frame)
+        g_assert_cmpint (yp[i], ==, MIN (ref[i] + 90, 255));
+    }
+    if (f == s.glitch_frame) {
+      g_assert_cmpuint (outside, ==, 0);
+      g_assert_cmpuint (differ, >, 0.9 * s.glitch.w * s.glitch.h * W * H);   /* garbage */
+    } else if (f != s.flash_frame) {
+      g_assert_cmpuint (differ, ==, 0);
+    }
+  }
+
+  /* irswitch: grey (chroma 128) and a non-linear luma outside [3 s, 6 s), tinted chroma and
+   * the normal luma inside; each switch changes most of the picture */
+  fc_scene_init_kind (&s, FC_SCENE_IRSWITCH, 1, 10, 10);
+  FcScene st;
+  fc_scene_init_kind (&st, FC_SCENE_STATIC, 1, 10, 10);
+  fc_scene_draw_i420 (&st, 0, W, H, ref, W, up, W / 2, vp, W / 2);
+  for (int f = 0; f < s.clip_frames; f += 4) {
+    fc_scene_draw_i420 (&s, f, W, H, yp, W, up, W / 2, vp, W / 2);
+    gboolean colour = f >= 30 && f < 60;
+    guint luma_differs = 0, tinted = 0, n = 0;
+    for (int py = band + 1; py < H; py += 3)
+      for (int px = 0; px < W; px += 3) {
+        n++;
+        luma_differs += abs (yp[py * W + px] - ref[py * W + px]) > 20;
+        tinted += up[(py / 2) * (W / 2) + px / 2] != 128 || vp[(py / 2) * (W / 2) + px / 2] != 128;
+      }
+    if (colour) {
+      g_assert_cmpuint (luma_differs, ==, 0);
+      g_assert_cmpuint (tinted, >, n * 9 / 10);
+    } else {
+      g_assert_cmpuint (luma_differs, >, n * 6 / 10);   /* a global change, not a local one */
+      g_assert_cmpuint (tinted, ==, 0);
+    }
+  }
+
+  /* pumping: still, and finer than static (more luma steps between neighbours) */
+  fc_scene_init_kind (&s, FC_SCENE_PUMPING, 1, 10, 10);
+  fc_scene_draw_i420 (&s, 0, W, H, yp, W, up, W / 2, vp, W / 2);
+  guint edges_pumping = 0, edges_static = 0;
+  for (int i = band * W; i < W * H - 1; i++) {
+    edges_pumping += abs (yp[i + 1] - yp[i]) > 8;
+    edges_static += abs (ref[i + 1] - ref[i]) > 8;
+  }
+  g_assert_cmpuint (edges_pumping, >, 10 * edges_static);
+  for (int f = 1; f < s.clip_frames; f += 7) {
+    fc_scene_draw_i420 (&s, f, W, H, ref, W, up, W / 2, vp, W / 2);
+    g_assert_cmpmem (yp + band * W, (H - band) * W, ref + band * W, (H - band) * W);
+  }
+
+  /* slowstop: moves in over [9 s, 15 s), stands still over [15 s, 21 s), leaves to the right
+   * by 22.5 s; its truth intervals are the two movements */
+  fc_scene_init_kind (&s, FC_SCENE_SLOWSTOP, 1, 10, 30);
+  int prev_x = G_MININT, still_x = 0;
+  for (int f = 0; f < s.clip_frames; f++) {
+    double t = f / 10.0;
+    gboolean seen = fc_scene_box_at (&s, f, W, H, &x, &y, &w, &h);
+    g_assert_cmpint (seen, ==, t >= 9 - 1e-9 && t < 22.5 - 1e-9);
+    if (!seen)
+      continue;
+    if (t < 15 - 1e-9) {
+      g_assert_cmpint (x, >=, prev_x);   /* slowly: 1.6 px per frame at 640 wide, 10 fps */
+      g_assert_cmpint (x - (prev_x == G_MININT ? x : prev_x), <=, 2);
+    } else if (t < 21 - 1e-9) {
+      if (still_x == 0)
+        still_x = x;
+      g_assert_cmpint (x, ==, still_x);
+    } else {
+      g_assert_cmpint (x, >, t < 21.05 ? prev_x - 1 : prev_x);   /* leaving: 28 px a frame */
+    }
+    prev_x = x;
+  }
+  g_assert_cmpint (still_x, ==, (int) lround (0.35 * W));
+  g_assert_cmpint (prev_x, >, W - 30);   /* its last frame: nearly out */
+  double ms[2], me[2];
+  g_assert_cmpint (fc_scene_motion_intervals (&s, ms, me), ==, 2);
+  g_assert_cmpfloat_with_epsilon (ms[0], 9, 1e-9);
+  g_assert_cmpfloat_with_epsilon (me[0], 15, 1e-9);
+  g_assert_cmpfloat_with_epsilon (ms[1], 21, 1e-9);
+  g_assert_cmpfloat_with_epsilon (me[1], 22.5, 1e-9);
+  fc_scene_init_kind (&s, FC_SCENE_GLITCH, 1, 10, 10);
+  g_assert_cmpint (fc_scene_motion_intervals (&s, ms, me), ==, 0);
+  fc_scene_init_kind (&s, FC_SCENE_SLOW, 1, 10, 30);
+  g_assert_cmpint (fc_scene_motion_intervals (&s, ms, me), ==, 1);
 
   /* cache names: crossing keeps the old name, other kinds add theirs */
   FcClipParams p = { .code = 1, .codec = FC_CODEC_H264, .width = 640, .height = 360, .fps = 15,

@@ -14,9 +14,9 @@ import time
 
 from harness import CACHE, FAKECAM, Failure, Harness, check, log, run
 
-# Each scene's change lasts [9 s, 18 s) of the loop. The quiet 21 s must exceed end_after (10 s)
-# plus the few seconds a vanished slow box's "ghost" (the background that learned it) keeps
-# registering as motion, or two appearances merge into one event.
+# Each scene's change lasts [9 s, 18 s) of the loop. The quiet 21 s must exceed end_after (10 s),
+# or two appearances merge into one event. (It was sized when a vanished slow box also left a
+# "ghost" for several seconds; since issue 12 the spot it left is absorbed within two frames.)
 CLIP_S = 30
 MIN_OBSERVE_S = 25
 NOISE = 6
