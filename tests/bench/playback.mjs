@@ -187,7 +187,13 @@ try {
     const seeks = [];
     for (let i = 0; i < SEEKS; i++) {
       // Inside the window the player loaded (10 min before to 50 min after the click).
-      const target = shown - 8 * 60e6 + rand() * 50 * 60e6;
+      // ... and on the day the bar shows: a time past midnight is not on the bar at all (a
+      // click there lands beside it, and no seek ever comes).
+      const bar = await page.evaluate(() => {
+        const b = document.querySelector('.tl-bar');
+        return { from: Number(b.dataset.from), to: Number(b.dataset.to) };
+      });
+      const target = Math.min(bar.to - 60e6, Math.max(bar.from + 60e6, shown - 8 * 60e6 + rand() * 50 * 60e6));
       await page.waitForTimeout(500);
       const r = await clickAndWait(page, target, false);
       const ms = r.ms;

@@ -238,6 +238,7 @@ async function main() {
     label: `Recordings of ${camera.name}`,
     onSeek: (t) => playFrom(t),
     onPreview: (t) => preview.frameAt(t),
+    onPreviewCancel: () => { if (preview.cancel) preview.cancel(); },
   });
   document.getElementById('timeline').append(timeline.node);
   wireControls();

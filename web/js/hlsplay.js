@@ -262,6 +262,7 @@ export class HlsPreview {
     this.segments = [];
     this.busy = false;
     this.pending = null;
+    this.abortWait = null;
   }
 
   setSegments(segments) {
@@ -275,6 +276,23 @@ export class HlsPreview {
       this.pending = { t, resolve };
       if (!this.busy) this.run();
     });
+  }
+
+  // Stops loading (the user let go of the bar: the player needs the network now). The next
+  // frameAt() loads again from where it is asked.
+  cancel() {
+    if (this.pending) {
+      this.pending.resolve(null);
+      this.pending = null;
+    }
+    if (this.hls && this.started) {
+      this.hls.stopLoad();
+      this.started = false;
+    }
+    if (this.abortWait) {
+      this.abortWait();
+      this.abortWait = null;
+    }
   }
 
   async ensureWindow(t) {
@@ -328,10 +346,14 @@ export class HlsPreview {
       this.hls.startLoad(pos);
       this.started = true;
     }
+    // cancel() ends the wait at once: with loading stopped the seek may never complete.
+    const aborted = new Promise((_, reject) => { this.abortWait = () => reject(new Error('cancelled')); });
+    aborted.catch(() => {});
     const ready = once(v, ['seeked'], LOAD_TIMEOUT_MS);
     v.currentTime = pos;
-    await ready;
-    if (v.readyState < 2) await once(v, ['loadeddata', 'canplay'], LOAD_TIMEOUT_MS);
+    await Promise.race([ready, aborted]);
+    if (v.readyState < 2) await Promise.race([once(v, ['loadeddata', 'canplay'], LOAD_TIMEOUT_MS), aborted]);
+    this.abortWait = null;
     const canvas = document.createElement('canvas');
     canvas.width = this.width;
     canvas.height = Math.round(this.width * (v.videoHeight || 9) / (v.videoWidth || 16));

@@ -210,6 +210,7 @@ async function main() {
     label: 'Recordings of the chosen cameras',
     onSeek: (t) => playAll(t),
     onPreview: (t) => preview.frameAt(t),
+    onPreviewCancel: () => { if (preview.cancel) preview.cancel(); },
   });
   document.getElementById('timeline').append(timeline.node);
   wire();

@@ -15,7 +15,7 @@ function clock(us) {
 
 export class DayTimeline {
   // @opts: {onSeek(us), onPreview(us) -> Promise<HTMLCanvasElement|HTMLImageElement|null>,
-  //         label: accessible name}
+  //         onPreviewCancel() (optional: stop a preview's loading), label: accessible name}
   constructor(opts) {
     this.opts = opts;
     this.day = null;           // {from, to}
@@ -161,7 +161,9 @@ export class DayTimeline {
     this.dragging = true;
     this.bar.setPointerCapture(e.pointerId);
     this.bar.focus({ preventScroll: true });
-    this.showTip(this.timeOfEvent(e));
+    // The time at once; a preview frame only once the pointer moves: a plain click plays at
+    // once, and a preview fetched for it would only compete with the player for the network.
+    this.showTip(this.timeOfEvent(e), false);
     e.preventDefault();
   }
 
@@ -175,6 +177,8 @@ export class DayTimeline {
     const t = this.timeOfEvent(e);
     this.endDrag();
     this.cursor = null;
+    // A preview still loading would compete with the player for the network.
+    if (this.opts.onPreviewCancel) this.opts.onPreviewCancel();
     this.opts.onSeek(t);
   }
 
@@ -209,7 +213,7 @@ export class DayTimeline {
     this.showTip(t);
   }
 
-  showTip(t) {
+  showTip(t, preview = true) {
     this.cursor = t;
     this.tip.hidden = false;
     this.mark.hidden = false;
@@ -219,7 +223,7 @@ export class DayTimeline {
     this.tipTime.textContent = clock(t);
     this.renderHead();
     const seq = ++this.previewSeq;
-    if (!this.opts.onPreview) return;
+    if (!this.opts.onPreview || !preview) return;
     this.opts.onPreview(t).then((frame) => {
       if (seq !== this.previewSeq || this.tip.hidden) return;   // the cursor moved on
       this.tipFrame.replaceChildren(...(frame ? [frame] : []));
