@@ -277,7 +277,8 @@ try {
   const playing = '#player video.review:not([hidden])';
   await page.waitForFunction((sel) => {
     const v = document.querySelector(sel);
-    return v && v.currentTime > 0.5 && v.videoWidth > 0;
+    // The player names the playing segment at its next tick, after the frame is shown.
+    return v && v.currentTime > 0.5 && v.videoWidth > 0 && document.getElementById('player').dataset.segmentId;
   }, playing, { timeout: 20000 });
   const pb = await page.evaluate((sel) => {
     const v = document.querySelector(sel);
