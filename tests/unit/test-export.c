@@ -409,6 +409,118 @@ test_source_gone (void)
   g_assert_cmpuint (nvr_export_reader_position (r), <, nvr_export_plan_length (plan));
 }
 
+/* The catalog's fragment index in place of the walk (what the export route uses for finished
+ * files): the same file description, the same output bytes, and every way an index can
+ * disagree with its file refused clearly. */
+static NvrExportFile
+from_index (const NvrExportFile *walked, gint64 init_bytes, const NvrExportFragment *frags,
+            guint n, GError **error)
+{
+  NvrExportFile f;
+  if (!nvr_export_file_from_index (walked->path, walked->wall_start_us, init_bytes, frags, n,
+                                   &f, error))
+    memset (&f, 0, sizeof f);
+  return f;
+}
+
+static void
+test_from_index (void)
+{
+  NvrExportFile wa = walk (clips.a, T0), wb = walk (clips.b, T0 + 6 * SEC);
+  const NvrExportFragment *fa = (const NvrExportFragment *) (void *) wa.fragments->data;
+  guint na = wa.fragments->len;
+  gint64 init_a = (gint64) g_bytes_get_size (wa.init);
+  g_autoptr (GError) error = NULL;
+
+  /* The same description as the walk: init bytes and fragments. */
+  NvrExportFile ia = from_index (&wa, init_a, fa, na, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (ia.init, wa.init));
+  g_assert_cmpuint (ia.fragments->len, ==, na);
+  g_assert_cmpmem (ia.fragments->data, na * sizeof (NvrExportFragment), fa,
+                   na * sizeof (NvrExportFragment));
+  NvrExportFile ib = from_index (&wb, (gint64) g_bytes_get_size (wb.init),
+                                 (const NvrExportFragment *) (void *) wb.fragments->data,
+                                 wb.fragments->len, &error);
+  g_assert_no_error (error);
+
+  /* The same export, byte for byte, as from the walked files. */
+  gint64 from = T0 + 2500000, to = T0 + 7500000;
+  GArray *files = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));
+  g_array_append_val (files, ia);
+  g_array_append_val (files, ib);
+  g_autoptr (NvrExportPlan) indexed = nvr_export_plan_new (files, from, to, &error);
+  g_assert_no_error (error);
+  g_autoptr (NvrExportPlan) walked = plan_ab (from, to);
+  guint8 sha_i[32], sha_w[32];
+  g_assert_true (nvr_export_plan_sha256 (indexed, sha_i, &error));
+  g_assert_true (nvr_export_plan_sha256 (walked, sha_w, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (sha_i, 32, sha_w, 32);
+  g_assert_cmpuint (nvr_export_plan_length (indexed), ==, nvr_export_plan_length (walked));
+
+  /* Indexes that disagree with the file: refused before a byte is planned. */
+  NvrExportFragment bad[16];
+  g_assert_cmpuint (na, <=, G_N_ELEMENTS (bad));
+  struct { const char *what; gint64 init; int edit; int code; } cases[] = {
+    { "init one byte short", init_a - 1, 0, NVR_EXPORT_ERROR_MALFORMED },
+    { "init one byte long", init_a + 1, 0, NVR_EXPORT_ERROR_MALFORMED },
+    { "no init", 0, 0, NVR_EXPORT_ERROR_MALFORMED },
+    { "fragments overlap", init_a, 1, NVR_EXPORT_ERROR_MALFORMED },
+    { "a fragment inside the init", init_a, 2, NVR_EXPORT_ERROR_MALFORMED },
+    { "no fragments", init_a, 3, NVR_EXPORT_ERROR_MALFORMED },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    memcpy (bad, fa, na * sizeof *bad);
+    guint n = na;
+    if (cases[c].edit == 1)
+      bad[2].offset = bad[1].offset + bad[1].size - 1;
+    else if (cases[c].edit == 2)
+      bad[0].offset = init_a - 8;
+    else if (cases[c].edit == 3)
+      n = 0;
+    NvrExportFile f = from_index (&wa, cases[c].init, bad, n, &error);
+    g_test_message ("%s: %s", cases[c].what, error ? error->message : "accepted");
+    g_assert_error (error, NVR_EXPORT_ERROR, cases[c].code);
+    g_assert_null (f.path);
+    g_clear_error (&error);
+  }
+
+  /* A file gone since it was indexed. */
+  g_autofree char *gone = g_build_filename (clips.dir, "gone.mp4", NULL);
+  NvrExportFile wgone = { .path = gone, .wall_start_us = T0 };
+  NvrExportFile f = from_index (&wgone, init_a, fa, na, &error);
+  g_assert_error (error, NVR_EXPORT_ERROR, NVR_EXPORT_ERROR_SOURCE_GONE);
+  g_assert_null (f.path);
+  g_clear_error (&error);
+
+  /* An index whose offsets point into a mdat passes the plan's checks only as far as sizes go;
+   * the reader checks each moof when it gets there and fails the read (never sends the
+   * wrong bytes as a fragment). */
+  memcpy (bad, fa, na * sizeof *bad);
+  bad[na - 1].offset += 16;
+  bad[na - 1].size -= 16;
+  NvrExportFile shifted = from_index (&wa, init_a, bad, na, &error);
+  g_assert_no_error (error);
+  GArray *one = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));
+  g_array_append_val (one, shifted);
+  g_autoptr (NvrExportPlan) plan = nvr_export_plan_new (one, T0, T0 + 6 * SEC, &error);
+  if (plan != NULL) {
+    g_autoptr (NvrExportReader) r = nvr_export_reader_new (plan);
+    guint8 buf[4096];
+    gssize n;
+    while ((n = nvr_export_reader_read (r, buf, sizeof buf, &error)) > 0)
+      ;
+    g_assert_cmpint (n, ==, -1);
+    g_assert_cmpuint (nvr_export_reader_position (r), <, nvr_export_plan_length (plan));
+  }
+  g_test_message ("shifted moof: %s", error ? error->message : "no error");
+  g_assert_error (error, NVR_EXPORT_ERROR, NVR_EXPORT_ERROR_MALFORMED);
+
+  nvr_export_file_clear (&wa);
+  nvr_export_file_clear (&wb);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -445,6 +557,7 @@ main (int argc, char **argv)
   g_test_add_func ("/export/end-to-end", test_end_to_end);
   g_test_add_func ("/export/seek", test_seek);
   g_test_add_func ("/export/source-gone", test_source_gone);
+  g_test_add_func ("/export/from-index", test_from_index);
   int rc = g_test_run ();
 
   g_bytes_unref (init_normal);
