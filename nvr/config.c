@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "motion.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -30,6 +31,7 @@ static const KeySpec keys[] = {
   { "daemon", "admin_group", KEY_NAME, OFF (admin_group), 0, 0 },
   { "storage", "root", KEY_PATH, OFF (storage_root), 0, 0 },
   { "storage", "segment_seconds", KEY_UINT, OFF (segment_seconds), 10, 3600 },
+  { "storage", "mount", KEY_PATH, OFF (storage_mount), 0, 0 },
   { "recording", "transport", KEY_TRANSPORT, OFF (transport), 0, 0 },
   { "recording", "watchdog_seconds", KEY_UINT, OFF (watchdog_seconds), 2, 60 },
   { "recording", "backoff_initial_ms", KEY_INT64, OFF (backoff_initial_ms), 100, 60000 },
@@ -78,6 +80,7 @@ nvr_config_free (NvrConfig *config)
   g_free (config->admin_socket);
   g_free (config->admin_group);
   g_free (config->storage_root);
+  g_free (config->storage_mount);
   g_free (config->mqtt_host);
   g_free (config->mqtt_prefix);
   g_free (config->mqtt_client_id);
@@ -485,6 +488,16 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
           "recording.backoff_max_ms (%" G_GINT64_FORMAT ") is less than "
           "recording.backoff_initial_ms (%" G_GINT64_FORMAT ")",
           c->backoff_max_ms, c->backoff_initial_ms);
+    return NULL;
+  }
+  if (c->storage_mount != NULL && !nvr_paths_is_under (c->storage_mount, c->storage_root)) {
+    guint line = 0;
+    for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+      if (strcmp (keys[i].section, "storage") == 0 && (strcmp (keys[i].key, "mount") == 0 ||
+                                                         strcmp (keys[i].key, "root") == 0))
+        line = MAX (line, seen_line[i]);
+    fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+          "storage.root '%s' is not on storage.mount '%s'", c->storage_root, c->storage_mount);
     return NULL;
   }
   /* sockaddr_un holds 108 bytes with the NUL; a longer path cannot be bound. */

@@ -39,6 +39,8 @@ typedef struct {
   /* [storage] */
   char *storage_root;          /* absolute; holds catalog.db and recordings/ */
   guint segment_seconds;       /* 10..3600 */
+  char *storage_mount;         /* NULL, or a mount point the root must be on: the daemon records
+                                * only while it is mounted (docs/design/storage.md) */
   /* [recording] */
   NvrTransport transport;      /* default for cameras that do not override it */
   guint watchdog_seconds;      /* 2..60: no data for this long = camera dead */

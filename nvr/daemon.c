@@ -50,6 +50,7 @@ typedef struct {
   int lock_fd;
   gint64 started_us;
   gint64 stop_mono_us;          /* when the first SIGTERM/SIGINT arrived; 0 before */
+  int exit_status;              /* of a stop the daemon decided itself (storage gone): 1 */
 } NvrDaemon;
 
 /* From the signal to `<prefix>/available offline`: the outbox and the motion OFF of events the
@@ -834,6 +835,99 @@ lock_storage (NvrDaemon *d, GError **error)
   return TRUE;
 }
 
+/* [storage] mount (docs/design/storage.md "A disk of its own"): TRUE when it is unset or
+ * listed in this process's mountinfo. Under systemd's PrivateMounts a disk mounted on the host
+ * later still shows here (mounts propagate into the unit's namespace). */
+static gboolean
+storage_mounted (const NvrConfig *c)
+{
+  if (c->storage_mount == NULL)
+    return TRUE;
+  g_autofree char *info = NULL;
+  if (!g_file_get_contents ("/proc/self/mountinfo", &info, NULL, NULL))
+    return FALSE;
+  g_autofree char *point = g_strdup (c->storage_mount);
+  gsize n = strlen (point);
+  while (n > 1 && point[n - 1] == '/')
+    point[--n] = '\0';
+  return nvr_paths_mountinfo_lists (info, point);
+}
+
+static gboolean
+on_storage_check (gpointer data)
+{
+  NvrDaemon *d = data;
+  if (storage_mounted (d->config))
+    return G_SOURCE_CONTINUE;
+  /* Workers would go on writing new segments into the directory under the mount point, on the
+   * system disk: stop everything. The next start (systemd restarts the unit) waits for it. */
+  g_warning ("Storage '%s' is no longer mounted: stopping, so that nothing is written to the "
+             "disk underneath; recording resumes once it is mounted again and the daemon starts",
+             d->config->storage_mount);
+  d->exit_status = 1;
+  if (d->stop_mono_us == 0)
+    d->stop_mono_us = g_get_monotonic_time ();
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void notify_systemd (const char *socket_path, const char *state);
+
+typedef struct {
+  GMainLoop *loop;
+  const NvrConfig *config;
+  gboolean signalled;
+} StorageWait;
+
+static gboolean
+on_storage_wait_tick (gpointer data)
+{
+  StorageWait *w = data;
+  if (storage_mounted (w->config))
+    g_main_loop_quit (w->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_storage_wait_signal (gpointer data)
+{
+  StorageWait *w = data;
+  w->signalled = TRUE;
+  g_main_loop_quit (w->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Before anything touches the storage root: with [storage] mount set and not mounted, says so
+ * once (log and systemd STATUS) and checks every second until it is, or until SIGTERM/SIGINT
+ * (FALSE). Nothing is created meanwhile: the root's directories would land on the disk under
+ * the mount point. */
+static gboolean
+wait_for_storage (const NvrConfig *c, const char *notify_socket)
+{
+  if (storage_mounted (c))
+    return TRUE;
+  g_warning ("Storage '%s' is not mounted ([storage] mount): waiting for it; nothing is "
+             "recorded until it is (checked every second)", c->storage_mount);
+  g_autofree char *state = g_strdup_printf ("READY=1\nSTATUS=Waiting for storage %s to be "
+                                            "mounted", c->storage_mount);
+  /* Started, in systemd's sense: a start that waits for a disk must not time out and loop. */
+  notify_systemd (notify_socket, state);
+  StorageWait w = { .loop = g_main_loop_new (NULL, FALSE), .config = c };
+  guint tick = g_timeout_add_seconds (1, on_storage_wait_tick, &w);
+  guint term = g_unix_signal_add (SIGTERM, on_storage_wait_signal, &w);
+  guint intr = g_unix_signal_add (SIGINT, on_storage_wait_signal, &w);
+  g_main_loop_run (w.loop);
+  g_source_remove (tick);
+  g_source_remove (term);
+  g_source_remove (intr);
+  g_main_loop_unref (w.loop);
+  if (w.signalled)
+    return FALSE;
+  g_message ("Storage '%s' is mounted: starting", c->storage_mount);
+  notify_systemd (notify_socket, "STATUS=");
+  return TRUE;
+}
+
 /* systemd's readiness protocol (hearth.service is Type=notify): one datagram such as "READY=1"
  * to $NOTIFY_SOCKET, a path or, with a leading '@', an abstract name. No-op without one. */
 static void
@@ -873,6 +967,10 @@ nvr_daemon_run (const char *config_path)
   }
   signal (SIGPIPE, SIG_IGN);
   int status = 1;
+  if (!wait_for_storage (d.config, notify_socket)) {
+    status = 0;
+    goto out;
+  }
   if (!lock_storage (&d, &error))
     goto out;
   /* Bound now, answered once the main loop runs: from here on a client waits for the daemon
@@ -925,6 +1023,8 @@ nvr_daemon_run (const char *config_path)
   d.loop = g_main_loop_new (NULL, FALSE);
   guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &d);
   guint sig_int = g_unix_signal_add (SIGINT, on_signal, &d);
+  guint storage_check = d.config->storage_mount != NULL
+                            ? g_timeout_add_seconds (1, on_storage_check, &d) : 0;
   g_message ("Hearth daemon running: %u camera(s), storage '%s', admin socket '%s'", cams->len,
              d.config->storage_root, d.config->admin_socket);
   notify_systemd (notify_socket, "READY=1");
@@ -932,7 +1032,9 @@ nvr_daemon_run (const char *config_path)
   notify_systemd (notify_socket, "STOPPING=1");
   g_source_remove (sig_term);
   g_source_remove (sig_int);
-  status = 0;
+  if (storage_check != 0 && d.exit_status == 0)
+    g_source_remove (storage_check);   /* (it removed itself when it stopped the daemon) */
+  status = d.exit_status;
 
 out:
   if (error != NULL)

@@ -63,3 +63,69 @@ nvr_paths_is_within (const char *camera_dir, const char *relpath)
   }
   return TRUE;
 }
+
+/* The fifth field of a mountinfo line, unescaped into @out (at most @max bytes with the NUL);
+ * FALSE for a line without one or one that does not fit. */
+static gboolean
+mount_point_of (const char *line, gsize len, char *out, gsize max)
+{
+  gsize i = 0;
+  for (int field = 0; field < 4; field++) {
+    while (i < len && line[i] != ' ')
+      i++;
+    if (i >= len)
+      return FALSE;
+    i++;
+  }
+  gsize o = 0;
+  while (i < len && line[i] != ' ') {
+    char c = line[i];
+    if (c == '\\' && i + 3 < len && line[i + 1] >= '0' && line[i + 1] <= '3' &&
+        line[i + 2] >= '0' && line[i + 2] <= '7' && line[i + 3] >= '0' && line[i + 3] <= '7') {
+      c = (char) ((line[i + 1] - '0') * 64 + (line[i + 2] - '0') * 8 + (line[i + 3] - '0'));
+      i += 4;
+    } else {
+      i++;
+    }
+    if (o + 1 >= max)
+      return FALSE;
+    out[o++] = c;
+  }
+  out[o] = '\0';
+  return o > 0;
+}
+
+gboolean
+nvr_paths_mountinfo_lists (const char *mountinfo, const char *path)
+{
+  if (mountinfo == NULL || path == NULL || path[0] != '/')
+    return FALSE;
+  char point[4096];
+  const char *p = mountinfo;
+  while (*p != '\0') {
+    const char *end = strchr (p, '\n');
+    gsize len = end ? (gsize) (end - p) : strlen (p);
+    if (mount_point_of (p, len, point, sizeof point) && strcmp (point, path) == 0)
+      return TRUE;
+    if (end == NULL)
+      break;
+    p = end + 1;
+  }
+  return FALSE;
+}
+
+gboolean
+nvr_paths_is_under (const char *dir, const char *path)
+{
+  if (dir == NULL || path == NULL || dir[0] != '/' || path[0] != '/' || strstr (path, "/..") ||
+      strstr (dir, "/.."))
+    return FALSE;
+  gsize n = strlen (dir);
+  while (n > 1 && dir[n - 1] == '/')
+    n--;
+  if (strncmp (dir, path, n) != 0)
+    return FALSE;
+  if (n == 1)
+    return TRUE;   /* everything absolute is under "/" */
+  return path[n] == '\0' || path[n] == '/';
+}

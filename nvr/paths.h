@@ -21,4 +21,14 @@ char *nvr_paths_segment (const char *camera_dir, gint64 start_us, guint64 seq);
 /* TRUE when @relpath names a file strictly inside @camera_dir (a worker's report is untrusted). */
 gboolean nvr_paths_is_within (const char *camera_dir, const char *relpath);
 
+/* TRUE when @mountinfo (the text of /proc/self/mountinfo) lists a mount whose mount point is
+ * exactly @path (absolute, no trailing slash but for "/"). Mount points are read with the
+ * kernel's octal escapes (\040 for a space, \011, \012, \134) undone. Malformed lines are
+ * skipped. The storage check of [storage] mount (docs/design/storage.md "A disk of its own"). */
+gboolean nvr_paths_mountinfo_lists (const char *mountinfo, const char *path);
+
+/* TRUE when @path is @dir or inside it (both absolute, compared by components, no "..").
+ * "/media/disk" holds "/media/disk/hearth", not "/media/disk2". */
+gboolean nvr_paths_is_under (const char *dir, const char *path);
+
 G_END_DECLS

@@ -50,6 +50,49 @@ test_within (void)
   g_assert_false (nvr_paths_is_within (dir, NULL));
 }
 
+/* [storage] mount: the mountinfo reader and the containment of the root in the mount. */
+static void
+test_mounts (void)
+{
+  const char *info =
+      "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+      "30 22 0:26 / /proc rw,nosuid - proc proc rw\n"
+      "41 22 8:17 / /media/usb\\040disk rw,relatime shared:20 - ext4 /dev/sdb1 rw\n"
+      "42 22 8:33 /sub /srv/hearth rw - ext4 /dev/sdc1 rw\n"
+      "garbage line\n"
+      "43 22 0:40 / /mnt/last rw - tmpfs tmpfs rw";   /* no final newline */
+  struct { const char *path; gboolean listed; } cases[] = {
+    { "/", TRUE },
+    { "/proc", TRUE },
+    { "/media/usb disk", TRUE },       /* \040 is a space */
+    { "/media/usb\\040disk", FALSE },   /* the escaped spelling is not the path */
+    { "/media/usb", FALSE },
+    { "/srv/hearth", TRUE },
+    { "/srv", FALSE },
+    { "/mnt/last", TRUE },
+    { "/mnt/las", FALSE },
+    { "relative", FALSE },
+    { "", FALSE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_assert_cmpint (nvr_paths_mountinfo_lists (info, cases[i].path), ==, cases[i].listed);
+  g_assert_false (nvr_paths_mountinfo_lists ("", "/"));
+  g_assert_false (nvr_paths_mountinfo_lists (NULL, "/"));
+
+  struct { const char *dir, *path; gboolean under; } under[] = {
+    { "/media/disk", "/media/disk/hearth", TRUE },
+    { "/media/disk", "/media/disk", TRUE },
+    { "/media/disk/", "/media/disk/hearth", TRUE },
+    { "/media/disk", "/media/disk2/hearth", FALSE },
+    { "/media/disk", "/media", FALSE },
+    { "/media/disk", "/media/disk/../etc", FALSE },
+    { "/", "/var/lib/hearth", TRUE },
+    { "media/disk", "media/disk/x", FALSE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (under); i++)
+    g_assert_cmpint (nvr_paths_is_under (under[i].dir, under[i].path), ==, under[i].under);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -57,5 +100,6 @@ main (int argc, char **argv)
   g_test_add_func ("/paths/names", test_names);
   g_test_add_func ("/paths/layout", test_layout);
   g_test_add_func ("/paths/within", test_within);
+  g_test_add_func ("/paths/mounts", test_mounts);
   return g_test_run ();
 }
