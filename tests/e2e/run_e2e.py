@@ -11,6 +11,8 @@ it. The script asks for the revocation on stdout ("E2E-REVOKE"); this driver run
     run_e2e.py --static   the pages behind the real lighttpd with no daemon (pages_static.mjs)
     run_e2e.py --review   a day's review: timeline, scrub previews, playing across files,
                           speeds, frame step, save frame, the events page (review.mjs)
+    run_e2e.py --admin    the admin pages on a phone: pair a device from the devices page,
+                          change its cameras, revoke it; a plain device refused (admin.mjs)
 
 playwright-core is installed from the npm registry with `npm ci` (tests/e2e/package-lock.json)
 into <build>/e2e-node, never into the source tree. Screenshots and frame grabs go to
@@ -328,6 +330,38 @@ def review_test():
     log(f"artifacts: {artifacts}")
 
 
+def admin_test():
+    """An admin device runs the household from the admin pages; a plain device is refused
+    (admin.mjs)."""
+    need_tools()
+    node_dir = ensure_playwright()
+    artifacts = artifacts_dir("admin")
+    h = Harness("e2e-admin", segment_seconds=10)
+    with h:
+        with web_world(h, CAMERAS) as (front, _, ids):
+            wait_segments(h, ["cam1", "cam2"])
+            admin_url, _ = pairing_url(h, "admin", "cam1,cam2,cam3", "--admin")
+            plain_url, _ = pairing_url(h, "plain", "cam1")
+            env = base_env(node_dir, artifacts)
+            env["HOME"] = trusting_home(front.cert, h.dir)
+            env.update(E2E_ORIGIN=front.origin, E2E_ADMIN_URL=admin_url, E2E_PLAIN_URL=plain_url,
+                       E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM2_ID=str(ids["cam2"]))
+            status = run_node("admin.mjs", env)
+            check(status == 0, f"admin.mjs failed ({status}); artifacts in {artifacts}")
+            # What the pages did, from the catalog: the guest was made by the page's invite,
+            # limited to cam2 at the end, and revoked.
+            with h.catalog() as db:
+                row = db.execute("SELECT id, is_admin, revoked_us FROM devices "
+                                 "WHERE name = 'guest phone'").fetchone()
+                check(row is not None, "the page's invite paired no 'guest phone' device")
+                acl = [r[0] for r in db.execute(
+                    "SELECT camera_id FROM device_cameras WHERE device_id = ?", (row[0],))]
+            check(row[1] == 0, "the guest device is an admin")
+            check(row[2] is not None, "the guest device is not revoked in the catalog")
+            check(acl == [ids["cam2"]], f"the guest device's cameras are {acl}, want only cam2")
+    log(f"artifacts: {artifacts}")
+
+
 def soak_test(minutes):
     """index.html left open on a 'wall tablet' while cameras drop and the daemon restarts."""
     need_tools()
@@ -368,12 +402,16 @@ def main():
                     help="only the pages behind lighttpd, without a daemon")
     ap.add_argument("--review", action="store_true",
                     help="the review pages: timeline, playback across files, events")
+    ap.add_argument("--admin", action="store_true",
+                    help="the admin pages: devices, pairing from the browser, revoke")
     ap.add_argument("--soak", action="store_true",
                     help="the wall tablet: live view through drops and restarts (long)")
     ap.add_argument("--minutes", type=int, default=20, help="length of --soak (default 20)")
     args = ap.parse_args()
     if args.soak:
         run(lambda: soak_test(args.minutes))
+    elif args.admin:
+        run(admin_test)
     else:
         run(static_test if args.static else review_test if args.review else e2e_test)
 
