@@ -144,8 +144,11 @@ function qrImage(qr) {
   if (typeof qr !== 'string' || qr === '') return null;
   let src = null;
   if (qr.startsWith('data:image/svg+xml')) src = qr;
-  else if (/^\s*(<\?xml|<svg)/.test(qr))
-    src = `data:image/svg+xml;base64,${btoa(String.fromCharCode(...new TextEncoder().encode(qr)))}`;
+  else if (/^\s*(<\?xml|<svg)/.test(qr)) {
+    let bin = '';
+    for (const b of new TextEncoder().encode(qr)) bin += String.fromCharCode(b);
+    src = `data:image/svg+xml;base64,${btoa(bin)}`;
+  }
   if (!src) return null;
   return el('img', { src, alt: 'QR code of the pairing address', class: 'qr', width: '240', height: '240' });
 }
