@@ -7,10 +7,12 @@
 // "not an admin" and no control on every admin page, and the daemon refuses it (403).
 // Screenshots of each page: $E2E_ARTIFACTS. Run by run_e2e.py --admin.
 //
-// Steps are functions run in order (main() at the end). The camera settings, motion areas and
-// storage-health steps join them once those routes are in the daemon (settings/cameras,
-// settings/cameras/{id}/motion, health, audit): until then their pages are only opened and
-// photographed, and whatever they say is logged, not checked.
+// Steps are functions run in order (the list at the end). The camera settings, motion areas and
+// storage-health steps run when the daemon has those routes (run_e2e.py reads `nvr http-routes`
+// and sets E2E_SETTINGS / E2E_HEALTH): test cam4 and add it (the driver waits for its first
+// segment), draw a mask and a zone on cam1 over its still (the driver reads them back from the
+// catalog), the health card and the audit trail. Without the routes those pages are only opened
+// and photographed, and what they say is logged, not checked.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,6 +29,10 @@ const PLAIN_URL = env('E2E_PLAIN_URL');        // nvr pair --cameras cam1 (not a
 const ARTIFACTS = env('E2E_ARTIFACTS');
 const CAM1 = env('E2E_CAM1_ID');
 const CAM2 = env('E2E_CAM2_ID');
+const SETTINGS = process.env.E2E_SETTINGS === '1';   // settings/cameras* and motion routes
+const HEALTH = process.env.E2E_HEALTH === '1';       // health and audit routes
+const CAM4_MAIN = process.env.E2E_CAM4_MAIN || '';   // fakecam's 4th camera, not added yet
+const CAM4_SUB = process.env.E2E_CAM4_SUB || '';
 const PHONE = { width: 390, height: 844 };
 const REVOKE_LIMIT_MS = 1000;
 const ACL_LIMIT_MS = 5000;   // ACL change -> the removed camera's live view ends (the daemon: ≤ 1 s)
@@ -86,6 +92,27 @@ const statusOf = (page, url, init = {}) => page.evaluate(async ({ url, init }) =
 
 // The device row of @name on the devices page.
 const row = (page, name) => page.locator('li.device', { has: page.locator('.title', { hasText: name }) });
+
+// ---- the driver's answers on stdin (E2E-* requests on stdout) ----
+const lines = [];
+let lineWaiter = null;
+process.stdin.setEncoding('utf8');
+let partial = '';
+process.stdin.on('data', (d) => {
+  partial += d;
+  let at;
+  while ((at = partial.indexOf('\n')) >= 0) { lines.push(partial.slice(0, at)); partial = partial.slice(at + 1); }
+  if (lineWaiter) lineWaiter();
+});
+async function ask(request, timeoutMs = 120000) {
+  console.log(request);
+  const deadline = Date.now() + timeoutMs;
+  while (lines.length === 0) {
+    if (Date.now() > deadline) throw new E2EFailure(`no answer from run_e2e.py to ${request}`);
+    await new Promise((r) => { lineWaiter = r; setTimeout(r, 200); });
+  }
+  return lines.shift();
+}
 
 // ---- steps ----
 
@@ -256,9 +283,103 @@ async function otherPages() {
   }
 }
 
+// Test cam4's URL from the form (codec, size and a still), add it, and wait (the driver) until it
+// records.
+async function cameraSettings() {
+  const page = s.admin.page;
+  await page.goto(`${ORIGIN}/cameras.html`);
+  await page.waitForSelector('#camera-list li[data-camera-id]', { timeout: 15000 });
+  const names = await page.$$eval('#camera-list li .title', (t) => t.map((x) => x.textContent));
+  check(['cam1', 'cam2', 'cam3'].every((n) => names.includes(n)) && !names.includes('cam4'),
+        `cameras listed: ${names}`);
+  await page.screenshot({ path: art('11-cameras.png'), fullPage: true });
+  await page.click('#add-camera');
+  await page.fill('#f-name', 'cam4');
+  await page.fill('#f-main', CAM4_MAIN);
+  await page.fill('#f-sub', CAM4_SUB);
+  await page.click('#test');
+  await page.waitForSelector('#form-state[data-kind="ok"], #form-state[data-kind="error"]', { timeout: 60000 });
+  const result = await page.locator('#test-result').innerText().catch(() => '');
+  check(await page.locator('#form-state[data-kind="ok"]').count() === 1,
+        `testing cam4: ${await page.locator('#form-state').innerText()} ${result}`);
+  check(/Video: h264 \d+×\d+/.test(result), `test result: ${result}`);
+  const still = await page.$eval('#test-result img', (i) => i.complete && i.naturalWidth).catch(() => 0);
+  check(still > 0, 'the test showed no still');
+  log(`cam4 tested: ${result.replace(/\s+/g, ' ')}; still ${still} px wide`);
+  await page.screenshot({ path: art('12-camera-test.png'), fullPage: true });
+  await page.click('#save');
+  await page.waitForSelector('#camera-list li:has-text("cam4")', { timeout: 15000 });
+  const answer = await ask('E2E-WAIT-SEGMENT cam4');
+  check(answer === 'DONE', `waiting for cam4 to record: ${answer}`);
+  log('cam4 added from the page and recording');
+}
+
+// Draw a mask (tapping its corners, closing on the first) and a zone "door" (closed with the
+// button) over cam1's still, save, and compare with what the driver reads from the catalog.
+async function motionAreas() {
+  const page = s.admin.page;
+  await page.goto(`${ORIGIN}/cameras.html`);
+  await page.locator(`#camera-list li[data-camera-id="${CAM1}"] [data-action="motion"]`).click();
+  await page.waitForFunction(() => document.querySelector('#canvas img')?.complete, null, { timeout: 15000 });
+  const w = await page.$eval('#canvas img', (i) => i.naturalWidth);
+  check(w > 0, 'no still of cam1 under the motion editor');
+  // Measured at each tap: clicking the buttons below may scroll the page.
+  const tap = async (x, y) => {
+    const svg = page.locator('#canvas svg');
+    await svg.scrollIntoViewIfNeeded();
+    const box = await svg.boundingBox();
+    await page.touchscreen.tap(box.x + x * box.width, box.y + y * box.height);
+  };
+  while (await page.locator('#shapes [data-kind] button.danger').count() > 0)   // start empty
+    await page.locator('#shapes [data-kind] button.danger').first().click();
+  await page.click('#new-mask');
+  // Corners inside the picture (a tap on its very edge lands beside it: taps are whole pixels).
+  for (const [x, y] of [[0.01, 0.01], [0.99, 0.01], [0.99, 0.12], [0.01, 0.12]]) await tap(x, y);
+  await tap(0.02, 0.02);                                     // near the first corner: closes
+  await page.fill('#zone-name', 'door');
+  await page.click('#new-zone');
+  for (const [x, y] of [[0.5, 0.3], [0.9, 0.3], [0.9, 0.9], [0.5, 0.9]]) await tap(x, y);
+  await page.click('#close-shape');
+  const kinds = await page.$$eval('#shapes [data-kind]', (l) => l.map((x) => x.dataset.kind));
+  check(JSON.stringify(kinds) === '["mask","zone"]', `shapes drawn: ${kinds}`);
+  await page.screenshot({ path: art('13-motion.png'), fullPage: true });
+  await page.click('#motion-save');
+  await page.waitForSelector('#motion-state[data-kind="ok"]', { timeout: 15000 });
+  const stored = JSON.parse(await ask('E2E-MOTION cam1'));
+  const near = (got, want) => got.length === want.length &&
+    got.every(([x, y], i) => Math.abs(x - want[i][0]) < 0.01 && Math.abs(y - want[i][1]) < 0.01);
+  check(stored.masks.length === 1 && near(stored.masks[0].points, [[0.01, 0.01], [0.99, 0.01], [0.99, 0.12], [0.01, 0.12]]),
+        `stored masks: ${JSON.stringify(stored.masks)}`);
+  check(stored.zones.length === 1 && stored.zones[0].name === 'door' &&
+        near(stored.zones[0].points, [[0.5, 0.3], [0.9, 0.3], [0.9, 0.9], [0.5, 0.9]]),
+        `stored zones: ${JSON.stringify(stored.zones)}`);
+  log('motion areas drawn on the still and stored as drawn');
+}
+
+async function healthPage() {
+  const page = s.admin.page;
+  await page.goto(`${ORIGIN}/health.html`);
+  await page.waitForSelector('#box dt', { timeout: 15000 });
+  const box = await page.locator('#box').innerText();
+  check(/Version/.test(box) && /Free/.test(box), `health card: ${box}`);
+  const cams = await page.$$eval('#health-cameras .title', (t) => t.map((x) => x.textContent));
+  check(['cam1', 'cam2', 'cam3'].every((n) => cams.includes(n)), `health cameras: ${cams}`);
+  await page.waitForSelector('#audit li', { timeout: 15000 });
+  const audit = await page.locator('#audit').innerText();
+  check(/revoke/i.test(audit), `the audit list has no revoke: ${audit.slice(0, 400)}`);
+  await page.screenshot({ path: art('14-health.png'), fullPage: true });
+  log(`health: ${cams.length} cameras, audit: ${await page.locator('#audit li').count()} entries`);
+}
+
+const steps = [adminPairs, devicesPage, invite, guestPairs, changeCameras, revoke, notAdmin];
+if (SETTINGS) steps.push(cameraSettings, motionAreas);
+if (HEALTH) steps.push(healthPage);
+if (!SETTINGS || !HEALTH) steps.push(otherPages);
+log(`settings routes: ${SETTINGS ? 'yes' : 'no'}, health routes: ${HEALTH ? 'yes' : 'no'}`);
+
 let failure = null;
 try {
-  for (const step of [adminPairs, devicesPage, invite, guestPairs, changeCameras, revoke, notAdmin, otherPages]) {
+  for (const step of steps) {
     log(`step: ${step.name}`);
     await step();
   }
@@ -275,3 +396,4 @@ if (failure) {
   fail(failure);
 }
 log('PASS');
+process.exit(0);   // stdin (the driver's answers) would keep node alive

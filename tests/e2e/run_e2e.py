@@ -164,11 +164,12 @@ def wait_segments(h, names, timeout=60):
 
 
 @contextlib.contextmanager
-def web_world(h, cameras, fakecam_args=(), conf_extra="", per_camera=()):
+def web_world(h, cameras, fakecam_args=(), conf_extra="", per_camera=(), added=None):
     """The daemon with a [web] section (+ @conf_extra), fakecam with @cameras cameras, camN
     added (main + sub stream; each then gets `nvr cameras ...` @per_camera argument lists with
-    {name} filled in), and the lighttpd front started; yields (front, web_sock, ids by name).
-    On failure the front's logs are printed; the front is stopped in every case."""
+    {name} filled in; only the first @added when given), and the lighttpd front started; yields
+    (front, web_sock, ids by name). On failure the front's logs are printed; the front is
+    stopped in every case."""
     import webfront
     web_sock = os.path.join(h.dir, "http.sock")
     front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
@@ -178,7 +179,7 @@ def web_world(h, cameras, fakecam_args=(), conf_extra="", per_camera=()):
                     f"certificate = {front.cert}\n{conf_extra}")
         h.start_fakecam(cameras, ["--first-code", str(FIRST_CODE), *fakecam_args])
         h.start_daemon()
-        for i in range(1, cameras + 1):
+        for i in range(1, (cameras if added is None else added) + 1):
             h.nvr("cameras", "add", f"cam{i}", "--main-url", h.cam_url(i),
                   "--sub-url", h.cam_url(i, "sub"))
             for args in per_camera:
@@ -338,15 +339,45 @@ def admin_test():
     artifacts = artifacts_dir("admin")
     h = Harness("e2e-admin", segment_seconds=10)
     with h:
-        with web_world(h, CAMERAS) as (front, _, ids):
+        # fakecam's 4th camera is for the page to add (when the daemon has settings routes).
+        with web_world(h, CAMERAS + 1, added=CAMERAS) as (front, _, ids):
             wait_segments(h, ["cam1", "cam2"])
             admin_url, _ = pairing_url(h, "admin", "cam1,cam2,cam3", "--admin")
             plain_url, _ = pairing_url(h, "plain", "cam1")
+            _, out, _ = h.nvr("http-routes")
+            routes = {f"{r['method']} {r['path']}" for r in json.loads(out)["routes"]}
+            settings = {"GET /api/v1/settings/cameras", "POST /api/v1/settings/cameras",
+                        "POST /api/v1/settings/cameras/test",
+                        "PUT /api/v1/settings/cameras/{cam}/motion"} <= routes
+            health = {"GET /api/v1/health", "GET /api/v1/audit"} <= routes
+            log(f"settings routes: {settings}, health routes: {health}")
             env = base_env(node_dir, artifacts)
             env["HOME"] = trusting_home(front.cert, h.dir)
             env.update(E2E_ORIGIN=front.origin, E2E_ADMIN_URL=admin_url, E2E_PLAIN_URL=plain_url,
-                       E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM2_ID=str(ids["cam2"]))
-            status = run_node("admin.mjs", env)
+                       E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM2_ID=str(ids["cam2"]),
+                       E2E_SETTINGS="1" if settings else "0", E2E_HEALTH="1" if health else "0",
+                       E2E_CAM4_MAIN=h.cam_url(CAMERAS + 1),
+                       E2E_CAM4_SUB=h.cam_url(CAMERAS + 1, "sub"))
+
+            def on_line(line, p):
+                words = line.split()
+                if len(words) != 2:
+                    return
+                if words[0] == "E2E-WAIT-SEGMENT":
+                    wait_segments(h, [words[1]], 90)
+                    answer = "DONE"
+                elif words[0] == "E2E-MOTION":
+                    with h.catalog() as db:
+                        row = db.execute("SELECT motion_masks, motion_zones FROM cameras "
+                                         "WHERE name = ?", (words[1],)).fetchone()
+                    answer = json.dumps({"masks": json.loads(row[0] or "[]"),
+                                         "zones": json.loads(row[1] or "[]")})
+                else:
+                    return
+                p.stdin.write(answer + "\n")
+                p.stdin.flush()
+
+            status = run_node("admin.mjs", env, on_line)
             check(status == 0, f"admin.mjs failed ({status}); artifacts in {artifacts}")
             # What the pages did, from the catalog: the guest was made by the page's invite,
             # limited to cam2 at the end, and revoked.

@@ -258,7 +258,7 @@ function drawMotion() {
       svg.append(svgEl('ellipse', { cx: p.x * 1000, cy: p.y * 1000, rx: 8, ry: 14, class: 'shape-point' }));
   }
   $('close-shape').disabled = !mo.draft || mo.draft.points.length < 3;
-  $('undo-point').disabled = !mo.draft || mo.draft.points.length === 0;
+  $('undo-point').disabled = !mo.draft;
   listShapes();
 }
 
@@ -318,6 +318,11 @@ function tap(ev) {
 }
 
 function startShape(kind) {
+  if (mo.draft && mo.draft.points.length >= 3) finishDraft();
+  if (mo.draft && mo.draft.points.length > 0) {
+    say($('motion-state'), 'The shape being drawn has fewer than 3 corners: add more, or "Undo point" to drop it.', 'error');
+    return;
+  }
   let name = '';
   if (kind === 'zone') {
     name = $('zone-name').value.trim();
@@ -412,7 +417,13 @@ async function main() {
   $('new-mask').addEventListener('click', () => startShape('mask'));
   $('new-zone').addEventListener('click', () => startShape('zone'));
   $('close-shape').addEventListener('click', finishDraft);
-  $('undo-point').addEventListener('click', () => { if (mo.draft) { mo.draft.points.pop(); drawMotion(); } });
+  // The last corner; on a shape with none left, the shape itself.
+  $('undo-point').addEventListener('click', () => {
+    if (!mo.draft) return;
+    if (mo.draft.points.length === 0) mo.draft = null;
+    else mo.draft.points.pop();
+    drawMotion();
+  });
   $('motion-save').addEventListener('click', saveMotion);
   $('motion-cancel').addEventListener('click', () => { $('motion').hidden = true; });
 }
