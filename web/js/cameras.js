@@ -390,7 +390,8 @@ async function saveMotion() {
     await refresh();
     mo.camera = cameras.find((c) => c.id === mo.camera.id) || mo.camera;
   } catch (e) {
-    say(state, missingRoute(e) ? NOT_YET : describeError(e), 'error');
+    // A 404 here may be a camera removed meanwhile as well as an older daemon: say it plainly.
+    say(state, describeError(e), 'error');
   } finally {
     $('motion-save').disabled = false;
   }
