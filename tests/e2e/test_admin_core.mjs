@@ -149,6 +149,15 @@ test('camera bodies: create sends what is set, edit sends what changed, password
     assert.throws(() => core.cameraBody({ ...form, ...f }), re, JSON.stringify(f));
 });
 
+test('a password inside a stream URL is not shown', () => {
+  for (const [url, want] of [['rtsp://10.0.0.5/main', 'rtsp://10.0.0.5/main'],
+                             ['rtsp://admin:hunter2@10.0.0.5:554/main', 'rtsp://admin:•••@10.0.0.5:554/main'],
+                             ['RTSPS://u:p%40ss@cam/x', 'RTSPS://u:•••@cam/x'],
+                             ['rtsp://admin@10.0.0.5/main', 'rtsp://admin@10.0.0.5/main'],
+                             ['rtsp://10.0.0.5/a:b@c', 'rtsp://10.0.0.5/a:b@c'], [null, '']])
+    assert.equal(core.displayUrl(url), want, String(url));
+});
+
 test('test bodies and answers', () => {
   assert.deepEqual(core.testBody({ main_url: ' rtsp://c/1 ', user: '', password: '', transport: 'auto' }),
                    { main_url: 'rtsp://c/1' });

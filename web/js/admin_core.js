@@ -218,6 +218,12 @@ export function cameraBody(f, existing = null) {
   return body;
 }
 
+// A stream URL for display: a password written into it (rtsp://user:secret@host/...) is shown
+// as "•••" (the daemon should never send one; if it does, the page does not show it).
+export function displayUrl(url) {
+  return String(url ?? '').replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:•••@');
+}
+
 // The body of POST settings/cameras/test from the same form values (the password field as typed;
 // an edited camera's stored password is not sent back to the page, so testing an edit without
 // retyping it tests without one: the page says so).

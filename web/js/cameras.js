@@ -9,7 +9,7 @@
 
 import { api, describeError } from './api.js';
 import { missingRoute, requireAdmin, say } from './admin.js';
-import { cameraBody, describeTest, hitTest, motionBody, nearPoint, normalisePoint, parsePolygon, pickProfiles,
+import { cameraBody, describeTest, displayUrl, hitTest, motionBody, nearPoint, normalisePoint, parsePolygon, pickProfiles,
          shapesFromCamera, testBody, MAX_POINTS, ZONE_NAME_RE } from './admin_core.js';
 import { el } from './ui.js';
 
@@ -36,7 +36,8 @@ function cameraItem(c) {
   const li = el('li', { dataset: { cameraId: String(c.id) } },
     el('div', { class: 'row-head' }, el('span', { class: 'title' }, c.name)),
     el('p', { class: 'muted' }, facts),
-    el('p', { class: 'url' }, c.main_url), c.sub_url ? el('p', { class: 'url muted' }, c.sub_url) : null,
+    el('p', { class: 'url' }, displayUrl(c.main_url)),
+    c.sub_url ? el('p', { class: 'url muted' }, displayUrl(c.sub_url)) : null,
     buttons, state);
   edit.addEventListener('click', () => openEditor(c));
   motion.addEventListener('click', () => openMotion(c));
@@ -204,7 +205,7 @@ async function profiles() {
     const pick = pickProfiles(list);
     const rows = list.map((p, i) => el('li', {},
       el('span', { class: 'title' }, `${p.name || p.token}: ${p.encoding || '?'} ${p.width}×${p.height}${p.fps ? ` ${p.fps} fps` : ''}`),
-      el('p', { class: 'url muted' }, p.rtsp_url || '(no RTSP URL)'),
+      el('p', { class: 'url muted' }, p.rtsp_url ? displayUrl(p.rtsp_url) : '(no RTSP URL)'),
       el('label', { class: 'inline' }, el('input', { type: 'radio', name: 'onvif-main', value: String(i),
         checked: p === pick.main || undefined, disabled: !p.rtsp_url || undefined }), ' main'),
       el('label', { class: 'inline' }, el('input', { type: 'radio', name: 'onvif-sub', value: String(i),
