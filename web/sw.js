@@ -4,8 +4,10 @@
 // frame, an event or a device list (docs/design/auth.md "Web pages"). Network first: a page
 // from the cache is used only when the network fails, so an update is seen at the next load.
 
-const CACHE = 'hearth-static-v4';
+const CACHE = 'hearth-static-v5';
 const STATIC = ['/index.html', '/camera.html', '/events.html', '/multi.html', '/pair.html',
+                '/devices.html', '/cameras.html', '/health.html', '/js/admin.js',
+                '/js/admin_core.js', '/js/cameras.js', '/js/devices.js', '/js/health.js',
                 '/css/hearth.css', '/favicon.svg', '/manifest.webmanifest', '/js/api.js',
                 '/js/app.js', '/js/camera.js', '/js/daydata.js', '/js/events.js',
                 '/js/hlsplay.js', '/js/index.js', '/js/keys.js', '/js/live.js', '/js/multi.js',

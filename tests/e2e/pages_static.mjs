@@ -107,6 +107,13 @@ try {
   console.log(`events.html: "${await statusText(page)}"`);
   await page.screenshot({ path: path.join(artifacts, 'static-events.png'), fullPage: true });
 
+  // the admin pages without an API: an error, and no admin control shown.
+  for (const name of ['devices', 'cameras', 'health']) {
+    page = await open(`/${name}.html`, () => document.querySelector('#status[data-kind="error"]'));
+    check(await page.locator('#admin').isHidden(), `${name}: admin controls shown without an answer`);
+    console.log(`${name}.html: "${await statusText(page)}"`);
+  }
+
   // keys.js for real: non-extractable Ed25519 in IndexedDB, signatures verify, replace/forget.
   const r = await page.evaluate(async () => {
     const keys = await import('/js/keys.js');

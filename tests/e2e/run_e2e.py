@@ -11,6 +11,8 @@ it. The script asks for the revocation on stdout ("E2E-REVOKE"); this driver run
     run_e2e.py --static   the pages behind the real lighttpd with no daemon (pages_static.mjs)
     run_e2e.py --review   a day's review: timeline, scrub previews, playing across files,
                           speeds, frame step, save frame, the events page (review.mjs)
+    run_e2e.py --admin    the admin pages on a phone: pair a device from the devices page,
+                          change its cameras, revoke it; a plain device refused (admin.mjs)
 
 playwright-core is installed from the npm registry with `npm ci` (tests/e2e/package-lock.json)
 into <build>/e2e-node, never into the source tree. Screenshots and frame grabs go to
@@ -162,11 +164,12 @@ def wait_segments(h, names, timeout=60):
 
 
 @contextlib.contextmanager
-def web_world(h, cameras, fakecam_args=(), conf_extra="", per_camera=()):
+def web_world(h, cameras, fakecam_args=(), conf_extra="", per_camera=(), added=None):
     """The daemon with a [web] section (+ @conf_extra), fakecam with @cameras cameras, camN
     added (main + sub stream; each then gets `nvr cameras ...` @per_camera argument lists with
-    {name} filled in), and the lighttpd front started; yields (front, web_sock, ids by name).
-    On failure the front's logs are printed; the front is stopped in every case."""
+    {name} filled in; only the first @added when given), and the lighttpd front started; yields
+    (front, web_sock, ids by name). On failure the front's logs are printed; the front is
+    stopped in every case."""
     import webfront
     web_sock = os.path.join(h.dir, "http.sock")
     front = webfront.WebFront(h.root, web_sock, workdir=os.path.join(h.dir, "front"))
@@ -176,7 +179,7 @@ def web_world(h, cameras, fakecam_args=(), conf_extra="", per_camera=()):
                     f"certificate = {front.cert}\n{conf_extra}")
         h.start_fakecam(cameras, ["--first-code", str(FIRST_CODE), *fakecam_args])
         h.start_daemon()
-        for i in range(1, cameras + 1):
+        for i in range(1, (cameras if added is None else added) + 1):
             h.nvr("cameras", "add", f"cam{i}", "--main-url", h.cam_url(i),
                   "--sub-url", h.cam_url(i, "sub"))
             for args in per_camera:
@@ -328,6 +331,68 @@ def review_test():
     log(f"artifacts: {artifacts}")
 
 
+def admin_test():
+    """An admin device runs the household from the admin pages; a plain device is refused
+    (admin.mjs)."""
+    need_tools()
+    node_dir = ensure_playwright()
+    artifacts = artifacts_dir("admin")
+    h = Harness("e2e-admin", segment_seconds=10)
+    with h:
+        # fakecam's 4th camera is for the page to add (when the daemon has settings routes).
+        with web_world(h, CAMERAS + 1, added=CAMERAS) as (front, _, ids):
+            wait_segments(h, ["cam1", "cam2"])
+            admin_url, _ = pairing_url(h, "admin", "cam1,cam2,cam3", "--admin")
+            plain_url, _ = pairing_url(h, "plain", "cam1")
+            _, out, _ = h.nvr("http-routes")
+            routes = {f"{r['method']} {r['path']}" for r in json.loads(out)["routes"]}
+            settings = {"GET /api/v1/settings/cameras", "POST /api/v1/settings/cameras",
+                        "POST /api/v1/settings/cameras/test",
+                        "PUT /api/v1/settings/cameras/{cam}/motion"} <= routes
+            health = {"GET /api/v1/health", "GET /api/v1/audit"} <= routes
+            log(f"settings routes: {settings}, health routes: {health}")
+            env = base_env(node_dir, artifacts)
+            env["HOME"] = trusting_home(front.cert, h.dir)
+            env.update(E2E_ORIGIN=front.origin, E2E_ADMIN_URL=admin_url, E2E_PLAIN_URL=plain_url,
+                       E2E_CAM1_ID=str(ids["cam1"]), E2E_CAM2_ID=str(ids["cam2"]),
+                       E2E_SETTINGS="1" if settings else "0", E2E_HEALTH="1" if health else "0",
+                       E2E_CAM4_MAIN=h.cam_url(CAMERAS + 1),
+                       E2E_CAM4_SUB=h.cam_url(CAMERAS + 1, "sub"))
+
+            def on_line(line, p):
+                words = line.split()
+                if len(words) != 2:
+                    return
+                if words[0] == "E2E-WAIT-SEGMENT":
+                    wait_segments(h, [words[1]], 90)
+                    answer = "DONE"
+                elif words[0] == "E2E-MOTION":
+                    with h.catalog() as db:
+                        row = db.execute("SELECT motion_masks, motion_zones FROM cameras "
+                                         "WHERE name = ?", (words[1],)).fetchone()
+                    answer = json.dumps({"masks": json.loads(row[0] or "[]"),
+                                         "zones": json.loads(row[1] or "[]")})
+                else:
+                    return
+                p.stdin.write(answer + "\n")
+                p.stdin.flush()
+
+            status = run_node("admin.mjs", env, on_line)
+            check(status == 0, f"admin.mjs failed ({status}); artifacts in {artifacts}")
+            # What the pages did, from the catalog: the guest was made by the page's invite,
+            # limited to cam2 at the end, and revoked.
+            with h.catalog() as db:
+                row = db.execute("SELECT id, is_admin, revoked_us FROM devices "
+                                 "WHERE name = 'guest phone'").fetchone()
+                check(row is not None, "the page's invite paired no 'guest phone' device")
+                acl = [r[0] for r in db.execute(
+                    "SELECT camera_id FROM device_cameras WHERE device_id = ?", (row[0],))]
+            check(row[1] == 0, "the guest device is an admin")
+            check(row[2] is not None, "the guest device is not revoked in the catalog")
+            check(acl == [ids["cam2"]], f"the guest device's cameras are {acl}, want only cam2")
+    log(f"artifacts: {artifacts}")
+
+
 def soak_test(minutes):
     """index.html left open on a 'wall tablet' while cameras drop and the daemon restarts."""
     need_tools()
@@ -368,12 +433,16 @@ def main():
                     help="only the pages behind lighttpd, without a daemon")
     ap.add_argument("--review", action="store_true",
                     help="the review pages: timeline, playback across files, events")
+    ap.add_argument("--admin", action="store_true",
+                    help="the admin pages: devices, pairing from the browser, revoke")
     ap.add_argument("--soak", action="store_true",
                     help="the wall tablet: live view through drops and restarts (long)")
     ap.add_argument("--minutes", type=int, default=20, help="length of --soak (default 20)")
     args = ap.parse_args()
     if args.soak:
         run(lambda: soak_test(args.minutes))
+    elif args.admin:
+        run(admin_test)
     else:
         run(static_test if args.static else review_test if args.review else e2e_test)
 

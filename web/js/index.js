@@ -23,6 +23,10 @@ async function main() {
     return;
   }
   status('');
+  // The admin pages are linked for admin devices only (the daemon refuses the others anyway).
+  api('me').then(({ device }) => {
+    if (device && device.admin === true) document.getElementById('admin-link').hidden = false;
+  }).catch(() => {});
   for (const cam of cameras) {
     const title = el('a', { href: `camera.html?id=${encodeURIComponent(cam.id)}` }, cam.name);
     const detail = [cam.state, cam.width && cam.height ? `${cam.width}×${cam.height}` : null]
