@@ -29,7 +29,7 @@ fc_scene_init (FcScene *scene, guint16 code, int fps, int clip_seconds)
 
 static const char *const kind_names[FC_SCENE_N_KINDS] = {
   "crossing", "static", "brightness", "masked", "slow", "porch", "glitch", "irswitch", "pumping",
-  "slowstop",
+  "slowstop", "footage",
 };
 
 const char *
@@ -234,6 +234,14 @@ fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
   int gx0 = (int) (scene->glitch.x * width), gx1 = (int) ((scene->glitch.x + scene->glitch.w) * width);
   int gy0 = (int) (scene->glitch.y * height), gy1 = (int) ((scene->glitch.y + scene->glitch.h) * height);
 
+  if (scene->kind == FC_SCENE_FOOTAGE) {   /* the picture is the footage's: bands only */
+    for (int y = 0; y < (band_rows + 1) / 2 && y < height / 2; y++) {
+      memset (u_plane + (gsize) y * (gsize) u_stride, 128, (gsize) width / 2);
+      memset (v_plane + (gsize) y * (gsize) v_stride, 128, (gsize) width / 2);
+    }
+    nvr_idcode_draw (y_plane, width, height, y_stride, scene->code, (guint32) frame);
+    return;
+  }
   for (int y = band_rows; y < height; y++) {
     guint8 *row = y_plane + (gsize) y * (gsize) y_stride;
     for (int x = 0; x < width; x++)

@@ -45,6 +45,10 @@ typedef enum {
                             * stands still over [50 %, 70 %) and leaves, out of the picture by
                             * 75 % (the ghost of an object that stops and leaves; positive:
                             * motion while it moves in and while it leaves) */
+  FC_SCENE_FOOTAGE,        /* a real recording (fakecam --footage): the picture below the ID
+                            * bands comes from the decoded file, not from here; draw_i420 only
+                            * draws the bands over it. Its truth is hand-labelled, not drawn:
+                            * fakecam copies it from --footage-labels */
   FC_SCENE_N_KINDS
 } FcSceneKind;
 
@@ -94,7 +98,9 @@ gboolean fc_scene_box_at (const FcScene *scene, int frame, int width, int height
                           int *x, int *y, int *w, int *h);
 
 /* Draws frame @frame (0-based within the loop; also the burned-in counter) as I420. Planes
- * are @width x @height luma and (width/2) x (height/2) chroma; width and height even. */
+ * are @width x @height luma and (width/2) x (height/2) chroma; width and height even.
+ * FOOTAGE: the planes already hold the footage frame; only the ID bands (neutral chroma
+ * under them) are drawn over its top rows, the rest is left as it is. */
 void fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
                          guint8 *y_plane, int y_stride,
                          guint8 *u_plane, int u_stride,
