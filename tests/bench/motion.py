@@ -387,7 +387,7 @@ def part_latency(a, build, cache, work, broker, start_frames):
             time.sleep(a.settle)
             t_from = time.time()
             log(f"latency (start_frames {start_frames}): observing {a.latency_seconds:g} s, "
-                f"{len(names)} cameras")
+                f"{len(names)} synthetic cameras, {len(regions)} on real footage")
             time.sleep(a.latency_seconds + 3)
             t_to = time.time()
             time.sleep(2)                   # the last ONs in flight
