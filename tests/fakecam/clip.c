@@ -15,6 +15,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
 #include <errno.h>
+#include <math.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -330,6 +331,18 @@ clip_encode (const FcClipParams *p, GError **error)
                                              "min-keyint=%d:repeat-headers=1", p->gop, p->gop);
     g_object_set (enc, "option-string", opts, NULL);
     gst_util_set_object_arg (G_OBJECT (enc), "log-level", "error");
+  } else if (p->scene == FC_SCENE_PUMPINGQP) {
+    /* Constant QP, IDRs far better than P-frames (ipratio via the option string: the
+     * ip-factor property stops at 2, a 6 QP swing). */
+    gst_util_set_object_arg (G_OBJECT (enc), "pass", "quant");
+    g_object_set (enc, "quantizer", (guint) FC_PUMPINGQP_QP_P, "qp-min", 0u, "qp-max", 51u,
+                  "bframes", 0, "byte-stream", TRUE, NULL);
+    g_autofree char *opts = g_strdup_printf (
+        "scenecut=0:ipratio=%.4f",
+        pow (2.0, (FC_PUMPINGQP_QP_P - FC_PUMPINGQP_QP_I) / 6.0));
+    g_object_set (enc, "option-string", opts, NULL);
+    g_autoptr (GstCaps) main_profile = gst_caps_from_string ("video/x-h264,profile=main");
+    g_object_set (profile, "caps", main_profile, NULL);
   } else {
     g_object_set (enc, "bframes", 0, "byte-stream", TRUE, "option-string", "scenecut=0", NULL);
     g_autoptr (GstCaps) main_profile = gst_caps_from_string ("video/x-h264,profile=main");

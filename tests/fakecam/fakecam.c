@@ -625,7 +625,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     { "bitrate-kbps", 0, 0, G_OPTION_ARG_INT, &o->bitrate_kbps, "Main stream bitrate (default 800; sub gets a quarter, >= 100)", "KBPS" },
     { "clip-seconds", 0, 0, G_OPTION_ARG_INT, &o->clip_seconds, "Loop length (default 10)", "S" },
     { "noise", 0, 0, G_OPTION_ARG_INT, &o->noise, "Temporal sensor noise, +-N luma levels (default 0): makes the encoder spend its bitrate", "N" },
-    { "scene", 0, 0, G_OPTION_ARG_STRING, &o->scene, "What the cameras show: crossing (default), static, brightness, masked, slow, porch, glitch, irswitch, pumping, slowstop or footage", "KIND" },
+    { "scene", 0, 0, G_OPTION_ARG_STRING, &o->scene, "What the cameras show: crossing (default), static, brightness, masked, slow, porch, glitch, irswitch, pumping, slowstop, footage or pumpingqp", "KIND" },
     { "cache", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir, "Clip cache (default $XDG_CACHE_HOME/hearth-fakecam)", "DIR" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &o->control_path, "Control unix socket", "PATH" },
     { "truth", 0, 0, G_OPTION_ARG_FILENAME, &o->truth_path, "Write the motion schedule JSON here", "FILE" },
@@ -666,7 +666,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
   o->scene_kind = FC_SCENE_CROSSING;
   if (o->scene != NULL && !fc_scene_kind_parse (o->scene, &o->scene_kind)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--scene must be crossing, static, brightness, masked, slow, porch, glitch, irswitch, pumping, slowstop or footage");
+                 "--scene must be crossing, static, brightness, masked, slow, porch, glitch, irswitch, pumping, slowstop, footage or pumpingqp");
     return FALSE;
   }
   if ((o->scene_kind == FC_SCENE_FOOTAGE) !=
@@ -925,6 +925,14 @@ write_truth (App *app, GError **error)
   json_builder_add_int_value (b, app->opt.bitrate_kbps);
   json_builder_set_member_name (b, "sub_bitrate_kbps");
   json_builder_add_int_value (b, app->stream_params[STREAM_SUB].bitrate_kbps);
+  if (app->opt.scene_kind == FC_SCENE_PUMPINGQP) {   /* the encoder's QPs, bitrate unused */
+    json_builder_set_member_name (b, "qp_p");
+    json_builder_add_int_value (b, FC_PUMPINGQP_QP_P);
+    json_builder_set_member_name (b, "qp_i");
+    json_builder_add_int_value (b, FC_PUMPINGQP_QP_I);
+    json_builder_set_member_name (b, "texture_region");   /* where the keyframes jump */
+    add_rect (b, &app->cameras[0].scene.patch);
+  }
   if (app->footage != NULL) {
     json_builder_set_member_name (b, "footage");
     json_builder_begin_object (b);
@@ -1004,7 +1012,7 @@ write_truth (App *app, GError **error)
       add_motion (b, 0, ms, me);
       json_builder_end_object (b);
     } else if (sc->kind != FC_SCENE_STATIC && sc->kind != FC_SCENE_PORCH &&
-               sc->kind != FC_SCENE_PUMPING) {
+               sc->kind != FC_SCENE_PUMPING && sc->kind != FC_SCENE_PUMPINGQP) {
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "kind");
       json_builder_add_string_value (b, fc_scene_kind_name (sc->kind));

@@ -49,12 +49,23 @@ typedef enum {
                             * bands comes from the decoded file, not from here; draw_i420 only
                             * draws the bands over it. Its truth is hand-labelled, not drawn:
                             * fakecam copies it from --footage-labels */
+  FC_SCENE_PUMPINGQP,      /* nothing moves; STATIC's background with PUMPING's fine texture in
+                            * one patch (@patch: 12 % of the frame, a bush or a brick wall),
+                            * encoded at constant QP with IDRs far worse than P-frames
+                            * (FC_PUMPINGQP_QP_I vs _P): every keyframe smears the patch and
+                            * the next P-frame sharpens it, a local jump far harsher than
+                            * PUMPING's (negative) */
   FC_SCENE_N_KINDS
 } FcSceneKind;
 
 typedef struct {
   double x, y, w, h;       /* fractions of the frame */
 } FcRect;
+
+/* PUMPINGQP's encoder: x264 constant QP for P-frames, and ipratio 2^((P-I)/6) so IDRs get
+ * QP_I (x264's I/P QP relation: qp_I = qp_P - 6 log2 ipratio): a keyframe that collapses. */
+#define FC_PUMPINGQP_QP_P 26
+#define FC_PUMPINGQP_QP_I 46
 
 typedef struct {
   guint16 code;
@@ -71,6 +82,7 @@ typedef struct {
   int glitch_frame, flash_frame;   /* GLITCH only: the garbage frame and the flashed frame */
   FcRect glitch;                   /* GLITCH only: where the garbage is */
   double colour_start_s, colour_end_s;   /* IRSWITCH only: colour mode, IR outside */
+  FcRect patch;                          /* PUMPINGQP only: where the fine texture is */
 } FcScene;
 
 /* The intervals (loop seconds) in which a detector, given the scene's masks, should report

@@ -375,6 +375,32 @@ test_scene_kinds (void)
   fc_scene_init_kind (&s, FC_SCENE_SLOW, 1, 10, 30);
   g_assert_cmpint (fc_scene_motion_intervals (&s, ms, me), ==, 1);
 
+  /* pumpingqp: STATIC's picture except the textured patch, still from frame to frame */
+  {
+    guint8 *still = g_malloc (W * H), *pq = g_malloc (W * H);
+    FcScene sa, q;
+    fc_scene_init_kind (&sa, FC_SCENE_STATIC, 1, 15, 10);
+    fc_scene_init_kind (&q, FC_SCENE_PUMPINGQP, 1, 15, 10);
+    g_assert_cmpfloat (q.patch.w * q.patch.h, >, 30 * 0.003);   /* far over min_area */
+    fc_scene_draw_i420 (&sa, 3, W, H, still, W, up, W / 2, vp, W / 2);
+    fc_scene_draw_i420 (&q, 3, W, H, pq, W, up, W / 2, vp, W / 2);
+    int inside = 0, differ = 0;
+    for (y = band; y < H; y++)
+      for (x = 0; x < W; x++) {
+        gboolean in = x >= (int) (q.patch.x * W) && x < (int) ((q.patch.x + q.patch.w) * W) &&
+                      y >= (int) (q.patch.y * H) && y < (int) ((q.patch.y + q.patch.h) * H);
+        if (!in)
+          g_assert_cmpuint (pq[y * W + x], ==, still[y * W + x]);
+        inside += in;
+        differ += in && pq[y * W + x] != still[y * W + x];
+      }
+    g_assert_cmpint (differ, >, inside / 2);
+    fc_scene_draw_i420 (&q, 4, W, H, still, W, up, W / 2, vp, W / 2);
+    g_assert_cmpmem (still + band * W, (W * (H - band)), pq + band * W, (W * (H - band)));
+    g_free (still);
+    g_free (pq);
+  }
+
   /* cache names: crossing keeps the old name, other kinds add theirs */
   FcClipParams p = { .code = 1, .codec = FC_CODEC_H264, .width = 640, .height = 360, .fps = 15,
                      .gop = 15, .bitrate_kbps = 800, .clip_seconds = 10 };
