@@ -261,21 +261,30 @@ footage_open (Footage *f, const FcClipParams *p, GError **error)
 }
 
 /* Copies the next decoded frame into @dst (mapped I420 of the clip's size). FALSE with @error
- * at the end of the video or on a decoding error. */
+ * at the end of the video, on a decoding error (a file that is not a video: at once), or when
+ * no frame comes for 120 s. */
 static gboolean
 footage_next (Footage *f, int index, GstVideoFrame *dst, GError **error)
 {
-  g_autoptr (GstSample) sample = gst_app_sink_try_pull_sample (GST_APP_SINK (f->sink),
-                                                               120 * GST_SECOND);
+  g_autoptr (GstBus) bus = gst_element_get_bus (f->pipeline);
+  g_autoptr (GstSample) sample = NULL;
+  g_autoptr (GstMessage) msg = NULL;
+  for (int waited_s = 0; waited_s < 120 && sample == NULL && msg == NULL; waited_s++) {
+    sample = gst_app_sink_try_pull_sample (GST_APP_SINK (f->sink), GST_SECOND);
+    if (sample == NULL && gst_app_sink_is_eos (GST_APP_SINK (f->sink)))
+      break;
+    if (sample == NULL)
+      msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  }
   if (sample == NULL) {
-    g_autoptr (GstBus) bus = gst_element_get_bus (f->pipeline);
-    g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
     g_autoptr (GError) gst_error = NULL;
     if (msg != NULL)
       gst_message_parse_error (msg, &gst_error, NULL);
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
                  "footage '%s' has no frame %d: %s", f->path, index,
-                 gst_error ? gst_error->message : "the video is shorter than the clip");
+                 gst_error ? gst_error->message
+                 : gst_app_sink_is_eos (GST_APP_SINK (f->sink)) ? "the video is shorter than the clip"
+                 : "no frame decoded for 120 s");
     return FALSE;
   }
   GstVideoInfo info;
