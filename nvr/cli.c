@@ -43,6 +43,8 @@ static const char usage_text[] =
   "  devices list [--json]\n"
   "  devices revoke ID|NAME              unpair a device: its sessions and live views end\n"
   "  devices cameras ID|NAME a,b         replace the cameras a device may see (\"\" = none)\n"
+  "  audit [--limit N] [--json]         the audit trail of admin changes, newest first\n"
+  "                                      (default 100 entries, at most 500)\n"
   "  http-routes                         the web API's route table as JSON\n"
   "  box [--json]                        this box's export-signing key: fingerprint and\n"
   "                                      public key (asks the running daemon)\n"
@@ -727,6 +729,56 @@ cmd_devices_list (int argc, char **argv)
   return 0;
 }
 
+/* `nvr audit`: who changed what (docs/design/admin.md "Audit"). */
+static int
+cmd_audit (int argc, char **argv)
+{
+  g_autofree char *config = NULL;
+  gboolean json = FALSE;
+  gint limit = 100;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Config file", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "Entries to show (1-500, default 100)", "N" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- nvr audit");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    g_printerr ("nvr audit: %s\n", error->message);
+    return 2;
+  }
+  if (argc != 1)
+    return usage_error ("audit takes no arguments");
+  if (config == NULL)
+    config = g_strdup (NVR_CONFIG_DEFAULT_PATH);
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_int_member (args, "limit", limit);
+  int status = 0;
+  g_autoptr (JsonNode) res = call (config, "audit", args, &status);
+  if (res == NULL)
+    return status;
+  if (json) {
+    print_json (res);
+    return 0;
+  }
+  JsonArray *arr = json_object_get_array_member (json_node_get_object (res), "entries");
+  g_print ("%-6s %-16s %-28s %-16s %-28s %s\n", "ID", "TIME", "ACTOR", "ACTION", "TARGET",
+           "DETAILS");
+  for (guint i = 0; i < json_array_get_length (arr); i++) {
+    JsonObject *e = json_array_get_object_element (arr, i);
+    g_autofree char *when = format_day_time (e, "time_us");
+    g_autofree char *details = json_to_string (json_object_get_member (e, "details"), FALSE);
+    g_print ("%-6" G_GINT64_FORMAT " %-16s %-28s %-16s %-28s %s\n",
+             json_object_get_int_member (e, "id"), when,
+             json_object_get_string_member (e, "actor"),
+             json_object_get_string_member (e, "action"),
+             json_object_get_string_member (e, "target"), details);
+  }
+  return 0;
+}
+
 static int
 cmd_devices_revoke (int argc, char **argv)
 {
@@ -860,6 +912,8 @@ nvr_cli_main (int argc, char **argv)
     return cmd_pair (argc - 1, argv + 1);
   if (strcmp (cmd, "box") == 0)
     return cmd_box (argc - 1, argv + 1);
+  if (strcmp (cmd, "audit") == 0)
+    return cmd_audit (argc - 1, argv + 1);
   if (strcmp (cmd, "verify") == 0)
     return cmd_verify (argc - 1, argv + 1);
   if (strcmp (cmd, "devices") == 0) {

@@ -42,6 +42,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrSupervisor, nvr_supervisor_free)
 
 /* Starts recording @camera (a copy is kept). */
 void nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera);
+/* The camera's settings changed in the catalog (@camera: its new row). If anything its worker
+ * uses changed (name, URLs, user, password, transport, audio), the worker is stopped in an
+ * orderly way and a new one started with the new settings (a paused camera stays paused);
+ * returns TRUE then. Otherwise only the copy is replaced (e.g. retain_days) and FALSE. An
+ * unknown camera is added. */
+gboolean nvr_supervisor_update (NvrSupervisor *sup, const NvrCameraRow *camera);
 /* Stops the camera's worker in an orderly way and forgets the camera. */
 void nvr_supervisor_remove (NvrSupervisor *sup, gint64 camera_id);
 /* Stops every worker; returns once all have exited or @timeout_ms passed (then kills them).
