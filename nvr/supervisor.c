@@ -1082,8 +1082,11 @@ nvr_supervisor_update (NvrSupervisor *sup, const NvrCameraRow *camera)
     copy->dir_name = g_strdup (o->dir_name ? o->dir_name : o->name);
   copy->paused_by = c->paused_by;
   copy->paused_us = c->paused_us;
-  nvr_camera_row_free (c->cam);
-  c->cam = copy;
+  /* Contents swapped, not the struct: sup->cams is keyed by &c->cam->id. */
+  NvrCameraRow old = *c->cam;
+  *c->cam = *copy;
+  *copy = old;
+  nvr_camera_row_free (copy);
   if (!changed)
     return FALSE;
   g_message ("Camera '%s': settings changed; its worker restarts with them", c->cam->name);
