@@ -2220,3 +2220,43 @@ nvr_catalog_audit_list (NvrCatalog *c, gint64 before_id, guint limit, GError **e
   }
   return g_steal_pointer (&out);
 }
+
+/* ---- storage use per camera ---- */
+
+GArray *
+nvr_catalog_camera_usage (NvrCatalog *c, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT camera_id, sum(bytes), min(start_us), count(*) FROM segments"
+      " WHERE state = 'complete' GROUP BY camera_id ORDER BY camera_id", error);
+  if (st == NULL)
+    return NULL;
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (NvrCameraUsage));
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    NvrCameraUsage u = {
+      .camera_id = sqlite3_column_int64 (st, 0),
+      .bytes = sqlite3_column_int64 (st, 1),
+      .oldest_start_us = sqlite3_column_int64 (st, 2),
+      .segments = sqlite3_column_int64 (st, 3),
+    };
+    g_array_append_val (out, u);
+  }
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "sum storage use per camera");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+nvr_catalog_outbox_count (NvrCatalog *c, gint64 *out, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "SELECT count(*) FROM outbox", error);
+  if (st == NULL)
+    return FALSE;
+  if (sqlite3_step (st) != SQLITE_ROW)
+    return db_fail (c, error, "count the MQTT outbox");
+  *out = sqlite3_column_int64 (st, 0);
+  return TRUE;
+}

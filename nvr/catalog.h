@@ -402,4 +402,19 @@ gboolean nvr_catalog_audit_add (NvrCatalog *catalog, const NvrAuditRow *row, gin
 GPtrArray *nvr_catalog_audit_list (NvrCatalog *catalog, gint64 before_id, guint limit,
                                    GError **error);
 
+/* ---- storage use per camera (docs/design/admin.md "Health") ---- */
+
+typedef struct {
+  gint64 camera_id;
+  gint64 bytes;            /* complete segments */
+  gint64 oldest_start_us;  /* of its oldest complete segment */
+  gint64 segments;
+} NvrCameraUsage;
+
+/* One row per camera (removed ones too) with complete segments, by camera id; elements are
+ * NvrCameraUsage. One GROUP BY over the complete-segment index. */
+GArray *nvr_catalog_camera_usage (NvrCatalog *catalog, GError **error);
+/* Messages waiting in the MQTT outbox. */
+gboolean nvr_catalog_outbox_count (NvrCatalog *catalog, gint64 *out, GError **error);
+
 G_END_DECLS

@@ -436,6 +436,54 @@ format_time (gint64 us)
   return g_date_time_format (t, "%H:%M:%S");
 }
 
+/* The health report (the web API's GET health, same builder): disk, retention, per camera
+ * footage and rate, MQTT. */
+static void
+print_health (JsonObject *h)
+{
+  if (h == NULL)
+    return;
+  JsonObject *disk = json_object_get_object_member (h, "disk");
+  JsonObject *ret = json_object_get_object_member (h, "retention");
+  JsonObject *mq = json_object_get_object_member (h, "mqtt");
+  g_autofree char *total = format_bytes (json_object_get_int_member (disk, "total_bytes"));
+  g_autofree char *free_b = format_bytes (json_object_get_int_member (disk, "free_bytes"));
+  g_print ("\nnvr %s, up %" G_GINT64_FORMAT " s; storage %s: %s free of %s\n",
+           json_object_get_string_member (h, "version"),
+           json_object_get_int_member (h, "uptime_s"),
+           json_object_get_string_member (disk, "path"), free_b, total);
+  JsonNode *days = json_object_get_member (ret, "days_at_current_rate");
+  g_autofree char *days_text = JSON_NODE_HOLDS_NULL (days)
+      ? g_strdup ("unknown yet") : g_strdup_printf ("%.1f", json_node_get_double (days));
+  g_print ("retention: max age %" G_GINT64_FORMAT " d (0 = none), max bytes %" G_GINT64_FORMAT
+           ", min free %" G_GINT64_FORMAT ", high water %" G_GINT64_FORMAT "%%, event days %"
+           G_GINT64_FORMAT "; days of footage at the current rate: %s\n",
+           json_object_get_int_member (ret, "max_age_days"),
+           json_object_get_int_member (ret, "max_bytes"),
+           json_object_get_int_member (ret, "min_free_bytes"),
+           json_object_get_int_member (ret, "high_water_percent"),
+           json_object_get_int_member (ret, "event_days"), days_text);
+  JsonArray *cams = json_object_get_array_member (h, "cameras");
+  g_print ("%-16s %-10s %-10s %-12s %-10s %s\n", "CAMERA", "FOOTAGE", "DAYS KEPT", "PER DAY",
+           "RECONNECTS", "LAST ERROR");
+  for (guint i = 0; i < json_array_get_length (cams); i++) {
+    JsonObject *c = json_array_get_object_element (cams, i);
+    g_autofree char *bytes = format_bytes (json_object_get_int_member (c, "bytes"));
+    JsonNode *pd = json_object_get_member (c, "bytes_per_day");
+    g_autofree char *per_day = JSON_NODE_HOLDS_NULL (pd) ? g_strdup ("-")
+                                                         : format_bytes (json_node_get_int (pd));
+    JsonNode *le = json_object_get_member (c, "last_error");
+    g_print ("%-16s %-10s %-10.2f %-12s %-10" G_GINT64_FORMAT " %s\n",
+             json_object_get_string_member (c, "name"), bytes,
+             json_object_get_double_member (c, "days_kept"), per_day,
+             json_object_get_int_member (c, "reconnects_today"),
+             JSON_NODE_HOLDS_NULL (le) ? "-" : json_node_get_string (le));
+  }
+  g_print ("mqtt: %s, outbox backlog %" G_GINT64_FORMAT "\n",
+           json_object_get_string_member (mq, "state"),
+           json_object_get_int_member (mq, "outbox_backlog"));
+}
+
 static int
 cmd_status (int argc, char **argv)
 {
@@ -488,6 +536,7 @@ cmd_status (int argc, char **argv)
       g_print ("%-16s   %s\n", "", reason);
     }
   }
+  print_health (json_object_get_object_member (json_node_get_object (res), "health"));
   return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "events.h"
+#include "health.h"
 #include "http.h"
 #include "live.h"
 #include "mqtt.h"
@@ -48,6 +49,7 @@ typedef struct {
   NvrReaper *reaper;
   NvrSigner *signer;            /* the box's export-signing key (docs/design/playback.md) */
   NvrCamAdmin *camadmin;        /* camera changes and the audit trail (docs/design/admin.md) */
+  NvrHealth *health;            /* GET health and `nvr status` (docs/design/admin.md) */
   NvrAdmin *admin;
   GMainLoop *loop;
   int lock_fd;
@@ -425,6 +427,12 @@ cmd_status (NvrDaemon *d, GError **error)
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
+  /* The same report as the web API's GET health, from the same builder. */
+  json_builder_set_member_name (b, "health");
+  JsonNode *health = nvr_health_json (d->health, now_us, error);
+  if (health == NULL)
+    return NULL;
+  json_builder_add_value (b, health);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -884,6 +892,7 @@ nvr_daemon_run (const char *config_path)
       (d.mqtt = nvr_mqtt_new (d.config, d.catalog, d.supervisor, &error)) == NULL)
     goto out;
   nvr_camadmin_set_mqtt (d.camadmin, d.mqtt);
+  d.health = nvr_health_new (d.config, d.catalog, d.supervisor, d.mqtt, d.started_us);
   cams = nvr_catalog_camera_list (d.catalog, &error);
   if (cams == NULL)
     goto out;
@@ -896,6 +905,7 @@ nvr_daemon_run (const char *config_path)
       goto out;
     nvr_http_set_signer (d.http, d.signer);
     nvr_http_set_camadmin (d.http, d.camadmin);
+    nvr_http_set_health (d.http, d.health);
   }
 
   nvr_admin_start (d.admin);
@@ -929,6 +939,7 @@ out:
                                STOP_MQTT_DRAIN_US);
   g_clear_pointer (&d.mqtt, nvr_mqtt_free);
   g_clear_pointer (&d.camadmin, nvr_camadmin_free);
+  g_clear_pointer (&d.health, nvr_health_free);
   g_clear_pointer (&d.supervisor, nvr_supervisor_free);
   g_clear_pointer (&d.reaper, nvr_reaper_free);
   g_clear_pointer (&d.pairing, nvr_pairing_free);

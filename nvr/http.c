@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "camadmin.h"
 #include "export.h"
+#include "health.h"
 #include "httproute.h"
 #include "paths.h"
 #include "playlist.h"
@@ -53,6 +54,7 @@ struct _NvrHttp {
   NvrPairing *pairing;
   const NvrSigner *signer;               /* export-signing key; NULL until set */
   NvrCamAdmin *camadmin;                 /* admin changes + audit; NULL until set (then 503) */
+  NvrHealth *health;                     /* GET health; NULL until set (then 503) */
   char *real_root;                       /* realpath() of [storage] root: X-Sendfile prefix */
   char *socket_path;
   SoupServer *server;
@@ -952,6 +954,20 @@ route_audit (Request *r, GError **error)
   return TRUE;
 }
 
+static gboolean
+route_health (Request *r, GError **error)
+{
+  if (r->h->health == NULL) {
+    respond_error (r->msg, 503, "no health report");
+    return TRUE;
+  }
+  g_autoptr (JsonNode) root = nvr_health_json (r->h->health, r->now_us, error);
+  if (root == NULL)
+    return FALSE;
+  respond_json (r->msg, 200, root);
+  return TRUE;
+}
+
 /* ---- live ---- */
 
 static void
@@ -1656,6 +1672,12 @@ nvr_http_set_camadmin (NvrHttp *http, NvrCamAdmin *camadmin)
 }
 
 void
+nvr_http_set_health (NvrHttp *http, NvrHealth *health)
+{
+  http->health = health;
+}
+
+void
 nvr_http_device_changed (NvrHttp *http, gint64 device_id)
 {
   if (http != NULL) {
@@ -1923,6 +1945,7 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   case NVR_ROUTE_SETTINGS_CAMERA_DELETE: route_settings_camera_delete (&r); break;
   case NVR_ROUTE_SETTINGS_CAMERA_MOTION: route_settings_camera_motion (&r); break;
   case NVR_ROUTE_AUDIT: ok = route_audit (&r, &error); break;
+  case NVR_ROUTE_HEALTH: ok = route_health (&r, &error); break;
   case NVR_ROUTE_COUNT: default: g_assert_not_reached ();
   }
   if (!ok) {

@@ -29,6 +29,9 @@ void nvr_http_set_signer (NvrHttp *http, const NvrSigner *signer);
  * @http). Without it the settings routes answer 503 and nothing is audited. */
 typedef struct _NvrCamAdmin NvrCamAdmin;
 void nvr_http_set_camadmin (NvrHttp *http, NvrCamAdmin *camadmin);
+/* The health report (GET health; owned by the caller, outlives @http); without it 503. */
+typedef struct _NvrHealth NvrHealth;
+void nvr_http_set_health (NvrHttp *http, NvrHealth *health);
 
 /* A device was revoked or its ACL changed (also from the admin socket): live streams it may no
  * longer see end now. */

@@ -11,7 +11,8 @@ the worker, a transport change restarts it and it records again, a rename keeps 
 reachable), sets motion masks/zones that the running worker applies within 2 s without a
 restart, and deletes it (worker gone, out of every ACL, segments still on disk and in the
 catalog). The audit trail lists every change, newest first, with paging, through the API and
-`nvr audit`. The canary appears in no answer (headers and body), no audit entry, no CLI output
+`nvr audit`. GET health and `nvr status` give the same report (footage bytes match the
+catalog). The canary appears in no answer (headers and body), no audit entry, no CLI output
 and no log line."""
 
 import json
@@ -217,6 +218,34 @@ def test():
               f"footage from before the rename: {r!r} {r.header('X-Sendfile')}")
         wait_complete_segment(h, cam2, t_rename, "the renamed camera to record")
         check(worker(h, cam2)["name"] == "garden", "status still shows the old name")
+
+        # ---- health: the same report from GET health and `nvr status` ----
+        def complete_bytes(cam_id):
+            return sum(s["bytes"] for s in segments_of(h, cam_id) if s["state"] == "complete")
+        low = complete_bytes(cam2)
+        r = admin.call("GET", "health")
+        high = complete_bytes(cam2)
+        check(r.status == 200, f"health: {r!r}")
+        hj = r.json()
+        check({"version", "uptime_s", "disk", "retention", "cameras", "mqtt"} <= set(hj) and
+              hj["uptime_s"] >= 0 and hj["disk"]["path"] == h.root and
+              0 < hj["disk"]["free_bytes"] <= hj["disk"]["total_bytes"] and
+              hj["mqtt"] == {"state": "off", "outbox_backlog": 0}, f"health {hj}")
+        hc2 = next(c for c in hj["cameras"] if c["id"] == cam2)
+        check(low <= hc2["bytes"] <= high and hc2["bytes"] > 0 and hc2["days_kept"] > 0 and
+              hc2["state"] == "recording" and hc2["retention_days"] == 5 and
+              isinstance(hc2["reconnects_today"], int) and hc2["last_error"] is None,
+              f"health of cam2 {hc2} (catalog {low}..{high} bytes)")
+        check({c["id"] for c in hj["cameras"]} == {cam1, cam2}, f"health cameras {hj['cameras']}")
+        r = member.call("GET", "health")
+        check(r.status == 403, f"member health: {r!r}")
+        st = h.status()
+        check(set(st["health"]) == set(hj) and
+              {c["id"] for c in st["health"]["cameras"]} == {cam1, cam2},
+              f"nvr status has no health report like GET health: {st.get('health')}")
+        text = h.nvr("status")[1]
+        check("days of footage at the current rate" in text and "mqtt: off" in text,
+              f"nvr status text:\n{text}")
 
         # ---- motion: in the running worker within 2 s, no restart ----
         pid = worker(h, cam2)["worker_pid"]

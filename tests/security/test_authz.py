@@ -146,6 +146,12 @@ def check_audit(ctx, p, params, r):
     check(ids == sorted(ids, reverse=True) and "next_before_id" in j, f"audit answer {j}")
 
 
+def check_health(ctx, p, params, r):
+    j = r.json()
+    check({c["id"] for c in j["cameras"]} == ctx.active and
+          {"version", "uptime_s", "disk", "retention", "mqtt"} <= set(j), f"health answer {j}")
+
+
 RANGE = "?from_us={from_us}&to_us={to_us}"
 RULES = {
     ("POST", "pair/begin"): Rule("public"),
@@ -181,6 +187,7 @@ RULES = {
     ("DELETE", "settings/cameras/{cam}"): Rule("admin", mutation=True, phase=1),
     ("PUT", "settings/cameras/{cam}/motion"): Rule("admin", mutation=True, phase=1),
     ("GET", "audit"): Rule("admin", check=check_audit),
+    ("GET", "health"): Rule("admin", check=check_health),
 }
 
 
