@@ -622,3 +622,21 @@ nvr_camadmin_audit_device (NvrCamAdmin *ca, const NvrActor *actor, const char *a
   g_autofree char *target = nvr_audit_device_target (dev->id, dev->name);
   nvr_camadmin_audit (ca, actor, action, 0, dev->id, target, details, now_us, NULL);
 }
+
+gboolean
+nvr_camadmin_set_detection (NvrCamAdmin *ca, gint64 camera_id, gboolean on,
+                            const NvrActor *actor, gint64 now_us, GError **error)
+{
+  g_autoptr (NvrCameraRow) row = nvr_camadmin_get (ca, camera_id, error);
+  if (row == NULL)
+    return FALSE;
+  if (!nvr_supervisor_set_detect (ca->sup, camera_id, on)) {
+    g_set_error (error, NVR_CAMADMIN_ERROR, NVR_CAMADMIN_ERROR_FAILED,
+                 "could not switch the detection of camera '%s' (see the daemon's log)",
+                 row->name);
+    return FALSE;
+  }
+  g_autofree char *target = nvr_audit_camera_target (camera_id, row->name);
+  return nvr_camadmin_audit (ca, actor, "camera.detection", camera_id, 0, target,
+                             on ? "{\"on\":true}" : "{\"on\":false}", now_us, error);
+}

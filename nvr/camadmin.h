@@ -70,6 +70,11 @@ gboolean nvr_camadmin_motion (NvrCamAdmin *ca, gint64 camera_id, GPtrArray *mask
                               gint64 now_us, char **masks_json, char **zones_json,
                               GPtrArray **mask_texts, GPtrArray **zone_texts, GError **error);
 
+/* Switches the camera's motion detection (issue 13): stored in the catalog (kept across
+ * restarts), sent to its worker, audited as "camera.detection" {"on": bool}. */
+gboolean nvr_camadmin_set_detection (NvrCamAdmin *ca, gint64 camera_id, gboolean on,
+                                     const NvrActor *actor, gint64 now_us, GError **error);
+
 /* {"id","name","main_url","sub_url"|null,"user"|null,"password_set","transport",
  *  "transport_default","audio","retention_days"|null,"recording","detection","masks":[..],
  *  "zones":[..]} — never the password. */

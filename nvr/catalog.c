@@ -171,10 +171,12 @@ static const char *const migrations[] = {
   "  PRIMARY KEY (segment_id, seq)"
   ") WITHOUT ROWID;",
   /* 8 -> 9: administration from the browser (docs/design/admin.md): the per-camera audio
-   * switch (stored and passed to the worker); the name a camera's directory was made with,
+   * switch (stored and passed to the worker); the motion detection switch (issue 13: kept
+   * across restarts, set by the CLI and MQTT); the name a camera's directory was made with,
    * kept across renames (NULL = its name); the audit trail of admin changes, newest by id.
    * actor_device_id NULL = the admin socket (the CLI). details: JSON object, never a secret. */
   "ALTER TABLE cameras ADD COLUMN audio INTEGER NOT NULL DEFAULT 1 CHECK (audio IN (0, 1));"
+  "ALTER TABLE cameras ADD COLUMN detect INTEGER NOT NULL DEFAULT 1 CHECK (detect IN (0, 1));"
   "ALTER TABLE cameras ADD COLUMN dir_name TEXT CHECK (dir_name IS NULL OR"
   "  (length(dir_name) BETWEEN 1 AND 32 AND dir_name NOT GLOB '*[^a-z0-9_-]*'));"
   "CREATE TABLE audit ("
@@ -494,6 +496,25 @@ nvr_catalog_camera_update (NvrCatalog *c, const NvrCameraRow *row, GError **erro
 }
 
 gboolean
+nvr_catalog_camera_set_detect (NvrCatalog *c, gint64 camera_id, gboolean on, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE cameras SET detect = ?2 WHERE id = ?1 AND removed_us IS NULL", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int (st, 2, on ? 1 : 0);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "store a camera's detection switch");
+  if (sqlite3_changes (c->db) == 0) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
+                 "No active camera with id %" G_GINT64_FORMAT, camera_id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
 nvr_catalog_device_grant_camera (NvrCatalog *c, gint64 device_id, gint64 camera_id,
                                  GError **error)
 {
@@ -561,7 +582,7 @@ nvr_catalog_camera_list (NvrCatalog *c, GError **error)
 {
   g_autoptr (NvrStmt) st = prepare (c,
       "SELECT id, name, main_url, sub_url, username, password, transport, created_us,"
-      " paused_by, paused_us, audio, coalesce(retain_days, 0), coalesce(dir_name, name)"
+      " paused_by, paused_us, audio, coalesce(retain_days, 0), coalesce(dir_name, name), detect"
       " FROM cameras WHERE removed_us IS NULL ORDER BY id", error);
   if (st == NULL)
     return NULL;
@@ -582,6 +603,7 @@ nvr_catalog_camera_list (NvrCatalog *c, GError **error)
     r->audio_off = sqlite3_column_int (st, 10) == 0;
     r->retain_days = sqlite3_column_int64 (st, 11);
     r->dir_name = col_str (st, 12);
+    r->detect_off = sqlite3_column_int (st, 13) == 0;
     g_ptr_array_add (out, r);
   }
   if (rc != SQLITE_DONE) {

@@ -50,6 +50,7 @@ typedef struct {
   gint64 paused_us;           /* wall clock of the switch-off; 0 when not paused */
   gboolean audio_off;         /* cameras.audio = 0: record no audio (schema v9; default on) */
   gint64 retain_days;         /* cameras.retain_days; 0 = the config's [retention] max_age_days */
+  gboolean detect_off;        /* cameras.detect = 0: motion detection switched off (v9) */
   char *dir_name;             /* the name its directory was made with (kept across renames);
                                * set by camera_list, NULL elsewhere = @name */
 } NvrCameraRow;
@@ -93,6 +94,9 @@ gboolean nvr_catalog_camera_remove (NvrCatalog *catalog, const char *name, gint6
  * no such active camera, EXISTS if another active camera has the name. */
 gboolean nvr_catalog_camera_update (NvrCatalog *catalog, const NvrCameraRow *row,
                                     GError **error);
+/* Stores the active camera's motion detection switch (issue 13); NOT_FOUND if none. */
+gboolean nvr_catalog_camera_set_detect (NvrCatalog *catalog, gint64 camera_id, gboolean on,
+                                        GError **error);
 /* Adds the camera to the device's ACL (no-op if it is there). */
 gboolean nvr_catalog_device_grant_camera (NvrCatalog *catalog, gint64 device_id,
                                           gint64 camera_id, GError **error);

@@ -34,6 +34,8 @@ static const char usage_text[] =
   "                                      motion masks and zones (0..1 coordinates); none: show\n"
   "  cameras recording NAME on|off       switch recording off (state paused, kept across\n"
   "                                      restarts) or back on; needs no MQTT\n"
+  "  cameras detection NAME on|off       switch motion detection off or on (kept across\n"
+  "                                      restarts; also <prefix>/<camera>/detect/set)\n"
   "  status [--json]                     per camera: state, last segment, bytes today\n"
   "  timeline CAMERA [--from TIME] [--to TIME] [--json]\n"
   "                                      recorded spans and gaps (default: the last 24 h)\n"
@@ -421,6 +423,26 @@ cmd_cameras_recording (int argc, char **argv)
   return 0;
 }
 
+/* `nvr cameras detection NAME on|off` (issue 13): kept across restarts, shown in `nvr status`. */
+static int
+cmd_cameras_detection (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("cameras detection", &o, FALSE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 3 || (strcmp (argv[2], "on") != 0 && strcmp (argv[2], "off") != 0))
+    return usage_error ("cameras detection takes a NAME and on or off");
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "name", argv[1]);
+  json_object_set_boolean_member (args, "on", strcmp (argv[2], "on") == 0);
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "cameras.detection", args, &status);
+  if (res == NULL)
+    return status;
+  g_print ("Camera '%s': motion detection switched %s\n", argv[1], argv[2]);
+  return 0;
+}
+
 static char *
 format_bytes (gint64 n)
 {
@@ -535,6 +557,9 @@ cmd_status (int argc, char **argv)
     } else if (reason && *reason) {
       g_print ("%-16s   %s\n", "", reason);
     }
+    if (!json_object_get_boolean_member_with_default (c, "detection", TRUE))
+      g_print ("%-16s   motion detection off; on again: nvr cameras detection %s on\n", "",
+               json_object_get_string_member (c, "name"));
   }
   print_health (json_object_get_object_member (json_node_get_object (res), "health"));
   return 0;
@@ -977,7 +1002,8 @@ nvr_cli_main (int argc, char **argv)
   }
   if (strcmp (cmd, "cameras") == 0) {
     if (argc < 3)
-      return usage_error ("cameras needs add, list, remove, reset-identity, motion or recording");
+      return usage_error ("cameras needs add, list, remove, reset-identity, motion, recording or "
+                          "detection");
     const char *sub = argv[2];
     if (strcmp (sub, "add") == 0)
       return cmd_cameras_add (argc - 2, argv + 2);
@@ -991,7 +1017,10 @@ nvr_cli_main (int argc, char **argv)
       return cmd_cameras_motion (argc - 2, argv + 2);
     if (strcmp (sub, "recording") == 0)
       return cmd_cameras_recording (argc - 2, argv + 2);
-    return usage_error ("cameras needs add, list, remove, reset-identity, motion or recording");
+    if (strcmp (sub, "detection") == 0)
+      return cmd_cameras_detection (argc - 2, argv + 2);
+    return usage_error ("cameras needs add, list, remove, reset-identity, motion, recording or "
+                          "detection");
   }
   if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {
     g_print ("%s", usage_text);

@@ -312,6 +312,24 @@ cmd_cameras_recording (NvrDaemon *d, JsonObject *args, GError **error)
   return json_builder_get_root (b);
 }
 
+/* `nvr cameras detection NAME on|off` (issue 13): stored, passed to the worker, audited. */
+static JsonNode *
+cmd_cameras_detection (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  JsonNode *on_node = json_object_get_member (args, "on");
+  if (on_node == NULL || json_node_get_value_type (on_node) != G_TYPE_BOOLEAN) {
+    invalid (error, "%s", "\"on\" must be true or false");
+    return NULL;
+  }
+  g_autoptr (NvrCameraRow) row = nvr_camadmin_get_by_name (d->camadmin, member_str (args, "name"),
+                                                           error);
+  if (row == NULL ||
+      !nvr_camadmin_set_detection (d->camadmin, row->id, json_node_get_boolean (on_node),
+                                   &cli_actor, g_get_real_time (), error))
+    return NULL;
+  return json_node_new (JSON_NODE_NULL);
+}
+
 static gint64
 local_midnight_us (gint64 now_us)
 {
@@ -385,6 +403,10 @@ cmd_status (NvrDaemon *d, GError **error)
     json_builder_add_string_value (b, s->paused_by);
     json_builder_set_member_name (b, "paused_us");     /* 0 unless paused */
     json_builder_add_int_value (b, s->paused_us);
+    gboolean rec_on = TRUE, detect_on = TRUE;
+    nvr_supervisor_get_switches (d->supervisor, s->camera_id, &rec_on, &detect_on);
+    json_builder_set_member_name (b, "detection");      /* issue 13: kept in the catalog */
+    json_builder_add_boolean_value (b, detect_on);
     json_builder_set_member_name (b, "retry_in_ms");
     json_builder_add_int_value (b, s->retry_in_ms);
     json_builder_set_member_name (b, "reconnects");
@@ -764,6 +786,8 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
     return cmd_cameras_motion (d, args, error);
   if (strcmp (command, "cameras.recording") == 0)
     return cmd_cameras_recording (d, args, error);
+  if (strcmp (command, "cameras.detection") == 0)
+    return cmd_cameras_detection (d, args, error);
   if (strcmp (command, "status") == 0)
     return cmd_status (d, error);
   if (strcmp (command, "box") == 0)

@@ -147,6 +147,7 @@ camera_row_copy (const NvrCameraRow *r)
   c->paused_by = r->paused_by;
   c->paused_us = r->paused_us;
   c->audio_off = r->audio_off;
+  c->detect_off = r->detect_off;
   c->retain_days = r->retain_days;
   c->dir_name = g_strdup (r->dir_name);
   return c;
@@ -1021,7 +1022,7 @@ nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera)
   c->open = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                    (GDestroyNotify) open_segment_free);
   c->state = g_strdup ("starting");
-  c->detect = TRUE;
+  c->detect = !camera->detect_off;   /* kept in the catalog (v9) */
   c->reason = g_strdup ("");
   c->codec = g_strdup ("");
   c->since_us = g_get_real_time ();
@@ -1248,6 +1249,13 @@ nvr_supervisor_set_detect (NvrSupervisor *sup, gint64 camera_id, gboolean on)
   if (c == NULL)
     return FALSE;
   if (c->detect != on) {
+    /* Stored first: a switched-off camera stays off across restarts (issue 13). */
+    g_autoptr (GError) error = NULL;
+    if (!nvr_catalog_camera_set_detect (sup->catalog, camera_id, on, &error)) {
+      g_warning ("Failed to store the detection switch of camera '%s': %s", c->cam->name,
+                 error->message);
+      return FALSE;
+    }
     g_message ("Camera '%s': motion detection switched %s", c->cam->name, on ? "on" : "off");
     c->detect = on;
     GVariantBuilder b;

@@ -965,6 +965,7 @@ test_migrate_v7 (Fixture *f, gconstpointer data)
   g_assert_cmpint (sqlite3_exec (db, "DROP TABLE audit;"
                                      "ALTER TABLE cameras DROP COLUMN audio;"
                                      "ALTER TABLE cameras DROP COLUMN dir_name;"
+                                     "ALTER TABLE cameras DROP COLUMN detect;"
                                      "DROP TABLE fragments;"
                                      "ALTER TABLE segments DROP COLUMN init_bytes;"
                                      "PRAGMA user_version = 7;", NULL, NULL, NULL), ==, SQLITE_OK);
@@ -1026,6 +1027,7 @@ test_migrate_v8 (Fixture *f, gconstpointer data)
       "DROP TABLE audit;"
       "ALTER TABLE cameras DROP COLUMN audio;"
       "ALTER TABLE cameras DROP COLUMN dir_name;"
+      "ALTER TABLE cameras DROP COLUMN detect;"
       "UPDATE cameras SET retain_days = 3 WHERE id = %" G_GINT64_FORMAT ";"
       "INSERT INTO devices (id, name, public_key, is_admin, created_us)"
       "  VALUES (7, 'phone', zeroblob(32), 1, 1);"
@@ -1046,6 +1048,13 @@ test_migrate_v8 (Fixture *f, gconstpointer data)
   g_assert_cmpint (ra->retain_days, ==, 0);
   g_assert_cmpint (rb->retain_days, ==, 3);
   g_assert_cmpstr (ra->dir_name, ==, "porch");
+  g_assert_false (ra->detect_off);
+  /* The detection switch (issue 13) is stored. */
+  g_assert_true (nvr_catalog_camera_set_detect (f->cat, b, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_false (nvr_catalog_camera_set_detect (f->cat, 999, FALSE, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
   g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (f->cat, 7, &error);
   g_assert_nonnull (dev);
   g_assert_cmpuint (dev->camera_ids->len, ==, 2);
@@ -1086,6 +1095,8 @@ test_migrate_v8 (Fixture *f, gconstpointer data)
   g_assert_cmpstr (fa->dir_name, ==, "porch");
   g_assert_true (fa->audio_off);
   g_assert_cmpint (fa->retain_days, ==, 14);
+  g_assert_false (fa->detect_off);
+  g_assert_true (((NvrCameraRow *) after->pdata[1])->detect_off);
 
   /* Removal takes the camera out of every ACL. */
   g_assert_true (nvr_catalog_camera_remove (f->cat, "front", 2000, &error));
