@@ -323,9 +323,19 @@ nvr_camadmin_edit (NvrCamAdmin *ca, gint64 camera_id, const NvrCameraSettings *s
                            &cerr);
   if (!finish (ca, ok, cerr, error))
     return NULL;
+  /* The log names what changed; the values (a user name among them) are in the audit. */
   g_autofree char *who = nvr_audit_actor (actor->device_id, actor->device_name);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  GString *what = g_string_new (NULL);
+  if (json_parser_load_from_data (parser, details, -1, NULL)) {
+    g_autoptr (GList) members = json_object_get_members (
+        json_node_get_object (json_parser_get_root (parser)));
+    for (GList *l = members; l != NULL; l = l->next)
+      g_string_append_printf (what, "%s%s", what->len ? ", " : "", (const char *) l->data);
+  }
   g_message ("Camera %" G_GINT64_FORMAT " '%s' changed by %s: %s", camera_id, after->name, who,
-             details);
+             what->str);
+  g_string_free (what, TRUE);
   NvrCameraRow *now = nvr_camadmin_get (ca, camera_id, error);
   if (now == NULL)
     return NULL;

@@ -1096,12 +1096,14 @@ nvr_supervisor_update (NvrSupervisor *sup, const NvrCameraRow *camera)
   if (c->proc != NULL) {
     stop_worker (c);
     c->resume_on_exit = TRUE;   /* an orderly stop, not a crash: start again at its exit */
-  } else {
-    stop_worker (c);            /* cancels a pending restart */
-    c->stopping = FALSE;
+  } else if (c->restart_source != 0) {
+    /* Waiting to restart after a failure: now, with the new settings. */
+    g_source_remove (c->restart_source);
+    c->restart_source = 0;
     c->attempt = 0;
     spawn_worker (c);
   }
+  /* Else stopped (its pinned identity could not be read): it stays stopped. */
   return TRUE;
 }
 
