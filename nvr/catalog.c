@@ -1939,11 +1939,38 @@ nvr_catalog_device_by_key (NvrCatalog *c, const guint8 public_key[32], GError **
 }
 
 gboolean
-nvr_catalog_device_revoke (NvrCatalog *c, gint64 device_id, gint64 now_us, GError **error)
+nvr_catalog_device_revoke (NvrCatalog *c, gint64 device_id, gint64 now_us,
+                           gboolean keep_an_admin, GError **error)
 {
   gboolean outer = sqlite3_get_autocommit (c->db);
   if (!tx_begin (c, error))
     return FALSE;
+  if (keep_an_admin) {
+    /* Admins left unrevoked besides this one, if this one is an unrevoked admin; else -1. */
+    gint64 others = -1;
+    gboolean read_ok = TRUE;
+    {
+      g_autoptr (NvrStmt) st = prepare (c,
+          "SELECT (SELECT count(*) FROM devices WHERE is_admin AND revoked_us IS NULL AND id != ?1)"
+          " FROM devices WHERE id = ?1 AND is_admin AND revoked_us IS NULL", error);
+      if (st == NULL)
+        return tx_end (c, FALSE, outer, NULL);
+      sqlite3_bind_int64 (st, 1, device_id);
+      int rc = sqlite3_step (st);
+      if (rc == SQLITE_ROW)
+        others = sqlite3_column_int64 (st, 0);
+      else if (rc != SQLITE_DONE)
+        read_ok = db_fail (c, error, "count the admin devices");
+    }
+    if (!read_ok)
+      return tx_end (c, FALSE, outer, NULL);
+    if (others == 0) {
+      g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_LAST_ADMIN,
+                   "Device %" G_GINT64_FORMAT " is the last admin: pair another admin first",
+                   device_id);
+      return tx_end (c, FALSE, outer, NULL);
+    }
+  }
   /* Revoking twice keeps the first time. */
   int n = step_write (c,
       "UPDATE devices SET revoked_us = coalesce(revoked_us, max(?2, created_us)) WHERE id = ?1",

@@ -23,6 +23,7 @@ typedef enum {
   NVR_CATALOG_ERROR_NOT_FOUND,
   NVR_CATALOG_ERROR_EXISTS,
   NVR_CATALOG_ERROR_INVALID,
+  NVR_CATALOG_ERROR_LAST_ADMIN,   /* the change would leave no admin device */
 } NvrCatalogError;
 
 typedef struct _NvrCatalog NvrCatalog;
@@ -350,8 +351,11 @@ NvrDeviceRow *nvr_catalog_device_get (NvrCatalog *catalog, gint64 device_id, GEr
 NvrDeviceRow *nvr_catalog_device_by_key (NvrCatalog *catalog, const guint8 public_key[32],
                                          GError **error);
 /* Marks the device revoked and deletes its sessions (NOT_FOUND if unknown). */
+/* With @keep_an_admin (the web API), revoking the last unrevoked admin device fails with
+ * NVR_CATALOG_ERROR_LAST_ADMIN, checked in the same transaction. The admin socket (root on the
+ * box, which can always pair a new admin) passes FALSE. */
 gboolean nvr_catalog_device_revoke (NvrCatalog *catalog, gint64 device_id, gint64 now_us,
-                                    GError **error);
+                                    gboolean keep_an_admin, GError **error);
 /* Replaces the device's ACL; ids must name active cameras. */
 gboolean nvr_catalog_device_set_cameras (NvrCatalog *catalog, gint64 device_id,
                                          const gint64 *camera_ids, guint n, GError **error);

@@ -740,7 +740,8 @@ static JsonNode *
 cmd_devices_revoke (NvrDaemon *d, JsonObject *args, GError **error)
 {
   g_autoptr (NvrDeviceRow) dev = device_from_args (d, args, error);
-  if (dev == NULL || !nvr_catalog_device_revoke (d->catalog, dev->id, g_get_real_time (), error))
+  if (dev == NULL || !nvr_catalog_device_revoke (d->catalog, dev->id, g_get_real_time (), FALSE,
+                                                   error))
     return NULL;
   g_message ("Device %" G_GINT64_FORMAT " '%s' revoked by an administrator", dev->id, dev->name);
   device_changed (d, dev->id);

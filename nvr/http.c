@@ -694,6 +694,8 @@ catalog_refusal (Request *r, GError **error)
     respond_error (r->msg, 404, "no such device");
   } else if (g_error_matches (*error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID)) {
     respond_error (r->msg, 400, (*error)->message);
+  } else if (g_error_matches (*error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_LAST_ADMIN)) {
+    respond_error (r->msg, 409, "the last admin cannot be revoked: pair another admin first");
   } else {
     return FALSE;
   }
@@ -715,7 +717,8 @@ static gboolean
 route_device_revoke (Request *r, GError **error)
 {
   g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (r->h->catalog, r->m->device_id, error);
-  if (dev == NULL || !nvr_catalog_device_revoke (r->h->catalog, r->m->device_id, r->now_us, error))
+  if (dev == NULL || !nvr_catalog_device_revoke (r->h->catalog, r->m->device_id, r->now_us,
+                                                   TRUE, error))
     return catalog_refusal (r, error);
   if (r->h->camadmin != NULL) {
     g_autofree char *name = NULL;

@@ -372,6 +372,19 @@ def test():
               f"the detection switches as audited: {r!r}")
         cli += h.nvr("status")[1]
 
+        # ---- the last admin: never revoked over the web; a member is ----
+        r = admin.call("POST", f"devices/{admin_id}/revoke", {})
+        check(r.status == 409 and "last admin" in r.json().get("error", ""),
+              f"revoking the last admin: {r!r}")
+        check(admin.call("GET", "me").status == 200, "the last admin lost its session")
+        with h.catalog() as db:
+            row = db.execute("SELECT revoked_us FROM devices WHERE id = ?", (admin_id,)).fetchone()
+        check(row[0] is None, "the last admin was marked revoked")
+        r = admin.call("POST", f"devices/{member_id}/revoke", {})
+        check(r.status == 200 and member.call("GET", "me").status == 401,
+              f"revoking a member: {r!r}")
+        log("the last admin: 409, still signed in; a member revoked: 200, then 401")
+
         # ---- the canary: nowhere ----
         texts = [(what, "\n".join(f"{k}: {v}" for k, v in r.headers) + "\n" +
                   r.body.decode(errors="replace")) for what, r in seen]

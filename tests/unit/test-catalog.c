@@ -683,7 +683,7 @@ test_revoke (Fixture *f, gconstpointer data)
   g_assert_true (nvr_catalog_session_add (f->cat, w.dev, second, 2500, &error));
   g_assert_cmpint (count_rows (f, "sessions"), ==, 3);
 
-  g_assert_true (nvr_catalog_device_revoke (f->cat, w.dev, 3000, &error));
+  g_assert_true (nvr_catalog_device_revoke (f->cat, w.dev, 3000, TRUE, &error));
   g_assert_cmpint (count_rows (f, "sessions"), ==, 1);   /* the admin's */
   authorize (f, w.tok, 3001, w.a, NVR_OBJECT_NONE, 0, &acc);
   g_assert_false (acc.session_found);
@@ -698,13 +698,27 @@ test_revoke (Fixture *f, gconstpointer data)
   g_assert_false (nvr_catalog_session_add (f->cat, w.dev, third, 3002, &error));
   g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_assert_true (nvr_catalog_device_revoke (f->cat, w.dev, 5000, &error));
+  g_assert_true (nvr_catalog_device_revoke (f->cat, w.dev, 5000, TRUE, &error));
   guint8 pk[32];
   g_autoptr (NvrDeviceRow) d = nvr_catalog_device_by_key (f->cat, key32 (pk, 1), &error);
   g_assert_cmpint (d->revoked_us, ==, 3000);
-  g_assert_false (nvr_catalog_device_revoke (f->cat, 999, 5000, &error));
+  g_assert_false (nvr_catalog_device_revoke (f->cat, 999, 5000, TRUE, &error));
   g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
   g_clear_error (&error);
+
+  /* The web API never revokes the last admin (nothing changes, its session stays); the admin
+   * socket may (root can pair a new one). */
+  g_assert_false (nvr_catalog_device_revoke (f->cat, w.admin, 5000, TRUE, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_LAST_ADMIN);
+  g_clear_error (&error);
+  authorize (f, w.admin_tok, 5001, w.a, NVR_OBJECT_NONE, 0, &acc);
+  g_assert_true (acc.session_found);
+  {
+    g_autoptr (NvrDeviceRow) admin = nvr_catalog_device_get (f->cat, w.admin, &error);
+    g_assert_cmpint (admin->revoked_us, ==, 0);
+  }
+  g_assert_true (nvr_catalog_device_revoke (f->cat, w.admin, 5002, FALSE, &error));
+  g_assert_no_error (error);
   /* Even a session row put back by hand does not authorize a revoked device. */
   sqlite3 *db = NULL;
   g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);

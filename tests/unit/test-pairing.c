@@ -300,7 +300,7 @@ test_pair_and_login (Fixture *f, gconstpointer data)
 
   /* Revoked: the sessions die and login is refused. */
   g_autoptr (GError) error = NULL;
-  g_assert_true (nvr_catalog_device_revoke (f->cat, dev, tick (f), &error));
+  g_assert_true (nvr_catalog_device_revoke (f->cat, dev, tick (f), FALSE, &error));
   g_assert_false (token_works (f, token, f->porch));
   g_assert_false (token_works (f, ltok, f->porch));
   {
