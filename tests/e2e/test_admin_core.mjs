@@ -177,6 +177,16 @@ test('invite bodies: name, cameras, admin, expiry within 24 h', () => {
   assert.throws(() => core.inviteBody({ name: 'a', cameraIds: [], admin: false, ttlMinutes: 10 }), /at least one camera/);
 });
 
+test('the invite URL is a link only when it is this origin\'s pair.html#code=', () => {
+  const o = 'https://hearth.lan:8443';
+  assert.equal(core.pairLink(`${o}/pair.html#code=ABCD-1234`, o), `${o}/pair.html#code=ABCD-1234`);
+  for (const url of [`https://evil.example/pair.html#code=ABCD`, `${o}/pair.htm#code=ABCD`, `${o}/pair.html`,
+                     `${o}/pair.html#code=`, `${o}/x/../index.html#code=A`, 'javascript:alert(1)//#code=A',
+                     `https://u:p@hearth.lan:8443/pair.html#code=A`, 'http://hearth.lan:8443/pair.html#code=A',
+                     'not a url', '', null, 42])
+    assert.equal(core.pairLink(url, o), null, String(url));
+});
+
 test('camera bodies: create sends what is set, edit sends what changed, passwords write-only', () => {
   const form = { name: ' porch ', main_url: 'rtsp://10.0.0.5/main', sub_url: '', user: 'admin',
                  password: 'pw', transport: 'tcp', audio: true, retention_days: '' };
@@ -262,6 +272,20 @@ test('test bodies and answers', () => {
   assert.deepEqual(bad, { ok: false, lines: ['Test failed: the camera refused the user name or password', '401 from 10.0.0.5'], still: null });
   assert.deepEqual(core.describeTest({ ok: false, reason: 'odd' }).lines, ['Test failed: odd']);
   assert.equal(core.describeTest(null).ok, false);
+});
+
+test('inline images become Blobs of the expected type only', async () => {
+  const jpeg = core.imageBlob('data:image/jpeg;base64,/9j/AA==', 'image/jpeg');
+  assert.equal(jpeg.type, 'image/jpeg');
+  assert.deepEqual([...new Uint8Array(await jpeg.arrayBuffer())], [0xff, 0xd8, 0xff, 0x00]);
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>';
+  assert.equal(await core.imageBlob(svg, 'image/svg+xml').text(), svg);
+  assert.equal(await core.imageBlob(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, 'image/svg+xml').text(), svg);
+  assert.equal(await core.imageBlob(`data:image/svg+xml;base64,${btoa(svg)}`, 'image/svg+xml').text(), svg);
+  for (const [src, type] of [['data:image/png;base64,AAAA', 'image/jpeg'], ['https://x/a.jpg', 'image/jpeg'],
+                             ['data:image/jpeg;base64,@@@', 'image/jpeg'], [svg, 'image/jpeg'], ['', 'image/jpeg'],
+                             [null, 'image/svg+xml'], ['javascript:alert(1)', 'image/svg+xml']])
+    assert.equal(core.imageBlob(src, type), null, String(src));
 });
 
 test('ONVIF profiles: main is the largest, sub the smallest other stream', () => {

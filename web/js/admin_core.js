@@ -251,6 +251,17 @@ export function inviteBody({ name, cameraIds, admin, ttlMinutes }) {
   return { name: n, cameras: cameraIds.map(Number), admin: !!admin, ttl_s: ttl };
 }
 
+// The invite's @url when it is safe to show as a link: a URL of @origin (this page's), path
+// /pair.html, with a #code= fragment; null otherwise (the page then shows the code only).
+export function pairLink(url, origin) {
+  if (typeof url !== 'string' || url === '') return null;
+  let u;
+  try { u = new URL(url); } catch { return null; }
+  if (u.origin !== origin || u.pathname !== '/pair.html' || !/^#code=./.test(u.hash) || u.username || u.password)
+    return null;
+  return u.href;
+}
+
 // ---- cameras ----
 
 const TRANSPORTS = ['auto', 'tcp', 'udp'];
@@ -398,9 +409,31 @@ export function describeTest(r) {
   const lines = [`Video: ${v.codec || '?'} ${v.width || '?'}×${v.height || '?'}${fps}`];
   if (r.audio) lines.push(`Audio: ${r.audio.codec || '?'}, ${r.audio.rate || '?'} Hz, ${r.audio.channels || '?'} channel(s)`);
   else lines.push('Audio: none');
-  // Only an inline JPEG is shown (the CSP's img-src data: allows it; nothing else is loaded).
+  // Only an inline JPEG is shown (through a blob: URL, see imageBlob; nothing else is loaded).
   const still = typeof r.still === 'string' && r.still.startsWith('data:image/jpeg;base64,') ? r.still : null;
   return { ok: true, lines, still };
+}
+
+// An image the daemon sends inline (a data: URL, base64 or percent-encoded, or an SVG's text) as
+// a Blob of @type for a blob: URL: the CSP's img-src allows 'self' and blob: only. null for
+// anything else (another type, a URL to load from elsewhere, bad base64).
+export function imageBlob(src, type) {
+  if (typeof src !== 'string' || src === '') return null;
+  if (type === 'image/svg+xml' && /^\s*(<\?xml|<svg)/.test(src)) return new Blob([src], { type });
+  const m = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+)((?:;[a-z0-9-]+=[^;,]*)*)(;base64)?,(.*)$/is.exec(src);
+  if (!m || m[1].toLowerCase() !== type) return null;
+  let bytes;
+  try {
+    if (m[3]) {
+      const bin = atob(m[4]);
+      bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    } else {
+      bytes = new TextEncoder().encode(decodeURIComponent(m[4]));
+    }
+  } catch {
+    return null;
+  }
+  return new Blob([bytes], { type });
 }
 
 // Suggested main and sub stream among ONVIF @profiles: main = most pixels, sub = fewest pixels
