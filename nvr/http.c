@@ -1614,7 +1614,9 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   NvrRouteMatch m;
   guint status = nvr_httproute_match (method, g_uri_get_path (uri), &m);
   if (status != 0) {
-    respond_error (msg, status, status_reason (status));
+    /* "no such route", not "not found": a page tells a Hearth without a route (an older one)
+     * from a missing object (docs/design/auth.md "Status codes"). */
+    respond_error (msg, status, status == 404 ? "no such route" : status_reason (status));
     return;
   }
   const NvrRoute *route = m.route;

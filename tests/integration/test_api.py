@@ -194,7 +194,8 @@ def test():
         r = anon.get(f"cameras/{cam1}/segments/1/media")
         check(r.status == 401 and r.header("X-Sendfile") is None, f"media without a cookie: {r!r}")
         r = anon.get("nothing/here")
-        check(r.status == 404, f"unknown route: {r!r}")
+        check(r.status == 404 and json.loads(r.body).get("error") == "no such route",
+              f"unknown route: {r!r}")
         check_private_headers("404", r)
         r = anon.request("DELETE", "/api/v1/me")
         check(r.status == 405, f"wrong method: {r!r}")
