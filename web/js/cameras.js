@@ -468,9 +468,10 @@ function openMotion(c) {
   showBad();
   say($('motion-state'), '');
   $('new-points').value = '';
+  // No cache-busting query: the route takes none (400), and /api/ answers are no-store.
   const pic = $('motion-picture-state');
   say(pic, 'Loading the camera\'s picture…');
-  const img = el('img', { alt: `Current picture of ${c.name}`, src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot.jpg?t=${Date.now()}` });
+  const img = el('img', { alt: `Current picture of ${c.name}`, src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot.jpg` });
   img.addEventListener('load', () => say(pic, ''));
   img.addEventListener('error', () => say(pic,
     `No picture of ${c.name}: this device may not see it (add it to this device's cameras on the Devices page), or the camera has sent no frame yet. You can still draw.`, 'error'));
