@@ -414,7 +414,16 @@ async function motionAreas() {
   check(stored.zones.length === 1 && stored.zones[0].name === 'door' &&
         near(stored.zones[0].points, [[0.5, 0.3], [0.9, 0.3], [0.9, 0.9], [0.5, 0.9]]),
         `stored zones: ${JSON.stringify(stored.zones)}`);
-  log('motion areas drawn on the still (and one typed) and stored as drawn');
+  // Read back by the page (the daemon writes them with %.6g; masks first): all three shown, none
+  // unreadable.
+  await page.reload();
+  await page.locator(`#camera-list li[data-camera-id="${CAM1}"] [data-action="motion"]`).click();
+  await page.waitForSelector('#shapes [data-kind]', { timeout: 15000 });
+  const back = await page.$$eval('#shapes [data-kind]', (l) => l.map((x) => `${x.dataset.kind}:${x.querySelector('input').value}`));
+  check(back.length === 3 && back.includes('mask:0,0.9 0.1,0.9 0.1,1') && back.filter((b) => b.startsWith('zone:')).length === 1 &&
+        await page.locator('#motion-bad').isHidden(),
+        `the page reads back ${JSON.stringify(back)}`);
+  log('motion areas drawn on the still (and one typed), stored as drawn and read back');
 }
 
 async function healthPage() {
