@@ -170,6 +170,26 @@ static const char *const migrations[] = {
   "  keyframe INTEGER NOT NULL CHECK (keyframe IN (0, 1)),"
   "  PRIMARY KEY (segment_id, seq)"
   ") WITHOUT ROWID;",
+  /* 8 -> 9: administration from the browser (docs/design/admin.md): the per-camera audio
+   * switch (stored and passed to the worker); the motion detection switch (issue 13: kept
+   * across restarts, set by the CLI and MQTT); the name a camera's directory was made with,
+   * kept across renames (NULL = its name); the audit trail of admin changes, newest by id.
+   * actor_device_id NULL = the admin socket (the CLI). details: JSON object, never a secret. */
+  "ALTER TABLE cameras ADD COLUMN audio INTEGER NOT NULL DEFAULT 1 CHECK (audio IN (0, 1));"
+  "ALTER TABLE cameras ADD COLUMN detect INTEGER NOT NULL DEFAULT 1 CHECK (detect IN (0, 1));"
+  "ALTER TABLE cameras ADD COLUMN dir_name TEXT CHECK (dir_name IS NULL OR"
+  "  (length(dir_name) BETWEEN 1 AND 32 AND dir_name NOT GLOB '*[^a-z0-9_-]*'));"
+  "CREATE TABLE audit ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  time_us INTEGER NOT NULL,"
+  "  actor_device_id INTEGER REFERENCES devices (id),"
+  "  actor TEXT NOT NULL CHECK (length(actor) BETWEEN 1 AND 160),"
+  "  action TEXT NOT NULL CHECK (length(action) BETWEEN 1 AND 64),"
+  "  target TEXT NOT NULL DEFAULT '' CHECK (length(target) <= 160),"
+  "  camera_id INTEGER REFERENCES cameras (id),"
+  "  device_id INTEGER REFERENCES devices (id),"
+  "  details TEXT NOT NULL DEFAULT '{}' CHECK (length(details) <= 16384)"
+  ");",
 };
 
 static gboolean
@@ -297,6 +317,12 @@ nvr_catalog_begin (NvrCatalog *catalog, GError **error)
   return exec (catalog, "BEGIN IMMEDIATE", error);
 }
 
+void
+nvr_catalog_rollback (NvrCatalog *catalog)
+{
+  exec (catalog, "ROLLBACK", NULL);
+}
+
 gboolean
 nvr_catalog_commit (NvrCatalog *catalog, GError **error)
 {
@@ -317,6 +343,7 @@ nvr_camera_row_free (NvrCameraRow *row)
   g_free (row->username);
   g_free (row->password);
   g_free (row->transport);
+  g_free (row->dir_name);
   g_free (row);
 }
 
@@ -350,8 +377,8 @@ nvr_catalog_camera_add (NvrCatalog *c, const NvrCameraRow *row, gint64 now_us, g
                         GError **error)
 {
   g_autoptr (NvrStmt) st = prepare (c,
-      "INSERT INTO cameras (name, main_url, sub_url, username, password, transport, created_us)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", error);
+      "INSERT INTO cameras (name, main_url, sub_url, username, password, transport, created_us,"
+      " audio, retain_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", error);
   if (st == NULL)
     return FALSE;
   bind_text (st, 1, row->name);
@@ -361,6 +388,11 @@ nvr_catalog_camera_add (NvrCatalog *c, const NvrCameraRow *row, gint64 now_us, g
   bind_text (st, 5, row->password ? row->password : "");
   bind_text (st, 6, row->transport ? row->transport : "default");
   sqlite3_bind_int64 (st, 7, now_us);
+  sqlite3_bind_int (st, 8, row->audio_off ? 0 : 1);
+  if (row->retain_days > 0)
+    sqlite3_bind_int64 (st, 9, row->retain_days);
+  else
+    sqlite3_bind_null (st, 9);
   int rc = sqlite3_step (st);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) {
     g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS,
@@ -380,22 +412,120 @@ nvr_catalog_camera_add (NvrCatalog *c, const NvrCameraRow *row, gint64 now_us, g
   return TRUE;
 }
 
+static gboolean tx_begin (NvrCatalog *c, GError **error);
+static gboolean tx_end (NvrCatalog *c, gboolean ok, gboolean outer, GError **error);
+
 gboolean
 nvr_catalog_camera_remove (NvrCatalog *c, const char *name, gint64 now_us, GError **error)
 {
-  g_autoptr (NvrStmt) st = prepare (c,
-      "UPDATE cameras SET removed_us = ?2 WHERE name = ?1 AND removed_us IS NULL", error);
-  if (st == NULL)
+  gboolean outer = sqlite3_get_autocommit (c->db);
+  if (!tx_begin (c, error))
     return FALSE;
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE cameras SET removed_us = ?2 WHERE name = ?1 AND removed_us IS NULL RETURNING id",
+      error);
+  if (st == NULL)
+    return tx_end (c, FALSE, outer, NULL);
   bind_text (st, 1, name);
   sqlite3_bind_int64 (st, 2, now_us);
-  if (sqlite3_step (st) != SQLITE_DONE)
-    return db_fail (c, error, "remove a camera");
-  if (sqlite3_changes (c->db) == 0) {
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE) {
     g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND, "No camera named '%s'",
                  name);
+    return tx_end (c, FALSE, outer, NULL);
+  }
+  if (rc != SQLITE_ROW) {
+    db_fail (c, error, "remove a camera");
+    return tx_end (c, FALSE, outer, NULL);
+  }
+  gint64 id = sqlite3_column_int64 (st, 0);
+  g_clear_pointer (&st, sqlite3_finalize);
+  /* Out of every device's ACL: a camera added later never inherits it. */
+  g_autoptr (NvrStmt) acl = prepare (c, "DELETE FROM device_cameras WHERE camera_id = ?1", error);
+  gboolean ok = acl != NULL;
+  if (ok) {
+    sqlite3_bind_int64 (acl, 1, id);
+    ok = sqlite3_step (acl) == SQLITE_DONE || db_fail (c, error, "remove a camera from ACLs");
+  }
+  return tx_end (c, ok, outer, ok ? error : NULL);
+}
+
+gboolean
+nvr_catalog_camera_update (NvrCatalog *c, const NvrCameraRow *row, GError **error)
+{
+  /* The right-hand sides see the row before the update: a rename keeps the directory name. */
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE cameras SET dir_name = CASE WHEN name = ?2 THEN dir_name"
+      "   ELSE coalesce(dir_name, name) END,"
+      " name = ?2, main_url = ?3, sub_url = ?4, username = ?5, password = ?6, transport = ?7,"
+      " audio = ?8, retain_days = ?9 WHERE id = ?1 AND removed_us IS NULL", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, row->id);
+  bind_text (st, 2, row->name);
+  bind_text (st, 3, row->main_url);
+  bind_text (st, 4, row->sub_url);
+  bind_text (st, 5, row->username ? row->username : "");
+  bind_text (st, 6, row->password ? row->password : "");
+  bind_text (st, 7, row->transport ? row->transport : "default");
+  sqlite3_bind_int (st, 8, row->audio_off ? 0 : 1);
+  if (row->retain_days > 0)
+    sqlite3_bind_int64 (st, 9, row->retain_days);
+  else
+    sqlite3_bind_null (st, 9);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS,
+                 "A camera named '%s' already exists", row->name);
     return FALSE;
   }
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID,
+                 "Camera '%s' was refused by the catalog: %s", row->name,
+                 sqlite3_errmsg (c->db));
+    return FALSE;
+  }
+  if (rc != SQLITE_DONE)
+    return db_fail (c, error, "update a camera");
+  if (sqlite3_changes (c->db) == 0) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
+                 "No camera with id %" G_GINT64_FORMAT, row->id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_camera_set_detect (NvrCatalog *c, gint64 camera_id, gboolean on, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "UPDATE cameras SET detect = ?2 WHERE id = ?1 AND removed_us IS NULL", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, camera_id);
+  sqlite3_bind_int (st, 2, on ? 1 : 0);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "store a camera's detection switch");
+  if (sqlite3_changes (c->db) == 0) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
+                 "No active camera with id %" G_GINT64_FORMAT, camera_id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+nvr_catalog_device_grant_camera (NvrCatalog *c, gint64 device_id, gint64 camera_id,
+                                 GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "INSERT OR IGNORE INTO device_cameras (device_id, camera_id) VALUES (?1, ?2)", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, device_id);
+  sqlite3_bind_int64 (st, 2, camera_id);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    return db_fail (c, error, "grant a camera to a device");
   return TRUE;
 }
 
@@ -452,7 +582,8 @@ nvr_catalog_camera_list (NvrCatalog *c, GError **error)
 {
   g_autoptr (NvrStmt) st = prepare (c,
       "SELECT id, name, main_url, sub_url, username, password, transport, created_us,"
-      " paused_by, paused_us FROM cameras WHERE removed_us IS NULL ORDER BY id", error);
+      " paused_by, paused_us, audio, coalesce(retain_days, 0), coalesce(dir_name, name), detect"
+      " FROM cameras WHERE removed_us IS NULL ORDER BY id", error);
   if (st == NULL)
     return NULL;
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_camera_row_free);
@@ -469,6 +600,10 @@ nvr_catalog_camera_list (NvrCatalog *c, GError **error)
     r->created_us = sqlite3_column_int64 (st, 7);
     r->paused_by = pause_source_from_string ((const char *) sqlite3_column_text (st, 8));
     r->paused_us = r->paused_by != NVR_PAUSE_NONE ? sqlite3_column_int64 (st, 9) : 0;
+    r->audio_off = sqlite3_column_int (st, 10) == 0;
+    r->retain_days = sqlite3_column_int64 (st, 11);
+    r->dir_name = col_str (st, 12);
+    r->detect_off = sqlite3_column_int (st, 13) == 0;
     g_ptr_array_add (out, r);
   }
   if (rc != SQLITE_DONE) {
@@ -1910,7 +2045,8 @@ nvr_catalog_authorize (NvrCatalog *c, const guint8 token_hash[32], gint64 now_us
   g_autoptr (NvrStmt) st = prepare (c,
       "SELECT d.id, d.is_admin, c.id, c.name,"
       "  CASE ?6 WHEN 1 THEN sg.id WHEN 2 THEN ev.id END,"
-      "  CASE ?6 WHEN 1 THEN sg.path WHEN 2 THEN ev.thumbnail END"
+      "  CASE ?6 WHEN 1 THEN sg.path WHEN 2 THEN ev.thumbnail END,"
+      "  coalesce(c.dir_name, c.name)"
       " FROM sessions s"
       " JOIN devices d ON d.id = s.device_id AND d.revoked_us IS NULL"
       " LEFT JOIN device_cameras dc ON dc.device_id = d.id AND dc.camera_id = ?5"
@@ -1939,7 +2075,8 @@ nvr_catalog_authorize (NvrCatalog *c, const guint8 token_hash[32], gint64 now_us
     out->camera_allowed = TRUE;
     out->camera_id = sqlite3_column_int64 (st, 2);
     out->camera_name = col_str (st, 3);
-    out->camera_dir = nvr_paths_camera_dir (out->camera_id, out->camera_name);
+    out->camera_dir = nvr_paths_camera_dir (out->camera_id,
+                                            (const char *) sqlite3_column_text (st, 6));
     if (kind != NVR_OBJECT_NONE && sqlite3_column_type (st, 4) != SQLITE_NULL) {
       out->object_found = TRUE;
       out->object_path = col_str (st, 5);
@@ -2022,4 +2159,126 @@ nvr_catalog_events_between (NvrCatalog *c, gint64 camera_id, gint64 from_us, gin
     return NULL;
   }
   return g_steal_pointer (&out);
+}
+
+/* ---- audit trail (docs/design/admin.md "Audit"; migration v9) ---- */
+
+void
+nvr_audit_row_free (NvrAuditRow *row)
+{
+  if (row == NULL)
+    return;
+  g_free (row->actor);
+  g_free (row->action);
+  g_free (row->target);
+  g_free (row->details);
+  g_free (row);
+}
+
+gboolean
+nvr_catalog_audit_add (NvrCatalog *c, const NvrAuditRow *row, gint64 *out_id, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "INSERT INTO audit (time_us, actor_device_id, actor, action, target, camera_id, device_id,"
+      " details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 1, row->time_us);
+  /* Optional references: 0 = none (NULL). */
+  const struct { int param; gint64 id; } refs[] = {
+    { 2, row->actor_device_id }, { 6, row->camera_id }, { 7, row->device_id } };
+  for (guint i = 0; i < G_N_ELEMENTS (refs); i++) {
+    if (refs[i].id > 0)
+      sqlite3_bind_int64 (st, refs[i].param, refs[i].id);
+    else
+      sqlite3_bind_null (st, refs[i].param);
+  }
+  bind_text (st, 3, row->actor);
+  bind_text (st, 4, row->action);
+  bind_text (st, 5, row->target ? row->target : "");
+  bind_text (st, 8, row->details ? row->details : "{}");
+  int rc = sqlite3_step (st);
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID,
+                 "Audit entry refused by the catalog: %s", sqlite3_errmsg (c->db));
+    return FALSE;
+  }
+  if (rc != SQLITE_DONE)
+    return db_fail (c, error, "add an audit entry");
+  if (out_id)
+    *out_id = sqlite3_last_insert_rowid (c->db);
+  return TRUE;
+}
+
+GPtrArray *
+nvr_catalog_audit_list (NvrCatalog *c, gint64 before_id, guint limit, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT id, time_us, coalesce(actor_device_id, 0), actor, action, target,"
+      " coalesce(camera_id, 0), coalesce(device_id, 0), details FROM audit"
+      " WHERE ?1 <= 0 OR id < ?1 ORDER BY id DESC LIMIT ?2", error);
+  if (st == NULL)
+    return NULL;
+  sqlite3_bind_int64 (st, 1, before_id);
+  sqlite3_bind_int64 (st, 2, limit);
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_audit_row_free);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    NvrAuditRow *r = g_new0 (NvrAuditRow, 1);
+    r->id = sqlite3_column_int64 (st, 0);
+    r->time_us = sqlite3_column_int64 (st, 1);
+    r->actor_device_id = sqlite3_column_int64 (st, 2);
+    r->actor = col_str (st, 3);
+    r->action = col_str (st, 4);
+    r->target = col_str (st, 5);
+    r->camera_id = sqlite3_column_int64 (st, 6);
+    r->device_id = sqlite3_column_int64 (st, 7);
+    r->details = col_str (st, 8);
+    g_ptr_array_add (out, r);
+  }
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "list the audit trail");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+/* ---- storage use per camera ---- */
+
+GArray *
+nvr_catalog_camera_usage (NvrCatalog *c, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "SELECT camera_id, sum(bytes), min(start_us), count(*) FROM segments"
+      " WHERE state = 'complete' GROUP BY camera_id ORDER BY camera_id", error);
+  if (st == NULL)
+    return NULL;
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (NvrCameraUsage));
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    NvrCameraUsage u = {
+      .camera_id = sqlite3_column_int64 (st, 0),
+      .bytes = sqlite3_column_int64 (st, 1),
+      .oldest_start_us = sqlite3_column_int64 (st, 2),
+      .segments = sqlite3_column_int64 (st, 3),
+    };
+    g_array_append_val (out, u);
+  }
+  if (rc != SQLITE_DONE) {
+    db_fail (c, error, "sum storage use per camera");
+    return NULL;
+  }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+nvr_catalog_outbox_count (NvrCatalog *c, gint64 *out, GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c, "SELECT count(*) FROM outbox", error);
+  if (st == NULL)
+    return FALSE;
+  if (sqlite3_step (st) != SQLITE_ROW)
+    return db_fail (c, error, "count the MQTT outbox");
+  *out = sqlite3_column_int64 (st, 0);
+  return TRUE;
 }

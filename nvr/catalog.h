@@ -48,6 +48,11 @@ typedef struct {
   gint64 created_us;
   NvrPauseSource paused_by;   /* NVR_PAUSE_NONE unless recording was switched off */
   gint64 paused_us;           /* wall clock of the switch-off; 0 when not paused */
+  gboolean audio_off;         /* cameras.audio = 0: record no audio (schema v9; default on) */
+  gint64 retain_days;         /* cameras.retain_days; 0 = the config's [retention] max_age_days */
+  gboolean detect_off;        /* cameras.detect = 0: motion detection switched off (v9) */
+  char *dir_name;             /* the name its directory was made with (kept across renames);
+                               * set by camera_list, NULL elsewhere = @name */
 } NvrCameraRow;
 
 void nvr_camera_row_free (NvrCameraRow *row);
@@ -74,13 +79,27 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrCatalog, nvr_catalog_close)
 /* Groups many writes into one transaction (bulk imports, benchmarks). Not nestable. */
 gboolean nvr_catalog_begin (NvrCatalog *catalog, GError **error);
 gboolean nvr_catalog_commit (NvrCatalog *catalog, GError **error);
+/* Abandons the transaction nvr_catalog_begin started (after a failed step). */
+void nvr_catalog_rollback (NvrCatalog *catalog);
 
-/* Cameras. Removal is soft: the row stays (its footage is still in the catalog), the name is
- * free for a new camera, and the removed camera's id is never reused. */
+/* Cameras. Removal is soft: the row stays (its footage is still in the catalog, and goes by
+ * retention), the name is free for a new camera, the removed camera's id is never reused, and
+ * it leaves every device's ACL (in the same transaction). */
 gboolean nvr_catalog_camera_add (NvrCatalog *catalog, const NvrCameraRow *row, gint64 now_us,
                                  gint64 *out_id, GError **error);
 gboolean nvr_catalog_camera_remove (NvrCatalog *catalog, const char *name, gint64 now_us,
                                     GError **error);
+/* Replaces the settings of active camera @row->id: name, URLs, user, password, transport,
+ * audio, retain_days (0 = NULL). A rename keeps the camera's directory (dir_name). NOT_FOUND if
+ * no such active camera, EXISTS if another active camera has the name. */
+gboolean nvr_catalog_camera_update (NvrCatalog *catalog, const NvrCameraRow *row,
+                                    GError **error);
+/* Stores the active camera's motion detection switch (issue 13); NOT_FOUND if none. */
+gboolean nvr_catalog_camera_set_detect (NvrCatalog *catalog, gint64 camera_id, gboolean on,
+                                        GError **error);
+/* Adds the camera to the device's ACL (no-op if it is there). */
+gboolean nvr_catalog_device_grant_camera (NvrCatalog *catalog, gint64 device_id,
+                                          gint64 camera_id, GError **error);
 /* Active cameras ordered by id; elements are NvrCameraRow. */
 GPtrArray *nvr_catalog_camera_list (NvrCatalog *catalog, GError **error);
 /* Records that the active camera @camera_id's recording was switched off by @by at @now_us, or
@@ -362,5 +381,44 @@ GPtrArray *nvr_catalog_segments_between (NvrCatalog *catalog, gint64 camera_id, 
 /* Events of a camera overlapping [from_us, to_us), by start, at most @limit; NvrEventRow. */
 GPtrArray *nvr_catalog_events_between (NvrCatalog *catalog, gint64 camera_id, gint64 from_us,
                                        gint64 to_us, guint limit, GError **error);
+
+/* ---- audit trail of admin changes (docs/design/admin.md "Audit"; schema v9) ---- */
+
+typedef struct {
+  gint64 id;
+  gint64 time_us;
+  gint64 actor_device_id;   /* 0 = the admin socket (CLI) */
+  char *actor;              /* "device 3 'phone'" or "admin socket" */
+  char *action;             /* e.g. "camera.add" */
+  char *target;             /* "camera 2 'porch'", "device 5 'tablet'", "" */
+  gint64 camera_id;         /* 0 = none */
+  gint64 device_id;         /* 0 = none */
+  char *details;            /* a JSON object; never a secret */
+} NvrAuditRow;
+
+void nvr_audit_row_free (NvrAuditRow *row);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrAuditRow, nvr_audit_row_free)
+
+gboolean nvr_catalog_audit_add (NvrCatalog *catalog, const NvrAuditRow *row, gint64 *out_id,
+                                GError **error);
+/* Newest first: entries with id < @before_id (@before_id <= 0: from the newest), at most
+ * @limit. Elements are NvrAuditRow. */
+GPtrArray *nvr_catalog_audit_list (NvrCatalog *catalog, gint64 before_id, guint limit,
+                                   GError **error);
+
+/* ---- storage use per camera (docs/design/admin.md "Health") ---- */
+
+typedef struct {
+  gint64 camera_id;
+  gint64 bytes;            /* complete segments */
+  gint64 oldest_start_us;  /* of its oldest complete segment */
+  gint64 segments;
+} NvrCameraUsage;
+
+/* One row per camera (removed ones too) with complete segments, by camera id; elements are
+ * NvrCameraUsage. One GROUP BY over the complete-segment index. */
+GArray *nvr_catalog_camera_usage (NvrCatalog *catalog, GError **error);
+/* Messages waiting in the MQTT outbox. */
+gboolean nvr_catalog_outbox_count (NvrCatalog *catalog, gint64 *out, GError **error);
 
 G_END_DECLS

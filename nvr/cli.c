@@ -34,6 +34,8 @@ static const char usage_text[] =
   "                                      motion masks and zones (0..1 coordinates); none: show\n"
   "  cameras recording NAME on|off       switch recording off (state paused, kept across\n"
   "                                      restarts) or back on; needs no MQTT\n"
+  "  cameras detection NAME on|off       switch motion detection off or on (kept across\n"
+  "                                      restarts; also <prefix>/<camera>/detect/set)\n"
   "  status [--json]                     per camera: state, last segment, bytes today\n"
   "  timeline CAMERA [--from TIME] [--to TIME] [--json]\n"
   "                                      recorded spans and gaps (default: the last 24 h)\n"
@@ -43,6 +45,8 @@ static const char usage_text[] =
   "  devices list [--json]\n"
   "  devices revoke ID|NAME              unpair a device: its sessions and live views end\n"
   "  devices cameras ID|NAME a,b         replace the cameras a device may see (\"\" = none)\n"
+  "  audit [--limit N] [--json]         the audit trail of admin changes, newest first\n"
+  "                                      (default 100 entries, at most 500)\n"
   "  http-routes                         the web API's route table as JSON\n"
   "  box [--json]                        this box's export-signing key: fingerprint and\n"
   "                                      public key (asks the running daemon)\n"
@@ -419,6 +423,26 @@ cmd_cameras_recording (int argc, char **argv)
   return 0;
 }
 
+/* `nvr cameras detection NAME on|off` (issue 13): kept across restarts, shown in `nvr status`. */
+static int
+cmd_cameras_detection (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("cameras detection", &o, FALSE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 3 || (strcmp (argv[2], "on") != 0 && strcmp (argv[2], "off") != 0))
+    return usage_error ("cameras detection takes a NAME and on or off");
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "name", argv[1]);
+  json_object_set_boolean_member (args, "on", strcmp (argv[2], "on") == 0);
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "cameras.detection", args, &status);
+  if (res == NULL)
+    return status;
+  g_print ("Camera '%s': motion detection switched %s\n", argv[1], argv[2]);
+  return 0;
+}
+
 static char *
 format_bytes (gint64 n)
 {
@@ -432,6 +456,54 @@ format_time (gint64 us)
     return g_strdup ("-");
   g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (us / G_USEC_PER_SEC);
   return g_date_time_format (t, "%H:%M:%S");
+}
+
+/* The health report (the web API's GET health, same builder): disk, retention, per camera
+ * footage and rate, MQTT. */
+static void
+print_health (JsonObject *h)
+{
+  if (h == NULL)
+    return;
+  JsonObject *disk = json_object_get_object_member (h, "disk");
+  JsonObject *ret = json_object_get_object_member (h, "retention");
+  JsonObject *mq = json_object_get_object_member (h, "mqtt");
+  g_autofree char *total = format_bytes (json_object_get_int_member (disk, "total_bytes"));
+  g_autofree char *free_b = format_bytes (json_object_get_int_member (disk, "free_bytes"));
+  g_print ("\nnvr %s, up %" G_GINT64_FORMAT " s; storage %s: %s free of %s\n",
+           json_object_get_string_member (h, "version"),
+           json_object_get_int_member (h, "uptime_s"),
+           json_object_get_string_member (disk, "path"), free_b, total);
+  JsonNode *days = json_object_get_member (ret, "days_at_current_rate");
+  g_autofree char *days_text = JSON_NODE_HOLDS_NULL (days)
+      ? g_strdup ("unknown yet") : g_strdup_printf ("%.1f", json_node_get_double (days));
+  g_print ("retention: max age %" G_GINT64_FORMAT " d (0 = none), max bytes %" G_GINT64_FORMAT
+           ", min free %" G_GINT64_FORMAT ", high water %" G_GINT64_FORMAT "%%, event days %"
+           G_GINT64_FORMAT "; days of footage at the current rate: %s\n",
+           json_object_get_int_member (ret, "max_age_days"),
+           json_object_get_int_member (ret, "max_bytes"),
+           json_object_get_int_member (ret, "min_free_bytes"),
+           json_object_get_int_member (ret, "high_water_percent"),
+           json_object_get_int_member (ret, "event_days"), days_text);
+  JsonArray *cams = json_object_get_array_member (h, "cameras");
+  g_print ("%-16s %-10s %-10s %-12s %-10s %s\n", "CAMERA", "FOOTAGE", "DAYS KEPT", "PER DAY",
+           "RECONNECTS", "LAST ERROR");
+  for (guint i = 0; i < json_array_get_length (cams); i++) {
+    JsonObject *c = json_array_get_object_element (cams, i);
+    g_autofree char *bytes = format_bytes (json_object_get_int_member (c, "bytes"));
+    JsonNode *pd = json_object_get_member (c, "bytes_per_day");
+    g_autofree char *per_day = JSON_NODE_HOLDS_NULL (pd) ? g_strdup ("-")
+                                                         : format_bytes (json_node_get_int (pd));
+    JsonNode *le = json_object_get_member (c, "last_error");
+    g_print ("%-16s %-10s %-10.2f %-12s %-10" G_GINT64_FORMAT " %s\n",
+             json_object_get_string_member (c, "name"), bytes,
+             json_object_get_double_member (c, "days_kept"), per_day,
+             json_object_get_int_member (c, "reconnects_today"),
+             JSON_NODE_HOLDS_NULL (le) ? "-" : json_node_get_string (le));
+  }
+  g_print ("mqtt: %s, outbox backlog %" G_GINT64_FORMAT "\n",
+           json_object_get_string_member (mq, "state"),
+           json_object_get_int_member (mq, "outbox_backlog"));
 }
 
 static int
@@ -485,7 +557,11 @@ cmd_status (int argc, char **argv)
     } else if (reason && *reason) {
       g_print ("%-16s   %s\n", "", reason);
     }
+    if (!json_object_get_boolean_member_with_default (c, "detection", TRUE))
+      g_print ("%-16s   motion detection off; on again: nvr cameras detection %s on\n", "",
+               json_object_get_string_member (c, "name"));
   }
+  print_health (json_object_get_object_member (json_node_get_object (res), "health"));
   return 0;
 }
 
@@ -727,6 +803,56 @@ cmd_devices_list (int argc, char **argv)
   return 0;
 }
 
+/* `nvr audit`: who changed what (docs/design/admin.md "Audit"). */
+static int
+cmd_audit (int argc, char **argv)
+{
+  g_autofree char *config = NULL;
+  gboolean json = FALSE;
+  gint limit = 100;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Config file", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "Entries to show (1-500, default 100)", "N" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- nvr audit");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    g_printerr ("nvr audit: %s\n", error->message);
+    return 2;
+  }
+  if (argc != 1)
+    return usage_error ("audit takes no arguments");
+  if (config == NULL)
+    config = g_strdup (NVR_CONFIG_DEFAULT_PATH);
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_int_member (args, "limit", limit);
+  int status = 0;
+  g_autoptr (JsonNode) res = call (config, "audit", args, &status);
+  if (res == NULL)
+    return status;
+  if (json) {
+    print_json (res);
+    return 0;
+  }
+  JsonArray *arr = json_object_get_array_member (json_node_get_object (res), "entries");
+  g_print ("%-6s %-16s %-28s %-16s %-28s %s\n", "ID", "TIME", "ACTOR", "ACTION", "TARGET",
+           "DETAILS");
+  for (guint i = 0; i < json_array_get_length (arr); i++) {
+    JsonObject *e = json_array_get_object_element (arr, i);
+    g_autofree char *when = format_day_time (e, "time_us");
+    g_autofree char *details = json_to_string (json_object_get_member (e, "details"), FALSE);
+    g_print ("%-6" G_GINT64_FORMAT " %-16s %-28s %-16s %-28s %s\n",
+             json_object_get_int_member (e, "id"), when,
+             json_object_get_string_member (e, "actor"),
+             json_object_get_string_member (e, "action"),
+             json_object_get_string_member (e, "target"), details);
+  }
+  return 0;
+}
+
 static int
 cmd_devices_revoke (int argc, char **argv)
 {
@@ -860,6 +986,8 @@ nvr_cli_main (int argc, char **argv)
     return cmd_pair (argc - 1, argv + 1);
   if (strcmp (cmd, "box") == 0)
     return cmd_box (argc - 1, argv + 1);
+  if (strcmp (cmd, "audit") == 0)
+    return cmd_audit (argc - 1, argv + 1);
   if (strcmp (cmd, "verify") == 0)
     return cmd_verify (argc - 1, argv + 1);
   if (strcmp (cmd, "devices") == 0) {
@@ -874,7 +1002,8 @@ nvr_cli_main (int argc, char **argv)
   }
   if (strcmp (cmd, "cameras") == 0) {
     if (argc < 3)
-      return usage_error ("cameras needs add, list, remove, reset-identity, motion or recording");
+      return usage_error ("cameras needs add, list, remove, reset-identity, motion, recording or "
+                          "detection");
     const char *sub = argv[2];
     if (strcmp (sub, "add") == 0)
       return cmd_cameras_add (argc - 2, argv + 2);
@@ -888,7 +1017,10 @@ nvr_cli_main (int argc, char **argv)
       return cmd_cameras_motion (argc - 2, argv + 2);
     if (strcmp (sub, "recording") == 0)
       return cmd_cameras_recording (argc - 2, argv + 2);
-    return usage_error ("cameras needs add, list, remove, reset-identity, motion or recording");
+    if (strcmp (sub, "detection") == 0)
+      return cmd_cameras_detection (argc - 2, argv + 2);
+    return usage_error ("cameras needs add, list, remove, reset-identity, motion, recording or "
+                          "detection");
   }
   if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {
     g_print ("%s", usage_text);

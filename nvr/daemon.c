@@ -21,9 +21,12 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "audit.h"
+#include "camadmin.h"
 #include "catalog.h"
 #include "config.h"
 #include "events.h"
+#include "health.h"
 #include "http.h"
 #include "live.h"
 #include "mqtt.h"
@@ -45,6 +48,8 @@ typedef struct {
   NvrHttp *http;                /* the web API; NULL when [web] origin is unset */
   NvrReaper *reaper;
   NvrSigner *signer;            /* the box's export-signing key (docs/design/playback.md) */
+  NvrCamAdmin *camadmin;        /* camera changes and the audit trail (docs/design/admin.md) */
+  NvrHealth *health;            /* GET health and `nvr status` (docs/design/admin.md) */
   NvrAdmin *admin;
   GMainLoop *loop;
   int lock_fd;
@@ -68,23 +73,6 @@ invalid (GError **error, const char *fmt, ...)
   va_end (ap);
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, msg);
   return FALSE;
-}
-
-/* Camera URLs: rtsp(s)://host[:port]/path, credentials never inside. */
-static gboolean
-check_url (const char *what, const char *url, GError **error)
-{
-  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "rtsp") != 0 &&
-                      g_strcmp0 (g_uri_get_scheme (uri), "rtsps") != 0) ||
-      g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
-    return invalid (error, "%s must look like rtsp://host[:port]/path", what);
-  if (g_uri_get_userinfo (uri) != NULL)
-    return invalid (error, "%s must not contain credentials: use --user and --password-file",
-                    what);
-  if (strlen (url) > 1024)
-    return invalid (error, "%s is longer than 1024 characters", what);
-  return TRUE;
 }
 
 static const char *
@@ -124,57 +112,62 @@ camera_json (const NvrCameraRow *r)
   return json_builder_get_root (b);
 }
 
+/* The admin socket acts as "admin socket" in the audit trail. */
+static const NvrActor cli_actor = { 0, NULL };
+
+/* Settings from the CLI's arguments (strings borrowed from @args): each member present is
+ * given; "" for sub_url, user or password means none. */
+static gboolean
+settings_from_args (JsonObject *args, NvrCameraSettings *s, GError **error)
+{
+  static const struct { const char *member; guint bit; gsize offset; } strings[] = {
+    { "name", NVR_CAMSET_NAME, G_STRUCT_OFFSET (NvrCameraSettings, name) },
+    { "main_url", NVR_CAMSET_MAIN_URL, G_STRUCT_OFFSET (NvrCameraSettings, main_url) },
+    { "sub_url", NVR_CAMSET_SUB_URL, G_STRUCT_OFFSET (NvrCameraSettings, sub_url) },
+    { "user", NVR_CAMSET_USER, G_STRUCT_OFFSET (NvrCameraSettings, user) },
+    { "password", NVR_CAMSET_PASSWORD, G_STRUCT_OFFSET (NvrCameraSettings, password) },
+    { "transport", NVR_CAMSET_TRANSPORT, G_STRUCT_OFFSET (NvrCameraSettings, transport) },
+  };
+  memset (s, 0, sizeof *s);
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++) {
+    if (!json_object_has_member (args, strings[i].member))
+      continue;
+    const char *v = member_str (args, strings[i].member);
+    if (v == NULL)
+      return invalid (error, "'%s' must be a string", strings[i].member);
+    *(const char **) G_STRUCT_MEMBER_P (s, strings[i].offset) = v;
+    s->given |= strings[i].bit;
+  }
+  JsonNode *audio = json_object_get_member (args, "audio");
+  if (audio != NULL) {
+    if (json_node_get_value_type (audio) != G_TYPE_BOOLEAN)
+      return invalid (error, "'audio' must be true or false");
+    s->audio = json_node_get_boolean (audio);
+    s->given |= NVR_CAMSET_AUDIO;
+  }
+  JsonNode *days = json_object_get_member (args, "retention_days");
+  if (days != NULL) {
+    if (!JSON_NODE_HOLDS_NULL (days) && json_node_get_value_type (days) != G_TYPE_INT64)
+      return invalid (error, "'retention_days' must be a whole number of days or null");
+    s->retention_days = JSON_NODE_HOLDS_NULL (days) ? 0 : json_node_get_int (days);
+    s->given |= NVR_CAMSET_RETENTION;
+  }
+  return TRUE;
+}
+
 static JsonNode *
 cmd_cameras_add (NvrDaemon *d, JsonObject *args, GError **error)
 {
-  NvrCameraRow row = { 0 };
-  row.name = (char *) member_str (args, "name");
-  row.main_url = (char *) member_str (args, "main_url");
-  row.sub_url = (char *) member_str (args, "sub_url");
-  row.username = (char *) member_str (args, "user");
-  row.password = (char *) member_str (args, "password");
-  row.transport = (char *) member_str (args, "transport");
-  if (row.sub_url && !*row.sub_url)
-    row.sub_url = NULL;
-  if (!row.username)
-    row.username = "";
-  if (!row.password)
-    row.password = "";
-  if (!row.transport)
-    row.transport = "default";
-
-  if (!nvr_paths_camera_name_valid (row.name)) {
-    invalid (error, "camera name '%s' must be 1-32 characters of a-z, 0-9, '_' and '-'",
-             row.name ? row.name : "");
+  NvrCameraSettings s;
+  if (!settings_from_args (args, &s, error))
     return NULL;
-  }
-  if (row.main_url == NULL) {
+  if (!(s.given & NVR_CAMSET_MAIN_URL)) {
     invalid (error, "%s", "a main URL is required (--main-url)");
     return NULL;
   }
-  if (!check_url ("--main-url", row.main_url, error) ||
-      (row.sub_url && !check_url ("--sub-url", row.sub_url, error)))
-    return NULL;
-  NvrTransport t;
-  if (strcmp (row.transport, "default") != 0 && !nvr_transport_from_string (row.transport, &t)) {
-    invalid (error, "transport '%s' must be one of auto, tcp, udp", row.transport);
-    return NULL;
-  }
-  if (*row.password && !*row.username) {
-    invalid (error, "%s", "a password needs a user name (--user)");
-    return NULL;
-  }
-  if (strlen (row.username) > 256 || strlen (row.password) > 256) {
-    invalid (error, "%s", "user name and password are limited to 256 bytes");
-    return NULL;
-  }
-  gint64 now_us = g_get_real_time ();
-  if (!nvr_catalog_camera_add (d->catalog, &row, now_us, &row.id, error))
-    return NULL;
-  row.created_us = now_us;
-  g_message ("Camera '%s' added (id %" G_GINT64_FORMAT ")", row.name, row.id);
-  nvr_supervisor_add (d->supervisor, &row);
-  return camera_json (&row);
+  g_autoptr (NvrCameraRow) row = nvr_camadmin_add (d->camadmin, &s, &cli_actor,
+                                                   g_get_real_time (), error);
+  return row ? camera_json (row) : NULL;
 }
 
 static JsonNode *
@@ -209,15 +202,11 @@ camera_id (NvrDaemon *d, const char *name, gint64 *out_id, GError **error)
 static JsonNode *
 cmd_cameras_remove (NvrDaemon *d, JsonObject *args, GError **error)
 {
-  const char *name = member_str (args, "name");
-  gint64 id = 0;
-  if (!camera_id (d, name, &id, error) ||
-      !nvr_catalog_camera_remove (d->catalog, name ? name : "", g_get_real_time (), error))
+  g_autoptr (NvrCameraRow) row = nvr_camadmin_get_by_name (d->camadmin, member_str (args, "name"),
+                                                           error);
+  if (row == NULL ||
+      !nvr_camadmin_remove (d->camadmin, row->id, &cli_actor, g_get_real_time (), error))
     return NULL;
-  g_message ("Camera '%s' removed; its recordings stay in the catalog", name);
-  nvr_supervisor_remove (d->supervisor, id);
-  if (d->mqtt != NULL)
-    nvr_mqtt_camera_removed (d->mqtt, id, name);
   return json_node_new (JSON_NODE_NULL);
 }
 
@@ -235,96 +224,54 @@ cmd_cameras_reset_identity (NvrDaemon *d, JsonObject *args, GError **error)
   return json_node_new (JSON_NODE_NULL);
 }
 
-/* `nvr cameras motion NAME [--mask P]... [--zone Z=P]... [--clear]`: the camera's motion masks
- * and zones (docs/design/motion.md "Wiring"). Given masks replace the masks, given zones the
- * zones; --clear empties both first; nothing given shows them. */
-static gboolean
-motion_polygons_from_args (JsonObject *args, const char *member, gboolean zones,
-                           NvrMotionSettings *ms, GError **error)
+/* A JSON array of strings as a GPtrArray (borrowed strings; a non-string is NULL, which
+ * nvr_camadmin_motion refuses); NULL when @member is absent. */
+static GPtrArray *
+texts_from_args (JsonObject *args, const char *member)
 {
-  JsonArray *arr = json_object_has_member (args, member)
-                   ? json_object_get_array_member (args, member) : NULL;
-  if (arr == NULL)
-    return TRUE;
-  guint n = json_array_get_length (arr);
-  guint max = zones ? NVR_MOTION_MAX_ZONES : NVR_MOTION_MAX_MASKS;
-  if (n > max) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "at most %u %s", max, member);
-    return FALSE;
+  JsonNode *n = json_object_get_member (args, member);
+  if (n == NULL)
+    return NULL;
+  GPtrArray *out = g_ptr_array_new ();
+  if (!JSON_NODE_HOLDS_ARRAY (n)) {
+    g_ptr_array_add (out, NULL);
+    return out;
   }
-  NvrMotionPolygon *polys = zones ? ms->zones : ms->masks;
-  for (guint i = 0; i < n; i++) {
-    const char *text = json_array_get_string_element (arr, i);
-    memset (&polys[i], 0, sizeof polys[i]);
-    if (text == NULL) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s[%u] is not a string",
-                   member, i);
-      return FALSE;
-    }
-    if (zones) {
-      const char *eq = strchr (text, '=');
-      if (eq == NULL || eq == text || (gsize) (eq - text) >= NVR_MOTION_NAME_MAX) {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     "zone %u must be NAME=\"x,y x,y x,y ...\" with a 1-31 character name", i + 1);
-        return FALSE;
-      }
-      memcpy (polys[i].name, text, (gsize) (eq - text));
-      text = eq + 1;
-    }
-    g_autoptr (GError) perr = NULL;
-    if (!nvr_events_polygon_parse (text, &polys[i], &perr)) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s %u: %s",
-                   zones ? "zone" : "mask", i + 1, perr->message);
-      return FALSE;
-    }
+  JsonArray *arr = json_node_get_array (n);
+  for (guint i = 0; i < json_array_get_length (arr); i++) {
+    JsonNode *e = json_array_get_element (arr, i);
+    g_ptr_array_add (out, json_node_get_value_type (e) == G_TYPE_STRING
+                              ? (gpointer) json_node_get_string (e) : NULL);
   }
-  if (zones)
-    ms->n_zones = n;
-  else
-    ms->n_masks = n;
-  return TRUE;
+  return out;
 }
 
+/* `nvr cameras motion NAME [--mask P]... [--zone Z=P]... [--clear]`: the camera's motion masks
+ * and zones (docs/design/motion.md "Wiring"), by the same code path as the web API's PUT
+ * settings/cameras/{id}/motion. Given masks replace the masks, given zones the zones; --clear
+ * empties both first; nothing given shows them. */
 static JsonNode *
 cmd_cameras_motion (NvrDaemon *d, JsonObject *args, GError **error)
 {
   const char *name = member_str (args, "name");
-  gint64 id = 0;
-  g_autofree char *masks = NULL, *zones = NULL;
-  if (!camera_id (d, name, &id, error) ||
-      !nvr_catalog_camera_motion_get (d->catalog, id, &masks, &zones, error))
+  g_autoptr (NvrCameraRow) row = nvr_camadmin_get_by_name (d->camadmin, name, error);
+  if (row == NULL)
     return NULL;
-  NvrMotionSettings ms;
-  nvr_motion_settings_init (&ms);
-  gboolean clear = json_object_has_member (args, "clear") &&
-                   json_object_get_boolean_member (args, "clear");
-  gboolean change = clear || json_object_has_member (args, "masks") ||
-                    json_object_has_member (args, "zones");
-  if ((!clear && (!nvr_events_polygons_from_json (masks, FALSE, &ms, error) ||
-                  !nvr_events_polygons_from_json (zones, TRUE, &ms, error))) ||
-      !motion_polygons_from_args (args, "masks", FALSE, &ms, error) ||
-      !motion_polygons_from_args (args, "zones", TRUE, &ms, error) ||
-      !nvr_motion_settings_validate (&ms, error))
+  gboolean clear = json_object_get_boolean_member_with_default (args, "clear", FALSE);
+  g_autoptr (GPtrArray) masks = texts_from_args (args, "masks");
+  g_autoptr (GPtrArray) zones = texts_from_args (args, "zones");
+  g_autofree char *mj = NULL, *zj = NULL;
+  if (!nvr_camadmin_motion (d->camadmin, row->id, masks, zones, clear, &cli_actor,
+                            g_get_real_time (), &mj, &zj, NULL, NULL, error))
     return NULL;
-  g_free (masks);
-  g_free (zones);
-  masks = ms.n_masks ? nvr_events_polygons_to_json (ms.masks, ms.n_masks) : g_strdup ("");
-  zones = ms.n_zones ? nvr_events_polygons_to_json (ms.zones, ms.n_zones) : g_strdup ("");
-  if (change) {
-    if (!nvr_catalog_camera_motion_set (d->catalog, name, masks, zones, NULL, error))
-      return NULL;
-    g_message ("Camera '%s': motion masks/zones set (%u mask(s), %u zone(s))", name, ms.n_masks,
-               ms.n_zones);
-    nvr_supervisor_motion_settings_changed (d->supervisor, id);
-  }
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, name);
+  json_builder_add_string_value (b, row->name);
   json_builder_set_member_name (b, "masks");
-  json_builder_add_string_value (b, masks);
+  json_builder_add_string_value (b, mj);
   json_builder_set_member_name (b, "zones");
-  json_builder_add_string_value (b, zones);
+  json_builder_add_string_value (b, zj);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -364,6 +311,24 @@ cmd_cameras_recording (NvrDaemon *d, JsonObject *args, GError **error)
   }
   json_builder_end_object (b);
   return json_builder_get_root (b);
+}
+
+/* `nvr cameras detection NAME on|off` (issue 13): stored, passed to the worker, audited. */
+static JsonNode *
+cmd_cameras_detection (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  JsonNode *on_node = json_object_get_member (args, "on");
+  if (on_node == NULL || json_node_get_value_type (on_node) != G_TYPE_BOOLEAN) {
+    invalid (error, "%s", "\"on\" must be true or false");
+    return NULL;
+  }
+  g_autoptr (NvrCameraRow) row = nvr_camadmin_get_by_name (d->camadmin, member_str (args, "name"),
+                                                           error);
+  if (row == NULL ||
+      !nvr_camadmin_set_detection (d->camadmin, row->id, json_node_get_boolean (on_node),
+                                   &cli_actor, g_get_real_time (), error))
+    return NULL;
+  return json_node_new (JSON_NODE_NULL);
 }
 
 static gint64
@@ -439,6 +404,10 @@ cmd_status (NvrDaemon *d, GError **error)
     json_builder_add_string_value (b, s->paused_by);
     json_builder_set_member_name (b, "paused_us");     /* 0 unless paused */
     json_builder_add_int_value (b, s->paused_us);
+    gboolean rec_on = TRUE, detect_on = TRUE;
+    nvr_supervisor_get_switches (d->supervisor, s->camera_id, &rec_on, &detect_on);
+    json_builder_set_member_name (b, "detection");      /* issue 13: kept in the catalog */
+    json_builder_add_boolean_value (b, detect_on);
     json_builder_set_member_name (b, "retry_in_ms");
     json_builder_add_int_value (b, s->retry_in_ms);
     json_builder_set_member_name (b, "reconnects");
@@ -481,6 +450,12 @@ cmd_status (NvrDaemon *d, GError **error)
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
+  /* The same report as the web API's GET health, from the same builder. */
+  json_builder_set_member_name (b, "health");
+  JsonNode *health = nvr_health_json (d->health, now_us, error);
+  if (health == NULL)
+    return NULL;
+  json_builder_add_value (b, health);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -602,6 +577,8 @@ cmd_pair (NvrDaemon *d, JsonObject *args, GError **error)
                                                      &url, &expires_us, error);
   if (code == NULL)
     return NULL;
+  nvr_camadmin_audit_invite (d->camadmin, &cli_actor, name, (gint64 *) (void *) ids->data,
+                             ids->len, admin, expires_us, g_get_real_time ());
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "code");
@@ -737,6 +714,28 @@ device_from_args (NvrDaemon *d, JsonObject *args, GError **error)
   return g_ptr_array_steal_index (devs, (guint) pick);
 }
 
+/* `nvr audit [--limit N] [--json]`: the audit trail, newest first. */
+static JsonNode *
+cmd_audit (NvrDaemon *d, JsonObject *args, GError **error)
+{
+  JsonNode *ln = json_object_get_member (args, "limit");
+  JsonNode *bn = json_object_get_member (args, "before_id");
+  if ((ln != NULL && json_node_get_value_type (ln) != G_TYPE_INT64) ||
+      (bn != NULL && json_node_get_value_type (bn) != G_TYPE_INT64)) {
+    invalid (error, "%s", "limit and before_id must be whole numbers");
+    return NULL;
+  }
+  gint64 limit = ln ? json_node_get_int (ln) : NVR_AUDIT_LIMIT_DEFAULT;
+  gint64 before_id = bn ? json_node_get_int (bn) : 0;
+  if (limit < 1 || limit > NVR_AUDIT_LIMIT_MAX) {
+    invalid (error, "the limit must be 1 to %d", NVR_AUDIT_LIMIT_MAX);
+    return NULL;
+  }
+  g_autoptr (GPtrArray) rows = nvr_catalog_audit_list (d->catalog, before_id, (guint) limit,
+                                                       error);
+  return rows ? nvr_audit_list_json (rows, (guint) limit) : NULL;
+}
+
 static JsonNode *
 cmd_devices_revoke (NvrDaemon *d, JsonObject *args, GError **error)
 {
@@ -745,6 +744,8 @@ cmd_devices_revoke (NvrDaemon *d, JsonObject *args, GError **error)
     return NULL;
   g_message ("Device %" G_GINT64_FORMAT " '%s' revoked by an administrator", dev->id, dev->name);
   device_changed (d, dev->id);
+  nvr_camadmin_audit_device (d->camadmin, &cli_actor, "device.revoke", dev, NULL, 0,
+                             g_get_real_time ());
   g_autoptr (NvrDeviceRow) now = nvr_catalog_device_get (d->catalog, dev->id, error);
   g_autoptr (GPtrArray) cams = now ? nvr_catalog_camera_list (d->catalog, error) : NULL;
   return cams ? device_json (now, cams) : NULL;
@@ -763,6 +764,8 @@ cmd_devices_cameras (NvrDaemon *d, JsonObject *args, GError **error)
   g_message ("Device %" G_GINT64_FORMAT " '%s' may now see %u camera(s)", dev->id, dev->name,
              ids->len);
   device_changed (d, dev->id);
+  nvr_camadmin_audit_device (d->camadmin, &cli_actor, "device.cameras", dev,
+                             (gint64 *) (void *) ids->data, ids->len, g_get_real_time ());
   g_autoptr (NvrDeviceRow) now = nvr_catalog_device_get (d->catalog, dev->id, error);
   g_autoptr (GPtrArray) cams = now ? nvr_catalog_camera_list (d->catalog, error) : NULL;
   return cams ? device_json (now, cams) : NULL;
@@ -784,6 +787,8 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
     return cmd_cameras_motion (d, args, error);
   if (strcmp (command, "cameras.recording") == 0)
     return cmd_cameras_recording (d, args, error);
+  if (strcmp (command, "cameras.detection") == 0)
+    return cmd_cameras_detection (d, args, error);
   if (strcmp (command, "status") == 0)
     return cmd_status (d, error);
   if (strcmp (command, "box") == 0)
@@ -798,6 +803,8 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
     return cmd_devices_revoke (d, args, error);
   if (strcmp (command, "devices.cameras") == 0)
     return cmd_devices_cameras (d, args, error);
+  if (strcmp (command, "audit") == 0)
+    return cmd_audit (d, args, error);
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "unknown command '%s'", command);
   return NULL;
 }
@@ -1001,10 +1008,13 @@ nvr_daemon_run (const char *config_path)
 
   d.reaper = nvr_reaper_new (d.config, d.catalog);
   d.supervisor = nvr_supervisor_new (d.config, d.catalog);
+  d.camadmin = nvr_camadmin_new (d.config, d.catalog, d.supervisor);
   /* MQTT connects in the background: an unreachable broker delays nothing below. */
   if (d.config->mqtt_host != NULL &&
       (d.mqtt = nvr_mqtt_new (d.config, d.catalog, d.supervisor, &error)) == NULL)
     goto out;
+  nvr_camadmin_set_mqtt (d.camadmin, d.mqtt);
+  d.health = nvr_health_new (d.config, d.catalog, d.supervisor, d.mqtt, d.started_us);
   cams = nvr_catalog_camera_list (d.catalog, &error);
   if (cams == NULL)
     goto out;
@@ -1016,6 +1026,8 @@ nvr_daemon_run (const char *config_path)
     if (d.http == NULL)
       goto out;
     nvr_http_set_signer (d.http, d.signer);
+    nvr_http_set_camadmin (d.http, d.camadmin);
+    nvr_http_set_health (d.http, d.health);
   }
 
   nvr_admin_start (d.admin);
@@ -1052,6 +1064,8 @@ out:
     nvr_mqtt_stop (d.mqtt, (d.stop_mono_us ? d.stop_mono_us : g_get_monotonic_time ()) +
                                STOP_MQTT_DRAIN_US);
   g_clear_pointer (&d.mqtt, nvr_mqtt_free);
+  g_clear_pointer (&d.camadmin, nvr_camadmin_free);
+  g_clear_pointer (&d.health, nvr_health_free);
   g_clear_pointer (&d.supervisor, nvr_supervisor_free);
   g_clear_pointer (&d.reaper, nvr_reaper_free);
   g_clear_pointer (&d.pairing, nvr_pairing_free);

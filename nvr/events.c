@@ -144,6 +144,21 @@ nvr_events_polygons_to_json (const NvrMotionPolygon *polys, guint n)
   return json_to_string (root, FALSE);
 }
 
+char *
+nvr_events_polygon_to_text (const NvrMotionPolygon *p, gboolean zone)
+{
+  GString *t = g_string_new (zone ? p->name : "");
+  if (zone)
+    g_string_append_c (t, '=');
+  for (guint k = 0; k < p->n_points; k++) {
+    char x[G_ASCII_DTOSTR_BUF_SIZE], y[G_ASCII_DTOSTR_BUF_SIZE];
+    g_string_append_printf (t, "%s%s,%s", k ? " " : "",
+                            g_ascii_formatd (x, sizeof x, "%.6g", p->points[k].x),
+                            g_ascii_formatd (y, sizeof y, "%.6g", p->points[k].y));
+  }
+  return g_string_free (t, FALSE);
+}
+
 static void
 add_event (JsonBuilder *b, const NvrEventInfo *e)
 {

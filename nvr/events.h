@@ -18,6 +18,9 @@ gboolean nvr_events_polygon_parse (const char *text, NvrMotionPolygon *out, GErr
 gboolean nvr_events_polygons_from_json (const char *json, gboolean zones,
                                         NvrMotionSettings *settings, GError **error);
 char *nvr_events_polygons_to_json (const NvrMotionPolygon *polys, guint n);
+/* The CLI's text of one polygon, "x,y x,y ..." (6 significant digits), or "NAME=x,y ..." for a
+ * zone (@zone TRUE): what nvr_events_polygon_parse (after the "NAME=") reads back. */
+char *nvr_events_polygon_to_text (const NvrMotionPolygon *polygon, gboolean zone);
 
 /* One event as announced on MQTT; times in microseconds (end 0 while active). */
 typedef struct {

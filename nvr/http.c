@@ -19,8 +19,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "auth.h"
+#include "camadmin.h"
 #include "export.h"
+#include "health.h"
 #include "httproute.h"
 #include "paths.h"
 #include "playlist.h"
@@ -50,6 +53,8 @@ struct _NvrHttp {
   NvrLiveHub *live;
   NvrPairing *pairing;
   const NvrSigner *signer;               /* export-signing key; NULL until set */
+  NvrCamAdmin *camadmin;                 /* admin changes + audit; NULL until set (then 503) */
+  NvrHealth *health;                     /* GET health; NULL until set (then 503) */
   char *real_root;                       /* realpath() of [storage] root: X-Sendfile prefix */
   char *socket_path;
   SoupServer *server;
@@ -342,6 +347,14 @@ route_pair_finish (Request *r)
   guint status = nvr_pairing_finish (r->h->pairing, r->client, r->body->code, r->body->nonce,
                                      r->body->public_key, r->body->signature, r->now_us,
                                      &device_id, &token, &reason);
+  if (status == 200 && r->h->camadmin != NULL) {
+    /* The new device is its own actor: it paired with an invite an admin made. */
+    g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (r->h->catalog, device_id, NULL);
+    if (dev != NULL) {
+      NvrActor self = { dev->id, dev->name };
+      nvr_camadmin_audit_device (r->h->camadmin, &self, "device.pair", dev, NULL, 0, r->now_us);
+    }
+  }
   on_pairing_result (r, status, device_id, token, reason);
 }
 
@@ -688,11 +701,27 @@ catalog_refusal (Request *r, GError **error)
   return TRUE;
 }
 
+/* The requesting admin device as an audit actor; @name holds its name. */
+static NvrActor
+actor_of (Request *r, char **name)
+{
+  g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (r->h->catalog, r->access->device_id,
+                                                         NULL);
+  *name = dev ? g_strdup (dev->name) : g_strdup ("");
+  return (NvrActor) { r->access->device_id, *name };
+}
+
 static gboolean
 route_device_revoke (Request *r, GError **error)
 {
-  if (!nvr_catalog_device_revoke (r->h->catalog, r->m->device_id, r->now_us, error))
+  g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (r->h->catalog, r->m->device_id, error);
+  if (dev == NULL || !nvr_catalog_device_revoke (r->h->catalog, r->m->device_id, r->now_us, error))
     return catalog_refusal (r, error);
+  if (r->h->camadmin != NULL) {
+    g_autofree char *name = NULL;
+    NvrActor actor = actor_of (r, &name);
+    nvr_camadmin_audit_device (r->h->camadmin, &actor, "device.revoke", dev, NULL, 0, r->now_us);
+  }
   g_message ("Device %" G_GINT64_FORMAT " revoked by device %" G_GINT64_FORMAT,
              r->m->device_id, r->access->device_id);
   nvr_http_device_changed (r->h, r->m->device_id);
@@ -712,6 +741,12 @@ route_device_cameras (Request *r, GError **error)
     return catalog_refusal (r, error);
   g_message ("Device %" G_GINT64_FORMAT " now sees %u camera(s) (set by device %" G_GINT64_FORMAT
              ")", r->m->device_id, ids->len, r->access->device_id);
+  if (r->h->camadmin != NULL) {
+    g_autofree char *name = NULL;
+    NvrActor actor = actor_of (r, &name);
+    nvr_camadmin_audit_device (r->h->camadmin, &actor, "device.cameras", dev,
+                               (gint64 *) (void *) ids->data, ids->len, r->now_us);
+  }
   nvr_http_device_changed (r->h, r->m->device_id);
   respond_empty_object (r->msg);
   return TRUE;
@@ -737,6 +772,13 @@ route_invites (Request *r)
     }
     return;
   }
+  if (r->h->camadmin != NULL) {
+    g_autofree char *name = NULL;
+    NvrActor actor = actor_of (r, &name);
+    nvr_camadmin_audit_invite (r->h->camadmin, &actor, r->body->name,
+                               (gint64 *) (void *) ids->data, ids->len, r->body->admin,
+                               expires_us, r->now_us);
+  }
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "code");
@@ -748,9 +790,182 @@ route_invites (Request *r)
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "expires_us");
   json_builder_add_int_value (b, expires_us);
+  /* The pairing URL as a QR code the page shows without a script (docs/design/admin.md). */
+  json_builder_set_member_name (b, "qr_svg");
+  g_autoptr (GError) qr_error = NULL;
+  g_autofree char *svg = url ? nvr_pairing_qr_svg (url, &qr_error) : NULL;
+  if (svg)
+    json_builder_add_string_value (b, svg);
+  else
+    json_builder_add_null_value (b);
+  if (qr_error != NULL)
+    g_warning ("%s", qr_error->message);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   respond_json (r->msg, 200, root);
+}
+
+/* ---- administration (docs/design/admin.md) ---- */
+
+/* A camera answer: {"camera": {...}} with @status. */
+static void
+respond_camera (Request *r, guint status, const NvrCameraRow *cam)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "camera");
+  json_builder_add_value (b, nvr_camadmin_camera_json (r->h->camadmin, cam));
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, status, root);
+}
+
+/* A refusal of camadmin as its status and message (the message never holds a secret); a
+ * catalog failure is logged and answered 500 without its text. */
+static void
+respond_camadmin_error (Request *r, const GError *error)
+{
+  guint status = nvr_camadmin_http_status (error);
+  if (status == 500) {
+    g_warning ("Failed to change a camera: %s", error->message);
+    respond_error (r->msg, 500, "internal error");
+  } else {
+    respond_error (r->msg, status, error->message);
+  }
+}
+
+static void
+route_settings_cameras (Request *r)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (r->h->catalog, &error);
+  if (cams == NULL) {
+    g_warning ("Failed to list cameras: %s", error->message);
+    respond_error (r->msg, 500, "internal error");
+    return;
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "cameras");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < cams->len; i++)
+    json_builder_add_value (b, nvr_camadmin_camera_json (r->h->camadmin, cams->pdata[i]));
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  respond_json (r->msg, 200, root);
+}
+
+static void
+route_settings_camera_add (Request *r)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+  NvrActor actor = actor_of (r, &name);
+  g_autoptr (NvrCameraRow) cam = nvr_camadmin_add (r->h->camadmin, &r->body->camera, &actor,
+                                                   r->now_us, &error);
+  if (cam == NULL) {
+    respond_camadmin_error (r, error);
+    return;
+  }
+  set_camera_header (r->msg, cam->id);
+  respond_camera (r, 201, cam);
+}
+
+static void
+route_settings_camera_edit (Request *r)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+  NvrActor actor = actor_of (r, &name);
+  g_autoptr (NvrCameraRow) cam = nvr_camadmin_edit (r->h->camadmin, r->m->object_id,
+                                                    &r->body->camera, &actor, r->now_us, NULL,
+                                                    &error);
+  if (cam == NULL) {
+    respond_camadmin_error (r, error);
+    return;
+  }
+  set_camera_header (r->msg, cam->id);
+  respond_camera (r, 200, cam);
+}
+
+static void
+route_settings_camera_delete (Request *r)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+  NvrActor actor = actor_of (r, &name);
+  if (!nvr_camadmin_remove (r->h->camadmin, r->m->object_id, &actor, r->now_us, &error)) {
+    respond_camadmin_error (r, error);
+    return;
+  }
+  /* Its live viewers and exports end now (the camera left every ACL). */
+  nvr_http_device_changed (r->h, 0);
+  set_camera_header (r->msg, r->m->object_id);
+  respond_empty_object (r->msg);
+}
+
+static void
+route_settings_camera_motion (Request *r)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+  NvrActor actor = actor_of (r, &name);
+  g_autoptr (GPtrArray) masks = NULL, zones = NULL;
+  if (!nvr_camadmin_motion (r->h->camadmin, r->m->object_id, r->body->masks, r->body->zones,
+                            FALSE, &actor, r->now_us, NULL, NULL, &masks, &zones, &error)) {
+    respond_camadmin_error (r, error);
+    return;
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  GPtrArray *lists[] = { masks, zones };
+  const char *names[] = { "masks", "zones" };
+  for (guint k = 0; k < 2; k++) {
+    json_builder_set_member_name (b, names[k]);
+    json_builder_begin_array (b);
+    for (guint i = 0; i < lists[k]->len; i++)
+      json_builder_add_string_value (b, lists[k]->pdata[i]);
+    json_builder_end_array (b);
+  }
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  set_camera_header (r->msg, r->m->object_id);
+  respond_json (r->msg, 200, root);
+}
+
+static gboolean
+route_audit (Request *r, GError **error)
+{
+  gint64 before_id;
+  guint limit;
+  const char *reason;
+  GUri *uri = soup_server_message_get_uri (r->msg);
+  if (nvr_httproute_parse_audit_query (g_uri_get_query (uri), NVR_AUDIT_LIMIT_DEFAULT,
+                                       NVR_AUDIT_LIMIT_MAX, &before_id, &limit, &reason) != 0) {
+    respond_error (r->msg, 400, reason);
+    return TRUE;
+  }
+  g_autoptr (GPtrArray) rows = nvr_catalog_audit_list (r->h->catalog, before_id, limit, error);
+  if (rows == NULL)
+    return FALSE;
+  g_autoptr (JsonNode) root = nvr_audit_list_json (rows, limit);
+  respond_json (r->msg, 200, root);
+  return TRUE;
+}
+
+static gboolean
+route_health (Request *r, GError **error)
+{
+  if (r->h->health == NULL) {
+    respond_error (r->msg, 503, "no health report");
+    return TRUE;
+  }
+  g_autoptr (JsonNode) root = nvr_health_json (r->h->health, r->now_us, error);
+  if (root == NULL)
+    return FALSE;
+  respond_json (r->msg, 200, root);
+  return TRUE;
 }
 
 /* ---- live ---- */
@@ -1451,6 +1666,18 @@ nvr_http_set_signer (NvrHttp *http, const NvrSigner *signer)
 }
 
 void
+nvr_http_set_camadmin (NvrHttp *http, NvrCamAdmin *camadmin)
+{
+  http->camadmin = camadmin;
+}
+
+void
+nvr_http_set_health (NvrHttp *http, NvrHealth *health)
+{
+  http->health = health;
+}
+
+void
 nvr_http_device_changed (NvrHttp *http, gint64 device_id)
 {
   if (http != NULL) {
@@ -1683,6 +1910,11 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
 
   if (route->policy == NVR_POLICY_CAMERA)
     set_camera_header (msg, access.camera_id);
+  if (h->camadmin == NULL && route->id >= NVR_ROUTE_SETTINGS_CAMERAS &&
+      route->id <= NVR_ROUTE_SETTINGS_CAMERA_MOTION) {
+    respond_error (msg, 503, "camera administration is not available");
+    return;
+  }
 
   gboolean ok = TRUE;
   switch (route->id) {
@@ -1709,6 +1941,13 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   case NVR_ROUTE_DEVICE_CAMERAS: ok = route_device_cameras (&r, &error); break;
   case NVR_ROUTE_INVITES: route_invites (&r); break;
   case NVR_ROUTE_PLAYLIST: ok = route_playlist (&r, &error); break;
+  case NVR_ROUTE_SETTINGS_CAMERAS: route_settings_cameras (&r); break;
+  case NVR_ROUTE_SETTINGS_CAMERA_ADD: route_settings_camera_add (&r); break;
+  case NVR_ROUTE_SETTINGS_CAMERA_EDIT: route_settings_camera_edit (&r); break;
+  case NVR_ROUTE_SETTINGS_CAMERA_DELETE: route_settings_camera_delete (&r); break;
+  case NVR_ROUTE_SETTINGS_CAMERA_MOTION: route_settings_camera_motion (&r); break;
+  case NVR_ROUTE_AUDIT: ok = route_audit (&r, &error); break;
+  case NVR_ROUTE_HEALTH: ok = route_health (&r, &error); break;
   case NVR_ROUTE_COUNT: default: g_assert_not_reached ();
   }
   if (!ok) {

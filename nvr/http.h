@@ -25,6 +25,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrHttp, nvr_http_free)
  * public half; exports are signed with it. Without one those routes answer 503. */
 void nvr_http_set_signer (NvrHttp *http, const NvrSigner *signer);
 
+/* Camera administration and the audit trail (docs/design/admin.md; owned by the caller, outlives
+ * @http). Without it the settings routes answer 503 and nothing is audited. */
+typedef struct _NvrCamAdmin NvrCamAdmin;
+void nvr_http_set_camadmin (NvrHttp *http, NvrCamAdmin *camadmin);
+/* The health report (GET health; owned by the caller, outlives @http); without it 503. */
+typedef struct _NvrHealth NvrHealth;
+void nvr_http_set_health (NvrHttp *http, NvrHealth *health);
+
 /* A device was revoked or its ACL changed (also from the admin socket): live streams it may no
  * longer see end now. */
 void nvr_http_device_changed (NvrHttp *http, gint64 device_id);

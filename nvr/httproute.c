@@ -57,6 +57,22 @@ static const NvrRoute routes[NVR_ROUTE_COUNT] = {
     NVR_QUERY_NONE, NVR_BODY_INVITE, FALSE },
   { NVR_ROUTE_PLAYLIST, "GET", "cameras/{cam}/playlist.m3u8", NVR_POLICY_CAMERA,
     NVR_OBJECT_NONE, NVR_QUERY_RANGE, NVR_BODY_NONE, TRUE },
+  /* Administration (docs/design/admin.md): {id} names the camera to change (in
+   * NvrRouteMatch.object_id). It is not {cam}: the admin device need not have it in its ACL. */
+  { NVR_ROUTE_SETTINGS_CAMERAS, "GET", "settings/cameras", NVR_POLICY_ADMIN, NVR_OBJECT_NONE,
+    NVR_QUERY_NONE, NVR_BODY_NONE, FALSE },
+  { NVR_ROUTE_SETTINGS_CAMERA_ADD, "POST", "settings/cameras", NVR_POLICY_ADMIN,
+    NVR_OBJECT_NONE, NVR_QUERY_NONE, NVR_BODY_CAMERA_ADD, FALSE },
+  { NVR_ROUTE_SETTINGS_CAMERA_EDIT, "PUT", "settings/cameras/{id}", NVR_POLICY_ADMIN,
+    NVR_OBJECT_NONE, NVR_QUERY_NONE, NVR_BODY_CAMERA_EDIT, FALSE },
+  { NVR_ROUTE_SETTINGS_CAMERA_DELETE, "DELETE", "settings/cameras/{id}", NVR_POLICY_ADMIN,
+    NVR_OBJECT_NONE, NVR_QUERY_NONE, NVR_BODY_EMPTY_OR_NONE, FALSE },
+  { NVR_ROUTE_SETTINGS_CAMERA_MOTION, "PUT", "settings/cameras/{id}/motion", NVR_POLICY_ADMIN,
+    NVR_OBJECT_NONE, NVR_QUERY_NONE, NVR_BODY_MOTION, FALSE },
+  { NVR_ROUTE_AUDIT, "GET", "audit", NVR_POLICY_ADMIN, NVR_OBJECT_NONE,
+    NVR_QUERY_AUDIT, NVR_BODY_NONE, FALSE },
+  { NVR_ROUTE_HEALTH, "GET", "health", NVR_POLICY_ADMIN, NVR_OBJECT_NONE,
+    NVR_QUERY_NONE, NVR_BODY_NONE, FALSE },
 };
 
 const NvrRoute *
@@ -98,6 +114,12 @@ body_name (NvrBodyKind kind)
   case NVR_BODY_LOGIN_FINISH: return "{public_key,nonce,signature}";
   case NVR_BODY_CAMERA_LIST: return "{cameras}";
   case NVR_BODY_INVITE: return "{name,cameras,admin,ttl_s}";
+  case NVR_BODY_CAMERA_ADD:
+    return "{name,main_url,sub_url,user,password,transport,audio,retention_days}";
+  case NVR_BODY_CAMERA_EDIT:
+    return "{name?,main_url?,sub_url?,user?,password?,transport?,audio?,retention_days?}";
+  case NVR_BODY_MOTION: return "{masks?,zones?}";
+  case NVR_BODY_EMPTY_OR_NONE: return "{}";
   case NVR_BODY_NONE: default: return NULL;
   }
 }
@@ -128,6 +150,9 @@ nvr_httproute_table_json (void)
     if (r->query == NVR_QUERY_RANGE) {
       json_builder_add_string_value (b, "from_us");
       json_builder_add_string_value (b, "to_us");
+    } else if (r->query == NVR_QUERY_AUDIT) {
+      json_builder_add_string_value (b, "before_id");
+      json_builder_add_string_value (b, "limit");
     }
     json_builder_end_array (b);
     json_builder_set_member_name (b, "body");
@@ -279,6 +304,55 @@ nvr_httproute_parse_range (const char *query, gint64 max_range_us, gint64 *from_
   return 0;
 }
 
+guint
+nvr_httproute_parse_audit_query (const char *query, guint limit_default, guint limit_max,
+                                 gint64 *before_id, guint *limit, const char **reason)
+{
+  gboolean have_before = FALSE, have_limit = FALSE;
+  *before_id = 0;
+  *limit = limit_default;
+  *reason = NULL;
+  if (query == NULL || *query == '\0')
+    return 0;
+  if (strlen (query) > 128) {
+    *reason = "query too long";
+    return 400;
+  }
+  const char *p = query;
+  for (;;) {
+    const char *end = strchrnul (p, '&');
+    const char *eq = memchr (p, '=', (gsize) (end - p));
+    gint64 v;
+    if (eq == NULL || !nvr_httproute_parse_id (eq + 1, (gsize) (end - eq - 1), &v)) {
+      *reason = "query must be before_id=N&limit=N with decimal integers";
+      return 400;
+    }
+    gsize klen = (gsize) (eq - p);
+    if (klen == 9 && memcmp (p, "before_id", 9) == 0 && !have_before) {
+      have_before = TRUE;
+      if (v < 1) {
+        *reason = "before_id must be at least 1";
+        return 400;
+      }
+      *before_id = v;
+    } else if (klen == 5 && memcmp (p, "limit", 5) == 0 && !have_limit) {
+      have_limit = TRUE;
+      if (v < 1 || v > limit_max) {
+        *reason = "limit is out of range";
+        return 400;
+      }
+      *limit = (guint) v;
+    } else {
+      *reason = "query may hold before_id and limit, each once";
+      return 400;
+    }
+    if (*end == '\0')
+      break;
+    p = end + 1;
+  }
+  return 0;
+}
+
 /* ---- mutation checks ---- */
 
 guint
@@ -375,8 +449,25 @@ nvr_httproute_client (const char *x_forwarded_for)
 /* ---- JSON bodies ---- */
 
 void
+nvr_camera_settings_clear (NvrCameraSettings *s)
+{
+  g_clear_pointer (&s->name, g_free);
+  g_clear_pointer (&s->main_url, g_free);
+  g_clear_pointer (&s->sub_url, g_free);
+  g_clear_pointer (&s->user, g_free);
+  if (s->password != NULL)
+    memset (s->password, 0, strlen (s->password));
+  g_clear_pointer (&s->password, g_free);
+  g_clear_pointer (&s->transport, g_free);
+  memset (s, 0, sizeof *s);
+}
+
+void
 nvr_body_clear (NvrBody *b)
 {
+  nvr_camera_settings_clear (&b->camera);
+  g_clear_pointer (&b->masks, g_ptr_array_unref);
+  g_clear_pointer (&b->zones, g_ptr_array_unref);
   g_clear_pointer (&b->code, g_free);
   g_clear_pointer (&b->nonce, g_free);
   g_clear_pointer (&b->public_key, g_free);
@@ -440,6 +531,17 @@ members_of (NvrBodyKind kind)
   static const Member camera_list[] = { { "cameras", TRUE }, { NULL, FALSE } };
   static const Member invite[] = { { "name", TRUE }, { "cameras", TRUE }, { "admin", FALSE },
                                    { "ttl_s", FALSE }, { NULL, FALSE } };
+  static const Member camera_add[] = { { "name", TRUE }, { "main_url", TRUE },
+                                       { "sub_url", FALSE }, { "user", FALSE },
+                                       { "password", FALSE }, { "transport", FALSE },
+                                       { "audio", FALSE }, { "retention_days", FALSE },
+                                       { NULL, FALSE } };
+  static const Member camera_edit[] = { { "name", FALSE }, { "main_url", FALSE },
+                                        { "sub_url", FALSE }, { "user", FALSE },
+                                        { "password", FALSE }, { "transport", FALSE },
+                                        { "audio", FALSE }, { "retention_days", FALSE },
+                                        { NULL, FALSE } };
+  static const Member motion[] = { { "masks", FALSE }, { "zones", FALSE }, { NULL, FALSE } };
   switch (kind) {
   case NVR_BODY_PAIR_BEGIN: return pair_begin;
   case NVR_BODY_PAIR_FINISH: return pair_finish;
@@ -447,6 +549,10 @@ members_of (NvrBodyKind kind)
   case NVR_BODY_LOGIN_FINISH: return login_finish;
   case NVR_BODY_CAMERA_LIST: return camera_list;
   case NVR_BODY_INVITE: return invite;
+  case NVR_BODY_CAMERA_ADD: return camera_add;
+  case NVR_BODY_CAMERA_EDIT: return camera_edit;
+  case NVR_BODY_MOTION: return motion;
+  case NVR_BODY_EMPTY_OR_NONE:
   case NVR_BODY_EMPTY_OBJECT: case NVR_BODY_NONE: default: return none;
   }
 }
@@ -512,6 +618,111 @@ get_ids (JsonObject *o, const char *name, GArray **out, char **reason)
   return 0;
 }
 
+/* A member that may be a string or null: *out NULL for null. */
+static guint
+get_string_or_null (JsonObject *o, const char *name, gsize max, char **out, char **reason)
+{
+  if (JSON_NODE_HOLDS_NULL (json_object_get_member (o, name))) {
+    *out = NULL;
+    return 0;
+  }
+  return get_string (o, name, max, out, reason);
+}
+
+/* The members of a camera body (docs/design/admin.md "Routes"); presence is in s->given. */
+static guint
+get_camera_settings (JsonObject *o, NvrCameraSettings *s, char **reason)
+{
+  static const struct {
+    const char *name;
+    guint bit;
+    gsize max;
+    gboolean nullable;
+    gsize offset;
+  } strings[] = {
+    { "name", NVR_CAMSET_NAME, 32, FALSE, G_STRUCT_OFFSET (NvrCameraSettings, name) },
+    { "main_url", NVR_CAMSET_MAIN_URL, NVR_HTTP_URL_MAX, FALSE,
+      G_STRUCT_OFFSET (NvrCameraSettings, main_url) },
+    { "sub_url", NVR_CAMSET_SUB_URL, NVR_HTTP_URL_MAX, TRUE,
+      G_STRUCT_OFFSET (NvrCameraSettings, sub_url) },
+    { "user", NVR_CAMSET_USER, NVR_HTTP_CREDENTIAL_MAX, TRUE,
+      G_STRUCT_OFFSET (NvrCameraSettings, user) },
+    { "password", NVR_CAMSET_PASSWORD, NVR_HTTP_CREDENTIAL_MAX, TRUE,
+      G_STRUCT_OFFSET (NvrCameraSettings, password) },
+    { "transport", NVR_CAMSET_TRANSPORT, 8, FALSE,
+      G_STRUCT_OFFSET (NvrCameraSettings, transport) },
+  };
+  guint status;
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++) {
+    if (!json_object_has_member (o, strings[i].name))
+      continue;
+    char **field = G_STRUCT_MEMBER_P (s, strings[i].offset);
+    status = strings[i].nullable
+                 ? get_string_or_null (o, strings[i].name, strings[i].max, field, reason)
+                 : get_string (o, strings[i].name, strings[i].max, field, reason);
+    if (status)
+      return status;
+    s->given |= strings[i].bit;
+  }
+  if (s->transport != NULL && strcmp (s->transport, "auto") != 0 &&
+      strcmp (s->transport, "tcp") != 0 && strcmp (s->transport, "udp") != 0)
+    return bad (reason, "'transport' must be \"auto\", \"tcp\" or \"udp\"");
+  if (json_object_has_member (o, "audio")) {
+    JsonNode *n = json_object_get_member (o, "audio");
+    if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+      return bad (reason, "'audio' must be true or false");
+    s->audio = json_node_get_boolean (n);
+    s->given |= NVR_CAMSET_AUDIO;
+  }
+  if (json_object_has_member (o, "retention_days")) {
+    JsonNode *n = json_object_get_member (o, "retention_days");
+    if (JSON_NODE_HOLDS_NULL (n)) {
+      s->retention_days = 0;
+    } else if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64 ||
+               json_node_get_int (n) < 1 ||
+               json_node_get_int (n) > NVR_HTTP_RETENTION_DAYS_MAX) {
+      return bad (reason, "'retention_days' must be null or an integer from 1 to %d",
+                  NVR_HTTP_RETENTION_DAYS_MAX);
+    } else {
+      s->retention_days = json_node_get_int (n);
+    }
+    s->given |= NVR_CAMSET_RETENTION;
+  }
+  return 0;
+}
+
+/* An array of polygon strings (their syntax is checked by nvr/camadmin.c); absent = NULL. */
+static guint
+get_polygons (JsonObject *o, const char *name, GPtrArray **out, char **reason)
+{
+  if (!json_object_has_member (o, name))
+    return 0;
+  JsonNode *n = json_object_get_member (o, name);
+  if (!JSON_NODE_HOLDS_ARRAY (n))
+    return bad (reason, "'%s' must be an array of strings", name);
+  JsonArray *a = json_node_get_array (n);
+  guint len = json_array_get_length (a);
+  if (len > NVR_HTTP_POLYGONS_MAX)
+    return bad (reason, "'%s' holds more than %d polygons", name, NVR_HTTP_POLYGONS_MAX);
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < len; i++) {
+    JsonNode *e = json_array_get_element (a, i);
+    if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
+      return bad (reason, "'%s' must hold strings", name);
+    const char *t = json_node_get_string (e);
+    gsize tlen = strlen (t);
+    if (tlen == 0 || tlen > NVR_HTTP_POLYGON_TEXT_MAX || !g_utf8_validate (t, (gssize) tlen, NULL))
+      return bad (reason, "'%s' strings must be 1 to %d bytes of UTF-8", name,
+                  NVR_HTTP_POLYGON_TEXT_MAX);
+    for (const char *p = t; *p; p++)
+      if ((guchar) *p < 0x20 || *p == 0x7f)
+        return bad (reason, "'%s' strings must not contain control characters", name);
+    g_ptr_array_add (list, g_strdup (t));
+  }
+  *out = g_steal_pointer (&list);
+  return 0;
+}
+
 guint
 nvr_httproute_parse_body (NvrBodyKind kind, const char *data, gsize len, NvrBody *out,
                           char **reason)
@@ -525,6 +736,8 @@ nvr_httproute_parse_body (NvrBodyKind kind, const char *data, gsize len, NvrBody
   }
   if (kind == NVR_BODY_NONE)
     return len == 0 ? 0 : bad (reason, "this route takes no body");
+  if (kind == NVR_BODY_EMPTY_OR_NONE && len == 0)
+    return 0;
   if (len == 0 || data == NULL)
     return bad (reason, "the body must be a JSON object");
   if (memchr (data, '\0', len) != NULL || !g_utf8_validate (data, (gssize) len, NULL))
@@ -608,6 +821,19 @@ nvr_httproute_parse_body (NvrBodyKind kind, const char *data, gsize len, NvrBody
     if ((status = get_ids (o, "cameras", &b.cameras, reason)))
       return status;
     break;
+  case NVR_BODY_CAMERA_ADD:
+  case NVR_BODY_CAMERA_EDIT:
+    if ((status = get_camera_settings (o, &b.camera, reason)))
+      return status;
+    if (kind == NVR_BODY_CAMERA_EDIT && b.camera.given == 0)
+      return bad (reason, "nothing to change");
+    break;
+  case NVR_BODY_MOTION:
+    if ((status = get_polygons (o, "masks", &b.masks, reason)) ||
+        (status = get_polygons (o, "zones", &b.zones, reason)))
+      return status;
+    break;
+  case NVR_BODY_EMPTY_OR_NONE:
   case NVR_BODY_EMPTY_OBJECT:
   case NVR_BODY_NONE:
   default:

@@ -42,6 +42,13 @@ typedef enum {
   NVR_ROUTE_DEVICE_CAMERAS,
   NVR_ROUTE_INVITES,
   NVR_ROUTE_PLAYLIST,
+  NVR_ROUTE_SETTINGS_CAMERAS,        /* admin: docs/design/admin.md */
+  NVR_ROUTE_SETTINGS_CAMERA_ADD,
+  NVR_ROUTE_SETTINGS_CAMERA_EDIT,
+  NVR_ROUTE_SETTINGS_CAMERA_DELETE,
+  NVR_ROUTE_SETTINGS_CAMERA_MOTION,
+  NVR_ROUTE_AUDIT,
+  NVR_ROUTE_HEALTH,
   NVR_ROUTE_COUNT
 } NvrRouteId;
 
@@ -49,6 +56,7 @@ typedef enum {
 typedef enum {
   NVR_QUERY_NONE = 0,      /* no query string at all */
   NVR_QUERY_RANGE,         /* from_us and to_us, both required */
+  NVR_QUERY_AUDIT,         /* before_id and limit, both optional */
 } NvrQueryKind;
 
 /* What a route's body must be (mutations only). */
@@ -61,12 +69,17 @@ typedef enum {
   NVR_BODY_LOGIN_FINISH,
   NVR_BODY_CAMERA_LIST,    /* {"cameras": [ids]} */
   NVR_BODY_INVITE,
+  NVR_BODY_CAMERA_ADD,     /* {"name","main_url",...} docs/design/admin.md */
+  NVR_BODY_CAMERA_EDIT,    /* the same members, all optional */
+  NVR_BODY_MOTION,         /* {"masks":[..],"zones":[..]} */
+  NVR_BODY_EMPTY_OR_NONE,  /* DELETE: no body, or {} */
 } NvrBodyKind;
+#define NVR_BODY_KIND_LAST NVR_BODY_EMPTY_OR_NONE
 
 typedef struct {
   NvrRouteId id;
-  const char *method;      /* "GET", "POST" or "PUT" */
-  const char *pattern;     /* below NVR_HTTP_API_PREFIX; {cam} {seg} {ev} {dev} are ids */
+  const char *method;      /* "GET", "POST", "PUT" or "DELETE" */
+  const char *pattern;     /* below NVR_HTTP_API_PREFIX; {cam} {seg} {ev} {dev} {id} are ids */
   NvrPolicy policy;
   NvrObjectKind kind;      /* the object a camera route names besides the camera */
   NvrQueryKind query;
@@ -86,7 +99,7 @@ const char *nvr_httproute_object_name (NvrObjectKind kind);
 typedef struct {
   const NvrRoute *route;
   gint64 camera_id;        /* {cam}, else 0 */
-  gint64 object_id;        /* {seg} or {ev}, else 0 */
+  gint64 object_id;        /* {seg}, {ev}, or {id} (a camera an admin route changes), else 0 */
   gint64 device_id;        /* {dev}, else 0 */
 } NvrRouteMatch;
 
@@ -104,6 +117,12 @@ gboolean nvr_httproute_parse_id (const char *s, gsize len, gint64 *out);
  * (0 = any). Returns 0, or 400 with @reason (static text) set. @query may be NULL. */
 guint nvr_httproute_parse_range (const char *query, gint64 max_range_us, gint64 *from_us,
                                  gint64 *to_us, const char **reason);
+
+/* Parses a query of kind NVR_QUERY_AUDIT: "before_id=N&limit=N", each optional and at most
+ * once, strict decimals; before_id >= 1 (absent: 0 = from the newest); limit 1..@limit_max
+ * (absent: @limit_default). Returns 0, or 400 with @reason (static text). @query may be NULL. */
+guint nvr_httproute_parse_audit_query (const char *query, guint limit_default, guint limit_max,
+                                       gint64 *before_id, guint *limit, const char **reason);
 
 /* The decision for a request's unsafe-method checks (docs/design/auth.md "Requests"). For GET
  * and HEAD it returns 0. For anything else, in this order: Origin must equal @configured_origin
@@ -127,6 +146,40 @@ char *nvr_httproute_client (const char *x_forwarded_for);
 
 /* ---- JSON bodies ---- */
 
+#define NVR_HTTP_URL_MAX 1024              /* bytes of a camera URL */
+#define NVR_HTTP_CREDENTIAL_MAX 256        /* bytes of a camera user or password */
+#define NVR_HTTP_RETENTION_DAYS_MAX 3650
+#define NVR_HTTP_POLYGON_TEXT_MAX 1024     /* bytes of one "x,y x,y ..." or "NAME=x,y ..." */
+#define NVR_HTTP_POLYGONS_MAX 16           /* masks or zones in one body (= the motion limits) */
+
+/* Which members of a camera body were present (a JSON null counts: it clears). */
+typedef enum {
+  NVR_CAMSET_NAME = 1 << 0,
+  NVR_CAMSET_MAIN_URL = 1 << 1,
+  NVR_CAMSET_SUB_URL = 1 << 2,
+  NVR_CAMSET_USER = 1 << 3,
+  NVR_CAMSET_PASSWORD = 1 << 4,
+  NVR_CAMSET_TRANSPORT = 1 << 5,
+  NVR_CAMSET_AUDIO = 1 << 6,
+  NVR_CAMSET_RETENTION = 1 << 7,
+} NvrCameraSettingsMember;
+
+/* A camera's settings as an administrator gave them (web body or CLI arguments). Shapes are
+ * checked here; meaning (URL syntax, no credentials in URLs, name rules) by nvr/camadmin.c. */
+typedef struct {
+  guint given;             /* NvrCameraSettingsMember bits */
+  char *name;              /* 1..32 bytes when given (never null) */
+  char *main_url;          /* 1..NVR_HTTP_URL_MAX when given (never null) */
+  char *sub_url;           /* NULL with the bit: null = no sub-stream */
+  char *user;              /* NULL with the bit: null = none */
+  char *password;          /* NULL with the bit: null = clear it; write-only, never shown */
+  char *transport;         /* "auto", "tcp" or "udp" when given */
+  gboolean audio;
+  gint64 retention_days;   /* 1..NVR_HTTP_RETENTION_DAYS_MAX; 0 with the bit: null = global */
+} NvrCameraSettings;
+
+void nvr_camera_settings_clear (NvrCameraSettings *s);
+
 typedef struct {
   NvrBodyKind kind;
   char *code;              /* PAIR_BEGIN, PAIR_FINISH */
@@ -137,6 +190,9 @@ typedef struct {
   GArray *cameras;         /* gint64 ids: CAMERA_LIST, INVITE (never NULL for those) */
   gboolean admin;          /* INVITE, default FALSE */
   gint64 ttl_s;            /* INVITE, default 0 = the default TTL */
+  NvrCameraSettings camera;/* CAMERA_ADD (name and main_url required), CAMERA_EDIT */
+  GPtrArray *masks;        /* MOTION: char* "x,y x,y ..."; NULL = absent (keep) */
+  GPtrArray *zones;        /* MOTION: char* "NAME=x,y ..."; NULL = absent (keep) */
 } NvrBody;
 
 void nvr_body_clear (NvrBody *b);

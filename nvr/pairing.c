@@ -6,7 +6,9 @@
 
 #include "pairing.h"
 
+#include <errno.h>
 #include <gio/gio.h>
+#include <qrencode.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -459,4 +461,37 @@ nvr_pairing_token_hash (const char *token, guint8 out[32])
   nvr_auth_hash (raw, sizeof raw, out);
   sodium_memzero (raw, sizeof raw);
   return TRUE;
+}
+
+char *
+nvr_pairing_qr_svg (const char *text, GError **error)
+{
+  QRcode *qr = QRcode_encodeString (text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+  if (qr == NULL) {
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
+                 "Failed to make a QR code of the pairing URL: %s", g_strerror (e));
+    return NULL;
+  }
+  const int quiet = 4, size = qr->width + 2 * quiet;
+  GString *svg = g_string_new (NULL);
+  g_string_append_printf (svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+                          "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" "
+                          "fill=\"#fff\"/><path fill=\"#000\" d=\"", size, size, size, size);
+  /* One sub-path per horizontal run of dark modules. */
+  for (int y = 0; y < qr->width; y++)
+    for (int x = 0; x < qr->width;) {
+      if (!(qr->data[y * qr->width + x] & 1)) {
+        x++;
+        continue;
+      }
+      int run = 1;
+      while (x + run < qr->width && (qr->data[y * qr->width + x + run] & 1))
+        run++;
+      g_string_append_printf (svg, "M%d %dh%dv1h-%dz", x + quiet, y + quiet, run, run);
+      x += run;
+    }
+  g_string_append (svg, "\"/></svg>");
+  QRcode_free (qr);
+  return g_string_free (svg, FALSE);
 }

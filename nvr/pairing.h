@@ -27,6 +27,11 @@ char *nvr_pairing_invite_create (NvrPairing *p, const char *name, const gint64 *
 /* The SHA-256 fingerprint "AA:BB:..." of the first certificate in a PEM file. */
 char *nvr_pairing_fingerprint (const char *pem_path, GError **error);
 
+/* @text (a pairing URL) as a QR code in SVG (libqrencode, error correction L, 4-module quiet
+ * zone, one <path> of the dark modules on a white <rect>; viewBox in modules), so that a page
+ * can show it with no script. NULL with @error if @text does not fit a QR code. */
+char *nvr_pairing_qr_svg (const char *text, GError **error);
+
 /* @client in the calls below names the requester for the rate limits: the address lighttpd
  * forwarded (nvr_httproute_client), or "local". Over its limit a call answers 429. */
 

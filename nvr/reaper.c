@@ -162,10 +162,9 @@ run_pass (NvrReaper *r)
   g_autofree NvrRetentionCamera *cams = g_new0 (NvrRetentionCamera, MAX (windows->len, 1));
   for (guint i = 0; i < windows->len; i++) {
     NvrRetentionWindow *w = windows->pdata[i];
-    gint64 days = w->retain_days > 0 ? w->retain_days : cfg->max_age_days;
     cams[i] = (NvrRetentionCamera) {
       .camera_id = w->camera_id,
-      .max_age_us = days * 24 * 3600 * G_USEC_PER_SEC,
+      .max_age_us = nvr_retention_max_age_us (w->retain_days, cfg->max_age_days),
       .max_bytes = w->retain_bytes,
       .total_bytes = w->total_bytes,
       .oldest = (const NvrRetentionSegment *) w->oldest->data,

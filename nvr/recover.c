@@ -292,7 +292,8 @@ static gboolean
 adopt_orphans (NvrCatalog *catalog, const char *storage_root, const NvrCameraRow *cam,
                GError **error)
 {
-  g_autofree char *cam_dir = nvr_paths_camera_dir (cam->id, cam->name);
+  g_autofree char *cam_dir = nvr_paths_camera_dir (cam->id,
+                                                   cam->dir_name ? cam->dir_name : cam->name);
   g_autofree char *abs_cam_dir = g_build_filename (storage_root, cam_dir, NULL);
   g_autoptr (GPtrArray) days = list_sorted (abs_cam_dir);
   for (guint i = 0, n = 0; i < days->len && n < 2; i++) {

@@ -176,3 +176,10 @@ nvr_retention_plan (const NvrRetentionCamera *cameras, guint n_cameras,
     g_free (cs[c].gone);
   return plan;
 }
+
+gint64
+nvr_retention_max_age_us (gint64 camera_days, gint64 global_days)
+{
+  gint64 days = camera_days > 0 ? camera_days : MAX (global_days, 0);
+  return MIN (days, 3650) * 24 * 3600 * G_USEC_PER_SEC;
+}

@@ -69,4 +69,10 @@ NvrRetentionPlan *nvr_retention_plan (const NvrRetentionCamera *cameras, guint n
 
 const char *nvr_retention_reason_to_string (NvrRetentionReason reason);
 
+/* A camera's age limit for NvrRetentionCamera.max_age_us: its own retention days
+ * (@camera_days > 0, the catalog's cameras.retain_days set by `retention_days` in the admin
+ * API) replace the global [retention] max_age_days (@global_days), shorter or longer; 0 from
+ * both = no age limit. Days beyond 3650 are clamped to 3650. */
+gint64 nvr_retention_max_age_us (gint64 camera_days, gint64 global_days);
+
 G_END_DECLS

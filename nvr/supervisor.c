@@ -146,6 +146,10 @@ camera_row_copy (const NvrCameraRow *r)
   c->created_us = r->created_us;
   c->paused_by = r->paused_by;
   c->paused_us = r->paused_us;
+  c->audio_off = r->audio_off;
+  c->detect_off = r->detect_off;
+  c->retain_days = r->retain_days;
+  c->dir_name = g_strdup (r->dir_name);
   return c;
 }
 
@@ -911,6 +915,8 @@ worker_config (Cam *c)
                          g_variant_new_int64 (cfg->backoff_initial_ms));
   g_variant_builder_add (&b, "{sv}", "backoff_max_ms", g_variant_new_int64 (cfg->backoff_max_ms));
   g_variant_builder_add (&b, "{sv}", "detect", g_variant_new_boolean (c->detect));
+  /* Stored per camera (catalog v9); recording audio is the worker's (docs/design/admin.md). */
+  g_variant_builder_add (&b, "{sv}", "audio", g_variant_new_boolean (!c->cam->audio_off));
   g_variant_builder_add (&b, "{sv}", "sub_url",
                          g_variant_new_string (c->cam->sub_url ? c->cam->sub_url : ""));
   /* [motion] settings, under the names and types the worker reads (worker.c config_parse) */
@@ -1011,11 +1017,12 @@ nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera)
   Cam *c = g_new0 (Cam, 1);
   c->sup = sup;
   c->cam = camera_row_copy (camera);
-  c->camera_dir = nvr_paths_camera_dir (camera->id, camera->name);
+  c->camera_dir = nvr_paths_camera_dir (camera->id,
+                                       camera->dir_name ? camera->dir_name : camera->name);
   c->open = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                    (GDestroyNotify) open_segment_free);
   c->state = g_strdup ("starting");
-  c->detect = TRUE;
+  c->detect = !camera->detect_off;   /* kept in the catalog (v9) */
   c->reason = g_strdup ("");
   c->codec = g_strdup ("");
   c->since_us = g_get_real_time ();
@@ -1052,6 +1059,52 @@ stop_worker (Cam *c)
   }
   if (c->ch != NULL && !nvr_wire_channel_send (c->ch, "stop", NULL, NULL) && c->proc != NULL)
     g_subprocess_send_signal (c->proc, SIGTERM);
+}
+
+gboolean
+nvr_supervisor_update (NvrSupervisor *sup, const NvrCameraRow *camera)
+{
+  Cam *c = g_hash_table_lookup (sup->cams, &camera->id);
+  if (c == NULL) {
+    nvr_supervisor_add (sup, camera);
+    return TRUE;
+  }
+  const NvrCameraRow *o = c->cam;
+  gboolean changed = g_strcmp0 (o->name, camera->name) != 0 ||
+                     g_strcmp0 (o->main_url, camera->main_url) != 0 ||
+                     g_strcmp0 (o->sub_url, camera->sub_url) != 0 ||
+                     g_strcmp0 (o->username, camera->username) != 0 ||
+                     g_strcmp0 (o->password, camera->password) != 0 ||
+                     g_strcmp0 (o->transport, camera->transport) != 0 ||
+                     o->audio_off != camera->audio_off;
+  /* The directory stays the one the camera was made with (catalog dir_name). */
+  NvrCameraRow *copy = camera_row_copy (camera);
+  if (copy->dir_name == NULL)
+    copy->dir_name = g_strdup (o->dir_name ? o->dir_name : o->name);
+  copy->paused_by = c->paused_by;
+  copy->paused_us = c->paused_us;
+  /* Contents swapped, not the struct: sup->cams is keyed by &c->cam->id. */
+  NvrCameraRow old = *c->cam;
+  *c->cam = *copy;
+  *copy = old;
+  nvr_camera_row_free (copy);
+  if (!changed)
+    return FALSE;
+  g_message ("Camera '%s': settings changed; its worker restarts with them", c->cam->name);
+  if (c->paused_by != NVR_PAUSE_NONE)
+    return TRUE;   /* the next worker, when switched on, reads the new settings */
+  if (c->proc != NULL) {
+    stop_worker (c);
+    c->resume_on_exit = TRUE;   /* an orderly stop, not a crash: start again at its exit */
+  } else if (c->restart_source != 0) {
+    /* Waiting to restart after a failure: now, with the new settings. */
+    g_source_remove (c->restart_source);
+    c->restart_source = 0;
+    c->attempt = 0;
+    spawn_worker (c);
+  }
+  /* Else stopped (its pinned identity could not be read): it stays stopped. */
+  return TRUE;
 }
 
 void
@@ -1198,6 +1251,13 @@ nvr_supervisor_set_detect (NvrSupervisor *sup, gint64 camera_id, gboolean on)
   if (c == NULL)
     return FALSE;
   if (c->detect != on) {
+    /* Stored first: a switched-off camera stays off across restarts (issue 13). */
+    g_autoptr (GError) error = NULL;
+    if (!nvr_catalog_camera_set_detect (sup->catalog, camera_id, on, &error)) {
+      g_warning ("Failed to store the detection switch of camera '%s': %s", c->cam->name,
+                 error->message);
+      return FALSE;
+    }
     g_message ("Camera '%s': motion detection switched %s", c->cam->name, on ? "on" : "off");
     c->detect = on;
     GVariantBuilder b;

@@ -42,6 +42,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrSupervisor, nvr_supervisor_free)
 
 /* Starts recording @camera (a copy is kept). */
 void nvr_supervisor_add (NvrSupervisor *sup, const NvrCameraRow *camera);
+/* The camera's settings changed in the catalog (@camera: its new row). If anything its worker
+ * uses changed (name, URLs, user, password, transport, audio), the worker is stopped in an
+ * orderly way and a new one started with the new settings (a paused camera stays paused);
+ * returns TRUE then. Otherwise only the copy is replaced (e.g. retain_days) and FALSE. An
+ * unknown camera is added. */
+gboolean nvr_supervisor_update (NvrSupervisor *sup, const NvrCameraRow *camera);
 /* Stops the camera's worker in an orderly way and forgets the camera. */
 void nvr_supervisor_remove (NvrSupervisor *sup, gint64 camera_id);
 /* Stops every worker; returns once all have exited or @timeout_ms passed (then kills them).
@@ -70,9 +76,9 @@ void nvr_supervisor_set_listener (NvrSupervisor *sup, const NvrSupervisorListene
  * recording`). Recording off stops the camera's worker in an orderly way (state "paused", with
  * who and when) until it is switched on again; it is stored in the catalog first (a camera
  * paused before a restart starts paused) and FALSE with @error if that fails or the camera is
- * unknown. @by says who switches (required to switch off). Detect is passed to the worker (its
- * `config` field `detect` and the `detect` message); FALSE for an unknown camera; not
- * persisted: a daemon restart detects. */
+ * unknown. @by says who switches (required to switch off). Detect is stored in the catalog
+ * (cameras.detect, v9: kept across restarts) and passed to the worker (its `config` field
+ * `detect` and the `detect` message); FALSE for an unknown camera or if it cannot be stored. */
 gboolean nvr_supervisor_set_recording (NvrSupervisor *sup, gint64 camera_id, gboolean on,
                                        NvrPauseSource by, GError **error);
 gboolean nvr_supervisor_set_detect (NvrSupervisor *sup, gint64 camera_id, gboolean on);

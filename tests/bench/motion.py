@@ -7,7 +7,12 @@
    (negatives). Latency = arrival of `hearth/<camera>/motion ON` at a mosquitto_sub (timestamped
    by this script as each line arrives) − the wall time fakecam shows the first frame of the
    change (truth file: serving_started + loop * clip_seconds + start_s). Per case: precision,
-   recall and event start-time error (catalog start_us − truth).
+   recall and event start-time error (catalog start_us − truth). Beside them, real footage:
+   fakecam `--scene footage` serving vtest.avi (tests/footage/fetch.sh; skipped with a message
+   when it cannot be fetched), one Hearth camera per hand-labelled region of
+   tests/footage/vtest.truth.json, everything outside the region masked: recall as labelled
+   motion time covered by events and as labelled intervals found, false events (starting
+   outside every labelled interval ± FOOTAGE_MARGIN_S), start-time error.
 2. CPU per camera for motion on a pre-encoded 1080p30 main stream (fakecam's crossing scene with
    sensor noise, so the encoder spends ~4 Mbit/s; encoded once into fakecam's cache), then on a
    640x360 sub-stream, contenders one after the other: Hearth's `nvr camera-worker` processes
@@ -50,6 +55,13 @@ MIN_AREA = 0.003                         # Hearth's default min_area; motion's t
 CPU_MAIN, CPU_SUB, CPU_FPS, CPU_KBPS, CPU_CLIP_S, CPU_NOISE = "1920x1080", "640x360", 30, 4000, 10, 6
 
 log = rb.log
+
+# Real footage (part 1): fetched, never committed; see tests/footage/.
+FOOTAGE_FETCH = os.path.join(SRC, "tests", "footage", "fetch.sh")
+FOOTAGE_LABELS = os.path.join(SRC, "tests", "footage", "vtest.truth.json")
+FOOTAGE_ARGS = ["--scene", "footage", "--fps", "10", "--clip-seconds", "79", "--main-size",
+                "768x576", "--sub-size", "384x288", "--bitrate-kbps", "1500"]
+FOOTAGE_MARGIN_S = 1.0     # an event starting this close to a labelled interval is not false
 
 
 def pct(xs, q):
@@ -261,6 +273,74 @@ def rect_polygon(r):
     return f"{x0:g},{y0:g} {x1:g},{y0:g} {x1:g},{y1:g} {x0:g},{y1:g}"
 
 
+def outside_masks(r):
+    """Mask polygons covering everything outside rect @r (up to four bands around it)."""
+    x0, y0, x1, y1 = r["x"], r["y"], r["x"] + r["w"], r["y"] + r["h"]
+    out = []
+    for m in ({"x": 0, "y": 0, "w": 1, "h": y0}, {"x": 0, "y": y1, "w": 1, "h": 1 - y1},
+              {"x": 0, "y": y0, "w": x0, "h": y1 - y0}, {"x": x1, "y": y0, "w": 1 - x1, "h": y1 - y0}):
+        if m["w"] > 1e-6 and m["h"] > 1e-6:
+            out.append(rect_polygon(m))
+    return out
+
+
+def fetch_footage():
+    """Path of vtest.avi, or None (with the reason logged) when it cannot be fetched here."""
+    r = subprocess.run(["sh", FOOTAGE_FETCH], capture_output=True, text=True, timeout=900)
+    if r.returncode == 0:
+        return r.stdout.strip()
+    log(f"real footage skipped (fetch.sh exit {r.returncode}): {r.stderr.strip()}")
+    return None
+
+
+def merge(intervals):
+    out = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1] + 1e-6:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def footage_row(fc, region, name, events, t_from, t_to):
+    """Events of Hearth camera @name (only @region unmasked) against that region's labels, in
+    wall time over the window [t_from, t_to). Labelled intervals of consecutive loops that touch
+    (the 'all' region: motion throughout) are merged into one."""
+    t = fc.truth
+    t0 = t["serving_started_unix_us"] / 1e6
+    ev = next(e for e in t["cameras"][0]["events"] if e["region"] == region)
+    loops = range(max(0, int((t_from - t0) // t["clip_seconds"]) - 1),
+                  int((t_to - t0) // t["clip_seconds"]) + 2)
+    labelled = merge([(t0 + k * t["clip_seconds"] + s, t0 + k * t["clip_seconds"] + e)
+                      for k in loops for s, e in ev["motion"]])
+    labelled = [(max(s, t_from), min(e, t_to), s >= t_from) for s, e in labelled
+                if e > t_from and s < t_to]
+    mine = [(e["start_us"] / 1e6, (e["end_us"] / 1e6) if e["end_us"] else t_to)
+            for e in events if e["camera"] == name]
+    mine = [(s, e) for s, e in mine if e > t_from and s < t_to]
+    covered = merge([(max(s, t_from), min(e, t_to)) for s, e in mine])
+    lab_s = sum(e - s for s, e, _ in labelled)
+    cov_s = sum(max(0.0, min(e, le) - max(s, ls)) for s, e in covered for ls, le, _ in labelled)
+    found = [any(s < le and e > ls for s, e in mine) for ls, le, _ in labelled]
+    false = [s for s, e in mine if s >= t_from and not any(
+        ls - FOOTAGE_MARGIN_S <= s <= le + FOOTAGE_MARGIN_S for ls, le, _ in labelled)]
+    errors = []
+    for ls, le, starts_in_window in labelled:
+        if starts_in_window:
+            m = [s for s, e in mine if ls - FOOTAGE_MARGIN_S <= s <= le]
+            if m:
+                errors.append(min(m) - ls)
+    positive = bool(labelled) or bool(ev["motion"])
+    tp, fn = sum(found), len(found) - sum(found)
+    return {"case": f"footage:{region}", "positive": positive, "cameras": 1,
+            "changes": len(labelled), "tp": tp, "fn": fn, "fp": len(false),
+            "precision": (tp / (tp + len(false))) if positive and tp + len(false) else None,
+            "recall": (tp / (tp + fn)) if positive and tp + fn else None, "errors": errors,
+            "labelled_s": lab_s, "covered_s": cov_s, "events": len(mine),
+            "event_s": sum(min(e, t_to) - max(s, t_from) for s, e in covered)}
+
+
 def part_latency(a, build, cache, work, broker, start_frames):
     tag = f"lat-sf{start_frames}"
     cams = {}
@@ -272,6 +352,13 @@ def part_latency(a, build, cache, work, broker, start_frames):
                          ["--clip-seconds", str(clip), *args])
             fcs.append(fc)
             cams[case] = (fc, positive, n or a.latency_cameras)
+        footage = fetch_footage() if a.footage else None
+        foot_fc = None
+        if footage:
+            foot_fc = Fakecam(build, cache, work, f"{tag}-footage", 1,
+                              [*FOOTAGE_ARGS, "--footage", footage,
+                               "--footage-labels", FOOTAGE_LABELS])
+            fcs.append(foot_fc)
         h = Hearth(build, work, tag, broker,
                    {"end_after_ms": a.end_after_ms,
                     **({} if start_frames is None else {"start_frames": start_frames})})
@@ -287,13 +374,20 @@ def part_latency(a, build, cache, work, broker, start_frames):
                         masks.append(rect_polygon(fc.truth["cameras"][0]["events"][0]["mask"]))
                     h.add(name, fc.url(i), fc.url(i, "sub"), masks)
                     names[(case, i)] = name
+            regions = []
+            if foot_fc:
+                for ev in foot_fc.truth["cameras"][0]["events"]:
+                    name = f"foot{ev['region'].replace('_', '')}"
+                    h.add(name, foot_fc.url(1), foot_fc.url(1, "sub"),
+                          [BAND_MASK, *outside_masks(ev["rect"])])
+                    regions.append((ev["region"], name))
             h.wait_recording()
             # The detector's first frame is its background: whatever moved then leaves a ghost
             # for a few background_ms (10 s); let that pass before counting.
             time.sleep(a.settle)
             t_from = time.time()
             log(f"latency (start_frames {start_frames}): observing {a.latency_seconds:g} s, "
-                f"{len(names)} cameras")
+                f"{len(names)} synthetic cameras, {len(regions)} on real footage")
             time.sleep(a.latency_seconds + 3)
             t_to = time.time()
             time.sleep(2)                   # the last ONs in flight
@@ -339,6 +433,8 @@ def part_latency(a, build, cache, work, broker, start_frames):
                      "precision": (tp / (tp + fp)) if positive and tp + fp else None,
                      "recall": (tp / (tp + fn)) if positive and tp + fn else None,
                      "errors": errors})
+    for region, name in (regions if foot_fc else []):
+        rows.append(footage_row(foot_fc, region, name, events, t_from, t_to))
     return {"start_frames": start_frames, "window_s": t_to - t_from, "rows": rows,
             "latency": lat, "on_total": len(sub.lines)}
 
@@ -380,6 +476,20 @@ def print_latency(a, res):
               f"{fmt(statistics.median(e) if e else None, '+20.3f')} "
               f"{fmt(min(e) if e else None, '+6.3f')} {fmt(max(e) if e else None, '+7.3f')}")
     print()
+    foot = [r for r in res["rows"] if r["case"].startswith("footage:")]
+    if foot:
+        print("Real footage (vtest.avi, 768x576 10 fps looped every 79 s, sub-stream 384x288; one "
+              "camera per labelled region, all else masked): labelled motion time covered by "
+              f"events; false = events starting > {FOOTAGE_MARGIN_S:g} s from every labelled "
+              "interval; found/changes above count labelled intervals (consecutive loops merged)")
+        hdr = "region          | labelled s | covered s | time recall | events | event s | false ev"
+        print(hdr)
+        print("-" * len(hdr))
+        for r in foot:
+            tr = r["covered_s"] / r["labelled_s"] if r["labelled_s"] else None
+            print(f"{r['case'][8:]:15s} | {r['labelled_s']:10.1f} | {r['covered_s']:9.1f} | "
+                  f"{fmt(tr, '11.2f')} | {r['events']:6d} | {r['event_s']:7.1f} | {r['fp']:8d}")
+        print()
 
 
 # ---- part 2: CPU ----
@@ -834,6 +944,8 @@ def main():
                     "'default' leaves it unset (the detector's default, 2) (default)")
     ap.add_argument("--settle", type=float, default=20,
                     help="seconds between all cameras recording and the latency window (20)")
+    ap.add_argument("--no-footage", dest="footage", action="store_false",
+                    help="leave out the real footage (tests/footage) from the latency part")
     ap.add_argument("--end-after-ms", type=int, default=1000, help="[motion] end_after_ms (1000)")
     ap.add_argument("--cpu-cameras", type=int, default=2, help="cameras in the CPU part (2)")
     ap.add_argument("--seconds", type=float, default=30, help="CPU window per run (30)")

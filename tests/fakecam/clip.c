@@ -15,6 +15,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
 #include <errno.h>
+#include <math.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -32,7 +33,9 @@ fc_clip_cache_name (const FcClipParams *p)
 {
   /* Noise-free crossing clips keep the names they always had. */
   g_autofree char *noise = p->noise > 0 ? g_strdup_printf ("-n%d", p->noise) : g_strdup ("");
-  g_autofree char *scene = p->scene != FC_SCENE_CROSSING
+  g_autofree char *scene = p->scene == FC_SCENE_FOOTAGE
+      ? g_strdup_printf ("-footage-%.16s", p->footage_sha256 ? p->footage_sha256 : "none")
+      : p->scene != FC_SCENE_CROSSING
       ? g_strdup_printf ("-%s", fc_scene_kind_name (p->scene)) : g_strdup ("");
   return g_strdup_printf ("v%d-%s-%dx%d-%dfps-g%d-%dkbps-%ds%s%s-code%u.au", FC_CLIP_FORMAT_VERSION,
                           codec_name (p->codec), p->width, p->height, p->fps, p->gop,
@@ -201,6 +204,105 @@ make (GstElement *bin, const char *factory, const char *name, GError **error)
   return e;
 }
 
+/* ---- footage: the picture of FC_SCENE_FOOTAGE, decoded from a video file ----------------- */
+
+/* A decoder pulled frame by frame: filesrc ! decodebin ! videoconvert ! videoscale !
+ * videorate ! I420 at the clip's size and fps ! appsink. The appsink holds at most 4 frames, so
+ * decoding runs no further ahead than the encoder (a 768x576 frame is 648 KiB). */
+typedef struct {
+  GstElement *pipeline;
+  GstElement *sink;
+  const char *path;        /* borrowed from the params, for messages */
+} Footage;
+
+static void
+footage_close (Footage *f)
+{
+  if (f->pipeline != NULL) {
+    gst_element_set_state (f->pipeline, GST_STATE_NULL);
+    gst_clear_object (&f->sink);
+    gst_clear_object (&f->pipeline);
+  }
+}
+
+static gboolean
+footage_open (Footage *f, const FcClipParams *p, GError **error)
+{
+  /* Fixed text: the path and the caps are set as properties below, never spliced in. */
+  g_autoptr (GError) parse_error = NULL;
+  GstElement *launched = gst_parse_launch ("filesrc name=src ! decodebin ! videoconvert ! "
+                                  "videoscale name=scale add-borders=false ! videorate ! "
+                                  "capsfilter name=caps ! appsink name=sink sync=false "
+                                  "max-buffers=4 drop=false", &parse_error);
+  f->pipeline = launched ? gst_object_ref_sink (launched) : NULL;
+  if (f->pipeline == NULL || parse_error != NULL) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                 "cannot build the footage decoder: %s",
+                 parse_error ? parse_error->message : "unknown error");
+    footage_close (f);
+    return FALSE;
+  }
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (f->pipeline), "src");
+  g_autoptr (GstElement) caps = gst_bin_get_by_name (GST_BIN (f->pipeline), "caps");
+  f->sink = gst_bin_get_by_name (GST_BIN (f->pipeline), "sink");
+  f->path = p->footage_path;
+  g_object_set (src, "location", p->footage_path, NULL);
+  g_autoptr (GstCaps) want = gst_caps_new_simple ("video/x-raw",
+      "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT, p->width,
+      "height", G_TYPE_INT, p->height, "framerate", GST_TYPE_FRACTION, p->fps, 1, NULL);
+  g_object_set (caps, "caps", want, NULL);
+  if (gst_element_set_state (f->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
+                 "cannot start decoding '%s'", p->footage_path);
+    footage_close (f);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Copies the next decoded frame into @dst (mapped I420 of the clip's size). FALSE with @error
+ * at the end of the video, on a decoding error (a file that is not a video: at once), or when
+ * no frame comes for 120 s. */
+static gboolean
+footage_next (Footage *f, int index, GstVideoFrame *dst, GError **error)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (f->pipeline);
+  g_autoptr (GstSample) sample = NULL;
+  g_autoptr (GstMessage) msg = NULL;
+  for (int waited_s = 0; waited_s < 120 && sample == NULL && msg == NULL; waited_s++) {
+    sample = gst_app_sink_try_pull_sample (GST_APP_SINK (f->sink), GST_SECOND);
+    if (sample == NULL && gst_app_sink_is_eos (GST_APP_SINK (f->sink)))
+      break;
+    if (sample == NULL)
+      msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  }
+  if (sample == NULL) {
+    g_autoptr (GError) gst_error = NULL;
+    if (msg != NULL)
+      gst_message_parse_error (msg, &gst_error, NULL);
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
+                 "footage '%s' has no frame %d: %s", f->path, index,
+                 gst_error ? gst_error->message
+                 : gst_app_sink_is_eos (GST_APP_SINK (f->sink)) ? "the video is shorter than the clip"
+                 : "no frame decoded for 120 s");
+    return FALSE;
+  }
+  GstVideoInfo info;
+  GstVideoFrame src;
+  if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample)) ||
+      !gst_video_frame_map (&src, &info, gst_sample_get_buffer (sample), GST_MAP_READ)) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+                 "footage frame %d cannot be mapped", index);
+    return FALSE;
+  }
+  gboolean ok = gst_video_frame_copy (dst, &src);
+  gst_video_frame_unmap (&src);
+  if (!ok)
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+                 "footage frame %d has another format or size", index);
+  return ok;
+}
+
 /* Encodes the clip into a cache-file image (header + frames). */
 static GBytes *
 clip_encode (const FcClipParams *p, GError **error)
@@ -238,6 +340,18 @@ clip_encode (const FcClipParams *p, GError **error)
                                              "min-keyint=%d:repeat-headers=1", p->gop, p->gop);
     g_object_set (enc, "option-string", opts, NULL);
     gst_util_set_object_arg (G_OBJECT (enc), "log-level", "error");
+  } else if (p->scene == FC_SCENE_PUMPINGQP) {
+    /* Constant QP, IDRs far better than P-frames (ipratio via the option string: the
+     * ip-factor property stops at 2, a 6 QP swing). */
+    gst_util_set_object_arg (G_OBJECT (enc), "pass", "quant");
+    g_object_set (enc, "quantizer", (guint) FC_PUMPINGQP_QP_P, "qp-min", 0u, "qp-max", 51u,
+                  "bframes", 0, "byte-stream", TRUE, NULL);
+    g_autofree char *opts = g_strdup_printf (
+        "scenecut=0:ipratio=%.4f",
+        pow (2.0, (FC_PUMPINGQP_QP_P - FC_PUMPINGQP_QP_I) / 6.0));
+    g_object_set (enc, "option-string", opts, NULL);
+    g_autoptr (GstCaps) main_profile = gst_caps_from_string ("video/x-h264,profile=main");
+    g_object_set (profile, "caps", main_profile, NULL);
   } else {
     g_object_set (enc, "bframes", 0, "byte-stream", TRUE, "option-string", "scenecut=0", NULL);
     g_autoptr (GstCaps) main_profile = gst_caps_from_string ("video/x-h264,profile=main");
@@ -263,11 +377,22 @@ clip_encode (const FcClipParams *p, GError **error)
   FcScene scene;
   fc_scene_init_kind (&scene, p->scene, p->code, p->fps, p->clip_seconds);
   scene.noise = p->noise;
+  Footage footage = { 0 };
+  g_autoptr (GError) footage_error = NULL;
+  if (p->scene == FC_SCENE_FOOTAGE && !footage_open (&footage, p, error)) {
+    g_byte_array_unref (state.out);
+    return NULL;
+  }
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   for (int i = 0; i < frames; i++) {
     GstBuffer *buf = gst_buffer_new_allocate (NULL, info.size, NULL);
     GstVideoFrame vf;
     if (!gst_video_frame_map (&vf, &info, buf, GST_MAP_WRITE)) {
+      gst_buffer_unref (buf);
+      break;
+    }
+    if (footage.pipeline != NULL && !footage_next (&footage, i, &vf, &footage_error)) {
+      gst_video_frame_unmap (&vf);
       gst_buffer_unref (buf);
       break;
     }
@@ -280,6 +405,13 @@ clip_encode (const FcClipParams *p, GError **error)
     GST_BUFFER_DURATION (buf) = gst_util_uint64_scale_int (1, GST_SECOND, p->fps);
     if (gst_app_src_push_buffer (GST_APP_SRC (src), buf) != GST_FLOW_OK)
       break;   /* the error is on the bus */
+  }
+  footage_close (&footage);
+  if (footage_error != NULL) {
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    g_byte_array_unref (state.out);
+    g_propagate_error (error, g_steal_pointer (&footage_error));
+    return NULL;
   }
   gst_app_src_end_of_stream (GST_APP_SRC (src));
 

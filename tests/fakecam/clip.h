@@ -28,6 +28,8 @@ typedef struct {
   int clip_seconds;
   int noise;               /* scene.h: temporal noise amplitude, 0 = none */
   FcSceneKind scene;       /* scene.h: what moves or changes; 0 = CROSSING */
+  const char *footage_path;     /* FOOTAGE only (borrowed): the video decoded for the picture */
+  const char *footage_sha256;   /* FOOTAGE only (borrowed): its SHA-256, 64 hex, in the name */
 } FcClipParams;
 
 typedef struct {
@@ -48,11 +50,14 @@ typedef struct {
 #define FC_CLIP_MAX_FILE_BYTES ((gsize) 1 << 30)
 
 /* The cache file name for @params, e.g. "v1-h264-640x360-15fps-g15-800kbps-10s-code1.au";
- * noise adds "-n<N>" and a scene other than crossing "-<kind>" before "-code". */
+ * noise adds "-n<N>" and a scene other than crossing "-<kind>" before "-code"; FOOTAGE adds
+ * "-footage-<first 16 hex digits of the video's SHA-256>". */
 char *fc_clip_cache_name (const FcClipParams *params);
 
 /* Loads the clip from @cache_dir, or encodes it and stores it there (atomically). A cache
- * file that fails validation is re-encoded. *@encoded says which happened. */
+ * file that fails validation is re-encoded. *@encoded says which happened. FOOTAGE: the
+ * first clip_seconds * fps frames of the video (decoded, scaled to the size, resampled to fps)
+ * with the ID bands drawn over their top rows; an error if the video is shorter. */
 FcClip *fc_clip_load_or_encode (const FcClipParams *params, const char *cache_dir,
                                 gboolean *encoded, GError **error);
 

@@ -10,6 +10,7 @@
 #include "clip.h"
 #include "control.h"
 #include "idcode.h"
+#include "footage.h"
 #include "scene.h"
 
 #include <gst/app/gstappsrc.h>
@@ -48,6 +49,8 @@ typedef struct {
   char *user;
   char *password_file;
   char *address;               /* listen address; default 127.0.0.1 */
+  char *footage_path;          /* --footage: the video of --scene footage */
+  char *footage_labels_path;   /* --footage-labels: its hand-labelled truth */
 } Options;
 
 /* What a camera's paths send (control `garbage`). Refcounted (g_atomic_rc_box) because the
@@ -89,6 +92,8 @@ typedef struct {
   GstClockTime epoch_ns;       /* system (monotonic) clock time of global frame 0 */
   gint64 epoch_unix_us;        /* wall clock at epoch_ns, for --truth */
   FcControl *control;
+  FcFootageLabels *footage;    /* --scene footage: the labels, checked against the video */
+  char footage_sha256[65];     /* of --footage, lower-case hex */
 } App;
 
 /* ---- feeding one media: runs on the appsrc streaming thread -------------------------- */
@@ -620,13 +625,15 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     { "bitrate-kbps", 0, 0, G_OPTION_ARG_INT, &o->bitrate_kbps, "Main stream bitrate (default 800; sub gets a quarter, >= 100)", "KBPS" },
     { "clip-seconds", 0, 0, G_OPTION_ARG_INT, &o->clip_seconds, "Loop length (default 10)", "S" },
     { "noise", 0, 0, G_OPTION_ARG_INT, &o->noise, "Temporal sensor noise, +-N luma levels (default 0): makes the encoder spend its bitrate", "N" },
-    { "scene", 0, 0, G_OPTION_ARG_STRING, &o->scene, "What the cameras show: crossing (default), static, brightness, masked, slow, porch, glitch, irswitch, pumping or slowstop", "KIND" },
+    { "scene", 0, 0, G_OPTION_ARG_STRING, &o->scene, "What the cameras show: crossing (default), static, brightness, masked, slow, porch, glitch, irswitch, pumping, slowstop, footage or pumpingqp", "KIND" },
     { "cache", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir, "Clip cache (default $XDG_CACHE_HOME/hearth-fakecam)", "DIR" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &o->control_path, "Control unix socket", "PATH" },
     { "truth", 0, 0, G_OPTION_ARG_FILENAME, &o->truth_path, "Write the motion schedule JSON here", "FILE" },
     { "user", 0, 0, G_OPTION_ARG_STRING, &o->user, "Require RTSP basic/digest auth as this user", "U" },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &o->password_file, "File holding the password", "F" },
     { "address", 0, 0, G_OPTION_ARG_STRING, &o->address, "Listen address (default 127.0.0.1; tests in a network namespace)", "ADDR" },
+    { "footage", 0, 0, G_OPTION_ARG_FILENAME, &o->footage_path, "--scene footage: the video file shown (tests/footage/fetch.sh)", "FILE" },
+    { "footage-labels", 0, 0, G_OPTION_ARG_FILENAME, &o->footage_labels_path, "--scene footage: its labels JSON (tests/footage/*.truth.json)", "FILE" },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- synthetic RTSP cameras for Hearth's tests");
@@ -659,7 +666,19 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
   o->scene_kind = FC_SCENE_CROSSING;
   if (o->scene != NULL && !fc_scene_kind_parse (o->scene, &o->scene_kind)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--scene must be crossing, static, brightness, masked, slow, porch, glitch, irswitch, pumping or slowstop");
+                 "--scene must be crossing, static, brightness, masked, slow, porch, glitch, irswitch, pumping, slowstop, footage or pumpingqp");
+    return FALSE;
+  }
+  if ((o->scene_kind == FC_SCENE_FOOTAGE) !=
+      (o->footage_path != NULL && o->footage_labels_path != NULL) ||
+      (o->scene_kind != FC_SCENE_FOOTAGE && (o->footage_path || o->footage_labels_path))) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--scene footage needs --footage and --footage-labels, and they need it");
+    return FALSE;
+  }
+  if (o->scene_kind == FC_SCENE_FOOTAGE && o->noise != 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--noise does not apply to --scene footage (real footage has its own)");
     return FALSE;
   }
   if ((o->user == NULL) != (o->password_file == NULL)) {
@@ -677,10 +696,75 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     p->clip_seconds = o->clip_seconds;
     p->noise = o->noise;
     p->scene = o->scene_kind;
+    p->footage_path = o->footage_path;
+    p->footage_sha256 = app->footage_sha256;
     p->bitrate_kbps = s == STREAM_MAIN ? o->bitrate_kbps : MAX (100, o->bitrate_kbps / 4);
   }
   if (o->cache_dir == NULL)
     o->cache_dir = g_build_filename (g_get_user_cache_dir (), "hearth-fakecam", NULL);
+  return TRUE;
+}
+
+/* Max size of a --footage video we hash and decode (vtest.avi is 8 MB). */
+#define MAX_FOOTAGE_BYTES ((goffset) 1 << 30)
+
+/* --scene footage: hashes the video, reads its labels, and checks that they belong together
+ * and that the clip fits in the video. Start-up only. */
+static gboolean
+load_footage (App *app, GError **error)
+{
+  const Options *o = &app->opt;
+  if (o->scene_kind != FC_SCENE_FOOTAGE)
+    return TRUE;
+  g_autoptr (GFile) file = g_file_new_for_path (o->footage_path);
+  g_autoptr (GFileInputStream) in = g_file_read (file, NULL, error);
+  if (in == NULL) {
+    g_prefix_error (error, "--footage: ");
+    return FALSE;
+  }
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guint8 *chunk = g_malloc (1 << 16);
+  goffset total = 0;
+  gssize n;
+  while ((n = g_input_stream_read (G_INPUT_STREAM (in), chunk, 1 << 16, NULL, error)) > 0) {
+    total += n;
+    if (total > MAX_FOOTAGE_BYTES) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "--footage: larger than 1 GiB");
+      return FALSE;
+    }
+    g_checksum_update (sum, chunk, (gsize) n);
+  }
+  if (n < 0) {
+    g_prefix_error (error, "--footage: ");
+    return FALSE;
+  }
+  g_strlcpy (app->footage_sha256, g_checksum_get_string (sum), sizeof app->footage_sha256);
+
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (o->footage_labels_path, &text, &len, error)) {
+    g_prefix_error (error, "--footage-labels: ");
+    return FALSE;
+  }
+  app->footage = g_new0 (FcFootageLabels, 1);
+  if (!fc_footage_labels_parse (text, len, app->footage, error)) {
+    g_prefix_error (error, "%s: ", o->footage_labels_path);
+    return FALSE;
+  }
+  if (strcmp (app->footage->video_sha256, app->footage_sha256) != 0) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 "%s labels the video with SHA-256 %s, but %s has %s", o->footage_labels_path,
+                 app->footage->video_sha256, o->footage_path, app->footage_sha256);
+    return FALSE;
+  }
+  if (app->footage->fps != o->fps ||
+      (gint64) o->clip_seconds * o->fps > app->footage->frames) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--scene footage: the video has %d frames at %d fps: use --fps %d and "
+                 "--clip-seconds <= %d", app->footage->frames, app->footage->fps,
+                 app->footage->fps, app->footage->frames / app->footage->fps);
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -785,6 +869,35 @@ add_motion (JsonBuilder *b, int n, const double *starts, const double *ends)
   json_builder_end_array (b);
 }
 
+/* --scene footage: one event per labelled region; its "motion" is the labels' intervals that
+ * start inside the loop, cut at its end (the loop shows the first clip_seconds of the video). */
+static void
+add_footage_events (App *app, JsonBuilder *b)
+{
+  for (int r = 0; r < app->footage->n_regions; r++) {
+    const FcFootageRegion *reg = &app->footage->regions[r];
+    double starts[FC_FOOTAGE_MAX_INTERVALS], ends[FC_FOOTAGE_MAX_INTERVALS];
+    int n = 0;
+    for (int i = 0; i < reg->n_motion; i++)
+      if (reg->starts[i] < app->opt.clip_seconds) {
+        starts[n] = reg->starts[i];
+        ends[n] = MIN (reg->ends[i], (double) app->opt.clip_seconds);
+        n++;
+      }
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "kind"); json_builder_add_string_value (b, "footage");
+    json_builder_set_member_name (b, "region"); json_builder_add_string_value (b, reg->name);
+    json_builder_set_member_name (b, "start_s");
+    json_builder_add_double_value (b, n > 0 ? starts[0] : 0);
+    json_builder_set_member_name (b, "end_s");
+    json_builder_add_double_value (b, n > 0 ? ends[n - 1] : 0);
+    json_builder_set_member_name (b, "rect");
+    add_rect (b, &reg->rect);
+    add_motion (b, n, starts, ends);
+    json_builder_end_object (b);
+  }
+}
+
 static gboolean
 write_truth (App *app, GError **error)
 {
@@ -812,6 +925,24 @@ write_truth (App *app, GError **error)
   json_builder_add_int_value (b, app->opt.bitrate_kbps);
   json_builder_set_member_name (b, "sub_bitrate_kbps");
   json_builder_add_int_value (b, app->stream_params[STREAM_SUB].bitrate_kbps);
+  if (app->opt.scene_kind == FC_SCENE_PUMPINGQP) {   /* the encoder's QPs, bitrate unused */
+    json_builder_set_member_name (b, "qp_p");
+    json_builder_add_int_value (b, FC_PUMPINGQP_QP_P);
+    json_builder_set_member_name (b, "qp_i");
+    json_builder_add_int_value (b, FC_PUMPINGQP_QP_I);
+    json_builder_set_member_name (b, "texture_region");   /* where the keyframes jump */
+    add_rect (b, &app->cameras[0].scene.patch);
+  }
+  if (app->footage != NULL) {
+    json_builder_set_member_name (b, "footage");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "sha256");
+    json_builder_add_string_value (b, app->footage_sha256);
+    json_builder_set_member_name (b, "labels");
+    g_autofree char *labels = g_path_get_basename (app->opt.footage_labels_path);
+    json_builder_add_string_value (b, labels);
+    json_builder_end_object (b);
+  }
   json_builder_set_member_name (b, "id_band");   /* mask this for motion: it changes every frame */
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "x"); json_builder_add_double_value (b, 0);
@@ -835,7 +966,9 @@ write_truth (App *app, GError **error)
      * a negative): fc_scene_motion_intervals(). */
     double ms[2], me[2];
     int n_motion = fc_scene_motion_intervals (sc, ms, me);
-    if (sc->kind == FC_SCENE_BRIGHTNESS) {
+    if (sc->kind == FC_SCENE_FOOTAGE) {
+      add_footage_events (app, b);
+    } else if (sc->kind == FC_SCENE_BRIGHTNESS) {
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "kind"); json_builder_add_string_value (b, "brightness");
       json_builder_set_member_name (b, "start_s"); json_builder_add_double_value (b, sc->step_start_s);
@@ -879,7 +1012,7 @@ write_truth (App *app, GError **error)
       add_motion (b, 0, ms, me);
       json_builder_end_object (b);
     } else if (sc->kind != FC_SCENE_STATIC && sc->kind != FC_SCENE_PORCH &&
-               sc->kind != FC_SCENE_PUMPING) {
+               sc->kind != FC_SCENE_PUMPING && sc->kind != FC_SCENE_PUMPINGQP) {
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "kind");
       json_builder_add_string_value (b, fc_scene_kind_name (sc->kind));
@@ -967,6 +1100,8 @@ app_clear (App *app)
   g_free (o->codec); g_free (o->main_size); g_free (o->sub_size); g_free (o->cache_dir);
   g_free (o->control_path); g_free (o->truth_path); g_free (o->user); g_free (o->password_file);
   g_free (o->address); g_free (o->scene);
+  g_free (o->footage_path); g_free (o->footage_labels_path);
+  g_clear_pointer (&app->footage, g_free);
 }
 
 static gboolean
@@ -975,7 +1110,7 @@ run (App *app, int *argc, char ***argv, GError **error)
   if (!parse_options (app, argc, argv, error))
     return FALSE;
   gst_init (NULL, NULL);
-  if (!load_clips (app, error))
+  if (!load_footage (app, error) || !load_clips (app, error))
     return FALSE;
 
   app->loop = g_main_loop_new (NULL, FALSE);

@@ -29,7 +29,7 @@ fc_scene_init (FcScene *scene, guint16 code, int fps, int clip_seconds)
 
 static const char *const kind_names[FC_SCENE_N_KINDS] = {
   "crossing", "static", "brightness", "masked", "slow", "porch", "glitch", "irswitch", "pumping",
-  "slowstop",
+  "slowstop", "footage", "pumpingqp",
 };
 
 const char *
@@ -100,6 +100,9 @@ fc_scene_init_kind (FcScene *scene, FcSceneKind kind, guint16 code, int fps, int
     scene->colour_start_s = len_s * 0.3;
     scene->colour_end_s = len_s * 0.6;
     break;
+  case FC_SCENE_PUMPINGQP:
+    scene->patch = (FcRect) { .x = 0.5, .y = 0.4, .w = 0.3, .h = 0.4 };   /* 40x min_area */
+    break;
   case FC_SCENE_SLOWSTOP:
     /* 0.08 x 0.14 = 0.0112 of the frame (3.7x min_area), moving 0.15 of the width over 20 % of
      * the loop (a 30 s loop at 320x180: 8 px per second, under 1 px per frame at 10 fps), then
@@ -117,7 +120,7 @@ fc_scene_init_kind (FcScene *scene, FcSceneKind kind, guint16 code, int fps, int
     c->x_end = 0.35;
     break;
   default:
-    break;   /* STATIC, PORCH, PUMPING: no box (start_s == end_s == 0 is never drawn) */
+    break;   /* STATIC, PORCH, PUMPING, PUMPINGQP, FOOTAGE: no box (start_s == end_s == 0 is never drawn) */
   }
 }
 
@@ -233,12 +236,24 @@ fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
   gboolean ir = scene->kind == FC_SCENE_IRSWITCH && !colour;
   int gx0 = (int) (scene->glitch.x * width), gx1 = (int) ((scene->glitch.x + scene->glitch.w) * width);
   int gy0 = (int) (scene->glitch.y * height), gy1 = (int) ((scene->glitch.y + scene->glitch.h) * height);
+  int px0 = (int) (scene->patch.x * width), px1 = (int) ((scene->patch.x + scene->patch.w) * width);
+  int py0 = (int) (scene->patch.y * height), py1 = (int) ((scene->patch.y + scene->patch.h) * height);
 
+  if (scene->kind == FC_SCENE_FOOTAGE) {   /* the picture is the footage's: bands only */
+    for (int y = 0; y < (band_rows + 1) / 2 && y < height / 2; y++) {
+      memset (u_plane + (gsize) y * (gsize) u_stride, 128, (gsize) width / 2);
+      memset (v_plane + (gsize) y * (gsize) v_stride, 128, (gsize) width / 2);
+    }
+    nvr_idcode_draw (y_plane, width, height, y_stride, scene->code, (guint32) frame);
+    return;
+  }
   for (int y = band_rows; y < height; y++) {
     guint8 *row = y_plane + (gsize) y * (gsize) y_stride;
     for (int x = 0; x < width; x++)
       row[x] = scene->kind == FC_SCENE_PORCH ? porch_luma (x, y, width, height)
              : scene->kind == FC_SCENE_PUMPING ? pumping_luma (x, y, width, height)
+             : scene->kind == FC_SCENE_PUMPINGQP && x >= px0 && x < px1 && y >= py0 && y < py1
+               ? pumping_luma (x, y, width, height)
              : background_luma (x, y, width, height);
     if (ir)   /* monochrome IR: a different, non-linear look of the same scene */
       for (int x = 0; x < width; x++)

@@ -45,12 +45,27 @@ typedef enum {
                             * stands still over [50 %, 70 %) and leaves, out of the picture by
                             * 75 % (the ghost of an object that stops and leaves; positive:
                             * motion while it moves in and while it leaves) */
+  FC_SCENE_FOOTAGE,        /* a real recording (fakecam --footage): the picture below the ID
+                            * bands comes from the decoded file, not from here; draw_i420 only
+                            * draws the bands over it. Its truth is hand-labelled, not drawn:
+                            * fakecam copies it from --footage-labels */
+  FC_SCENE_PUMPINGQP,      /* nothing moves; STATIC's background with PUMPING's fine texture in
+                            * one patch (@patch: 12 % of the frame, a bush or a brick wall),
+                            * encoded at constant QP with IDRs far worse than P-frames
+                            * (FC_PUMPINGQP_QP_I vs _P): every keyframe smears the patch and
+                            * the next P-frame sharpens it, a local jump far harsher than
+                            * PUMPING's (negative) */
   FC_SCENE_N_KINDS
 } FcSceneKind;
 
 typedef struct {
   double x, y, w, h;       /* fractions of the frame */
 } FcRect;
+
+/* PUMPINGQP's encoder: x264 constant QP for P-frames, and ipratio 2^((P-I)/6) so IDRs get
+ * QP_I (x264's I/P QP relation: qp_I = qp_P - 6 log2 ipratio): a keyframe that collapses. */
+#define FC_PUMPINGQP_QP_P 26
+#define FC_PUMPINGQP_QP_I 46
 
 typedef struct {
   guint16 code;
@@ -67,6 +82,7 @@ typedef struct {
   int glitch_frame, flash_frame;   /* GLITCH only: the garbage frame and the flashed frame */
   FcRect glitch;                   /* GLITCH only: where the garbage is */
   double colour_start_s, colour_end_s;   /* IRSWITCH only: colour mode, IR outside */
+  FcRect patch;                          /* PUMPINGQP only: where the fine texture is */
 } FcScene;
 
 /* The intervals (loop seconds) in which a detector, given the scene's masks, should report
@@ -94,7 +110,9 @@ gboolean fc_scene_box_at (const FcScene *scene, int frame, int width, int height
                           int *x, int *y, int *w, int *h);
 
 /* Draws frame @frame (0-based within the loop; also the burned-in counter) as I420. Planes
- * are @width x @height luma and (width/2) x (height/2) chroma; width and height even. */
+ * are @width x @height luma and (width/2) x (height/2) chroma; width and height even.
+ * FOOTAGE: the planes already hold the footage frame; only the ID bands (neutral chroma
+ * under them) are drawn over its top rows, the rest is left as it is. */
 void fc_scene_draw_i420 (const FcScene *scene, int frame, int width, int height,
                          guint8 *y_plane, int y_stride,
                          guint8 *u_plane, int u_stride,

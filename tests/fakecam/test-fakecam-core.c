@@ -3,12 +3,14 @@
  * encodes a tiny 1 s clip with x264enc into a temporary directory. */
 #include "clip.h"
 #include "control.h"
+#include "footage.h"
 #include "idcode.h"
 #include "scene.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void
 test_command_parse (void)
@@ -101,6 +103,103 @@ test_scene_schedule (void)
   g_free (yp);
   g_free (up);
   g_free (vp);
+}
+
+/* --scene footage: the labels parser accepts the repository's labels and refuses anything out
+ * of place; drawing leaves the footage below the bands alone and makes the code readable. */
+static void
+test_footage (void)
+{
+  static const char *const good =
+    "{\"format\":1,\"video\":{\"sha256\":\"" "0123456789abcdef0123456789abcdef"
+    "0123456789abcdef0123456789abcdef\",\"fps\":10,\"frames\":100},\"regions\":["
+    "{\"name\":\"all\",\"rect\":{\"x\":0,\"y\":0.12,\"w\":1,\"h\":0.88},\"motion\":[[0,2.5],[3,10]]},"
+    "{\"name\":\"quiet\",\"rect\":{\"x\":0,\"y\":0.7,\"w\":0.2,\"h\":0.3},\"motion\":[]}]}";
+  g_autofree FcFootageLabels *l = g_new0 (FcFootageLabels, 1);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fc_footage_labels_parse (good, strlen (good), l, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (l->fps, ==, 10);
+  g_assert_cmpint (l->frames, ==, 100);
+  g_assert_cmpint (l->n_regions, ==, 2);
+  g_assert_cmpstr (l->regions[0].name, ==, "all");
+  g_assert_cmpint (l->regions[0].n_motion, ==, 2);
+  g_assert_cmpfloat_with_epsilon (l->regions[0].ends[1], 10, 1e-9);
+  g_assert_cmpint (l->regions[1].n_motion, ==, 0);
+
+  /* each replaces one piece of the good text */
+  static const struct { const char *from, *to; } bad[] = {
+    { "\"format\":1", "\"format\":2" },
+    { "0123456789abcdef\",\"fps\"", "0123456789ABCDEF\",\"fps\"" },   /* upper-case hex */
+    { "\"fps\":10", "\"fps\":0" },
+    { "\"frames\":100", "\"frames\":-1" },
+    { "[[0,2.5],[3,10]]", "[[0,2.5],[2,10]]" },        /* overlapping */
+    { "[[0,2.5],[3,10]]", "[[3,10],[0,2.5]]" },        /* unsorted */
+    { "[[0,2.5],[3,10]]", "[[0,2.5],[3,10.5]]" },      /* past the end (100 frames = 10 s) */
+    { "[[0,2.5],[3,10]]", "[[2,2]]" },                 /* empty */
+    { "[[0,2.5],[3,10]]", "[[0,\"2\"]]" },             /* not a number */
+    { "[[0,2.5],[3,10]]", "[[0,1,2]]" },
+    { "\"w\":1,", "\"w\":1.01," },                       /* outside the frame */
+    { "\"w\":0.2", "\"w\":0" },
+    { "\"name\":\"quiet\"", "\"name\":\"all\"" },        /* duplicate */
+    { "\"name\":\"quiet\"", "\"name\":\"Quiet zone\"" },
+    { ",\"motion\":[]", "" },
+    { "\"regions\":[", "\"regions\":{}, \"x\":[" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GString) t = g_string_new (good);
+    g_assert_cmpuint (g_string_replace (t, bad[i].from, bad[i].to, 1), ==, 1);
+    g_autoptr (GError) e = NULL;
+    g_assert_false (fc_footage_labels_parse (t->str, t->len, l, &e));
+    g_assert_error (e, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+  }
+  g_autoptr (GError) e = NULL;
+  g_assert_false (fc_footage_labels_parse ("[", 1, l, &e));
+
+  /* the labels shipped in the repository */
+  const char *path = g_getenv ("FAKECAM_FOOTAGE_LABELS");
+  if (path != NULL) {
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    g_assert_true (g_file_get_contents (path, &text, &len, NULL));
+    g_assert_true (fc_footage_labels_parse (text, len, l, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (l->frames, ==, 795);
+    g_assert_cmpint (l->n_regions, >=, 2);
+  }
+
+  /* drawing: the footage's picture stays below the bands; the bands are readable */
+  enum { W = 384, H = 288 };
+  guint8 *yp = g_malloc (W * H), *up = g_malloc (W * H / 4), *vp = g_malloc (W * H / 4);
+  for (int i = 0; i < W * H; i++)
+    yp[i] = (guint8) (i * 7 % 251);
+  memset (up, 60, W * H / 4);
+  memset (vp, 200, W * H / 4);
+  FcScene s;
+  fc_scene_init_kind (&s, FC_SCENE_FOOTAGE, 9, 10, 20);
+  fc_scene_draw_i420 (&s, 42, W, H, yp, W, up, W / 2, vp, W / 2);
+  int band = nvr_idcode_band_rows (H);
+  for (int i = band * W; i < W * H; i++)
+    g_assert_cmpuint (yp[i], ==, (guint8) (i * 7 % 251));
+  g_assert_cmpuint (up[(H / 2 - 1) * (W / 2)], ==, 60);
+  g_assert_cmpuint (up[0], ==, 128);
+  guint16 code = 0;
+  guint32 counter = 0;
+  g_assert_true (nvr_idcode_read (yp, W, H, W, &code, &counter));
+  g_assert_cmpuint (code, ==, 9);
+  g_assert_cmpuint (counter, ==, 42);
+  double ms[2], me[2];
+  g_assert_cmpint (fc_scene_motion_intervals (&s, ms, me), ==, 0);   /* truth from labels */
+  g_free (yp);
+  g_free (up);
+  g_free (vp);
+
+  FcClipParams p = { .code = 1, .codec = FC_CODEC_H264, .width = 768, .height = 576, .fps = 10,
+                     .gop = 10, .bitrate_kbps = 1500, .clip_seconds = 79,
+                     .scene = FC_SCENE_FOOTAGE, .footage_sha256 =
+                     "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf" };
+  g_autofree char *name = fc_clip_cache_name (&p);
+  g_assert_cmpstr (name, ==, "v1-h264-768x576-10fps-g10-1500kbps-79s-footage-45cddc9490be6934-code1.au");
 }
 
 /* The --scene kinds: what each draws below the ID bands, and the cache names. */
@@ -276,6 +375,32 @@ test_scene_kinds (void)
   fc_scene_init_kind (&s, FC_SCENE_SLOW, 1, 10, 30);
   g_assert_cmpint (fc_scene_motion_intervals (&s, ms, me), ==, 1);
 
+  /* pumpingqp: STATIC's picture except the textured patch, still from frame to frame */
+  {
+    guint8 *still = g_malloc (W * H), *pq = g_malloc (W * H);
+    FcScene sa, q;
+    fc_scene_init_kind (&sa, FC_SCENE_STATIC, 1, 15, 10);
+    fc_scene_init_kind (&q, FC_SCENE_PUMPINGQP, 1, 15, 10);
+    g_assert_cmpfloat (q.patch.w * q.patch.h, >, 30 * 0.003);   /* far over min_area */
+    fc_scene_draw_i420 (&sa, 3, W, H, still, W, up, W / 2, vp, W / 2);
+    fc_scene_draw_i420 (&q, 3, W, H, pq, W, up, W / 2, vp, W / 2);
+    int inside = 0, differ = 0;
+    for (y = band; y < H; y++)
+      for (x = 0; x < W; x++) {
+        gboolean in = x >= (int) (q.patch.x * W) && x < (int) ((q.patch.x + q.patch.w) * W) &&
+                      y >= (int) (q.patch.y * H) && y < (int) ((q.patch.y + q.patch.h) * H);
+        if (!in)
+          g_assert_cmpuint (pq[y * W + x], ==, still[y * W + x]);
+        inside += in;
+        differ += in && pq[y * W + x] != still[y * W + x];
+      }
+    g_assert_cmpint (differ, >, inside / 2);
+    fc_scene_draw_i420 (&q, 4, W, H, still, W, up, W / 2, vp, W / 2);
+    g_assert_cmpmem (still + band * W, (W * (H - band)), pq + band * W, (W * (H - band)));
+    g_free (still);
+    g_free (pq);
+  }
+
   /* cache names: crossing keeps the old name, other kinds add theirs */
   FcClipParams p = { .code = 1, .codec = FC_CODEC_H264, .width = 640, .height = 360, .fps = 15,
                      .gop = 15, .bitrate_kbps = 800, .clip_seconds = 10 };
@@ -345,5 +470,6 @@ main (int argc, char **argv)
   g_test_add_func ("/fakecam/scene-schedule", test_scene_schedule);
   g_test_add_func ("/fakecam/scene-kinds", test_scene_kinds);
   g_test_add_func ("/fakecam/clip-cache", test_clip_cache);
+  g_test_add_func ("/fakecam/footage", test_footage);
   return g_test_run ();
 }

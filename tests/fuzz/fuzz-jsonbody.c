@@ -26,7 +26,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   if (size == 0)
     return 0;
-  NvrBodyKind kind = (NvrBodyKind) (data[0] % (NVR_BODY_INVITE + 1));
+  NvrBodyKind kind = (NvrBodyKind) (data[0] % (NVR_BODY_KIND_LAST + 1));
   g_auto (NvrBody) b = { 0 };
   g_autofree char *reason = NULL;
   guint status = nvr_httproute_parse_body (kind, (const char *) data + 1, size - 1, &b, &reason);
@@ -34,6 +34,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (status != 0) {
     g_assert (reason != NULL && strlen (reason) < 256 && g_utf8_validate (reason, -1, NULL));
     g_assert (b.code == NULL && b.cameras == NULL && b.name == NULL);
+    g_assert (b.camera.given == 0 && b.camera.password == NULL && b.masks == NULL);
     return 0;
   }
   g_assert (reason == NULL && b.kind == kind);
@@ -56,6 +57,36 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   }
   g_assert (b.ttl_s >= 0 && b.ttl_s <= NVR_AUTH_INVITE_TTL_MAX_S);
+  /* Camera settings: only for camera bodies, each string within its bound, null only where a
+   * null clears, an edit always changes something. */
+  gboolean camera = kind == NVR_BODY_CAMERA_ADD || kind == NVR_BODY_CAMERA_EDIT;
+  const NvrCameraSettings *c = &b.camera;
+  g_assert (camera || c->given == 0);
+  if (kind == NVR_BODY_CAMERA_ADD)
+    g_assert ((c->given & NVR_CAMSET_NAME) && (c->given & NVR_CAMSET_MAIN_URL));
+  if (kind == NVR_BODY_CAMERA_EDIT)
+    g_assert (c->given != 0);
+  check_string (c->name, (c->given & NVR_CAMSET_NAME) != 0, 32);
+  check_string (c->main_url, (c->given & NVR_CAMSET_MAIN_URL) != 0, NVR_HTTP_URL_MAX);
+  if (c->sub_url != NULL)
+    check_string (c->sub_url, TRUE, NVR_HTTP_URL_MAX);
+  if (c->user != NULL)
+    check_string (c->user, TRUE, NVR_HTTP_CREDENTIAL_MAX);
+  if (c->password != NULL)
+    check_string (c->password, TRUE, NVR_HTTP_CREDENTIAL_MAX);
+  g_assert (c->transport == NULL || g_strcmp0 (c->transport, "auto") == 0 ||
+            g_strcmp0 (c->transport, "tcp") == 0 || g_strcmp0 (c->transport, "udp") == 0);
+  g_assert (c->retention_days >= 0 && c->retention_days <= NVR_HTTP_RETENTION_DAYS_MAX);
+  /* Polygon lists: only for motion bodies, bounded, each a non-empty string. */
+  g_assert (kind == NVR_BODY_MOTION || (b.masks == NULL && b.zones == NULL));
+  GPtrArray *polys[] = { b.masks, b.zones };
+  for (guint k = 0; k < 2; k++) {
+    if (polys[k] == NULL)
+      continue;
+    g_assert (polys[k]->len <= NVR_HTTP_POLYGONS_MAX);
+    for (guint i = 0; i < polys[k]->len; i++)
+      check_string (polys[k]->pdata[i], TRUE, NVR_HTTP_POLYGON_TEXT_MAX);
+  }
   return 0;
 }
 

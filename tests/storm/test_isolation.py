@@ -276,7 +276,7 @@ class Storm:
         st = self.stats
         while not self.stop.is_set():
             kind = rng.choices(["snapshot", "thumbnail", "segment", "live", "list", "playlist",
-                                "export"], [30, 25, 15, 5, 20, 5, 4])[0]
+                                "export", "admin"], [30, 25, 15, 5, 20, 5, 4, 3])[0]
             if kind == "live" and not self.take_live():
                 kind = "snapshot"
             # Half the requests name a camera of the ACL (live: most, so that enough streams
@@ -286,7 +286,19 @@ class Storm:
             else:
                 cam = rng.choice(self.cams)
             obj = None
-            if kind == "snapshot":
+            method, body = "GET", None
+            if kind == "admin":
+                # Admin routes (docs/design/admin.md) from devices that are not admins: always
+                # refused (403 with a session, else 401), and nothing changes (checked at the end).
+                method, path, body = rng.choice([
+                    ("GET", "/api/v1/settings/cameras", None),
+                    ("GET", "/api/v1/audit", None),
+                    ("POST", "/api/v1/settings/cameras", {"name": "storm", "main_url":
+                                                          "rtsp://127.0.0.1:9/x"}),
+                    ("PUT", f"/api/v1/settings/cameras/{cam}", {"name": "stolen"}),
+                    ("PUT", f"/api/v1/settings/cameras/{cam}/motion", {"masks": ["0,0 1,0 1,1"]}),
+                    ("DELETE", f"/api/v1/settings/cameras/{cam}", {})])
+            elif kind == "snapshot":
                 path = f"/api/v1/cameras/{cam}/snapshot.jpg"
             elif kind == "thumbnail":
                 obj = self.truth.pick_event(rng, cam, self.cams)
@@ -313,9 +325,13 @@ class Storm:
             with self.truth.lock:
                 owner = (self.truth.seg_owner.get(obj) if kind == "segment" else
                          self.truth.ev_owner.get(obj) if kind == "thumbnail" else cam)
-            allowed = c.valid and (cam is None or (cam in c.acl and owner == cam))
+            allowed = c.valid and (cam is None or (cam in c.acl and owner == cam)) and \
+                kind != "admin"
             try:
-                r = c.get(path, stream_seconds=self.cfg.live_s if kind == "live" else None)
+                if kind == "admin":
+                    r = c.request(method, path, body=body)
+                else:
+                    r = c.get(path, stream_seconds=self.cfg.live_s if kind == "live" else None)
             except TRANSPORT_ERRORS as e:
                 st.add("errors", type(e).__name__)
                 time.sleep(0.2)
@@ -342,13 +358,13 @@ class Storm:
                                                 "export"):
                     self.record(c, kind, cam, body, leaked=True)   # any frame is foreign
                 return
-            want = 401 if not c.valid else 404
+            want = 401 if not c.valid else 403 if kind == "admin" else 404
             ok = r.status == want
             try:
                 ok = ok and isinstance(json.loads(body).get("error"), str)
             except ValueError:
                 ok = False
-            if hcam is not None and cam is not None and hcam != str(cam):
+            if hcam is not None and (kind == "admin" or (cam is not None and hcam != str(cam))):
                 ok = False
             with st.lock:
                 if ok:
@@ -502,6 +518,7 @@ def test(cfg):
             f"{time.monotonic() - t_cams:.0f} s); {sum(map(len, truth.events.values()))} events "
             f"on {len(truth.events)} cameras")
 
+        admin_state = admin_tables(h)
         verifier = Verifier()
         stats = Stats()
         storm = Storm(w, cfg, truth, verifier, stats, cfg.live_budget)
@@ -602,7 +619,19 @@ def test(cfg):
               f"only {drops} drops and {front_restarts} lighttpd restarts")
         check(checked >= cfg.min_checked, f"only {checked} responses checked")
         check(recovery_ok, "not every camera records again after the storm")
+        check(admin_tables(h) == admin_state, "refused admin requests changed cameras, ACLs or "
+                                              "the audit trail")
         check(h.daemon.poll() is None, "the daemon died")
+
+
+def admin_tables(h):
+    """What admin routes could change: cameras (settings, masks, removal), ACLs, the audit."""
+    with h.catalog() as db:
+        return ([tuple(r) for r in db.execute(
+                    "SELECT id, name, main_url, sub_url, username, password, transport,"
+                    " removed_us, motion_masks, motion_zones FROM cameras ORDER BY id")],
+                [tuple(r) for r in db.execute("SELECT * FROM device_cameras ORDER BY 1, 2")],
+                db.execute("SELECT count(*) FROM audit").fetchone()[0])
 
 
 def wait_recording(h, timeout):

@@ -962,7 +962,11 @@ test_migrate_v7 (Fixture *f, gconstpointer data)
   /* Turn it back into exactly the v7 schema. */
   sqlite3 *db = NULL;
   g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (db, "DROP TABLE fragments;"
+  g_assert_cmpint (sqlite3_exec (db, "DROP TABLE audit;"
+                                     "ALTER TABLE cameras DROP COLUMN audio;"
+                                     "ALTER TABLE cameras DROP COLUMN dir_name;"
+                                     "ALTER TABLE cameras DROP COLUMN detect;"
+                                     "DROP TABLE fragments;"
                                      "ALTER TABLE segments DROP COLUMN init_bytes;"
                                      "PRAGMA user_version = 7;", NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (db);
@@ -986,9 +990,120 @@ test_migrate_v7 (Fixture *f, gconstpointer data)
   sqlite3_stmt *st = NULL;
   g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &st, NULL), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
-  g_assert_cmpint (sqlite3_column_int (st, 0), ==, 8);
+  g_assert_cmpint (sqlite3_column_int (st, 0), ==, 9);
   sqlite3_finalize (st);
   sqlite3_close (db);
+}
+
+static int
+scalar_int (const char *path, const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &st, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (st), ==, SQLITE_ROW);
+  int v = sqlite3_column_int (st, 0);
+  sqlite3_finalize (st);
+  sqlite3_close (db);
+  return v;
+}
+
+/* A v8 catalog with cameras (one with a retention override), a device and its ACL migrates to
+ * v9 in place: rows kept, audio on, directories unchanged, an empty audit trail that takes
+ * entries; then a rename keeps the directory, and removal empties the ACL. */
+static void
+test_migrate_v8 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 a = add_camera (f->cat, "porch", &error);
+  gint64 b = add_camera (f->cat, "yard", &error);
+  g_assert_no_error (error);
+  nvr_catalog_close (f->cat);
+  f->cat = NULL;
+  sqlite3 *db = NULL;
+  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  g_autofree char *sql = g_strdup_printf (
+      "DROP TABLE audit;"
+      "ALTER TABLE cameras DROP COLUMN audio;"
+      "ALTER TABLE cameras DROP COLUMN dir_name;"
+      "ALTER TABLE cameras DROP COLUMN detect;"
+      "UPDATE cameras SET retain_days = 3 WHERE id = %" G_GINT64_FORMAT ";"
+      "INSERT INTO devices (id, name, public_key, is_admin, created_us)"
+      "  VALUES (7, 'phone', zeroblob(32), 1, 1);"
+      "INSERT INTO device_cameras VALUES (7, %" G_GINT64_FORMAT "), (7, %" G_GINT64_FORMAT ");"
+      "PRAGMA user_version = 8;", b, a, b);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  f->cat = nvr_catalog_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (scalar_int (f->path, "PRAGMA user_version"), ==, 9);
+  g_autoptr (GPtrArray) cams = nvr_catalog_camera_list (f->cat, &error);
+  g_assert_cmpuint (cams->len, ==, 2);
+  NvrCameraRow *ra = cams->pdata[0], *rb = cams->pdata[1];
+  g_assert_cmpstr (ra->name, ==, "porch");
+  g_assert_false (ra->audio_off);
+  g_assert_false (rb->audio_off);
+  g_assert_cmpint (ra->retain_days, ==, 0);
+  g_assert_cmpint (rb->retain_days, ==, 3);
+  g_assert_cmpstr (ra->dir_name, ==, "porch");
+  g_assert_false (ra->detect_off);
+  /* The detection switch (issue 13) is stored. */
+  g_assert_true (nvr_catalog_camera_set_detect (f->cat, b, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_false (nvr_catalog_camera_set_detect (f->cat, 999, FALSE, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_autoptr (NvrDeviceRow) dev = nvr_catalog_device_get (f->cat, 7, &error);
+  g_assert_nonnull (dev);
+  g_assert_cmpuint (dev->camera_ids->len, ==, 2);
+
+  /* The audit trail: newest first, paged by before_id. */
+  for (int i = 0; i < 3; i++) {
+    NvrAuditRow row = { .time_us = 100 + i, .actor_device_id = i == 0 ? 7 : 0,
+                        .actor = i == 0 ? "device 7 'phone'" : "admin socket",
+                        .action = "camera.edit", .target = "camera 1 'porch'", .camera_id = a,
+                        .details = "{\"audio\":{\"from\":true,\"to\":false}}" };
+    g_assert_true (nvr_catalog_audit_add (f->cat, &row, NULL, &error));
+    g_assert_no_error (error);
+  }
+  g_autoptr (GPtrArray) page = nvr_catalog_audit_list (f->cat, 0, 2, &error);
+  g_assert_cmpuint (page->len, ==, 2);
+  g_assert_cmpint (((NvrAuditRow *) page->pdata[0])->time_us, ==, 102);
+  g_assert_cmpint (((NvrAuditRow *) page->pdata[1])->time_us, ==, 101);
+  g_autoptr (GPtrArray) rest = nvr_catalog_audit_list (f->cat, ((NvrAuditRow *) page->pdata[1])->id,
+                                                       2, &error);
+  g_assert_cmpuint (rest->len, ==, 1);
+  g_assert_cmpint (((NvrAuditRow *) rest->pdata[0])->actor_device_id, ==, 7);
+  g_assert_cmpint (((NvrAuditRow *) rest->pdata[0])->camera_id, ==, a);
+
+  /* Rename: the directory name stays; audio off and a retention override are stored. */
+  NvrCameraRow upd = *ra;
+  upd.name = "front";
+  upd.audio_off = TRUE;
+  upd.retain_days = 14;
+  g_assert_true (nvr_catalog_camera_update (f->cat, &upd, &error));
+  g_assert_no_error (error);
+  upd.name = "yard";   /* taken */
+  g_assert_false (nvr_catalog_camera_update (f->cat, &upd, &error));
+  g_assert_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS);
+  g_clear_error (&error);
+  g_autoptr (GPtrArray) after = nvr_catalog_camera_list (f->cat, &error);
+  NvrCameraRow *fa = after->pdata[0];
+  g_assert_cmpstr (fa->name, ==, "front");
+  g_assert_cmpstr (fa->dir_name, ==, "porch");
+  g_assert_true (fa->audio_off);
+  g_assert_cmpint (fa->retain_days, ==, 14);
+  g_assert_false (fa->detect_off);
+  g_assert_true (((NvrCameraRow *) after->pdata[1])->detect_off);
+
+  /* Removal takes the camera out of every ACL. */
+  g_assert_true (nvr_catalog_camera_remove (f->cat, "front", 2000, &error));
+  g_assert_no_error (error);
+  g_autoptr (NvrDeviceRow) dev2 = nvr_catalog_device_get (f->cat, 7, &error);
+  g_assert_cmpuint (dev2->camera_ids->len, ==, 1);
+  g_assert_cmpint (g_array_index (dev2->camera_ids, gint64, 0), ==, b);
 }
 
 /* What 32 cameras x 1 fragment/s costs: batches of 32 rows (one flush a second), timed. */
@@ -1031,6 +1146,7 @@ main (int argc, char **argv)
   g_test_add ("/catalog/paused", Fixture, NULL, setup, test_paused, teardown);
   g_test_add ("/catalog/fragments", Fixture, NULL, setup, test_fragments, teardown);
   g_test_add ("/catalog/migrate-v7", Fixture, NULL, setup, test_migrate_v7, teardown);
+  g_test_add ("/catalog/migrate-v8", Fixture, NULL, setup, test_migrate_v8, teardown);
   g_test_add ("/catalog/fragments-bench", Fixture, NULL, setup, test_fragments_bench, teardown);
   g_test_add ("/catalog/segments", Fixture, NULL, setup, test_segments, teardown);
   g_test_add ("/catalog/outbox", Fixture, NULL, setup, test_outbox, teardown);

@@ -370,6 +370,109 @@ test_cookie (void)
   g_assert_null (nvr_httproute_cookie (NULL, "__Host-hearth"));
 }
 
+/* ---- administration (docs/design/admin.md) ---- */
+
+static void
+test_admin (void)
+{
+  /* Routes: {id} is the camera to change, not an ACL-checked {cam}. */
+  NvrRouteMatch m;
+  g_assert_cmpuint (nvr_httproute_match ("GET", "/api/v1/settings/cameras", &m), ==, 0);
+  g_assert_cmpint (m.route->id, ==, NVR_ROUTE_SETTINGS_CAMERAS);
+  g_assert_cmpint (m.route->policy, ==, NVR_POLICY_ADMIN);
+  g_assert_cmpuint (nvr_httproute_match ("POST", "/api/v1/settings/cameras", &m), ==, 0);
+  g_assert_cmpint (m.route->id, ==, NVR_ROUTE_SETTINGS_CAMERA_ADD);
+  g_assert_cmpuint (nvr_httproute_match ("PUT", "/api/v1/settings/cameras/12", &m), ==, 0);
+  g_assert_cmpint (m.route->id, ==, NVR_ROUTE_SETTINGS_CAMERA_EDIT);
+  g_assert_cmpint (m.object_id, ==, 12);
+  g_assert_cmpint (m.camera_id, ==, 0);
+  g_assert_cmpuint (nvr_httproute_match ("DELETE", "/api/v1/settings/cameras/3", &m), ==, 0);
+  g_assert_cmpint (m.route->id, ==, NVR_ROUTE_SETTINGS_CAMERA_DELETE);
+  g_assert_cmpint (m.object_id, ==, 3);
+  g_assert_cmpuint (nvr_httproute_match ("PUT", "/api/v1/settings/cameras/3/motion", &m), ==, 0);
+  g_assert_cmpint (m.route->id, ==, NVR_ROUTE_SETTINGS_CAMERA_MOTION);
+  g_assert_cmpuint (nvr_httproute_match ("GET", "/api/v1/audit", &m), ==, 0);
+  g_assert_cmpint (m.route->id, ==, NVR_ROUTE_AUDIT);
+  g_assert_cmpuint (nvr_httproute_match ("PATCH", "/api/v1/settings/cameras/3", &m), ==, 405);
+  g_assert_cmpuint (nvr_httproute_match ("GET", "/api/v1/settings/cameras/3", &m), ==, 405);
+  g_assert_cmpuint (nvr_httproute_match ("DELETE", "/api/v1/settings/cameras", &m), ==, 405);
+  g_assert_cmpuint (nvr_httproute_match ("DELETE", "/api/v1/settings/cameras/03", &m), ==, 404);
+  g_assert_cmpuint (nvr_httproute_match ("DELETE", "/api/v1/settings/cameras/-3", &m), ==, 404);
+  g_assert_cmpuint (nvr_httproute_match ("PUT", "/api/v1/settings/cameras/3/motion/", &m), ==,
+                    404);
+  /* DELETE is a mutation like any other. */
+  const char *reason;
+  g_assert_cmpuint (nvr_httproute_check_mutation ("DELETE", NULL, "https://o", "same-origin",
+                                                  "https://o", &reason), ==, 415);
+  g_assert_cmpuint (nvr_httproute_check_mutation ("DELETE", "application/json", "https://x",
+                                                  "same-origin", "https://o", &reason), ==, 403);
+
+  /* The audit query. */
+  static const struct { const char *q; guint status; gint64 before; guint limit; } qs[] = {
+    { NULL, 0, 0, 100 }, { "", 0, 0, 100 }, { "limit=5", 0, 0, 5 },
+    { "before_id=42", 0, 42, 100 }, { "limit=500&before_id=7", 0, 7, 500 },
+    { "limit=501", 400, 0, 0 }, { "limit=0", 400, 0, 0 }, { "before_id=0", 400, 0, 0 },
+    { "before_id=-1", 400, 0, 0 }, { "limit=5&limit=6", 400, 0, 0 }, { "from_us=1", 400, 0, 0 },
+    { "limit", 400, 0, 0 }, { "limit=", 400, 0, 0 }, { "limit=07", 400, 0, 0 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (qs); i++) {
+    gint64 before = -1;
+    guint limit = 0;
+    guint st = nvr_httproute_parse_audit_query (qs[i].q, 100, 500, &before, &limit, &reason);
+    if (st != qs[i].status)
+      g_error ("audit query '%s': got %u, want %u", qs[i].q, st, qs[i].status);
+    if (st == 0) {
+      g_assert_cmpint (before, ==, qs[i].before);
+      g_assert_cmpuint (limit, ==, qs[i].limit);
+    } else {
+      g_assert_nonnull (reason);
+    }
+  }
+
+  /* Camera bodies arrive typed, with presence: null clears, absent keeps. */
+  {
+    g_auto (NvrBody) b = { 0 };
+    g_autofree char *why = NULL;
+    const char *s = "{\"name\":\"porch\",\"main_url\":\"rtsp://10.0.0.5/main\","
+                    "\"sub_url\":\"rtsp://10.0.0.5/sub\",\"user\":\"admin\",\"password\":\"s3cret\","
+                    "\"transport\":\"udp\",\"audio\":false,\"retention_days\":14}";
+    g_assert_cmpuint (nvr_httproute_parse_body (NVR_BODY_CAMERA_ADD, s, strlen (s), &b, &why),
+                      ==, 0);
+    const NvrCameraSettings *c = &b.camera;
+    g_assert_cmpuint (c->given, ==, 0xff);
+    g_assert_cmpstr (c->name, ==, "porch");
+    g_assert_cmpstr (c->main_url, ==, "rtsp://10.0.0.5/main");
+    g_assert_cmpstr (c->sub_url, ==, "rtsp://10.0.0.5/sub");
+    g_assert_cmpstr (c->user, ==, "admin");
+    g_assert_cmpstr (c->password, ==, "s3cret");
+    g_assert_cmpstr (c->transport, ==, "udp");
+    g_assert_false (c->audio);
+    g_assert_cmpint (c->retention_days, ==, 14);
+  }
+  {
+    g_auto (NvrBody) b = { 0 };
+    g_autofree char *why = NULL;
+    const char *s = "{\"password\":null,\"retention_days\":null,\"audio\":true}";
+    g_assert_cmpuint (nvr_httproute_parse_body (NVR_BODY_CAMERA_EDIT, s, strlen (s), &b, &why),
+                      ==, 0);
+    g_assert_cmpuint (b.camera.given, ==,
+                      NVR_CAMSET_PASSWORD | NVR_CAMSET_RETENTION | NVR_CAMSET_AUDIO);
+    g_assert_null (b.camera.password);
+    g_assert_cmpint (b.camera.retention_days, ==, 0);
+    g_assert_true (b.camera.audio);
+  }
+  {
+    g_auto (NvrBody) b = { 0 };
+    g_autofree char *why = NULL;
+    const char *s = "{\"zones\":[\"door=0,0 0.5,0 0.5,1\",\"path=0.5,0 1,0 1,1\"]}";
+    g_assert_cmpuint (nvr_httproute_parse_body (NVR_BODY_MOTION, s, strlen (s), &b, &why), ==,
+                      0);
+    g_assert_null (b.masks);
+    g_assert_cmpuint (b.zones->len, ==, 2);
+    g_assert_cmpstr (b.zones->pdata[1], ==, "path=0.5,0 1,0 1,1");
+  }
+}
+
 /* ---- bodies ---- */
 
 typedef struct {
@@ -437,6 +540,43 @@ static const BodyCase body_cases[] = {
   { NVR_BODY_EMPTY_OBJECT, "{\"a\":[[[[[[[[[[]]]]]]]]]]}", 400, "nested too deeply" },
   { NVR_BODY_EMPTY_OBJECT, "{\"a\":\"[[[[[[[[[[[[[[[[[[[\"}", 400, "unknown member 'a'" },
   { NVR_BODY_EMPTY_OBJECT, "{\"a\\\"\":\"[[[[[[[[[[[[[[[[[[[\"}", 400, "unknown member" },
+  /* Camera settings (docs/design/admin.md) */
+  { NVR_BODY_CAMERA_ADD, "{\"name\":\"porch\",\"main_url\":\"rtsp://h/x\"}", 0, NULL },
+  { NVR_BODY_CAMERA_ADD, "{\"name\":\"porch\"}", 400, "'main_url' is required" },
+  { NVR_BODY_CAMERA_ADD, "{\"main_url\":\"rtsp://h/x\"}", 400, "'name' is required" },
+  { NVR_BODY_CAMERA_ADD, "{\"name\":null,\"main_url\":\"rtsp://h/x\"}", 400,
+    "'name' must be a string" },
+  { NVR_BODY_CAMERA_ADD, "{\"name\":\"p\",\"main_url\":\"rtsp://h/x\",\"transport\":\"http\"}",
+    400, "'transport'" },
+  { NVR_BODY_CAMERA_ADD, "{\"name\":\"p\",\"main_url\":\"rtsp://h/x\",\"audio\":\"yes\"}", 400,
+    "'audio' must be true or false" },
+  { NVR_BODY_CAMERA_ADD, "{\"name\":\"p\",\"main_url\":\"rtsp://h/x\",\"retention_days\":0}", 400,
+    "retention_days" },
+  { NVR_BODY_CAMERA_ADD, "{\"name\":\"p\",\"main_url\":\"rtsp://h/x\",\"retention_days\":3651}",
+    400, "retention_days" },
+  { NVR_BODY_CAMERA_ADD, "{\"name\":\"p\",\"main_url\":\"rtsp://h/x\",\"retention_days\":2.5}",
+    400, "retention_days" },
+  { NVR_BODY_CAMERA_ADD, "{\"name\":\"p\",\"main_url\":\"rtsp://h/x\",\"password\":\"a\\nb\"}",
+    400, "control characters" },
+  { NVR_BODY_CAMERA_ADD, "{\"name\":\"p\",\"main_url\":\"rtsp://h/x\",\"id\":3}", 400,
+    "unknown member 'id'" },
+  { NVR_BODY_CAMERA_EDIT, "{}", 400, "nothing to change" },
+  { NVR_BODY_CAMERA_EDIT, "{\"password\":null}", 0, NULL },
+  { NVR_BODY_CAMERA_EDIT, "{\"sub_url\":null,\"user\":null,\"retention_days\":null}", 0, NULL },
+  { NVR_BODY_CAMERA_EDIT, "{\"main_url\":null}", 400, "'main_url' must be a string" },
+  { NVR_BODY_CAMERA_EDIT, "{\"name\":\"012345678901234567890123456789012\"}", 400, "1 to 32" },
+  { NVR_BODY_MOTION, "{}", 0, NULL },
+  { NVR_BODY_MOTION, "{\"masks\":[],\"zones\":[\"door=0,0 1,0 1,1\"]}", 0, NULL },
+  { NVR_BODY_MOTION, "{\"masks\":\"0,0 1,0 1,1\"}", 400, "array of strings" },
+  { NVR_BODY_MOTION, "{\"masks\":[1]}", 400, "must hold strings" },
+  { NVR_BODY_MOTION, "{\"masks\":[\"\"]}", 400, "1 to 1024 bytes" },
+  { NVR_BODY_MOTION, "{\"zones\":[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+    "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]}", 400, "more than 16" },
+  { NVR_BODY_MOTION, "{\"masks\":[],\"clear\":true}", 400, "unknown member 'clear'" },
+  { NVR_BODY_EMPTY_OR_NONE, "", 0, NULL },
+  { NVR_BODY_EMPTY_OR_NONE, "{}", 0, NULL },
+  { NVR_BODY_EMPTY_OR_NONE, "{\"force\":true}", 400, "unknown member" },
+  { NVR_BODY_EMPTY_OR_NONE, "[]", 400, "JSON object" },
   /* Encoding */
   { NVR_BODY_PAIR_BEGIN, "{\"code\":\"\xff\"}", 400, "UTF-8" },
   { NVR_BODY_INVITE, "{\"name\":\"\\ud83d?\",\"cameras\":[]}", 400, "valid UTF-8" },
@@ -538,5 +678,6 @@ main (int argc, char **argv)
   g_test_add_func ("/httproute/cookie", test_cookie);
   g_test_add_func ("/httproute/client", test_client);
   g_test_add_func ("/httproute/body", test_body);
+  g_test_add_func ("/httproute/admin", test_admin);
   return g_test_run ();
 }

@@ -47,6 +47,46 @@ assert_ids (NvrRetentionPlan *p, const gint64 *expect, guint n)
     g_assert_cmpint (g_array_index (got, gint64, i), ==, expect[i]);
 }
 
+/* Per-camera retention days (admin API `retention_days`) replace the global age, both ways. */
+static void
+test_max_age_table (void)
+{
+  static const struct { gint64 camera_days, global_days, expect_days; } cases[] = {
+    { 0, 0, 0 },          /* neither: no age limit */
+    { 0, 30, 30 },        /* the global limit */
+    { 7, 30, 7 },         /* shorter override */
+    { 90, 30, 90 },       /* longer override */
+    { 5, 0, 5 },          /* override with no global limit */
+    { -1, 30, 30 },       /* not set */
+    { 99999, 0, 3650 },   /* clamped */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_assert_cmpint (nvr_retention_max_age_us (cases[i].camera_days, cases[i].global_days), ==,
+                     cases[i].expect_days * DAY_US);
+}
+
+/* Two cameras with the same footage: one keeps 2 days (override), the other the global 5. */
+static void
+test_override_plan (void)
+{
+  /* 8 daily segments each, the newest ending 10 min from now: ids 1-8 (camera 1), 11-18. */
+  NvrRetentionSegment a[8], b[8];
+  for (guint i = 0; i < 8; i++) {
+    gint64 end = NOW - (gint64) (7 - i) * DAY_US + 10 * MIN_US;   /* off the boundaries */
+    a[i] = (NvrRetentionSegment) { 1 + i, end - MIN_US, end, 100, 0 };
+    b[i] = (NvrRetentionSegment) { 11 + i, end - MIN_US, end, 100, 0 };
+  }
+  NvrRetentionCamera cams[2] = {
+    { 1, nvr_retention_max_age_us (2, 5), 0, 800, a, 8 },
+    { 2, nvr_retention_max_age_us (0, 5), 0, 800, b, 8 },
+  };
+  NvrRetentionGlobal g = { 0 };
+  g_autoptr (NvrRetentionPlan) p = nvr_retention_plan (cams, 2, &g, NOW);
+  /* Ended before now - 2 d: camera 1's ids 1..5; before now - 5 d: camera 2's 11, 12. */
+  const gint64 expect[] = { 1, 2, 3, 4, 5, 11, 12 };
+  assert_ids (p, expect, G_N_ELEMENTS (expect));
+}
+
 static void
 test_nothing_to_do (void)
 {
@@ -256,6 +296,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/retention/nothing", test_nothing_to_do);
+  g_test_add_func ("/retention/max-age-table", test_max_age_table);
+  g_test_add_func ("/retention/override-plan", test_override_plan);
   g_test_add_func ("/retention/age", test_age);
   g_test_add_func ("/retention/age-protected", test_age_protected);
   g_test_add_func ("/retention/camera-bytes", test_camera_bytes);
