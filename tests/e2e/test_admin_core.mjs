@@ -35,18 +35,61 @@ test('polygon text round-trips and matches the CLI form', () => {
   assert.deepEqual(core.parseZone('left=0,0.12 0.5,0.12 0.5,1 0,1'), zone);
 });
 
-test('bad polygon text is refused with the reason, as nvr/events.c does', () => {
-  for (const [text, re] of [['0,0 1,0', /at least 3/], ['', /at least 3/], ['0,0 1,0 1.5,1', /0\.\.1/],
-                            ['0,0 1,0 1', /not x,y/], ['0,0 1,0 a,1', /not x,y/], ['0,0 1,0 -0,1', /not x,y/],
-                            ['0,0 1,0 1e-1,1', /not x,y/], ['0,0,0 1,0 1,1', /not x,y/],
-                            [Array(33).fill('0.5,0.5').join(' '), /at most 32/], ['x'.repeat(9000), /too long/]])
-    assert.throws(() => core.parsePolygon(text), re, JSON.stringify(text.slice(0, 40)));
-  assert.equal(core.parsePolygon(Array(32).fill('0.5,0.5').join(' ')).length, 32);
+// The same cases as tests/unit/test-polygon-cases.c replays through nvr/events.c.
+const cases = JSON.parse((await import('node:fs')).readFileSync(new URL('./polygon_cases.json', import.meta.url), 'utf8'));
+const caseText = (c) => c.text.repeat(c.repeat ?? 1) + (c.suffix ?? '');
+
+test('polygon text: what nvr/events.c accepts is read alike (polygon_cases.json)', () => {
+  assert.ok(cases.accept.length > 10);
+  for (const c of cases.accept) {
+    const text = caseText(c);
+    const got = core.parsePolygon(text);
+    if (c.n_points !== undefined) {
+      assert.equal(got.length, c.n_points, JSON.stringify(text.slice(0, 40)));
+      continue;
+    }
+    assert.equal(got.length, c.points.length, JSON.stringify(text));
+    got.forEach((p, i) => {
+      // == so that -0 reads as 0, as in C.
+      assert.ok(p.x == c.points[i][0] && p.y == c.points[i][1], `${JSON.stringify(text)}: point ${i} is ${p.x},${p.y}`); // eslint-disable-line eqeqeq
+    });
+  }
+});
+
+test('polygon text: what nvr/events.c refuses is refused with its reason (polygon_cases.json)', () => {
+  assert.ok(cases.refuse.length > 10);
+  for (const c of cases.refuse) {
+    const text = caseText(c);
+    assert.throws(() => core.parsePolygon(text), (e) => e.message.includes(c.reason), JSON.stringify(text.slice(0, 40)));
+  }
+  assert.throws(() => core.parsePolygon('0,0 1,0 0,1\u00000,0'), /NUL/);
+});
+
+test('zones: NAME=polygon, the name 1..31 of A-Z a-z 0-9 _ -', () => {
   for (const [text, re] of [['0,0 1,0 1,1', /NAME=/], ['=0,0 1,0 1,1', /zone name/],
                             ['a b=0,0 1,0 1,1', /zone name/], [`${'z'.repeat(32)}=0,0 1,0 1,1`, /zone name/],
-                            ['door=0,0 1,0', /at least 3/]])
+                            ['dör=0,0 1,0 1,1', /zone name/], ['door=0,0 1,0', /at least 3/]])
     assert.throws(() => core.parseZone(text), re, text);
   assert.equal(core.parseZone(`${'z'.repeat(31)}=0,0 1,0 1,1`).name.length, 31);
+  // Only the first '=' ends the name.
+  assert.throws(() => core.parseZone('a=b=0,0 1,0 1,1'), /not x,y/);
+  assert.deepEqual(core.parseZone('door=1e-1,0 1,0 0,1').points[0], { x: 0.1, y: 0 });
+});
+
+test('rounding: written with 4 decimals, never merging two points', () => {
+  assert.equal(core.polygonToString([{ x: 1e-7, y: 0.5 }, { x: 1, y: 0 }, { x: 0, y: 1 }]), '0,0.5 1,0 0,1');
+  assert.deepEqual(core.roundPolygon([{ x: 1 / 3, y: 0 }, { x: 1, y: 0 }, { x: 0, y: 1 }]),
+                   [{ x: 0.3333, y: 0 }, { x: 1, y: 0 }, { x: 0, y: 1 }]);
+  const thin = [{ x: 0.5, y: 0.5 }, { x: 0.50001, y: 0.5 }, { x: 0, y: 1 }];
+  assert.throws(() => core.roundPolygon(thin), /points 1 and 2 .*0\.5,0\.5/);
+  assert.throws(() => core.polygonToString(thin), /points 1 and 2/);
+  assert.throws(() => core.motionBody([{ kind: 'zone', name: 'door', points: thin }]), /zone door: points 1 and 2/);
+  // Points the user made equal stay (the daemon takes them).
+  assert.equal(core.polygonToString([{ x: 0, y: 0 }, { x: 0, y: 0 }, { x: 1, y: 1 }, { x: 0, y: 1 }]), '0,0 0,0 1,1 0,1');
+  // A stored shape in any form the daemon reads is shown and saved back in the page's form.
+  const read = core.shapesFromCamera({ masks: ['1e-1,-0 0x1,0 +.5,1'], zones: [] });
+  assert.deepEqual(read.bad, []);
+  assert.deepEqual(core.motionBody(read.shapes).masks, ['0.1,0 1,0 0.5,1']);
 });
 
 test('hit testing: even-odd inside, the topmost shape wins, concave shapes', () => {
@@ -117,11 +160,31 @@ test('invite bodies: name, cameras, admin, expiry within 24 h', () => {
                    { name: 'ops', cameras: [], admin: true, ttl_s: 86400 });
   assert.throws(() => core.inviteBody({ name: '', cameraIds: [1], admin: false, ttlMinutes: 10 }), /name/);
   assert.throws(() => core.inviteBody({ name: 'x'.repeat(65), cameraIds: [1], admin: false, ttlMinutes: 10 }), /name/);
-  assert.equal(core.inviteBody({ name: 'é'.repeat(64), cameraIds: [1], admin: false, ttlMinutes: 10 }).name.length, 64);
-  assert.throws(() => core.inviteBody({ name: 'a\u0007b', cameraIds: [1], admin: false, ttlMinutes: 10 }), /control/);
+  // 64 BYTES of UTF-8, as the daemon counts (strlen): 'é' is 2 of them, '€' 3.
+  assert.equal(core.inviteBody({ name: 'x'.repeat(64), cameraIds: [1], admin: false, ttlMinutes: 10 }).name.length, 64);
+  assert.equal(core.inviteBody({ name: 'é'.repeat(32), cameraIds: [1], admin: false, ttlMinutes: 10 }).name.length, 32);
+  assert.throws(() => core.inviteBody({ name: 'é'.repeat(33), cameraIds: [1], admin: false, ttlMinutes: 10 }), /64 bytes/);
+  assert.throws(() => core.inviteBody({ name: 'é'.repeat(64), cameraIds: [1], admin: false, ttlMinutes: 10 }), /64 bytes/);
+  assert.throws(() => core.inviteBody({ name: `${'x'.repeat(62)}€`, cameraIds: [1], admin: false, ttlMinutes: 10 }), /64 bytes/);
+  assert.equal(core.utf8Length('é€😀'), 2 + 3 + 4);
+  // Control characters, C0, DEL and C1 (g_unichar_iscntrl); U+00A0 is not one.
+  for (const c of ['\u0007', '\u001f', '\u007f', '\u0080', '\u0085', '\u009f'])
+    assert.throws(() => core.inviteBody({ name: `a${c}b`, cameraIds: [1], admin: false, ttlMinutes: 10 }), /control/, escape(c));
+  assert.equal(core.inviteBody({ name: 'a\u00a0b', cameraIds: [1], admin: false, ttlMinutes: 10 }).name, 'a\u00a0b');
+  assert.throws(() => core.inviteBody({ name: 'a\ud800b', cameraIds: [1], admin: false, ttlMinutes: 10 }), /UTF-8/);
   assert.throws(() => core.inviteBody({ name: 'a', cameraIds: [1], admin: false, ttlMinutes: 1441 }), /24 hours/);
   assert.throws(() => core.inviteBody({ name: 'a', cameraIds: [1], admin: false, ttlMinutes: 0 }), /24 hours/);
   assert.throws(() => core.inviteBody({ name: 'a', cameraIds: [], admin: false, ttlMinutes: 10 }), /at least one camera/);
+});
+
+test('the invite URL is a link only when it is this origin\'s pair.html#code=', () => {
+  const o = 'https://hearth.lan:8443';
+  assert.equal(core.pairLink(`${o}/pair.html#code=ABCD-1234`, o), `${o}/pair.html#code=ABCD-1234`);
+  for (const url of [`https://evil.example/pair.html#code=ABCD`, `${o}/pair.htm#code=ABCD`, `${o}/pair.html`,
+                     `${o}/pair.html#code=`, `${o}/x/../index.html#code=A`, 'javascript:alert(1)//#code=A',
+                     `https://u:p@hearth.lan:8443/pair.html#code=A`, 'http://hearth.lan:8443/pair.html#code=A',
+                     'not a url', '', null, 42])
+    assert.equal(core.pairLink(url, o), null, String(url));
 });
 
 test('camera bodies: create sends what is set, edit sends what changed, passwords write-only', () => {
@@ -156,6 +219,38 @@ test('a password inside a stream URL is not shown', () => {
                              ['rtsp://admin@10.0.0.5/main', 'rtsp://admin@10.0.0.5/main'],
                              ['rtsp://10.0.0.5/a:b@c', 'rtsp://10.0.0.5/a:b@c'], [null, '']])
     assert.equal(core.displayUrl(url), want, String(url));
+  // Up to the LAST '@' of the user information; '/' and '@' inside the password.
+  for (const [url, want] of [['rtsp://u:p@ss@cam/x', 'rtsp://u:•••@cam/x'],
+                             ['rtsp://u:pa/ss@cam:554/x', 'rtsp://u:•••@cam:554/x'],
+                             // Ambiguous ('@' in the path too): more is hidden, never less.
+                             ['rtsp://u:a@b/c@cam/x@y', 'rtsp://u:•••@y'],
+                             ['rtsp://u:p@[fe80::1]:554/x', 'rtsp://u:•••@[fe80::1]:554/x'],
+                             ['rtsp://u:s3cret@cam', 'rtsp://u:•••@cam']])
+    assert.equal(core.displayUrl(url), want, url);
+});
+
+test('credentials in a stream URL move to the User and Password fields', () => {
+  assert.deepEqual(core.splitCredentials('rtsp://admin:p%40ss/w@cam:554/main'),
+                   { url: 'rtsp://cam:554/main', user: 'admin', password: 'p@ss/w' });
+  assert.deepEqual(core.splitCredentials('rtsp://admin@cam/main'), { url: 'rtsp://cam/main', user: 'admin', password: null });
+  assert.deepEqual(core.splitCredentials('rtsp://cam/a@b'), { url: 'rtsp://cam/a@b', user: null, password: null });
+  assert.deepEqual(core.splitCredentials(''), { url: '', user: null, password: null });
+  const f = { name: 'porch', main_url: 'rtsp://admin:pw@cam/main', sub_url: 'rtsp://admin:pw@cam/sub', user: '',
+              password: '', transport: 'auto', audio: true, retention_days: '' };
+  const t = core.takeCredentials(f);
+  assert.equal(t.moved, true);
+  assert.deepEqual([t.main_url, t.sub_url, t.user, t.password], ['rtsp://cam/main', 'rtsp://cam/sub', 'admin', 'pw']);
+  assert.equal(core.takeCredentials({ ...f, main_url: 'rtsp://cam/main', sub_url: '' }).moved, false);
+  // What is sent never holds them (the daemon refuses such a URL).
+  const body = core.cameraBody(f);
+  assert.deepEqual(body, { name: 'porch', main_url: 'rtsp://cam/main', sub_url: 'rtsp://cam/sub', user: 'admin',
+                           transport: 'auto', audio: true, password: 'pw' });
+  assert.ok(!JSON.stringify(core.testBody(f)).includes('@'));
+  assert.equal(core.testBody(f).password, 'pw');
+  // Given twice differently: refused rather than guessed.
+  assert.throws(() => core.cameraBody({ ...f, password: 'other' }), /different passwords/);
+  assert.throws(() => core.cameraBody({ ...f, sub_url: 'rtsp://bob:pw@cam/sub' }), /different users/);
+  assert.deepEqual(core.cameraBody({ ...f, user: 'admin', password: 'pw' }), body);
 });
 
 test('test bodies and answers', () => {
@@ -177,6 +272,20 @@ test('test bodies and answers', () => {
   assert.deepEqual(bad, { ok: false, lines: ['Test failed: the camera refused the user name or password', '401 from 10.0.0.5'], still: null });
   assert.deepEqual(core.describeTest({ ok: false, reason: 'odd' }).lines, ['Test failed: odd']);
   assert.equal(core.describeTest(null).ok, false);
+});
+
+test('inline images become Blobs of the expected type only', async () => {
+  const jpeg = core.imageBlob('data:image/jpeg;base64,/9j/AA==', 'image/jpeg');
+  assert.equal(jpeg.type, 'image/jpeg');
+  assert.deepEqual([...new Uint8Array(await jpeg.arrayBuffer())], [0xff, 0xd8, 0xff, 0x00]);
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>';
+  assert.equal(await core.imageBlob(svg, 'image/svg+xml').text(), svg);
+  assert.equal(await core.imageBlob(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`, 'image/svg+xml').text(), svg);
+  assert.equal(await core.imageBlob(`data:image/svg+xml;base64,${btoa(svg)}`, 'image/svg+xml').text(), svg);
+  for (const [src, type] of [['data:image/png;base64,AAAA', 'image/jpeg'], ['https://x/a.jpg', 'image/jpeg'],
+                             ['data:image/jpeg;base64,@@@', 'image/jpeg'], [svg, 'image/jpeg'], ['', 'image/jpeg'],
+                             [null, 'image/svg+xml'], ['javascript:alert(1)', 'image/svg+xml']])
+    assert.equal(core.imageBlob(src, type), null, String(src));
 });
 
 test('ONVIF profiles: main is the largest, sub the smallest other stream', () => {

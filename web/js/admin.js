@@ -28,10 +28,27 @@ export async function requireAdmin() {
   return me;
 }
 
-// A route another part of Hearth may not offer yet (an older daemon): 404 or 405 for a route
-// that is a settings route, not an object.
+// The daemon's reason for a path it has no route for (a 404 for a missing object, e.g. a camera
+// removed meanwhile, gives another reason).
+export const NO_ROUTE = 'no such route';
+
+// A route this daemon does not offer (an older daemon): 404 {"error": "no such route"}, or 405
+// for a path it knows with another method.
 export function missingRoute(err) {
-  return err instanceof ApiError && (err.status === 405 || (err.status === 404 && /route|not found/i.test(err.reason)));
+  return err instanceof ApiError && (err.status === 405 || (err.status === 404 && err.reason === NO_ROUTE));
+}
+
+// After a change that succeeded, the list is reloaded by @reload; a failing reload must not read
+// as a failed change. Says the outcome in @node and resolves with whether the reload worked.
+export async function reloadAfterSave(node, okMessage, reload) {
+  try {
+    await reload();
+  } catch (e) {
+    say(node, `${okMessage.replace(/\.$/, '')}, but the list could not be reloaded: ${describeError(e)} (reload the page to see it).`, 'error');
+    return false;
+  }
+  say(node, okMessage, 'ok');
+  return true;
 }
 
 // Says @message in the element @node ('info', 'ok' or 'error'), like status() for one part.

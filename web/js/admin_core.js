@@ -9,7 +9,7 @@ export const MIN_POINTS = 3;
 export const MAX_MASKS = 16;          // NVR_MOTION_MAX_MASKS
 export const MAX_ZONES = 16;          // NVR_MOTION_MAX_ZONES
 export const ZONE_NAME_RE = /^[A-Za-z0-9_-]{1,31}$/;   // NVR_MOTION_NAME_MAX - 1 bytes
-export const DEVICE_NAME_MAX = 64;    // INVITE_NAME_MAX (characters of printable UTF-8)
+export const DEVICE_NAME_MAX = 64;    // INVITE_NAME_MAX: BYTES of printable UTF-8 (strlen)
 export const TTL_MAX_S = 24 * 3600;   // NVR_AUTH_INVITE_TTL_MAX_S
 export const COORD_DECIMALS = 4;      // 1/10000 of the frame: under a pixel up to 4K width
 
@@ -17,8 +17,9 @@ export const COORD_DECIMALS = 4;      // 1/10000 of the frame: under a pixel up 
 
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 
-// A coordinate as the daemon's parser takes it (g_ascii_strtod, 0..1): at most COORD_DECIMALS
-// decimals, no exponent, trailing zeros dropped ("0.5", "1", "0").
+// A coordinate as the page writes it: at most COORD_DECIMALS decimals, no exponent, trailing
+// zeros dropped ("0.5", "1", "0"). The daemon reads more (see parseCoord); this is the one form
+// the page sends.
 export function formatCoord(v) {
   if (!Number.isFinite(v)) throw new RangeError(`not a coordinate: ${v}`);
   const s = clamp01(v).toFixed(COORD_DECIMALS);
@@ -34,24 +35,91 @@ export function normalisePoint(clientX, clientY, rect) {
   return { x: round((clientX - rect.left) / rect.width), y: round((clientY - rect.top) / rect.height) };
 }
 
-// [{x, y}, ...] -> "x,y x,y ..." (the text of `nvr cameras motion --mask`).
-export function polygonToString(points) {
-  return points.map((p) => `${formatCoord(p.x)},${formatCoord(p.y)}`).join(' ');
+// @points rounded as polygonToString writes them. Throws Error when rounding would make two
+// different points one (a shape thinner than 1/10000 of the frame): the page refuses to change
+// a shape's corners behind the user's back. Points that were equal already stay as they are.
+export function roundPolygon(points) {
+  const key = (p) => `${formatCoord(p.x)},${formatCoord(p.y)}`;
+  const seen = new Map();
+  const out = [];
+  points.forEach((p, i) => {
+    const k = key(p);
+    const j = seen.get(k);
+    if (j !== undefined && (points[j].x !== p.x || points[j].y !== p.y))
+      throw new Error(`points ${j + 1} and ${i + 1} are both ${k} once rounded to ${COORD_DECIMALS} decimals: move them apart`);
+    if (j === undefined) seen.set(k, i);
+    out.push({ x: Number(formatCoord(p.x)), y: Number(formatCoord(p.y)) });
+  });
+  return out;
 }
 
-// "x,y x,y ..." -> [{x, y}, ...]; throws Error with the daemon's kind of reason.
+// [{x, y}, ...] -> "x,y x,y ..." (the text of `nvr cameras motion --mask`), rounded as
+// roundPolygon does (and refused as it refuses).
+export function polygonToString(points) {
+  return roundPolygon(points).map((p) => `${formatCoord(p.x)},${formatCoord(p.y)}`).join(' ');
+}
+
+const MAX_TEXT = 8192;                        // nvr/events.c MAX_TEXT: bytes of UTF-8
+const C_SPACE = '[ \\t\\n\\v\\f\\r]*';  // isspace() in the C locale: strtod skips it first
+const DEC_RE = new RegExp(`^${C_SPACE}([+-]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][+-]?\\d+)?)$`);
+const HEX_RE = new RegExp(`^${C_SPACE}([+-]?)0[xX]([0-9a-fA-F]*)(?:\\.([0-9a-fA-F]*))?(?:[pP]([+-]?\\d+))?$`);
+
+// A C99 hexadecimal float's value, rounded to the nearest double (ties to even) as glibc's
+// strtod does; only values up to about 1 are ever kept, so the subnormal range is not exact.
+function hexValue(neg, intDigits, fracDigits, exp) {
+  let m = BigInt(`0x0${intDigits}${fracDigits}`);
+  if (m === 0n) return neg ? -0 : 0;
+  let e2 = Number(exp || '0') - 4 * fracDigits.length;
+  const bits = m.toString(2).length;
+  if (bits + e2 > 1100) return neg ? -Infinity : Infinity;   // also an exponent past 1e308
+  if (bits + e2 < -1100) return neg ? -0 : 0;
+  if (bits > 53) {
+    const drop = BigInt(bits - 53);
+    const rest = m & ((1n << drop) - 1n);
+    const half = 1n << (drop - 1n);
+    m >>= drop;
+    if (rest > half || (rest === half && (m & 1n) === 1n)) m += 1n;
+    e2 += bits - 53;
+  }
+  let v = Number(m);
+  // 2 ** e2 may itself under/overflow: scale in two steps.
+  const a = Math.trunc(e2 / 2);
+  v = v * 2 ** a * 2 ** (e2 - a);
+  return neg ? -v : v;
+}
+
+// One coordinate as nvr/events.c parse_coord reads it: g_ascii_strtod (the C locale's strtod:
+// leading white space, a sign, decimal with an optional exponent, or C99 hexadecimal such as
+// 0x0.8p0) must take the whole text, and the value must be within 0..1 (so "-0" and "1e-1" are
+// read; "nan", "inf", "1.5" and trailing white space are not). Returns the number or null.
+export function parseCoord(s) {
+  let m = DEC_RE.exec(s);
+  let v;
+  if (m) {
+    v = Number(m[1]);
+  } else if ((m = HEX_RE.exec(s)) && (m[2] !== '' || (m[3] || '') !== '')) {
+    v = hexValue(m[1] === '-', m[2], m[3] || '', m[4]);
+  } else {
+    return null;
+  }
+  return v >= 0 && v <= 1 ? v : null;
+}
+
+// "x,y x,y ..." -> [{x, y}, ...]: exactly what nvr_events_polygon_parse accepts (words split at
+// spaces and tabs, each two coordinates split at one comma, 3 to MAX_POINTS points, at most
+// 8192 bytes); throws Error with its reason. The shared cases are tests/e2e/polygon_cases.json.
 export function parsePolygon(text) {
-  if (typeof text !== 'string' || text.length > 8192) throw new Error('polygon text is too long');
+  if (typeof text !== 'string' || new TextEncoder().encode(text).length > MAX_TEXT)
+    throw new Error('polygon text is too long');
+  // The daemon's C string would end at a NUL: the page refuses one rather than guess.
+  if (text.includes('\0')) throw new Error('polygon text has a NUL character');
   const points = [];
-  for (const word of text.split(/[ \t]+/)) {
+  for (const word of text.split(/[ \t]/)) {
     if (word === '') continue;
     const xy = word.split(',');
-    const num = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
-    if (xy.length !== 2 || !num.test(xy[0]) || !num.test(xy[1]))
-      throw new Error(`point '${word}' is not x,y with both in 0..1`);
-    const x = Number(xy[0]);
-    const y = Number(xy[1]);
-    if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1)) throw new Error(`point '${word}' is not x,y with both in 0..1`);
+    const x = xy.length === 2 ? parseCoord(xy[0]) : null;
+    const y = xy.length === 2 ? parseCoord(xy[1]) : null;
+    if (x === null || y === null) throw new Error(`point '${word}' is not x,y with both in 0..1`);
     if (points.length === MAX_POINTS) throw new Error(`a polygon has at most ${MAX_POINTS} points`);
     points.push({ x, y });
   }
@@ -109,7 +177,9 @@ export function motionBody(shapes) {
   const masks = [];
   const zones = [];
   const names = new Set();
-  for (const s of shapes) {
+  for (const [i, s] of shapes.entries()) {
+    const what = s.kind === 'zone' ? `zone ${s.name}` : `mask ${shapes.slice(0, i + 1).filter((x) => x.kind === 'mask').length}`;
+    try { roundPolygon(s.points); } catch (e) { throw new Error(`${what}: ${e.message}`); }
     if (s.points.length < MIN_POINTS) throw new Error(`a ${s.kind} needs at least ${MIN_POINTS} points`);
     if (s.points.length > MAX_POINTS) throw new Error(`a ${s.kind} has at most ${MAX_POINTS} points`);
     if (s.kind === 'zone') {
@@ -160,17 +230,36 @@ export function cameraNames(ids, cameras) {
 }
 
 // The body of POST invites from the pair form. @ttlMinutes: 1..1440. Throws Error.
+// The daemon counts a name's UTF-8 bytes (strlen), so 64 is 64 letters of ASCII but 32 of 'é';
+// it refuses Unicode control characters (g_unichar_iscntrl: U+0000..U+001F, U+007F..U+009F).
+export function utf8Length(text) {
+  return new TextEncoder().encode(String(text)).length;
+}
+
 export function inviteBody({ name, cameraIds, admin, ttlMinutes }) {
   const n = String(name ?? '').trim();
-  if (n === '' || [...n].length > DEVICE_NAME_MAX)
-    throw new Error(`a device name is 1 to ${DEVICE_NAME_MAX} characters`);
+  if (n === '' || utf8Length(n) > DEVICE_NAME_MAX)
+    throw new Error(`a device name is 1 to ${DEVICE_NAME_MAX} bytes of UTF-8 (${DEVICE_NAME_MAX} plain letters, fewer accented ones)`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(n)) throw new Error('a device name has no control characters');
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(n)) throw new Error('a device name has no control characters');
+  if (/[\ud800-\udfff]/.test(n.replace(/[\ud800-\udbff][\udc00-\udfff]/g, '')))
+    throw new Error('a device name is valid UTF-8 text (it has a lone surrogate)');
   const ttl = Math.round(Number(ttlMinutes) * 60);
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > TTL_MAX_S)
     throw new Error('the code must expire within 1 minute to 24 hours');
   if (!admin && cameraIds.length === 0) throw new Error('choose at least one camera');
   return { name: n, cameras: cameraIds.map(Number), admin: !!admin, ttl_s: ttl };
+}
+
+// The invite's @url when it is safe to show as a link: a URL of @origin (this page's), path
+// /pair.html, with a #code= fragment; null otherwise (the page then shows the code only).
+export function pairLink(url, origin) {
+  if (typeof url !== 'string' || url === '') return null;
+  let u;
+  try { u = new URL(url); } catch { return null; }
+  if (u.origin !== origin || u.pathname !== '/pair.html' || !/^#code=./.test(u.hash) || u.username || u.password)
+    return null;
+  return u.href;
 }
 
 // ---- cameras ----
@@ -190,7 +279,8 @@ function retentionValue(text) {
 // clear_password, transport, audio, retention_days}. Passwords are write-only: an empty field
 // keeps the stored one (the key is left out), @f.clear_password sends null, text sends the text.
 // Throws Error for a value the page can tell is wrong.
-export function cameraBody(f, existing = null) {
+export function cameraBody(form, existing = null) {
+  const f = takeCredentials(form);
   const name = String(f.name ?? '').trim();
   const main = String(f.main_url ?? '').trim();
   if (name === '') throw new Error('a camera needs a name');
@@ -218,16 +308,77 @@ export function cameraBody(f, existing = null) {
   return body;
 }
 
+// ---- credentials written into a stream URL ----
+
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(?::\d*)?$/;
+
+function decode(text) {
+  try { return decodeURIComponent(text); } catch { return text; }
+}
+
+// Where a URL's user information ends: the LAST '@' after which a host[:port] follows and before
+// which either no '/' comes or a ':' comes before the first '/' (a password may hold '/' and
+// '@' unencoded: "rtsp://u:pa/ss@cam/x"). Known limit: a path holding '@' right after a port
+// ("rtsp://cam:554/a@b") reads as user "cam"; write that '@' as %40.
+function userinfoSplit(url) {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(String(url ?? ''));
+  if (!m) return null;
+  const rest = m[2];
+  for (let k = rest.lastIndexOf('@'); k >= 0; k = k === 0 ? -1 : rest.lastIndexOf('@', k - 1)) {
+    const host = rest.slice(k + 1).split(/[/?#]/)[0];
+    const info = rest.slice(0, k);
+    const slash = info.indexOf('/');
+    const colon = info.indexOf(':');
+    if (HOST_RE.test(host) && (slash < 0 || (colon >= 0 && colon < slash)))
+      return { scheme: m[1], info, after: rest.slice(k + 1) };
+  }
+  return null;
+}
+
+// {url, user, password} of a stream URL: @url without its user information, and the user and
+// password written in it (percent-decoded; null when absent). The daemon refuses a URL with
+// credentials (400): the page moves them into the User and Password fields first.
+export function splitCredentials(url) {
+  const u = userinfoSplit(url);
+  if (!u) return { url: String(url ?? ''), user: null, password: null };
+  const colon = u.info.indexOf(':');
+  const user = decode(colon < 0 ? u.info : u.info.slice(0, colon));
+  const password = colon < 0 ? null : decode(u.info.slice(colon + 1));
+  return { url: u.scheme + u.after, user: user === '' ? null : user, password: password === '' ? null : password };
+}
+
+// The form values @f with credentials written into main_url or sub_url moved into user and
+// password (@moved: whether there were any). A user or password given twice differently is an
+// Error: a camera has one of each.
+export function takeCredentials(f) {
+  const main = splitCredentials(String(f.main_url ?? '').trim());
+  const sub = splitCredentials(String(f.sub_url ?? '').trim());
+  const pick = (what, typed, ...inUrls) => {
+    const all = [typed, ...inUrls].filter((v) => v !== null && v !== '');
+    if (new Set(all).size > 1) throw new Error(`the stream URLs and the ${what} field give different ${what.toLowerCase()}s`);
+    return all.length ? all[0] : '';
+  };
+  const user = pick('User', String(f.user ?? '').trim(), main.user, sub.user);
+  const password = pick('Password', String(f.password ?? ''), main.password, sub.password);
+  const moved = [main.user, main.password, sub.user, sub.password].some((v) => v !== null);
+  return { ...f, main_url: main.url, sub_url: sub.url, user, password, moved };
+}
+
 // A stream URL for display: a password written into it (rtsp://user:secret@host/...) is shown
-// as "•••" (the daemon should never send one; if it does, the page does not show it).
+// as "•••" up to the last '@' of the user information (the daemon should never send one; if
+// it does, the page does not show it).
 export function displayUrl(url) {
-  return String(url ?? '').replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:•••@');
+  const u = userinfoSplit(url);
+  if (!u) return String(url ?? '');
+  const colon = u.info.indexOf(':');
+  return colon < 0 ? String(url) : `${u.scheme}${u.info.slice(0, colon)}:•••@${u.after}`;
 }
 
 // The body of POST settings/cameras/test from the same form values (the password field as typed;
 // an edited camera's stored password is not sent back to the page, so testing an edit without
 // retyping it tests without one: the page says so).
-export function testBody(f) {
+export function testBody(form) {
+  const f = takeCredentials(form);
   const body = { main_url: String(f.main_url ?? '').trim() };
   if (!/^rtsps?:\/\//i.test(body.main_url)) throw new Error('the main stream URL starts with rtsp://');
   const user = String(f.user ?? '').trim();
@@ -258,9 +409,31 @@ export function describeTest(r) {
   const lines = [`Video: ${v.codec || '?'} ${v.width || '?'}×${v.height || '?'}${fps}`];
   if (r.audio) lines.push(`Audio: ${r.audio.codec || '?'}, ${r.audio.rate || '?'} Hz, ${r.audio.channels || '?'} channel(s)`);
   else lines.push('Audio: none');
-  // Only an inline JPEG is shown (the CSP's img-src data: allows it; nothing else is loaded).
+  // Only an inline JPEG is shown (through a blob: URL, see imageBlob; nothing else is loaded).
   const still = typeof r.still === 'string' && r.still.startsWith('data:image/jpeg;base64,') ? r.still : null;
   return { ok: true, lines, still };
+}
+
+// An image the daemon sends inline (a data: URL, base64 or percent-encoded, or an SVG's text) as
+// a Blob of @type for a blob: URL: the CSP's img-src allows 'self' and blob: only. null for
+// anything else (another type, a URL to load from elsewhere, bad base64).
+export function imageBlob(src, type) {
+  if (typeof src !== 'string' || src === '') return null;
+  if (type === 'image/svg+xml' && /^\s*(<\?xml|<svg)/.test(src)) return new Blob([src], { type });
+  const m = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+)((?:;[a-z0-9-]+=[^;,]*)*)(;base64)?,(.*)$/is.exec(src);
+  if (!m || m[1].toLowerCase() !== type) return null;
+  let bytes;
+  try {
+    if (m[3]) {
+      const bin = atob(m[4]);
+      bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    } else {
+      bytes = new TextEncoder().encode(decodeURIComponent(m[4]));
+    }
+  } catch {
+    return null;
+  }
+  return new Blob([bytes], { type });
 }
 
 // Suggested main and sub stream among ONVIF @profiles: main = most pixels, sub = fewest pixels

@@ -8,9 +8,10 @@
 // Admins only (admin.js); everything from the daemon or a camera is set as text.
 
 import { api, describeError } from './api.js';
-import { missingRoute, requireAdmin, say } from './admin.js';
-import { cameraBody, describeTest, displayUrl, hitTest, motionBody, nearPoint, normalisePoint, parsePolygon, pickProfiles,
-         shapesFromCamera, testBody, MAX_POINTS, ZONE_NAME_RE } from './admin_core.js';
+import { missingRoute, reloadAfterSave, requireAdmin, say } from './admin.js';
+import { cameraBody, describeTest, displayUrl, formatCoord, hitTest, motionBody, nearPoint, normalisePoint, parsePolygon,
+         imageBlob, pickProfiles, polygonToString, roundPolygon, shapesFromCamera, splitCredentials, takeCredentials, testBody,
+         MAX_POINTS, ZONE_NAME_RE } from './admin_core.js';
 import { el } from './ui.js';
 
 const NOT_YET = 'This Hearth does not offer camera settings yet (its daemon is older than these pages).';
@@ -54,11 +55,13 @@ function cameraItem(c) {
       say(state, 'Removing…');
       try {
         await api(`settings/cameras/${c.id}`, { method: 'DELETE', body: {} });
-        await refresh(`${c.name} is removed.`);
       } catch (e) {
         yes.disabled = false;
         say(state, describeError(e), 'error');
+        return;
       }
+      say(state, '');
+      await reloadAfterSave($('status'), `${c.name} is removed.`, refresh);
     });
     li.insertBefore(box, state);
     no.focus();
@@ -66,11 +69,10 @@ function cameraItem(c) {
   return li;
 }
 
-async function refresh(message = '') {
+async function refresh() {
   ({ cameras } = await api('settings/cameras'));
   $('camera-list').replaceChildren(...cameras.map(cameraItem));
   if (cameras.length === 0) $('camera-list').append(el('li', { class: 'muted' }, 'No cameras yet.'));
-  if (message) { const s = $('status'); s.textContent = message; s.dataset.kind = 'ok'; s.hidden = false; }
 }
 
 // ---- add / edit ----
@@ -82,19 +84,59 @@ function formValues() {
            audio: $('f-audio').checked, retention_days: $('f-retention').value };
 }
 
+// Empties the camera form and the ONVIF finder (a typed password does not outlive the form).
+function resetEditor() {
+  $('camera-form').reset();
+  for (const id of ['onvif-address', 'onvif-user', 'onvif-password']) $(id).value = '';
+  $('profile-list').replaceChildren();
+  $('scan-list').replaceChildren();
+  say($('finder-state'), '');
+  say($('credentials-note'), '');
+  say($('form-state'), '');
+  $('test-result').replaceChildren();
+  $('test-result').hidden = true;
+}
+
+function closeEditor() {
+  resetEditor();
+  $('editor').hidden = true;
+  editing = null;
+}
+
+// Credentials written into the URL fields move to User and Password before anything is shown
+// or sent (the daemon refuses a URL with credentials). @why says where they came from.
+function moveCredentials(why) {
+  let t;
+  try {
+    t = takeCredentials(formValues());
+  } catch (e) {
+    say($('form-state'), e.message, 'error');
+    return false;
+  }
+  $('f-main').value = t.main_url;
+  $('f-sub').value = t.sub_url;
+  $('f-user').value = t.user;
+  $('f-password').value = t.password;
+  if (t.moved) say($('credentials-note'), `${why} The user name and password written in it were moved into User and Password.`);
+  return true;
+}
+
 function openEditor(c) {
   editing = c;
   $('motion').hidden = true;
   $('editor').hidden = false;
   $('editor-title').textContent = c ? `Edit ${c.name}` : 'Add a camera';
-  $('camera-form').reset();
-  say($('form-state'), '');
-  $('test-result').hidden = true;
+  resetEditor();
   $('f-name').value = c ? c.name : '';
-  $('f-main').value = c ? c.main_url : '';
-  $('f-sub').value = c && c.sub_url ? c.sub_url : '';
-  $('f-user').value = c && c.user ? c.user : '';
-  $('f-password').value = '';   // never pre-filled: the daemon never sends one
+  // The daemon should never send credentials inside a URL; if it does, none is shown in it.
+  const main = splitCredentials(c ? c.main_url : '');
+  const sub = splitCredentials(c && c.sub_url ? c.sub_url : '');
+  $('f-main').value = main.url;
+  $('f-sub').value = sub.url;
+  $('f-user').value = c && c.user ? c.user : (main.user || sub.user || '');
+  $('f-password').value = main.password || sub.password || '';   // otherwise never pre-filled
+  if (main.user || main.password || sub.user || sub.password)
+    say($('credentials-note'), 'The stored stream URL held a user name or password: they are in User and Password now; Save to store them apart.', 'error');
   $('f-transport').value = c ? c.transport : 'auto';
   $('f-audio').checked = c ? c.audio : true;
   $('f-retention').value = c && c.retention_days ? String(c.retention_days) : '';
@@ -122,17 +164,22 @@ async function save(ev) {
   }
   $('save').disabled = true;
   say(state, 'Saving…');
+  const name = body.name || editing.name;
   try {
     if (editing) await api(`settings/cameras/${editing.id}`, { method: 'PUT', body });
     else await api('settings/cameras', { method: 'POST', body });
-    $('editor').hidden = true;
-    await refresh(`Saved ${body.name || editing.name}.`);
   } catch (e) {
     say(state, e.status === 409 ? 'A camera with that name exists already.' : describeError(e), 'error');
+    return;
   } finally {
     $('save').disabled = false;
   }
+  closeEditor();
+  await reloadAfterSave($('status'), `Saved ${name}.`, refresh);
+  $('add-camera').focus();
 }
+
+let stillUrl = null;      // blob: URL of the last test's still
 
 async function runTest() {
   const state = $('form-state');
@@ -156,8 +203,11 @@ async function runTest() {
     const r = await api('settings/cameras/test', { method: 'POST', body });
     const d = describeTest(r);
     say(state, d.ok ? 'The camera answered.' : 'The test failed.', d.ok ? 'ok' : 'error');
+    const blob = d.still ? imageBlob(d.still, 'image/jpeg') : null;
+    if (stillUrl) URL.revokeObjectURL(stillUrl);
+    stillUrl = blob ? URL.createObjectURL(blob) : null;
     out.replaceChildren(...d.lines.map((l) => el('p', {}, l)),
-                        d.still ? el('img', { src: d.still, alt: 'A frame from the camera' }) : null);
+                        stillUrl ? el('img', { src: stillUrl, alt: 'A frame from the camera' }) : null);
     out.hidden = false;
   } catch (e) {
     say(state, missingRoute(e) ? NOT_YET : describeError(e), 'error');
@@ -195,6 +245,8 @@ async function profiles() {
   const body = { address: $('onvif-address').value.trim(), user: $('onvif-user').value,
                  password: $('onvif-password').value };
   if (body.address === '') { say(state, 'Type the camera\'s address first.', 'error'); return; }
+  // The ONVIF password is used for this one request and not kept in its field.
+  $('onvif-password').value = '';
   say(state, 'Asking the camera for its streams…');
   $('profiles').disabled = true;
   try {
@@ -219,8 +271,16 @@ async function profiles() {
       if (!m) { say(state, 'Choose a main stream.', 'error'); return; }
       $('f-main').value = list[Number(m.value)].rtsp_url;
       $('f-sub').value = s && s.value !== '' ? list[Number(s.value)].rtsp_url : '';
+      say($('credentials-note'), '');
+      if (!moveCredentials('The camera\'s stream URL held credentials.')) return;
       if ($('f-user').value === '') $('f-user').value = body.user;
-      if ($('f-password').value === '' && body.password !== '') $('f-password').value = body.password;
+      const notes = [];
+      if ($('credentials-note').textContent) notes.push($('credentials-note').textContent);
+      if ($('f-password').value === '' && body.password !== '') {
+        $('f-password').value = body.password;
+        notes.push('The ONVIF password was copied into Password: clear or change it if the streams need another.');
+      }
+      say($('credentials-note'), notes.join(' '));
       say(state, 'Filled in below: test, then save.', 'ok');
       $('f-name').focus();
     });
@@ -234,7 +294,9 @@ async function profiles() {
 
 // ---- motion areas ----
 
-const mo = { camera: null, shapes: [], draft: null, selected: -1, svg: null };
+// bad: stored shapes the page cannot read ("text: reason"); they block Save until the admin
+// ticks #motion-drop-bad (the daemon would otherwise lose them silently).
+const mo = { camera: null, shapes: [], bad: [], draft: null, selected: -1, svg: null };
 
 function svgEl(tag, attrs) {
   const n = document.createElementNS(SVG, tag);
@@ -245,6 +307,16 @@ function svgEl(tag, attrs) {
 // The SVG uses a 0..1000 view box stretched over the picture (preserveAspectRatio none): the
 // stored normalised points times 1000.
 const pts = (points) => points.map((p) => `${p.x * 1000},${p.y * 1000}`).join(' ');
+
+// A shape's points as the page writes them; a stored shape whose points rounding would merge
+// is shown point by point (Save then says which points to move apart).
+function pointsText(points) {
+  try {
+    return polygonToString(points);
+  } catch {
+    return points.map((p) => `${formatCoord(p.x)},${formatCoord(p.y)}`).join(' ');
+  }
+}
 
 function drawMotion() {
   const svg = mo.svg;
@@ -263,20 +335,37 @@ function drawMotion() {
   listShapes();
 }
 
+const shapeLabel = (i) => {
+  const s = mo.shapes[i];
+  return s.kind === 'zone' ? `Zone ${s.name}` : `Mask ${mo.shapes.slice(0, i + 1).filter((x) => x.kind === 'mask').length}`;
+};
+
+// The list is rebuilt on every change; the control that had the focus gets it back (by shape
+// index and role: after a Delete, the next shape's Delete, else "New mask").
 function listShapes() {
+  const had = document.activeElement && $('shapes').contains(document.activeElement)
+    ? document.activeElement.dataset.focusKey : null;
   const items = mo.shapes.map((s, i) => {
-    const label = s.kind === 'zone' ? `Zone ${s.name}` : `Mask ${mo.shapes.slice(0, i + 1).filter((x) => x.kind === 'mask').length}`;
-    const select = el('button', { type: 'button', class: 'small', 'aria-pressed': String(i === mo.selected) }, label);
-    const del = el('button', { type: 'button', class: 'small danger' }, 'Delete');
+    const label = shapeLabel(i);
+    const select = el('button', { type: 'button', class: 'small', 'aria-pressed': String(i === mo.selected),
+                                  dataset: { focusKey: `${i}:select` } }, label);
+    const del = el('button', { type: 'button', class: 'small danger', dataset: { focusKey: `${i}:delete` },
+                               'aria-label': `Delete ${label}` }, 'Delete');
     select.addEventListener('click', () => { mo.selected = i === mo.selected ? -1 : i; drawMotion(); });
-    del.addEventListener('click', () => { mo.shapes.splice(i, 1); mo.selected = -1; drawMotion(); });
-    // Keyboard and exact editing: the points as text, the same form as `nvr cameras motion`.
-    const text = el('input', { class: 'text', value: s.points.map((p) => `${p.x},${p.y}`).join(' '),
+    del.addEventListener('click', () => {
+      mo.shapes.splice(i, 1);
+      mo.selected = -1;
+      say($('motion-state'), `${label} deleted. Save to apply.`);
+      drawMotion();
+    });
+    // Keyboard and exact editing: the points as text, the same form as `nvr cameras motion`,
+    // rewritten as stored (4 decimals) after each change.
+    const text = el('input', { class: 'text', value: pointsText(s.points), dataset: { focusKey: `${i}:points` },
                                'aria-label': `${label} points (x,y x,y …, 0 to 1)` });
     text.addEventListener('change', () => {
       try {
-        s.points = parsePolygon(text.value);
-        say($('motion-state'), '');
+        s.points = roundPolygon(parsePolygon(text.value));
+        say($('motion-state'), `${label} changed. Save to apply.`);
         drawMotion();
       } catch (e) {
         say($('motion-state'), `${label}: ${e.message}`, 'error');
@@ -287,6 +376,12 @@ function listShapes() {
   if (mo.draft)
     items.push(el('li', { class: 'muted' }, `Drawing a new ${mo.draft.kind}${mo.draft.name ? ` (${mo.draft.name})` : ''}: ${mo.draft.points.length} point(s)`));
   $('shapes').replaceChildren(...items);
+  if (had) {
+    const [i, role] = had.split(':');
+    const again = $('shapes').querySelector(`[data-focus-key="${i}:${role}"]`) ||
+                  $('shapes').querySelector(`[data-focus-key="${Number(i) - 1}:${role}"]`) || $('new-mask');
+    again.focus();
+  }
 }
 
 function finishDraft() {
@@ -318,6 +413,8 @@ function tap(ev) {
   drawMotion();
 }
 
+// "New mask" / "New zone": with text in #new-points (keyboard, or exact values) the shape is made
+// from it at once; otherwise taps on the picture place its corners.
 function startShape(kind) {
   if (mo.draft && mo.draft.points.length >= 3) finishDraft();
   if (mo.draft && mo.draft.points.length > 0) {
@@ -337,27 +434,50 @@ function startShape(kind) {
       return;
     }
   }
+  const typed = $('new-points').value.trim();
+  if (typed !== '') {
+    let points;
+    try {
+      points = roundPolygon(parsePolygon(typed));
+    } catch (e) {
+      say($('motion-state'), `New ${kind}: ${e.message}`, 'error');
+      $('new-points').focus();
+      return;
+    }
+    mo.draft = null;
+    mo.shapes.push({ kind, name, points });
+    mo.selected = mo.shapes.length - 1;
+    $('new-points').value = '';
+    say($('motion-state'), `${shapeLabel(mo.selected)} added. Save to apply it.`);
+    drawMotion();
+    $('shapes').querySelector(`[data-focus-key="${mo.selected}:points"]`)?.focus();
+    return;
+  }
   mo.draft = { kind, name, points: [] };
   mo.selected = -1;
-  say($('motion-state'), `Tap the picture to place the ${kind}'s corners.`);
+  say($('motion-state'), `Tap the picture to place the ${kind}'s corners (or type them in "Points of a new shape").`);
   drawMotion();
 }
 
 function openMotion(c) {
-  $('editor').hidden = true;
+  closeEditor();
   $('motion').hidden = false;
   $('motion-title').textContent = `Motion areas of ${c.name}`;
   const { shapes, bad } = shapesFromCamera(c);
-  Object.assign(mo, { camera: c, shapes, draft: null, selected: -1 });
-  say($('motion-state'), bad.length ? `Not shown (unreadable): ${bad.join('; ')}` : '', bad.length ? 'error' : 'info');
+  Object.assign(mo, { camera: c, shapes, bad, draft: null, selected: -1 });
+  showBad();
+  say($('motion-state'), '');
+  $('new-points').value = '';
+  // No cache-busting query: the route takes none (400), and /api/ answers are no-store.
   const pic = $('motion-picture-state');
   say(pic, 'Loading the camera\'s picture…');
-  const img = el('img', { alt: `Current picture of ${c.name}`, src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot.jpg?t=${Date.now()}` });
+  const img = el('img', { alt: `Current picture of ${c.name}`, src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot.jpg` });
   img.addEventListener('load', () => say(pic, ''));
   img.addEventListener('error', () => say(pic,
     `No picture of ${c.name}: this device may not see it (add it to this device's cameras on the Devices page), or the camera has sent no frame yet. You can still draw.`, 'error'));
   mo.svg = svgEl('svg', { viewBox: '0 0 1000 1000', preserveAspectRatio: 'none', tabindex: '0',
-                          role: 'img', 'aria-label': 'Motion areas over the picture' });
+                          role: 'application', 'aria-label': 'Motion areas over the picture',
+                          'aria-describedby': 'motion-keys' });
   mo.svg.addEventListener('pointerup', tap);
   mo.svg.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter') finishDraft();
@@ -366,16 +486,31 @@ function openMotion(c) {
       mo.shapes.splice(mo.selected, 1);
       mo.selected = -1;
       drawMotion();
-    }
+    } else return;
+    ev.preventDefault();
   });
   $('canvas').replaceChildren(img, mo.svg);
   drawMotion();
   $('motion').scrollIntoView({ block: 'start' });
 }
 
+// The stored shapes the page cannot read stay listed above Save until the editor is closed.
+function showBad() {
+  const box = $('motion-bad');
+  $('motion-drop-bad').checked = false;
+  if (mo.bad.length === 0) { box.hidden = true; return; }
+  $('motion-bad-list').replaceChildren(...mo.bad.map((b) => el('li', {}, b)));
+  box.hidden = false;
+}
+
 async function saveMotion() {
   const state = $('motion-state');
   if (mo.draft) { say(state, 'Close or discard the shape being drawn first.', 'error'); return; }
+  if (mo.bad.length > 0 && !$('motion-drop-bad').checked) {
+    say(state, `Not saved: ${mo.bad.length} stored shape(s) above cannot be read here and saving would remove them. Tick "Remove them when saving" to save without them, or change them with "nvr cameras motion".`, 'error');
+    $('motion-drop-bad').focus();
+    return;
+  }
   let body;
   try {
     body = motionBody(mo.shapes);
@@ -387,15 +522,18 @@ async function saveMotion() {
   say(state, 'Saving…');
   try {
     await api(`settings/cameras/${mo.camera.id}/motion`, { method: 'PUT', body });
-    say(state, `Saved: ${body.masks.length} mask(s), ${body.zones.length} zone(s); in effect within seconds.`, 'ok');
-    await refresh();
-    mo.camera = cameras.find((c) => c.id === mo.camera.id) || mo.camera;
   } catch (e) {
     // A 404 here may be a camera removed meanwhile as well as an older daemon: say it plainly.
     say(state, describeError(e), 'error');
+    return;
   } finally {
     $('motion-save').disabled = false;
   }
+  mo.bad = [];
+  showBad();
+  const saved = `Saved: ${body.masks.length} mask(s), ${body.zones.length} zone(s); in effect within seconds.`;
+  if (await reloadAfterSave(state, saved, refresh))
+    mo.camera = cameras.find((c) => c.id === mo.camera.id) || mo.camera;
 }
 
 async function main() {
@@ -412,7 +550,9 @@ async function main() {
   }
   $('add-camera').addEventListener('click', () => openEditor(null));
   $('camera-form').addEventListener('submit', save);
-  $('cancel').addEventListener('click', () => { $('editor').hidden = true; $('add-camera').focus(); });
+  $('cancel').addEventListener('click', () => { closeEditor(); $('add-camera').focus(); });
+  for (const id of ['f-main', 'f-sub'])
+    $(id).addEventListener('change', () => moveCredentials('A stream URL held credentials.'));
   $('test').addEventListener('click', runTest);
   $('scan').addEventListener('click', scan);
   $('profiles').addEventListener('click', profiles);
@@ -427,7 +567,7 @@ async function main() {
     drawMotion();
   });
   $('motion-save').addEventListener('click', saveMotion);
-  $('motion-cancel').addEventListener('click', () => { $('motion').hidden = true; });
+  $('motion-cancel').addEventListener('click', () => { $('motion').hidden = true; closeEditor(); $('add-camera').focus(); });
 }
 
 main();

@@ -6,8 +6,8 @@
 // (admin.js); every name is set as text.
 
 import { api, describeError } from './api.js';
-import { missingRoute, requireAdmin, say } from './admin.js';
-import { cameraNames, inviteBody, isLastAdmin } from './admin_core.js';
+import { missingRoute, reloadAfterSave, requireAdmin, say } from './admin.js';
+import { cameraNames, imageBlob, inviteBody, isLastAdmin, pairLink } from './admin_core.js';
 import { el, formatTime } from './ui.js';
 
 let me = null;
@@ -91,12 +91,13 @@ function editCameras(li, d, buttons, state) {
     say(state, 'Saving…');
     try {
       await api(`devices/${d.id}/cameras`, { method: 'PUT', body: { cameras: [...kept, ...ids] } });
-      say(state, '');
-      await refresh(`Saved: ${d.name} now sees ${ids.length ? cameraNames(ids, cameras).join(', ') : 'no camera'}.`);
     } catch (e) {
       save.disabled = false;
       say(state, describeError(e), 'error');
+      return;
     }
+    say(state, '');
+    await reloadAfterSave(topStatus(), `Saved: ${d.name} now sees ${ids.length ? cameraNames(ids, cameras).join(', ') : 'no camera'}.`, refresh);
   });
   li.insertBefore(form, state);
   form.querySelector('input')?.focus();
@@ -118,49 +119,52 @@ function confirmRevoke(li, d, buttons, state) {
     say(state, 'Revoking…');
     try {
       await api(`devices/${d.id}/revoke`, { method: 'POST', body: {} });
-      say(state, '');
-      await refresh(`${d.name} is revoked.`);
     } catch (e) {
       yes.disabled = false;
       say(state, describeError(e), 'error');
+      return;
     }
+    say(state, '');
+    await reloadAfterSave(topStatus(), `${d.name} is revoked.`, refresh);
   });
   li.insertBefore(box, state);
   no.focus();
 }
 
-async function refresh(message = '') {
+const topStatus = () => document.getElementById('status');
+
+async function refresh() {
   const list = document.getElementById('devices');
   ({ devices } = await api('devices'));
   devices.sort((a, b) => (a.revoked_us !== null) - (b.revoked_us !== null) || a.id - b.id);
   list.replaceChildren(...devices.map(deviceRow));
-  const top = document.getElementById('status');
-  if (message) { top.textContent = message; top.dataset.kind = 'ok'; top.hidden = false; }
 }
 
-// The QR code as an <img>: the daemon's SVG (text, or already a data URL) shown through a data
-// URL, so no markup of it enters the page (an <img> runs no script of an SVG).
+// The QR code as an <img>: the daemon's SVG (text, or a data URL) shown through a blob: URL, so
+// no markup of it enters the page (an <img> runs no script of an SVG). The previous one's URL
+// is released when a new invite replaces it.
+let qrUrl = null;
 function qrImage(qr) {
-  if (typeof qr !== 'string' || qr === '') return null;
-  let src = null;
-  if (qr.startsWith('data:image/svg+xml')) src = qr;
-  else if (/^\s*(<\?xml|<svg)/.test(qr)) {
-    let bin = '';
-    for (const b of new TextEncoder().encode(qr)) bin += String.fromCharCode(b);
-    src = `data:image/svg+xml;base64,${btoa(bin)}`;
-  }
-  if (!src) return null;
-  return el('img', { src, alt: 'QR code of the pairing address', class: 'qr', width: '240', height: '240' });
+  const blob = imageBlob(qr, 'image/svg+xml');
+  if (qrUrl) { URL.revokeObjectURL(qrUrl); qrUrl = null; }
+  if (!blob) return null;
+  qrUrl = URL.createObjectURL(blob);
+  return el('img', { src: qrUrl, alt: 'QR code of the pairing address', class: 'qr', width: '240', height: '240' });
 }
 
+// The invite's URL is made a link only when it is this page's own pair.html with a #code= (the
+// daemon builds it from its configured public origin, which may differ from the address this
+// browser uses): otherwise the code alone is shown, with no link and no QR code.
 function showInvite(r, name) {
   const box = document.getElementById('invite-result');
-  const qr = qrImage(r.qr_svg);
+  const link = pairLink(r.url, window.location.origin);
+  const qr = link ? qrImage(r.qr_svg) : null;
   box.replaceChildren(...[
     el('h3', {}, `Pairing code for ${name}`),
     el('p', { class: 'code', id: 'invite-code' }, r.code),
-    r.url ? el('p', {}, 'On the new device open ', el('a', { href: r.url, id: 'invite-url', rel: 'noreferrer' }, r.url),
-               qr ? ', or scan:' : '.') : el('p', {}, 'On the new device open pair.html and type the code.'),
+    link ? el('p', {}, 'On the new device open ', el('a', { href: link, id: 'invite-url', rel: 'noreferrer' }, link),
+              qr ? ', or scan:' : '.')
+      : el('p', {}, `On the new device open ${window.location.origin}/pair.html and type the code.`),
     qr,
     el('p', { class: 'muted' }, `Works once, until ${formatTime(r.expires_us)}.`)].filter(Boolean));
   box.hidden = false;
