@@ -29,6 +29,7 @@
 #include "mqtt.h"
 #include "pairing.h"
 #include "paths.h"
+#include "prober.h"
 #include "reaper.h"
 #include "recover.h"
 #include "signing.h"
@@ -46,6 +47,7 @@ typedef struct {
   NvrReaper *reaper;
   NvrSigner *signer;            /* the box's export-signing key (docs/design/playback.md) */
   NvrAdmin *admin;
+  NvrProber *prober;            /* camera tests and ONVIF in probe processes (nvr/probe.c) */
   GMainLoop *loop;
   int lock_fd;
   gint64 started_us;
@@ -801,6 +803,40 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
   return NULL;
 }
 
+static void
+on_probe_done (JsonNode *result, gpointer data)
+{
+  nvr_admin_reply (data, json_node_copy (result), NULL);
+}
+
+/* `nvr cameras test` and `nvr onvif ...`: answered when the probe process is done. */
+static gboolean
+handle_admin_async (const char *command, JsonObject *args, NvrAdminReply *reply, gpointer data)
+{
+  NvrDaemon *d = data;
+  NvrProbeKind kind;
+  const char *target = NULL;
+  if (strcmp (command, "cameras.test") == 0) {
+    kind = NVR_PROBE_TEST;
+    target = json_object_get_string_member_with_default (args, "main_url", "");
+  } else if (strcmp (command, "onvif.profiles") == 0) {
+    kind = NVR_PROBE_ONVIF_PROFILES;
+    target = json_object_get_string_member_with_default (args, "address", "");
+  } else if (strcmp (command, "onvif.scan") == 0) {
+    kind = NVR_PROBE_ONVIF_SCAN;
+  } else {
+    return FALSE;
+  }
+  g_autoptr (GError) error = NULL;
+  if (!nvr_prober_start (d->prober, kind, target,
+                         json_object_get_string_member_with_default (args, "user", ""),
+                         json_object_get_string_member_with_default (args, "password", ""),
+                         json_object_get_string_member_with_default (args, "transport", "auto"),
+                         on_probe_done, reply, &error))
+    nvr_admin_reply (reply, NULL, error);
+  return TRUE;
+}
+
 static gboolean
 on_signal (gpointer data)
 {
@@ -882,6 +918,8 @@ nvr_daemon_run (const char *config_path)
                               &error);
   if (d.admin == NULL)
     goto out;
+  d.prober = nvr_prober_new ();
+  nvr_admin_set_async_handler (d.admin, handle_admin_async);
   db_path = g_build_filename (d.config->storage_root, "catalog.db", NULL);
   d.catalog = nvr_catalog_open (db_path, &error);
   if (d.catalog == NULL || !nvr_recover_at_startup (d.catalog, d.config->storage_root,
@@ -939,6 +977,7 @@ out:
     g_printerr ("nvr: %s\n", error->message);
   g_clear_pointer (&d.admin, nvr_admin_free);
   g_clear_pointer (&d.http, nvr_http_free);
+  g_clear_pointer (&d.prober, nvr_prober_free);
   g_clear_pointer (&d.live, nvr_live_hub_free);
   /* The bridge outlives the workers' stop, so that the `end` of each active event and its
    * motion OFF are published before `available offline` (docs/design/mqtt.md "Stopping"). */
