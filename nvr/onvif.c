@@ -173,6 +173,16 @@ child (const xmlNode *parent, const char *ns, const char *name)
   return NULL;
 }
 
+/* No control characters (C0 or DEL): answers are shown to people and logged. */
+static gboolean
+nvr_onvif_text_ok (const char *s)
+{
+  for (const char *p = s; *p; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      return FALSE;
+  return TRUE;
+}
+
 /* The text of @n, whitespace-trimmed, as a new string; NULL if longer than @max or it holds a
  * control character (answers are shown to people and logged). */
 static char *
@@ -187,9 +197,8 @@ text_of (const xmlNode *n, gsize max)
   xmlFree (raw);
   if (strlen (s) > max || !g_utf8_validate (s, -1, NULL))
     return NULL;
-  for (const char *p = s; *p; p++)
-    if ((guchar) *p < 0x20 && *p != ' ')
-      return NULL;
+  if (!nvr_onvif_text_ok (s))
+    return NULL;
   return g_steal_pointer (&s);
 }
 
@@ -201,6 +210,11 @@ soap_body (const char *xml, gsize len, xmlDoc **doc_out, GError **error)
   *doc_out = NULL;
   if (len == 0 || len > NVR_ONVIF_MAX_XML) {
     malformed (error, len == 0 ? "the answer is empty" : "the answer is too large");
+    return NULL;
+  }
+  /* Before the parser sees it: no internal subset means no entity to expand. */
+  if (memmem (xml, len, "<!DOCTYPE", 9) != NULL) {
+    malformed (error, "the answer has a DOCTYPE");
     return NULL;
   }
   xmlDoc *doc = xmlReadMemory (xml, (int) len, "onvif.xml", NULL,
@@ -331,7 +345,7 @@ nvr_onvif_parse_profiles (const char *xml, gsize len, GError **error)
       xmlFree (token);
     }
     if (prof->token == NULL || *prof->token == '\0' || strlen (prof->token) > NVR_ONVIF_MAX_TEXT ||
-        !g_utf8_validate (prof->token, -1, NULL)) {
+        !g_utf8_validate (prof->token, -1, NULL) || !nvr_onvif_text_ok (prof->token)) {
       malformed (error, "a profile has no usable token");
       return NULL;
     }
@@ -351,7 +365,9 @@ nvr_onvif_parse_profiles (const char *xml, gsize len, GError **error)
       prof->height = res ? small_int (child (res, NS_TT, "Height")) : 0;
       xmlNode *rc = child (venc, NS_TT, "RateControl");
       prof->fps = rc ? small_int (child (rc, NS_TT, "FrameRateLimit")) : 0;
-      if (prof->width < 0 || prof->height < 0 || prof->fps < 0) {
+      if (prof->width < 0 || prof->height < 0 || prof->fps < 0 ||
+          prof->width > NVR_ONVIF_MAX_PIXELS || prof->height > NVR_ONVIF_MAX_PIXELS ||
+          prof->fps > NVR_ONVIF_MAX_FPS) {
         malformed (error, "a profile's resolution or frame rate is not a small number");
         return NULL;
       }
@@ -363,13 +379,6 @@ nvr_onvif_parse_profiles (const char *xml, gsize len, GError **error)
     return NULL;
   }
   return g_steal_pointer (&out);
-}
-
-static gboolean
-scheme_is (const char *url, const char *scheme)
-{
-  gsize n = strlen (scheme);
-  return g_ascii_strncasecmp (url, scheme, n) == 0 && url[n] == ':';
 }
 
 char *
@@ -385,7 +394,7 @@ nvr_onvif_parse_stream_uri (const char *xml, gsize len, GError **error)
     malformed (error, "the answer has no stream URI, or it is too long");
     return NULL;
   }
-  if (!scheme_is (uri, "rtsp") && !scheme_is (uri, "rtsps")) {
+  if (g_ascii_strncasecmp (uri, "rtsp://", 7) != 0 && g_ascii_strncasecmp (uri, "rtsps://", 8) != 0) {
     malformed (error, "the stream URI is not rtsp://");
     return NULL;
   }
@@ -460,9 +469,13 @@ nvr_onvif_parse_probe_matches (const char *xml, gsize len, const char *relates_t
     gboolean sizes_ok = ok1 && ok2 && f->xaddrs[0] != NULL;
     for (guint i = 0; sizes_ok && f->xaddrs[i]; i++)
       sizes_ok = strlen (f->xaddrs[i]) <= NVR_ONVIF_MAX_URL &&
-                 (scheme_is (f->xaddrs[i], "http") || scheme_is (f->xaddrs[i], "https"));
+                 (g_ascii_strncasecmp (f->xaddrs[i], "http://", 7) == 0 ||
+                  g_ascii_strncasecmp (f->xaddrs[i], "https://", 8) == 0) &&
+                 g_uri_is_valid (f->xaddrs[i], G_URI_FLAGS_ENCODED | G_URI_FLAGS_NON_DNS, NULL);
     for (guint i = 0; sizes_ok && f->scopes[i]; i++)
       sizes_ok = strlen (f->scopes[i]) <= NVR_ONVIF_MAX_TEXT;
+    if (sizes_ok && !nvr_onvif_text_ok (f->address))
+      sizes_ok = FALSE;
     if (!sizes_ok) {
       malformed (error, "a match has too many, too long or non-http XAddrs or scopes");
       return NULL;

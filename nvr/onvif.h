@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 #define NVR_ONVIF_MAX_TEXT 256          /* bytes of a name, token, model, scope, encoding */
 #define NVR_ONVIF_MAX_URL 1024          /* bytes of a stream URI or XAddr */
 #define NVR_ONVIF_MAX_PROFILES 32
+#define NVR_ONVIF_MAX_PIXELS 16384      /* a profile's width or height */
+#define NVR_ONVIF_MAX_FPS 1000
 #define NVR_ONVIF_MAX_LIST 16           /* XAddrs or scopes of one discovered device */
 #define NVR_ONVIF_NONCE_LEN 16
 
