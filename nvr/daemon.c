@@ -956,6 +956,7 @@ nvr_daemon_run (const char *config_path)
     if (d.http == NULL)
       goto out;
     nvr_http_set_signer (d.http, d.signer);
+    nvr_http_set_prober (d.http, d.prober);
   }
 
   nvr_admin_start (d.admin);

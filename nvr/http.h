@@ -8,6 +8,7 @@
 #include "config.h"
 #include "live.h"
 #include "pairing.h"
+#include "prober.h"
 #include "signing.h"
 #include "supervisor.h"
 
@@ -24,6 +25,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrHttp, nvr_http_free)
 /* The box's export-signing key (owned by the caller, outlives @http): GET box answers its
  * public half; exports are signed with it. Without one those routes answer 503. */
 void nvr_http_set_signer (NvrHttp *http, const NvrSigner *signer);
+
+/* The daemon's prober (owned by the caller, outlives @http): settings/cameras/test and
+ * settings/onvif/profiles and settings/onvif/scan run their probes with it. Without one those routes answer 503. */
+void nvr_http_set_prober (NvrHttp *http, NvrProber *prober);
 
 /* A device was revoked or its ACL changed (also from the admin socket): live streams it may no
  * longer see end now. */

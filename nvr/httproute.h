@@ -42,6 +42,9 @@ typedef enum {
   NVR_ROUTE_DEVICE_CAMERAS,
   NVR_ROUTE_INVITES,
   NVR_ROUTE_PLAYLIST,
+  NVR_ROUTE_CAMERA_TEST,      /* docs/design/admin.md "Testing and finding cameras" */
+  NVR_ROUTE_ONVIF_PROFILES,
+  NVR_ROUTE_ONVIF_SCAN,
   NVR_ROUTE_COUNT
 } NvrRouteId;
 
@@ -61,6 +64,8 @@ typedef enum {
   NVR_BODY_LOGIN_FINISH,
   NVR_BODY_CAMERA_LIST,    /* {"cameras": [ids]} */
   NVR_BODY_INVITE,
+  NVR_BODY_CAMERA_TEST,    /* {"main_url", "user"?, "password"?, "transport"?} */
+  NVR_BODY_ONVIF,          /* {"address", "user", "password"} */
 } NvrBodyKind;
 
 typedef struct {
@@ -137,6 +142,11 @@ typedef struct {
   GArray *cameras;         /* gint64 ids: CAMERA_LIST, INVITE (never NULL for those) */
   gboolean admin;          /* INVITE, default FALSE */
   gint64 ttl_s;            /* INVITE, default 0 = the default TTL */
+  char *probe_url;         /* CAMERA_TEST: main_url (may hold anything: checked by the prober) */
+  char *probe_address;     /* ONVIF: address */
+  char *probe_user;        /* CAMERA_TEST (NULL if absent), ONVIF */
+  char *probe_password;    /* CAMERA_TEST (NULL if absent), ONVIF; wiped by nvr_body_clear */
+  char *probe_transport;   /* CAMERA_TEST: "auto", "tcp" or "udp"; NULL if absent */
 } NvrBody;
 
 void nvr_body_clear (NvrBody *b);

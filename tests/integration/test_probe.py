@@ -6,13 +6,19 @@ a good camera with credentials (the still decodes, has the right size and carrie
 code), a 1280x720 camera (the still is scaled to 640 px wide), a wrong password, a wrong port,
 bad URLs, a stream with only audio, one with MJPEG video, one with H.264 + G.711 audio, a camera
 that never answers (timeout), and the limit of 2 probes at once. The password never shows up in
-any output or log."""
+any output or log.
 
+--part http: the same through the web API (POST settings/cameras/test and settings/onvif/profiles
+on the daemon's socket): an admin device gets the answer, a non-admin device 403 and no probe
+runs, bad bodies 400/415, a third probe while two run 429; the password is in no answer."""
+
+import argparse
 import base64
 import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 
 from harness import NVR, Harness, check, idread, log, run
@@ -163,5 +169,113 @@ def test():
         log("PASS")
 
 
+def test_http():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "security"))
+    import hearthclient as hc
+    from test_onvif import start_fakeonvif
+
+    with Harness("probehttp") as h:
+        web_sock = os.path.join(h.dir, "http.sock")
+        origin = "https://127.0.0.1:8443"
+        with open(h.conf, "a") as f:
+            f.write(f"[web]\nsocket = {web_sock}\norigin = {origin}\n")
+        pwfile = os.path.join(h.dir, "cam.pw")
+        with open(pwfile, "w") as f:
+            f.write(CANARY + "\n")
+        h.start_fakecam(1, ["--user", "viewer", "--password-file", pwfile])
+        onvif_port = start_fakeonvif(h, "fakeonvif", "--user", "viewer", "--password-file",
+                                     pwfile, "--main-url", h.cam_url(1, "main"),
+                                     "--sub-url", h.cam_url(1, "sub"))
+        h.start_daemon()
+        h.nvr("cameras", "add", "cam1", "--main-url", h.cam_url(1), "--user", "viewer",
+              "--password-file", pwfile)
+        admin = hc.Client(hc.Unix(web_sock), origin, "admin", timeout=40)
+        admin.pair(hc.invite(h, "admin", ["cam1"], admin=True)[0])
+        viewer = hc.Client(hc.Unix(web_sock), origin, "viewer", timeout=40)
+        viewer.pair(hc.invite(h, "viewer", ["cam1"])[0])
+
+        def probes_started():
+            with open(h.daemon_log, errors="replace") as f:
+                return f.read().count("nvr-probe-Message")
+
+        body = {"main_url": h.cam_url(1), "user": "viewer", "password": CANARY}
+        # Not an admin: refused before any probe exists.
+        before = probes_started()
+        for who in (viewer, hc.Client(hc.Unix(web_sock), origin, "anon")):
+            r = who.post("/api/v1/settings/cameras/test", body)
+            check(r.status in (401, 403), f"{who.name}: cameras/test answered {r!r}")
+            r = who.post("/api/v1/settings/onvif/profiles",
+                         {"address": f"127.0.0.1:{onvif_port}", "user": "viewer",
+                          "password": CANARY})
+            check(r.status in (401, 403), f"{who.name}: onvif/profiles answered {r!r}")
+            r = who.post("/api/v1/settings/onvif/scan", {})
+            check(r.status in (401, 403), f"{who.name}: onvif/scan answered {r!r}")
+        check(probes_started() == before, "a refused request started a probe")
+
+        # Bad requests from the admin.
+        r = admin.post("/api/v1/settings/cameras/test", dict(body, extra=1))
+        check(r.status == 400, f"unknown member: {r!r}")
+        r = admin.post("/api/v1/settings/cameras/test", {"main_url": h.cam_url(1),
+                                                          "password": CANARY})
+        check(r.status == 400 and CANARY.encode() not in r.body, f"password without user: {r!r}")
+        r = admin.post("/api/v1/settings/cameras/test", body, content_type="text/plain")
+        check(r.status == 415, f"text/plain body: {r!r}")
+        r = admin.post("/api/v1/settings/cameras/test", body, fetch_site="cross-site")
+        check(r.status == 403, f"cross-site: {r!r}")
+        check(probes_started() == before, "a bad request started a probe")
+
+        # The admin's test: the camera's answer, and a still of camera 1.
+        r = admin.post("/api/v1/settings/cameras/test", body)
+        check(r.status == 200 and r.header("Cache-Control") == "no-store", f"test: {r!r}")
+        check(CANARY.encode() not in r.body, "the answer holds the password")
+        res = r.json()
+        check(res["ok"] and res["video"]["codec"] == "h264" and res["video"]["width"] == 640,
+              f"test answer {json.dumps(res)[:300]}")
+        check_still(h, res, (640, 360), 1, "http.jpg")
+        r = admin.post("/api/v1/settings/cameras/test", dict(body, password="wrong"))
+        check(r.status == 200 and r.json()["reason"] == "unauthorized", f"wrong password: {r!r}")
+
+        r = admin.post("/api/v1/settings/onvif/profiles",
+                       {"address": f"127.0.0.1:{onvif_port}", "user": "viewer",
+                        "password": CANARY})
+        check(r.status == 200 and CANARY.encode() not in r.body, f"onvif/profiles: {r!r}")
+        urls = sorted(p["rtsp_url"] for p in r.json()["profiles"])
+        check(urls == sorted([h.cam_url(1, "main"), h.cam_url(1, "sub")]), f"profiles {urls}")
+
+        # Two probes at once at most: the third gets 429 while two hang on a silent camera.
+        hole = socket.socket()
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)
+        silent = {"main_url": f"rtsp://127.0.0.1:{hole.getsockname()[1]}/x"}
+        answers = []
+
+        def slow():
+            c = hc.Client(hc.Unix(web_sock), origin, "admin2", timeout=40, key=admin.key)
+            c.token = admin.token
+            answers.append(c.post("/api/v1/settings/cameras/test", silent))
+
+        threads = [threading.Thread(target=slow) for _ in range(2)]
+        for t in threads:
+            t.start()
+        hole.settimeout(30)
+        conns = [hole.accept()[0] for _ in range(2)]
+        r = admin.post("/api/v1/settings/cameras/test", body)
+        check(r.status == 429, f"third probe: {r!r}")
+        for t in threads:
+            t.join(60)
+        check([a.status for a in answers] == [200, 200] and
+              all(a.json()["reason"] == "timeout" for a in answers), f"silent: {answers}")
+        for c in conns:
+            c.close()
+        hole.close()
+        with open(h.daemon_log, errors="replace") as f:
+            check(CANARY not in f.read(), "the password is in the daemon's log")
+        log("PASS")
+
+
 if __name__ == "__main__":
-    run(test)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--part", choices=["cli", "http"], default="cli")
+    a = ap.parse_args()
+    run(test if a.part == "cli" else test_http)
