@@ -28,6 +28,7 @@
 typedef struct {
   GMainLoop *loop;
   NvrWireChannel *ch;
+  gboolean requested;        /* the one request was read; later messages are ignored */
   gboolean answered;
   guint deadline;
 
@@ -154,6 +155,16 @@ check_streams (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The still must be a whole picture: a decoder joining mid-GOP conceals the frames it lacks
+ * references for (libav's default), so it is told to drop them; the first frame out is then
+ * the first keyframe's. */
+static void
+on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpointer data)
+{
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (element), "output-corrupt") != NULL)
+    g_object_set (element, "output-corrupt", FALSE, NULL);
+}
+
 static void
 on_decoded_pad (GstElement *dec, GstPad *pad, gpointer data)
 {
@@ -246,6 +257,7 @@ on_rtsp_pad (GstElement *src, GstPad *pad, gpointer data)
   g_autoptr (GstPad) conv_sink = gst_element_get_static_pad (convert, "sink");
   gst_pad_add_probe (conv_sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_raw_caps, p, NULL);
   g_signal_connect (dec, "pad-added", G_CALLBACK (on_decoded_pad), convert);
+  g_signal_connect (dec, "deep-element-added", G_CALLBACK (on_deep_element_added), NULL);
   for (GstElement *e = sink; e != NULL; e = e == sink ? jpeg : e == jpeg ? filter : e == filter
                                                        ? scale : e == scale ? convert
                                                        : e == convert ? dec : NULL)
@@ -727,10 +739,9 @@ static void
 on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer data)
 {
   Probe *p = data;
-  static gboolean seen = FALSE;
-  if (seen || strcmp (kind, "request") != 0)
+  if (p->requested || strcmp (kind, "request") != 0)
     return;
-  seen = TRUE;
+  p->requested = TRUE;
   const char *what = nvr_wire_get_str (fields, "what", "");
   if (strcmp (what, "test") == 0)
     run_test (p, fields);

@@ -16,6 +16,7 @@
 G_DEFINE_QUARK (nvr-prober-error-quark, nvr_prober_error)
 
 #define DETAIL_MAX 512
+#define PROBE_LINGER_S 2         /* after its answer (or time limit), before SIGKILL */
 #define FIELD_MAX 1024
 
 typedef struct {
@@ -382,7 +383,17 @@ probe_free (Probe *p)
   g_free (p);
 }
 
-/* Answers once; the process is killed and reaped by its exit callback. */
+static gboolean
+on_linger (gpointer data)
+{
+  Probe *p = data;
+  p->limit_source = 0;
+  g_subprocess_force_exit (p->proc);
+  return G_SOURCE_REMOVE;
+}
+
+/* Answers once. A probe that is still alive gets PROBE_LINGER_S to exit by itself (its own
+ * clean-up and the sanitizers' reports run then), then SIGKILL; its exit callback reaps it. */
 static void
 finish (Probe *p, JsonNode *result)
 {
@@ -396,7 +407,7 @@ finish (Probe *p, JsonNode *result)
   if (p->ch != NULL)
     nvr_wire_channel_close (p->ch);
   if (!p->exited)
-    g_subprocess_force_exit (p->proc);
+    p->limit_source = g_timeout_add_seconds (PROBE_LINGER_S, on_linger, p);
   p->cb (result, p->user_data);
   if (p->exited)
     g_ptr_array_remove (p->prober->running, p);
@@ -442,6 +453,7 @@ on_limit (gpointer data)
   Probe *p = data;
   p->limit_source = 0;
   g_warning ("A probe passed its time limit; killing it");
+  g_subprocess_force_exit (p->proc);
   finish_failure (p, "timeout", "the camera did not answer in time");
   return G_SOURCE_REMOVE;
 }

@@ -58,6 +58,29 @@ def expect_failure(h, url, reason, *extra):
     log(f"{url}: {reason} ({res['detail']})")
 
 
+def probe_children(h):
+    """pids of the daemon's `nvr camera-probe` children still alive."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == h.daemon.pid and b"camera-probe" in argv:
+            out.append(int(pid))
+    return out
+
+
+def wait_no_probes(h):
+    """Probes that answered get up to 2 s to exit and count against the limit until then."""
+    h.wait_for("earlier probes to exit", lambda: not probe_children(h), 30)
+
+
 def check_still(h, res, want_size, want_code, name):
     prefix = "data:image/jpeg;base64,"
     check(res["still"].startswith(prefix), "the still is not a JPEG data URL")
@@ -136,6 +159,7 @@ def test():
 
         # A camera that accepts the connection and never answers: the probe gives up (timeout),
         # and while two such probes run a third is refused at once (2 at a time).
+        wait_no_probes(h)
         hole = socket.socket()
         hole.bind(("127.0.0.1", 0))
         hole.listen(8)
@@ -159,6 +183,7 @@ def test():
             t.join(60)
         check(len(results) == 2 and all(r["reason"] == "timeout" for r in results),
               f"silent camera: {results}")
+        wait_no_probes(h)   # the two silent ones exited or were killed
         for c in conns:
             c.close()
         hole.close()
@@ -244,6 +269,7 @@ def test_http():
         check(urls == sorted([h.cam_url(1, "main"), h.cam_url(1, "sub")]), f"profiles {urls}")
 
         # Two probes at once at most: the third gets 429 while two hang on a silent camera.
+        wait_no_probes(h)
         hole = socket.socket()
         hole.bind(("127.0.0.1", 0))
         hole.listen(8)
