@@ -399,9 +399,8 @@ print_devices (JsonObject *o)
     g_print ("No ONVIF device answered within %d s\n", NVR_PROBE_SCAN_WAIT_MS / 1000);
   for (guint i = 0; i < json_array_get_length (a); i++) {
     JsonObject *d = json_array_get_object_element (a, i);
-    JsonArray *x = json_object_get_array_member (d, "xaddrs");
-    g_print ("%s  %s\n", json_object_get_string_member (d, "address"),
-             json_array_get_length (x) ? json_array_get_string_element (x, 0) : "");
+    g_print ("%-24s %s\n", json_object_get_string_member (d, "address"),
+             json_object_get_string_member (d, "endpoint"));
   }
 }
 

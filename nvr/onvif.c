@@ -520,6 +520,40 @@ bad:
   return NULL;
 }
 
+static char *
+host_port (GUri *uri)
+{
+  const char *host = g_uri_get_host (uri);
+  gint port = g_uri_get_port (uri);
+  gboolean v6 = strchr (host, ':') != NULL;
+  if (port == -1 || port == 80)
+    return v6 ? g_strdup_printf ("[%s]", host) : g_strdup (host);
+  return g_strdup_printf (v6 ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+char *
+nvr_onvif_found_host (const NvrOnvifFound *found, const char *sender_ip)
+{
+  char *first = NULL;
+  for (guint i = 0; found->xaddrs != NULL && found->xaddrs[i] != NULL; i++) {
+    g_autoptr (GUri) uri = g_uri_parse (found->xaddrs[i], G_URI_FLAGS_ENCODED |
+                                        G_URI_FLAGS_NON_DNS, NULL);
+    if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+      continue;
+    if (sender_ip != NULL && g_ascii_strcasecmp (g_uri_get_host (uri), sender_ip) == 0) {
+      g_free (first);
+      return host_port (uri);
+    }
+    if (first == NULL)
+      first = host_port (uri);
+  }
+  if (first != NULL)
+    return first;
+  if (sender_ip == NULL)
+    return NULL;
+  return strchr (sender_ip, ':') ? g_strdup_printf ("[%s]", sender_ip) : g_strdup (sender_ip);
+}
+
 char *
 nvr_onvif_same_host_url (const char *device_url, const char *xaddr)
 {

@@ -50,7 +50,7 @@ typedef struct {
 } NvrOnvifProfile;
 
 typedef struct {
-  char *address;      /* EndpointReference Address (usually urn:uuid:...) */
+  char *address;      /* EndpointReference Address (usually urn:uuid:...): the device's id */
   GStrv xaddrs;
   GStrv scopes;
 } NvrOnvifFound;
@@ -88,6 +88,11 @@ char *nvr_onvif_parse_stream_uri (const char *xml, gsize len, GError **error);
  * @relates_to (if non-NULL) equals the datagram's RelatesTo. */
 GPtrArray *nvr_onvif_parse_probe_matches (const char *xml, gsize len, const char *relates_to,
                                           GError **error);
+
+/* Pure: where to reach a discovered device, as an admin would type it for profiles: "HOST" or
+ * "HOST:PORT" ("[V6]:PORT") of the first XAddr whose host is @sender_ip (the datagram's source),
+ * else of the first XAddr, else @sender_ip. A port is written only when it is not 80. */
+char *nvr_onvif_found_host (const NvrOnvifFound *found, const char *sender_ip);
 
 /* Pure: the device service URL for what a user typed: "HOST", "HOST:PORT", "[V6]:PORT" or an
  * http:// URL (its path kept, else /onvif/device_service). NULL with @error for anything else

@@ -691,6 +691,7 @@ run_onvif_scan (Probe *p, GVariant *f)
       return;
     }
   g_autoptr (GPtrArray) devices = g_ptr_array_new_with_free_func ((GDestroyNotify) nvr_onvif_found_free);
+  g_autoptr (GPtrArray) hosts = g_ptr_array_new_with_free_func (g_free);   /* per device */
   gint64 end_us = g_get_monotonic_time () + NVR_PROBE_SCAN_WAIT_MS * 1000;
   g_autofree char *buf = g_malloc (NVR_ONVIF_MAX_XML);
   guint bad = 0;
@@ -702,9 +703,13 @@ run_onvif_scan (Probe *p, GVariant *f)
     GPollFD pfd = { g_socket_get_fd (sock), G_IO_IN, 0 };
     if (g_poll (&pfd, 1, (gint) ((left_us + 999) / 1000)) <= 0)
       continue;
-    gssize n = g_socket_receive (sock, buf, NVR_ONVIF_MAX_XML, NULL, NULL);
+    g_autoptr (GSocketAddress) from = NULL;
+    gssize n = g_socket_receive_from (sock, &from, buf, NVR_ONVIF_MAX_XML, NULL, NULL);
     if (n <= 0)
       continue;
+    g_autofree char *sender = G_IS_INET_SOCKET_ADDRESS (from)
+      ? g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (from)))
+      : NULL;
     g_autoptr (GError) perr = NULL;
     g_autoptr (GPtrArray) found = nvr_onvif_parse_probe_matches (buf, n, message_id, &perr);
     if (found == NULL) {
@@ -716,17 +721,23 @@ run_onvif_scan (Probe *p, GVariant *f)
       gboolean dup = FALSE;
       for (guint j = 0; !dup && j < devices->len; j++)
         dup = strcmp (((NvrOnvifFound *) devices->pdata[j])->address, fd->address) == 0;
-      if (!dup && devices->len < NVR_PROBE_SCAN_MAX_DEVICES)
-        g_ptr_array_add (devices, g_steal_pointer (&found->pdata[i]));
+      if (dup || devices->len >= NVR_PROBE_SCAN_MAX_DEVICES)
+        continue;
+      char *host = nvr_onvif_found_host (fd, sender);
+      if (host == NULL)
+        continue;
+      g_ptr_array_add (hosts, host);
+      g_ptr_array_add (devices, g_steal_pointer (&found->pdata[i]));
     }
   }
   GVariantBuilder b, db;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "ok", g_variant_new_boolean (TRUE));
-  g_variant_builder_init (&db, G_VARIANT_TYPE ("a(sasas)"));
+  g_variant_builder_init (&db, G_VARIANT_TYPE ("a(ssasas)"));
   for (guint i = 0; i < devices->len; i++) {
     NvrOnvifFound *fd = devices->pdata[i];
-    g_variant_builder_add (&db, "(s^as^as)", fd->address, fd->xaddrs, fd->scopes);
+    g_variant_builder_add (&db, "(ss^as^as)", (const char *) hosts->pdata[i], fd->address,
+                           fd->xaddrs, fd->scopes);
   }
   g_variant_builder_add (&b, "{sv}", "devices", g_variant_builder_end (&db));
   g_message ("Discovery found %u device(s); %u datagram(s) not understood", devices->len, bad);

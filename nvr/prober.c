@@ -262,7 +262,7 @@ scan_json (GVariant *f, GError **error)
 {
   static const char *const http[] = { "http://", "https://", NULL };
   g_autoptr (GVariant) devices = NULL;
-  if (!get (f, "devices", "a(sasas)", &devices, error))
+  if (!get (f, "devices", "a(ssasas)", &devices, error))
     return NULL;
   gsize n = g_variant_n_children (devices);
   if (n > 64) {
@@ -276,17 +276,19 @@ scan_json (GVariant *f, GError **error)
   json_builder_set_member_name (b, "devices");
   json_builder_begin_array (b);
   for (gsize i = 0; i < n; i++) {
-    const char *address;
+    const char *host, *endpoint;
     g_autofree const char **xaddrs = NULL, **scopes = NULL;
-    g_variant_get_child (devices, i, "(&s^a&s^a&s)", &address, &xaddrs, &scopes);
-    if (!text_ok (address, 256) || *address == '\0' || g_strv_length ((char **) xaddrs) > 16 ||
-        g_strv_length ((char **) scopes) > 16) {
+    g_variant_get_child (devices, i, "(&s&s^a&s^a&s)", &host, &endpoint, &xaddrs, &scopes);
+    if (!text_ok (host, 256) || *host == '\0' || !text_ok (endpoint, 256) || *endpoint == '\0' ||
+        g_strv_length ((char **) xaddrs) > 16 || g_strv_length ((char **) scopes) > 16) {
       bad (error, "devices");
       return NULL;
     }
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "address");
-    json_builder_add_string_value (b, address);
+    json_builder_add_string_value (b, host);
+    json_builder_set_member_name (b, "endpoint");
+    json_builder_add_string_value (b, endpoint);
     json_builder_set_member_name (b, "xaddrs");
     json_builder_begin_array (b);
     for (guint j = 0; xaddrs[j]; j++) {

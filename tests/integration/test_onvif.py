@@ -143,9 +143,13 @@ def part_scan():
         res = onvif(h, "scan")
         devs = res["devices"]
         check(len(devs) == 1, f"devices {devs}")
-        check(devs[0]["address"].startswith("urn:uuid:") and
+        check(devs[0]["address"] == f"127.0.0.1:{port}" and
+              devs[0]["endpoint"].startswith("urn:uuid:") and
               devs[0]["xaddrs"] == [f"http://127.0.0.1:{port}/onvif/device_service"] and
               "onvif://www.onvif.org/name/FakeCam" in devs[0]["scopes"], f"device {devs[0]}")
+        # What the scan gives is what profiles takes (the admin page's "Use" button).
+        res = onvif(h, "profiles", devs[0]["address"])
+        check([p["token"] for p in res["profiles"]] == ["main", "sub"], f"profiles {res}")
         log("PASS")
 
 

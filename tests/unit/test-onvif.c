@@ -189,6 +189,35 @@ test_device_url (void)
     else
       g_assert_nonnull (error);
   }
+  /* Where a discovered device is reached: the XAddr on the sender's address, else the first. */
+  char *xa[] = { "http://[fe80::1]/onvif/device_service", "http://192.168.1.64:8080/onvif/ds",
+                 NULL };
+  NvrOnvifFound f = { .address = "urn:uuid:1", .xaddrs = xa, .scopes = NULL };
+  static const struct {
+    const char *sender;
+    const char *host;
+  } hosts[] = {
+    { "192.168.1.64", "192.168.1.64:8080" },
+    { "fe80::1", "[fe80::1]" },
+    { "10.9.9.9", "[fe80::1]" },
+    { NULL, "[fe80::1]" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (hosts); i++) {
+    g_autofree char *h = nvr_onvif_found_host (&f, hosts[i].sender);
+    g_assert_cmpstr (h, ==, hosts[i].host);
+  }
+  char *none[] = { NULL };
+  NvrOnvifFound empty = { .address = "urn:uuid:2", .xaddrs = none };
+  g_autofree char *h = nvr_onvif_found_host (&empty, "10.0.0.7");
+  g_assert_cmpstr (h, ==, "10.0.0.7");
+  g_autofree char *h6 = nvr_onvif_found_host (&empty, "fd00::7");
+  g_assert_cmpstr (h6, ==, "[fd00::7]");
+  /* Whatever a device says, the address is usable as a profiles address. */
+  g_autofree char *h8 = nvr_onvif_found_host (&f, "192.168.1.64");
+  guint16 port = 0;
+  g_autofree char *url = nvr_onvif_device_url (h8, &port, NULL);
+  g_assert_cmpstr (url, ==, "http://192.168.1.64:8080/onvif/device_service");
+
   g_assert_null (nvr_onvif_same_host_url ("http://10.0.0.5/x", "rtsp://evil/x"));
   g_autofree char *moved = nvr_onvif_same_host_url ("http://10.0.0.5:81/x",
                                                     "http://203.0.113.9:9/media?a=b");
