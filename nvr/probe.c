@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nvr-pipelines.h"
 #include "onvif.h"
 #include "sandbox.h"
 #include "wire.h"
@@ -165,19 +166,6 @@ on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpoint
     g_object_set (element, "output-corrupt", FALSE, NULL);
 }
 
-static void
-on_decoded_pad (GstElement *dec, GstPad *pad, gpointer data)
-{
-  GstElement *convert = data;
-  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-  if (caps == NULL || !g_str_has_prefix (gst_structure_get_name (gst_caps_get_structure (caps, 0)),
-                                         "video/"))
-    return;
-  g_autoptr (GstPad) sink = gst_element_get_static_pad (convert, "sink");
-  if (!gst_pad_is_linked (sink))
-    gst_pad_link (pad, sink);
-}
-
 /* Streaming thread: the decoder's output caps (size and frame rate of the stream). */
 static GstPadProbeReturn
 on_raw_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -226,6 +214,48 @@ on_still (GstAppSink *sink, gpointer data)
   return GST_FLOW_EOS;
 }
 
+/* The still branch, from the template pipelines/probe-still.gst (decodebin ! videoconvert !
+ * videoscale ! capsfilter ! jpegenc ! appsink), its values set by property here. */
+static GstElement *
+still_branch (Probe *p, GError **error)
+{
+  g_autoptr (GBytes) bytes = g_resource_lookup_data (nvr_pipelines_get_resource (),
+                                                     "/org/hearth/pipelines/probe-still.gst",
+                                                     G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  if (bytes == NULL)
+    return NULL;
+  gsize size;
+  const char *data = g_bytes_get_data (bytes, &size);
+  g_autofree char *desc = g_strstrip (g_strndup (data, size));
+  /* Not ghosting unlinked pads: videoconvert's sink is unlinked until decodebin makes its pad
+   * (parse links it then), and must not become the branch's input. */
+  g_autoptr (GstElement) bin = gst_parse_bin_from_description (desc, FALSE, error);
+  if (bin == NULL)
+    return NULL;
+  g_autoptr (GstElement) dec = gst_bin_get_by_name (GST_BIN (bin), "dec");
+  g_autoptr (GstElement) convert = gst_bin_get_by_name (GST_BIN (bin), "convert");
+  g_autoptr (GstElement) filter = gst_bin_get_by_name (GST_BIN (bin), "filter");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin), "still");
+  if (dec == NULL || convert == NULL || filter == NULL || sink == NULL) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+                 "probe-still.gst lacks an element it must name");
+    return NULL;
+  }
+  /* At most 640 px wide, square pixels; videoscale keeps the picture's aspect ratio. */
+  g_autoptr (GstCaps) caps = gst_caps_new_simple ("video/x-raw", "width", GST_TYPE_INT_RANGE, 16,
+                                                  NVR_PROBE_STILL_MAX_WIDTH, "pixel-aspect-ratio",
+                                                  GST_TYPE_FRACTION, 1, 1, NULL);
+  g_object_set (filter, "caps", caps, NULL);
+  GstAppSinkCallbacks cb = { .new_sample = on_still };
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, p, NULL);
+  g_autoptr (GstPad) conv_sink = gst_element_get_static_pad (convert, "sink");
+  gst_pad_add_probe (conv_sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_raw_caps, p, NULL);
+  g_signal_connect (dec, "deep-element-added", G_CALLBACK (on_deep_element_added), NULL);
+  g_autoptr (GstPad) dec_sink = gst_element_get_static_pad (dec, "sink");
+  gst_element_add_pad (bin, gst_ghost_pad_new ("sink", dec_sink));
+  return g_steal_pointer (&bin);
+}
+
 static void
 on_rtsp_pad (GstElement *src, GstPad *pad, gpointer data)
 {
@@ -233,37 +263,16 @@ on_rtsp_pad (GstElement *src, GstPad *pad, gpointer data)
   if (p->decoder_linked)
     return;
   p->decoder_linked = TRUE;
-  GstElement *dec = gst_element_factory_make ("decodebin", "dec");
-  GstElement *convert = gst_element_factory_make ("videoconvert", "convert");
-  GstElement *scale = gst_element_factory_make ("videoscale", "scale");
-  GstElement *filter = gst_element_factory_make ("capsfilter", "filter");
-  GstElement *jpeg = gst_element_factory_make ("jpegenc", "jpeg");
-  GstElement *sink = gst_element_factory_make ("appsink", "still");
-  if (!dec || !convert || !scale || !filter || !jpeg || !sink) {
-    g_warning ("Failed to make the still branch: a GStreamer element is missing");
+  g_autoptr (GError) error = NULL;
+  GstElement *branch = still_branch (p, &error);
+  if (branch == NULL) {
+    g_warning ("Failed to make the still branch: %s", error->message);
     return;
   }
-  /* At most 640 px wide, square pixels; videoscale keeps the picture's aspect ratio. */
-  g_autoptr (GstCaps) caps = gst_caps_new_simple ("video/x-raw", "width", GST_TYPE_INT_RANGE, 16,
-                                                  NVR_PROBE_STILL_MAX_WIDTH, "pixel-aspect-ratio",
-                                                  GST_TYPE_FRACTION, 1, 1, NULL);
-  g_object_set (filter, "caps", caps, NULL);
-  g_object_set (jpeg, "quality", 85, NULL);
-  g_object_set (sink, "sync", FALSE, "max-buffers", 1, "drop", TRUE, "emit-signals", FALSE, NULL);
-  GstAppSinkCallbacks cb = { .new_sample = on_still };
-  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, p, NULL);
-  gst_bin_add_many (GST_BIN (p->pipeline), dec, convert, scale, filter, jpeg, sink, NULL);
-  gst_element_link_many (convert, scale, filter, jpeg, sink, NULL);
-  g_autoptr (GstPad) conv_sink = gst_element_get_static_pad (convert, "sink");
-  gst_pad_add_probe (conv_sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_raw_caps, p, NULL);
-  g_signal_connect (dec, "pad-added", G_CALLBACK (on_decoded_pad), convert);
-  g_signal_connect (dec, "deep-element-added", G_CALLBACK (on_deep_element_added), NULL);
-  for (GstElement *e = sink; e != NULL; e = e == sink ? jpeg : e == jpeg ? filter : e == filter
-                                                       ? scale : e == scale ? convert
-                                                       : e == convert ? dec : NULL)
-    gst_element_sync_state_with_parent (e);
-  g_autoptr (GstPad) dec_sink = gst_element_get_static_pad (dec, "sink");
-  if (gst_pad_link (pad, dec_sink) != GST_PAD_LINK_OK)
+  gst_bin_add (GST_BIN (p->pipeline), branch);
+  gst_element_sync_state_with_parent (branch);
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (branch, "sink");
+  if (sink == NULL || gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
     g_warning ("Failed to link the camera's video to the decoder");
 }
 

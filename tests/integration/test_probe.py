@@ -116,6 +116,10 @@ def test():
               f"video {res['video']}")
         check(res["audio"] is None, f"audio {res['audio']} from a camera without audio")
         check_still(h, res, (640, 360), 1, "good.jpg")
+        # The same over RTP/UDP (a camera that refuses TCP interleaving).
+        res = probe(h, h.cam_url(1), *creds, "--transport", "udp")
+        check(res["ok"] and res["video"]["width"] == 640, f"udp: {json.dumps(res)[:300]}")
+        check_still(h, res, (640, 360), 1, "udp.jpg")
 
         # H.264 with G.711 audio: the audio track is reported.
         res = probe(h, f"rtsp://127.0.0.1:{port}/odd/h264-pcmu", *creds)
