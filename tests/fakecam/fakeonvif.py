@@ -8,7 +8,9 @@
 SOAP 1.2, every request checked for a WS-UsernameToken PasswordDigest
 (Base64(SHA1(nonce + created + password))) unless --user is not given; a wrong or missing token
 gets a SOAP fault with subcode ter:NotAuthorized (HTTP 400, as cameras do). --malformed makes
-every answer broken XML; --huge-profiles lists 40 profiles (over Hearth's limit of 32).
+every answer broken XML; --huge-profiles lists 40 profiles (over Hearth's limit of 32);
+--http-basic checks HTTP Basic authentication (401 + WWW-Authenticate) instead of the
+UsernameToken, as some cameras do.
 --discovery also answers WS-Discovery Probes on UDP 239.255.255.250:3702 (joined on every
 interface; meant for a network namespace of the test's own, never the real LAN).
 
@@ -88,7 +90,7 @@ class Camera:
         self.requests = 0
 
     def authorized(self, root):
-        if self.args.user is None:
+        if self.args.user is None or self.args.http_basic:
             return True
         tok = root.find("s:Header/wsse:Security/wsse:UsernameToken", NS)
         if tok is None:
@@ -208,6 +210,7 @@ def main():
     ap.add_argument("--malformed", action="store_true")
     ap.add_argument("--huge-profiles", action="store_true")
     ap.add_argument("--discovery", action="store_true")
+    ap.add_argument("--http-basic", action="store_true")
     args = ap.parse_args()
     password = ""
     if args.password_file:
@@ -219,6 +222,15 @@ def main():
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(min(n, 1 << 20))
+            if args.http_basic:
+                want = "Basic " + base64.b64encode(
+                    f"{args.user}:{password}".encode()).decode()
+                if self.headers.get("Authorization") != want:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="onvif"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
             status, text = cam.answer(self.path, body)
             data = text.encode()
             self.send_response(status)

@@ -4,7 +4,8 @@ against tests/fakecam/fakeonvif.py.
 
 --part profiles (loopback): `nvr onvif profiles` lists the fake camera's device information and
 its two profiles with fakecam's main and sub RTSP URLs; those URLs test and add as a camera; a
-wrong password is "unauthorized"; malformed XML and too many profiles are "malformed" with a clear
+wrong password is "unauthorized" (UsernameToken fault, and HTTP 401 from a camera that wants HTTP
+Basic authentication, which also works with the right one); malformed XML and too many profiles are "malformed" with a clear
 detail and the daemon keeps answering; a bad address is "bad-address". The password is never
 printed or logged.
 
@@ -74,6 +75,9 @@ def part_profiles():
                                "--main-url", main_url, "--sub-url", sub_url)
         bad_port = start_fakeonvif(h, "badonvif", "--malformed")
         huge_port = start_fakeonvif(h, "hugeonvif", "--huge-profiles")
+        basic_port = start_fakeonvif(h, "basiconvif", "--http-basic", "--user", "admin",
+                                     "--password-file", pwfile, "--main-url", main_url,
+                                     "--sub-url", sub_url)
         h.start_daemon()
         creds = ("--user", "admin", "--password-file", pwfile)
 
@@ -106,6 +110,12 @@ def part_profiles():
         check("XML" in res["detail"], f"detail does not say what was wrong: {res['detail']}")
         res = expect_failure(h, "malformed", "profiles", f"127.0.0.1:{huge_port}")
         check("too many profiles" in res["detail"], f"detail: {res['detail']}")
+        # A camera that wants HTTP authentication instead of a UsernameToken.
+        res = onvif(h, "profiles", f"127.0.0.1:{basic_port}", *creds)
+        check(sorted(p["rtsp_url"] for p in res["profiles"]) == sorted([main_url, sub_url]),
+              f"HTTP basic camera: {res}")
+        expect_failure(h, "unauthorized", "profiles", f"127.0.0.1:{basic_port}", "--user",
+                       "admin", "--password-file", wrong)
         expect_failure(h, "bad-address", "profiles", "ftp://127.0.0.1/")
         expect_failure(h, "unreachable", "profiles", "127.0.0.1:1")
         # The daemon is unhurt by what the probes read.
