@@ -405,10 +405,11 @@ probe_tcp (const char *cam, const char *hostport)
   report (cam, what, rc, e);
 }
 
+/* @camera_dir NULL: a probe process (writes nothing, so there is no own file to try). */
 static void
 probe (const char *spec, const char *camera_dir)
 {
-  g_autofree char *cam = g_path_get_basename (camera_dir);
+  g_autofree char *cam = camera_dir ? g_path_get_basename (camera_dir) : g_strdup ("camera-probe");
   g_auto (GStrv) items = g_strsplit (spec, ",", -1);
   for (guint i = 0; items[i] != NULL; i++) {
     const char *v = strchr (items[i], '=');
@@ -425,8 +426,10 @@ probe (const char *spec, const char *camera_dir)
     else if (strcmp (kind, "tcp") == 0)
       probe_tcp (cam, v);
   }
-  g_autofree char *own = g_build_filename (camera_dir, ".sandbox-probe", NULL);
-  probe_write (cam, own);
+  if (camera_dir != NULL) {
+    g_autofree char *own = g_build_filename (camera_dir, ".sandbox-probe", NULL);
+    probe_write (cam, own);
+  }
   /* Its own /proc/self is readable, not the daemon's /proc/<pid>. */
   g_autofree char *environ_path = g_strdup_printf ("/proc/%d/environ", (int) getppid ());
   g_autofree char *fd_path = g_strdup_printf ("/proc/%d/fd", (int) getppid ());
@@ -481,5 +484,10 @@ gboolean
 nvr_sandbox_enter_probe (guint16 tcp_port, GError **error)
 {
   NvrSandboxSpec spec = { .camera_dir = NULL, .ports = { tcp_port, 0 } };
-  return enter (&spec, error);
+  if (!enter (&spec, error))
+    return FALSE;
+  const char *p = g_getenv ("NVR_SANDBOX_PROBE");
+  if (p != NULL)
+    probe (p, NULL);
+  return TRUE;
 }

@@ -304,8 +304,59 @@ def test_http():
         log("PASS")
 
 
+def test_sandbox():
+    """The probe process, once sandboxed, tries what it must not do (nvr/sandbox.h test hook
+    NVR_SANDBOX_PROBE) and logs each try; the camera's own port must still be allowed."""
+    import re
+    with Harness("probesandbox") as h:
+        h.start_fakecam(1)
+        other = socket.socket()
+        other.bind(("127.0.0.1", 0))
+        other.listen(4)
+        secret = os.path.join(h.dir, "secret.txt")
+        with open(secret, "w") as f:
+            f.write("not for probes\n")
+        tries = [f"write={h.dir}/probe-wrote", f"write=/tmp/hearth-probe-wrote-{os.getpid()}",
+                 f"read={secret}", f"read={h.root}", f"unix={h.sock}",
+                 f"tcp=127.0.0.1:{other.getsockname()[1]}",
+                 f"tcp=127.0.0.1:{h.fakecam_port}"]
+        os.environ["NVR_SANDBOX_PROBE"] = ",".join(tries)
+        try:
+            h.start_daemon()
+        finally:
+            del os.environ["NVR_SANDBOX_PROBE"]
+        res = probe(h, h.cam_url(1))
+        check(res["ok"], f"the probe failed after its sandbox tries: {json.dumps(res)[:300]}")
+        with open(h.daemon_log, errors="replace") as f:
+            text = f.read()
+        abi = re.search(r"Landlock ABI (\d+)", text)
+        abi = int(abi.group(1)) if abi else 0
+        lines = dict(re.findall(r"sandbox probe \[camera-probe\] (.+?): (ALLOWED|refused.*)", text))
+        log(f"Landlock ABI {abi}; {len(lines)} tries logged")
+        for what, verdict in sorted(lines.items()):
+            log(f"  {what}: {verdict}")
+        must_refuse = [f"write {h.dir}/probe-wrote", f"write /tmp/hearth-probe-wrote-{os.getpid()}",
+                       f"connect unix {h.sock}", "execve /bin/true", "ptrace parent"]
+        if abi >= 1:
+            must_refuse += [f"read {secret}", f"read {h.root}",
+                            f"read /proc/{h.daemon.pid}/environ", f"read /proc/{h.daemon.pid}/fd"]
+        if abi >= 4:
+            must_refuse.append(f"connect tcp 127.0.0.1:{other.getsockname()[1]}")
+        if abi >= 6:
+            must_refuse.append("signal parent")
+        for what in must_refuse:
+            check(lines.get(what, "").startswith("refused"),
+                  f"sandboxed probe: '{what}' was {lines.get(what, 'not tried')}")
+        # Not a test that cannot fail: the camera's own port is allowed.
+        check(lines.get(f"connect tcp 127.0.0.1:{h.fakecam_port}") == "ALLOWED",
+              f"the camera's port was {lines.get(f'connect tcp 127.0.0.1:{h.fakecam_port}')}")
+        check(not os.path.exists(f"{h.dir}/probe-wrote"), "the probe wrote a file")
+        other.close()
+        log("PASS")
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=["cli", "http"], default="cli")
+    ap.add_argument("--part", choices=["cli", "http", "sandbox"], default="cli")
     a = ap.parse_args()
-    run(test if a.part == "cli" else test_http)
+    run({"cli": test, "http": test_http, "sandbox": test_sandbox}[a.part])
