@@ -487,37 +487,42 @@ nvr_onvif_parse_probe_matches (const char *xml, gsize len, const char *relates_t
 
 /* ---- addresses ---- */
 
-char *
-nvr_onvif_device_url (const char *address, guint16 *port, GError **error)
+/* The parsed URI for what a user typed, or NULL if it is not acceptable. */
+static GUri *
+parse_device_address (const char *address)
 {
-  g_autofree char *text = NULL;
   if (address == NULL || *address == '\0' || strlen (address) > NVR_ONVIF_MAX_URL)
-    goto bad;
-  if (strstr (address, "://") != NULL)
-    text = g_strdup (address);
-  else
-    text = g_strconcat ("http://", address, NULL);
+    return NULL;
+  g_autofree char *text = strstr (address, "://") != NULL ? g_strdup (address)
+                                                          : g_strconcat ("http://", address, NULL);
   g_autoptr (GUri) uri = g_uri_parse (text, G_URI_FLAGS_ENCODED | G_URI_FLAGS_NON_DNS, NULL);
   if (uri == NULL || g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") != 0 ||
       g_uri_get_userinfo (uri) != NULL || g_uri_get_query (uri) != NULL ||
       g_uri_get_fragment (uri) != NULL || g_uri_get_host (uri) == NULL ||
       *g_uri_get_host (uri) == '\0')
-    goto bad;
+    return NULL;
   gint p = g_uri_get_port (uri);
-  if (p == -1)
-    p = 80;
-  if (p < 1 || p > 65535)
-    goto bad;
+  if (p != -1 && (p < 1 || p > 65535))
+    return NULL;
+  return g_steal_pointer (&uri);
+}
+
+char *
+nvr_onvif_device_url (const char *address, guint16 *port, GError **error)
+{
+  g_autoptr (GUri) uri = parse_device_address (address);
+  if (uri == NULL) {
+    g_set_error (error, NVR_ONVIF_ERROR, NVR_ONVIF_ERROR_MALFORMED,
+                 "the address must be HOST, HOST:PORT or an http:// URL without user or query");
+    return NULL;
+  }
+  gint p = g_uri_get_port (uri) == -1 ? 80 : g_uri_get_port (uri);
   const char *path = g_uri_get_path (uri);
   if (path == NULL || *path == '\0' || strcmp (path, "/") == 0)
     path = "/onvif/device_service";
   *port = (guint16) p;
   return g_uri_join (G_URI_FLAGS_ENCODED, "http", NULL, g_uri_get_host (uri), p, path, NULL,
                      NULL);
-bad:
-  g_set_error (error, NVR_ONVIF_ERROR, NVR_ONVIF_ERROR_MALFORMED,
-               "the address must be HOST, HOST:PORT or an http:// URL without user or query");
-  return NULL;
 }
 
 static char *
