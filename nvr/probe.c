@@ -66,9 +66,27 @@ answer (Probe *p, GVariantBuilder *b)
   g_main_loop_quit (p->loop);
 }
 
-static void
-fail (Probe *p, const char *reason, const char *detail)
+/* A detail as the daemon accepts it (prober.c): valid UTF-8, no control characters, at most
+ * DETAIL_MAX bytes. Library messages (GStreamer's, libsoup's) are passed through this. */
+#define DETAIL_MAX 500
+static char *
+clean_detail (const char *text)
 {
+  char *s = g_utf8_make_valid (text ? text : "", -1);
+  for (char *c = s; *c; c++)
+    if ((guchar) *c < 0x20 || *c == 0x7f)
+      *c = ' ';
+  if (strlen (s) > DETAIL_MAX) {
+    char *end = g_utf8_find_prev_char (s, s + DETAIL_MAX + 1);
+    *(end ? end : s) = '\0';
+  }
+  return s;
+}
+
+static void
+fail (Probe *p, const char *reason, const char *raw_detail)
+{
+  g_autofree char *detail = clean_detail (raw_detail);
   GVariantBuilder b;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "ok", g_variant_new_boolean (FALSE));

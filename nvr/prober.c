@@ -550,7 +550,11 @@ nvr_prober_start (NvrProber *pr, NvrProbeKind kind, const char *target, const ch
       return TRUE;
     }
   }
-  if (pr->running->len >= NVR_PROBER_MAX_RUNNING) {
+  /* Probes still talking to a camera; one that answered is only exiting (≤ PROBE_LINGER_S). */
+  guint talking = 0;
+  for (guint i = 0; i < pr->running->len; i++)
+    talking += !((Probe *) pr->running->pdata[i])->done;
+  if (talking >= NVR_PROBER_MAX_RUNNING) {
     g_set_error (error, NVR_PROBER_ERROR, NVR_PROBER_ERROR_BUSY,
                  "%d camera probes are running already; try again in a few seconds",
                  NVR_PROBER_MAX_RUNNING);

@@ -11,7 +11,7 @@
 
 G_BEGIN_DECLS
 
-#define NVR_PROBER_MAX_RUNNING 2
+#define NVR_PROBER_MAX_RUNNING 2       /* probes not yet answered; an answered one has ≤ 2 s to exit */
 #define NVR_PROBER_TEST_LIMIT_S 15     /* camera test: the probe is killed after this */
 #define NVR_PROBER_ONVIF_LIMIT_S 25    /* profiles: 3 requests + one per profile, 5 s each at most */
 #define NVR_PROBER_SCAN_LIMIT_S 8      /* discovery listens 3 s */

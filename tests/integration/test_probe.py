@@ -10,7 +10,11 @@ any output or log.
 
 --part http: the same through the web API (POST settings/cameras/test and settings/onvif/profiles
 on the daemon's socket): an admin device gets the answer, a non-admin device 403 and no probe
-runs, bad bodies 400/415, a third probe while two run 429; the password is in no answer."""
+runs, bad bodies 400/415, a third probe while two run 429; the password is in no answer; and
+through the real lighttpd front over TLS, a test that takes its whole 12 s comes back as the
+daemon's answer (no proxy timeout) and a good one with its still.
+
+--part sandbox: the sandboxed probe's refusals (nvr/sandbox.h NVR_SANDBOX_PROBE)."""
 
 import argparse
 import base64
@@ -204,9 +208,12 @@ def test_http():
     import hearthclient as hc
     from test_onvif import start_fakeonvif
 
+    import webfront
+
     with Harness("probehttp") as h:
         web_sock = os.path.join(h.dir, "http.sock")
-        origin = "https://127.0.0.1:8443"
+        front_port = webfront.free_port()
+        origin = f"https://127.0.0.1:{front_port}"
         with open(h.conf, "a") as f:
             f.write(f"[web]\nsocket = {web_sock}\norigin = {origin}\n")
         pwfile = os.path.join(h.dir, "cam.pw")
@@ -289,7 +296,14 @@ def test_http():
         for t in threads:
             t.start()
         hole.settimeout(30)
-        conns = [hole.accept()[0] for _ in range(2)]
+        conns = []
+        try:
+            for _ in range(2):
+                conns.append(hole.accept()[0])
+        except socket.timeout:
+            for t in threads:
+                t.join(60)
+            raise AssertionError(f"{len(conns)} of 2 probes reached the camera; answers {answers}")
         r = admin.post("/api/v1/settings/cameras/test", body)
         check(r.status == 429, f"third probe: {r!r}")
         for t in threads:
@@ -299,6 +313,31 @@ def test_http():
         for c in conns:
             c.close()
         hole.close()
+        # Through the real front (lighttpd, TLS): a test that takes the whole 12 s comes back
+        # as the daemon's answer, not as a proxy timeout; a good one with its still.
+        wait_no_probes(h)
+        front = webfront.WebFront(h.root, web_sock, port=front_port,
+                                  workdir=os.path.join(h.dir, "front"))
+        front.start()
+        try:
+            tls = hc.Client(hc.Tls("127.0.0.1", front_port, front.cert), origin, "admin-tls",
+                            timeout=40, key=admin.key)
+            tls.token = admin.token
+            hole = socket.socket()
+            hole.bind(("127.0.0.1", 0))
+            hole.listen(8)
+            r = tls.post("/api/v1/settings/cameras/test",
+                         {"main_url": f"rtsp://127.0.0.1:{hole.getsockname()[1]}/x"})
+            check(r.status == 200 and r.json()["reason"] == "timeout",
+                  f"silent camera through lighttpd: {r!r}")
+            hole.close()
+            wait_no_probes(h)
+            r = tls.post("/api/v1/settings/cameras/test", body)
+            check(r.status == 200 and r.json()["ok"] and CANARY.encode() not in r.body,
+                  f"test through lighttpd: {r!r}")
+            check_still(h, r.json(), (640, 360), 1, "tls.jpg")
+        finally:
+            front.stop()
         with open(h.daemon_log, errors="replace") as f:
             check(CANARY not in f.read(), "the password is in the daemon's log")
         log("PASS")
