@@ -2,9 +2,9 @@
 """Testing a camera before adding it (`nvr cameras test`, docs/design/admin.md "Testing and finding
 cameras"): the daemon runs a sandboxed probe process that connects once and answers codec, size,
 frame rate, audio and a JPEG still, or the reason it could not. Checked against fakecam:
-a good camera with credentials (the still decodes, has the right size and carries the camera's ID
-code), a 1280x720 camera (the still is scaled to 640 px wide), a wrong password, a wrong port,
-bad URLs, a stream with only audio, one with MJPEG video, one with H.264 + G.711 audio, a camera
+a good camera with credentials, over TCP and UDP (the still decodes, has the right size and
+carries the camera's ID code), a 1280x720 camera (the still is scaled to 640 px wide), an H.265
+camera, a wrong password, a wrong port, bad URLs, a stream with only audio, one with MJPEG video, one with H.264 + G.711 audio, a camera
 that never answers (timeout), and the limit of 2 probes at once. The password never shows up in
 any output or log.
 
@@ -60,6 +60,20 @@ def expect_failure(h, url, reason, *extra):
           f"{url}: want reason {reason}, got {json.dumps(res)[:300]}")
     check(isinstance(res["detail"], str) and res["detail"], f"{url}: no detail")
     log(f"{url}: {reason} ({res['detail']})")
+
+
+def extra_fakecam(h, name, *args):
+    """Another fakecam (1 camera, 2 s clips: cheap to encode once) with @args; its port."""
+    out = os.path.join(h.dir, f"{name}.out")
+    p = subprocess.Popen(
+        [os.path.join(os.path.dirname(os.path.dirname(NVR)), "tests", "fakecam", "fakecam"),
+         "--cameras", "1", "--clip-seconds", "2",
+         "--cache", os.environ.get("FAKECAM_CACHE", h.dir), *args],
+        stdout=open(out, "w+"), stderr=open(os.path.join(h.dir, f"{name}.log"), "w"),
+        start_new_session=True)
+    h.procs.append(p)
+    h.wait_for(f"fakecam {name}", lambda: "READY port=" in open(out).read(), 300)
+    return int(open(out).read().split("READY port=")[1].split()[0])
 
 
 def probe_children(h):
@@ -150,20 +164,17 @@ def test():
         expect_failure(h, f"rtsp://viewer:{CANARY}@127.0.0.1:{port}/cam1/main", "bad-url")
 
         # A 1280x720 camera: the still is scaled to 640 px wide and keeps its ID code.
-        h2cache = os.path.join(h.dir, "fc2.out")
-        big = subprocess.Popen(
-            [os.path.join(os.path.dirname(os.path.dirname(NVR)), "tests", "fakecam", "fakecam"),
-             "--cameras", "1", "--first-code", "7", "--main-size", "1280x720",
-             "--clip-seconds", "2", "--cache", os.environ.get("FAKECAM_CACHE", h.dir)],
-            stdout=open(h2cache, "w+"), stderr=open(os.path.join(h.dir, "fc2.log"), "w"),
-            start_new_session=True)
-        h.procs.append(big)
-        h.wait_for("the 1280x720 fakecam", lambda: "READY port=" in open(h2cache).read(), 300)
-        big_port = int(open(h2cache).read().split("READY port=")[1].split()[0])
+        big_port = extra_fakecam(h, "big", "--first-code", "7", "--main-size", "1280x720")
         res = probe(h, f"rtsp://127.0.0.1:{big_port}/cam1/main")
         check(res["ok"] and (res["video"]["width"], res["video"]["height"]) == (1280, 720),
               f"1280x720 camera: {json.dumps(res)[:300]}")
         check_still(h, res, (640, 360), 7, "big.jpg")
+        # An H.265 camera.
+        hevc_port = extra_fakecam(h, "hevc", "--first-code", "9", "--codec", "h265")
+        res = probe(h, f"rtsp://127.0.0.1:{hevc_port}/cam1/main")
+        check(res["ok"] and res["video"] == {"codec": "h265", "width": 640, "height": 360,
+                                             "fps": 15.0}, f"H.265 camera: {json.dumps(res)[:300]}")
+        check_still(h, res, (640, 360), 9, "hevc.jpg")
 
         # A camera that accepts the connection and never answers: the probe gives up (timeout),
         # and while two such probes run a third is refused at once (2 at a time).
