@@ -300,6 +300,23 @@ test_result_check (void)
   g_autofree char *tf = json_to_string (nf, FALSE);
   g_assert_cmpstr (tf, ==, "{\"ok\":false,\"reason\":\"unauthorized\","
                            "\"detail\":\"the camera said no\"}");
+  /* The still's limit: 512 KiB. */
+  gsize big_len = 512 * 1024 + 1;
+  g_autofree guint8 *big = g_malloc0 (big_len);
+  big[0] = 0xFF; big[1] = 0xD8; big[big_len - 2] = 0xFF; big[big_len - 1] = 0xD9;
+  g_autoptr (GVariant) too_big = test_fields ("h264", 640, big, big_len, "");
+  g_autoptr (GError) e0 = NULL;
+  g_assert_null (nvr_prober_result_json (NVR_PROBE_TEST, too_big, &e0));
+  g_assert_nonnull (strstr (e0->message, "still"));
+  g_autoptr (GVariant) just = test_fields ("h264", 640, big + 1, big_len - 1, "");
+  g_autoptr (GError) e1 = NULL;
+  g_assert_null (nvr_prober_result_json (NVR_PROBE_TEST, just, &e1));   /* no SOI at +1 */
+  big[1] = 0xFF; big[2] = 0xD8;   /* SOI at +1: exactly 512 KiB, accepted */
+  g_autoptr (GVariant) exact = test_fields ("h264", 640, big + 1, big_len - 1, "");
+  g_autoptr (JsonNode) nexact = nvr_prober_result_json (NVR_PROBE_TEST, exact, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (nexact);
+
   /* ONVIF reasons are their own set. */
   g_autoptr (GError) e2 = NULL;
   g_autoptr (GVariant) nv = g_variant_ref_sink (g_variant_new_parsed (
