@@ -517,7 +517,8 @@ soap_call (SoupSession *session, const char *url, NvrOnvifCall call, const char 
     *detail = g_strdup ("the device URL is not valid");
     return NULL;
   }
-  g_autoptr (GBytes) req = g_bytes_new_take (g_steal_pointer (&body), strlen (body));
+  gsize body_len = strlen (body);
+  g_autoptr (GBytes) req = g_bytes_new_take (g_steal_pointer (&body), body_len);
   soup_message_set_request_body_from_bytes (msg, "application/soap+xml; charset=utf-8", req);
   g_signal_connect (msg, "authenticate", G_CALLBACK (on_http_auth), (gpointer) c);
   g_autoptr (GError) error = NULL;
