@@ -104,14 +104,17 @@ dispatch (Request *r, const char *line, gsize len)
     return reply_error ("\"args\" must be an object");
   g_autoptr (JsonObject) empty = json_object_new ();
   if (admin->async_handler != NULL) {
-    r->pending = TRUE;
-    if (r->timeout)
-      g_source_remove (r->timeout);
-    r->timeout = g_timeout_add_seconds (NVR_ADMIN_ASYNC_TIMEOUT_S, on_timeout, r);
+    r->pending = TRUE;   /* the handler may reply at once (a refusal) */
     if (admin->async_handler (json_node_get_string (cmd),
                               args ? json_node_get_object (args) : empty,
-                              (NvrAdminReply *) r, admin->user_data))
+                              (NvrAdminReply *) r, admin->user_data)) {
+      if (r->pending) {   /* not answered yet: the whole wait gets the async deadline */
+        if (r->timeout)
+          g_source_remove (r->timeout);
+        r->timeout = g_timeout_add_seconds (NVR_ADMIN_ASYNC_TIMEOUT_S, on_timeout, r);
+      }
       return NULL;
+    }
     r->pending = FALSE;
   }
   JsonNode *result = admin->handler (json_node_get_string (cmd),
