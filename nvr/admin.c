@@ -22,6 +22,7 @@ struct _NvrAdmin {
   GSocketService *service;
   char *path;
   NvrAdminHandler handler;
+  NvrAdminAsyncHandler async_handler;
   gpointer user_data;
 };
 
@@ -33,7 +34,13 @@ typedef struct {
   guint timeout;
   GCancellable *cancel;     /* cancelled by the timeout */
   char *reply;
+  gboolean pending;         /* an async handler owns the answer (nvr_admin_reply) */
+  gboolean expired;         /* pending and past NVR_ADMIN_ASYNC_TIMEOUT_S: answered already */
 } Request;
+
+struct _NvrAdminReply {
+  Request r;
+};
 
 static void
 request_free (Request *r)
@@ -73,9 +80,14 @@ reply_ok (JsonNode *result)
   return json_to_string (root, FALSE);
 }
 
+static void answer (Request *r, char *reply);
+static gboolean on_timeout (gpointer data);
+
+/* The reply line, or NULL when an async handler took the request (r->pending). */
 static char *
-dispatch (NvrAdmin *admin, const char *line, gsize len)
+dispatch (Request *r, const char *line, gsize len)
 {
+  NvrAdmin *admin = r->admin;
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) error = NULL;
   if (!json_parser_load_from_data (parser, line, len, &error))
@@ -91,6 +103,20 @@ dispatch (NvrAdmin *admin, const char *line, gsize len)
   if (args != NULL && !JSON_NODE_HOLDS_OBJECT (args))
     return reply_error ("\"args\" must be an object");
   g_autoptr (JsonObject) empty = json_object_new ();
+  if (admin->async_handler != NULL) {
+    r->pending = TRUE;   /* the handler may reply at once (a refusal) */
+    if (admin->async_handler (json_node_get_string (cmd),
+                              args ? json_node_get_object (args) : empty,
+                              (NvrAdminReply *) r, admin->user_data)) {
+      if (r->pending) {   /* not answered yet: the whole wait gets the async deadline */
+        if (r->timeout)
+          g_source_remove (r->timeout);
+        r->timeout = g_timeout_add_seconds (NVR_ADMIN_ASYNC_TIMEOUT_S, on_timeout, r);
+      }
+      return NULL;
+    }
+    r->pending = FALSE;
+  }
   JsonNode *result = admin->handler (json_node_get_string (cmd),
                                      args ? json_node_get_object (args) : empty, &error,
                                      admin->user_data);
@@ -112,6 +138,8 @@ static void on_read (GObject *src, GAsyncResult *res, gpointer data);
 static void
 answer (Request *r, char *reply)
 {
+  if (reply == NULL)
+    return;   /* pending: nvr_admin_reply() answers */
   r->reply = g_strconcat (reply, "\n", NULL);
   g_free (reply);
   GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (r->conn));
@@ -126,7 +154,7 @@ on_read (GObject *src, GAsyncResult *res, gpointer data)
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (src), res, NULL);
   if (n <= 0) {
     if (n == 0 && r->buf->len > 0)
-      answer (r, dispatch (r->admin, (const char *) r->buf->data, r->buf->len));
+      answer (r, dispatch (r, (const char *) r->buf->data, r->buf->len));
     else
       request_free (r);
     return;
@@ -134,7 +162,7 @@ on_read (GObject *src, GAsyncResult *res, gpointer data)
   g_byte_array_append (r->buf, r->chunk, n);
   guint8 *nl = memchr (r->buf->data, '\n', r->buf->len);
   if (nl != NULL) {
-    answer (r, dispatch (r->admin, (const char *) r->buf->data, nl - r->buf->data));
+    answer (r, dispatch (r, (const char *) r->buf->data, nl - r->buf->data));
     return;
   }
   if (r->buf->len > NVR_ADMIN_MAX_REQUEST) {
@@ -150,6 +178,16 @@ on_timeout (gpointer data)
 {
   Request *r = data;
   r->timeout = 0;
+  if (r->pending) {
+    /* No I/O is in flight: say so now; the handler's late reply only frees the request. */
+    r->expired = TRUE;
+    GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (r->conn));
+    g_autofree char *line = reply_error ("timed out");
+    g_output_stream_write_all (out, line, strlen (line), NULL, NULL, NULL);
+    g_output_stream_write_all (out, "\n", 1, NULL, NULL, NULL);
+    g_io_stream_close (G_IO_STREAM (r->conn), NULL, NULL);
+    return G_SOURCE_REMOVE;
+  }
   /* Fails the pending read or write, whose callback frees the request. */
   g_cancellable_cancel (r->cancel);
   return G_SOURCE_REMOVE;
@@ -222,6 +260,32 @@ clear_stale_socket (const char *path, GError **error)
   }
   g_message ("Removed the stale socket '%s' (no process listened on it)", path);
   return TRUE;
+}
+
+void
+nvr_admin_set_async_handler (NvrAdmin *admin, NvrAdminAsyncHandler handler)
+{
+  admin->async_handler = handler;
+}
+
+void
+nvr_admin_reply (NvrAdminReply *reply, JsonNode *result, const GError *error)
+{
+  Request *r = &reply->r;
+  g_return_if_fail (r->pending);
+  r->pending = FALSE;
+  if (r->expired) {
+    if (result)
+      json_node_unref (result);
+    request_free (r);
+    return;
+  }
+  if (r->timeout) {
+    g_source_remove (r->timeout);
+    r->timeout = g_timeout_add_seconds (REQUEST_TIMEOUT_S, on_timeout, r);
+  }
+  answer (r, result ? reply_ok (result)
+                    : reply_error (error ? error->message : "command failed"));
 }
 
 NvrAdmin *

@@ -26,6 +26,14 @@ typedef JsonNode *(*NvrAdminHandler) (const char *command, JsonObject *args, GEr
 
 typedef struct _NvrAdmin NvrAdmin;
 
+/* A request answered later (async commands): the handle for nvr_admin_reply(). */
+typedef struct _NvrAdminReply NvrAdminReply;
+/* Returns TRUE if it takes @command: it then calls nvr_admin_reply() exactly once, on the main
+ * loop, within NVR_ADMIN_ASYNC_TIMEOUT_S; FALSE passes the command to the plain handler. */
+typedef gboolean (*NvrAdminAsyncHandler) (const char *command, JsonObject *args,
+                                          NvrAdminReply *reply, gpointer user_data);
+#define NVR_ADMIN_ASYNC_TIMEOUT_S 28   /* under the CLI's 30 s socket timeout */
+
 /* Binds and listens on @path, replacing a stale socket (one whose connect() is refused) and
  * refusing anything else found there: a socket that answers, one that cannot be probed, a file
  * that is not a socket. Connections queue in the backlog until nvr_admin_start(). */
@@ -33,6 +41,12 @@ NvrAdmin *nvr_admin_listen (const char *path, const char *group, NvrAdminHandler
                             gpointer user_data, GError **error);
 /* Starts answering: @handler runs for each request from the next main loop iteration on. */
 void nvr_admin_start (NvrAdmin *admin);
+/* Async commands (camera probes): tried before the plain handler. */
+void nvr_admin_set_async_handler (NvrAdmin *admin, NvrAdminAsyncHandler handler);
+/* Answers an async request: @result (transfer full) or, if NULL, @error's message. A request
+ * whose client left, or that passed NVR_ADMIN_ASYNC_TIMEOUT_S (answered "timed out" then), is
+ * freed here without writing. */
+void nvr_admin_reply (NvrAdminReply *reply, JsonNode *result, const GError *error);
 /* Stops listening and removes the socket file. */
 void nvr_admin_free (NvrAdmin *admin);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrAdmin, nvr_admin_free)

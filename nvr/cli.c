@@ -14,6 +14,7 @@
 #include "admin.h"
 #include "config.h"
 #include "daemon.h"
+#include "probe.h"
 #include "signing.h"
 #include "worker.h"
 
@@ -32,6 +33,12 @@ static const char usage_text[] =
   "  cameras reset-identity NAME         accept a replaced camera: the next contact is pinned\n"
   "  cameras motion NAME [--mask \"x,y x,y x,y ...\"]... [--zone NAME=\"x,y ...\"]... [--clear]\n"
   "                                      motion masks and zones (0..1 coordinates); none: show\n"
+  "  cameras test URL [--user USER --password-file FILE] [--transport auto|tcp|udp] [--json]\n"
+  "                                      connect once (in a probe process) and show codec,\n"
+  "                                      size, frame rate and audio; exit 1 if unusable\n"
+  "  onvif profiles ADDRESS [--user USER --password-file FILE] [--json]\n"
+  "                                      an ONVIF camera's profiles and their RTSP URLs\n"
+  "  onvif scan [--json]                 ONVIF devices that answer a WS-Discovery probe\n"
   "  cameras recording NAME on|off       switch recording off (state paused, kept across\n"
   "                                      restarts) or back on; needs no MQTT\n"
   "  cameras detection NAME on|off       switch motion detection off or on (kept across\n"
@@ -281,6 +288,153 @@ cmd_cameras_add (int argc, char **argv)
   g_print ("Camera '%s' added (id %" G_GINT64_FORMAT ")\n",
            json_object_get_string_member (cam, "name"), json_object_get_int_member (cam, "id"));
   return 0;
+}
+
+/* Adds "user" and "password" (from --password-file) to @args; FALSE (printed) on error. */
+static gboolean
+add_credentials (const Opts *o, JsonObject *args)
+{
+  if (o->password_file != NULL && o->user == NULL) {
+    usage_error ("--password-file needs --user");
+    return FALSE;
+  }
+  if (o->user)
+    json_object_set_string_member (args, "user", o->user);
+  if (o->password_file) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *pw = read_password_file (o->password_file, &error);
+    if (pw == NULL) {
+      g_printerr ("nvr: %s\n", error->message);
+      return FALSE;
+    }
+    json_object_set_string_member (args, "password", pw);
+    explicit_bzero (pw, strlen (pw));
+  }
+  return TRUE;
+}
+
+/* Prints a probe's answer; 0 when it says ok, 1 otherwise. */
+static int
+print_probe_result (JsonNode *res, gboolean json, void (*human) (JsonObject *))
+{
+  JsonObject *o = json_node_get_object (res);
+  gboolean ok = json_object_get_boolean_member_with_default (o, "ok", FALSE);
+  if (json)
+    print_json (res);
+  else if (!ok)
+    g_print ("Failed (%s): %s\n", json_object_get_string_member_with_default (o, "reason", "?"),
+             json_object_get_string_member_with_default (o, "detail", ""));
+  else
+    human (o);
+  return ok ? 0 : 1;
+}
+
+static void
+print_test (JsonObject *o)
+{
+  JsonObject *v = json_object_get_object_member (o, "video");
+  JsonNode *fps = json_object_get_member (v, "fps");
+  g_autofree char *fps_text = JSON_NODE_HOLDS_NULL (fps) ? g_strdup ("unknown")
+                              : g_strdup_printf ("%g", json_node_get_double (fps));
+  g_print ("OK: video %s %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " at %s fps\n",
+           json_object_get_string_member (v, "codec"), json_object_get_int_member (v, "width"),
+           json_object_get_int_member (v, "height"), fps_text);
+  JsonNode *an = json_object_get_member (o, "audio");
+  if (an == NULL || JSON_NODE_HOLDS_NULL (an)) {
+    g_print ("    audio: none\n");
+  } else {
+    JsonObject *a = json_node_get_object (an);
+    g_print ("    audio: %s %" G_GINT64_FORMAT " Hz, %" G_GINT64_FORMAT " channel(s)\n",
+             json_object_get_string_member (a, "codec"), json_object_get_int_member (a, "rate"),
+             json_object_get_int_member (a, "channels"));
+  }
+  g_print ("    still: %zu characters of data URL (--json shows it)\n",
+           strlen (json_object_get_string_member (o, "still")));
+}
+
+static int
+cmd_cameras_test (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("cameras test", &o, TRUE, TRUE, &argc, &argv))
+    return 2;
+  if (argc != 2)
+    return usage_error ("cameras test takes exactly one URL");
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "main_url", argv[1]);
+  if (o.transport)
+    json_object_set_string_member (args, "transport", o.transport);
+  if (!add_credentials (&o, args))
+    return 2;
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, "cameras.test", args, &status);
+  if (res == NULL)
+    return status;
+  return print_probe_result (res, o.json, print_test);
+}
+
+static void
+print_profiles (JsonObject *o)
+{
+  JsonNode *dn = json_object_get_member (o, "device");
+  if (dn != NULL && JSON_NODE_HOLDS_OBJECT (dn)) {
+    JsonObject *d = json_node_get_object (dn);
+    g_print ("Device: %s %s, firmware %s\n", json_object_get_string_member (d, "manufacturer"),
+             json_object_get_string_member (d, "model"),
+             json_object_get_string_member (d, "firmware"));
+  }
+  JsonArray *a = json_object_get_array_member (o, "profiles");
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    JsonObject *p = json_array_get_object_element (a, i);
+    g_print ("%-16s %-20s %-6s %5" G_GINT64_FORMAT "x%-5" G_GINT64_FORMAT " %3" G_GINT64_FORMAT
+             " fps  %s\n", json_object_get_string_member (p, "token"),
+             json_object_get_string_member (p, "name"),
+             json_object_get_string_member (p, "encoding"), json_object_get_int_member (p, "width"),
+             json_object_get_int_member (p, "height"), json_object_get_int_member (p, "fps"),
+             json_object_get_string_member (p, "rtsp_url"));
+  }
+}
+
+static void
+print_devices (JsonObject *o)
+{
+  JsonArray *a = json_object_get_array_member (o, "devices");
+  if (json_array_get_length (a) == 0)
+    g_print ("No ONVIF device answered within %d s\n", NVR_PROBE_SCAN_WAIT_MS / 1000);
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    JsonObject *d = json_array_get_object_element (a, i);
+    g_print ("%-24s %s\n", json_object_get_string_member (d, "address"),
+             json_object_get_string_member (d, "endpoint"));
+  }
+}
+
+static int
+cmd_onvif (int argc, char **argv)
+{
+  const char *sub = argc >= 2 ? argv[1] : "";
+  gboolean scan = strcmp (sub, "scan") == 0;
+  if (!scan && strcmp (sub, "profiles") != 0)
+    return usage_error ("onvif needs profiles or scan");
+  g_auto (Opts) o = { 0 };
+  argc--;
+  argv++;
+  if (!parse_opts (scan ? "onvif scan" : "onvif profiles", &o, TRUE, !scan, &argc, &argv))
+    return 2;
+  if (argc != (scan ? 1 : 2))
+    return usage_error (scan ? "onvif scan takes no arguments"
+                             : "onvif profiles takes exactly one ADDRESS");
+  g_autoptr (JsonObject) args = json_object_new ();
+  if (!scan) {
+    json_object_set_string_member (args, "address", argv[1]);
+    if (!add_credentials (&o, args))
+      return 2;
+  }
+  int status = 0;
+  g_autoptr (JsonNode) res = call (o.config, scan ? "onvif.scan" : "onvif.profiles", args,
+                                   &status);
+  if (res == NULL)
+    return status;
+  return print_probe_result (res, o.json, scan ? print_devices : print_profiles);
 }
 
 static int
@@ -974,6 +1128,10 @@ nvr_cli_main (int argc, char **argv)
   const char *cmd = argv[1];
   if (strcmp (cmd, "camera-worker") == 0)
     return nvr_worker_main (argc - 1, argv + 1);
+  if (strcmp (cmd, "camera-probe") == 0)
+    return nvr_probe_main (argc - 1, argv + 1);
+  if (strcmp (cmd, "onvif") == 0)
+    return cmd_onvif (argc - 1, argv + 1);
   if (strcmp (cmd, "run") == 0)
     return cmd_run (argc - 1, argv + 1);
   if (strcmp (cmd, "check-config") == 0)
@@ -1019,8 +1177,10 @@ nvr_cli_main (int argc, char **argv)
       return cmd_cameras_recording (argc - 2, argv + 2);
     if (strcmp (sub, "detection") == 0)
       return cmd_cameras_detection (argc - 2, argv + 2);
-    return usage_error ("cameras needs add, list, remove, reset-identity, motion, recording or "
-                          "detection");
+    if (strcmp (sub, "test") == 0)
+      return cmd_cameras_test (argc - 2, argv + 2);
+    return usage_error ("cameras needs add, list, remove, reset-identity, motion, recording, "
+                        "detection or test");
   }
   if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {
     g_print ("%s", usage_text);

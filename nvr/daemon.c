@@ -32,6 +32,7 @@
 #include "mqtt.h"
 #include "pairing.h"
 #include "paths.h"
+#include "prober.h"
 #include "reaper.h"
 #include "recover.h"
 #include "signing.h"
@@ -51,6 +52,7 @@ typedef struct {
   NvrCamAdmin *camadmin;        /* camera changes and the audit trail (docs/design/admin.md) */
   NvrHealth *health;            /* GET health and `nvr status` (docs/design/admin.md) */
   NvrAdmin *admin;
+  NvrProber *prober;            /* camera tests and ONVIF in probe processes (nvr/probe.c) */
   GMainLoop *loop;
   int lock_fd;
   gint64 started_us;
@@ -810,6 +812,40 @@ handle_admin (const char *command, JsonObject *args, GError **error, gpointer da
   return NULL;
 }
 
+static void
+on_probe_done (JsonNode *result, gpointer data)
+{
+  nvr_admin_reply (data, json_node_copy (result), NULL);
+}
+
+/* `nvr cameras test` and `nvr onvif ...`: answered when the probe process is done. */
+static gboolean
+handle_admin_async (const char *command, JsonObject *args, NvrAdminReply *reply, gpointer data)
+{
+  NvrDaemon *d = data;
+  NvrProbeKind kind;
+  const char *target = NULL;
+  if (strcmp (command, "cameras.test") == 0) {
+    kind = NVR_PROBE_TEST;
+    target = json_object_get_string_member_with_default (args, "main_url", "");
+  } else if (strcmp (command, "onvif.profiles") == 0) {
+    kind = NVR_PROBE_ONVIF_PROFILES;
+    target = json_object_get_string_member_with_default (args, "address", "");
+  } else if (strcmp (command, "onvif.scan") == 0) {
+    kind = NVR_PROBE_ONVIF_SCAN;
+  } else {
+    return FALSE;
+  }
+  g_autoptr (GError) error = NULL;
+  if (!nvr_prober_start (d->prober, kind, target,
+                         json_object_get_string_member_with_default (args, "user", ""),
+                         json_object_get_string_member_with_default (args, "password", ""),
+                         json_object_get_string_member_with_default (args, "transport", "auto"),
+                         on_probe_done, reply, &error))
+    nvr_admin_reply (reply, NULL, error);
+  return TRUE;
+}
+
 static gboolean
 on_signal (gpointer data)
 {
@@ -988,6 +1024,8 @@ nvr_daemon_run (const char *config_path)
                               &error);
   if (d.admin == NULL)
     goto out;
+  d.prober = nvr_prober_new ();
+  nvr_admin_set_async_handler (d.admin, handle_admin_async);
   db_path = g_build_filename (d.config->storage_root, "catalog.db", NULL);
   d.catalog = nvr_catalog_open (db_path, &error);
   if (d.catalog == NULL || !nvr_recover_at_startup (d.catalog, d.config->storage_root,
@@ -1029,6 +1067,7 @@ nvr_daemon_run (const char *config_path)
     nvr_http_set_signer (d.http, d.signer);
     nvr_http_set_camadmin (d.http, d.camadmin);
     nvr_http_set_health (d.http, d.health);
+    nvr_http_set_prober (d.http, d.prober);
   }
 
   nvr_admin_start (d.admin);
@@ -1054,6 +1093,7 @@ out:
     g_printerr ("nvr: %s\n", error->message);
   g_clear_pointer (&d.admin, nvr_admin_free);
   g_clear_pointer (&d.http, nvr_http_free);
+  g_clear_pointer (&d.prober, nvr_prober_free);
   g_clear_pointer (&d.live, nvr_live_hub_free);
   /* The bridge outlives the workers' stop, so that the `end` of each active event and its
    * motion OFF are published before `available offline` (docs/design/mqtt.md "Stopping"). */

@@ -67,6 +67,7 @@ struct _NvrHttp {
   GHashTable *exports;                   /* ExportClient* in progress (own themselves) */
   guint recheck_source;
   guint ticks;                           /* of the recheck timer: expired sessions every 60 */
+  NvrProber *prober;                     /* camera tests and ONVIF; NULL until set (503) */
 };
 
 typedef struct {
@@ -753,6 +754,65 @@ route_device_cameras (Request *r, GError **error)
   nvr_http_device_changed (r->h, r->m->device_id);
   respond_empty_object (r->msg);
   return TRUE;
+}
+
+/* ---- camera tests and ONVIF (docs/design/admin.md "Testing and finding cameras") ---- */
+
+typedef struct {
+  SoupServerMessage *msg;                /* a reference until the probe answers */
+  gboolean gone;                         /* the client left: answer nobody */
+  gulong finished_handler;
+} ProbeClient;
+
+static void
+on_probe_client_finished (SoupServerMessage *msg, gpointer data)
+{
+  ProbeClient *c = data;
+  c->gone = TRUE;
+}
+
+static void
+on_probe_answer (JsonNode *result, gpointer data)
+{
+  ProbeClient *c = data;
+  g_signal_handler_disconnect (c->msg, c->finished_handler);
+  if (!c->gone) {
+    respond_json (c->msg, 200, result);
+    soup_server_message_unpause (c->msg);
+  }
+  g_object_unref (c->msg);
+  g_free (c);
+}
+
+/* Answers 200 with the probe's result when it is done (at most NVR_PROBER_*_LIMIT_S), 429 when
+ * NVR_PROBER_MAX_RUNNING probes are running. The password goes to the probe only. */
+static void
+route_probe (Request *r, NvrProbeKind kind)
+{
+  if (r->h->prober == NULL) {
+    respond_error (r->msg, 503, "camera probes are not available");
+    return;
+  }
+  const NvrBody *b = r->body;
+  ProbeClient *c = g_new0 (ProbeClient, 1);
+  c->msg = g_object_ref (r->msg);
+  g_autoptr (GError) error = NULL;
+  if (!nvr_prober_start (r->h->prober, kind,
+                         kind == NVR_PROBE_TEST ? b->probe_url : b->probe_address,
+                         b->probe_user, b->probe_password, b->probe_transport, on_probe_answer, c,
+                         &error)) {
+    g_object_unref (c->msg);
+    g_free (c);
+    guint status = g_error_matches (error, NVR_PROBER_ERROR, NVR_PROBER_ERROR_BUSY) ? 429
+                 : g_error_matches (error, NVR_PROBER_ERROR, NVR_PROBER_ERROR_INVALID) ? 400 : 500;
+    if (status == 500)
+      g_warning ("Failed to start a camera probe: %s", error->message);
+    respond_error (r->msg, status, status == 500 ? "internal error" : error->message);
+    return;
+  }
+  c->finished_handler = g_signal_connect (r->msg, "finished",
+                                          G_CALLBACK (on_probe_client_finished), c);
+  soup_server_message_pause (r->msg);
 }
 
 static void
@@ -1663,6 +1723,12 @@ on_recheck_timer (gpointer data)
 }
 
 void
+nvr_http_set_prober (NvrHttp *http, NvrProber *prober)
+{
+  http->prober = prober;
+}
+
+void
 nvr_http_set_signer (NvrHttp *http, const NvrSigner *signer)
 {
   http->signer = signer;
@@ -1951,6 +2017,9 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   case NVR_ROUTE_SETTINGS_CAMERA_MOTION: route_settings_camera_motion (&r); break;
   case NVR_ROUTE_AUDIT: ok = route_audit (&r, &error); break;
   case NVR_ROUTE_HEALTH: ok = route_health (&r, &error); break;
+  case NVR_ROUTE_CAMERA_TEST: route_probe (&r, NVR_PROBE_TEST); break;
+  case NVR_ROUTE_ONVIF_PROFILES: route_probe (&r, NVR_PROBE_ONVIF_PROFILES); break;
+  case NVR_ROUTE_ONVIF_SCAN: route_probe (&r, NVR_PROBE_ONVIF_SCAN); break;
   case NVR_ROUTE_COUNT: default: g_assert_not_reached ();
   }
   if (!ok) {

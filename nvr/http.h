@@ -8,6 +8,7 @@
 #include "config.h"
 #include "live.h"
 #include "pairing.h"
+#include "prober.h"
 #include "signing.h"
 #include "supervisor.h"
 
@@ -32,6 +33,9 @@ void nvr_http_set_camadmin (NvrHttp *http, NvrCamAdmin *camadmin);
 /* The health report (GET health; owned by the caller, outlives @http); without it 503. */
 typedef struct _NvrHealth NvrHealth;
 void nvr_http_set_health (NvrHttp *http, NvrHealth *health);
+/* The daemon's prober (owned by the caller, outlives @http): settings/cameras/test and
+ * settings/onvif/profiles and settings/onvif/scan run their probes with it. Without one those routes answer 503. */
+void nvr_http_set_prober (NvrHttp *http, NvrProber *prober);
 
 /* A device was revoked or its ACL changed (also from the admin socket): live streams it may no
  * longer see end now. */

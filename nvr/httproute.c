@@ -73,6 +73,12 @@ static const NvrRoute routes[NVR_ROUTE_COUNT] = {
     NVR_QUERY_AUDIT, NVR_BODY_NONE, FALSE },
   { NVR_ROUTE_HEALTH, "GET", "health", NVR_POLICY_ADMIN, NVR_OBJECT_NONE,
     NVR_QUERY_NONE, NVR_BODY_NONE, FALSE },
+  { NVR_ROUTE_CAMERA_TEST, "POST", "settings/cameras/test", NVR_POLICY_ADMIN, NVR_OBJECT_NONE,
+    NVR_QUERY_NONE, NVR_BODY_CAMERA_TEST, FALSE },
+  { NVR_ROUTE_ONVIF_PROFILES, "POST", "settings/onvif/profiles", NVR_POLICY_ADMIN,
+    NVR_OBJECT_NONE, NVR_QUERY_NONE, NVR_BODY_ONVIF, FALSE },
+  { NVR_ROUTE_ONVIF_SCAN, "POST", "settings/onvif/scan", NVR_POLICY_ADMIN, NVR_OBJECT_NONE,
+    NVR_QUERY_NONE, NVR_BODY_EMPTY_OBJECT, FALSE },
 };
 
 const NvrRoute *
@@ -120,6 +126,8 @@ body_name (NvrBodyKind kind)
     return "{name?,main_url?,sub_url?,user?,password?,transport?,audio?,retention_days?}";
   case NVR_BODY_MOTION: return "{masks?,zones?}";
   case NVR_BODY_EMPTY_OR_NONE: return "{}";
+  case NVR_BODY_CAMERA_TEST: return "{main_url,user,password,transport}";
+  case NVR_BODY_ONVIF: return "{address,user,password}";
   case NVR_BODY_NONE: default: return NULL;
   }
 }
@@ -474,6 +482,13 @@ nvr_body_clear (NvrBody *b)
   g_clear_pointer (&b->signature, g_free);
   g_clear_pointer (&b->name, g_free);
   g_clear_pointer (&b->cameras, g_array_unref);
+  g_clear_pointer (&b->probe_url, g_free);
+  g_clear_pointer (&b->probe_address, g_free);
+  g_clear_pointer (&b->probe_user, g_free);
+  if (b->probe_password != NULL)
+    explicit_bzero (b->probe_password, strlen (b->probe_password));
+  g_clear_pointer (&b->probe_password, g_free);
+  g_clear_pointer (&b->probe_transport, g_free);
   memset (b, 0, sizeof *b);
 }
 
@@ -542,7 +557,14 @@ members_of (NvrBodyKind kind)
                                         { "audio", FALSE }, { "retention_days", FALSE },
                                         { NULL, FALSE } };
   static const Member motion[] = { { "masks", FALSE }, { "zones", FALSE }, { NULL, FALSE } };
+  static const Member camera_test[] = { { "main_url", TRUE }, { "user", FALSE },
+                                        { "password", FALSE }, { "transport", FALSE },
+                                        { NULL, FALSE } };
+  static const Member onvif[] = { { "address", TRUE }, { "user", TRUE }, { "password", TRUE },
+                                  { NULL, FALSE } };
   switch (kind) {
+  case NVR_BODY_CAMERA_TEST: return camera_test;
+  case NVR_BODY_ONVIF: return onvif;
   case NVR_BODY_PAIR_BEGIN: return pair_begin;
   case NVR_BODY_PAIR_FINISH: return pair_finish;
   case NVR_BODY_LOGIN_BEGIN: return login_begin;
@@ -819,6 +841,31 @@ nvr_httproute_parse_body (NvrBodyKind kind, const char *data, gsize len, NvrBody
     G_GNUC_FALLTHROUGH;
   case NVR_BODY_CAMERA_LIST:
     if ((status = get_ids (o, "cameras", &b.cameras, reason)))
+      return status;
+    break;
+  case NVR_BODY_CAMERA_TEST:
+    if ((status = get_string (o, "main_url", 1024, &b.probe_url, reason)))
+      return status;
+    if (json_object_has_member (o, "user") &&
+        (status = get_string (o, "user", 128, &b.probe_user, reason)))
+      return status;
+    if (json_object_has_member (o, "password") &&
+        (status = get_string (o, "password", 128, &b.probe_password, reason)))
+      return status;
+    if (b.probe_password != NULL && b.probe_user == NULL)
+      return bad (reason, "'password' needs 'user'");
+    if (json_object_has_member (o, "transport")) {
+      if ((status = get_string (o, "transport", 8, &b.probe_transport, reason)))
+        return status;
+      if (strcmp (b.probe_transport, "auto") != 0 && strcmp (b.probe_transport, "tcp") != 0 &&
+          strcmp (b.probe_transport, "udp") != 0)
+        return bad (reason, "'transport' must be auto, tcp or udp");
+    }
+    break;
+  case NVR_BODY_ONVIF:
+    if ((status = get_string (o, "address", 1024, &b.probe_address, reason)) ||
+        (status = get_string (o, "user", 128, &b.probe_user, reason)) ||
+        (status = get_string (o, "password", 128, &b.probe_password, reason)))
       return status;
     break;
   case NVR_BODY_CAMERA_ADD:

@@ -49,6 +49,9 @@ typedef enum {
   NVR_ROUTE_SETTINGS_CAMERA_MOTION,
   NVR_ROUTE_AUDIT,
   NVR_ROUTE_HEALTH,
+  NVR_ROUTE_CAMERA_TEST,      /* docs/design/admin.md "Testing and finding cameras" */
+  NVR_ROUTE_ONVIF_PROFILES,
+  NVR_ROUTE_ONVIF_SCAN,
   NVR_ROUTE_COUNT
 } NvrRouteId;
 
@@ -73,8 +76,10 @@ typedef enum {
   NVR_BODY_CAMERA_EDIT,    /* the same members, all optional */
   NVR_BODY_MOTION,         /* {"masks":[..],"zones":[..]} */
   NVR_BODY_EMPTY_OR_NONE,  /* DELETE: no body, or {} */
+  NVR_BODY_CAMERA_TEST,    /* {"main_url", "user"?, "password"?, "transport"?} */
+  NVR_BODY_ONVIF,          /* {"address", "user", "password"} */
 } NvrBodyKind;
-#define NVR_BODY_KIND_LAST NVR_BODY_EMPTY_OR_NONE
+#define NVR_BODY_KIND_LAST NVR_BODY_ONVIF
 
 typedef struct {
   NvrRouteId id;
@@ -193,6 +198,11 @@ typedef struct {
   NvrCameraSettings camera;/* CAMERA_ADD (name and main_url required), CAMERA_EDIT */
   GPtrArray *masks;        /* MOTION: char* "x,y x,y ..."; NULL = absent (keep) */
   GPtrArray *zones;        /* MOTION: char* "NAME=x,y ..."; NULL = absent (keep) */
+  char *probe_url;         /* CAMERA_TEST: main_url (may hold anything: checked by the prober) */
+  char *probe_address;     /* ONVIF: address */
+  char *probe_user;        /* CAMERA_TEST (NULL if absent), ONVIF */
+  char *probe_password;    /* CAMERA_TEST (NULL if absent), ONVIF; wiped by nvr_body_clear */
+  char *probe_transport;   /* CAMERA_TEST: "auto", "tcp" or "udp"; NULL if absent */
 } NvrBody;
 
 void nvr_body_clear (NvrBody *b);

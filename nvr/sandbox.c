@@ -138,8 +138,9 @@ enter_landlock (const NvrSandboxSpec *spec, GError **error)
     ok = ll_add_path (rs, read_paths[i], ro, fs);
   for (guint i = 0; ok && i < G_N_ELEMENTS (write_files); i++)
     ok = ll_add_path (rs, write_files[i], ro | LANDLOCK_ACCESS_FS_WRITE_FILE, fs);
-  /* Everything under its own directory except executing, devices, sockets and fifos. */
-  if (ok)
+  /* Everything under its own directory except executing, devices, sockets and fifos. A probe
+   * (camera_dir NULL) writes nothing at all. */
+  if (ok && spec->camera_dir != NULL)
     ok = ll_add_path (rs, spec->camera_dir,
                       fs & ~(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
                              LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SOCK |
@@ -157,8 +158,8 @@ enter_landlock (const NvrSandboxSpec *spec, GError **error)
   close (rs);
   if (!ok) {
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
-                 "Failed to enter the Landlock sandbox for '%s': %s", spec->camera_dir,
-                 g_strerror (e));
+                 "Failed to enter the Landlock sandbox for '%s': %s",
+                 spec->camera_dir ? spec->camera_dir : "a probe", g_strerror (e));
     return -1;
   }
   if (abi < 4)
@@ -292,7 +293,7 @@ nvr_sandbox_url_port (const char *url, guint16 *port)
 static gboolean
 enter (const NvrSandboxSpec *spec, GError **error)
 {
-  if (spec->camera_dir == NULL || !g_path_is_absolute (spec->camera_dir)) {
+  if (spec->camera_dir != NULL && !g_path_is_absolute (spec->camera_dir)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  "The sandbox needs the camera's directory as an absolute path");
     return FALSE;
@@ -309,7 +310,7 @@ enter (const NvrSandboxSpec *spec, GError **error)
   if (!enter_seccomp (error))
     return FALSE;
   g_message ("Sandbox entered: writes only '%s', Landlock ABI %d, seccomp allow list",
-             spec->camera_dir, abi);
+             spec->camera_dir ? spec->camera_dir : "/dev/null", abi);
   return TRUE;
 }
 
@@ -404,10 +405,11 @@ probe_tcp (const char *cam, const char *hostport)
   report (cam, what, rc, e);
 }
 
+/* @camera_dir NULL: a probe process (writes nothing, so there is no own file to try). */
 static void
 probe (const char *spec, const char *camera_dir)
 {
-  g_autofree char *cam = g_path_get_basename (camera_dir);
+  g_autofree char *cam = camera_dir ? g_path_get_basename (camera_dir) : g_strdup ("camera-probe");
   g_auto (GStrv) items = g_strsplit (spec, ",", -1);
   for (guint i = 0; items[i] != NULL; i++) {
     const char *v = strchr (items[i], '=');
@@ -424,8 +426,10 @@ probe (const char *spec, const char *camera_dir)
     else if (strcmp (kind, "tcp") == 0)
       probe_tcp (cam, v);
   }
-  g_autofree char *own = g_build_filename (camera_dir, ".sandbox-probe", NULL);
-  probe_write (cam, own);
+  if (camera_dir != NULL) {
+    g_autofree char *own = g_build_filename (camera_dir, ".sandbox-probe", NULL);
+    probe_write (cam, own);
+  }
   /* Its own /proc/self is readable, not the daemon's /proc/<pid>. */
   g_autofree char *environ_path = g_strdup_printf ("/proc/%d/environ", (int) getppid ());
   g_autofree char *fd_path = g_strdup_printf ("/proc/%d/fd", (int) getppid ());
@@ -455,6 +459,11 @@ gboolean
 nvr_sandbox_enter_camera (const char *camera_dir, const char *main_url, const char *motion_url,
                           GError **error)
 {
+  if (camera_dir == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "The sandbox needs the camera's directory as an absolute path");
+    return FALSE;
+  }
   NvrSandboxSpec spec = { .camera_dir = camera_dir };
   const char *urls[MAX_PORTS] = { main_url, motion_url };
   for (guint i = 0; i < MAX_PORTS; i++)
@@ -468,5 +477,17 @@ nvr_sandbox_enter_camera (const char *camera_dir, const char *main_url, const ch
   const char *p = g_getenv ("NVR_SANDBOX_PROBE");
   if (p != NULL)
     probe (p, camera_dir);
+  return TRUE;
+}
+
+gboolean
+nvr_sandbox_enter_probe (guint16 tcp_port, GError **error)
+{
+  NvrSandboxSpec spec = { .camera_dir = NULL, .ports = { tcp_port, 0 } };
+  if (!enter (&spec, error))
+    return FALSE;
+  const char *p = g_getenv ("NVR_SANDBOX_PROBE");
+  if (p != NULL)
+    probe (p, NULL);
   return TRUE;
 }

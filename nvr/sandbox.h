@@ -37,4 +37,10 @@ gboolean nvr_sandbox_url_port (const char *url, guint16 *port);
 gboolean nvr_sandbox_enter_camera (const char *camera_dir, const char *main_url,
                                    const char *motion_url, GError **error);
 
+/* Enters the same sandbox for a probe process (nvr/probe.c): no file may be written (only
+ * /dev/null), TCP may connect to @tcp_port only (0: to none; UDP, for WS-Discovery, is not
+ * limited by Landlock), the same seccomp allow list. Same Landlock tolerance and errors; the same
+ * NVR_SANDBOX_PROBE test hook, its lines tagged "[camera-probe]" and without the own-file try. */
+gboolean nvr_sandbox_enter_probe (guint16 tcp_port, GError **error);
+
 G_END_DECLS

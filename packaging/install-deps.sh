@@ -10,6 +10,7 @@ PACKAGES=(
   libgstreamer-plugins-bad1.0-dev libgstrtspserver-1.0-dev
   libsqlite3-dev libsodium-dev libmosquitto-dev libsoup-3.0-dev libjson-glib-dev libqrencode-dev
   libseccomp-dev
+  libxml2-dev
   # run: RTSP, H.264/H.265 parsing and muxing, decoding for tests
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools

@@ -271,6 +271,13 @@ test('test bodies and answers', () => {
   const bad = core.describeTest({ ok: false, reason: 'unauthorized', detail: '401 from 10.0.0.5' });
   assert.deepEqual(bad, { ok: false, lines: ['Test failed: the camera refused the user name or password', '401 from 10.0.0.5'], still: null });
   assert.deepEqual(core.describeTest({ ok: false, reason: 'odd' }).lines, ['Test failed: odd']);
+  // The daemon's reasons are hyphenated (nvr/prober.c): each has its sentence.
+  for (const reason of ['unreachable', 'unauthorized', 'no-video', 'unsupported-codec', 'timeout', 'bad-url'])
+    assert.notEqual(core.describeTest({ ok: false, reason }).lines[0], `Test failed: ${reason}`, reason);
+  for (const reason of ['unreachable', 'unauthorized', 'malformed', 'fault', 'timeout', 'bad-address'])
+    assert.ok(!core.describeOnvifFailure({ ok: false, reason }).includes(`: ${reason}`), reason);
+  assert.equal(core.describeOnvifFailure({ ok: false, reason: 'fault', detail: 'NotAuthorized' }),
+               'ONVIF failed: the camera answered with an ONVIF error: NotAuthorized');
   assert.equal(core.describeTest(null).ok, false);
 });
 

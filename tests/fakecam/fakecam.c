@@ -51,6 +51,7 @@ typedef struct {
   char *address;               /* listen address; default 127.0.0.1 */
   char *footage_path;          /* --footage: the video of --scene footage */
   char *footage_labels_path;   /* --footage-labels: its hand-labelled truth */
+  gboolean odd_mounts;         /* --odd-mounts: the camera-test streams (mount_odd) */
 } Options;
 
 /* What a camera's paths send (control `garbage`). Refcounted (g_atomic_rc_box) because the
@@ -351,6 +352,39 @@ mount_path (int camera, int stream)
   return g_strdup_printf ("/cam%d/%s", camera, stream_names[stream]);
 }
 
+/* --odd-mounts: streams a camera test must tell apart (docs/design/fakecam.md "Odd mounts"),
+ * encoded live because they are tiny (160x120 at 5 fps, 8 kHz G.711): no clip, no ID code. */
+static const struct {
+  const char *path;
+  const char *launch;
+} odd_mounts[] = {
+  { "/odd/audio-only", "( audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=8000,channels=1 "
+                       "! alawenc ! rtppcmapay name=pay0 )" },
+  { "/odd/mjpeg", "( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=160,height=120,"
+                  "framerate=5/1 ! jpegenc ! rtpjpegpay name=pay0 )" },
+  { "/odd/h264-pcmu", "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,"
+                      "height=120,framerate=5/1 ! x264enc tune=zerolatency speed-preset=ultrafast "
+                      "key-int-max=5 ! rtph264pay name=pay0 config-interval=-1 "
+                      "audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=8000,channels=1 "
+                      "! mulawenc ! rtppcmupay name=pay1 )" },
+};
+
+static void
+mount_odd (App *app)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (odd_mounts); i++) {
+    GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
+    gst_rtsp_media_factory_set_launch (factory, odd_mounts[i].launch);
+    gst_rtsp_media_factory_set_shared (factory, TRUE);
+    if (app->auth != NULL)
+      gst_rtsp_media_factory_add_role (factory, "fakecam",
+                                       GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
+                                       GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE,
+                                       NULL);
+    gst_rtsp_mount_points_add_factory (app->mounts, odd_mounts[i].path, factory);
+  }
+}
+
 static GstRTSPMediaFactory *
 make_factory (App *app, FcClip *clip, FcClip *alt, Garbage *garbage)
 {
@@ -631,6 +665,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     { "truth", 0, 0, G_OPTION_ARG_FILENAME, &o->truth_path, "Write the motion schedule JSON here", "FILE" },
     { "user", 0, 0, G_OPTION_ARG_STRING, &o->user, "Require RTSP basic/digest auth as this user", "U" },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &o->password_file, "File holding the password", "F" },
+    { "odd-mounts", 0, 0, G_OPTION_ARG_NONE, &o->odd_mounts, "Also serve /odd/audio-only, /odd/mjpeg and /odd/h264-pcmu (live, tiny)", NULL },
     { "address", 0, 0, G_OPTION_ARG_STRING, &o->address, "Listen address (default 127.0.0.1; tests in a network namespace)", "ADDR" },
     { "footage", 0, 0, G_OPTION_ARG_FILENAME, &o->footage_path, "--scene footage: the video file shown (tests/footage/fetch.sh)", "FILE" },
     { "footage-labels", 0, 0, G_OPTION_ARG_FILENAME, &o->footage_labels_path, "--scene footage: its labels JSON (tests/footage/*.truth.json)", "FILE" },
@@ -1137,6 +1172,8 @@ run (App *app, int *argc, char ***argv, GError **error)
 
   for (int i = 0; i < app->opt.cameras; i++)
     camera_mount (app, &app->cameras[i]);
+  if (app->opt.odd_mounts)
+    mount_odd (app);
   g_autoptr (GSource) source = gst_rtsp_server_create_source (app->server, NULL, error);
   if (source == NULL)
     return FALSE;

@@ -430,7 +430,7 @@ def test():
 
         # ---- route table ----
         table = json.loads(h.nvr("http-routes")[1])
-        check(len(table["routes"]) == 30 and
+        check(len(table["routes"]) == 33 and
               all(rt["policy"] != "none" for rt in table["routes"]), "http-routes")
 
         # Shutdown with a viewer attached: the daemon exits cleanly and the stream ends.

@@ -188,6 +188,11 @@ RULES = {
     ("PUT", "settings/cameras/{cam}/motion"): Rule("admin", mutation=True, phase=1),
     ("GET", "audit"): Rule("admin", check=check_audit),
     ("GET", "health"): Rule("admin", check=check_health),
+    # Camera tests and ONVIF (docs/design/admin.md): refused ones start no probe; the admin's
+    # answers are tests/integration/test_probe.py --part http and test_onvif.py.
+    ("POST", "settings/cameras/test"): Rule("admin", mutation=True, phase=1),
+    ("POST", "settings/onvif/profiles"): Rule("admin", mutation=True, phase=1),
+    ("POST", "settings/onvif/scan"): Rule("admin", mutation=True, phase=1),
 }
 
 
@@ -541,6 +546,15 @@ def test():
                 mx.one(p, "POST", "devices/{dev}/revoke", RULES[("POST", "devices/{dev}/revoke")],
                        {"dev": dev})
             mx.one(p, "POST", "invites", RULES[("POST", "invites")], {}, invite_body)
+            mx.one(p, "POST", "settings/cameras/test", RULES[("POST", "settings/cameras/test")],
+                   {}, {"main_url": "rtsp://127.0.0.1:9/x"})
+            mx.one(p, "POST", "settings/onvif/profiles",
+                   RULES[("POST", "settings/onvif/profiles")], {},
+                   {"address": "127.0.0.1:9", "user": "u", "password": "p"})
+            mx.one(p, "POST", "settings/onvif/scan", RULES[("POST", "settings/onvif/scan")], {},
+                   {})
+        check("nvr-probe" not in open(h.daemon_log, errors="replace").read(),
+              "a refused camera test or ONVIF request started a probe")
         check(w.devices() == before_devices, "a refused mutation changed the devices table")
         check(acl_rows(h) == before_acl, "a refused mutation changed an ACL")
         check(w.count("invites") == before_invites, "a refused mutation created an invite")

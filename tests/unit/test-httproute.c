@@ -101,6 +101,11 @@ static const MatchCase match_cases[] = {
   { "POST", "/api/v1/cameras/3/playlist.m3u8", 405, 0, 0, 0, 0 },
   { "GET", "/api/v1/cameras/3/playlist.m3u", 404, 0, 0, 0, 0 },
   { "GET", "/api/v1/cameras/999999999999999999", 0, NVR_ROUTE_CAMERA, 999999999999999999, 0, 0 },
+  { "POST", "/api/v1/settings/cameras/test", 0, NVR_ROUTE_CAMERA_TEST, 0, 0, 0 },
+  { "GET", "/api/v1/settings/cameras/test", 405, 0, 0, 0, 0 },
+  { "POST", "/api/v1/settings/onvif/profiles", 0, NVR_ROUTE_ONVIF_PROFILES, 0, 0, 0 },
+  { "POST", "/api/v1/settings/onvif/scan", 0, NVR_ROUTE_ONVIF_SCAN, 0, 0, 0 },
+  { "POST", "/api/v1/settings/onvif/scan/", 404, 0, 0, 0, 0 },
   /* method */
   { "GET", "/api/v1/pair/begin", 405, 0, 0, 0, 0 },
   { "POST", "/api/v1/cameras/1", 405, 0, 0, 0, 0 },
@@ -581,6 +586,18 @@ static const BodyCase body_cases[] = {
   { NVR_BODY_PAIR_BEGIN, "{\"code\":\"\xff\"}", 400, "UTF-8" },
   { NVR_BODY_INVITE, "{\"name\":\"\\ud83d?\",\"cameras\":[]}", 400, "valid UTF-8" },
   { NVR_BODY_INVITE, "{\"name\":\"\\ud83d\\ude00\",\"cameras\":[]}", 0, NULL },
+  /* Camera tests and ONVIF (docs/design/admin.md "Testing and finding cameras") */
+  { NVR_BODY_CAMERA_TEST, "{\"main_url\":\"rtsp://10.0.0.1/s\"}", 0, NULL },
+  { NVR_BODY_CAMERA_TEST, "{\"main_url\":\"rtsp://10.0.0.1/s\",\"user\":\"u\",\"password\":\"p\","
+    "\"transport\":\"udp\"}", 0, NULL },
+  { NVR_BODY_CAMERA_TEST, "{\"main_url\":\"rtsp://x/\",\"password\":\"p\"}", 400, "needs 'user'" },
+  { NVR_BODY_CAMERA_TEST, "{\"main_url\":\"rtsp://x/\",\"transport\":\"http\"}", 400,
+    "auto, tcp or udp" },
+  { NVR_BODY_CAMERA_TEST, "{\"user\":\"u\"}", 400, "'main_url' is required" },
+  { NVR_BODY_CAMERA_TEST, "{\"main_url\":\"\"}", 400, "1 to 1024" },
+  { NVR_BODY_ONVIF, "{\"address\":\"10.0.0.1\",\"user\":\"u\",\"password\":\"p\"}", 0, NULL },
+  { NVR_BODY_ONVIF, "{\"address\":\"10.0.0.1\",\"user\":\"u\"}", 400, "'password' is required" },
+  { NVR_BODY_ONVIF, "{\"address\":\"10.0.0.1\",\"user\":\"u\",\"password\":1}", 400, "string" },
 };
 
 static void

@@ -388,13 +388,25 @@ export function testBody(form) {
   return body;
 }
 
+// The reasons the daemon's prober sends (nvr/prober.c test_reasons and onvif_reasons).
 const TEST_REASONS = {
   unreachable: 'the camera did not answer',
   unauthorized: 'the camera refused the user name or password',
-  no_video: 'the stream has no video track',
-  unsupported_codec: 'the video codec is not supported',
+  'no-video': 'the stream has no video track',
+  'unsupported-codec': 'the video codec is not supported',
   timeout: 'the camera took too long to answer',
+  'bad-url': 'the address is not an RTSP URL the box can use',
+  'bad-address': 'the address is not a host or host:port the box can use',
+  malformed: 'the camera answered with something that is not valid ONVIF',
+  fault: 'the camera answered with an ONVIF error',
 };
+
+// One line for a failed ONVIF answer ({"ok":false,"reason","detail"}).
+export function describeOnvifFailure(r) {
+  const reason = r && typeof r.reason === 'string' ? r.reason : 'unknown';
+  const detail = r && typeof r.detail === 'string' && r.detail !== '' ? `: ${r.detail}` : '';
+  return `ONVIF failed: ${TEST_REASONS[reason] || reason}${detail}`;
+}
 
 // Lines of text describing a test answer; @still is the data URL to show, or null.
 export function describeTest(r) {

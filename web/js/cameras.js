@@ -9,7 +9,7 @@
 
 import { api, describeError } from './api.js';
 import { missingRoute, reloadAfterSave, requireAdmin, say } from './admin.js';
-import { cameraBody, describeTest, displayUrl, formatCoord, hitTest, motionBody, nearPoint, normalisePoint, parsePolygon,
+import { cameraBody, describeOnvifFailure, describeTest, displayUrl, formatCoord, hitTest, motionBody, nearPoint, normalisePoint, parsePolygon,
          imageBlob, pickProfiles, polygonToString, roundPolygon, shapesFromCamera, splitCredentials, takeCredentials, testBody,
          MAX_POINTS, ZONE_NAME_RE } from './admin_core.js';
 import { el } from './ui.js';
@@ -224,7 +224,9 @@ async function scan() {
   say(state, 'Asking the network for ONVIF cameras…');
   $('scan').disabled = true;
   try {
-    const { devices } = await api('settings/onvif/scan', { method: 'POST', body: {} });
+    const r = await api('settings/onvif/scan', { method: 'POST', body: {} });
+    if (r.ok === false) { say(state, describeOnvifFailure(r), 'error'); return; }
+    const devices = Array.isArray(r.devices) ? r.devices : [];
     say(state, devices.length ? `${devices.length} found.` : 'No ONVIF camera answered.');
     $('scan-list').replaceChildren(...devices.map((d) => {
       const use = el('button', { type: 'button', class: 'small' }, 'Use');
@@ -251,6 +253,7 @@ async function profiles() {
   $('profiles').disabled = true;
   try {
     const r = await api('settings/onvif/profiles', { method: 'POST', body });
+    if (r.ok === false) { say(state, describeOnvifFailure(r), 'error'); box.replaceChildren(); return; }
     const list = Array.isArray(r.profiles) ? r.profiles : [];
     if (list.length === 0) { say(state, 'The camera listed no stream.'); box.replaceChildren(); return; }
     say(state, 'Choose the main stream (recorded) and the sub stream (for motion).');
