@@ -89,6 +89,9 @@
  * Not conditioned on video arriving: video held back by splitmuxsink stops arriving too (its
  * queue fills), and when the camera itself went silent the watchdog ends the connection. */
 #define AUDIO_STALL_US (3 * G_USEC_PER_SEC)
+/* Audio before the first video frame or overlapping what was recorded is dropped only when it
+ * is less than this far off (audio_out_probe). */
+#define AUDIO_TRIM_NS (2 * GST_SECOND)
 /* Once the identity is accepted, the recorder waits at most this long for the audio branch's
  * format: mp4mux writes every track's sample description into its first moov, and a track
  * without one (no caps yet when video forced the header out) stalls the muxer. Without it the
@@ -217,6 +220,8 @@ typedef struct {
   gboolean audio_eos_sent;         /* main loop */
   _Atomic gint64 audio_out_us;     /* audio thread: monotonic time of the last buffer to rec */
   GstCaps *audio_caps;             /* lock: the first caps given to the recorder */
+  GstClockTime audio_next_rt;      /* audio thread: running time where the last buffer ended */
+  _Atomic gint64 video_start_rt;   /* gate thread: running time of the first video frame; -1 */
 } Conn;
 
 struct _Worker {
@@ -910,11 +915,33 @@ audio_out_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     if (atomic_load (&c->audio_lost))
       return GST_PAD_PROBE_DROP;
     if (!atomic_load (&c->audio_linked))
-      return GST_PAD_PROBE_OK;   /* agate_probe holds it */
+      return GST_PAD_PROBE_DROP;
     if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
       GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
       if (!GST_BUFFER_PTS_IS_VALID (buf))
         return GST_PAD_PROBE_DROP;
+      /* Audio from before the first video frame (held with it while the identity was checked),
+       * or overlapping audio already recorded (a transcoder resyncing at the start), would be
+       * squeezed by the muxer into samples of no duration: dropped. */
+      g_autoptr (GstEvent) segev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+      const GstSegment *seg = NULL;
+      if (segev != NULL)
+        gst_event_parse_segment (segev, &seg);
+      guint64 rt = seg != NULL && seg->format == GST_FORMAT_TIME
+          ? gst_segment_to_running_time (seg, GST_FORMAT_TIME, GST_BUFFER_PTS (buf))
+          : GST_CLOCK_TIME_NONE;
+      GstClockTime dur = GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) : 0;
+      gint64 vstart = atomic_load (&c->video_start_rt);
+      /* Only within AUDIO_TRIM_NS: audio further off is on another timeline (a reset), which
+       * is kept rather than dropped for good. */
+      if (GST_CLOCK_TIME_IS_VALID (rt)) {
+        if (vstart >= 0 && rt + dur / 2 < (guint64) vstart && rt + AUDIO_TRIM_NS > (guint64) vstart)
+          return GST_PAD_PROBE_DROP;
+        if (GST_CLOCK_TIME_IS_VALID (c->audio_next_rt) && rt + dur / 2 < c->audio_next_rt &&
+            rt + AUDIO_TRIM_NS > c->audio_next_rt)
+          return GST_PAD_PROBE_DROP;
+        c->audio_next_rt = rt + dur;
+      }
     }
     atomic_store (&c->audio_out_us, g_get_monotonic_time ());
     return GST_PAD_PROBE_OK;
@@ -1386,6 +1413,17 @@ gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_OK;
   GateInfo *gi = g_new0 (GateInfo, 1);
   gi->c = conn_ref (c);
+  /* Where the first file starts: audio from before it is not recorded (audio_out_probe). */
+  GstBuffer *first = (info->type & GST_PAD_PROBE_TYPE_BUFFER) ? GST_PAD_PROBE_INFO_BUFFER (info)
+                                                              : NULL;
+  g_autoptr (GstEvent) segev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  if (first != NULL && segev != NULL && GST_BUFFER_PTS_IS_VALID (first)) {
+    const GstSegment *vseg = NULL;
+    gst_event_parse_segment (segev, &vseg);
+    guint64 rt = gst_segment_to_running_time (vseg, GST_FORMAT_TIME, GST_BUFFER_PTS (first));
+    if (GST_CLOCK_TIME_IS_VALID (rt))
+      atomic_store (&c->video_start_rt, (gint64) rt);
+  }
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   if (caps != NULL && gst_caps_get_size (caps) > 0) {
     const GstStructure *s = gst_caps_get_structure (caps, 0);
@@ -1683,18 +1721,16 @@ build_audio_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
   gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
                      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, audio_out_probe, conn_ref (c),
                      (GDestroyNotify) conn_unref);
-  /* Before the recorder exists, audio waits like the video at the identity gate (the branch's
-   * leaky queue bounds it: its oldest audio goes first, rtspsrc is never held). */
-  if (c->rec_audio == NULL && w->phase == PHASE_CONNECTING)
-    c->agate_probe = gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER |
-                                        GST_PAD_PROBE_TYPE_BUFFER_LIST, block_probe, NULL, NULL);
+  /* Playing before linked: rtspsrc's pad is only dropping buffers, its events go through, and
+   * one refused by a branch still in NULL (FLUSHING) pauses rtspsrc's whole TCP read loop,
+   * video included (seen as an intermittent "no data" at the first connection). */
+  if (!gst_element_sync_state_with_parent (branch)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Audio branch did not start");
+    return FALSE;
+  }
   if (gst_pad_link (lr->pad, sinkpad) != GST_PAD_LINK_OK) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not link the %s stream",
                  lr->encoding);
-    return FALSE;
-  }
-  if (!gst_element_sync_state_with_parent (branch)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Audio branch did not start");
     return FALSE;
   }
   c->abranch_sink = g_steal_pointer (&sinkpad);
@@ -1800,10 +1836,13 @@ audio_ready (Conn *c)
 {
   if (!atomic_load (&c->audio_selected) || atomic_load (&c->audio_lost))
     return TRUE;
-  g_mutex_lock (&c->lock);
-  gboolean ready = c->audio_caps != NULL;
-  g_mutex_unlock (&c->lock);
-  return ready;
+  if (c->abranch == NULL)
+    return FALSE;
+  /* The caps are stored on the branch's output pad even while agate_probe holds the buffers
+   * and the pad is not linked. */
+  g_autoptr (GstPad) out = gst_element_get_static_pad (c->abranch, "src");
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (out);
+  return caps != NULL;
 }
 
 /* Builds the recorder and starts streaming (identity accepted; audio ready or given up). */
@@ -1814,7 +1853,9 @@ recorder_go (Worker *w, Conn *c)
     g_source_remove (c->audio_wait);
   c->audio_wait = 0;
   if (!audio_ready (c))
-    audio_end (w, c, "no audio format within 2 s of the first video frame; recording video only");
+    audio_end (w, c, c->abranch == NULL
+        ? "no audio packet within 2 s of the first video frame; recording video only"
+        : "no audio format within 2 s of the first video frame; recording video only");
   g_autoptr (GError) error = NULL;
   if (!build_recorder (w, c, &error)) {
     g_warning ("Failed to build the recorder: %s", error->message);
@@ -2041,17 +2082,6 @@ on_select_stream (GstElement *src, guint num, GstCaps *caps, gpointer data)
   return atomic_compare_exchange_strong (&c->video_selected, &expected, 1);
 }
 
-/* rtspsrc made its rtpbin (rtspsrc thread). Audio and video are placed on one timeline from
- * the PLAY answer's RTP-Info instead of the first RTCP sender reports: those arrive a second or
- * more into the stream and shift one stream's timestamps (audio samples of 0 duration, then a
- * gap) inside the first file. */
-static void
-on_new_manager (GstElement *src, GstElement *manager, gpointer data)
-{
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (manager), "rtcp-sync") != NULL)
-    gst_util_set_object_arg (G_OBJECT (manager), "rtcp-sync", "rtp-info");
-}
-
 static gboolean
 on_watchdog (gpointer data)
 {
@@ -2085,6 +2115,8 @@ worker_connect (Worker *w)
   c->segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) segment_free);
   atomic_store (&c->last_data_us, g_get_monotonic_time ());
+  atomic_store (&c->video_start_rt, -1);
+  c->audio_next_rt = GST_CLOCK_TIME_NONE;
   c->udp = w->cfg.transport == TRANSPORT_UDP ||
            (w->cfg.transport == TRANSPORT_AUTO && w->use_udp);
   w->conn = c;
@@ -2112,8 +2144,14 @@ worker_connect (Worker *w)
     guard_rtspsrc_teardown (src);
   g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), c);
   g_signal_connect (src, "select-stream", G_CALLBACK (on_select_stream), c);
+  /* No lip-sync offsets: with audio, rtpbin would shift one stream by an offset computed from
+   * RTCP sender reports (or RTP-Info), and while the identity gate holds the video that
+   * offset grows to seconds: the video jitterbuffer then holds its output, splitmuxsink waits
+   * and the watchdog ends the connection (seen with fakecam). An offset over 1 ns is ignored,
+   * so each stream keeps its own arrival-based timeline (RTP timestamps, skew-corrected):
+   * audio and video that leave the camera together stay together within network jitter. */
   if (w->cfg.audio)
-    g_signal_connect (src, "new-manager", G_CALLBACK (on_new_manager), NULL);
+    g_object_set (src, "max-ts-offset", (gint64) 1, NULL);
 
   g_autoptr (GstBus) bus = gst_element_get_bus (c->pipeline);
   c->bus_watch = gst_bus_add_watch_full (bus, G_PRIORITY_DEFAULT, on_bus, conn_ref (c),

@@ -4,7 +4,9 @@ cam1 AAC (recorded as received), cam2 PCMU and cam3 PCMA (transcoded to AAC).
 
 1. Clean: every segment of every camera has a video track and an AAC (mp4a) track; in segments
    recorded before any fault the audio lasts as long as the video (within 100 ms) and decodes to
-   the camera's own tone.
+   the camera's own tone. Known limit (docs/design/storage.md "Audio"): the first file of a
+   connection starts with the RTP timeline settling (the jitterbuffer's skew estimate), its audio
+   may be short by up to FIRST_FILE_SLACK_S; that shortfall is measured and printed.
 2. Faults that hit audio only, for 10 s: cam1 gets random audio RTP payloads (audio-rtp), cam2's
    audio stops (audio-stop). Video must not notice: every file of every camera decodes whole and
    shows its own camera, and no camera has a gap in its recording. The worker of cam2 must have
@@ -20,6 +22,7 @@ from mp4tracks import audio_tone_hz, by_handler, tracks
 
 CODECS = ["aac", "pcmu", "pcma"]
 FAULT_S = 10
+FIRST_FILE_SLACK_S = 1.0
 
 
 def tone_of(camera):
@@ -59,6 +62,9 @@ def test():
 
         clean = 0
         problems = []
+        first_of = {}
+        for r in sorted(rows, key=lambda r: r["start_us"]):
+            first_of.setdefault(r["camera"], r["path"])
         for r in sorted(rows, key=lambda r: (r["camera"], r["start_us"])):
             path = os.path.join(h.root, r["path"])
             info = tracks(path)
@@ -76,7 +82,13 @@ def test():
             if not before_fault:
                 continue
             clean += 1
-            if abs(a["duration_s"] - v["duration_s"]) > 0.1:
+            short = v["duration_s"] - a["duration_s"]
+            if first_of[r["camera"]] == r["path"]:
+                log(f"  first file of the connection: audio short by {short:.3f} s")
+                if short > FIRST_FILE_SLACK_S or short < -0.1:
+                    problems.append(f"{r['path']} (first file): audio {a['duration_s']:.3f} s vs "
+                                    f"video {v['duration_s']:.3f} s")
+            elif abs(short) > 0.1:
                 problems.append(f"{r['path']}: audio {a['duration_s']:.3f} s vs video "
                                 f"{v['duration_s']:.3f} s")
             hz = audio_tone_hz(path)
