@@ -211,7 +211,6 @@ typedef struct {
   GstElement *abranch;             /* main loop: depay ! [decode ! encode] ! aacparse ! queue */
   GstPad *abranch_sink;            /* main loop */
   GstPad *rec_audio;               /* main loop: splitmuxsink's audio pad, requested with video */
-  gulong agate_probe;              /* main loop: holds the audio branch's output until linked */
   guint audio_wait;                /* main loop: timer polling for the audio format */
   gint64 audio_wait_since_us;      /* main loop */
   char *audio_codec;               /* main loop: "aac", "pcmu", "pcma" */
@@ -737,7 +736,6 @@ conn_teardown (Worker *w)
   g_clear_object (&c->branch_sink);
   g_clear_object (&c->abranch_sink);
   g_clear_object (&c->rec_audio);
-  c->agate_probe = 0;
   if (c->audio_wait)
     g_source_remove (c->audio_wait);
   c->audio_wait = 0;
@@ -872,11 +870,6 @@ static void
 audio_end (Worker *w, Conn *c, const char *why)
 {
   atomic_store (&c->audio_lost, 1);
-  if (c->agate_probe != 0 && c->abranch != NULL) {
-    g_autoptr (GstPad) out = gst_element_get_static_pad (c->abranch, "src");
-    gst_pad_remove_probe (out, c->agate_probe);
-  }
-  c->agate_probe = 0;
   if (c->audio_eos_sent)
     return;
   c->audio_eos_sent = TRUE;
@@ -903,10 +896,10 @@ on_audio_end (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* The audio branch's output (its streaming thread): held by agate_probe until the branch is
- * linked to the recorder (so the files' audio starts with the video the identity gate held),
- * dropped after audio ended; untimed buffers are dropped (mp4mux fails on them); a change of
- * caps ends audio (mp4mux cannot change a track's format mid-file). */
+/* The audio branch's output (its streaming thread): dropped until the branch is linked to the
+ * recorder and after audio ended; untimed buffers are dropped (mp4mux fails on them), and so is
+ * audio from before the first video frame or overlapping what was written; a change of caps
+ * ends audio (mp4mux cannot change a track's format mid-file). */
 static GstPadProbeReturn
 audio_out_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -983,9 +976,6 @@ audio_link (Worker *w, Conn *c)
   }
   atomic_store (&c->audio_out_us, g_get_monotonic_time ());
   atomic_store (&c->audio_linked, 1);
-  if (c->agate_probe != 0)
-    gst_pad_remove_probe (out, c->agate_probe);
-  c->agate_probe = 0;
   g_message ("Recording audio (%s%s)", c->audio_codec,
              strcmp (c->audio_codec, "aac") == 0 ? ", as received" : " transcoded to AAC");
 }
@@ -1838,8 +1828,8 @@ audio_ready (Conn *c)
     return TRUE;
   if (c->abranch == NULL)
     return FALSE;
-  /* The caps are stored on the branch's output pad even while agate_probe holds the buffers
-   * and the pad is not linked. */
+  /* The caps are stored on the branch's output pad even while its buffers are dropped and the
+   * pad is not linked. */
   g_autoptr (GstPad) out = gst_element_get_static_pad (c->abranch, "src");
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (out);
   return caps != NULL;
