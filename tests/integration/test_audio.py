@@ -8,8 +8,9 @@ cam1 AAC (recorded as received), cam2 PCMU and cam3 PCMA (transcoded to AAC).
    connection starts with the RTP timeline settling (the jitterbuffer's skew estimate), its audio
    may be short by up to FIRST_FILE_SLACK_S; that shortfall is measured and printed.
 2. Faults that hit audio only, for 10 s: cam1 gets random audio RTP payloads (audio-rtp), cam2's
-   audio stops (audio-stop). Video must not notice: every file of every camera decodes whole and
-   shows its own camera, and no camera has a gap in its recording. The worker of cam2 must have
+   audio stops (audio-stop). Video must not notice: every video frame of every file decodes
+   (idread's decoded frames = the file's video samples) and shows its own camera, and no camera
+   has a gap in its recording. The worker of cam2 must have
    ended audio for that connection (its log line), which is what keeps video going.
 Files are read with an independent box reader (mp4tracks.py) and GStreamer's decoder."""
 
@@ -17,7 +18,7 @@ import os
 import time
 
 from checks import catalog_matches_disk, code_of, every_file_shows_its_own_camera, no_gap
-from harness import Harness, check, log, run
+from harness import Harness, check, idread, log, run
 from mp4tracks import audio_tone_hz, by_handler, tracks
 
 CODECS = ["aac", "pcmu", "pcma"]
@@ -75,6 +76,11 @@ def test():
                 problems.append(f"{r['path']}: audio tracks {audio}")
                 continue
             v, a = video[0], audio[0]
+            # Every video frame of the file decodes, faults or not (idread counts decoded frames).
+            dec = idread(path)
+            if dec["frames"] != v["samples"] or dec["unreadable"] != 0:
+                problems.append(f"{r['path']}: {dec['frames']} of {v['samples']} video frames "
+                                f"decoded, {dec['unreadable']} unreadable")
             before_fault = r["end_us"] < fault_start_us
             log(f"{r['camera']} {os.path.basename(r['path'])}: video {v['duration_s']:.3f} s "
                 f"({v['samples']} frames), audio {a['duration_s']:.3f} s ({a['samples']} frames, "
