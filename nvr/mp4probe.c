@@ -559,6 +559,12 @@ struct _NvrMp4Indexer {
   gboolean have_first;
   guint64 first_ticks;
   GArray *done;             /* NvrMp4Fragment */
+  /* A moof + mdat with no video sample (audio only: mp4mux writes one when audio runs ahead of
+   * a fragment's video) is not a fragment of its own: its bytes are carried into the next video
+   * fragment that follows it directly, so the index still covers the file back to back. */
+  gboolean moof_video;      /* the kept moof has video samples */
+  gboolean carry;
+  guint64 carry_offset, carry_end;
 };
 
 NvrMp4Indexer *
@@ -637,7 +643,8 @@ ix_kept (NvrMp4Indexer *ix, GError **error)
     ix->failed = TRUE;
     return FALSE;
   }
-  ix->have_moof = pr->frag_ok && pr->frag_video_id == ix->video->track_id && pr->frag_ticks > 0;
+  ix->moof_video = pr->frag_video_id == ix->video->track_id && pr->frag_ticks > 0;
+  ix->have_moof = pr->frag_ok;
   ix->moof_offset = ix->box_offset;
   ix->moof_ticks = pr->frag_ticks;
   ix->moof_key = pr->frag_key;
@@ -654,8 +661,20 @@ ix_mdat_done (NvrMp4Indexer *ix)
   if (!ix->have_moof)
     return;
   ix->have_moof = FALSE;
-  if (ix->moof_data_end > ix->box_end)
+  if (ix->moof_data_end > ix->box_end) {
+    ix->carry = FALSE;
     return;   /* references bytes past its own mdat: not a fragment we can serve alone */
+  }
+  if (!ix->moof_video) {
+    if (!ix->carry || ix->carry_end != ix->moof_offset)
+      ix->carry_offset = ix->moof_offset;
+    ix->carry = TRUE;
+    ix->carry_end = ix->box_end;
+    return;
+  }
+  guint64 offset = ix->carry && ix->carry_end == ix->moof_offset ? ix->carry_offset
+                                                                 : ix->moof_offset;
+  ix->carry = FALSE;
   guint64 t = ix->moof_has_tfdt ? ix->moof_tfdt : ix->next_ticks;
   if (!ix->have_first) {
     ix->have_first = TRUE;
@@ -665,8 +684,8 @@ ix_mdat_done (NvrMp4Indexer *ix)
     return;   /* decode time going backwards: not indexed */
   guint32 ts = ix->video->timescale;
   NvrMp4Fragment f = {
-    .offset = (gint64) ix->moof_offset,
-    .size = (gint64) (ix->box_end - ix->moof_offset),
+    .offset = (gint64) offset,
+    .size = (gint64) (ix->box_end - offset),
     .start_us = ticks_to_us (t - ix->first_ticks, ts),
     .keyframe = ix->moof_key,
   };

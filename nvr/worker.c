@@ -83,6 +83,21 @@
 /* <camera_dir>/snapshot.jpg is refreshed from the first keyframe after this interval. */
 #define SNAPSHOT_INTERVAL_US (3 * G_USEC_PER_SEC)
 #define SNAPSHOT_NAME "snapshot.jpg"
+/* Audio (docs/design/storage.md "Audio"): when nothing of the audio stream reached the recorder
+ * for this long, audio ends for the connection (EOS into the recorder's audio pad) so that
+ * splitmuxsink, which waits for every stream, never holds the video back for longer than this.
+ * Not conditioned on video arriving: video held back by splitmuxsink stops arriving too (its
+ * queue fills), and when the camera itself went silent the watchdog ends the connection. */
+#define AUDIO_STALL_US (3 * G_USEC_PER_SEC)
+/* Audio before the first video frame or overlapping what was recorded is dropped only when it
+ * is less than this far off (audio_out_probe). */
+#define AUDIO_TRIM_NS (2 * GST_SECOND)
+/* Once the identity is accepted, the recorder waits at most this long for the audio branch's
+ * format: mp4mux writes every track's sample description into its first moov, and a track
+ * without one (no caps yet when video forced the header out) stalls the muxer. Without it the
+ * connection records video only. */
+#define AUDIO_CAPS_WAIT_US (2 * G_USEC_PER_SEC)
+#define AUDIO_CAPS_POLL_MS 20
 
 typedef enum {
   TRANSPORT_TCP,
@@ -108,6 +123,7 @@ typedef struct {
   gboolean motion_sub;    /* motion_url is the sub-stream */
   gboolean detect;        /* motion detection on at start (the `detect` message switches it) */
   NvrMotionSettings motion;   /* validated */
+  gboolean audio;         /* record the camera's audio track (config `audio` b, default on) */
 } WorkerConfig;
 
 typedef enum {
@@ -189,6 +205,22 @@ typedef struct {
   _Atomic gint64 snap_last_us;     /* tap thread: monotonic time of the last snapshot taken */
   _Atomic gint64 live_key_tap_us;  /* tap thread: when the last keyframe went to the live mux */
   _Atomic gint64 live_key_age_us;  /* ... and how old it was then (RTP arrival → tap) */
+  /* Audio (docs/design/storage.md "Audio"): optional, and never allowed to stop video. */
+  atomic_int audio_selected;       /* rtspsrc thread: an audio stream we can record was chosen */
+  atomic_int audio_pad_taken;      /* rtspsrc thread: its pad was seen */
+  GstElement *abranch;             /* main loop: depay ! [decode ! encode] ! aacparse ! queue */
+  GstPad *abranch_sink;            /* main loop */
+  GstPad *rec_audio;               /* main loop: splitmuxsink's audio pad, requested with video */
+  guint audio_wait;                /* main loop: timer polling for the audio format */
+  gint64 audio_wait_since_us;      /* main loop */
+  char *audio_codec;               /* main loop: "aac", "pcmu", "pcma" */
+  atomic_int audio_linked;         /* any thread: the branch is linked to rec_audio */
+  atomic_int audio_lost;           /* any thread: audio ended for this connection, drop it all */
+  gboolean audio_eos_sent;         /* main loop */
+  _Atomic gint64 audio_out_us;     /* audio thread: monotonic time of the last buffer to rec */
+  GstCaps *audio_caps;             /* lock: the first caps given to the recorder */
+  GstClockTime audio_next_rt;      /* audio thread: running time where the last buffer ended */
+  _Atomic gint64 video_start_rt;   /* gate thread: running time of the first video frame; -1 */
 } Conn;
 
 struct _Worker {
@@ -274,6 +306,9 @@ conn_unref (Conn *c)
   g_hash_table_unref (c->segments);
   g_mutex_clear (&c->lock);
   g_free (c->peer);
+  g_free (c->audio_codec);
+  if (c->audio_caps != NULL)
+    gst_caps_unref (c->audio_caps);
   g_free (c);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Conn, conn_unref)
@@ -482,6 +517,8 @@ config_parse (GVariant *f, WorkerConfig *cfg, GError **error)
   }
   g_autoptr (GVariant) det = g_variant_lookup_value (f, "detect", G_VARIANT_TYPE_BOOLEAN);
   cfg->detect = det == NULL || g_variant_get_boolean (det);
+  g_autoptr (GVariant) au = g_variant_lookup_value (f, "audio", G_VARIANT_TYPE_BOOLEAN);
+  cfg->audio = au == NULL || g_variant_get_boolean (au);
   NvrMotionSettings *ms = &cfg->motion;
   nvr_motion_settings_init (ms);
   g_variant_lookup (f, "motion_threshold", "d", &ms->threshold);
@@ -697,6 +734,12 @@ conn_teardown (Worker *w)
   atomic_store (&c->draining, 1);
   gst_element_set_state (c->pipeline, GST_STATE_NULL);
   g_clear_object (&c->branch_sink);
+  g_clear_object (&c->abranch_sink);
+  g_clear_object (&c->rec_audio);
+  if (c->audio_wait)
+    g_source_remove (c->audio_wait);
+  c->audio_wait = 0;
+  c->abranch = NULL;  /* owned by the pipeline */
   c->branch = NULL;   /* owned by the pipeline */
   c->gate_probe = 0;
   g_clear_object (&c->pipeline);
@@ -806,10 +849,136 @@ conn_fail (Worker *w, const char *reason)
     return;
   }
   g_thread_unref (g_thread_new ("nvr-eos", push_eos_thread, gst_object_ref (c->branch_sink)));
+  /* The recorder waits for every stream's EOS: audio's goes through its branch (after what it
+   * holds), or straight to the recorder's pad when no branch ever linked to it. */
+  if (c->rec_audio != NULL && !c->audio_eos_sent) {
+    c->audio_eos_sent = TRUE;
+    GstPad *target = atomic_load (&c->audio_linked) && !atomic_load (&c->audio_lost)
+        ? c->abranch_sink : c->rec_audio;
+    g_thread_unref (g_thread_new ("nvr-eos", push_eos_thread, gst_object_ref (target)));
+  }
   c->drain_timer = g_timeout_add (DRAIN_TIMEOUT_MS, on_drain_timeout, w);
 }
 
 static void on_file_fragment (Worker *w, const GstStructure *st);
+
+/* Audio ends for this connection (stalled, garbage, a format change, an element error): the
+ * recorder's audio pad gets EOS so splitmuxsink stops waiting for it, and every later audio
+ * buffer is dropped. The files go on with video only; the next connection tries audio again.
+ * Main loop. */
+static void
+audio_end (Worker *w, Conn *c, const char *why)
+{
+  atomic_store (&c->audio_lost, 1);
+  if (c->audio_eos_sent)
+    return;
+  c->audio_eos_sent = TRUE;
+  g_message ("Audio (%s) stops for this connection: %s; video goes on",
+             c->audio_codec ? c->audio_codec : "?", why);
+  if (c->rec_audio != NULL)
+    g_thread_unref (g_thread_new ("nvr-eos", push_eos_thread, gst_object_ref (c->rec_audio)));
+}
+
+typedef struct {
+  Conn *c;
+  char *why;
+} AudioEnd;
+
+static gboolean
+on_audio_end (gpointer data)
+{
+  AudioEnd *ae = data;
+  if (ae->c->w->conn == ae->c && ae->c->w->phase == PHASE_STREAMING)
+    audio_end (ae->c->w, ae->c, ae->why);
+  conn_unref (ae->c);
+  g_free (ae->why);
+  g_free (ae);
+  return G_SOURCE_REMOVE;
+}
+
+/* The audio branch's output (its streaming thread): dropped until the branch is linked to the
+ * recorder and after audio ended; untimed buffers are dropped (mp4mux fails on them), and so is
+ * audio from before the first video frame or overlapping what was written; a change of caps
+ * ends audio (mp4mux cannot change a track's format mid-file). */
+static GstPadProbeReturn
+audio_out_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Conn *c = data;
+  if (info->type & (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST)) {
+    if (atomic_load (&c->audio_lost))
+      return GST_PAD_PROBE_DROP;
+    if (!atomic_load (&c->audio_linked))
+      return GST_PAD_PROBE_DROP;
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+      GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+      if (!GST_BUFFER_PTS_IS_VALID (buf))
+        return GST_PAD_PROBE_DROP;
+      /* Audio from before the first video frame (held with it while the identity was checked),
+       * or overlapping audio already recorded (a transcoder resyncing at the start), would be
+       * squeezed by the muxer into samples of no duration: dropped. */
+      g_autoptr (GstEvent) segev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+      const GstSegment *seg = NULL;
+      if (segev != NULL)
+        gst_event_parse_segment (segev, &seg);
+      guint64 rt = seg != NULL && seg->format == GST_FORMAT_TIME
+          ? gst_segment_to_running_time (seg, GST_FORMAT_TIME, GST_BUFFER_PTS (buf))
+          : GST_CLOCK_TIME_NONE;
+      GstClockTime dur = GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) : 0;
+      gint64 vstart = atomic_load (&c->video_start_rt);
+      /* Only within AUDIO_TRIM_NS: audio further off is on another timeline (a reset), which
+       * is kept rather than dropped for good. */
+      if (GST_CLOCK_TIME_IS_VALID (rt)) {
+        if (vstart >= 0 && rt + dur / 2 < (guint64) vstart && rt + AUDIO_TRIM_NS > (guint64) vstart)
+          return GST_PAD_PROBE_DROP;
+        if (GST_CLOCK_TIME_IS_VALID (c->audio_next_rt) && rt + dur / 2 < c->audio_next_rt &&
+            rt + AUDIO_TRIM_NS > c->audio_next_rt)
+          return GST_PAD_PROBE_DROP;
+        c->audio_next_rt = rt + dur;
+      }
+    }
+    atomic_store (&c->audio_out_us, g_get_monotonic_time ());
+    return GST_PAD_PROBE_OK;
+  }
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (ev) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  GstCaps *caps = NULL;
+  gst_event_parse_caps (ev, &caps);
+  gboolean changed = FALSE;
+  g_mutex_lock (&c->lock);
+  if (c->audio_caps == NULL)
+    c->audio_caps = gst_caps_ref (caps);
+  else if (!gst_caps_is_equal (c->audio_caps, caps))
+    changed = TRUE;
+  g_mutex_unlock (&c->lock);
+  if (!changed)
+    return GST_PAD_PROBE_OK;
+  int expected = 0;
+  if (atomic_compare_exchange_strong (&c->audio_lost, &expected, 1)) {
+    AudioEnd *ae = g_new0 (AudioEnd, 1);
+    ae->c = conn_ref (c);
+    ae->why = g_strdup ("the audio format changed");
+    g_main_context_invoke (NULL, on_audio_end, ae);
+  }
+  return GST_PAD_PROBE_DROP;
+}
+
+/* Links the audio branch to the recorder's audio pad once both exist. Main loop. */
+static void
+audio_link (Worker *w, Conn *c)
+{
+  if (c->abranch == NULL || c->rec_audio == NULL || atomic_load (&c->audio_linked))
+    return;
+  g_autoptr (GstPad) out = gst_element_get_static_pad (c->abranch, "src");
+  if (gst_pad_link (out, c->rec_audio) != GST_PAD_LINK_OK) {
+    audio_end (w, c, "could not link the audio stream to the recorder");
+    return;
+  }
+  atomic_store (&c->audio_out_us, g_get_monotonic_time ());
+  atomic_store (&c->audio_linked, 1);
+  g_message ("Recording audio (%s%s)", c->audio_codec,
+             strcmp (c->audio_codec, "aac") == 0 ? ", as received" : " transcoded to AAC");
+}
 
 static void
 on_fragment_message (Worker *w, Conn *c, const GstStructure *s, gboolean opened)
@@ -879,6 +1048,11 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
                err->message, debug ? debug : "");
     if (w->phase == PHASE_DRAINING)
       break;   /* expected while a torn connection drains; the drain timer bounds it */
+    if (c->abranch != NULL &&
+        gst_object_has_as_ancestor (GST_MESSAGE_SRC (msg), GST_OBJECT (c->abranch))) {
+      audio_end (w, c, reason);   /* an audio failure never ends the video */
+      break;
+    }
     conn_fail (w, reason);
     break;
   }
@@ -1120,6 +1294,12 @@ block_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;   /* stay blocked until the main loop links the branch */
 }
 
+static GstPadProbeReturn
+drop_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  return GST_PAD_PROBE_DROP;
+}
+
 /* mp4mux fails the whole pipeline ("Buffer has no PTS") on a frame without a timestamp, which
  * depayloaders emit at stream start; such a frame cannot be placed in a file anyway. */
 static GstPadProbeReturn
@@ -1223,6 +1403,17 @@ gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_OK;
   GateInfo *gi = g_new0 (GateInfo, 1);
   gi->c = conn_ref (c);
+  /* Where the first file starts: audio from before it is not recorded (audio_out_probe). */
+  GstBuffer *first = (info->type & GST_PAD_PROBE_TYPE_BUFFER) ? GST_PAD_PROBE_INFO_BUFFER (info)
+                                                              : NULL;
+  g_autoptr (GstEvent) segev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  if (first != NULL && segev != NULL && GST_BUFFER_PTS_IS_VALID (first)) {
+    const GstSegment *vseg = NULL;
+    gst_event_parse_segment (segev, &vseg);
+    guint64 rt = gst_segment_to_running_time (vseg, GST_FORMAT_TIME, GST_BUFFER_PTS (first));
+    if (GST_CLOCK_TIME_IS_VALID (rt))
+      atomic_store (&c->video_start_rt, (gint64) rt);
+  }
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   if (caps != NULL && gst_caps_get_size (caps) > 0) {
     const GstStructure *s = gst_caps_get_structure (caps, 0);
@@ -1360,6 +1551,8 @@ typedef struct {
   char *template_name;   /* NULL: unsupported codec */
   char *encoding;
   gulong block_id;
+  gboolean audio;        /* the audio stream (template_name set; codec in audio_codec) */
+  char *audio_codec;
 } LinkRequest;
 
 static void
@@ -1371,6 +1564,7 @@ link_request_free (LinkRequest *lr)
   conn_unref (lr->c);
   g_free (lr->template_name);
   g_free (lr->encoding);
+  g_free (lr->audio_codec);
   g_free (lr);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LinkRequest, link_request_free)
@@ -1491,6 +1685,56 @@ build_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
   return TRUE;
 }
 
+/* Builds the audio branch for @lr and links rtspsrc's audio pad to it; its output goes to the
+ * recorder's audio pad (now, or when the recorder is built). Until then, and after audio ended,
+ * its output is dropped, never blocked: a stuck audio branch cannot hold rtspsrc. Main loop. */
+static gboolean
+build_audio_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
+{
+  g_autofree char *desc = load_template (lr->template_name, error);
+  if (desc == NULL)
+    return FALSE;
+  GstElement *branch = gst_parse_bin_from_description (desc, TRUE, error);
+  if (branch == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (c->pipeline), branch);
+  c->abranch = branch;
+  g_free (c->audio_codec);
+  c->audio_codec = g_strdup (lr->audio_codec);
+  g_autoptr (GstPad) out = gst_element_get_static_pad (branch, "src");
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (branch, "sink");
+  if (out == NULL || sinkpad == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Template '%s' lacks 'src' or 'sink'",
+                 lr->template_name);
+    return FALSE;
+  }
+  gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                     GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, audio_out_probe, conn_ref (c),
+                     (GDestroyNotify) conn_unref);
+  /* Playing before linked: rtspsrc's pad is only dropping buffers, its events go through, and
+   * one refused by a branch still in NULL (FLUSHING) pauses rtspsrc's whole TCP read loop,
+   * video included (seen as an intermittent "no data" at the first connection). */
+  if (!gst_element_sync_state_with_parent (branch)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Audio branch did not start");
+    return FALSE;
+  }
+  if (gst_pad_link (lr->pad, sinkpad) != GST_PAD_LINK_OK) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not link the %s stream",
+                 lr->encoding);
+    return FALSE;
+  }
+  c->abranch_sink = g_steal_pointer (&sinkpad);
+  if (c->rec_audio != NULL)
+    audio_link (w, c);
+  else if (w->phase == PHASE_STREAMING) {
+    g_message ("Audio (%s) arrived after the recording started; not recorded on this connection",
+               lr->audio_codec);
+    atomic_store (&c->audio_lost, 1);
+    c->audio_eos_sent = TRUE;   /* no recorder pad to end */
+  }
+  return TRUE;
+}
+
 /* Creates splitmuxsink, links the gated branch to it and opens the gate. splitmuxsink creates
  * its muxer when its first pad is requested, so muxer and sink are set before it is linked.
  * Main loop; only after the identity matched. */
@@ -1523,10 +1767,23 @@ build_recorder (Worker *w, Conn *c, GError **error)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Could not link the recorder");
     return FALSE;
   }
+  /* The audio track exists in the files only if the camera offered audio we record; its pad is
+   * requested now, with video (mp4mux takes no new track once it wrote its moov), whether or not
+   * the audio pad of rtspsrc is there yet. Nothing arriving on it ends audio after
+   * AUDIO_STALL_US (on_watchdog). */
+  if (atomic_load (&c->audio_selected) && !atomic_load (&c->audio_lost)) {
+    c->rec_audio = gst_element_request_pad_simple (rec, "audio_%u");
+    if (c->rec_audio == NULL)
+      g_warning ("The recorder gave no audio pad; recording video only");
+    atomic_store (&c->audio_out_us, g_get_monotonic_time ());
+  }
   if (!gst_element_sync_state_with_parent (rec)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Recorder did not start");
     return FALSE;
   }
+  /* Only now: audio released into a recorder that is not playing yet gets FLUSHING, which
+   * stops the audio branch's queue for good (and splitmuxsink then waits for it). */
+  audio_link (w, c);
   g_autoptr (GstPad) out = gst_element_get_static_pad (c->branch, "src");
   /* Live view and snapshots tap what the recorder gets: only this camera's accepted stream. */
   gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, tap_probe,
@@ -1562,6 +1819,64 @@ identity_accept (Worker *w, Conn *c, NvrIdentityVerdict v, const char *why)
   g_clear_pointer (&w->mismatch, g_free);
 }
 
+/* The recorder may start: the audio branch's format is known, or there is no audio to wait
+ * for. */
+static gboolean
+audio_ready (Conn *c)
+{
+  if (!atomic_load (&c->audio_selected) || atomic_load (&c->audio_lost))
+    return TRUE;
+  if (c->abranch == NULL)
+    return FALSE;
+  /* The caps are stored on the branch's output pad even while its buffers are dropped and the
+   * pad is not linked. */
+  g_autoptr (GstPad) out = gst_element_get_static_pad (c->abranch, "src");
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (out);
+  return caps != NULL;
+}
+
+/* Builds the recorder and starts streaming (identity accepted; audio ready or given up). */
+static gboolean
+recorder_go (Worker *w, Conn *c)
+{
+  if (c->audio_wait)
+    g_source_remove (c->audio_wait);
+  c->audio_wait = 0;
+  if (!audio_ready (c))
+    audio_end (w, c, c->abranch == NULL
+        ? "no audio packet within 2 s of the first video frame; recording video only"
+        : "no audio format within 2 s of the first video frame; recording video only");
+  g_autoptr (GError) error = NULL;
+  if (!build_recorder (w, c, &error)) {
+    g_warning ("Failed to build the recorder: %s", error->message);
+    conn_fail (w, error->message);
+    return FALSE;
+  }
+  w->phase = PHASE_STREAMING;
+  w->attempt = 0;
+  send_state (w, "streaming", "", c->seen.codec, c->seen.width, c->seen.height, 0);
+  motion_start (w);
+  live_start (w);
+  return TRUE;
+}
+
+static gboolean
+on_audio_wait (gpointer data)
+{
+  Conn *c = data;
+  Worker *w = c->w;
+  if (w->conn != c || w->phase != PHASE_CONNECTING) {
+    if (w->conn == c)
+      c->audio_wait = 0;
+    return G_SOURCE_REMOVE;
+  }
+  if (!audio_ready (c) && g_get_monotonic_time () - c->audio_wait_since_us < AUDIO_CAPS_WAIT_US)
+    return G_SOURCE_CONTINUE;
+  c->audio_wait = 0;   /* this source ends with this call */
+  recorder_go (w, c);
+  return G_SOURCE_REMOVE;
+}
+
 /* The connection's MAC is known (or known absent): compare with the pin, then record or refuse.
  * The identity message reaches the daemon before any segment-opened of this connection. */
 static gboolean
@@ -1581,19 +1896,13 @@ identity_decide (Worker *w, Conn *c, const char *peer, const char *mac)
     return FALSE;
   }
   identity_accept (w, c, v, why);
-
-  g_autoptr (GError) error = NULL;
-  if (!build_recorder (w, c, &error)) {
-    g_warning ("Failed to build the recorder: %s", error->message);
-    conn_fail (w, error->message);
-    return FALSE;
+  if (!audio_ready (c)) {
+    c->audio_wait_since_us = g_get_monotonic_time ();
+    c->audio_wait = g_timeout_add_full (G_PRIORITY_DEFAULT, AUDIO_CAPS_POLL_MS, on_audio_wait,
+                                        conn_ref (c), (GDestroyNotify) conn_unref);
+    return TRUE;
   }
-  w->phase = PHASE_STREAMING;
-  w->attempt = 0;
-  send_state (w, "streaming", "", c->seen.codec, c->seen.width, c->seen.height, 0);
-  motion_start (w);
-  live_start (w);
-  return TRUE;
+  return recorder_go (w, c);
 }
 
 static gboolean
@@ -1602,6 +1911,17 @@ on_link_request (gpointer data)
   g_autoptr (LinkRequest) lr = data;
   Conn *c = lr->c;
   Worker *w = c->w;
+  if (lr->audio && w->conn == c &&
+      (w->phase == PHASE_CONNECTING || w->phase == PHASE_STREAMING)) {
+    g_autoptr (GError) error = NULL;
+    if (!build_audio_branch (w, c, lr, &error)) {
+      /* The pad stays unlinked: rtspsrc goes on with video (not-linked only matters when every
+       * stream is). */
+      g_warning ("Failed to build the audio branch: %s", error->message);
+      audio_end (w, c, error->message);
+    }
+    return G_SOURCE_REMOVE;
+  }
   if (w->conn != c || w->phase != PHASE_CONNECTING)
     return G_SOURCE_REMOVE;
   if (lr->template_name == NULL) {
@@ -1643,11 +1963,76 @@ video_pad_template (GstPad *pad, const char *purpose, char **encoding, char **te
   return TRUE;
 }
 
+/* For RTP caps of an audio stream: the template that records it and the codec's name ("aac",
+ * "pcmu", "pcma"), or FALSE for audio we do not record (e.g. AAC-LATM, Opus, G.726). Any
+ * thread. */
+static gboolean
+audio_template (const GstStructure *s, const char **template_name, const char **codec)
+{
+  const char *media = s ? gst_structure_get_string (s, "media") : NULL;
+  const char *enc = s ? gst_structure_get_string (s, "encoding-name") : NULL;
+  if (media == NULL || strcmp (media, "audio") != 0 || enc == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (enc, "MPEG4-GENERIC") == 0) {
+    const char *mode = gst_structure_get_string (s, "mode");
+    if (mode == NULL || (g_ascii_strcasecmp (mode, "AAC-hbr") != 0 &&
+                         g_ascii_strcasecmp (mode, "AAC-lbr") != 0))
+      return FALSE;
+    *template_name = "record-aac.gst";
+    *codec = "aac";
+    return TRUE;
+  }
+  if (g_ascii_strcasecmp (enc, "PCMU") == 0) {
+    *template_name = "record-pcmu.gst";
+    *codec = "pcmu";
+    return TRUE;
+  }
+  if (g_ascii_strcasecmp (enc, "PCMA") == 0) {
+    *template_name = "record-pcma.gst";
+    *codec = "pcma";
+    return TRUE;
+  }
+  return FALSE;
+}
+
+/* rtspsrc's audio pad (its streaming thread): blocked until the main loop built the branch. */
+static void
+on_audio_pad_added (Conn *c, GstPad *pad, const char *template_name, const char *codec)
+{
+  int expected = 0;
+  if (!atomic_compare_exchange_strong (&c->audio_pad_taken, &expected, 1))
+    return;
+  LinkRequest *lr = g_new0 (LinkRequest, 1);
+  lr->c = conn_ref (c);
+  lr->pad = gst_object_ref (pad);
+  lr->audio = TRUE;
+  lr->encoding = g_strdup (codec);
+  lr->audio_codec = g_strdup (codec);
+  lr->template_name = g_strdup (template_name);
+  /* Dropped, not blocked, until linked: audio before the recorder is not kept anyway, and a
+   * blocked jitterbuffer output releases its backlog in a burst (timestamps bunched at the
+   * start of the first file). */
+  lr->block_id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                                    drop_probe, NULL, NULL);
+  g_main_context_invoke (NULL, on_link_request, lr);
+}
+
 static void
 on_pad_added (GstElement *src, GstPad *pad, gpointer data)
 {
   Conn *c = data;
   g_autofree char *enc = NULL, *template_name = NULL;
+  if (GST_PAD_DIRECTION (pad) == GST_PAD_SRC && atomic_load (&c->audio_selected)) {
+    g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+    if (caps == NULL)
+      caps = gst_pad_query_caps (pad, NULL);
+    const char *tn = NULL, *codec = NULL;
+    if (caps != NULL && gst_caps_get_size (caps) > 0 &&
+        audio_template (gst_caps_get_structure (caps, 0), &tn, &codec)) {
+      on_audio_pad_added (c, pad, tn, codec);
+      return;
+    }
+  }
   if (!video_pad_template (pad, "record", &enc, &template_name))
     return;
   int expected = 0;
@@ -1672,8 +2057,17 @@ on_select_stream (GstElement *src, guint num, GstCaps *caps, gpointer data)
   Conn *c = data;
   const GstStructure *s = gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0) : NULL;
   const char *media = s ? gst_structure_get_string (s, "media") : NULL;
+  const char *tn = NULL, *codec = NULL;
+  if (media != NULL && strcmp (media, "audio") == 0) {
+    /* The first audio stream we can record, if the camera's audio is on; others are not set
+     * up (no traffic). */
+    if (!c->w->cfg.audio || !audio_template (s, &tn, &codec))
+      return FALSE;
+    int none = 0;
+    return atomic_compare_exchange_strong (&c->audio_selected, &none, 1);
+  }
   if (media == NULL || strcmp (media, "video") != 0)
-    return FALSE;   /* main stream video only; audio is not recorded yet */
+    return FALSE;
   int expected = 0;
   return atomic_compare_exchange_strong (&c->video_selected, &expected, 1);
 }
@@ -1686,7 +2080,13 @@ on_watchdog (gpointer data)
   motion_tick (w);
   if (c == NULL || (w->phase != PHASE_CONNECTING && w->phase != PHASE_STREAMING))
     return G_SOURCE_CONTINUE;
-  gint64 idle_us = g_get_monotonic_time () - atomic_load (&c->last_data_us);
+  gint64 now = g_get_monotonic_time ();
+  gint64 idle_us = now - atomic_load (&c->last_data_us);
+  /* Audio that stopped reaching the recorder while video arrives would hold video back inside
+   * splitmuxsink: end audio for this connection instead. */
+  if (w->phase == PHASE_STREAMING && c->rec_audio != NULL && !atomic_load (&c->audio_lost) &&
+      now - atomic_load (&c->audio_out_us) > AUDIO_STALL_US)
+    audio_end (w, c, atomic_load (&c->audio_linked) ? "no audio for 3 s" : "no audio stream");
   if (idle_us > (gint64) w->cfg.watchdog_seconds * G_USEC_PER_SEC) {
     g_autofree char *reason = g_strdup_printf ("no data for %u s", w->cfg.watchdog_seconds);
     conn_fail (w, reason);
@@ -1705,6 +2105,8 @@ worker_connect (Worker *w)
   c->segments = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) segment_free);
   atomic_store (&c->last_data_us, g_get_monotonic_time ());
+  atomic_store (&c->video_start_rt, -1);
+  c->audio_next_rt = GST_CLOCK_TIME_NONE;
   c->udp = w->cfg.transport == TRANSPORT_UDP ||
            (w->cfg.transport == TRANSPORT_AUTO && w->use_udp);
   w->conn = c;
@@ -1732,6 +2134,14 @@ worker_connect (Worker *w)
     guard_rtspsrc_teardown (src);
   g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), c);
   g_signal_connect (src, "select-stream", G_CALLBACK (on_select_stream), c);
+  /* No lip-sync offsets: with audio, rtpbin would shift one stream by an offset computed from
+   * RTCP sender reports (or RTP-Info), and while the identity gate holds the video that
+   * offset grows to seconds: the video jitterbuffer then holds its output, splitmuxsink waits
+   * and the watchdog ends the connection (seen with fakecam). An offset over 1 ns is ignored,
+   * so each stream keeps its own arrival-based timeline (RTP timestamps, skew-corrected):
+   * audio and video that leave the camera together stay together within network jitter. */
+  if (w->cfg.audio)
+    g_object_set (src, "max-ts-offset", (gint64) 1, NULL);
 
   g_autoptr (GstBus) bus = gst_element_get_bus (c->pipeline);
   c->bus_watch = gst_bus_add_watch_full (bus, G_PRIORITY_DEFAULT, on_bus, conn_ref (c),

@@ -13,6 +13,8 @@ it. The script asks for the revocation on stdout ("E2E-REVOKE"); this driver run
                           speeds, frame step, save frame, the events page (review.mjs)
     run_e2e.py --admin    the admin pages on a phone: pair a device from the devices page,
                           change its cameras, revoke it; a plain device refused (admin.mjs)
+    run_e2e.py --audio    a recording of a camera sending AAC plays muted with its audio
+                          decoded (audio_play.mjs)
 
 playwright-core is installed from the npm registry with `npm ci` (tests/e2e/package-lock.json)
 into <build>/e2e-node, never into the source tree. Screenshots and frame grabs go to
@@ -441,6 +443,25 @@ def soak_test(minutes):
     log(f"artifacts: {artifacts}")
 
 
+def audio_test():
+    """cam1 sends AAC (fakecam --audio aac): its recording plays in Chromium with audio decoded,
+    muted (audio_play.mjs)."""
+    need_tools()
+    node_dir = ensure_playwright()
+    artifacts = artifacts_dir("audio")
+    h = Harness("e2e-audio", segment_seconds=10)
+    with h:
+        with web_world(h, 1, ["--audio", "aac"]) as (front, _, ids):
+            wait_segments(h, ["cam1"])
+            url, _ = pairing_url(h, "listener", "cam1")
+            env = base_env(node_dir, artifacts)
+            env["HOME"] = trusting_home(front.cert, h.dir)
+            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_CAM1_ID=str(ids["cam1"]))
+            status = run_node("audio_play.mjs", env)
+            check(status == 0, f"audio_play.mjs failed ({status}); artifacts in {artifacts}")
+    log(f"artifacts: {artifacts}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--static", action="store_true",
@@ -452,8 +473,12 @@ def main():
     ap.add_argument("--soak", action="store_true",
                     help="the wall tablet: live view through drops and restarts (long)")
     ap.add_argument("--minutes", type=int, default=20, help="length of --soak (default 20)")
+    ap.add_argument("--audio", action="store_true",
+                    help="a recording with AAC audio plays muted with audio decoded")
     args = ap.parse_args()
-    if args.soak:
+    if args.audio:
+        run(audio_test)
+    elif args.soak:
         run(lambda: soak_test(args.minutes))
     elif args.admin:
         run(admin_test)

@@ -28,7 +28,7 @@ parse_camera (const char *word, int n_cameras, gboolean allow_all, int *out, GEr
   return TRUE;
 }
 
-static const char *const garbage_names[] = { "off", "rtp", "truncate", "resize" };
+static const char *const garbage_names[] = { "off", "rtp", "truncate", "resize", "audio-rtp", "audio-stop" };
 
 const char *
 fc_garbage_mode_name (FcGarbageMode mode)
@@ -91,7 +91,7 @@ fc_command_parse (const char *line, int n_cameras, FcCommand *cmd, GError **erro
           return TRUE;
         }
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "garbage mode must be off, rtp, truncate or resize, not '%.32s'", words[2]);
+                   "garbage mode must be off, rtp, truncate, resize, audio-rtp or audio-stop, not '%.32s'", words[2]);
       return FALSE;
     }
     if (table[t].args == 1)

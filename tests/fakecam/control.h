@@ -17,7 +17,7 @@ typedef enum {
   FC_CMD_SWAP,       /* swap <a> <b> */
   FC_CMD_UNSWAP,     /* unswap <a>|all */
   FC_CMD_STATUS,     /* status */
-  FC_CMD_GARBAGE,    /* garbage <i>|all off|rtp|truncate|resize */
+  FC_CMD_GARBAGE,    /* garbage <i>|all off|rtp|truncate|resize|audio-rtp|audio-stop */
 } FcCommandKind;
 
 /* What a camera sends instead of a clean stream (docs/design/fakecam.md §5). */
@@ -26,6 +26,8 @@ typedef enum {
   FC_GARBAGE_RTP,       /* random bytes overwritten in RTP payloads, some payloads all random */
   FC_GARBAGE_TRUNCATE,  /* a few packets per session, cut mid-NAL, then nothing (stall) */
   FC_GARBAGE_RESIZE,    /* resolution changes every 2 s (main and sub clips alternate) */
+  FC_GARBAGE_AUDIO_RTP, /* audio stream only: random RTP payloads; video stays clean */
+  FC_GARBAGE_AUDIO_STOP,/* audio stream only: no more audio packets; video stays clean */
 } FcGarbageMode;
 
 /* "off", "rtp", ...; NULL for an out-of-range value. */

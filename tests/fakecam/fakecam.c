@@ -7,6 +7,7 @@
  * phase with the wall clock recorded in --truth. */
 #define G_LOG_DOMAIN "fakecam"
 
+#include "audio.h"
 #include "clip.h"
 #include "control.h"
 #include "idcode.h"
@@ -52,6 +53,7 @@ typedef struct {
   char *footage_path;          /* --footage: the video of --scene footage */
   char *footage_labels_path;   /* --footage-labels: its hand-labelled truth */
   gboolean odd_mounts;         /* --odd-mounts: the camera-test streams (mount_odd) */
+  char *audio;                 /* --audio: codec per camera, comma-separated; NULL = none */
 } Options;
 
 /* What a camera's paths send (control `garbage`). Refcounted (g_atomic_rc_box) because the
@@ -73,6 +75,7 @@ typedef struct {
   Garbage *garbage;            /* what this camera's paths send */
   guint16 code;
   FcClip *clips[N_STREAMS];
+  FcAudio *audio;              /* the main stream's audio loop; NULL = no audio track */
   FcScene scene;
   gboolean dropped;            /* mounts removed, sessions closed */
   int serving;                 /* camera whose clips answer on our paths (== index unless swapped) */
@@ -184,6 +187,65 @@ on_need_data (GstAppSrc *src, guint length, gpointer user_data)
   gst_app_src_push_buffer (src, buf);
 }
 
+/* ---- feeding one media's audio: runs on the audio appsrc's streaming thread ----------- */
+
+typedef struct {
+  FcAudio *audio;
+  GstClockTime epoch_ns;
+  gint64 next;                 /* global index of the next audio frame; -1 = resync */
+} AudioFeed;
+
+static void
+audio_feed_free (gpointer data)
+{
+  AudioFeed *feed = data;
+  fc_audio_unref (feed->audio);
+  g_free (feed);
+}
+
+static GstClockTime
+audio_clock_time (const AudioFeed *feed, gint64 k)
+{
+  return feed->epoch_ns + gst_util_uint64_scale ((guint64) k, (guint64) feed->audio->frame_samples * GST_SECOND,
+                                                 (guint64) feed->audio->rate);
+}
+
+/* Audio frame k (of the endless sequence) is due at epoch + k * frame / rate and holds loop
+ * frame k mod n: timestamps increase forever, like the video's. A late feed skips ahead. */
+static void
+on_audio_need_data (GstAppSrc *src, guint length, gpointer user_data)
+{
+  AudioFeed *feed = user_data;
+  const FcAudio *a = feed->audio;
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (src));
+  if (clock == NULL)
+    clock = gst_system_clock_obtain ();
+  GstClockTime now = gst_clock_get_time (clock);
+  GstClockTime base = gst_element_get_base_time (GST_ELEMENT (src));
+  gst_object_unref (clock);
+  gboolean discont = FALSE;
+  if (feed->next < 0 || audio_clock_time (feed, feed->next) + FEED_LATE_LIMIT_NS < now) {
+    feed->next = now > feed->epoch_ns
+        ? (gint64) gst_util_uint64_scale (now - feed->epoch_ns, (guint64) a->rate,
+                                          (guint64) a->frame_samples * GST_SECOND) + 1
+        : 0;
+    discont = TRUE;
+  }
+  gint64 k = feed->next++;
+  const FcAudioFrame *f = &a->frames[k % a->n_frames];
+  gsize size = 0;
+  const guint8 *data = g_bytes_get_data (a->data, &size);
+  GstBuffer *buf = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY, (gpointer) (data + f->offset),
+                                                f->size, 0, f->size, g_bytes_ref (a->data),
+                                                (GDestroyNotify) g_bytes_unref);
+  GstClockTime due = audio_clock_time (feed, k);
+  GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = due > base ? due - base : 0;
+  GST_BUFFER_DURATION (buf) = audio_clock_time (feed, k + 1) - due;
+  if (discont)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+  gst_app_src_push_buffer (src, buf);
+}
+
 /* ---- garbage on the wire: a probe on the payloader's src pad (its streaming thread) ------- */
 
 typedef struct {
@@ -191,6 +253,7 @@ typedef struct {
   guint generation;            /* of the mode the counters below belong to */
   guint passed;                /* packets let through in truncate mode */
   GRand *rand;
+  gboolean audio;              /* the audio payloader: only the audio-* modes apply */
 } WireState;
 
 static void
@@ -227,6 +290,44 @@ corrupt_packet (GstBuffer *buf, GRand *rand)
   gst_buffer_unmap (buf, &map);
 }
 
+/* Audio payloader: audio-rtp overwrites every packet's payload (all of it in half of them, AU
+ * headers included), audio-stop drops every packet. Video modes leave audio clean. */
+static void
+corrupt_audio_packet (GstBuffer *buf, GRand *rand)
+{
+  GstMapInfo map;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READWRITE))
+    return;
+  if (map.size > RTP_HEADER_BYTES) {
+    gsize payload = map.size - RTP_HEADER_BYTES;
+    gboolean all = g_rand_boolean (rand);
+    for (gsize i = 0; i < payload; i++)
+      if (all || g_rand_int_range (rand, 0, 16) == 0)
+        map.data[RTP_HEADER_BYTES + i] = (guint8) g_rand_int (rand);
+  }
+  gst_buffer_unmap (buf, &map);
+}
+
+static GstPadProbeReturn
+audio_garbage (WireState *ws, int mode, GstPadProbeInfo *info)
+{
+  if (mode == FC_GARBAGE_AUDIO_STOP)
+    return GST_PAD_PROBE_DROP;
+  if (mode != FC_GARBAGE_AUDIO_RTP)
+    return GST_PAD_PROBE_OK;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+    corrupt_audio_packet (buf, ws->rand);
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+    GST_PAD_PROBE_INFO_DATA (info) = list;
+    for (guint i = 0; i < gst_buffer_list_length (list); i++)
+      corrupt_audio_packet (gst_buffer_list_get_writable (list, i), ws->rand);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 static GstPadProbeReturn
 garbage_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
@@ -237,6 +338,8 @@ garbage_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     ws->generation = generation;
     ws->passed = 0;
   }
+  if (ws->audio)
+    return audio_garbage (ws, mode, info);
   if (mode != FC_GARBAGE_RTP && mode != FC_GARBAGE_TRUNCATE)
     return GST_PAD_PROBE_OK;
 
@@ -272,6 +375,7 @@ garbage_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 typedef struct {
   FcClip *clip;
   FcClip *alt;
+  FcAudio *audio;              /* NULL: no audio stream */
   Garbage *garbage;
 } FactoryData;
 
@@ -281,8 +385,37 @@ factory_data_free (gpointer data, GClosure *closure)
   FactoryData *fd = data;
   fc_clip_unref (fd->clip);
   fc_clip_unref (fd->alt);
+  fc_audio_unref (fd->audio);
   g_atomic_rc_box_release (fd->garbage);
   g_free (fd);
+}
+
+/* The audio half of a media: appsrc asrc ! clocksync ! pay1 (RTSP client thread). */
+static void
+configure_audio (FactoryData *fd, App *app, GstElement *bin)
+{
+  g_autoptr (GstElement) asrc = gst_bin_get_by_name (GST_BIN (bin), "asrc");
+  g_autoptr (GstElement) apay = gst_bin_get_by_name (GST_BIN (bin), "pay1");
+  g_autoptr (GstCaps) caps = fc_audio_caps (fd->audio);
+  g_object_set (asrc, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME,
+                "do-timestamp", FALSE, "min-latency", (gint64) 0, NULL);
+  if (fd->audio->params.codec == FC_AUDIO_AAC)
+    g_object_set (apay, "pt", 97, NULL);
+  AudioFeed *feed = g_new0 (AudioFeed, 1);
+  feed->audio = fc_audio_ref (fd->audio);
+  feed->epoch_ns = app->epoch_ns;
+  feed->next = -1;
+  GstAppSrcCallbacks callbacks = { .need_data = on_audio_need_data };
+  gst_app_src_set_callbacks (GST_APP_SRC (asrc), &callbacks, feed, audio_feed_free);
+
+  WireState *ws = g_new0 (WireState, 1);
+  ws->garbage = g_atomic_rc_box_acquire (fd->garbage);
+  ws->generation = atomic_load (&fd->garbage->generation);
+  ws->rand = g_rand_new ();
+  ws->audio = TRUE;
+  g_autoptr (GstPad) pay_src = gst_element_get_static_pad (apay, "src");
+  gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                     garbage_probe, ws, wire_state_free);
 }
 
 /* An RTSP client thread: a shared media was just built from our (constant) launch line. */
@@ -320,6 +453,8 @@ on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer 
   g_autoptr (GstPad) pay_src = gst_element_get_static_pad (pay, "src");
   gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
                      garbage_probe, ws, wire_state_free);
+  if (fd->audio != NULL)
+    configure_audio (fd, app, bin);
 }
 
 /* A peer that stops acknowledging for this long is dead: the kernel aborts the connection.
@@ -385,19 +520,42 @@ mount_odd (App *app)
   }
 }
 
+/* Constant launch lines: every value is set by property in on_media_configure. The audio
+ * stream (main only) is a second appsrc and payloader in the same media: one SDP, two m-lines. */
+static const char *
+launch_line (FcCodec video, FcAudioCodec audio)
+{
+  static const char *const lines[2][4] = {
+    { "( appsrc name=src ! clocksync name=sync ! rtph264pay name=pay0 )",
+      "( appsrc name=src ! clocksync name=sync ! rtph264pay name=pay0 "
+      "appsrc name=asrc ! clocksync name=async ! rtpmp4gpay name=pay1 )",
+      "( appsrc name=src ! clocksync name=sync ! rtph264pay name=pay0 "
+      "appsrc name=asrc ! clocksync name=async ! rtppcmupay name=pay1 )",
+      "( appsrc name=src ! clocksync name=sync ! rtph264pay name=pay0 "
+      "appsrc name=asrc ! clocksync name=async ! rtppcmapay name=pay1 )" },
+    { "( appsrc name=src ! clocksync name=sync ! rtph265pay name=pay0 )",
+      "( appsrc name=src ! clocksync name=sync ! rtph265pay name=pay0 "
+      "appsrc name=asrc ! clocksync name=async ! rtpmp4gpay name=pay1 )",
+      "( appsrc name=src ! clocksync name=sync ! rtph265pay name=pay0 "
+      "appsrc name=asrc ! clocksync name=async ! rtppcmupay name=pay1 )",
+      "( appsrc name=src ! clocksync name=sync ! rtph265pay name=pay0 "
+      "appsrc name=asrc ! clocksync name=async ! rtppcmapay name=pay1 )" },
+  };
+  return lines[video == FC_CODEC_H265][audio];
+}
+
 static GstRTSPMediaFactory *
-make_factory (App *app, FcClip *clip, FcClip *alt, Garbage *garbage)
+make_factory (App *app, FcClip *clip, FcClip *alt, FcAudio *audio, Garbage *garbage)
 {
   GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
-  /* A constant template: every value is set by property in on_media_configure. */
-  gst_rtsp_media_factory_set_launch (factory, clip->params.codec == FC_CODEC_H265
-      ? "( appsrc name=src ! clocksync name=sync ! rtph265pay name=pay0 )"
-      : "( appsrc name=src ! clocksync name=sync ! rtph264pay name=pay0 )");
+  gst_rtsp_media_factory_set_launch (factory, launch_line (clip->params.codec,
+                                                           audio ? audio->params.codec : FC_AUDIO_NONE));
   gst_rtsp_media_factory_set_shared (factory, TRUE);
   g_object_set_data (G_OBJECT (factory), "fakecam-app", app);
   FactoryData *fd = g_new0 (FactoryData, 1);
   fd->clip = fc_clip_ref (clip);
   fd->alt = fc_clip_ref (alt);
+  fd->audio = audio ? fc_audio_ref (audio) : NULL;
   fd->garbage = g_atomic_rc_box_acquire (garbage);
   g_signal_connect_data (factory, "media-configure", G_CALLBACK (on_media_configure), fd,
                          factory_data_free, 0);
@@ -416,7 +574,8 @@ camera_mount (App *app, Camera *cam)
   for (int s = 0; s < N_STREAMS; s++) {
     g_autofree char *path = mount_path (cam->index, s);
     gst_rtsp_mount_points_add_factory (app->mounts, path,
-        make_factory (app, source->clips[s], source->clips[N_STREAMS - 1 - s], cam->garbage));
+        make_factory (app, source->clips[s], source->clips[N_STREAMS - 1 - s],
+                      s == STREAM_MAIN ? source->audio : NULL, cam->garbage));
   }
 }
 
@@ -666,6 +825,7 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     { "user", 0, 0, G_OPTION_ARG_STRING, &o->user, "Require RTSP basic/digest auth as this user", "U" },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &o->password_file, "File holding the password", "F" },
     { "odd-mounts", 0, 0, G_OPTION_ARG_NONE, &o->odd_mounts, "Also serve /odd/audio-only, /odd/mjpeg and /odd/h264-pcmu (live, tiny)", NULL },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &o->audio, "Audio of each camera's main stream, comma-separated: aac, pcmu, pcma or none (default); the last one repeats", "LIST" },
     { "address", 0, 0, G_OPTION_ARG_STRING, &o->address, "Listen address (default 127.0.0.1; tests in a network namespace)", "ADDR" },
     { "footage", 0, 0, G_OPTION_ARG_FILENAME, &o->footage_path, "--scene footage: the video file shown (tests/footage/fetch.sh)", "FILE" },
     { "footage-labels", 0, 0, G_OPTION_ARG_FILENAME, &o->footage_labels_path, "--scene footage: its labels JSON (tests/footage/*.truth.json)", "FILE" },
@@ -737,6 +897,16 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
   }
   if (o->cache_dir == NULL)
     o->cache_dir = g_build_filename (g_get_user_cache_dir (), "hearth-fakecam", NULL);
+  if (o->audio != NULL) {
+    g_auto (GStrv) list = g_strsplit (o->audio, ",", -1);
+    FcAudioCodec acodec;
+    for (int i = 0; list[i] != NULL; i++)
+      if (!fc_audio_codec_parse (list[i], &acodec)) {
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "--audio takes aac, pcmu, pcma or none, comma-separated, not '%.32s'", list[i]);
+        return FALSE;
+      }
+  }
   return TRUE;
 }
 
@@ -837,6 +1007,25 @@ load_clips (App *app, GError **error)
                     (g_get_monotonic_time () - clip_start_us) / 1e6);
       }
     }
+  }
+  g_auto (GStrv) audio = app->opt.audio ? g_strsplit (app->opt.audio, ",", -1) : NULL;
+  guint n_audio = audio ? g_strv_length (audio) : 0;
+  for (int i = 0; i < app->opt.cameras && n_audio > 0; i++) {
+    Camera *cam = &app->cameras[i];
+    FcAudioParams ap = { FC_AUDIO_NONE, fc_audio_tone_hz (cam->code), app->opt.clip_seconds };
+    fc_audio_codec_parse (audio[MIN ((guint) i, n_audio - 1)], &ap.codec);
+    if (ap.codec == FC_AUDIO_NONE)
+      continue;
+    gboolean encoded = FALSE;
+    gint64 a_start_us = g_get_monotonic_time ();
+    cam->audio = fc_audio_load_or_encode (&ap, app->opt.cache_dir, &encoded, error);
+    if (cam->audio == NULL) {
+      g_prefix_error (error, "camera %d audio: ", cam->index);
+      return FALSE;
+    }
+    if (encoded)
+      g_printerr ("fakecam: encoded audio of camera %d (%s, %d Hz tone) in %.2f s\n", cam->index,
+                  fc_audio_codec_name (ap.codec), ap.tone_hz, (g_get_monotonic_time () - a_start_us) / 1e6);
   }
   g_printerr ("fakecam: %d clips ready (%d encoded, %d from cache '%s') in %.2f s\n", total,
               encoded_count, total - encoded_count, app->opt.cache_dir,
@@ -994,6 +1183,17 @@ write_truth (App *app, GError **error)
     const FcCrossing *c = &sc->crossing;
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "index"); json_builder_add_int_value (b, cam->index);
+    if (cam->audio != NULL) {   /* {"codec":"aac|pcmu|pcma","tone_hz":N,"rate":N} */
+      json_builder_set_member_name (b, "audio");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "codec");
+      json_builder_add_string_value (b, fc_audio_codec_name (cam->audio->params.codec));
+      json_builder_set_member_name (b, "tone_hz");
+      json_builder_add_int_value (b, cam->audio->params.tone_hz);
+      json_builder_set_member_name (b, "rate");
+      json_builder_add_int_value (b, cam->audio->rate);
+      json_builder_end_object (b);
+    }
     json_builder_set_member_name (b, "code"); json_builder_add_int_value (b, cam->code);
     json_builder_set_member_name (b, "events");
     json_builder_begin_array (b);
@@ -1126,6 +1326,7 @@ app_clear (App *app)
   for (int i = 0; app->cameras != NULL && i < app->opt.cameras; i++) {
     for (int s = 0; s < N_STREAMS; s++)
       fc_clip_unref (app->cameras[i].clips[s]);
+    fc_audio_unref (app->cameras[i].audio);
     if (app->cameras[i].garbage != NULL)
       g_atomic_rc_box_release (app->cameras[i].garbage);
   }
@@ -1134,7 +1335,7 @@ app_clear (App *app)
   Options *o = &app->opt;
   g_free (o->codec); g_free (o->main_size); g_free (o->sub_size); g_free (o->cache_dir);
   g_free (o->control_path); g_free (o->truth_path); g_free (o->user); g_free (o->password_file);
-  g_free (o->address); g_free (o->scene);
+  g_free (o->address); g_free (o->scene); g_free (o->audio);
   g_free (o->footage_path); g_free (o->footage_labels_path);
   g_clear_pointer (&app->footage, g_free);
 }

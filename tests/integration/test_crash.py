@@ -3,20 +3,28 @@
 restart: the catalog and the disk agree, every file plays and shows its own camera, no segment id
 is reused, and the footage lost at the crash is measured and printed per camera.
 
-Loss = wall time of the kill minus the recovered end of the camera's last segment before it."""
+Loss = wall time of the kill minus the recovered end of the camera's last segment before it.
 
+With --audio CODEC the cameras also send audio (fakecam --audio): the same bound must hold, and
+every file, the crash-cut ones included, must also hold an AAC track that decodes to its camera's
+tone and lasts its video's length within AUDIO_SLACK_S (a crash-cut file may hold audio of the
+GOP whose video was not written yet; a first file starts with the RTP timeline settling)."""
+
+import argparse
 import os
 import signal
 import time
 
 from harness import Harness, check, idread, log, run
+from mp4tracks import audio_tone_hz, by_handler, tracks
 
 GOP_S = 1.0   # fakecam's default GOP: one keyframe per second
+AUDIO_SLACK_S = GOP_S + 0.5
 
 
-def test():
+def test(audio=None):
     with Harness("crash", segment_seconds=10) as h:
-        h.start_fakecam(2)
+        h.start_fakecam(2, ["--audio", audio] if audio else [])
         h.start_daemon()
         for i in (1, 2):
             h.nvr("cameras", "add", f"cam{i}", "--main-url", h.cam_url(i))
@@ -95,7 +103,24 @@ def test():
                 check(abs(info["duration_s"] - s["duration_us"] / 1e6) <= 1.0,
                       f"{s['path']}: decoded {info['duration_s']:.2f} s vs catalog "
                       f"{s['duration_us'] / 1e6:.2f} s")
+                if audio:
+                    path = os.path.join(h.root, s["path"])
+                    t = tracks(path)
+                    a, v = by_handler(t, "soun"), by_handler(t, "vide")
+                    check(len(a) == 1 and a[0]["format"] == "mp4a" and a[0]["samples"] > 0,
+                          f"{s['path']}: no AAC audio ({t})")
+                    check(abs(a[0]["duration_s"] - v[0]["duration_s"]) <= AUDIO_SLACK_S,
+                          f"{s['path']}: audio {a[0]['duration_s']:.2f} s vs video "
+                          f"{v[0]['duration_s']:.2f} s")
+                    hz, want = audio_tone_hz(path), 400 + 100 * (index % 16)
+                    check(hz is not None and abs(hz - want) <= 0.05 * want,
+                          f"{s['path']}: audio tone {hz} Hz, expected {want} Hz")
+                    log(f"{s['path']}: audio {a[0]['duration_s']:.2f} s of video "
+                        f"{v[0]['duration_s']:.2f} s, tone {hz:.0f} Hz")
 
 
 if __name__ == "__main__":
-    run(test)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--audio", help="fakecam --audio list, e.g. aac,pcmu")
+    args = ap.parse_args()
+    run(lambda: test(args.audio))

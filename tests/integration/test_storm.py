@@ -7,6 +7,8 @@ segment holds another camera's pictures (idread on every file), the catalog and 
 and no worker crashed.
 
   test_storm.py [--cameras N]     default 12 (suite integration); 32 in suite long
+  test_storm.py --audio LIST      the cameras also send audio (fakecam --audio LIST, e.g.
+                                  aac,pcmu,pcma,...): the same checks hold with audio present
 
 Backoff: initial 1 s (the default) and a cap of 10 s. With full jitter a camera that has been
 down for a while waits up to the cap before its next attempt, so the cap must stay below the
@@ -82,11 +84,11 @@ class StatusPoller(threading.Thread):
             self.stop.wait(0.2)
 
 
-def test(n):
+def test(n, audio=None):
     names = [f"cam{i}" for i in range(1, n + 1)]
     with Harness(f"storm{n}", segment_seconds=10, watchdog_seconds=5,
                  backoff_initial_ms=BACKOFF_INITIAL_MS, backoff_max_ms=BACKOFF_MAX_MS) as h:
-        h.start_fakecam(n)
+        h.start_fakecam(n, ["--audio", audio] if audio else [])
         h.start_daemon()
         for i, name in enumerate(names, 1):
             h.nvr("cameras", "add", name, "--main-url", h.cam_url(i))
@@ -187,5 +189,6 @@ def test(n):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--cameras", type=int, default=12)
+    ap.add_argument("--audio", help="fakecam --audio list")
     args = ap.parse_args()
-    run(lambda: test(args.cameras))
+    run(lambda: test(args.cameras, args.audio))

@@ -1,0 +1,146 @@
+"""What tracks a recorded MP4 holds and how long each is, read from its boxes with nothing but the
+standard library: an oracle independent of nvr/mp4probe.c and of GStreamer. Works on a cleanly
+closed segment and on one cut off by a crash (only whole fragments count), and decodes the audio
+track with GStreamer to check what it sounds like.
+
+tracks(path) -> {track_id: {"handler": "vide"|"soun"|..., "format": "avc1"|"mp4a"|...,
+                            "timescale": N, "samples": N, "duration_s": float}}"""
+
+import os
+import struct
+import subprocess
+import tempfile
+import wave
+
+CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf", b"edts"}
+
+
+def _boxes(data, start, end):
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1:
+            if pos + 16 > end:
+                return
+            size = struct.unpack_from(">Q", data, pos + 8)[0]
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            return   # cut off: a crash left it unfinished
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def tracks(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    out = {}
+    trex = {}
+
+    def walk_trak(start, end):
+        t = {"handler": "", "format": "", "timescale": 0, "samples": 0, "ticks": 0}
+        tid = None
+        stack = [(start, end)]
+        while stack:
+            s, e = stack.pop()
+            for kind, bs, be in _boxes(data, s, e):
+                if kind in CONTAINERS:
+                    stack.append((bs, be))
+                elif kind == b"tkhd":
+                    v = data[bs]
+                    tid = struct.unpack_from(">I", data, bs + (20 if v == 1 else 12))[0]
+                elif kind == b"mdhd":
+                    v = data[bs]
+                    t["timescale"] = struct.unpack_from(">I", data, bs + (20 if v == 1 else 12))[0]
+                elif kind == b"hdlr":
+                    t["handler"] = data[bs + 8:bs + 12].decode("latin-1")
+                elif kind == b"stsd":
+                    t["format"] = data[bs + 12:bs + 16].decode("latin-1")
+                elif kind == b"stts":
+                    n = struct.unpack_from(">I", data, bs + 4)[0]
+                    for i in range(n):
+                        count, delta = struct.unpack_from(">II", data, bs + 8 + 8 * i)
+                        t["samples"] += count
+                        t["ticks"] += count * delta
+        if tid is not None:
+            out[tid] = t
+
+    def walk_moof(start, end, moof_end):
+        for kind, bs, be in _boxes(data, start, end):
+            if kind != b"traf":
+                continue
+            tid = None
+            def_dur = 0
+            for k2, s2, e2 in _boxes(data, bs, be):
+                if k2 == b"tfhd":
+                    flags = struct.unpack_from(">I", data, s2)[0] & 0xFFFFFF
+                    tid = struct.unpack_from(">I", data, s2 + 4)[0]
+                    def_dur = trex.get(tid, 0)
+                    off = s2 + 8
+                    if flags & 0x1:
+                        off += 8
+                    if flags & 0x2:
+                        off += 4
+                    if flags & 0x8:
+                        def_dur = struct.unpack_from(">I", data, off)[0]
+                elif k2 == b"trun" and tid in out:
+                    flags = struct.unpack_from(">I", data, s2)[0] & 0xFFFFFF
+                    count = struct.unpack_from(">I", data, s2 + 4)[0]
+                    off = s2 + 8 + (4 if flags & 0x1 else 0) + (4 if flags & 0x4 else 0)
+                    per = 4 * sum(1 for b in (0x100, 0x200, 0x400, 0x800) if flags & b)
+                    for i in range(count):
+                        d = struct.unpack_from(">I", data, off + per * i)[0] if flags & 0x100 \
+                            else def_dur
+                        out[tid]["ticks"] += d
+                    out[tid]["samples"] += count
+
+    top = list(_boxes(data, 0, len(data)))
+    for i, (kind, bs, be) in enumerate(top):
+        if kind == b"moov":
+            for k2, s2, e2 in _boxes(data, bs, be):
+                if k2 == b"trak":
+                    walk_trak(s2, e2)
+                elif k2 == b"mvex":
+                    for k3, s3, e3 in _boxes(data, s2, e2):
+                        if k3 == b"trex":
+                            tid, _, dur = struct.unpack_from(">III", data, s3 + 4)
+                            trex[tid] = dur
+        elif kind == b"moof":
+            # only a fragment whose mdat follows whole counts (what a player can use)
+            if i + 1 < len(top) and top[i + 1][0] == b"mdat":
+                walk_moof(bs, be, be)
+    for t in out.values():
+        t["duration_s"] = t["ticks"] / t["timescale"] if t["timescale"] else 0.0
+        del t["ticks"]
+    return out
+
+
+def by_handler(info, handler):
+    return [t for t in info.values() if t["handler"] == handler]
+
+
+def audio_tone_hz(path, skip_s=0.5, seconds=1.0):
+    """Decodes the first audio track (qtdemux ! avdec_aac) and returns its dominant frequency
+    by zero crossings over @seconds after @skip_s, or None when it does not decode."""
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as d:
+        wav = os.path.join(d, "a.wav")
+        r = subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={path}", "!",
+                            "qtdemux", "name=d", "d.audio_0", "!", "queue", "!", "aacparse", "!",
+                            "avdec_aac", "!", "audioconvert", "!", "audio/x-raw,format=S16LE,channels=1",
+                            "!", "wavenc", "!", "filesink", f"location={wav}"],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 or not os.path.exists(wav):
+            return None
+        w = wave.open(wav)
+        rate = w.getframerate()
+        n = w.getnframes()
+        first = int(skip_s * rate)
+        count = min(int(seconds * rate), n - first)
+        if count < rate // 4:
+            return None
+        w.setpos(first)
+        s = struct.unpack(f"<{count}h", w.readframes(count))
+        crossings = sum(1 for a, b in zip(s, s[1:]) if (a < 0) != (b < 0))
+        return crossings / 2 / (count / rate)
