@@ -9,6 +9,7 @@ G_BEGIN_DECLS
 
 #define NVR_CONFIG_DEFAULT_PATH "/etc/hearth/hearth.conf"
 #define NVR_CONFIG_MAX_BYTES (256 * 1024)
+#define NVR_CONFIG_MAX_ORIGINS 16   /* [web] origin: a list, or what auto derives */
 
 #define NVR_CONFIG_ERROR (nvr_config_error_quark ())
 GQuark nvr_config_error_quark (void);
@@ -76,7 +77,13 @@ typedef struct {
   double motion_max_contrast_gain; /* 1..8 */
   /* [web] (docs/design/auth.md); the web API is off unless origin is set */
   char *web_socket;            /* absolute path of the daemon's HTTP unix socket */
-  char *web_origin;            /* "https://host[:port]", no path; NULL = web API off */
+  char *web_origin;            /* the primary origin "https://host[:port]" (pairing URLs, MQTT's
+                                * configuration URL); NULL = web API off (or auto, not derived) */
+  char **web_origins;          /* every origin the API accepts, web_origin first (NULL-terminated,
+                                * at most NVR_CONFIG_MAX_ORIGINS); NULL while web_origin is */
+  gboolean web_origin_auto;    /* origin = auto: nvr_config_origins_derive() fills the two above */
+  char *web_listen_address;    /* hearth-web.service's IPv4 listener; default 0.0.0.0 */
+  guint web_listen_port;       /* its port, 1..65535, default 443; also origin = auto's port */
   char *web_certificate;       /* PEM file lighttpd serves (fingerprint for `nvr pair`) or NULL */
   gint64 web_session_idle_s;   /* 300..31536000 */
   gint64 web_session_max_s;    /* web_session_idle_s..31536000 */
@@ -91,6 +98,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrConfig, nvr_config_free)
 NvrConfig *nvr_config_parse (const char *text, gsize len, const char *filename, GError **error);
 /* Reads and parses the file at @path (at most NVR_CONFIG_MAX_BYTES). */
 NvrConfig *nvr_config_load (const char *path, GError **error);
+
+/* The configured origin equal to @origin (an Origin header), or NULL: exact comparison against
+ * the fixed set, never a pattern. With only web_origin set (web_origins NULL), that one. */
+const char *nvr_config_origin_find (const NvrConfig *config, const char *origin);
+/* The names the box is reached by, for origin = auto and the web front's certificate:
+ * "<host>.local", "<host>", "localhost", then each address (IPv6 in brackets), duplicates
+ * dropped, at most NVR_CONFIG_MAX_ORIGINS in all (later addresses are dropped). @hostname must
+ * be one DNS label (it is lower-cased). Pure. */
+GStrv nvr_config_front_hosts (const char *hostname, const char *const *addresses,
+                              GError **error);
+/* origin = auto: sets web_origins to https://<each front host>[:listen_port] and web_origin to
+ * the first ("https://<host>.local"). The caller gathers @hostname and @addresses (nvr/hostinfo.h). */
+gboolean nvr_config_origins_derive (NvrConfig *config, const char *hostname,
+                                    const char *const *addresses, GError **error);
 
 const char *nvr_transport_to_string (NvrTransport t);
 gboolean nvr_transport_from_string (const char *s, NvrTransport *out);
