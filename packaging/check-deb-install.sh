@@ -32,10 +32,12 @@ echo "check-deb-install: making a fresh bookworm $arch chroot in $root"
 mmdebstrap --arch="$arch" --variant=apt bookworm "$root" "$sources" >"$root.mmdebstrap.log" 2>&1 ||
   fail "mmdebstrap (log: $root.mmdebstrap.log)"
 cp "$deb" "$root/tmp/"
-# Everything inside runs in a private mount namespace: /proc and /dev vanish with it.
+# Everything inside runs in a private mount namespace: /proc and /dev vanish with it; with a
+# clean environment (the caller's TMPDIR, ASAN_OPTIONS, ... mean nothing in the chroot).
 in_root() {
   unshare --mount --fork sh -c 'mount -t proc proc "$1/proc" && mount --rbind /dev "$1/dev" &&
-    cp /etc/resolv.conf "$1/etc/resolv.conf" && chroot "$1" sh -euc "$2"' sh "$root" "$1"
+    cp /etc/resolv.conf "$1/etc/resolv.conf" && chroot "$1" /usr/bin/env -i \
+    PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 sh -euc "$2"' sh "$root" "$1"
 }
 echo "check-deb-install: apt-get install ./$(basename "$deb") (log: $root.install.log)"
 in_root "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq

@@ -84,10 +84,12 @@ mmdebstrap --arch="$arch" --variant=apt bookworm "$root" "$sources" >"$root.mmde
   fail "mmdebstrap (log: $root.mmdebstrap.log)"
 cp "$old" "$new" "$root/tmp/"
 netns_exec=()
-# Everything inside runs in a private mount namespace: /proc and /dev vanish with it.
+# Everything inside runs in a private mount namespace: /proc and /dev vanish with it; with a
+# clean environment (the caller's TMPDIR, ASAN_OPTIONS, ... mean nothing in the chroot).
 in_root() {
   "${netns_exec[@]}" unshare --mount --fork sh -c 'mount -t proc proc "$1/proc" &&
-    mount --rbind /dev "$1/dev" && chroot "$1" sh -euc "$2"' sh "$root" "$1"
+    mount --rbind /dev "$1/dev" && chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root LC_ALL=C.UTF-8 sh -euc "$2"' sh "$root" "$1"
 }
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 say "apt-get install ./$(basename "$old") (log: $root.install.log)"
@@ -191,6 +193,14 @@ code=$(in_root "nvr pair --name phone --cameras porch --json" | /usr/bin/python3
 setup=$(in_root "nvr setup")
 grep -q "https://localhost/" <<<"$setup" && grep -q "$(openssl x509 -in "$root$cert" -noout -fingerprint -sha256 | sed 's/^[^=]*=//')" <<<"$setup" ||
   { echo "$setup" >&2; fail "nvr setup does not print the address and the certificate's fingerprint"; }
+# the CLI without sudo: a member of hearth-admin may run nvr setup, anyone else is refused
+in_root '
+  useradd --create-home --groups hearth-admin alice && useradd --create-home bob
+  as() { u=$1; shift; setpriv --reuid "$u" --regid "$u" --init-groups -- "$@"; }
+  as alice nvr setup | grep -q "Admin pairing code" || { echo "alice (hearth-admin) could not run nvr setup"; exit 1; }
+  if as bob nvr setup >/tmp/bob.out 2>&1; then echo "bob (not in hearth-admin) ran nvr setup"; exit 1; fi
+  grep -q -i "permission denied" /tmp/bob.out || { cat /tmp/bob.out; exit 1; }
+' || fail "nvr setup as a member and a non-member of hearth-admin"
 client() { "${netns_exec[@]}" /usr/bin/python3 "$here/check-deb-client.py" "$@" --state "$work/browser.json" --cafile "$root$cert"; }
 client pair --code "$code" >/dev/null
 first=$(client fetch)
