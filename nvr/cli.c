@@ -752,8 +752,8 @@ cmd_setup (int argc, char **argv)
   g_auto (Opts) o = { 0 };
   if (!parse_opts ("setup", &o, FALSE, FALSE, &argc, &argv))
     return 2;
-  if (argc != 1)
-    return usage_error ("setup takes no arguments, only options");
+  if (argc != 1 || o.name != NULL || o.cameras != NULL || o.admin)
+    return usage_error ("setup takes only --ttl (the code is for an admin, every camera)");
   gint64 ttl_s = 0;
   if (o.ttl != NULL && !parse_ttl (o.ttl, &ttl_s))
     return usage_error ("--ttl must look like 90s, 10m or 1h");
