@@ -608,6 +608,46 @@ test_fingerprint (Fixture *f, gconstpointer data)
   g_assert_nonnull (error);
 }
 
+/* Several configured origins: the signature must cover the request's own origin, which must be
+ * one of them; the same key pairs at a second listed origin, and nothing else verifies. */
+static void
+test_origins (Fixture *f, gconstpointer data)
+{
+  static char *origins[] = { (char *) ORIGIN, (char *) "https://10.0.0.9", NULL };
+  f->config.web_origins = origins;
+  Key k;
+  key_new (&k);
+  g_autofree char *code = invite (f, FALSE, 0);
+  static const struct { const char *signed_for, *sent_from; } refused[] = {
+    { ORIGIN, "https://10.0.0.9" },                 /* signed for another listed origin */
+    { "https://evil.example", "https://evil.example" },   /* not listed */
+    { "https://10.0.0.9", NULL },                   /* no Origin */
+    { "", NULL },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++) {
+    g_autofree char *nonce = NULL, *reason = NULL, *token = NULL;
+    g_autoptr (NvrInviteRow) inv = NULL;
+    g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, tick (f), &nonce, &inv, &reason),
+                      ==, 200);
+    g_autofree char *sig = pair_signature (&k, refused[i].signed_for, code, nonce);
+    gint64 dev = 0;
+    g_assert_cmpuint (nvr_pairing_finish (f->p, "local", refused[i].sent_from, code, nonce,
+                                          k.pk_b64, sig, tick (f), &dev, &token, &reason),
+                      ==, 403);
+    g_assert_null (token);
+  }
+  g_autofree char *nonce = NULL, *reason = NULL, *token = NULL;
+  g_autoptr (NvrInviteRow) inv = NULL;
+  g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, tick (f), &nonce, &inv, &reason), ==,
+                    200);
+  g_autofree char *sig = pair_signature (&k, "https://10.0.0.9", code, nonce);
+  gint64 dev = 0;
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", "https://10.0.0.9", code, nonce, k.pk_b64,
+                                        sig, tick (f), &dev, &token, &reason), ==, 200);
+  g_assert_true (token_works (f, token, f->porch));
+  f->config.web_origins = NULL;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -621,5 +661,6 @@ main (int argc, char **argv)
   g_test_add ("/pairing/rate-failures-only", Fixture, NULL, setup, test_rate_failures_only,
               teardown);
   g_test_add ("/pairing/fingerprint", Fixture, NULL, setup, test_fingerprint, teardown);
+  g_test_add ("/pairing/origins", Fixture, NULL, setup, test_origins, teardown);
   return g_test_run ();
 }
