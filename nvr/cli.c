@@ -683,9 +683,9 @@ load_resolved (const char *path, GError **error)
   if (cfg == NULL)
     return NULL;
   if (cfg->web_origin_auto) {
-    g_autofree char *host = nvr_hostinfo_hostname (error);
-    g_auto (GStrv) addrs = host ? nvr_hostinfo_addresses (error) : NULL;
-    if (addrs == NULL ||
+    g_autofree char *host = NULL;
+    g_auto (GStrv) addrs = NULL;
+    if (!nvr_hostinfo_read (&host, &addrs, error) ||
         !nvr_config_origins_derive (cfg, host, (const char *const *) addrs, error))
       return NULL;
   }
@@ -716,10 +716,11 @@ cmd_web_front (int argc, char **argv)
     return usage_error ("web-front takes no arguments");
   g_autoptr (GError) error = NULL;
   g_autoptr (NvrConfig) cfg = nvr_config_load (o.config, &error);
-  g_autofree char *host = cfg ? nvr_hostinfo_hostname (&error) : NULL;
-  g_auto (GStrv) addrs = host ? nvr_hostinfo_addresses (&error) : NULL;
-  g_auto (GStrv) hosts =
-      addrs ? nvr_config_front_hosts (host, (const char *const *) addrs, &error) : NULL;
+  g_autofree char *host = NULL;
+  g_auto (GStrv) addrs = NULL;
+  g_auto (GStrv) hosts = cfg && nvr_hostinfo_read (&host, &addrs, &error)
+                             ? nvr_config_front_hosts (host, (const char *const *) addrs, &error)
+                             : NULL;
   if (hosts == NULL) {
     g_printerr ("nvr: %s\n", error->message);
     return cfg == NULL ? 2 : 1;

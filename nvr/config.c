@@ -600,24 +600,30 @@ address_host (const char *address)
   return NULL;
 }
 
+gboolean
+nvr_config_host_label_valid (const char *hostname)
+{
+  /* one DNS label: a dotted host name would give "<fqdn>.local", which mDNS does not answer */
+  gsize n = hostname ? strlen (hostname) : 0;
+  return n >= 1 && n <= 63 && hostname[0] != '-' && hostname[n - 1] != '-' &&
+         strspn (hostname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n;
+}
+
 GStrv
 nvr_config_front_hosts (const char *hostname, const char *const *addresses, GError **error)
 {
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *host = hostname ? g_ascii_strdown (hostname, -1) : NULL;
-  /* one DNS label: a dotted host name would give "<fqdn>.local", which mDNS does not answer */
-  gboolean ok = host != NULL && *host != '\0' && strlen (host) <= 63 && *host != '-' &&
-                host[strlen (host) - 1] != '-' &&
-                strspn (host, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen (host);
-  if (!ok) {
+  if (hostname != NULL && !nvr_config_host_label_valid (hostname)) {
     g_set_error (error, NVR_CONFIG_ERROR, NVR_CONFIG_ERROR_VALUE,
-                 "the host name '%s' is not one DNS label of [a-z0-9-] (set [web] origin to "
-                 "a list instead of auto)", hostname ? hostname : "");
+                 "the host name '%s' is not one DNS label of [a-z0-9-]", hostname);
     return NULL;
   }
-  g_ptr_array_add (out, g_strdup_printf ("%s.local", host));
-  g_ptr_array_add (out, g_strdup (host));
-  if (strcmp (host, "localhost") != 0)
+  g_autofree char *host = hostname ? g_ascii_strdown (hostname, -1) : NULL;
+  if (host != NULL) {
+    g_ptr_array_add (out, g_strdup_printf ("%s.local", host));
+    g_ptr_array_add (out, g_strdup (host));
+  }
+  if (g_strcmp0 (host, "localhost") != 0)
     g_ptr_array_add (out, g_strdup ("localhost"));
   for (guint i = 0; addresses != NULL && addresses[i] != NULL; i++) {
     if (out->len == NVR_CONFIG_MAX_ORIGINS)

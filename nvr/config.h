@@ -102,10 +102,14 @@ NvrConfig *nvr_config_load (const char *path, GError **error);
 /* The configured origin equal to @origin (an Origin header), or NULL: exact comparison against
  * the fixed set, never a pattern. With only web_origin set (web_origins NULL), that one. */
 const char *nvr_config_origin_find (const NvrConfig *config, const char *origin);
+/* TRUE if @hostname is one DNS label of [A-Za-z0-9-] (1-63, no '-' at either end): usable as
+ * "<host>" and "<host>.local". */
+gboolean nvr_config_host_label_valid (const char *hostname);
 /* The names the box is reached by, for origin = auto and the web front's certificate:
  * "<host>.local", "<host>", "localhost", then each address (IPv6 in brackets), duplicates
  * dropped, at most NVR_CONFIG_MAX_ORIGINS in all (later addresses are dropped). @hostname must
- * be one DNS label (it is lower-cased). Pure. */
+ * be one DNS label (it is lower-cased), or NULL: then the list starts at "localhost" (callers
+ * pass NULL, with a warning, for a host name that is not a label). Pure. */
 GStrv nvr_config_front_hosts (const char *hostname, const char *const *addresses,
                               GError **error);
 /* origin = auto: sets web_origins to https://<each front host>[:listen_port] and web_origin to

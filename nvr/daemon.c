@@ -861,11 +861,9 @@ notify_systemd (const char *socket_path, const char *state)
 static gboolean
 derive_origins (NvrConfig *config, GError **error)
 {
-  g_autofree char *host = nvr_hostinfo_hostname (error);
-  if (host == NULL)
-    return FALSE;
-  g_auto (GStrv) addrs = nvr_hostinfo_addresses (error);
-  if (addrs == NULL ||
+  g_autofree char *host = NULL;
+  g_auto (GStrv) addrs = NULL;
+  if (!nvr_hostinfo_read (&host, &addrs, error) ||
       !nvr_config_origins_derive (config, host, (const char *const *) addrs, error))
     return FALSE;
   g_autofree char *list = g_strjoinv (" ", config->web_origins);

@@ -7,6 +7,8 @@
 
 #include <gio/gio.h>
 
+#include "config.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -77,4 +79,23 @@ nvr_hostinfo_addresses (GError **error)
   freeifaddrs (list);
   g_ptr_array_add (out, NULL);
   return (GStrv) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+gboolean
+nvr_hostinfo_read (char **out_label, GStrv *out_addresses, GError **error)
+{
+  g_autofree char *host = nvr_hostinfo_hostname (error);
+  if (host == NULL)
+    return FALSE;
+  g_auto (GStrv) addrs = nvr_hostinfo_addresses (error);
+  if (addrs == NULL)
+    return FALSE;
+  if (!nvr_config_host_label_valid (host)) {
+    g_warning ("The host name '%s' is not one DNS label of [a-z0-9-]: the box is served as "
+               "localhost and by its addresses only, not as '%s' or '%s.local'", host, host, host);
+    g_clear_pointer (&host, g_free);
+  }
+  *out_label = g_steal_pointer (&host);
+  *out_addresses = g_steal_pointer (&addrs);
+  return TRUE;
 }

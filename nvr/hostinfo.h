@@ -14,4 +14,9 @@ char *nvr_hostinfo_hostname (GError **error);
  * IPv4 link-local (169.254.0.0/16). May be empty (a box with no LAN yet). */
 GStrv nvr_hostinfo_addresses (GError **error);
 
+/* Both, as [web] origin = auto and the web front's certificate use them: *out_label is the host
+ * name, or NULL (with one warning logged) when it is not one DNS label (nvr_config_front_hosts
+ * then starts at "localhost"); *out_addresses as nvr_hostinfo_addresses(). */
+gboolean nvr_hostinfo_read (char **out_label, GStrv *out_addresses, GError **error);
+
 G_END_DECLS

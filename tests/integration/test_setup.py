@@ -9,7 +9,8 @@ verifies by each name; `nvr setup` prints those addresses, that certificate's fi
 admin code, with which a browser at a non-primary origin pairs (its signature binds that
 origin); a foreign origin is refused. Then the box gets a second address: the next start of the
 front makes the certificate again with the same key for old and new names, and the restarted
-daemon accepts the new origin. Needs root (namespaces); exits 77 (skipped) otherwise."""
+daemon accepts the new origin. Last, a host name that is not a DNS label (my_box): the box is
+served as localhost and by its addresses, with a warning, and the daemon still starts. Needs root (namespaces); exits 77 (skipped) otherwise."""
 
 import os
 import re
@@ -201,6 +202,22 @@ def test():
         rc, text, _ = h.nvr("setup")
         check(fingerprint(cert) in text and f"https://10.77.0.2:{PORT}/" in text,
               "setup after the change")
+
+        # ---- a host name that is not a DNS label: served as localhost and by address only ----
+        socket.sethostname("my_box")   # the hostname tool refuses it; the kernel does not
+        rc, out, err = h.nvr("web-front")
+        hosts = [l for l in out.splitlines() if l.startswith("host=")]
+        check(hosts == ["host=localhost", "host=10.77.0.1", "host=10.77.0.2"],
+              f"web-front with host name my_box: {hosts}")
+        check("not one DNS label" in err, f"no warning about the host name: {err!r}")
+        check(h.stop_daemon() == 0, "daemon stop")
+        h.start_daemon()
+        r = phone.post("login/begin", {"public_key": phone.public_key},
+                       headers={"Origin": f"https://10.77.0.1:{PORT}"})
+        check(r.status == 200, f"the daemon with host name my_box refuses its address: {r!r}")
+        r = phone.post("login/begin", {"public_key": phone.public_key},
+                       headers={"Origin": f"https://{HOST}.local:{PORT}"})
+        check(r.status == 403, f"the old host name's origin is still accepted: {r!r}")
     log("OK")
 
 

@@ -503,6 +503,23 @@ test_web_origins (void)
     if (strstr (e->message, refuse[i].error) == NULL)
       g_error ("'%s' '%s': %s", refuse[i].host, refuse[i].addr, e->message);
   }
+  /* a host name that is not a label: the callers pass NULL, the list starts at localhost */
+  static const struct { const char *host; gboolean ok; } labels[] = {
+    { "hearth", TRUE }, { "Hearth-2", TRUE }, { "a", TRUE },
+    { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", TRUE },   /* 63 */
+    { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", FALSE },  /* 64 */
+    { "my_box", FALSE }, { "box.example.org", FALSE }, { "-box", FALSE }, { "box-", FALSE },
+    { "", FALSE }, { NULL, FALSE }, { "b\xc3\xb6x", FALSE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (labels); i++)
+    if (nvr_config_host_label_valid (labels[i].host) != labels[i].ok)
+      g_error ("host name '%s': expected %s", labels[i].host, labels[i].ok ? "valid" : "invalid");
+  const char *const two[] = { "10.0.0.2", "fd00::2", NULL };
+  g_auto (GStrv) nohost = nvr_config_front_hosts (NULL, two, &error);
+  g_assert_no_error (error);
+  const char *const want_nohost[] = { "localhost", "10.0.0.2", "[fd00::2]", NULL };
+  g_assert_cmpstrv (nohost, want_nohost);
+
   /* "localhost" as the host name is listed once; more than 16 names are cut at 16 */
   g_autoptr (GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < 20; i++)
