@@ -15,6 +15,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "probe.h"
+#include "hostinfo.h"
 #include "signing.h"
 #include "worker.h"
 
@@ -49,6 +50,10 @@ static const char usage_text[] =
   "  pair --name NAME --cameras a,b [--admin] [--ttl 10m|1h|90s] [--json]\n"
   "                                      a single-use pairing code, URL and QR code for a\n"
   "                                      browser (default TTL 10 min, at most 24 h)\n"
+  "  setup [--ttl 10m|1h|90s]            first start: the addresses to open, the certificate's\n"
+  "                                      fingerprint and an admin pairing code with its QR\n"
+  "  web-front                           the web front's listener and certificate names, one\n"
+  "                                      key=value a line (hearth-web.service runs it)\n"
   "  devices list [--json]\n"
   "  devices revoke ID|NAME              unpair a device: its sessions and live views end\n"
   "  devices cameras ID|NAME a,b         replace the cameras a device may see (\"\" = none)\n"
@@ -149,7 +154,7 @@ parse_opts (const char *name, Opts *o, gboolean with_json, gboolean with_camera,
     g_option_context_add_main_entries (ctx, camera, NULL);
   if (g_str_equal (name, "timeline"))
     g_option_context_add_main_entries (ctx, range, NULL);
-  if (g_str_equal (name, "pair"))
+  if (g_str_equal (name, "pair") || g_str_equal (name, "setup"))
     g_option_context_add_main_entries (ctx, pair, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, argc, argv, &error)) {
@@ -899,6 +904,158 @@ cmd_pair (int argc, char **argv)
   return 0;
 }
 
+/* The config with [web] origin = auto resolved the way the daemon resolves it at its start
+ * (same host, same kernel: the same list unless an address changed since). */
+static NvrConfig *
+load_resolved (const char *path, GError **error)
+{
+  g_autoptr (NvrConfig) cfg = nvr_config_load (path, error);
+  if (cfg == NULL)
+    return NULL;
+  if (cfg->web_origin_auto) {
+    g_autofree char *host = NULL;
+    g_auto (GStrv) addrs = NULL;
+    if (!nvr_hostinfo_read (&host, &addrs, error) ||
+        !nvr_config_origins_derive (cfg, host, (const char *const *) addrs, error))
+      return NULL;
+  }
+  return g_steal_pointer (&cfg);
+}
+
+/* "https://host[:port]" -> "host" ("[v6]" -> "v6"): a name for the certificate. */
+static char *
+origin_host (const char *origin)
+{
+  const char *h = origin + strlen ("https://");
+  if (*h == '[')
+    return g_strndup (h + 1, strcspn (h + 1, "]"));
+  return g_strndup (h, strcspn (h, ":"));
+}
+
+/* `nvr web-front`: what hearth-web.service needs from hearth.conf and the host, one key=value a
+ * line: address=, port=, socket=, storage_root=, then host= for every name the certificate must
+ * carry (the host name, <host>.local, localhost, the LAN addresses, and the host of every
+ * configured origin). Hosts are [a-z0-9.:-] only; paths are the config's (absolute, one line). */
+static int
+cmd_web_front (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("web-front", &o, FALSE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 1)
+    return usage_error ("web-front takes no arguments");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) cfg = nvr_config_load (o.config, &error);
+  g_autofree char *host = NULL;
+  g_auto (GStrv) addrs = NULL;
+  g_auto (GStrv) hosts = cfg && nvr_hostinfo_read (&host, &addrs, &error)
+                             ? nvr_config_front_hosts (host, (const char *const *) addrs, &error)
+                             : NULL;
+  if (hosts == NULL) {
+    g_printerr ("nvr: %s\n", error->message);
+    return cfg == NULL ? 2 : 1;
+  }
+  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; hosts[i] != NULL; i++)
+    g_ptr_array_add (all, hosts[i][0] == '[' ? g_strndup (hosts[i] + 1, strlen (hosts[i]) - 2)
+                                             : g_strdup (hosts[i]));
+  for (guint i = 0; !cfg->web_origin_auto && cfg->web_origins && cfg->web_origins[i]; i++) {
+    g_autofree char *h = origin_host (cfg->web_origins[i]);
+    gboolean seen = FALSE;
+    for (guint j = 0; j < all->len && !seen; j++)
+      seen = strcmp (all->pdata[j], h) == 0;
+    if (!seen)
+      g_ptr_array_add (all, g_steal_pointer (&h));
+  }
+  g_print ("address=%s\nport=%u\nsocket=%s\nstorage_root=%s\n", cfg->web_listen_address,
+           cfg->web_listen_port, cfg->web_socket, cfg->storage_root);
+  for (guint i = 0; i < all->len; i++)
+    g_print ("host=%s\n", (const char *) all->pdata[i]);
+  return 0;
+}
+
+/* `nvr setup`: what the household needs after `apt install`, in one place: where to point the
+ * browser, how to recognise the certificate, and an admin pairing code for the first browser.
+ * The code is made by the running daemon (admin socket: root or [daemon] admin_group). */
+static int
+cmd_setup (int argc, char **argv)
+{
+  g_auto (Opts) o = { 0 };
+  if (!parse_opts ("setup", &o, FALSE, FALSE, &argc, &argv))
+    return 2;
+  if (argc != 1 || o.name != NULL || o.cameras != NULL || o.admin)
+    return usage_error ("setup takes only --ttl (the code is for an admin, every camera)");
+  gint64 ttl_s = 0;
+  if (o.ttl != NULL && !parse_ttl (o.ttl, &ttl_s))
+    return usage_error ("--ttl must look like 90s, 10m or 1h");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) cfg = load_resolved (o.config, &error);
+  if (cfg == NULL) {
+    g_printerr ("nvr: %s\n", error->message);
+    return 2;
+  }
+  if (cfg->web_origin == NULL) {
+    g_printerr ("nvr: the web API is off: set [web] origin (auto, or the addresses browsers "
+                "use) in %s and restart hearth\n", o.config);
+    return 2;
+  }
+  /* every camera the box has now; an admin adds cameras to devices later (nvr devices cameras) */
+  int status = 0;
+  g_autoptr (JsonNode) cams = call (o.config, "cameras.list", NULL, &status);
+  if (cams == NULL) {
+    g_printerr ("nvr: is the daemon running? (systemctl status hearth)\n");
+    return status;
+  }
+  g_autoptr (JsonArray) names = json_array_new ();
+  JsonArray *arr = json_node_get_array (cams);
+  for (guint i = 0; i < json_array_get_length (arr); i++)
+    json_array_add_string_element (
+        names, json_object_get_string_member (json_array_get_object_element (arr, i), "name"));
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *name = g_date_time_format (now, "admin %F %H:%M");
+  g_autoptr (JsonObject) args = json_object_new ();
+  json_object_set_string_member (args, "name", name);
+  json_object_set_array_member (args, "cameras", json_array_ref (names));
+  json_object_set_boolean_member (args, "admin", TRUE);
+  if (ttl_s > 0)
+    json_object_set_int_member (args, "ttl_s", ttl_s);
+  g_autoptr (JsonNode) res = call (o.config, "pair", args, &status);
+  if (res == NULL)
+    return status;
+  JsonObject *r = json_node_get_object (res);
+  const char *code = json_object_get_string_member (r, "code");
+  const char *url = json_object_get_string_member_with_default (r, "url", NULL);
+  const char *fp = json_object_get_string_member_with_default (r, "fingerprint", NULL);
+  const char *fp_error = json_object_get_string_member_with_default (r, "fingerprint_error",
+                                                                     NULL);
+  gint64 expires_us = json_object_get_int_member (r, "expires_us");
+  g_autoptr (GDateTime) until = g_date_time_new_from_unix_local (expires_us / G_USEC_PER_SEC);
+  g_autofree char *until_text = g_date_time_format (until, "%F %H:%M:%S");
+
+  g_print ("Hearth is reachable at:\n");
+  for (guint i = 0; cfg->web_origins[i] != NULL; i++)
+    g_print ("  %s/\n", cfg->web_origins[i]);
+  if (fp != NULL)
+    g_print ("\nThe browser will warn about the certificate (it is made by this box, not by a\n"
+             "public authority). Accept it only if its SHA-256 fingerprint is:\n  %s\n", fp);
+  else
+    g_printerr ("nvr: warning: cannot show the certificate fingerprint: %s\n",
+                fp_error ? fp_error : "[web] certificate is not set");
+  g_print ("\nAdmin pairing code '%s' (%u camera(s)), single use, valid until %s:\n\n  %s\n\n",
+           name, json_array_get_length (names), until_text, code);
+  if (url != NULL) {
+    g_print ("Open this on the phone or computer to pair, or scan the QR code:\n  %s\n\n", url);
+    print_qr (url);
+    const char *frag = strstr (url, "/pair.html#");
+    if (frag != NULL && cfg->web_origins[1] != NULL) {
+      g_print ("\nIf that name does not open (no mDNS on the device), the same code works at:\n");
+      for (guint i = 1; cfg->web_origins[i] != NULL; i++)
+        g_print ("  %s%s\n", cfg->web_origins[i], frag);
+    }
+  }
+  return 0;
+}
+
 static char *
 device_cameras_text (JsonObject *dev)
 {
@@ -1142,6 +1299,10 @@ nvr_cli_main (int argc, char **argv)
     return cmd_timeline (argc - 1, argv + 1);
   if (strcmp (cmd, "pair") == 0)
     return cmd_pair (argc - 1, argv + 1);
+  if (strcmp (cmd, "setup") == 0)
+    return cmd_setup (argc - 1, argv + 1);
+  if (strcmp (cmd, "web-front") == 0)
+    return cmd_web_front (argc - 1, argv + 1);
   if (strcmp (cmd, "box") == 0)
     return cmd_box (argc - 1, argv + 1);
   if (strcmp (cmd, "audit") == 0)

@@ -7,6 +7,7 @@
 #include "motion.h"
 #include "paths.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -64,6 +65,9 @@ static const KeySpec keys[] = {
   /* docs/design/auth.md "Configuration"; the web API is off unless origin is set. */
   { "web", "socket", KEY_PATH, OFF (web_socket), 0, 0 },
   { "web", "origin", KEY_ORIGIN, OFF (web_origin), 0, 0 },
+  /* hearth-web.service's listener (nvr web-front); also the port of origin = auto */
+  { "web", "listen_address", KEY_HOST, OFF (web_listen_address), 0, 0 },
+  { "web", "listen_port", KEY_UINT, OFF (web_listen_port), 1, 65535 },
   { "web", "certificate", KEY_PATH, OFF (web_certificate), 0, 0 },
   { "web", "session_idle_s", KEY_INT64, OFF (web_session_idle_s), 300, 31536000 },
   { "web", "session_max_s", KEY_INT64, OFF (web_session_max_s), 300, 31536000 },
@@ -90,6 +94,8 @@ nvr_config_free (NvrConfig *config)
   g_free (config->mqtt_discovery_prefix);
   g_free (config->web_socket);
   g_free (config->web_origin);
+  g_strfreev (config->web_origins);
+  g_free (config->web_listen_address);
   g_free (config->web_certificate);
   g_free (config);
 }
@@ -277,14 +283,44 @@ set_value (NvrConfig *c, const KeySpec *k, const char *value, const char *filena
     *(double *) (base + k->offset) = v;
     return TRUE;
   }
-  case KEY_ORIGIN:
-    if (!origin_valid (value))
+  case KEY_ORIGIN: {
+    /* "auto" (derived at start: nvr_config_origins_derive) or 1..NVR_CONFIG_MAX_ORIGINS exact
+     * origins separated by blanks, no repeats; the first is the primary. */
+    g_clear_pointer (&c->web_origin, g_free);
+    g_clear_pointer (&c->web_origins, g_strfreev);
+    c->web_origin_auto = FALSE;
+    if (strcmp (value, "auto") == 0) {
+      c->web_origin_auto = TRUE;
+      return TRUE;
+    }
+    g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (g_free);
+    g_auto (GStrv) words = g_strsplit_set (value, " \t", -1);
+    for (guint i = 0; words[i] != NULL; i++) {
+      if (*words[i] == '\0')
+        continue;
+      if (!origin_valid (words[i]))
+        return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                     "%s.%s must be auto or a list of origins like https://host or "
+                     "https://host:port (lower case, no path, no :443), got '%s'", k->section,
+                     k->key, words[i]);
+      for (guint j = 0; j < list->len; j++)
+        if (strcmp (list->pdata[j], words[i]) == 0)
+          return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                       "%s.%s lists '%s' twice", k->section, k->key, words[i]);
+      if (list->len == NVR_CONFIG_MAX_ORIGINS)
+        return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
+                     "%s.%s lists more than %d origins", k->section, k->key,
+                     NVR_CONFIG_MAX_ORIGINS);
+      g_ptr_array_add (list, g_strdup (words[i]));
+    }
+    if (list->len == 0)
       return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
-                   "%s.%s must look like https://host or https://host:port (lower case, no "
-                   "path, no :443), got '%s'", k->section, k->key, value);
-    g_free (*(char **) (base + k->offset));
-    *(char **) (base + k->offset) = g_strdup (value);
+                   "%s.%s is empty (leave it unset to keep the web API off)", k->section, k->key);
+    c->web_origin = g_strdup (list->pdata[0]);
+    g_ptr_array_add (list, NULL);
+    c->web_origins = (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
     return TRUE;
+  }
   case KEY_TRANSPORT:
     if (!nvr_transport_from_string (value, (NvrTransport *) (base + k->offset)))
       return fail (error, NVR_CONFIG_ERROR_VALUE, filename, line,
@@ -381,6 +417,8 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
   c->web_session_max_s = 30 * 86400;
   c->web_live_per_device = 32;
   c->web_live_per_device_camera = 4;
+  c->web_listen_address = g_strdup ("0.0.0.0");
+  c->web_listen_port = 443;
   {
     /* Large (it holds the polygons): not on the stack. */
     NvrMotionSettings *ms = g_new (NvrMotionSettings, 1);
@@ -508,6 +546,18 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
               "web.socket is longer than 107 bytes (the limit of a unix socket path)");
     return NULL;
   }
+  {
+    /* the web front's template binds one IPv4 address (server.use-ipv6 = "disable") */
+    struct in_addr a;
+    if (inet_pton (AF_INET, c->web_listen_address, &a) != 1) {
+      for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+        if (keys[i].offset == OFF (web_listen_address))
+          fail (error, NVR_CONFIG_ERROR_VALUE, filename, seen_line[i],
+                "web.listen_address must be an IPv4 address (0.0.0.0 = all), got '%s'",
+                c->web_listen_address);
+      return NULL;
+    }
+  }
   if (c->web_session_max_s < c->web_session_idle_s) {
     guint line = 0;
     for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
@@ -532,4 +582,102 @@ nvr_config_load (const char *path, GError **error)
     return NULL;
   }
   return nvr_config_parse (text, len, path, error);
+}
+
+const char *
+nvr_config_origin_find (const NvrConfig *config, const char *origin)
+{
+  if (origin == NULL)
+    return NULL;
+  if (config->web_origins != NULL) {
+    for (guint i = 0; config->web_origins[i] != NULL; i++)
+      if (strcmp (config->web_origins[i], origin) == 0)
+        return config->web_origins[i];
+    return NULL;
+  }
+  return g_strcmp0 (config->web_origin, origin) == 0 ? config->web_origin : NULL;
+}
+
+/* An address as it stands in a URL's host: IPv4 as is, IPv6 in brackets and lower case; NULL
+ * for anything that is not an address literal of either family. */
+static char *
+address_host (const char *address)
+{
+  struct in_addr a4;
+  struct in6_addr a6;
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_pton (AF_INET, address, &a4) == 1 && inet_ntop (AF_INET, &a4, buf, sizeof buf))
+    return g_strdup (buf);
+  if (inet_pton (AF_INET6, address, &a6) == 1 && inet_ntop (AF_INET6, &a6, buf, sizeof buf))
+    return g_strdup_printf ("[%s]", buf);
+  return NULL;
+}
+
+gboolean
+nvr_config_host_label_valid (const char *hostname)
+{
+  /* one DNS label: a dotted host name would give "<fqdn>.local", which mDNS does not answer */
+  gsize n = hostname ? strlen (hostname) : 0;
+  return n >= 1 && n <= 63 && hostname[0] != '-' && hostname[n - 1] != '-' &&
+         strspn (hostname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n;
+}
+
+GStrv
+nvr_config_front_hosts (const char *hostname, const char *const *addresses, GError **error)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  if (hostname != NULL && !nvr_config_host_label_valid (hostname)) {
+    g_set_error (error, NVR_CONFIG_ERROR, NVR_CONFIG_ERROR_VALUE,
+                 "the host name '%s' is not one DNS label of [a-z0-9-]", hostname);
+    return NULL;
+  }
+  g_autofree char *host = hostname ? g_ascii_strdown (hostname, -1) : NULL;
+  if (host != NULL) {
+    g_ptr_array_add (out, g_strdup_printf ("%s.local", host));
+    g_ptr_array_add (out, g_strdup (host));
+  }
+  if (g_strcmp0 (host, "localhost") != 0)
+    g_ptr_array_add (out, g_strdup ("localhost"));
+  for (guint i = 0; addresses != NULL && addresses[i] != NULL; i++) {
+    if (out->len == NVR_CONFIG_MAX_ORIGINS)
+      break;    /* the rest are not served by name; stated in docs/design/auth.md */
+    g_autofree char *a = address_host (addresses[i]);
+    if (a == NULL) {
+      g_set_error (error, NVR_CONFIG_ERROR, NVR_CONFIG_ERROR_VALUE,
+                   "'%s' is not an IPv4 or IPv6 address", addresses[i]);
+      return NULL;
+    }
+    gboolean seen = FALSE;
+    for (guint j = 0; j < out->len && !seen; j++)
+      seen = strcmp (out->pdata[j], a) == 0;
+    if (!seen)
+      g_ptr_array_add (out, g_steal_pointer (&a));
+  }
+  g_ptr_array_add (out, NULL);
+  return (GStrv) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+gboolean
+nvr_config_origins_derive (NvrConfig *config, const char *hostname,
+                           const char *const *addresses, GError **error)
+{
+  g_return_val_if_fail (config->web_origin_auto, FALSE);
+  g_auto (GStrv) hosts = nvr_config_front_hosts (hostname, addresses, error);
+  if (hosts == NULL)
+    return FALSE;
+  g_autofree char *port = config->web_listen_port == 443
+                              ? g_strdup ("")
+                              : g_strdup_printf (":%u", config->web_listen_port);
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; hosts[i] != NULL; i++) {
+    char *o = g_strdup_printf ("https://%s%s", hosts[i], port);
+    g_assert (origin_valid (o));   /* hosts are labels or address literals */
+    g_ptr_array_add (list, o);
+  }
+  g_ptr_array_add (list, NULL);
+  g_strfreev (config->web_origins);
+  g_free (config->web_origin);
+  config->web_origins = (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
+  config->web_origin = g_strdup (config->web_origins[0]);
+  return TRUE;
 }

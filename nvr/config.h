@@ -9,6 +9,7 @@ G_BEGIN_DECLS
 
 #define NVR_CONFIG_DEFAULT_PATH "/etc/hearth/hearth.conf"
 #define NVR_CONFIG_MAX_BYTES (256 * 1024)
+#define NVR_CONFIG_MAX_ORIGINS 16   /* [web] origin: a list, or what auto derives */
 
 #define NVR_CONFIG_ERROR (nvr_config_error_quark ())
 GQuark nvr_config_error_quark (void);
@@ -78,7 +79,13 @@ typedef struct {
   double motion_max_contrast_gain; /* 1..8 */
   /* [web] (docs/design/auth.md); the web API is off unless origin is set */
   char *web_socket;            /* absolute path of the daemon's HTTP unix socket */
-  char *web_origin;            /* "https://host[:port]", no path; NULL = web API off */
+  char *web_origin;            /* the primary origin "https://host[:port]" (pairing URLs, MQTT's
+                                * configuration URL); NULL = web API off (or auto, not derived) */
+  char **web_origins;          /* every origin the API accepts, web_origin first (NULL-terminated,
+                                * at most NVR_CONFIG_MAX_ORIGINS); NULL while web_origin is */
+  gboolean web_origin_auto;    /* origin = auto: nvr_config_origins_derive() fills the two above */
+  char *web_listen_address;    /* hearth-web.service's IPv4 listener; default 0.0.0.0 */
+  guint web_listen_port;       /* its port, 1..65535, default 443; also origin = auto's port */
   char *web_certificate;       /* PEM file lighttpd serves (fingerprint for `nvr pair`) or NULL */
   gint64 web_session_idle_s;   /* 300..31536000 */
   gint64 web_session_max_s;    /* web_session_idle_s..31536000 */
@@ -93,6 +100,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NvrConfig, nvr_config_free)
 NvrConfig *nvr_config_parse (const char *text, gsize len, const char *filename, GError **error);
 /* Reads and parses the file at @path (at most NVR_CONFIG_MAX_BYTES). */
 NvrConfig *nvr_config_load (const char *path, GError **error);
+
+/* The configured origin equal to @origin (an Origin header), or NULL: exact comparison against
+ * the fixed set, never a pattern. With only web_origin set (web_origins NULL), that one. */
+const char *nvr_config_origin_find (const NvrConfig *config, const char *origin);
+/* TRUE if @hostname is one DNS label of [A-Za-z0-9-] (1-63, no '-' at either end): usable as
+ * "<host>" and "<host>.local". */
+gboolean nvr_config_host_label_valid (const char *hostname);
+/* The names the box is reached by, for origin = auto and the web front's certificate:
+ * "<host>.local", "<host>", "localhost", then each address (IPv6 in brackets), duplicates
+ * dropped, at most NVR_CONFIG_MAX_ORIGINS in all (later addresses are dropped). @hostname must
+ * be one DNS label (it is lower-cased), or NULL: then the list starts at "localhost" (callers
+ * pass NULL, with a warning, for a host name that is not a label). Pure. */
+GStrv nvr_config_front_hosts (const char *hostname, const char *const *addresses,
+                              GError **error);
+/* origin = auto: sets web_origins to https://<each front host>[:listen_port] and web_origin to
+ * the first ("https://<host>.local"). The caller gathers @hostname and @addresses (nvr/hostinfo.h). */
+gboolean nvr_config_origins_derive (NvrConfig *config, const char *hostname,
+                                    const char *const *addresses, GError **error);
 
 const char *nvr_transport_to_string (NvrTransport t);
 gboolean nvr_transport_from_string (const char *s, NvrTransport *out);

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "events.h"
 #include "health.h"
+#include "hostinfo.h"
 #include "http.h"
 #include "live.h"
 #include "mqtt.h"
@@ -992,6 +993,22 @@ notify_systemd (const char *socket_path, const char *state)
     close (fd);
 }
 
+
+/* [web] origin = auto: the origins of the names and addresses the box has now (a later address
+ * change needs a restart: docs/design/auth.md "Configuration"). */
+static gboolean
+derive_origins (NvrConfig *config, GError **error)
+{
+  g_autofree char *host = NULL;
+  g_auto (GStrv) addrs = NULL;
+  if (!nvr_hostinfo_read (&host, &addrs, error) ||
+      !nvr_config_origins_derive (config, host, (const char *const *) addrs, error))
+    return FALSE;
+  g_autofree char *list = g_strjoinv (" ", config->web_origins);
+  g_message ("[web] origin = auto: %s", list);
+  return TRUE;
+}
+
 int
 nvr_daemon_run (const char *config_path)
 {
@@ -1007,6 +1024,10 @@ nvr_daemon_run (const char *config_path)
   d.config = nvr_config_load (config_path, &error);
   if (d.config == NULL) {
     g_printerr ("nvr: %s\n", error->message);
+    return 2;
+  }
+  if (d.config->web_origin_auto && !derive_origins (d.config, &error)) {
+    g_printerr ("nvr: [web] origin = auto: %s\n", error->message);
     return 2;
   }
   signal (SIGPIPE, SIG_IGN);

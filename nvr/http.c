@@ -291,6 +291,7 @@ typedef struct {
   gboolean have_token;
   guint8 token_hash[NVR_AUTH_HASH_BYTES];
   const char *client;               /* nvr_httproute_client: the address lighttpd forwarded */
+  const char *origin;               /* the configured origin equal to Origin, or NULL */
   gint64 now_us;
 } Request;
 
@@ -345,7 +346,8 @@ route_pair_finish (Request *r)
 {
   g_autofree char *token = NULL, *reason = NULL;
   gint64 device_id = 0;
-  guint status = nvr_pairing_finish (r->h->pairing, r->client, r->body->code, r->body->nonce,
+  guint status = nvr_pairing_finish (r->h->pairing, r->client, r->origin, r->body->code,
+                                     r->body->nonce,
                                      r->body->public_key, r->body->signature, r->now_us,
                                      &device_id, &token, &reason);
   if (status == 200 && r->h->camadmin != NULL) {
@@ -383,7 +385,8 @@ route_login_finish (Request *r)
 {
   g_autofree char *token = NULL, *reason = NULL;
   gint64 device_id = 0;
-  guint status = nvr_pairing_login_finish (r->h->pairing, r->client, r->body->public_key,
+  guint status = nvr_pairing_login_finish (r->h->pairing, r->client, r->origin,
+                                           r->body->public_key,
                                            r->body->nonce, r->body->signature, r->now_us,
                                            &device_id, &token, &reason);
   on_pairing_result (r, status, device_id, token, reason);
@@ -1917,17 +1920,21 @@ handler (SoupServer *server, SoupServerMessage *msg, const char *unused_path, GH
   }
   const NvrRoute *route = m.route;
   const char *reason = NULL;
+  /* [web] origin may list several (or auto-derive them): the check is still an exact match,
+   * against the listed origin equal to this request's, or the primary when none is. */
+  const char *origin = nvr_config_origin_find (h->config, header_once (req, "Origin"));
   status = nvr_httproute_check_mutation (method, header_once (req, "Content-Type"),
                                          header_once (req, "Origin"),
                                          header_once (req, "Sec-Fetch-Site"),
-                                         h->config->web_origin, &reason);
+                                         origin ? origin : h->config->web_origin, &reason);
   if (status != 0) {
     respond_error (msg, status, reason);
     return;
   }
   g_autofree char *client =
       nvr_httproute_client (soup_message_headers_get_list (req, "X-Forwarded-For"));
-  Request r = { .h = h, .msg = msg, .m = &m, .client = client, .now_us = g_get_real_time () };
+  Request r = { .h = h, .msg = msg, .m = &m, .client = client, .origin = origin,
+                .now_us = g_get_real_time () };
   g_auto (NvrAccess) access = { 0 };
   r.access = &access;
 
@@ -2178,7 +2185,9 @@ nvr_http_new (const NvrConfig *config, NvrCatalog *catalog, NvrSupervisor *sup,
   g_signal_connect (h->service, "incoming", G_CALLBACK (on_incoming), h);
   g_socket_service_start (h->service);
   h->recheck_source = g_timeout_add (LIVE_RECHECK_MS, on_recheck_timer, h);
-  g_message ("Web API on '%s' for origin %s", h->socket_path, config->web_origin);
+  g_autofree char *origins = config->web_origins ? g_strjoinv (" ", config->web_origins)
+                                                 : g_strdup (config->web_origin);
+  g_message ("Web API on '%s' for origin %s", h->socket_path, origins);
   return h;
 }
 

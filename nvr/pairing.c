@@ -280,7 +280,8 @@ nvr_pairing_begin (NvrPairing *p, const char *client, const char *code, gint64 n
 }
 
 static guint
-pairing_finish (NvrPairing *p, const char *code, const char *nonce, const char *public_key,
+pairing_finish (NvrPairing *p, const char *origin_hdr, const char *code, const char *nonce,
+                const char *public_key,
                 const char *signature, gint64 now_us, gint64 *out_device_id, char **out_token,
                 char **out_reason)
 {
@@ -304,10 +305,12 @@ pairing_finish (NvrPairing *p, const char *code, const char *nonce, const char *
   g_clear_error (&error);
   if (!nvr_auth_b64_decode_exact (signature, sig, sizeof sig))
     return refuse (400, "signature is not a 64-byte base64url value", out_reason);
-  const char *origin = p->config->web_origin ? p->config->web_origin : "";
-  g_autofree char *message = nvr_auth_pair_message (origin, normalised, nonce, public_key);
+  /* the browser signed its own origin: one of the configured ones, or nothing verifies */
+  const char *origin = nvr_config_origin_find (p->config, origin_hdr);
+  g_autofree char *message =
+      origin ? nvr_auth_pair_message (origin, normalised, nonce, public_key) : NULL;
   sodium_memzero (normalised, sizeof normalised);
-  if (!nvr_auth_verify (pk, sig, message))
+  if (message == NULL || !nvr_auth_verify (pk, sig, message))
     return refuse (403, "The signature does not verify", out_reason);
 
   guint8 token_hash[NVR_AUTH_HASH_BYTES];
@@ -328,13 +331,15 @@ pairing_finish (NvrPairing *p, const char *code, const char *nonce, const char *
 }
 
 guint
-nvr_pairing_finish (NvrPairing *p, const char *client, const char *code, const char *nonce,
+nvr_pairing_finish (NvrPairing *p, const char *client, const char *origin, const char *code,
+                    const char *nonce,
                     const char *public_key, const char *signature, gint64 now_us,
                     gint64 *out_device_id, char **out_token, char **out_reason)
 {
   if (!nvr_auth_limiter_allows (p->pair_limit, client, TRUE, now_us))
     return refuse (429, REASON_RATE, out_reason);
-  guint status = pairing_finish (p, code, nonce, public_key, signature, now_us, out_device_id,
+  guint status = pairing_finish (p, origin, code, nonce, public_key, signature, now_us,
+                                 out_device_id,
                                  out_token, out_reason);
   if (status == 200)
     nvr_auth_limiter_refund (p->pair_limit, client, TRUE, now_us);   /* the begin's charge */
@@ -402,7 +407,8 @@ nvr_pairing_login_begin (NvrPairing *p, const char *client, const char *public_k
 }
 
 guint
-nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *public_key,
+nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *origin_hdr,
+                          const char *public_key,
                           const char *nonce, const char *signature, gint64 now_us,
                           gint64 *out_device_id, char **out_token, char **out_reason)
 {
@@ -429,9 +435,9 @@ nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *public_
     return internal ("look up a device key", error, out_reason);
   if (dev == NULL)
     return refuse (401, refused, out_reason);   /* revoked since the begin */
-  const char *origin = p->config->web_origin ? p->config->web_origin : "";
-  g_autofree char *message = nvr_auth_login_message (origin, nonce, public_key);
-  if (!nvr_auth_verify (pk, sig, message))
+  const char *origin = nvr_config_origin_find (p->config, origin_hdr);
+  g_autofree char *message = origin ? nvr_auth_login_message (origin, nonce, public_key) : NULL;
+  if (message == NULL || !nvr_auth_verify (pk, sig, message))
     return refuse (401, refused, out_reason);   /* the begin's charge stands */
   guint8 token_hash[NVR_AUTH_HASH_BYTES];
   g_autofree char *token = new_token (token_hash);

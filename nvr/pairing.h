@@ -38,8 +38,11 @@ char *nvr_pairing_qr_svg (const char *text, GError **error);
 /* POST pair/begin. On 200: @out_nonce, and @out_invite (name, cameras, admin). */
 guint nvr_pairing_begin (NvrPairing *p, const char *client, const char *code, gint64 now_us,
                          char **out_nonce, NvrInviteRow **out_invite, char **out_reason);
+/* @origin in the two finishes below: the request's Origin, which the caller found among the
+ * configured origins (nvr_config_origin_find); the signature must cover it. Refused (403/401)
+ * when it is NULL or not one of them. */
 /* POST pair/finish. On 200: @out_device_id and @out_token (the cookie value, base64url). */
-guint nvr_pairing_finish (NvrPairing *p, const char *client, const char *code,
+guint nvr_pairing_finish (NvrPairing *p, const char *client, const char *origin, const char *code,
                           const char *nonce, const char *public_key, const char *signature,
                           gint64 now_us, gint64 *out_device_id, char **out_token,
                           char **out_reason);
@@ -48,7 +51,8 @@ guint nvr_pairing_finish (NvrPairing *p, const char *client, const char *code,
 guint nvr_pairing_login_begin (NvrPairing *p, const char *client, const char *public_key,
                                gint64 now_us, char **out_nonce, char **out_reason);
 /* POST login/finish. On 200: @out_device_id and @out_token. */
-guint nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *public_key,
+guint nvr_pairing_login_finish (NvrPairing *p, const char *client, const char *origin,
+                                const char *public_key,
                                 const char *nonce, const char *signature, gint64 now_us,
                                 gint64 *out_device_id, char **out_token, char **out_reason);
 

@@ -4,25 +4,28 @@
 # lintian on it. Nothing is written inside the tree except under the output directory
 # (default build-deb/, ignored by git), which it prints. Run as root: it installs the build
 # dependencies (apt-get build-dep on debian/control). docs/design/packaging.md.
-#   packaging/build-deb.sh [--arch amd64|arm64 [--native]] [--out DIR] [--nocheck]
+#   packaging/build-deb.sh [--arch amd64|arm64 [--native]] [--out DIR] [--nocheck] [--version V]
 # --arch arm64 on an amd64 host cross-builds inside a bookworm chroot with arm64 as a foreign
 #   architecture (made once with mmdebstrap from this machine's apt sources, kept in DIR);
 #   --native builds inside an arm64 chroot under qemu-user instead (binfmt). The host gets
 #   mmdebstrap and arch-test (and qemu-user-static, binfmt-support) but never a foreign dpkg
 #   architecture.
+# --version V: build as version V (higher than the changelog's), by a changelog entry added to the
+#   copy only (the upgrade test, packaging/check-deb-upgrade.sh, builds its "newer" package so).
 # --nocheck: skip the unit suite (DEB_BUILD_OPTIONS=nocheck and the nocheck build profile,
 #   which also drops the test-only build dependencies).
 set -euo pipefail
 
 src_root=$(cd "$(dirname "$0")/.." && pwd)
 host_arch=$(dpkg --print-architecture)
-arch=$host_arch out="$src_root/build-deb" nocheck=0 native=0
+arch=$host_arch out="$src_root/build-deb" nocheck=0 native=0 bump=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch=${2:?}; shift 2 ;;
     --out) out=${2:?}; shift 2 ;;
     --nocheck) nocheck=1; shift ;;
     --native) native=1; shift ;;
+    --version) bump=${2:?}; shift 2 ;;
     *) sed -n '7p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
   esac
 done
@@ -35,6 +38,10 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 version=$(dpkg-parsechangelog -l "$src_root/packaging/debian/changelog" -S Version)
+if [ -n "$bump" ]; then
+  dpkg --compare-versions "$bump" gt "$version" || fail "--version $bump is not higher than $version"
+  version=$bump
+fi
 upstream=${version%-*}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -51,6 +58,12 @@ copy_tree() { # $1 = destination directory (made afresh)
     (cd "$src_root" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$1"
   rm -rf "$1/debian"
   cp -a "$1/packaging/debian" "$1/debian"
+  if [ -n "$bump" ]; then
+    { printf 'hearth (%s) bookworm; urgency=medium\n\n  * Rebuilt as a newer version (build-deb.sh --version).\n\n' "$bump"
+      printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l "$1/debian/changelog" -S Maintainer)" "$(date -R)"
+      cat "$1/debian/changelog"; } >"$1/debian/changelog.new"
+    mv "$1/debian/changelog.new" "$1/debian/changelog"
+  fi
   # hls.js for the review pages: fetched at the version the lock file pins (never committed),
   # shipped with its licence under /usr/share/hearth/web/vendor/ (debian/copyright says so).
   bash "$src_root/packaging/web-vendor.sh" || fail "could not put hls.js into web/vendor/"

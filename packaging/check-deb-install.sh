@@ -32,10 +32,12 @@ echo "check-deb-install: making a fresh bookworm $arch chroot in $root"
 mmdebstrap --arch="$arch" --variant=apt bookworm "$root" "$sources" >"$root.mmdebstrap.log" 2>&1 ||
   fail "mmdebstrap (log: $root.mmdebstrap.log)"
 cp "$deb" "$root/tmp/"
-# Everything inside runs in a private mount namespace: /proc and /dev vanish with it.
+# Everything inside runs in a private mount namespace: /proc and /dev vanish with it; with a
+# clean environment (the caller's TMPDIR, ASAN_OPTIONS, ... mean nothing in the chroot).
 in_root() {
   unshare --mount --fork sh -c 'mount -t proc proc "$1/proc" && mount --rbind /dev "$1/dev" &&
-    cp /etc/resolv.conf "$1/etc/resolv.conf" && chroot "$1" sh -euc "$2"' sh "$root" "$1"
+    cp /etc/resolv.conf "$1/etc/resolv.conf" && chroot "$1" /usr/bin/env -i \
+    PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 sh -euc "$2"' sh "$root" "$1"
 }
 echo "check-deb-install: apt-get install ./$(basename "$deb") (log: $root.install.log)"
 in_root "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq
@@ -55,19 +57,17 @@ in_root '
     [ -L "/etc/systemd/system/multi-user.target.wants/$u" ] || { echo "$u not enabled"; exit 1; }
   done
   echo "units enabled by postinst: OK"
-  # hearth-web.service ExecStartPre as its User, with the unit default listener (127.0.0.1:8443)
+  # hearth-web.service ExecStartPre as its User: listener and names from nvr web-front
   install -d -o hearth-web -g hearth-web -m 0750 /run/hearth-web
   as_web() { setpriv --reuid hearth-web --regid hearth-web --init-groups --inh-caps=-all \
     --bounding-set=-all --no-new-privs -- sh -c "umask 0027; exec \"\$@\"" sh "$@"; }
-  as_web /usr/lib/hearth/hearth-tls.sh --cert /var/lib/hearth-web/tls/cert.pem \
-    --key /var/lib/hearth-web/tls/key.pem --host 127.0.0.1 >/dev/null
-  as_web /usr/lib/hearth/hearth-web-conf.sh --out /run/hearth-web/lighttpd.conf --address 127.0.0.1 \
-    --port 8443 --web-dir /usr/share/hearth/web --api-socket /run/hearth/http.sock \
-    --storage-root /var/lib/hearth --cert /var/lib/hearth-web/tls/cert.pem \
-    --key /var/lib/hearth-web/tls/key.pem
+  as_web /usr/lib/hearth/hearth-web-start.sh --config /etc/hearth/hearth.conf \
+    --tls-dir /var/lib/hearth-web/tls --out /run/hearth-web/lighttpd.conf \
+    --web-dir /usr/share/hearth/web
+  grep -q "^server.port = 443$" /run/hearth-web/lighttpd.conf
   echo "web front config from the installed template, as hearth-web: OK"
   # hearth.service ExecStart as its User and Group, RuntimeDirectory, umask, no capabilities
-  install -d -o hearth -g hearth-web -m 0750 /run/hearth
+  install -d -o hearth -g hearth-web -m 0751 /run/hearth
   setpriv --reuid hearth --regid hearth-web --init-groups --inh-caps=-all --bounding-set=-all \
     --no-new-privs -- sh -c "umask 0027; exec nvr run --config /etc/hearth/hearth.conf" \
     2>/tmp/nvr.log &

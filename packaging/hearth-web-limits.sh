@@ -5,7 +5,7 @@
 # from an address that already has --max-per-source connections open is refused with a TCP
 # reset, so one host can hold at most that many of lighttpd's server.max-connections. Loading
 # replaces the table (idempotent); --remove deletes it. Needs root (CAP_NET_ADMIN) and nft.
-#   hearth-web-limits.sh --port 443 [--max-per-source 64]
+#   hearth-web-limits.sh --port 443 | --config /etc/hearth/hearth.conf [--max-per-source 64]
 #   hearth-web-limits.sh --remove
 set -euo pipefail
 
@@ -13,6 +13,8 @@ port="" max=64 remove=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) port=${2:?}; shift 2 ;;
+    # the port of [web] listen_port, as `nvr web-front` reads it
+    --config) port=$(nvr web-front --config "${2:?}" | sed -n 's/^port=//p'); shift 2 ;;
     --max-per-source) max=${2:?}; shift 2 ;;
     --remove) remove=1; shift ;;
     *) echo "hearth-web-limits: unknown argument '$1'" >&2; exit 2 ;;

@@ -31,6 +31,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     g_assert (strchr (c->web_origin, '?') == NULL && strchr (c->web_origin, '#') == NULL &&
               strchr (c->web_origin, '@') == NULL);
   }
+  /* a list: the primary first, every entry an origin, no blank inside one, at most 16 */
+  g_assert ((c->web_origin == NULL) == (c->web_origins == NULL));
+  if (c->web_origins != NULL) {
+    g_assert (!c->web_origin_auto && strcmp (c->web_origins[0], c->web_origin) == 0);
+    g_assert (g_strv_length (c->web_origins) <= NVR_CONFIG_MAX_ORIGINS);
+    for (guint i = 0; c->web_origins[i] != NULL; i++)
+      g_assert (g_str_has_prefix (c->web_origins[i], "https://") &&
+                strpbrk (c->web_origins[i] + 8, " \t/?#@") == NULL);
+  }
+  g_assert (c->web_listen_port >= 1 && c->web_listen_port <= 65535);
   g_assert (c->mqtt_port >= 1 && c->mqtt_port <= 65535);
   g_assert (c->motion_threshold >= 4 && c->motion_threshold <= 128);
   return 0;

@@ -134,7 +134,7 @@ fuzz_messages (const char *text)
   gint64 dev = 0;
   g_autofree char *token = NULL, *reason2 = NULL;
   w->now += 6 * G_USEC_PER_SEC;
-  st = nvr_pairing_finish (w->p, "local", in_code, in_nonce, n > 2 ? f[2] : NULL,
+  st = nvr_pairing_finish (w->p, "local", w->config.web_origin, in_code, in_nonce, n > 2 ? f[2] : NULL,
                            n > 3 ? f[3] : NULL,
                            w->now, &dev, &token, &reason2);
   check_status (st, reason2);
@@ -147,7 +147,7 @@ fuzz_messages (const char *text)
   st = nvr_pairing_login_begin (w->p, "local", n > 2 ? f[2] : NULL, w->now, &ln, &lr);
   check_status (st, lr);
   w->now += 6 * G_USEC_PER_SEC;
-  st = nvr_pairing_login_finish (w->p, "local", n > 2 ? f[2] : NULL, in_nonce, n > 3 ? f[3] : NULL,
+  st = nvr_pairing_login_finish (w->p, "local", w->config.web_origin, n > 2 ? f[2] : NULL, in_nonce, n > 3 ? f[3] : NULL,
                                  w->now, &dev, &lt, &lr2);
   check_status (st, lr2);
   g_assert_cmpuint (st, !=, 200);   /* no device is paired */

@@ -361,7 +361,8 @@ test_web (void)
     if ((o != NULL) != origins[i].ok)
       g_error ("origin '%s': %s", origins[i].origin, e ? e->message : "accepted");
     if (o == NULL)
-      g_assert_nonnull (strstr (e->message, "o.conf:2: web.origin must look like"));
+      g_assert_nonnull (strstr (e->message, "o.conf:2: web.origin must be auto or a list of "
+                                            "origins like"));
   }
 
   static const struct { const char *text; const char *part; } bad[] = {
@@ -390,6 +391,171 @@ test_web (void)
   }
 }
 
+/* [web] origin as a list or auto, the names auto derives, and the exact-match lookup the CSRF
+ * check and the signed messages use. */
+static void
+test_web_origins (void)
+{
+  static const struct {
+    const char *value;
+    const char *primary;     /* NULL: refused */
+    guint n;
+    const char *error;
+  } cases[] = {
+    { "https://a.local", "https://a.local", 1, NULL },
+    { "https://a.local https://10.0.0.2 https://a", "https://a.local", 3, NULL },
+    { "https://a.local\thttps://[fd00::2]:8443", "https://a.local", 2, NULL },
+    { "https://a.local  https://a", "https://a.local", 2, NULL },
+    { "https://a.local https://a.local", NULL, 0, "lists 'https://a.local' twice" },
+    { "https://a.local http://a", NULL, 0, "got 'http://a'" },
+    { "https://a.local,https://a", NULL, 0, "got 'https://a.local,https://a'" },
+    { "*", NULL, 0, "got '*'" },
+    { "https://*.local", NULL, 0, "got 'https://*.local'" },
+    { "any", NULL, 0, "got 'any'" },
+    { "Auto", NULL, 0, "got 'Auto'" },
+    { "https://1 https://2 https://3 https://4 https://5 https://6 https://7 https://8 "
+      "https://9 https://10 https://11 https://12 https://13 https://14 https://15 https://16",
+      "https://1", 16, NULL },
+    { "https://1 https://2 https://3 https://4 https://5 https://6 https://7 https://8 "
+      "https://9 https://10 https://11 https://12 https://13 https://14 https://15 https://16 "
+      "https://17", NULL, 0, "more than 16 origins" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *t = g_strdup_printf ("[web]\norigin = %s\n", cases[i].value);
+    g_autoptr (GError) e = NULL;
+    g_autoptr (NvrConfig) c = nvr_config_parse (t, strlen (t), "o.conf", &e);
+    if (cases[i].primary == NULL) {
+      if (c != NULL || strstr (e->message, cases[i].error) == NULL)
+        g_error ("'%s': %s", cases[i].value, e ? e->message : "accepted");
+      continue;
+    }
+    g_assert_no_error (e);
+    g_assert_false (c->web_origin_auto);
+    g_assert_cmpstr (c->web_origin, ==, cases[i].primary);
+    g_assert_cmpuint (g_strv_length (c->web_origins), ==, cases[i].n);
+    /* every listed origin is found, as itself; nothing else is */
+    for (guint j = 0; j < cases[i].n; j++)
+      g_assert_true (nvr_config_origin_find (c, c->web_origins[j]) == c->web_origins[j]);
+  }
+
+  /* exact match only: no prefix, suffix, case, port or scheme variant gets through */
+  const char *text = "[web]\norigin = https://hearth.local https://192.168.1.20\n";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrConfig) c = nvr_config_parse (text, strlen (text), "o.conf", &error);
+  g_assert_no_error (error);
+  static const char *const refused[] = {
+    "https://hearth.local.evil", "https://evil.hearth.local", "https://HEARTH.local",
+    "https://hearth.local:443", "https://hearth.local:8443", "http://hearth.local",
+    "https://hearth.local/", "https://192.168.1.2", "https://192.168.1.200", "null", "",
+    "https://hearth.local https://192.168.1.20",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    if (nvr_config_origin_find (c, refused[i]) != NULL)
+      g_error ("'%s' was accepted", refused[i]);
+  g_assert_null (nvr_config_origin_find (c, NULL));
+  g_assert_cmpstr (nvr_config_origin_find (c, "https://192.168.1.20"), ==, "https://192.168.1.20");
+
+  /* auto: nothing until derived; then .local first, the bare name, localhost, the addresses */
+  text = "[web]\norigin = auto\nlisten_port = 8443\n";
+  g_autoptr (NvrConfig) a = nvr_config_parse (text, strlen (text), "o.conf", &error);
+  g_assert_no_error (error);
+  g_assert_true (a->web_origin_auto);
+  g_assert_null (a->web_origin);
+  g_assert_null (a->web_origins);
+  const char *const addrs[] = { "192.168.1.20", "10.0.0.2", "192.168.1.20",
+                                "2001:DB8:0:0::1", NULL };
+  g_assert_true (nvr_config_origins_derive (a, "Hearth", addrs, &error));
+  g_assert_no_error (error);
+  const char *const want[] = { "https://hearth.local:8443", "https://hearth:8443",
+                               "https://localhost:8443", "https://192.168.1.20:8443",
+                               "https://10.0.0.2:8443", "https://[2001:db8::1]:8443", NULL };
+  g_assert_cmpstrv (a->web_origins, want);
+  g_assert_cmpstr (a->web_origin, ==, "https://hearth.local:8443");
+  g_assert_nonnull (nvr_config_origin_find (a, "https://[2001:db8::1]:8443"));
+  g_assert_null (nvr_config_origin_find (a, "https://hearth.local"));
+
+  /* port 443 is left out, as browsers leave it out of Origin */
+  text = "[web]\norigin = auto\n";
+  g_autoptr (NvrConfig) b = nvr_config_parse (text, strlen (text), "o.conf", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (b->web_listen_port, ==, 443);
+  g_assert_cmpstr (b->web_listen_address, ==, "0.0.0.0");
+  const char *const none[] = { NULL };
+  g_assert_true (nvr_config_origins_derive (b, "box", none, &error));
+  const char *const want_b[] = { "https://box.local", "https://box", "https://localhost", NULL };
+  g_assert_cmpstrv (b->web_origins, want_b);
+
+  /* host names auto cannot use, and addresses that are not */
+  static const struct { const char *host; const char *addr; const char *error; } refuse[] = {
+    { "box.example.org", NULL, "is not one DNS label" },
+    { "", NULL, "is not one DNS label" },
+    { "-box", NULL, "is not one DNS label" },
+    { "box_1", NULL, "is not one DNS label" },
+    { "box", "192.168.1.300", "'192.168.1.300' is not an IPv4 or IPv6 address" },
+    { "box", "hearth.local", "is not an IPv4 or IPv6 address" },
+    { "box", "[::1]", "is not an IPv4 or IPv6 address" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (refuse); i++) {
+    g_autoptr (GError) e = NULL;
+    const char *const list[] = { refuse[i].addr, NULL };
+    g_auto (GStrv) h = nvr_config_front_hosts (refuse[i].host, list, &e);
+    g_assert_null (h);
+    if (strstr (e->message, refuse[i].error) == NULL)
+      g_error ("'%s' '%s': %s", refuse[i].host, refuse[i].addr, e->message);
+  }
+  /* a host name that is not a label: the callers pass NULL, the list starts at localhost */
+  static const struct { const char *host; gboolean ok; } labels[] = {
+    { "hearth", TRUE }, { "Hearth-2", TRUE }, { "a", TRUE },
+    { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", TRUE },   /* 63 */
+    { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", FALSE },  /* 64 */
+    { "my_box", FALSE }, { "box.example.org", FALSE }, { "-box", FALSE }, { "box-", FALSE },
+    { "", FALSE }, { NULL, FALSE }, { "b\xc3\xb6x", FALSE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (labels); i++)
+    if (nvr_config_host_label_valid (labels[i].host) != labels[i].ok)
+      g_error ("host name '%s': expected %s", labels[i].host, labels[i].ok ? "valid" : "invalid");
+  const char *const two[] = { "10.0.0.2", "fd00::2", NULL };
+  g_auto (GStrv) nohost = nvr_config_front_hosts (NULL, two, &error);
+  g_assert_no_error (error);
+  const char *const want_nohost[] = { "localhost", "10.0.0.2", "[fd00::2]", NULL };
+  g_assert_cmpstrv (nohost, want_nohost);
+
+  /* "localhost" as the host name is listed once; more than 16 names are cut at 16 */
+  g_autoptr (GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < 20; i++)
+    g_ptr_array_add (many, g_strdup_printf ("10.0.0.%u", i + 1));
+  g_ptr_array_add (many, NULL);
+  g_auto (GStrv) lh = nvr_config_front_hosts ("localhost", (const char *const *) many->pdata,
+                                              &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (lh), ==, 16);
+  g_assert_cmpstr (lh[1], ==, "localhost");
+  g_assert_cmpstr (lh[2], ==, "10.0.0.1");
+  g_assert_cmpstr (lh[15], ==, "10.0.0.14");
+
+  /* the listener: an IPv4 address and a port */
+  static const struct { const char *text; const char *part; } bad[] = {
+    { "[web]\nlisten_address = hearth.local\n", "o.conf:2: web.listen_address must be an IPv4" },
+    { "[web]\nlisten_address = ::\n", "web.listen_address must be an IPv4" },
+    { "[web]\nlisten_address = 10.0.0.256\n", "web.listen_address must be an IPv4" },
+    { "[web]\nlisten_port = 0\n", "from 1 to 65535" },
+    { "[web]\nlisten_port = 65536\n", "from 1 to 65535" },
+    { "[web]\norigin =\n", "web.origin is empty" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    g_autoptr (NvrConfig) o = nvr_config_parse (bad[i].text, strlen (bad[i].text), "o.conf", &e);
+    g_assert_null (o);
+    if (strstr (e->message, bad[i].part) == NULL)
+      g_error ("'%s': '%s' lacks '%s'", bad[i].text, e->message, bad[i].part);
+  }
+  text = "[web]\nlisten_address = 192.168.1.20\nlisten_port = 8443\n";
+  g_autoptr (NvrConfig) l = nvr_config_parse (text, strlen (text), "o.conf", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (l->web_listen_address, ==, "192.168.1.20");
+  g_assert_cmpuint (l->web_listen_port, ==, 8443);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -399,6 +565,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/mqtt", test_mqtt);
   g_test_add_func ("/config/motion", test_motion);
   g_test_add_func ("/config/web", test_web);
+  g_test_add_func ("/config/web-origins", test_web_origins);
   g_test_add_func ("/config/bad", test_bad);
   g_test_add_func ("/config/binary", test_binary);
   g_test_add_func ("/config/missing-file", test_missing_file);

@@ -126,7 +126,7 @@ pair (Fixture *f, const Key *k, const char *code, gint64 *device_id, char **toke
     return st;
   g_autofree char *sig = pair_signature (k, ORIGIN, code, nonce);
   g_autofree char *reason2 = NULL;
-  return nvr_pairing_finish (f->p, "local", code, nonce, k->pk_b64, sig, tick (f), device_id, token,
+  return nvr_pairing_finish (f->p, "local", ORIGIN, code, nonce, k->pk_b64, sig, tick (f), device_id, token,
                              &reason2);
 }
 
@@ -205,7 +205,7 @@ test_pair_and_login (Fixture *f, gconstpointer data)
   g_autofree char *sig = pair_signature (&k, ORIGIN, code, nonce);
   gint64 dev = 0;
   g_autofree char *token = NULL;
-  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", typed, nonce, k.pk_b64, sig, tick (f), &dev,
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", ORIGIN, typed, nonce, k.pk_b64, sig, tick (f), &dev,
                                         &token, &reason), ==, 200);
   g_assert_cmpint (dev, >, 0);
   g_assert_cmpuint (strlen (token), ==, 43);
@@ -243,7 +243,7 @@ test_pair_and_login (Fixture *f, gconstpointer data)
   g_autofree char *lsig = sign_b64 (&k, lmsg);
   gint64 ldev = 0;
   g_autofree char *ltok = NULL;
-  g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, ln, lsig, tick (f), &ldev,
+  g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", ORIGIN, k.pk_b64, ln, lsig, tick (f), &ldev,
                                               &ltok,
                                               &lr), ==, 200);
   g_assert_cmpint (ldev, ==, dev);
@@ -251,7 +251,7 @@ test_pair_and_login (Fixture *f, gconstpointer data)
   g_assert_true (token_works (f, ltok, f->porch));
   /* A nonce answers once. */
   g_autofree char *ltok2 = NULL;
-  g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, ln, lsig, tick (f), &ldev,
+  g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", ORIGIN, k.pk_b64, ln, lsig, tick (f), &ldev,
                                               &ltok2,
                                               &lr), ==, 401);
   g_assert_null (ltok2);
@@ -264,7 +264,7 @@ test_pair_and_login (Fixture *f, gconstpointer data)
     g_autofree char *m = origins[i] ? nvr_auth_login_message (origins[i], n, k.pk_b64)
                                     : nvr_auth_login_message (ORIGIN, n, k2.pk_b64);
     g_autofree char *s = origins[i] ? sign_b64 (&k, m) : sign_b64 (&k2, m);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, n, s, tick (f), &ldev,
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", ORIGIN, k.pk_b64, n, s, tick (f), &ldev,
                                                 &t, &r),
                       ==, 401);
   }
@@ -275,7 +275,7 @@ test_pair_and_login (Fixture *f, gconstpointer data)
                       200);
     g_autofree char *m = nvr_auth_login_message (ORIGIN, n, k.pk_b64);
     g_autofree char *s = sign_b64 (&k, m);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, n, s, tick (f), &ldev,
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", ORIGIN, k.pk_b64, n, s, tick (f), &ldev,
                                                 &t, &r),
                       ==, 401);
   }
@@ -286,7 +286,7 @@ test_pair_and_login (Fixture *f, gconstpointer data)
                       200);
     g_autofree char *m = nvr_auth_login_message (ORIGIN, n, k2.pk_b64);
     g_autofree char *s = sign_b64 (&k2, m);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k2.pk_b64, n, s, tick (f), &ldev,
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", ORIGIN, k2.pk_b64, n, s, tick (f), &ldev,
                                                 &t, &r),
                       ==, 401);
   }
@@ -308,7 +308,7 @@ test_pair_and_login (Fixture *f, gconstpointer data)
     g_assert_cmpuint (nvr_pairing_login_begin (f->p, "local", k.pk_b64, tick (f), &n, &r), ==, 200);
     g_autofree char *m = nvr_auth_login_message (ORIGIN, n, k.pk_b64);
     g_autofree char *s = sign_b64 (&k, m);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", k.pk_b64, n, s, tick (f), &ldev,
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "local", ORIGIN, k.pk_b64, n, s, tick (f), &ldev,
                                                 &t, &r),
                       ==, 401);
   }
@@ -351,11 +351,11 @@ test_pair_refusals (Fixture *f, gconstpointer data)
 
   /* A nonce issued for another invite. */
   g_autofree char *sig_other = pair_signature (&k, ORIGIN, other, nonce);
-  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", other, nonce, k.pk_b64, sig_other,
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", ORIGIN, other, nonce, k.pk_b64, sig_other,
                                         tick (f), &dev,
                                         &token, &reason), ==, 403);
   /* ... which consumed it: the right request with it now fails too. */
-  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code, nonce, k.pk_b64, sig, tick (f), &dev,
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", ORIGIN, code, nonce, k.pk_b64, sig, tick (f), &dev,
                                         &token, &reason), ==, 403);
   g_assert_null (token);
 
@@ -381,7 +381,7 @@ test_pair_refusals (Fixture *f, gconstpointer data)
     if (cases[i].corrupt)
       s[3] = s[3] == 'A' ? 'B' : 'A';
     g_test_message ("pair refusal %u", i);
-    g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code, n, cases[i].public_key, s,
+    g_assert_cmpuint (nvr_pairing_finish (f->p, "local", ORIGIN, code, n, cases[i].public_key, s,
                                           tick (f), &dev,
                                           &t, &r), ==, cases[i].want);
     g_assert_null (t);
@@ -389,7 +389,7 @@ test_pair_refusals (Fixture *f, gconstpointer data)
   {
     g_autofree char *n = NULL, *r = NULL, *t = NULL;
     g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, tick (f), &n, NULL, &r), ==, 200);
-    g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code, n, k.pk_b64, "short", tick (f),
+    g_assert_cmpuint (nvr_pairing_finish (f->p, "local", ORIGIN, code, n, k.pk_b64, "short", tick (f),
                                           &dev, &t,
                                           &r), ==, 400);
   }
@@ -437,7 +437,7 @@ test_burn_and_expiry (Fixture *f, gconstpointer data)
   g_autofree char *sig = pair_signature (&k, ORIGIN, code2, n2);
   g_autofree char *r3 = NULL;
   f->now = made + 60 * G_USEC_PER_SEC;
-  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code2, n2, k.pk_b64, sig, f->now, &dev, &t,
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", ORIGIN, code2, n2, k.pk_b64, sig, f->now, &dev, &t,
                                         &r3),
                     ==, 403);
   g_assert_nonnull (strstr (r3, "expired"));
@@ -461,7 +461,7 @@ test_rate_limit (Fixture *f, gconstpointer data)
   g_assert_null (n);
   g_autofree char *tok = NULL, *r2 = NULL;
   gint64 dev = 0;
-  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", code, "x", "y", "z", t, &dev, &tok, &r2),
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", ORIGIN, code, "x", "y", "z", t, &dev, &tok, &r2),
                     ==, 429);
   /* Rate-limited requests do not count as wrong secrets: the invite still works later. */
   g_autofree char *n3 = NULL, *r3 = NULL;
@@ -503,7 +503,7 @@ login_times (Fixture *f, const Key *k, const char *client, gint64 t, guint times
     gint64 ldev = 0;
     g_assert_cmpuint (nvr_pairing_login_begin (f->p, client, k->pk_b64, t, &n, &r), ==, 200);
     g_autofree char *s = login_signature (k, ORIGIN, n);
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, client, k->pk_b64, n, s, t, &ldev, &tok,
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, client, ORIGIN, k->pk_b64, n, s, t, &ldev, &tok,
                                                 &r2), ==, 200);
     g_assert_cmpint (ldev, ==, dev);
   }
@@ -532,7 +532,7 @@ test_rate_failures_only (Fixture *f, gconstpointer data)
       g_assert_cmpuint (nvr_pairing_login_begin (f->p, client, u.pk_b64, t, &n, &r), ==, 200);
       g_autofree char *s = login_signature (&u, ORIGIN, n);
       /* Its own correct signature over the decoy nonce: still refused. */
-      g_assert_cmpuint (nvr_pairing_login_finish (f->p, client, u.pk_b64, n, s, t, &ldev, &tok,
+      g_assert_cmpuint (nvr_pairing_login_finish (f->p, client, ORIGIN, u.pk_b64, n, s, t, &ldev, &tok,
                                                   &r2), ==, 401);
       key_clear (&u);
     }
@@ -561,7 +561,7 @@ test_rate_failures_only (Fixture *f, gconstpointer data)
       refused_at = i + 1;
       break;
     }
-    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.9.0.1", k.pk_b64, n, "AAAA", t, &ldev,
+    g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.9.0.1", ORIGIN, k.pk_b64, n, "AAAA", t, &ldev,
                                                 &tok, &r2), ==, 401);
   }
   g_assert_cmpuint (refused_at, ==, 11);   /* 10 failed logins = the key's burst */
@@ -569,7 +569,7 @@ test_rate_failures_only (Fixture *f, gconstpointer data)
   gint64 ldev = 0;
   g_assert_cmpuint (nvr_pairing_login_begin (f->p, "10.0.0.6", k.pk_b64, t, &n, &r), ==, 200);
   g_autofree char *s = login_signature (&k, ORIGIN, n);
-  g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.0.0.6", k.pk_b64, n, s, t, &ldev, &tok,
+  g_assert_cmpuint (nvr_pairing_login_finish (f->p, "10.0.0.6", ORIGIN, k.pk_b64, n, s, t, &ldev, &tok,
                                               &r2), ==, 200);
   key_clear (&k);
 }
@@ -608,6 +608,46 @@ test_fingerprint (Fixture *f, gconstpointer data)
   g_assert_nonnull (error);
 }
 
+/* Several configured origins: the signature must cover the request's own origin, which must be
+ * one of them; the same key pairs at a second listed origin, and nothing else verifies. */
+static void
+test_origins (Fixture *f, gconstpointer data)
+{
+  static char *origins[] = { (char *) ORIGIN, (char *) "https://10.0.0.9", NULL };
+  f->config.web_origins = origins;
+  Key k;
+  key_new (&k);
+  g_autofree char *code = invite (f, FALSE, 0);
+  static const struct { const char *signed_for, *sent_from; } refused[] = {
+    { ORIGIN, "https://10.0.0.9" },                 /* signed for another listed origin */
+    { "https://evil.example", "https://evil.example" },   /* not listed */
+    { "https://10.0.0.9", NULL },                   /* no Origin */
+    { "", NULL },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++) {
+    g_autofree char *nonce = NULL, *reason = NULL, *token = NULL;
+    g_autoptr (NvrInviteRow) inv = NULL;
+    g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, tick (f), &nonce, &inv, &reason),
+                      ==, 200);
+    g_autofree char *sig = pair_signature (&k, refused[i].signed_for, code, nonce);
+    gint64 dev = 0;
+    g_assert_cmpuint (nvr_pairing_finish (f->p, "local", refused[i].sent_from, code, nonce,
+                                          k.pk_b64, sig, tick (f), &dev, &token, &reason),
+                      ==, 403);
+    g_assert_null (token);
+  }
+  g_autofree char *nonce = NULL, *reason = NULL, *token = NULL;
+  g_autoptr (NvrInviteRow) inv = NULL;
+  g_assert_cmpuint (nvr_pairing_begin (f->p, "local", code, tick (f), &nonce, &inv, &reason), ==,
+                    200);
+  g_autofree char *sig = pair_signature (&k, "https://10.0.0.9", code, nonce);
+  gint64 dev = 0;
+  g_assert_cmpuint (nvr_pairing_finish (f->p, "local", "https://10.0.0.9", code, nonce, k.pk_b64,
+                                        sig, tick (f), &dev, &token, &reason), ==, 200);
+  g_assert_true (token_works (f, token, f->porch));
+  f->config.web_origins = NULL;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -621,5 +661,6 @@ main (int argc, char **argv)
   g_test_add ("/pairing/rate-failures-only", Fixture, NULL, setup, test_rate_failures_only,
               teardown);
   g_test_add ("/pairing/fingerprint", Fixture, NULL, setup, test_fingerprint, teardown);
+  g_test_add ("/pairing/origins", Fixture, NULL, setup, test_origins, teardown);
   return g_test_run ();
 }
