@@ -19,6 +19,11 @@ G_BEGIN_DECLS
 #define NVR_EXPORT_MAX_INIT (256u * 1024u)      /* ftyp + moov of one file */
 #define NVR_EXPORT_MAX_MOOF (1024u * 1024u)     /* one moof box */
 #define NVR_EXPORT_MAX_FRAGMENTS 100000u        /* in one plan */
+/* With audio, the output's decode times start this far in (the edit skips it), so that audio
+ * a fragment holds from before its first video sample keeps a decode time >= 0. */
+#define NVR_EXPORT_AV_LEAD_S 10
+/* moof+mdat pairs in one indexed fragment (audio-only ones folded into the next video one) */
+#define NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT 16u
 
 #define NVR_EXPORT_ERROR (nvr_export_error_quark ())
 GQuark nvr_export_error_quark (void);
@@ -32,7 +37,8 @@ typedef enum {
   NVR_EXPORT_ERROR_IO,
 } NvrExportError;
 
-/* One fragment of a source file; the same fields as the catalog's NvrFragment. */
+/* One fragment of a source file; the same fields as the catalog's NvrFragment. With audio it
+ * may start with moof+mdat pairs holding audio only, folded into it (mp4probe's indexer). */
 typedef struct {
   gint64 offset;        /* byte offset of the moof in the file */
   gint64 size;          /* moof + mdat bytes */
@@ -56,8 +62,9 @@ typedef struct {
   guint file;           /* index into the plan's files; G_MAXUINT for the in-memory init */
   gint64 src_offset;    /* moof offset in that file */
   gint64 size;          /* bytes of this piece */
-  guint32 sequence;     /* new mfhd sequence_number, from 1 */
-  guint64 tfdt;         /* new baseMediaDecodeTime, track timescale */
+  guint32 sequence;     /* new mfhd sequence_number of its first moof, from 1 (with audio:
+                         * steps of NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT, one per moof in it) */
+  guint64 tfdt;         /* new baseMediaDecodeTime of its video traf, video timescale */
   gint64 wall_start_us; /* wall time of its first sample (for errors and tests) */
 } NvrExportPiece;
 
@@ -88,9 +95,25 @@ void nvr_export_plan_edit (const NvrExportPlan *plan, guint64 *media_time, guint
 /* Wall time of the first byte of media in the output (the keyframe before from). */
 gint64 nvr_export_plan_media_start_us (const NvrExportPlan *plan);
 
-/* Patches one moof (pure): @moof is the whole moof box of the piece, rewritten in place. */
-gboolean nvr_export_patch_moof (guint8 *moof, gsize len, guint32 sequence, guint64 tfdt,
-                                gint64 src_offset, guint64 out_offset, GError **error);
+/* Where the audio track's edit starts (its timescale); FALSE for an export without audio. */
+gboolean nvr_export_plan_audio_edit (const NvrExportPlan *plan, guint64 *media_time,
+                                     guint32 *timescale);
+
+/* How one piece's decode times move: every traf of track @video_id by @video ticks, of
+ * @audio_id (0 = none) by @audio ticks of the audio timescale. */
+typedef struct {
+  guint32 video_id;
+  gint64 video;
+  guint32 audio_id;
+  gint64 audio;
+} NvrExportShift;
+
+/* Patches one moof (pure): @moof is the whole moof box, rewritten in place: mfhd sequence
+ * number, each traf's tfdt moved by @shift, a tfhd base_data_offset moved from @src_offset to
+ * @out_offset (trun data offsets are relative to the moof or to that base, so they stay). */
+gboolean nvr_export_patch_moof (guint8 *moof, gsize len, guint32 sequence,
+                                const NvrExportShift *shift, gint64 src_offset,
+                                guint64 out_offset, GError **error);
 
 /* ---- I/O ---- */
 
