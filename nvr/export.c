@@ -413,8 +413,7 @@ nvr_export_patch_moof (guint8 *moof, gsize len, guint32 sequence, const NvrExpor
     if ((by < 0 && tr->tfdt < (guint64) -by) ||
         (by > 0 && tr->tfdt > G_MAXUINT64 - (guint64) by))
       return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "track %u: a decode time before the "
-                   "export's start (audio leads its video by more than %d s?)", tr->track_id,
-                   NVR_EXPORT_AV_LEAD_S);
+                   "export's start", tr->track_id);
     guint64 tfdt = tr->tfdt + (guint64) by;
     if (tr->tfdt_version == 1)
       wr64 (moof + tr->tfdt_off, tfdt);
@@ -450,10 +449,12 @@ close_box (GByteArray *out, gsize at)
   wr32 (out->data + at, (guint32) (out->len - at));
 }
 
-static void
-append_elst (GByteArray *out, guint64 seg_dur_movie, guint64 media_time)
+/* Appends an edts with one edit; returns the offset in @out of its media_time field (64 bits
+ * with @v1: the audio edit is moved by the reader, in place). */
+static gsize
+append_elst (GByteArray *out, guint64 seg_dur_movie, guint64 media_time, gboolean v1)
 {
-  gboolean v1 = seg_dur_movie > G_MAXUINT32 || media_time > G_MAXINT32;
+  v1 = v1 || seg_dur_movie > G_MAXUINT32 || media_time > G_MAXINT32;
   gsize edts = open_box (out, "edts");
   gsize elst = open_box (out, "elst");
   guint8 e[28];
@@ -475,6 +476,7 @@ append_elst (GByteArray *out, guint64 seg_dur_movie, guint64 media_time)
   g_byte_array_append (out, e, (guint) n);
   close_box (out, elst);
   close_box (out, edts);
+  return elst + 8 + 8 + (v1 ? 8 : 4);
 }
 
 /* Copies @b, setting its duration field (v0 32-bit at @off0, v1 64-bit at @off1). */
@@ -497,7 +499,7 @@ copy_with_duration (GByteArray *out, const Box *b, gsize off0, gsize off1, guint
  * (@video_mt, and @audio_mt for the audio track) lasting @seg_dur_movie. */
 static GBytes *
 build_init (const Init *in, guint64 seg_dur_movie, guint64 mehd_movie, guint64 video_mt,
-            guint64 audio_mt, GError **error)
+            guint64 audio_mt, gsize *audio_mt_off, GError **error)
 {
   g_autoptr (GByteArray) out = g_byte_array_new ();
   g_byte_array_append (out, in->ftyp.data, (guint) in->ftyp.size);
@@ -521,7 +523,10 @@ build_init (const Init *in, guint64 seg_dur_movie, guint64 mehd_movie, guint64 v
           guint32 id = rd32 (c.data + c.hdr + (v ? 20 : 12));
           if (!copy_with_duration (out, &c, 20, 28, seg_dur_movie))
             goto bad;
-          append_elst (out, seg_dur_movie, id == in->video.id ? video_mt : audio_mt);
+          if (id == in->video.id)
+            append_elst (out, seg_dur_movie, video_mt, FALSE);
+          else
+            *audio_mt_off = append_elst (out, seg_dur_movie, audio_mt, TRUE);
         } else if (c.type != FOURCC ('e', 'd', 't', 's')) {
           g_byte_array_append (out, c.data, (guint) c.size);
         }
@@ -562,7 +567,9 @@ struct _NvrExportPlan {
   guint64 media_time;       /* edit start, track timescale (includes the source's own edit) */
   guint32 timescale;
   gboolean has_audio;
-  guint64 audio_media_time; /* the audio edit's start, audio timescale */
+  guint64 audio_media_time; /* the audio edit's start, audio timescale, before the reader's
+                             * audio offset (see start_piece) */
+  gsize audio_mt_off;       /* where in init its 64-bit field is */
   guint32 audio_timescale;
   guint32 video_id, audio_id;
   gint64 duration_us;
@@ -756,11 +763,8 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
       first_init = in;
       have_init = TRUE;
       p->media_start_us = f->wall_start_us + fr[a].start_us;
-      if (in.has_audio) {
-        /* Audio a fragment holds from before its video keeps a decode time >= 0. */
-        base = (gint64) NVR_EXPORT_AV_LEAD_S * in.video.ts;
+      if (in.has_audio)
         stride = NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT;
-      }
     } else if (in.has_audio != first_init.has_audio) {
       /* Refused rather than exported as video only: dropping the audio of the files that have
        * it would mean rebuilding their moofs and mdats, and silently losing part of the audio
@@ -800,12 +804,9 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
     return NULL;
   }
   guint32 ts = first_init.video.ts;
-  gint64 lead = first_init.has_audio ? (gint64) NVR_EXPORT_AV_LEAD_S * ts : 0;
   if (end_ticks < 0)
     end_ticks = base;
-  gint64 start_ticks = lead;
-  if (from_us > p->media_start_us)
-    start_ticks += ticks (from_us - p->media_start_us, ts);
+  gint64 start_ticks = from_us > p->media_start_us ? ticks (from_us - p->media_start_us, ts) : 0;
   if (end_ticks <= start_ticks) {
     fail (error, NVR_EXPORT_ERROR_EMPTY, "nothing playable was recorded in the range");
     return NULL;
@@ -835,7 +836,7 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
   /* mehd too says how long the presentation is: what the edit plays, not the media behind it
    * (GStreamer and browsers report this as the file's duration). */
   p->init = build_init (&first_init, seg_dur_movie, seg_dur_movie, p->media_time, audio_mt,
-                        error);
+                        &p->audio_mt_off, error);
   if (p->init == NULL)
     return NULL;
   p->length = g_bytes_get_size (p->init);
@@ -923,6 +924,9 @@ struct _NvrExportReader {
   gsize moof_len;
   Sub sub[NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT];   /* where each lies in the piece */
   guint n_sub;
+  gboolean audio_d_known;
+  gint64 audio_d;           /* audio offset, audio ticks (see audio_offset) */
+  guint8 audio_mt[8];       /* the audio edit's media_time as sent */
 };
 
 NvrExportReader *
@@ -976,12 +980,15 @@ pread_all (int fd, guint8 *buf, gsize len, gint64 off)
   return TRUE;
 }
 
-/* Opens the piece's file if needed; reads, checks and patches every moof of the piece (it is
- * moof+mdat pairs back to back: with audio, audio-only pairs may precede the video one). The
- * decode times move by what puts the piece's first video traf at the plan's tfdt; audio ones
- * by the same time in the audio timescale, so A/V keep the relation they had in the source. */
+/* Opens the piece's file if needed and reads every moof of the piece into r->moof (it is
+ * moof+mdat pairs back to back: with audio, audio-only pairs may precede the video one);
+ * *@shift: what moves its first video traf to the plan's tfdt, and its audio trafs by the same
+ * time in the audio timescale (so A/V keep the relation they had in the source), not counting
+ * the reader's audio offset; *@min_audio: the smallest audio decode time after that shift
+ * (G_MAXINT64 without audio). */
 static gboolean
-start_piece (NvrExportReader *r, const NvrExportPiece *pc, GError **error)
+load_piece (NvrExportReader *r, const NvrExportPiece *pc, NvrExportShift *shift,
+            gint64 *min_audio, GError **error)
 {
   const NvrExportPlan *plan = r->plan;
   const NvrExportFile *f = &g_array_index (plan->files, NvrExportFile, pc->file);
@@ -1043,28 +1050,79 @@ start_piece (NvrExportReader *r, const NvrExportPiece *pc, GError **error)
   }
   /* The shift: from the first video traf of the piece to the plan's decode time. */
   gboolean have_video = FALSE;
-  guint64 src_v = 0;
-  for (guint k = 0; k < r->n_sub && !have_video; k++) {
+  guint64 src_v = 0, src_a = G_MAXUINT64;
+  for (guint k = 0; k < r->n_sub; k++) {
     Moof m;
     g_autoptr (GError) perr = NULL;
     if (!parse_moof (r->moof + r->sub[k].buf, r->sub[k].len, NULL, &m, &perr))
       return fail (error, perr->code, "'%s': %s", f->path, perr->message);
     const Traf *tr = traf_of (&m, plan->video_id);
-    if (tr != NULL) {
+    if (tr != NULL && !have_video) {
       src_v = tr->tfdt;
       have_video = TRUE;
     }
+    tr = plan->has_audio ? traf_of (&m, plan->audio_id) : NULL;
+    if (tr != NULL)
+      src_a = MIN (src_a, tr->tfdt);
   }
   if (!have_video)
     return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': no video in the fragment at offset %"
                  G_GINT64_FORMAT, f->path, pc->src_offset);
-  NvrExportShift shift = { .video_id = plan->video_id, .audio_id = plan->audio_id };
+  *shift = (NvrExportShift) { .video_id = plan->video_id, .audio_id = plan->audio_id };
   if (src_v > G_MAXINT64 || pc->tfdt > G_MAXINT64)
     return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': decode time out of range", f->path);
-  shift.video = (gint64) pc->tfdt - (gint64) src_v;
-  if (plan->has_audio && !scale_round (shift.video, plan->audio_timescale, plan->timescale,
-                                       &shift.audio))
-    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': decode time out of range", f->path);
+  shift->video = (gint64) pc->tfdt - (gint64) src_v;
+  *min_audio = G_MAXINT64;
+  if (plan->has_audio) {
+    if (!scale_round (shift->video, plan->audio_timescale, plan->timescale, &shift->audio))
+      return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': decode time out of range", f->path);
+    if (src_a != G_MAXUINT64) {
+      if (src_a > ((guint64) 1 << 42))
+        return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': decode time out of range",
+                     f->path);
+      *min_audio = (gint64) src_a + shift->audio;
+    }
+  }
+  return TRUE;
+}
+
+/* The audio offset: audio of the first fragment may begin before its first video sample (mp4mux
+ * cuts audio fragments on its own frame boundaries); the output's audio decode times are moved
+ * on by that much so that none is negative and the first is 0 (qtdemux seeks into a file whose
+ * first fragment has a non-zero decode time), and the audio edit by the same amount. A function
+ * of the first fragment's bytes, like the rest of the output (the ETag stays valid). */
+static gboolean
+audio_offset (NvrExportReader *r, GError **error)
+{
+  if (r->audio_d_known)
+    return TRUE;
+  r->audio_d = 0;
+  if (r->plan->has_audio && r->plan->pieces->len > 0) {
+    NvrExportShift shift;
+    gint64 min_audio;
+    const NvrExportPiece *pc = &g_array_index (r->plan->pieces, NvrExportPiece, 0);
+    if (!load_piece (r, pc, &shift, &min_audio, error))
+      return FALSE;
+    r->n_sub = 0;   /* loaded again, and patched, when it is read */
+    if (min_audio < 0)
+      r->audio_d = -min_audio;
+  }
+  wr64 (r->audio_mt, r->plan->audio_media_time + (guint64) r->audio_d);
+  r->audio_d_known = TRUE;
+  return TRUE;
+}
+
+/* Reads, checks and patches every moof of the piece (sequence numbers, decode times, base data
+ * offsets for where the piece lands in the output). */
+static gboolean
+start_piece (NvrExportReader *r, const NvrExportPiece *pc, GError **error)
+{
+  NvrExportShift shift;
+  gint64 min_audio;
+  const NvrExportFile *f = &g_array_index (r->plan->files, NvrExportFile, pc->file);
+  if (!audio_offset (r, error) || !load_piece (r, pc, &shift, &min_audio, error))
+    return FALSE;
+  shift.audio += r->audio_d;
   guint64 piece_out = r->pos;
   for (guint k = 0; k < r->n_sub; k++) {
     g_autoptr (GError) perr = NULL;
@@ -1087,6 +1145,14 @@ nvr_export_reader_read (NvrExportReader *r, guint8 *buf, gsize max, GError **err
       const guint8 *idata = g_bytes_get_data (r->plan->init, &ilen);
       gsize n = MIN (max - done, ilen - r->piece_pos);
       memcpy (buf + done, idata + r->piece_pos, n);
+      if (r->plan->has_audio) {
+        if (!audio_offset (r, error))
+          return -1;
+        gsize at = r->plan->audio_mt_off;
+        for (gsize k = 0; k < 8; k++)
+          if (at + k >= r->piece_pos && at + k < r->piece_pos + n)
+            buf[done + at + k - r->piece_pos] = r->audio_mt[k];
+      }
       done += n;
       r->piece_pos += n;
       r->pos += n;

@@ -19,9 +19,6 @@ G_BEGIN_DECLS
 #define NVR_EXPORT_MAX_INIT (256u * 1024u)      /* ftyp + moov of one file */
 #define NVR_EXPORT_MAX_MOOF (1024u * 1024u)     /* one moof box */
 #define NVR_EXPORT_MAX_FRAGMENTS 100000u        /* in one plan */
-/* With audio, the output's decode times start this far in (the edit skips it), so that audio
- * a fragment holds from before its first video sample keeps a decode time >= 0. */
-#define NVR_EXPORT_AV_LEAD_S 10
 /* moof+mdat pairs in one indexed fragment (audio-only ones folded into the next video one) */
 #define NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT 16u
 
@@ -95,7 +92,9 @@ void nvr_export_plan_edit (const NvrExportPlan *plan, guint64 *media_time, guint
 /* Wall time of the first byte of media in the output (the keyframe before from). */
 gint64 nvr_export_plan_media_start_us (const NvrExportPlan *plan);
 
-/* Where the audio track's edit starts (its timescale); FALSE for an export without audio. */
+/* Where the audio track's edit starts (its timescale), as planned: the reader adds the audio
+ * offset it finds in the first fragment (audio that leads the first video sample); FALSE for
+ * an export without audio. */
 gboolean nvr_export_plan_audio_edit (const NvrExportPlan *plan, guint64 *media_time,
                                      guint32 *timescale);
 
