@@ -3,7 +3,9 @@
  * a fragment is a moof immediately followed by its mdat; trun data offsets are relative to the
  * moof (tfhd default-base-is-moof, or no base-data-offset in the first traf), so copying
  * moof+mdat contiguously keeps them right, and a tfhd base_data_offset, when present, is moved
- * by the same amount as the moof. Patching never changes a box's size. */
+ * by the same amount as the moof. Patching never changes a box's size. With audio (video + one
+ * AAC track) a fragment is one or more moof+mdat pairs (audio-only ones folded into the next
+ * video one); every traf's tfdt is moved, audio by the video's shift in its own timescale. */
 #define G_LOG_DOMAIN "nvr-export"
 
 #include "export.h"

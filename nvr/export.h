@@ -2,8 +2,9 @@
  * (docs/design/playback.md "Export"). Three parts:
  *  - the planner (pure: no I/O, no clock): per source file its init segment bytes and fragment
  *    index, and the requested [from, to) → the output layout: a new ftyp+moov in memory, then
- *    per chosen fragment a file range whose moof is patched (sequence number, tfdt) on the way
- *    out. The total length is known before a byte is sent.
+ *    per chosen fragment a file range whose moofs are patched (sequence numbers, tfdt of each
+ *    track) on the way out. Video only, or video + one AAC audio track (both exported, each
+ *    with its edit). The total length is known before a byte is sent.
  *  - the reader: walks a plan in bounded chunks (at most the caller's buffer at a time), one
  *    source file open at a time; a source that vanished or shrank is an error, never a short file.
  *  - the fallback fragment source: a top-level box walk of one file (for files without index
@@ -27,9 +28,10 @@ GQuark nvr_export_error_quark (void);
 typedef enum {
   NVR_EXPORT_ERROR_EMPTY,            /* nothing playable recorded in the range */
   NVR_EXPORT_ERROR_NOT_FRAGMENTED,   /* a source is a finalised (moov-at-end) MP4 */
-  NVR_EXPORT_ERROR_FORMAT_CHANGED,   /* a source's codec/resolution/avcC differs from the first */
+  NVR_EXPORT_ERROR_FORMAT_CHANGED,   /* a source's codec/resolution/avcC, or whether it has
+                                      * audio, differs from the first */
   NVR_EXPORT_ERROR_MALFORMED,        /* a source's boxes contradict themselves */
-  NVR_EXPORT_ERROR_UNSUPPORTED,      /* more than one track, or similar */
+  NVR_EXPORT_ERROR_UNSUPPORTED,      /* tracks other than one video (+ one AAC), or similar */
   NVR_EXPORT_ERROR_SOURCE_GONE,      /* a source vanished or shrank while being read */
   NVR_EXPORT_ERROR_IO,
 } NvrExportError;
