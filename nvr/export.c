@@ -800,6 +800,20 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
         end_ticks = (gint64) pc.tfdt + ticks (to_us - s, ts);
     }
     base += ticks (fr[z].start_us + fr[z].duration_us, ts) - t0;
+    /* With audio, `to` inside fragment z: the audio up to `to` may lie in the next fragment's
+     * audio-only moof (mp4mux's audio fragments run ahead of the video ones), so that one is
+     * sent too when the file has it (after the edit's end: not played). */
+    if (first_init.has_audio && end_ticks >= 0 && z + 1 < f->fragments->len &&
+        p->pieces->len < NVR_EXPORT_MAX_FRAGMENTS && fr[z + 1].size > 0 &&
+        fr[z + 1].offset >= 0) {
+      NvrExportPiece pc = { .file = fi, .src_offset = fr[z + 1].offset, .size = fr[z + 1].size,
+                            .sequence = p->pieces->len * stride + 1,
+                            .tfdt = (guint64) (base + ticks (fr[z + 1].start_us, ts) -
+                                               ticks (fr[z].start_us + fr[z].duration_us, ts)),
+                            .wall_start_us = f->wall_start_us + fr[z + 1].start_us };
+      g_array_append_val (p->pieces, pc);
+      break;   /* `to` is inside z: no later file is used */
+    }
   }
   if (!have_init || p->pieces->len == 0) {
     fail (error, NVR_EXPORT_ERROR_EMPTY, "nothing playable was recorded in the range");

@@ -162,12 +162,15 @@ static const PlanCase plan_cases[] = {
   { "format change outside", { { 0, 6, 1, FALSE }, { 6, 6, 1, TRUE }, { 0, 0, 0, FALSE } }, 1, 5, -1, 4, 1, 0, 4 },
   /* With audio: the same pieces and video edit; sequence numbers leave room for the moofs of a
    * piece; the audio edit starts at the same time. */
-  { "audio, inside one fragment", { { 0, 6, 1, 3 }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 2.3, 2.6, -1, 1, 2, 0.3, 0.3 },
-  { "audio, across two files", { { 0, 6, 1, 3 }, { 6, 6, 1, 3 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 4, 4, 0.5, 3 },
-  { "audio, across a gap", { { 0, 6, 1, 3 }, { 20, 6, 1, 3 }, { 0, 0, 0, FALSE } }, 4.5, 21.5, -1, 4, 4, 0.5, 3 },
-  { "audio, key walk-back", { { 0, 6, 2, 3 }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 3.5, 4.5, -1, 3, 2, 1.5, 1 },
+  /* ...and the fragment after the one `to` falls in, when its file has one (its audio-only
+   * moof may hold audio from before `to`). */
+  { "audio, inside one fragment", { { 0, 6, 1, 3 }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 2.3, 2.6, -1, 2, 2, 0.3, 0.3 },
+  { "audio, across two files", { { 0, 6, 1, 3 }, { 6, 6, 1, 3 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 5, 4, 0.5, 3 },
+  { "audio, across a gap", { { 0, 6, 1, 3 }, { 20, 6, 1, 3 }, { 0, 0, 0, FALSE } }, 4.5, 21.5, -1, 5, 4, 0.5, 3 },
+  { "audio, key walk-back", { { 0, 6, 2, 3 }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 3.5, 4.5, -1, 4, 2, 1.5, 1 },
+  { "audio, to in the last fragment", { { 0, 6, 1, 3 }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 3.5, 5.5, -1, 3, 3, 0.5, 2 },
   /* Only the AAC bitrate statistics differ: the same format. */
-  { "audio, esds bitrates differ", { { 0, 6, 1, 3 }, { 6, 6, 1, 5 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 4, 4, 0.5, 3 },
+  { "audio, esds bitrates differ", { { 0, 6, 1, 3 }, { 6, 6, 1, 5 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 5, 4, 0.5, 3 },
   /* A file with audio next to one without: refused, naming the time. */
   { "audio stops", { { 0, 6, 1, 3 }, { 6, 6, 1, 0 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, NVR_EXPORT_ERROR_FORMAT_CHANGED, 0, 0, 0, 0 },
   { "audio starts", { { 0, 6, 1, 0 }, { 6, 6, 1, 3 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, NVR_EXPORT_ERROR_FORMAT_CHANGED, 0, 0, 0, 0 },
@@ -699,9 +702,9 @@ test_audio_end_to_end (void)
   g_autofree char *out = g_build_filename (clips.dir, "export-av.mp4", NULL);
   write_all (plan, out, 4096 + 17);
 
-  /* A fragmented file with both tracks: the walker reads 4+2 fragments back. */
+  /* A fragmented file with both tracks: the walker reads 4+2(+1 after `to`) fragments back. */
   NvrExportFile back = walk (out, 0);
-  g_assert_cmpuint (back.fragments->len, ==, 6);
+  g_assert_cmpuint (back.fragments->len, ==, 7);
   for (guint i = 0; i < back.fragments->len; i++)
     g_assert_cmpint (g_array_index (back.fragments, NvrExportFragment, i).start_us, ==,
                      (gint64) i * SEC);
@@ -718,21 +721,23 @@ test_audio_end_to_end (void)
                   GST_TIME_ARGS (v.first_st), GST_TIME_ARGS (v.end_st), a.frames,
                   GST_TIME_ARGS (a.first_st), GST_TIME_ARGS (a.end_st), GST_TIME_ARGS (a.total),
                   GST_TIME_ARGS (duration_ns));
-  /* Video exactly as without audio. */
+  /* Video as without audio (plus the fragment after `to`, which qtdemux shows too). */
   g_assert_cmpuint (v.first_pts, ==, 500 * GST_MSECOND);
   g_assert_cmpuint (v.frames, >=, (guint) ((to - from) * FPS / SEC));
-  g_assert_cmpuint (v.frames, <=, 60 - 5);
+  g_assert_cmpuint (v.frames, <=, 70 - 5);
   g_assert_cmpint (llabs (duration_ns / 1000 - (to - from)), <=, SEC / FPS);
-  /* Audio starts with the first frame shown (stream time: each track's edit applied), its last
-   * sample ends with the last video frame (both past `to`: qtdemux shows the whole last
-   * fragment, see test_end_to_end), it never goes back. */
+  /* Audio starts with the first frame shown (stream time: each track's edit applied) and plays
+   * as long as the video up to `to` (clipped there: qtdemux also shows what the file holds after
+   * the edit, see test_end_to_end); it never goes back. */
+  GstClockTime edit = (GstClockTime) (to - from) * GST_USECOND;
   g_assert_cmpuint (a.frames, >, 0);
   g_assert_false (a.backwards);
   g_assert_false (v.backwards);
   g_assert_cmpuint (v.first_st, ==, 0);
   g_assert_cmpint (ABS ((gint64) a.first_st - (gint64) v.first_st), <=, 100 * GST_MSECOND);
-  g_assert_cmpint (ABS ((gint64) a.end_st - (gint64) v.end_st), <=, 100 * GST_MSECOND);
-  g_assert_cmpint ((gint64) a.end_st, >=, (to - from) * GST_USECOND);
+  g_assert_cmpuint (v.end_st, >=, edit);
+  g_assert_cmpint (ABS ((gint64) MIN (a.end_st, edit) - (gint64) MIN (v.end_st, edit)), <=,
+                   100 * GST_MSECOND);
   /* The samples cover that span but for the audio-only fragment each source file ends with,
    * which no fragment carries (here 0.256 s at A's end). */
   g_assert_cmpint ((gint64) a.total, >=, (gint64) (a.end_st - a.first_st) - 300 * GST_MSECOND);
@@ -749,6 +754,40 @@ test_audio_end_to_end (void)
   gsize wl = sizeof want;
   g_checksum_get_digest (ck, want, &wl);
   g_assert_cmpmem (sha, 32, want, 32);
+  g_unlink (out);
+
+  /* From A's 5th fragment to late in B's 5th: A's audio there leads its video by 0.16 s and
+   * B's by 0.2 s (mp4mux's 0.96 s audio fragments), so the audio offset and its edit must make
+   * up for the first, and the audio up to `to` lies partly in the fragment after it. Both
+   * tracks play from `from` to `to` (stream time, clipped to the edit) within 100 ms. */
+  gint64 from2 = T0 + 4500000, to2 = T0 + 10950000;
+  g_autoptr (NvrExportPlan) later = plan_av (from2, to2);
+  write_all (later, out, 65536);
+  decode_av (out, &v, &a, &duration_ns);
+  GstClockTime dur = (GstClockTime) (to2 - from2) * GST_USECOND;
+  g_test_message ("from 4.5 s to 10.95 s: video stream time %" GST_TIME_FORMAT " .. %"
+                  GST_TIME_FORMAT ", audio %" GST_TIME_FORMAT " .. %" GST_TIME_FORMAT,
+                  GST_TIME_ARGS (v.first_st), GST_TIME_ARGS (v.end_st),
+                  GST_TIME_ARGS (a.first_st), GST_TIME_ARGS (a.end_st));
+  g_assert_false (a.backwards);
+  g_assert_cmpuint (v.first_st, ==, 0);
+  g_assert_cmpint (ABS ((gint64) a.first_st - (gint64) v.first_st), <=, 100 * GST_MSECOND);
+  g_assert_cmpuint (v.end_st, >=, dur);
+  g_assert_cmpint (ABS ((gint64) MIN (a.end_st, dur) - (gint64) MIN (v.end_st, dur)), <=,
+                   100 * GST_MSECOND);
+  /* Sync, beyond where the decoders clip the start: both exports end with B's last fragment,
+   * whose audio ends a fixed time before its video in the source; exported from B's start (no
+   * audio offset, both edits at 0) that gap is the source's, and the export from 4.5 s must
+   * show the same gap, i.e. its audio edit accounts for the offset exactly. */
+  gint64 lag_later = (gint64) v.end_st - (gint64) a.end_st;
+  g_autoptr (NvrExportPlan) whole_b = plan_av (T0 + 6 * SEC, T0 + 12 * SEC);
+  write_all (whole_b, out, 65536);
+  decode_av (out, &v, &a, &duration_ns);
+  gint64 lag_b = (gint64) v.end_st - (gint64) a.end_st;
+  g_test_message ("audio ends %" G_GINT64_FORMAT " ms before the video from 4.5 s, %"
+                  G_GINT64_FORMAT " ms in B exported alone", lag_later / 1000000,
+                  lag_b / 1000000);
+  g_assert_cmpint (ABS (lag_later - lag_b), <=, 2 * GST_MSECOND);
   g_unlink (out);
 }
 
