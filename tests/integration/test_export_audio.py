@@ -5,8 +5,8 @@ boundary, through lighttpd over TLS as a paired device downloads it, must carry 
 `nvr verify` accepts it with its signature, an independent box reader (mp4tracks.py) finds one
 video (avc1) and one AAC (mp4a) track whose lengths match (within what the recorder's files
 leave out: each file's last audio-only fragment), GStreamer decodes the audio to the camera's
-own tone, every video frame decodes and shows the camera's ID code, and a byte Range of it is
-served like any export. Before this, an export of such a camera was refused (409, "2 tracks")."""
+own tone, every video frame of the range decodes and shows the camera's ID code, and a byte
+Range of it is served like any export. Before this, an export of such a camera was refused (409, "2 tracks")."""
 
 import os
 import sys
@@ -89,7 +89,8 @@ def test():
         log(f"idread: {ids['frames']} frames, codes {codes}, {ids['unreadable']} unreadable; "
             f"tone {hz} Hz")
         check(set(codes) == {code} and ids["unreadable"] == 0, f"frames show codes {codes}")
-        check(ids["frames"] == v["samples"],
+        # (the file also holds the fragment after `to`, past the edit: not all of it is shown)
+        check(ids["frames"] <= v["samples"],
               f"{ids['frames']} frames decoded of {v['samples']} video samples")
         rec = recorded_us(h, "cam1", from_us, to_us)
         check(ids["frames"] >= rec * FPS * 0.95 / SEC,
