@@ -3,7 +3,9 @@
  * a fragment is a moof immediately followed by its mdat; trun data offsets are relative to the
  * moof (tfhd default-base-is-moof, or no base-data-offset in the first traf), so copying
  * moof+mdat contiguously keeps them right, and a tfhd base_data_offset, when present, is moved
- * by the same amount as the moof. Patching never changes a box's size. */
+ * by the same amount as the moof. Patching never changes a box's size. With audio (video + one
+ * AAC track) a fragment is one or more moof+mdat pairs (audio-only ones folded into the next
+ * video one); every traf's tfdt is moved, audio by the video's shift in its own timescale. */
 #define G_LOG_DOMAIN "nvr-export"
 
 #include "export.h"
@@ -88,12 +90,19 @@ child (const Box *parent, gsize skip, guint32 type, Box *out)
 /* ---- init segment ---- */
 
 typedef struct {
-  Box ftyp, moov;
-  guint32 movie_ts, track_ts, track_id;
+  guint32 id, ts;
   Box stsd;
   gboolean has_trex;
   guint32 trex_duration, trex_flags;
   guint64 edit_media_time;   /* the source's own edit (composition offset), else 0 */
+} Track;
+
+typedef struct {
+  Box ftyp, moov;
+  guint32 movie_ts;
+  Track video;
+  gboolean has_audio;
+  Track audio;               /* valid if has_audio: AAC (mp4a) */
 } Init;
 
 /* Full-box version byte, requiring at least @need bytes of the box. */
@@ -106,6 +115,57 @@ version_of (const Box *b, gsize need, int *version)
   return *version == 0 || *version == 1;
 }
 
+/* One trak: its id, timescale, sample description, handler and first sample entry type. */
+static gboolean
+parse_trak (const Box *trak, Track *t, guint32 *handler, guint32 *entry, GError **error)
+{
+  Box tkhd, mdia, mdhd, hdlr, minf, stbl, edts, elst;
+  int v;
+  memset (t, 0, sizeof *t);
+  if (!child (trak, 0, FOURCC ('t', 'k', 'h', 'd'), &tkhd) || !version_of (&tkhd, 48, &v))
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "no valid tkhd");
+  t->id = rd32 (tkhd.data + tkhd.hdr + (v ? 20 : 12));
+  if (!child (trak, 0, FOURCC ('m', 'd', 'i', 'a'), &mdia) ||
+      !child (&mdia, 0, FOURCC ('m', 'd', 'h', 'd'), &mdhd) || !version_of (&mdhd, 32, &v) ||
+      !child (&mdia, 0, FOURCC ('h', 'd', 'l', 'r'), &hdlr) || hdlr.size < hdlr.hdr + 12 ||
+      !child (&mdia, 0, FOURCC ('m', 'i', 'n', 'f'), &minf) ||
+      !child (&minf, 0, FOURCC ('s', 't', 'b', 'l'), &stbl) ||
+      !child (&stbl, 0, FOURCC ('s', 't', 's', 'd'), &t->stsd) ||
+      t->stsd.size < t->stsd.hdr + 16)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "no mdhd, hdlr or stsd in a track");
+  t->ts = rd32 (mdhd.data + mdhd.hdr + (v ? 20 : 12));
+  *handler = rd32 (hdlr.data + hdlr.hdr + 8);
+  *entry = rd32 (t->stsd.data + t->stsd.hdr + 12);   /* after version/flags, entry_count, size */
+  if (child (trak, 0, FOURCC ('e', 'd', 't', 's'), &edts) &&
+      child (&edts, 0, FOURCC ('e', 'l', 's', 't'), &elst) && version_of (&elst, 16, &v) &&
+      rd32 (elst.data + elst.hdr + 4) >= 1 && elst.size >= elst.hdr + 8 + (v ? 20u : 12u)) {
+    const guint8 *e = elst.data + elst.hdr + 8;
+    gint64 mt = v ? (gint64) rd64 (e + 8) : (gint32) rd32 (e + 4);
+    if (mt > 0)
+      t->edit_media_time = (guint64) mt;
+  }
+  return TRUE;
+}
+
+static void
+find_trex (const Box *mvex, Track *t)
+{
+  gsize off = mvex->hdr;
+  Box b;
+  while (off < mvex->size && box_at (mvex->data, mvex->size, off, &b)) {
+    if (b.type == FOURCC ('t', 'r', 'e', 'x') && b.size >= b.hdr + 24 &&
+        rd32 (b.data + b.hdr + 4) == t->id) {
+      t->has_trex = TRUE;
+      t->trex_duration = rd32 (b.data + b.hdr + 12);
+      t->trex_flags = rd32 (b.data + b.hdr + 20);
+      return;
+    }
+    off += b.size;
+  }
+}
+
+/* The layouts an export can rewrite: one video track (avc1/hvc1 or any visual entry), plus at
+ * most one audio track whose sample entry is AAC ('mp4a'), as the recorder writes them. */
 static gboolean
 parse_init (const guint8 *data, gsize len, Init *in, GError **error)
 {
@@ -114,7 +174,7 @@ parse_init (const guint8 *data, gsize len, Init *in, GError **error)
       !box_at (data, len, in->ftyp.size, &in->moov) || in->moov.type != FOURCC ('m', 'o', 'o', 'v') ||
       in->ftyp.size + in->moov.size != len)
     return fail (error, NVR_EXPORT_ERROR_MALFORMED, "the init segment is not ftyp + moov");
-  Box mvhd, trak, mvex, tkhd, mdia, mdhd, minf, stbl, edts, elst, trex;
+  Box mvhd, mvex;
   int v;
   if (!child (&in->moov, 0, FOURCC ('m', 'v', 'e', 'x'), &mvex))
     return fail (error, NVR_EXPORT_ERROR_NOT_FRAGMENTED,
@@ -123,82 +183,78 @@ parse_init (const guint8 *data, gsize len, Init *in, GError **error)
   if (!child (&in->moov, 0, FOURCC ('m', 'v', 'h', 'd'), &mvhd) || !version_of (&mvhd, 40, &v))
     return fail (error, NVR_EXPORT_ERROR_MALFORMED, "no valid mvhd");
   in->movie_ts = rd32 (mvhd.data + mvhd.hdr + (v ? 20 : 12));
-  /* Exactly one track: recordings are video only. */
   gsize off = in->moov.hdr;
-  guint traks = 0;
+  guint traks = 0, videos = 0, audios = 0, others = 0;
   Box b;
   while (off < in->moov.size && box_at (in->moov.data, in->moov.size, off, &b)) {
-    if (b.type == FOURCC ('t', 'r', 'a', 'k')) {
-      trak = b;
-      traks++;
-    }
     off += b.size;
+    if (b.type != FOURCC ('t', 'r', 'a', 'k'))
+      continue;
+    traks++;
+    Track t;
+    guint32 handler, entry;
+    if (!parse_trak (&b, &t, &handler, &entry, error))
+      return FALSE;
+    if (handler == FOURCC ('v', 'i', 'd', 'e') && videos++ == 0)
+      in->video = t;
+    else if (handler == FOURCC ('s', 'o', 'u', 'n') && entry == FOURCC ('m', 'p', '4', 'a') &&
+             audios++ == 0)
+      in->audio = t;
+    else
+      others++;
   }
   if (off != in->moov.size)
     return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a moov child overruns the moov");
-  if (traks != 1)
-    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "%u tracks (only one video track can be "
-                 "exported)", traks);
-  if (!child (&trak, 0, FOURCC ('t', 'k', 'h', 'd'), &tkhd) || !version_of (&tkhd, 48, &v))
-    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "no valid tkhd");
-  in->track_id = rd32 (tkhd.data + tkhd.hdr + (v ? 20 : 12));
-  if (!child (&trak, 0, FOURCC ('m', 'd', 'i', 'a'), &mdia) ||
-      !child (&mdia, 0, FOURCC ('m', 'd', 'h', 'd'), &mdhd) || !version_of (&mdhd, 32, &v) ||
-      !child (&mdia, 0, FOURCC ('m', 'i', 'n', 'f'), &minf) ||
-      !child (&minf, 0, FOURCC ('s', 't', 'b', 'l'), &stbl) ||
-      !child (&stbl, 0, FOURCC ('s', 't', 's', 'd'), &in->stsd))
-    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "no mdhd or stsd in the track");
-  in->track_ts = rd32 (mdhd.data + mdhd.hdr + (v ? 20 : 12));
-  if (in->movie_ts == 0 || in->track_ts == 0 || in->track_ts > 1000000)
-    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "timescale %u/%u", in->movie_ts,
-                 in->track_ts);
-  if (child (&trak, 0, FOURCC ('e', 'd', 't', 's'), &edts) &&
-      child (&edts, 0, FOURCC ('e', 'l', 's', 't'), &elst) && version_of (&elst, 16, &v) &&
-      rd32 (elst.data + elst.hdr + 4) >= 1 && elst.size >= elst.hdr + 8 + (v ? 20u : 12u)) {
-    const guint8 *e = elst.data + elst.hdr + 8;
-    gint64 mt = v ? (gint64) rd64 (e + 8) : (gint32) rd32 (e + 4);
-    if (mt > 0)
-      in->edit_media_time = (guint64) mt;
-  }
-  if (child (&mvex, 0, FOURCC ('t', 'r', 'e', 'x'), &trex) && trex.size >= trex.hdr + 24) {
-    in->has_trex = TRUE;
-    in->trex_duration = rd32 (trex.data + trex.hdr + 12);
-    in->trex_flags = rd32 (trex.data + trex.hdr + 20);
-  }
+  if (videos != 1 || audios > 1 || others > 0)
+    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "%u tracks (%u video, %u AAC audio, %u "
+                 "other): only one video track and at most one AAC audio track can be exported",
+                 traks, videos, audios, others);
+  in->has_audio = audios == 1;
+  if (in->has_audio && in->audio.id == in->video.id)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "two tracks with one id");
+  if (in->movie_ts == 0 || in->video.ts == 0 || in->video.ts > 1000000 ||
+      (in->has_audio && (in->audio.ts == 0 || in->audio.ts > 1000000)))
+    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "timescale %u/%u/%u", in->movie_ts,
+                 in->video.ts, in->audio.ts);
+  find_trex (&mvex, &in->video);
+  if (in->has_audio)
+    find_trex (&mvex, &in->audio);
   return TRUE;
 }
 
 /* ---- moof ---- */
 
+#define MAX_TRAFS 2
+
 typedef struct {
-  gsize mfhd_seq_off;      /* offsets into the moof of the fields patched */
-  gsize tfdt_off;
+  guint32 track_id;
+  gsize tfdt_off;          /* offsets into the moof of the fields patched */
   int tfdt_version;
   gsize bdo_off;           /* tfhd base_data_offset, 0 = absent */
   guint64 tfdt;
-  guint64 duration;        /* track timescale */
-  gboolean key;
+  guint64 duration;        /* track timescale (with @init: its trex defaults) */
+  guint32 samples;
+  gboolean key;            /* first sample is a sync sample */
+} Traf;
+
+typedef struct {
+  gsize mfhd_seq_off;
+  guint n_traf;
+  Traf traf[MAX_TRAFS];
 } Moof;
 
 static gboolean
-parse_moof (const guint8 *data, gsize len, const Init *init, Moof *m, GError **error)
+parse_traf (const guint8 *data, const Box *traf, const Init *init, Traf *tr, GError **error)
 {
-  memset (m, 0, sizeof *m);
-  Box moof, mfhd, traf, tfhd, tfdt, b;
-  if (!box_at (data, len, 0, &moof) || moof.type != FOURCC ('m', 'o', 'o', 'f') ||
-      moof.size != len || !child (&moof, 0, FOURCC ('m', 'f', 'h', 'd'), &mfhd) ||
-      mfhd.size < mfhd.hdr + 8 || !child (&moof, 0, FOURCC ('t', 'r', 'a', 'f'), &traf) ||
-      !child (&traf, 0, FOURCC ('t', 'f', 'h', 'd'), &tfhd) || tfhd.size < tfhd.hdr + 8 ||
-      !child (&traf, 0, FOURCC ('t', 'f', 'd', 't'), &tfdt) || !version_of (&tfdt, 16, &m->tfdt_version) ||
-      (m->tfdt_version == 1 && tfdt.size < tfdt.hdr + 12))
-    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a moof without mfhd, traf, tfhd or tfdt");
-  Box traf2;
-  if (child (&moof, (gsize) (traf.data + traf.size - moof.data) - moof.hdr,
-             FOURCC ('t', 'r', 'a', 'f'), &traf2))
-    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "a moof with more than one traf");
-  m->mfhd_seq_off = (gsize) (mfhd.data - data) + mfhd.hdr + 4;
-  m->tfdt_off = (gsize) (tfdt.data - data) + tfdt.hdr + 4;
-  m->tfdt = m->tfdt_version ? rd64 (tfdt.data + tfdt.hdr + 4) : rd32 (tfdt.data + tfdt.hdr + 4);
+  Box tfhd, tfdt, b;
+  memset (tr, 0, sizeof *tr);
+  if (!child (traf, 0, FOURCC ('t', 'f', 'h', 'd'), &tfhd) || tfhd.size < tfhd.hdr + 8 ||
+      !child (traf, 0, FOURCC ('t', 'f', 'd', 't'), &tfdt) ||
+      !version_of (&tfdt, 16, &tr->tfdt_version) ||
+      (tr->tfdt_version == 1 && tfdt.size < tfdt.hdr + 12))
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a traf without tfhd or tfdt");
+  tr->tfdt_off = (gsize) (tfdt.data - data) + tfdt.hdr + 4;
+  tr->tfdt = tr->tfdt_version ? rd64 (tfdt.data + tfdt.hdr + 4) : rd32 (tfdt.data + tfdt.hdr + 4);
 
   const guint8 *t = tfhd.data + tfhd.hdr;
   guint32 tf = rd32 (t) & 0xffffff;
@@ -207,16 +263,24 @@ parse_moof (const guint8 *data, gsize len, const Init *init, Moof *m, GError **e
                ((tf & 0x10) ? 4 : 0) + ((tf & 0x20) ? 4 : 0);
   if (tfhd.size < tfhd.hdr + need)
     return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a short tfhd");
-  if (init != NULL && rd32 (t + 4) != init->track_id)
-    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a fragment of another track");
+  tr->track_id = rd32 (t + 4);
+  const Track *track = NULL;
+  if (init != NULL) {
+    if (tr->track_id == init->video.id)
+      track = &init->video;
+    else if (init->has_audio && tr->track_id == init->audio.id)
+      track = &init->audio;
+    else
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a fragment of another track");
+  }
   if (tf & 0x1) {
-    m->bdo_off = (gsize) (tfhd.data - data) + tfhd.hdr + p;
+    tr->bdo_off = (gsize) (tfhd.data - data) + tfhd.hdr + p;
     p += 8;
   }
   if (tf & 0x2)
     p += 4;
-  guint32 def_dur = init && init->has_trex ? init->trex_duration : 0;
-  guint32 def_flags = init && init->has_trex ? init->trex_flags : 0x10000;
+  guint32 def_dur = track && track->has_trex ? track->trex_duration : 0;
+  guint32 def_flags = track && track->has_trex ? track->trex_flags : 0x10000;
   if (tf & 0x8) {
     def_dur = rd32 (t + p);
     p += 4;
@@ -227,9 +291,9 @@ parse_moof (const guint8 *data, gsize len, const Init *init, Moof *m, GError **e
     def_flags = rd32 (t + p);
 
   gboolean first = TRUE;
-  gsize off = traf.hdr;
-  while (off < traf.size) {
-    if (!box_at (traf.data, traf.size, off, &b))
+  gsize off = traf->hdr;
+  while (off < traf->size) {
+    if (!box_at (traf->data, traf->size, off, &b))
       return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a traf child overruns the traf");
     off += b.size;
     if (b.type != FOURCC ('t', 'r', 'u', 'n'))
@@ -264,35 +328,107 @@ parse_moof (const guint8 *data, gsize len, const Init *init, Moof *m, GError **e
         k += 4;
       if ((fl & 0x400) && !(i == 0 && have_first))
         flags = rd32 (s + k);
-      m->duration += dur;
+      tr->duration += dur;
       if (first && i == 0)
-        m->key = !(flags & 0x10000);
+        tr->key = !(flags & 0x10000);
     }
+    tr->samples += count;
     if (count > 0)
       first = FALSE;
   }
   return TRUE;
 }
 
+/* Every traf of a moof (at most MAX_TRAFS); with @init, each must belong to one of its tracks. */
+static gboolean
+parse_moof (const guint8 *data, gsize len, const Init *init, Moof *m, GError **error)
+{
+  memset (m, 0, sizeof *m);
+  Box moof, mfhd, b;
+  if (!box_at (data, len, 0, &moof) || moof.type != FOURCC ('m', 'o', 'o', 'f') ||
+      moof.size != len || !child (&moof, 0, FOURCC ('m', 'f', 'h', 'd'), &mfhd) ||
+      mfhd.size < mfhd.hdr + 8)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a moof without mfhd");
+  m->mfhd_seq_off = (gsize) (mfhd.data - data) + mfhd.hdr + 4;
+  gsize off = moof.hdr;
+  while (off < moof.size) {
+    if (!box_at (moof.data, moof.size, off, &b))
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a moof child overruns the moof");
+    off += b.size;
+    if (b.type != FOURCC ('t', 'r', 'a', 'f'))
+      continue;
+    if (m->n_traf == MAX_TRAFS)
+      return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "a moof with more than %d trafs",
+                   MAX_TRAFS);
+    if (!parse_traf (data, &b, init, &m->traf[m->n_traf], error))
+      return FALSE;
+    for (guint i = 0; i < m->n_traf; i++)
+      if (m->traf[i].track_id == m->traf[m->n_traf].track_id)
+        return fail (error, NVR_EXPORT_ERROR_MALFORMED, "two trafs of one track in a moof");
+    m->n_traf++;
+  }
+  if (m->n_traf == 0)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a moof without traf");
+  return TRUE;
+}
+
+/* The traf of track @id in @m, or NULL. */
+static const Traf *
+traf_of (const Moof *m, guint32 id)
+{
+  for (guint i = 0; i < m->n_traf; i++)
+    if (m->traf[i].track_id == id)
+      return &m->traf[i];
+  return NULL;
+}
+
+/* a * num / den rounded to the nearest (halves away from minus infinity); FALSE on overflow. */
+static gboolean
+scale_round (gint64 a, guint32 num, guint32 den, gint64 *out)
+{
+  if (a > ((gint64) 1 << 42) || a < -((gint64) 1 << 42) || den == 0 || num > 1000000)
+    return FALSE;
+  gint64 x = a * (gint64) num * 2 + (gint64) den;
+  gint64 d = 2 * (gint64) den;
+  *out = x >= 0 ? x / d : -((-x + d - 1) / d);   /* floor division */
+  return TRUE;
+}
+
 gboolean
-nvr_export_patch_moof (guint8 *moof, gsize len, guint32 sequence, guint64 tfdt,
+nvr_export_patch_moof (guint8 *moof, gsize len, guint32 sequence, const NvrExportShift *shift,
                        gint64 src_offset, guint64 out_offset, GError **error)
 {
   Moof m;
   if (!parse_moof (moof, len, NULL, &m, error))
     return FALSE;
   wr32 (moof + m.mfhd_seq_off, sequence);
-  if (m.tfdt_version == 1)
-    wr64 (moof + m.tfdt_off, tfdt);
-  else if (tfdt > G_MAXUINT32)
-    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "decode time beyond a 32-bit tfdt");
-  else
-    wr32 (moof + m.tfdt_off, (guint32) tfdt);
-  if (m.bdo_off != 0) {
-    guint64 bdo = rd64 (moof + m.bdo_off);
-    if (bdo < (guint64) src_offset)
-      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "base_data_offset before its moof");
-    wr64 (moof + m.bdo_off, bdo - (guint64) src_offset + out_offset);
+  for (guint i = 0; i < m.n_traf; i++) {
+    const Traf *tr = &m.traf[i];
+    gint64 by;
+    if (tr->track_id == shift->video_id)
+      by = shift->video;
+    else if (shift->audio_id != 0 && tr->track_id == shift->audio_id)
+      by = shift->audio;
+    else
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "a fragment of another track (%u)",
+                   tr->track_id);
+    if ((by < 0 && tr->tfdt < (guint64) -by) ||
+        (by > 0 && tr->tfdt > G_MAXUINT64 - (guint64) by))
+      return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "track %u: a decode time before the "
+                   "export's start", tr->track_id);
+    guint64 tfdt = tr->tfdt + (guint64) by;
+    if (tr->tfdt_version == 1)
+      wr64 (moof + tr->tfdt_off, tfdt);
+    else if (tfdt > G_MAXUINT32)
+      return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "decode time beyond a 32-bit tfdt");
+    else
+      wr32 (moof + tr->tfdt_off, (guint32) tfdt);
+    if (tr->bdo_off != 0) {
+      guint64 bdo = rd64 (moof + tr->bdo_off);
+      if (bdo < (guint64) src_offset)
+        return fail (error, NVR_EXPORT_ERROR_MALFORMED, "base_data_offset before its moof");
+      wr64 (moof + tr->bdo_off, bdo - (guint64) src_offset + out_offset);
+    }
   }
   return TRUE;
 }
@@ -315,10 +451,12 @@ close_box (GByteArray *out, gsize at)
   wr32 (out->data + at, (guint32) (out->len - at));
 }
 
-static void
-append_elst (GByteArray *out, guint64 seg_dur_movie, guint64 media_time)
+/* Appends an edts with one edit; returns the offset in @out of its media_time field (64 bits
+ * with @v1: the audio edit is moved by the reader, in place). */
+static gsize
+append_elst (GByteArray *out, guint64 seg_dur_movie, guint64 media_time, gboolean v1)
 {
-  gboolean v1 = seg_dur_movie > G_MAXUINT32 || media_time > G_MAXINT32;
+  v1 = v1 || seg_dur_movie > G_MAXUINT32 || media_time > G_MAXINT32;
   gsize edts = open_box (out, "edts");
   gsize elst = open_box (out, "elst");
   guint8 e[28];
@@ -340,6 +478,7 @@ append_elst (GByteArray *out, guint64 seg_dur_movie, guint64 media_time)
   g_byte_array_append (out, e, (guint) n);
   close_box (out, elst);
   close_box (out, edts);
+  return elst + 8 + 8 + (v1 ? 8 : 4);
 }
 
 /* Copies @b, setting its duration field (v0 32-bit at @off0, v1 64-bit at @off1). */
@@ -358,9 +497,11 @@ copy_with_duration (GByteArray *out, const Box *b, gsize off0, gsize off1, guint
   return TRUE;
 }
 
+/* The new moov: @in's, with durations set, and per track one edit starting at its media time
+ * (@video_mt, and @audio_mt for the audio track) lasting @seg_dur_movie. */
 static GBytes *
-build_init (const Init *in, guint64 seg_dur_movie, guint64 mehd_movie, guint64 media_time,
-            GError **error)
+build_init (const Init *in, guint64 seg_dur_movie, guint64 mehd_movie, guint64 video_mt,
+            guint64 audio_mt, gsize *audio_mt_off, GError **error)
 {
   g_autoptr (GByteArray) out = g_byte_array_new ();
   g_byte_array_append (out, in->ftyp.data, (guint) in->ftyp.size);
@@ -378,9 +519,16 @@ build_init (const Init *in, guint64 seg_dur_movie, guint64 mehd_movie, guint64 m
       while (o < b.size && box_at (b.data, b.size, o, &c)) {
         o += c.size;
         if (c.type == FOURCC ('t', 'k', 'h', 'd')) {
+          int v;
+          if (!version_of (&c, 48, &v))
+            goto bad;
+          guint32 id = rd32 (c.data + c.hdr + (v ? 20 : 12));
           if (!copy_with_duration (out, &c, 20, 28, seg_dur_movie))
             goto bad;
-          append_elst (out, seg_dur_movie, media_time);
+          if (id == in->video.id)
+            append_elst (out, seg_dur_movie, video_mt, FALSE);
+          else
+            *audio_mt_off = append_elst (out, seg_dur_movie, audio_mt, TRUE);
         } else if (c.type != FOURCC ('e', 'd', 't', 's')) {
           g_byte_array_append (out, c.data, (guint) c.size);
         }
@@ -420,6 +568,12 @@ struct _NvrExportPlan {
   guint64 length;
   guint64 media_time;       /* edit start, track timescale (includes the source's own edit) */
   guint32 timescale;
+  gboolean has_audio;
+  guint64 audio_media_time; /* the audio edit's start, audio timescale, before the reader's
+                             * audio offset (see start_piece) */
+  gsize audio_mt_off;       /* where in init its 64-bit field is */
+  guint32 audio_timescale;
+  guint32 video_id, audio_id;
   gint64 duration_us;
   gint64 media_start_us;
 };
@@ -445,33 +599,95 @@ iso (gint64 us)
   return t ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%SZ") : g_strdup ("?");
 }
 
-/* Whether two init segments describe their samples the same way: the stsd bytes (codec,
- * resolution, avcC with SPS/PPS, colour, aspect) must be equal, except the payload of 'btrt'
- * boxes in visual sample entries, which mp4mux fills with each file's own bitrate statistics. */
-static gboolean
-same_sample_entries (const Init *a, const Init *b)
+/* Length of an MPEG-4 descriptor (1-4 bytes, 7 bits each) at @p of @len; 0 if malformed. */
+static gsize
+descr_len (const guint8 *p, gsize len, guint32 *out)
 {
-  if (a->stsd.size != b->stsd.size)
+  guint32 v = 0;
+  for (gsize i = 0; i < 4 && i < len; i++) {
+    v = (v << 7) | (p[i] & 0x7f);
+    if (!(p[i] & 0x80)) {
+      *out = v;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+/* Zeroes the bitrate statistics of an esds (DecoderConfigDescriptor bufferSizeDB, maxBitrate,
+ * avgBitrate): mp4mux writes each file's own there, as it does in a video entry's btrt. */
+static void
+blank_esds_bitrates (guint8 *p, gsize len)
+{
+  if (len < 4)
+    return;
+  gsize o = 4;   /* version/flags */
+  guint32 l;
+  gsize n;
+  if (o >= len || p[o] != 0x03 || (n = descr_len (p + o + 1, len - o - 1, &l)) == 0)
+    return;
+  o += 1 + n;
+  if (len - o < 3)
+    return;
+  guint8 fl = p[o + 2];
+  o += 3;
+  if (fl & 0x80)
+    o += 2;
+  if ((fl & 0x40) && o < len)
+    o += 1 + p[o];
+  if (fl & 0x20)
+    o += 2;
+  if (o >= len || p[o] != 0x04 || (n = descr_len (p + o + 1, len - o - 1, &l)) == 0)
+    return;
+  o += 1 + n;
+  if (len - o < 13)
+    return;
+  memset (p + o + 2, 0, 11);
+}
+
+/* Whether two sample descriptions are the same: the stsd bytes (codec, resolution, avcC with
+ * SPS/PPS, colour, aspect; AAC config, channels, rate) must be equal, except the payload of
+ * 'btrt' boxes in sample entries and the bitrate fields of an 'esds', which mp4mux fills with
+ * each file's own bitrate statistics. @skip: bytes from a sample entry's header to its child
+ * boxes (78 for a visual entry, 28 for an audio one). */
+static gboolean
+same_stsd (const Box *sa, const Box *sb, gsize skip)
+{
+  if (sa->size != sb->size)
     return FALSE;
-  g_autofree guint8 *x = g_memdup2 (a->stsd.data, a->stsd.size);
-  g_autofree guint8 *y = g_memdup2 (b->stsd.data, b->stsd.size);
+  g_autofree guint8 *x = g_memdup2 (sa->data, sa->size);
+  g_autofree guint8 *y = g_memdup2 (sb->data, sb->size);
   guint8 *both[2] = { x, y };
   for (guint k = 0; k < 2; k++) {
-    /* stsd: header, version/flags, entry_count, then sample entries; a visual sample entry's
-     * child boxes start 78 bytes after its header. */
-    gsize off = a->stsd.hdr + 8;
+    /* stsd: header, version/flags, entry_count, then sample entries. */
+    gsize off = sa->hdr + 8;
     Box e, c;
-    while (off < a->stsd.size && box_at (both[k], a->stsd.size, off, &e)) {
-      gsize co = e.hdr + 78;
+    while (off < sa->size && box_at (both[k], sa->size, off, &e)) {
+      gsize co = e.hdr + skip;
       while (co < e.size && box_at (e.data, e.size, co, &c)) {
         if (c.type == FOURCC ('b', 't', 'r', 't'))
           memset ((guint8 *) c.data + c.hdr, 0, c.size - c.hdr);
+        else if (c.type == FOURCC ('e', 's', 'd', 's'))
+          blank_esds_bitrates ((guint8 *) c.data + c.hdr, c.size - c.hdr);
         co += c.size;
       }
       off += e.size;
     }
   }
-  return memcmp (x, y, a->stsd.size) == 0;
+  return memcmp (x, y, sa->size) == 0;
+}
+
+/* Whether a later file's init describes its tracks as @first does (same layout, timescales and
+ * sample descriptions). */
+static gboolean
+same_sample_entries (const Init *a, const Init *b)
+{
+  if (a->video.ts != b->video.ts || !same_stsd (&a->video.stsd, &b->video.stsd, 78))
+    return FALSE;
+  if (a->has_audio != b->has_audio)
+    return FALSE;
+  return !a->has_audio || (a->audio.ts == b->audio.ts &&
+                           same_stsd (&a->audio.stsd, &b->audio.stsd, 28));
 }
 
 /* First and last fragment of @f to use for [from, to): FALSE if none. @first_file: the
@@ -529,6 +745,7 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
   Init first_init = { 0 };
   gboolean have_init = FALSE;
   gint64 base = 0;            /* output decode time of the current file's first pick, ticks */
+  guint32 stride = 1;         /* sequence numbers per piece: one per moof it may hold */
   gint64 end_ticks = -1;      /* where `to` falls in the output, once known */
   for (guint fi = 0; fi < files->len; fi++) {
     const NvrExportFile *f = &g_array_index (files, NvrExportFile, fi);
@@ -548,14 +765,25 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
       first_init = in;
       have_init = TRUE;
       p->media_start_us = f->wall_start_us + fr[a].start_us;
-    } else if (in.track_ts != first_init.track_ts || !same_sample_entries (&in, &first_init)) {
+      if (in.has_audio)
+        stride = NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT;
+    } else if (in.has_audio != first_init.has_audio) {
+      /* Refused rather than exported as video only: dropping the audio of the files that have
+       * it would mean rebuilding their moofs and mdats, and silently losing part of the audio
+       * would pass for a complete export. */
+      g_autofree char *at = iso (f->wall_start_us + fr[a].start_us);
+      fail (error, NVR_EXPORT_ERROR_FORMAT_CHANGED,
+            "the recording's audio %s at %s: export up to that time, then from it",
+            in.has_audio ? "starts" : "stops", at);
+      return NULL;
+    } else if (!same_sample_entries (&in, &first_init)) {
       g_autofree char *at = iso (f->wall_start_us + fr[a].start_us);
       fail (error, NVR_EXPORT_ERROR_FORMAT_CHANGED,
             "the camera's stream format (codec, resolution or parameters) changes at %s: "
             "export up to that time, then from it", at);
       return NULL;
     }
-    guint32 ts = first_init.track_ts;
+    guint32 ts = first_init.video.ts;
     gint64 t0 = ticks (fr[a].start_us, ts);
     for (guint i = a; i <= z; i++) {
       if (p->pieces->len >= NVR_EXPORT_MAX_FRAGMENTS || fr[i].size <= 0 || fr[i].offset < 0) {
@@ -563,7 +791,7 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
         return NULL;
       }
       NvrExportPiece pc = { .file = fi, .src_offset = fr[i].offset, .size = fr[i].size,
-                            .sequence = p->pieces->len + 1,
+                            .sequence = p->pieces->len * stride + 1,
                             .tfdt = (guint64) (base + ticks (fr[i].start_us, ts) - t0),
                             .wall_start_us = f->wall_start_us + fr[i].start_us };
       g_array_append_val (p->pieces, pc);
@@ -572,12 +800,26 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
         end_ticks = (gint64) pc.tfdt + ticks (to_us - s, ts);
     }
     base += ticks (fr[z].start_us + fr[z].duration_us, ts) - t0;
+    /* With audio, `to` inside fragment z: the audio up to `to` may lie in the next fragment's
+     * audio-only moof (mp4mux's audio fragments run ahead of the video ones), so that one is
+     * sent too when the file has it (after the edit's end: not played). */
+    if (first_init.has_audio && end_ticks >= 0 && z + 1 < f->fragments->len &&
+        p->pieces->len < NVR_EXPORT_MAX_FRAGMENTS && fr[z + 1].size > 0 &&
+        fr[z + 1].offset >= 0) {
+      NvrExportPiece pc = { .file = fi, .src_offset = fr[z + 1].offset, .size = fr[z + 1].size,
+                            .sequence = p->pieces->len * stride + 1,
+                            .tfdt = (guint64) (base + ticks (fr[z + 1].start_us, ts) -
+                                               ticks (fr[z].start_us + fr[z].duration_us, ts)),
+                            .wall_start_us = f->wall_start_us + fr[z + 1].start_us };
+      g_array_append_val (p->pieces, pc);
+      break;   /* `to` is inside z: no later file is used */
+    }
   }
   if (!have_init || p->pieces->len == 0) {
     fail (error, NVR_EXPORT_ERROR_EMPTY, "nothing playable was recorded in the range");
     return NULL;
   }
-  guint32 ts = first_init.track_ts;
+  guint32 ts = first_init.video.ts;
   if (end_ticks < 0)
     end_ticks = base;
   gint64 start_ticks = from_us > p->media_start_us ? ticks (from_us - p->media_start_us, ts) : 0;
@@ -586,13 +828,31 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
     return NULL;
   }
   p->timescale = ts;
-  p->media_time = (guint64) start_ticks + first_init.edit_media_time;
+  p->media_time = (guint64) start_ticks + first_init.video.edit_media_time;
+  p->video_id = first_init.video.id;
+  p->has_audio = first_init.has_audio;
+  guint64 audio_mt = 0;
+  if (p->has_audio) {
+    /* The audio edit starts at the same wall time: the reader moves audio decode times by the
+     * video's shift (in seconds), so the audio media time at `from` is the video's, converted,
+     * apart from each track's own source edit. */
+    gint64 a;
+    if (!scale_round (start_ticks, first_init.audio.ts, ts, &a) || a < 0) {
+      fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "an audio edit out of range");
+      return NULL;
+    }
+    audio_mt = (guint64) a + first_init.audio.edit_media_time;
+    p->audio_media_time = audio_mt;
+    p->audio_timescale = first_init.audio.ts;
+    p->audio_id = first_init.audio.id;
+  }
   gint64 dur_ticks = end_ticks - start_ticks;
   p->duration_us = dur_ticks * G_USEC_PER_SEC / ts;
   guint64 seg_dur_movie = (guint64) ((dur_ticks * (gint64) first_init.movie_ts + ts / 2) / ts);
   /* mehd too says how long the presentation is: what the edit plays, not the media behind it
    * (GStreamer and browsers report this as the file's duration). */
-  p->init = build_init (&first_init, seg_dur_movie, seg_dur_movie, p->media_time, error);
+  p->init = build_init (&first_init, seg_dur_movie, seg_dur_movie, p->media_time, audio_mt,
+                        &p->audio_mt_off, error);
   if (p->init == NULL)
     return NULL;
   p->length = g_bytes_get_size (p->init);
@@ -647,6 +907,14 @@ nvr_export_plan_edit (const NvrExportPlan *p, guint64 *media_time, guint32 *time
   *duration_us = p->duration_us;
 }
 
+gboolean
+nvr_export_plan_audio_edit (const NvrExportPlan *p, guint64 *media_time, guint32 *timescale)
+{
+  *media_time = p->audio_media_time;
+  *timescale = p->audio_timescale;
+  return p->has_audio;
+}
+
 gint64
 nvr_export_plan_media_start_us (const NvrExportPlan *p)
 {
@@ -655,6 +923,12 @@ nvr_export_plan_media_start_us (const NvrExportPlan *p)
 
 /* ---- the reader ---- */
 
+typedef struct {
+  guint64 at;               /* offset of the moof in its piece */
+  gsize len;
+  gsize buf;                /* offset of its patched bytes in the reader's moof buffer */
+} Sub;
+
 struct _NvrExportReader {
   NvrExportPlan *plan;
   guint piece;              /* 0 = init, i + 1 = pieces[i] */
@@ -662,8 +936,13 @@ struct _NvrExportReader {
   guint64 pos;
   int fd;
   guint fd_file;
-  guint8 *moof;             /* the patched moof of the current piece */
+  guint8 *moof;             /* the patched moofs of the current piece, back to back */
   gsize moof_len;
+  Sub sub[NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT];   /* where each lies in the piece */
+  guint n_sub;
+  gboolean audio_d_known;
+  gint64 audio_d;           /* audio offset, audio ticks (see audio_offset) */
+  guint8 audio_mt[8];       /* the audio edit's media_time as sent */
 };
 
 NvrExportReader *
@@ -717,11 +996,18 @@ pread_all (int fd, guint8 *buf, gsize len, gint64 off)
   return TRUE;
 }
 
-/* Opens the piece's file if needed, reads and patches its moof. */
+/* Opens the piece's file if needed and reads every moof of the piece into r->moof (it is
+ * moof+mdat pairs back to back: with audio, audio-only pairs may precede the video one);
+ * *@shift: what moves its first video traf to the plan's tfdt, and its audio trafs by the same
+ * time in the audio timescale (so A/V keep the relation they had in the source), not counting
+ * the reader's audio offset; *@min_audio: the smallest audio decode time after that shift
+ * (G_MAXINT64 without audio). */
 static gboolean
-start_piece (NvrExportReader *r, const NvrExportPiece *pc, GError **error)
+load_piece (NvrExportReader *r, const NvrExportPiece *pc, NvrExportShift *shift,
+            gint64 *min_audio, GError **error)
 {
-  const NvrExportFile *f = &g_array_index (r->plan->files, NvrExportFile, pc->file);
+  const NvrExportPlan *plan = r->plan;
+  const NvrExportFile *f = &g_array_index (plan->files, NvrExportFile, pc->file);
   if (r->fd < 0 || r->fd_file != pc->file) {
     if (r->fd >= 0)
       close (r->fd);
@@ -738,23 +1024,129 @@ start_piece (NvrExportReader *r, const NvrExportPiece *pc, GError **error)
   struct stat st;
   if (fstat (r->fd, &st) != 0 || st.st_size < pc->src_offset + pc->size)
     return gone (error, f->path, "shrank");
-  guint8 h[8];
-  if (!pread_all (r->fd, h, 8, pc->src_offset))
-    return gone (error, f->path, "shrank");
-  guint32 size = rd32 (h);
-  if (rd32 (h + 4) != FOURCC ('m', 'o', 'o', 'f') || size < 8 || size > NVR_EXPORT_MAX_MOOF ||
-      (gint64) size > pc->size)
-    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': no moof at offset %" G_GINT64_FORMAT,
-                 f->path, pc->src_offset);
-  g_free (r->moof);
-  r->moof = g_malloc (size);
-  r->moof_len = size;
-  if (!pread_all (r->fd, r->moof, size, pc->src_offset))
-    return gone (error, f->path, "shrank");
-  g_autoptr (GError) perr = NULL;
-  if (!nvr_export_patch_moof (r->moof, size, pc->sequence, pc->tfdt, pc->src_offset, r->pos,
-                              &perr))
-    return fail (error, perr->code, "'%s': %s", f->path, perr->message);
+  guint max_moofs = plan->has_audio ? NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT : 1;
+  r->n_sub = 0;
+  r->moof_len = 0;
+  gint64 off = 0;
+  while (off < pc->size) {
+    guint8 h[16];
+    if (pc->size - off < 16 || !pread_all (r->fd, h, 8, pc->src_offset + off))
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': no moof at offset %"
+                   G_GINT64_FORMAT, f->path, pc->src_offset + off);
+    guint32 size = rd32 (h);
+    if (rd32 (h + 4) != FOURCC ('m', 'o', 'o', 'f') || size < 8 ||
+        size > NVR_EXPORT_MAX_MOOF - r->moof_len || (gint64) size > pc->size - off)
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': no moof at offset %"
+                   G_GINT64_FORMAT, f->path, pc->src_offset + off);
+    if (r->n_sub == max_moofs)
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': more than %u moofs in the fragment "
+                   "at offset %" G_GINT64_FORMAT, f->path, max_moofs, pc->src_offset);
+    r->moof = g_realloc (r->moof, r->moof_len + size);
+    if (!pread_all (r->fd, r->moof + r->moof_len, size, pc->src_offset + off))
+      return gone (error, f->path, "shrank");
+    r->sub[r->n_sub].at = (guint64) off;
+    r->sub[r->n_sub].len = size;
+    r->sub[r->n_sub].buf = r->moof_len;
+    r->n_sub++;
+    r->moof_len += size;
+    off += size;
+    /* its mdat */
+    guint64 msize = 0;
+    if (pc->size - off >= 8 && pread_all (r->fd, h, 8, pc->src_offset + off) &&
+        rd32 (h + 4) == FOURCC ('m', 'd', 'a', 't')) {
+      msize = rd32 (h);
+      if (msize == 1)
+        msize = pc->size - off >= 16 && pread_all (r->fd, h + 8, 8, pc->src_offset + off + 8)
+                    ? rd64 (h + 8) : 0;
+    }
+    if (msize < 8 || msize > (guint64) (pc->size - off))
+      return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': the moof at offset %" G_GINT64_FORMAT
+                   " has no mdat inside the fragment", f->path, pc->src_offset + off - size);
+    off += (gint64) msize;
+  }
+  /* The shift: from the first video traf of the piece to the plan's decode time. */
+  gboolean have_video = FALSE;
+  guint64 src_v = 0, src_a = G_MAXUINT64;
+  for (guint k = 0; k < r->n_sub; k++) {
+    Moof m;
+    g_autoptr (GError) perr = NULL;
+    if (!parse_moof (r->moof + r->sub[k].buf, r->sub[k].len, NULL, &m, &perr))
+      return fail (error, perr->code, "'%s': %s", f->path, perr->message);
+    const Traf *tr = traf_of (&m, plan->video_id);
+    if (tr != NULL && !have_video) {
+      src_v = tr->tfdt;
+      have_video = TRUE;
+    }
+    tr = plan->has_audio ? traf_of (&m, plan->audio_id) : NULL;
+    if (tr != NULL)
+      src_a = MIN (src_a, tr->tfdt);
+  }
+  if (!have_video)
+    return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': no video in the fragment at offset %"
+                 G_GINT64_FORMAT, f->path, pc->src_offset);
+  *shift = (NvrExportShift) { .video_id = plan->video_id, .audio_id = plan->audio_id };
+  if (src_v > G_MAXINT64 || pc->tfdt > G_MAXINT64)
+    return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': decode time out of range", f->path);
+  shift->video = (gint64) pc->tfdt - (gint64) src_v;
+  *min_audio = G_MAXINT64;
+  if (plan->has_audio) {
+    if (!scale_round (shift->video, plan->audio_timescale, plan->timescale, &shift->audio))
+      return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': decode time out of range", f->path);
+    if (src_a != G_MAXUINT64) {
+      if (src_a > ((guint64) 1 << 42))
+        return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': decode time out of range",
+                     f->path);
+      *min_audio = (gint64) src_a + shift->audio;
+    }
+  }
+  return TRUE;
+}
+
+/* The audio offset: audio of the first fragment may begin before its first video sample (mp4mux
+ * cuts audio fragments on its own frame boundaries); the output's audio decode times are moved
+ * on by that much so that none is negative and the first is 0 (qtdemux seeks into a file whose
+ * first fragment has a non-zero decode time), and the audio edit by the same amount. A function
+ * of the first fragment's bytes, like the rest of the output (the ETag stays valid). */
+static gboolean
+audio_offset (NvrExportReader *r, GError **error)
+{
+  if (r->audio_d_known)
+    return TRUE;
+  r->audio_d = 0;
+  if (r->plan->has_audio && r->plan->pieces->len > 0) {
+    NvrExportShift shift;
+    gint64 min_audio;
+    const NvrExportPiece *pc = &g_array_index (r->plan->pieces, NvrExportPiece, 0);
+    if (!load_piece (r, pc, &shift, &min_audio, error))
+      return FALSE;
+    r->n_sub = 0;   /* loaded again, and patched, when it is read */
+    if (min_audio < 0)
+      r->audio_d = -min_audio;
+  }
+  wr64 (r->audio_mt, r->plan->audio_media_time + (guint64) r->audio_d);
+  r->audio_d_known = TRUE;
+  return TRUE;
+}
+
+/* Reads, checks and patches every moof of the piece (sequence numbers, decode times, base data
+ * offsets for where the piece lands in the output). */
+static gboolean
+start_piece (NvrExportReader *r, const NvrExportPiece *pc, GError **error)
+{
+  NvrExportShift shift;
+  gint64 min_audio;
+  const NvrExportFile *f = &g_array_index (r->plan->files, NvrExportFile, pc->file);
+  if (!audio_offset (r, error) || !load_piece (r, pc, &shift, &min_audio, error))
+    return FALSE;
+  shift.audio += r->audio_d;
+  guint64 piece_out = r->pos;
+  for (guint k = 0; k < r->n_sub; k++) {
+    g_autoptr (GError) perr = NULL;
+    if (!nvr_export_patch_moof (r->moof + r->sub[k].buf, r->sub[k].len, pc->sequence + k,
+                                &shift, pc->src_offset + (gint64) r->sub[k].at,
+                                piece_out + r->sub[k].at, &perr))
+      return fail (error, perr->code, "'%s': %s", f->path, perr->message);
+  }
   return TRUE;
 }
 
@@ -769,6 +1161,14 @@ nvr_export_reader_read (NvrExportReader *r, guint8 *buf, gsize max, GError **err
       const guint8 *idata = g_bytes_get_data (r->plan->init, &ilen);
       gsize n = MIN (max - done, ilen - r->piece_pos);
       memcpy (buf + done, idata + r->piece_pos, n);
+      if (r->plan->has_audio) {
+        if (!audio_offset (r, error))
+          return -1;
+        gsize at = r->plan->audio_mt_off;
+        for (gsize k = 0; k < 8; k++)
+          if (at + k >= r->piece_pos && at + k < r->piece_pos + n)
+            buf[done + at + k - r->piece_pos] = r->audio_mt[k];
+      }
       done += n;
       r->piece_pos += n;
       r->pos += n;
@@ -781,12 +1181,27 @@ nvr_export_reader_read (NvrExportReader *r, guint8 *buf, gsize max, GError **err
     const NvrExportPiece *pc = &g_array_index (r->plan->pieces, NvrExportPiece, r->piece - 1);
     if (r->piece_pos == 0 && !start_piece (r, pc, error))
       return -1;
+    /* In a patched moof, or in the file bytes up to the next one (or the piece's end). */
+    guint64 upto = (guint64) pc->size;
+    const Sub *in = NULL;
+    for (guint k = 0; k < r->n_sub; k++) {
+      const Sub *sb = &r->sub[k];
+      if (r->piece_pos >= sb->at && r->piece_pos < sb->at + sb->len) {
+        in = sb;
+        break;
+      }
+      if (sb->at > r->piece_pos) {
+        upto = sb->at;
+        break;
+      }
+    }
     gsize n;
-    if (r->piece_pos < r->moof_len) {
-      n = MIN (max - done, r->moof_len - r->piece_pos);
-      memcpy (buf + done, r->moof + r->piece_pos, n);
+    if (in != NULL) {
+      gsize within = (gsize) (r->piece_pos - in->at);
+      n = MIN (max - done, in->len - within);
+      memcpy (buf + done, r->moof + in->buf + within, n);
     } else {
-      n = (gsize) MIN ((guint64) (max - done), (guint64) pc->size - r->piece_pos);
+      n = (gsize) MIN ((guint64) (max - done), upto - r->piece_pos);
       if (!pread_all (r->fd, buf + done, n, pc->src_offset + (gint64) r->piece_pos)) {
         const NvrExportFile *f = &g_array_index (r->plan->files, NvrExportFile, pc->file);
         gone (error, f->path, "shrank");
@@ -903,7 +1318,9 @@ nvr_export_walk_file (const char *path, gint64 wall_start_us, NvrExportFile *f, 
   g_autoptr (GArray) frags = g_array_new (FALSE, FALSE, sizeof (NvrExportFragment));
   g_autofree guint8 *moof = NULL;
   Init in;
-  gboolean have_init = FALSE, have_first = FALSE;
+  gboolean have_init = FALSE, have_first = FALSE, seen_moof = FALSE;
+  gint64 pending = -1;        /* offset of audio-only moofs waiting for a video one */
+  guint pending_n = 0;
   guint64 first_tfdt = 0;
   if (fstat (fd, &st) != 0) {
     fail (error, NVR_EXPORT_ERROR_IO, "Failed to stat '%s': %s", path, g_strerror (errno));
@@ -945,7 +1362,7 @@ nvr_export_walk_file (const char *path, gint64 wall_start_us, NvrExportFile *f, 
         }
         have_init = TRUE;
       }
-    } else if (type == FOURCC ('m', 'd', 'a', 't') && !have_first) {
+    } else if (type == FOURCC ('m', 'd', 'a', 't') && !seen_moof) {
       fail (error, NVR_EXPORT_ERROR_NOT_FRAGMENTED, "'%s' is not a fragmented MP4", path);
       goto out;
     } else if (type == FOURCC ('m', 'o', 'o', 'f')) {
@@ -977,21 +1394,40 @@ nvr_export_walk_file (const char *path, gint64 wall_start_us, NvrExportFile *f, 
         g_prefix_error (error, "'%s': ", path);
         goto out;
       }
+      seen_moof = TRUE;
+      const Traf *v = traf_of (&m, in.video.id);
+      if (v == NULL || v->samples == 0) {
+        /* Audio only: its bytes go with the next video fragment, as in mp4probe's indexer
+         * (a trailing one, with no video after it, is left out). */
+        if (pending < 0)
+          pending = off;
+        if (++pending_n >= NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT) {
+          fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': %u moofs without video in a row",
+                path, pending_n);
+          goto out;
+        }
+        size += msize;
+        off += (gint64) size;
+        continue;
+      }
       if (!have_first) {
-        first_tfdt = m.tfdt;
+        first_tfdt = v->tfdt;
         have_first = TRUE;
       }
-      if (m.tfdt < first_tfdt) {
+      if (v->tfdt < first_tfdt) {
         fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': decode time goes backwards", path);
         goto out;
       }
-      guint32 ts = in.track_ts;
+      guint32 ts = in.video.ts;
+      gint64 start = pending >= 0 ? pending : off;
       NvrExportFragment fr = {
-        .offset = off, .size = (gint64) (size + msize),
-        .start_us = (gint64) (((m.tfdt - first_tfdt) * G_USEC_PER_SEC + ts / 2) / ts),
-        .duration_us = (gint64) ((m.duration * G_USEC_PER_SEC + ts / 2) / ts),
-        .keyframe = m.key };
+        .offset = start, .size = off + (gint64) (size + msize) - start,
+        .start_us = (gint64) (((v->tfdt - first_tfdt) * G_USEC_PER_SEC + ts / 2) / ts),
+        .duration_us = (gint64) ((v->duration * G_USEC_PER_SEC + ts / 2) / ts),
+        .keyframe = v->key };
       g_array_append_val (frags, fr);
+      pending = -1;
+      pending_n = 0;
       size += msize;
     }
     off += (gint64) size;

@@ -2,8 +2,9 @@
  * (docs/design/playback.md "Export"). Three parts:
  *  - the planner (pure: no I/O, no clock): per source file its init segment bytes and fragment
  *    index, and the requested [from, to) → the output layout: a new ftyp+moov in memory, then
- *    per chosen fragment a file range whose moof is patched (sequence number, tfdt) on the way
- *    out. The total length is known before a byte is sent.
+ *    per chosen fragment a file range whose moofs are patched (sequence numbers, tfdt of each
+ *    track) on the way out. Video only, or video + one AAC audio track (both exported, each
+ *    with its edit). The total length is known before a byte is sent.
  *  - the reader: walks a plan in bounded chunks (at most the caller's buffer at a time), one
  *    source file open at a time; a source that vanished or shrank is an error, never a short file.
  *  - the fallback fragment source: a top-level box walk of one file (for files without index
@@ -19,20 +20,24 @@ G_BEGIN_DECLS
 #define NVR_EXPORT_MAX_INIT (256u * 1024u)      /* ftyp + moov of one file */
 #define NVR_EXPORT_MAX_MOOF (1024u * 1024u)     /* one moof box */
 #define NVR_EXPORT_MAX_FRAGMENTS 100000u        /* in one plan */
+/* moof+mdat pairs in one indexed fragment (audio-only ones folded into the next video one) */
+#define NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT 16u
 
 #define NVR_EXPORT_ERROR (nvr_export_error_quark ())
 GQuark nvr_export_error_quark (void);
 typedef enum {
   NVR_EXPORT_ERROR_EMPTY,            /* nothing playable recorded in the range */
   NVR_EXPORT_ERROR_NOT_FRAGMENTED,   /* a source is a finalised (moov-at-end) MP4 */
-  NVR_EXPORT_ERROR_FORMAT_CHANGED,   /* a source's codec/resolution/avcC differs from the first */
+  NVR_EXPORT_ERROR_FORMAT_CHANGED,   /* a source's codec/resolution/avcC, or whether it has
+                                      * audio, differs from the first */
   NVR_EXPORT_ERROR_MALFORMED,        /* a source's boxes contradict themselves */
-  NVR_EXPORT_ERROR_UNSUPPORTED,      /* more than one track, or similar */
+  NVR_EXPORT_ERROR_UNSUPPORTED,      /* tracks other than one video (+ one AAC), or similar */
   NVR_EXPORT_ERROR_SOURCE_GONE,      /* a source vanished or shrank while being read */
   NVR_EXPORT_ERROR_IO,
 } NvrExportError;
 
-/* One fragment of a source file; the same fields as the catalog's NvrFragment. */
+/* One fragment of a source file; the same fields as the catalog's NvrFragment. With audio it
+ * may start with moof+mdat pairs holding audio only, folded into it (mp4probe's indexer). */
 typedef struct {
   gint64 offset;        /* byte offset of the moof in the file */
   gint64 size;          /* moof + mdat bytes */
@@ -56,8 +61,9 @@ typedef struct {
   guint file;           /* index into the plan's files; G_MAXUINT for the in-memory init */
   gint64 src_offset;    /* moof offset in that file */
   gint64 size;          /* bytes of this piece */
-  guint32 sequence;     /* new mfhd sequence_number, from 1 */
-  guint64 tfdt;         /* new baseMediaDecodeTime, track timescale */
+  guint32 sequence;     /* new mfhd sequence_number of its first moof, from 1 (with audio:
+                         * steps of NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT, one per moof in it) */
+  guint64 tfdt;         /* new baseMediaDecodeTime of its video traf, video timescale */
   gint64 wall_start_us; /* wall time of its first sample (for errors and tests) */
 } NvrExportPiece;
 
@@ -88,9 +94,27 @@ void nvr_export_plan_edit (const NvrExportPlan *plan, guint64 *media_time, guint
 /* Wall time of the first byte of media in the output (the keyframe before from). */
 gint64 nvr_export_plan_media_start_us (const NvrExportPlan *plan);
 
-/* Patches one moof (pure): @moof is the whole moof box of the piece, rewritten in place. */
-gboolean nvr_export_patch_moof (guint8 *moof, gsize len, guint32 sequence, guint64 tfdt,
-                                gint64 src_offset, guint64 out_offset, GError **error);
+/* Where the audio track's edit starts (its timescale), as planned: the reader adds the audio
+ * offset it finds in the first fragment (audio that leads the first video sample); FALSE for
+ * an export without audio. */
+gboolean nvr_export_plan_audio_edit (const NvrExportPlan *plan, guint64 *media_time,
+                                     guint32 *timescale);
+
+/* How one piece's decode times move: every traf of track @video_id by @video ticks, of
+ * @audio_id (0 = none) by @audio ticks of the audio timescale. */
+typedef struct {
+  guint32 video_id;
+  gint64 video;
+  guint32 audio_id;
+  gint64 audio;
+} NvrExportShift;
+
+/* Patches one moof (pure): @moof is the whole moof box, rewritten in place: mfhd sequence
+ * number, each traf's tfdt moved by @shift, a tfhd base_data_offset moved from @src_offset to
+ * @out_offset (trun data offsets are relative to the moof or to that base, so they stay). */
+gboolean nvr_export_patch_moof (guint8 *moof, gsize len, guint32 sequence,
+                                const NvrExportShift *shift, gint64 src_offset,
+                                guint64 out_offset, GError **error);
 
 /* ---- I/O ---- */
 

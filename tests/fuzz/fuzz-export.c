@@ -21,7 +21,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     g_assert (m.start_us < m.end_us);
 
   /* As a moof: patched in place, never grown. */
-  nvr_export_patch_moof (copy, size, 7, 123456, 0, 1000, NULL);
+  NvrExportShift shift = { .video_id = 1, .video = 123456, .audio_id = 2, .audio = -5 };
+  nvr_export_patch_moof (copy, size, 7, &shift, 0, 1000, NULL);
 
   /* As an init segment of a file with two fragments; a plan that succeeds has a length. */
   GArray *files = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));

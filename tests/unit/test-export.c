@@ -4,6 +4,7 @@
  * the reader, decoded frame by frame with GStreamer, and its duration compared with to - from;
  * a source deleted mid-read fails the read instead of ending it short. */
 #include "export.h"
+#include "mp4probe.h"
 
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
@@ -17,6 +18,7 @@
 typedef struct {
   char *dir;
   char *a, *b, *sparse, *wide, *plain;   /* see setup */
+  char *av_a, *av_b;                      /* with an AAC track */
 } Clips;
 
 static Clips clips;
@@ -32,6 +34,31 @@ encode (const char *path, int seconds, int gop, int w, int h, gboolean fragmente
       "! h264parse ! mp4mux fragment-duration=1000 %s ! filesink location=\"%s\"",
       seconds * FPS, w, h, FPS, gop,
       fragmented ? "" : "fragment-mode=first-moov-then-finalise", path);
+  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                                         GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  gst_element_set_state (p, GST_STATE_NULL);
+}
+
+/* @seconds of video as encode() makes it plus a 16 kHz mono AAC track of the same length
+ * (voaacenc, as the recorder's G.711 branch), muxed as the recorder's mp4mux does: per fragment
+ * an audio-only moof then the video one, and a last audio-only moof after the last video one. */
+static void
+encode_av (const char *path, int seconds)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = g_strdup_printf (
+      "videotestsrc num-buffers=%d pattern=ball ! video/x-raw,width=160,height=120,framerate=%d/1 "
+      "! x264enc key-int-max=%d bframes=0 speed-preset=ultrafast tune=zerolatency "
+      "! h264parse ! mp4mux name=mux fragment-duration=1000 ! filesink location=\"%s\" "
+      "audiotestsrc num-buffers=%d samplesperbuffer=1024 ! audio/x-raw,rate=16000,channels=1 "
+      "! voaacenc ! aacparse ! mux.",
+      seconds * FPS, FPS, FPS, path, (seconds * 16000 + 1023) / 1024);
   g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
   gst_element_set_state (p, GST_STATE_PLAYING);
@@ -102,7 +129,9 @@ typedef struct {
   guint n;                    /* fragments of 1 s */
   guint key_every;            /* keyframe every Nth fragment */
   int init;                   /* 0: file A's init, 1: another resolution, 2: A's with another
-                               * btrt (bitrate statistics) */
+                               * btrt (bitrate statistics), 3: video + AAC (av_a's init), 4: 3
+                               * with its audio sample entry not AAC, 5: 3 with other esds
+                               * bitrates */
 } FileSpec;
 
 typedef struct {
@@ -131,9 +160,25 @@ static const PlanCase plan_cases[] = {
   { "btrt differs", { { 0, 6, 1, FALSE }, { 6, 6, 1, 2 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 4, 4, 0.5, 3 },
   /* The second file is outside the range: its format does not matter. */
   { "format change outside", { { 0, 6, 1, FALSE }, { 6, 6, 1, TRUE }, { 0, 0, 0, FALSE } }, 1, 5, -1, 4, 1, 0, 4 },
+  /* With audio: the same pieces and video edit; sequence numbers leave room for the moofs of a
+   * piece; the audio edit starts at the same time. */
+  /* ...and the fragment after the one `to` falls in, when its file has one (its audio-only
+   * moof may hold audio from before `to`). */
+  { "audio, inside one fragment", { { 0, 6, 1, 3 }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 2.3, 2.6, -1, 2, 2, 0.3, 0.3 },
+  { "audio, across two files", { { 0, 6, 1, 3 }, { 6, 6, 1, 3 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 5, 4, 0.5, 3 },
+  { "audio, across a gap", { { 0, 6, 1, 3 }, { 20, 6, 1, 3 }, { 0, 0, 0, FALSE } }, 4.5, 21.5, -1, 5, 4, 0.5, 3 },
+  { "audio, key walk-back", { { 0, 6, 2, 3 }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 3.5, 4.5, -1, 4, 2, 1.5, 1 },
+  { "audio, to in the last fragment", { { 0, 6, 1, 3 }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 3.5, 5.5, -1, 3, 3, 0.5, 2 },
+  /* Only the AAC bitrate statistics differ: the same format. */
+  { "audio, esds bitrates differ", { { 0, 6, 1, 3 }, { 6, 6, 1, 5 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, -1, 5, 4, 0.5, 3 },
+  /* A file with audio next to one without: refused, naming the time. */
+  { "audio stops", { { 0, 6, 1, 3 }, { 6, 6, 1, 0 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, NVR_EXPORT_ERROR_FORMAT_CHANGED, 0, 0, 0, 0 },
+  { "audio starts", { { 0, 6, 1, 0 }, { 6, 6, 1, 3 }, { 0, 0, 0, FALSE } }, 4.5, 7.5, NVR_EXPORT_ERROR_FORMAT_CHANGED, 0, 0, 0, 0 },
+  { "audio stops outside", { { 0, 6, 1, 3 }, { 6, 6, 1, 0 }, { 0, 0, 0, FALSE } }, 1, 5, -1, 4, 1, 0, 4 },
+  { "audio not AAC", { { 0, 6, 1, 4 }, { 0, 0, 0, FALSE }, { 0, 0, 0, FALSE } }, 1, 5, NVR_EXPORT_ERROR_UNSUPPORTED, 0, 0, 0, 0 },
 };
 
-static GBytes *init_normal, *init_wide, *init_btrt;
+static GBytes *init_normal, *init_wide, *init_btrt, *init_av, *init_av_ulaw, *init_av_esds;
 
 static GBytes *
 init_of (const char *path)
@@ -155,7 +200,10 @@ test_plan_table (void)
       NvrExportFile f = { .path = g_strdup_printf ("/nonexistent/%u.mp4", i),
                           .wall_start_us = T0 + fs->wall * SEC,
                           .init = g_bytes_ref (fs->init == 1 ? init_wide
-                                               : fs->init == 2 ? init_btrt : init_normal),
+                                               : fs->init == 2 ? init_btrt
+                                               : fs->init == 3 ? init_av
+                                               : fs->init == 4 ? init_av_ulaw
+                                               : fs->init == 5 ? init_av_esds : init_normal),
                           .fragments = g_array_new (FALSE, FALSE, sizeof (NvrExportFragment)) };
       for (guint k = 0; k < fs->n; k++) {
         NvrExportFragment fr = { .offset = 1000 + k * 5000, .size = 5000, .start_us = k * SEC,
@@ -182,15 +230,26 @@ test_plan_table (void)
     guint32 ts;
     gint64 duration_us;
     nvr_export_plan_edit (plan, &media_time, &ts, &duration_us);
+    guint64 audio_time;
+    guint32 audio_ts;
+    gboolean audio = nvr_export_plan_audio_edit (plan, &audio_time, &audio_ts);
+    g_assert_cmpint (audio, ==, pc->files[0].init == 3);
+    guint32 stride = audio ? NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT : 1;
     g_assert_cmpint (nvr_export_plan_media_start_us (plan), ==,
                      T0 + (gint64) (pc->media_start_s * SEC));
     g_assert_cmpint (llabs ((gint64) media_time * SEC / ts - (gint64) (pc->edit_start_s * SEC)),
                      <=, SEC / ts);
+    /* The audio edit starts at the same time (its own timescale, 16 kHz here). */
+    if (audio) {
+      g_assert_cmpuint (audio_ts, ==, 16000);
+      g_assert_cmpint (llabs ((gint64) audio_time * SEC / audio_ts -
+                              (gint64) (pc->edit_start_s * SEC)), <=, SEC / audio_ts + SEC / ts);
+    }
     g_assert_cmpint (llabs (duration_us - (gint64) (pc->duration_s * SEC)), <=, SEC / ts + 1);
     /* Sequence numbers from 1, decode times continuous (1 s fragments, gaps closed up). */
     guint64 len = g_bytes_get_size (nvr_export_plan_init (plan));
     for (guint i = 0; i < n; i++) {
-      g_assert_cmpuint (pieces[i].sequence, ==, i + 1);
+      g_assert_cmpuint (pieces[i].sequence, ==, i * stride + 1);
       g_assert_cmpuint (pieces[i].tfdt, ==, (guint64) i * ts);
       len += (guint64) pieces[i].size;
     }
@@ -203,6 +262,12 @@ test_plan_table (void)
 typedef struct {
   guint frames;
   GstClockTime first_pts, last_pts;
+  GstClockTime end;           /* last pts + its duration */
+  GstClockTime total;         /* sum of the buffers' durations */
+  gboolean backwards;         /* a pts before the previous buffer's end (beyond 1 ms) */
+  /* stream time: the position in the presentation, each track's edit applied (qtdemux sends
+   * a new segment per fragment of a fragmented file, so running time restarts; this does not) */
+  GstClockTime first_st, end_st;
 } Decoded;
 
 static GstFlowReturn
@@ -211,9 +276,20 @@ on_sample (GstAppSink *sink, gpointer data)
   Decoded *d = data;
   g_autoptr (GstSample) s = gst_app_sink_pull_sample (sink);
   GstBuffer *b = gst_sample_get_buffer (s);
-  if (d->frames == 0)
+  GstSegment *seg = gst_sample_get_segment (s);
+  GstClockTime st = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, GST_BUFFER_PTS (b));
+  if (d->frames == 0) {
     d->first_pts = GST_BUFFER_PTS (b);
+    d->first_st = st;
+  }
+  else if (GST_BUFFER_PTS (b) + GST_MSECOND < d->end)
+    d->backwards = TRUE;
   d->last_pts = GST_BUFFER_PTS (b);
+  GstClockTime dur = GST_BUFFER_DURATION_IS_VALID (b) ? GST_BUFFER_DURATION (b) : 0;
+  d->end = d->last_pts + dur;
+  if (GST_CLOCK_TIME_IS_VALID (st))
+    d->end_st = MAX (d->end_st, st + dur);
+  d->total += dur;
   d->frames++;
   return GST_FLOW_OK;
 }
@@ -521,6 +597,278 @@ test_from_index (void)
   nvr_export_file_clear (&wb);
 }
 
+/* ---- with audio ---- */
+
+/* The walker folds each audio-only moof+mdat into the next video fragment, like the recorder's
+ * indexer (mp4probe), and leaves out the last one (no video after it). */
+static void
+test_audio_walk (void)
+{
+  NvrExportFile f = walk (clips.av_a, T0);
+  g_assert_cmpuint (f.fragments->len, ==, 6);
+  const NvrExportFragment *fr = (const NvrExportFragment *) (void *) f.fragments->data;
+  g_assert_cmpint (fr[0].offset, ==, (gint64) g_bytes_get_size (f.init));
+  for (guint i = 0; i < f.fragments->len; i++) {
+    g_assert_cmpint (fr[i].start_us, ==, (gint64) i * SEC);
+    g_assert_cmpint (fr[i].duration_us, ==, SEC);
+    g_assert_true (fr[i].keyframe);
+    if (i > 0)
+      g_assert_cmpint (fr[i].offset, ==, fr[i - 1].offset + fr[i - 1].size);
+  }
+  GStatBuf st;
+  g_assert_cmpint (g_stat (clips.av_a, &st), ==, 0);
+  g_assert_cmpint (fr[5].offset + fr[5].size, <, (gint64) st.st_size);
+
+  /* The same fragments as the recorder's indexer finds in the file. */
+  g_autofree char *data = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (clips.av_a, &data, &len, NULL));
+  g_autoptr (NvrMp4Indexer) ix = nvr_mp4probe_indexer_new ();
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nvr_mp4probe_indexer_feed (ix, (const guint8 *) data, len, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (nvr_mp4probe_indexer_init_bytes (ix), ==, (gint64) g_bytes_get_size (f.init));
+  NvrMp4Fragment m;
+  guint n = 0;
+  while (nvr_mp4probe_indexer_pop (ix, &m)) {
+    g_assert_cmpuint (n, <, f.fragments->len);
+    g_assert_cmpint (m.offset, ==, fr[n].offset);
+    g_assert_cmpint (m.size, ==, fr[n].size);
+    g_assert_cmpint (m.start_us, ==, fr[n].start_us);
+    g_assert_cmpint (m.keyframe, ==, fr[n].keyframe);
+    n++;
+  }
+  g_assert_cmpuint (n, ==, f.fragments->len);
+  nvr_export_file_clear (&f);
+}
+
+static NvrExportPlan *
+plan_av (gint64 from_us, gint64 to_us)
+{
+  GArray *files = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));
+  NvrExportFile a = walk (clips.av_a, T0), b = walk (clips.av_b, T0 + 6 * SEC);
+  g_array_append_val (files, a);
+  g_array_append_val (files, b);
+  g_autoptr (GError) error = NULL;
+  NvrExportPlan *plan = nvr_export_plan_new (files, from_us, to_us, &error);
+  g_assert_no_error (error);
+  return plan;
+}
+
+/* Decodes both streams of @path. */
+static void
+decode_av (const char *path, Decoded *v, Decoded *a, gint64 *duration_ns)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = g_strdup_printf (
+      "filesrc location=\"%s\" ! qtdemux name=d "
+      "d.video_0 ! queue ! h264parse ! avdec_h264 ! videoconvert "
+      "! appsink name=vsink sync=false emit-signals=false "
+      "d.audio_0 ! queue ! aacparse ! avdec_aac ! audioconvert "
+      "! appsink name=asink sync=false emit-signals=false", path);
+  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  memset (v, 0, sizeof *v);
+  memset (a, 0, sizeof *a);
+  g_autoptr (GstElement) vsink = gst_bin_get_by_name (GST_BIN (p), "vsink");
+  g_autoptr (GstElement) asink = gst_bin_get_by_name (GST_BIN (p), "asink");
+  GstAppSinkCallbacks cb = { .new_sample = on_sample };
+  gst_app_sink_set_callbacks (GST_APP_SINK (vsink), &cb, v, NULL);
+  gst_app_sink_set_callbacks (GST_APP_SINK (asink), &cb, a, NULL);
+  gst_element_set_state (p, GST_STATE_PAUSED);
+  g_assert_cmpint (gst_element_get_state (p, NULL, NULL, 30 * GST_SECOND), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  *duration_ns = -1;
+  gst_element_query_duration (p, GST_FORMAT_TIME, duration_ns);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                                         GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) e = NULL;
+    gst_message_parse_error (m, &e, NULL);
+    g_error ("decoding '%s' failed: %s", path, e->message);
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+}
+
+static void
+test_audio_end_to_end (void)
+{
+  /* As test_end_to_end: 2.5 s into A to 1.5 s into B, both with audio. */
+  gint64 from = T0 + 2500000, to = T0 + 7500000;
+  g_autoptr (NvrExportPlan) plan = plan_av (from, to);
+  g_autofree char *out = g_build_filename (clips.dir, "export-av.mp4", NULL);
+  write_all (plan, out, 4096 + 17);
+
+  /* A fragmented file with both tracks: the walker reads 4+2(+1 after `to`) fragments back. */
+  NvrExportFile back = walk (out, 0);
+  g_assert_cmpuint (back.fragments->len, ==, 7);
+  for (guint i = 0; i < back.fragments->len; i++)
+    g_assert_cmpint (g_array_index (back.fragments, NvrExportFragment, i).start_us, ==,
+                     (gint64) i * SEC);
+  nvr_export_file_clear (&back);
+
+  Decoded v, a;
+  gint64 duration_ns = -1;
+  decode_av (out, &v, &a, &duration_ns);
+  g_test_message ("video: %u frames, pts %" GST_TIME_FORMAT " .. %" GST_TIME_FORMAT ", stream "
+                  "time %" GST_TIME_FORMAT " .. %" GST_TIME_FORMAT "; audio: %u buffers, "
+                  "stream time %" GST_TIME_FORMAT " .. %" GST_TIME_FORMAT " (%" GST_TIME_FORMAT
+                  " of samples); duration %" GST_TIME_FORMAT, v.frames,
+                  GST_TIME_ARGS (v.first_pts), GST_TIME_ARGS (v.end),
+                  GST_TIME_ARGS (v.first_st), GST_TIME_ARGS (v.end_st), a.frames,
+                  GST_TIME_ARGS (a.first_st), GST_TIME_ARGS (a.end_st), GST_TIME_ARGS (a.total),
+                  GST_TIME_ARGS (duration_ns));
+  /* Video as without audio (plus the fragment after `to`, which qtdemux shows too). */
+  g_assert_cmpuint (v.first_pts, ==, 500 * GST_MSECOND);
+  g_assert_cmpuint (v.frames, >=, (guint) ((to - from) * FPS / SEC));
+  g_assert_cmpuint (v.frames, <=, 70 - 5);
+  g_assert_cmpint (llabs (duration_ns / 1000 - (to - from)), <=, SEC / FPS);
+  /* Audio starts with the first frame shown (stream time: each track's edit applied) and plays
+   * as long as the video up to `to` (clipped there: qtdemux also shows what the file holds after
+   * the edit, see test_end_to_end); it never goes back. */
+  GstClockTime edit = (GstClockTime) (to - from) * GST_USECOND;
+  g_assert_cmpuint (a.frames, >, 0);
+  g_assert_false (a.backwards);
+  g_assert_false (v.backwards);
+  g_assert_cmpuint (v.first_st, ==, 0);
+  g_assert_cmpint (ABS ((gint64) a.first_st - (gint64) v.first_st), <=, 100 * GST_MSECOND);
+  g_assert_cmpuint (v.end_st, >=, edit);
+  g_assert_cmpint (ABS ((gint64) MIN (a.end_st, edit) - (gint64) MIN (v.end_st, edit)), <=,
+                   100 * GST_MSECOND);
+  /* The samples cover that span but for the audio-only fragment each source file ends with,
+   * which no fragment carries (here 0.256 s at A's end). */
+  g_assert_cmpint ((gint64) a.total, >=, (gint64) (a.end_st - a.first_st) - 300 * GST_MSECOND);
+
+  guint8 sha[32], want[32];
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nvr_export_plan_sha256 (plan, sha, &error));
+  g_autofree char *data = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (out, &data, &len, NULL));
+  g_assert_cmpuint (len, ==, nvr_export_plan_length (plan));
+  g_autoptr (GChecksum) ck = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (ck, (const guchar *) data, len);
+  gsize wl = sizeof want;
+  g_checksum_get_digest (ck, want, &wl);
+  g_assert_cmpmem (sha, 32, want, 32);
+  g_unlink (out);
+
+  /* From A's 5th fragment to late in B's 5th: A's audio there leads its video by 0.16 s and
+   * B's by 0.2 s (mp4mux's 0.96 s audio fragments), so the audio offset and its edit must make
+   * up for the first, and the audio up to `to` lies partly in the fragment after it. Both
+   * tracks play from `from` to `to` (stream time, clipped to the edit) within 100 ms. */
+  gint64 from2 = T0 + 4500000, to2 = T0 + 10950000;
+  g_autoptr (NvrExportPlan) later = plan_av (from2, to2);
+  write_all (later, out, 65536);
+  decode_av (out, &v, &a, &duration_ns);
+  GstClockTime dur = (GstClockTime) (to2 - from2) * GST_USECOND;
+  g_test_message ("from 4.5 s to 10.95 s: video stream time %" GST_TIME_FORMAT " .. %"
+                  GST_TIME_FORMAT ", audio %" GST_TIME_FORMAT " .. %" GST_TIME_FORMAT,
+                  GST_TIME_ARGS (v.first_st), GST_TIME_ARGS (v.end_st),
+                  GST_TIME_ARGS (a.first_st), GST_TIME_ARGS (a.end_st));
+  g_assert_false (a.backwards);
+  g_assert_cmpuint (v.first_st, ==, 0);
+  g_assert_cmpint (ABS ((gint64) a.first_st - (gint64) v.first_st), <=, 100 * GST_MSECOND);
+  g_assert_cmpuint (v.end_st, >=, dur);
+  g_assert_cmpint (ABS ((gint64) MIN (a.end_st, dur) - (gint64) MIN (v.end_st, dur)), <=,
+                   100 * GST_MSECOND);
+  /* Sync, beyond where the decoders clip the start: both exports end with B's last fragment,
+   * whose audio ends a fixed time before its video in the source; exported from B's start (no
+   * audio offset, both edits at 0) that gap is the source's, and the export from 4.5 s must
+   * show the same gap, i.e. its audio edit accounts for the offset exactly. */
+  gint64 lag_later = (gint64) v.end_st - (gint64) a.end_st;
+  g_autoptr (NvrExportPlan) whole_b = plan_av (T0 + 6 * SEC, T0 + 12 * SEC);
+  write_all (whole_b, out, 65536);
+  decode_av (out, &v, &a, &duration_ns);
+  gint64 lag_b = (gint64) v.end_st - (gint64) a.end_st;
+  g_test_message ("audio ends %" G_GINT64_FORMAT " ms before the video from 4.5 s, %"
+                  G_GINT64_FORMAT " ms in B exported alone", lag_later / 1000000,
+                  lag_b / 1000000);
+  g_assert_cmpint (ABS (lag_later - lag_b), <=, 2 * GST_MSECOND);
+  g_unlink (out);
+}
+
+/* Range reads with two moofs per piece: from inside either one, the same bytes. */
+static void
+test_audio_seek (void)
+{
+  g_autoptr (NvrExportPlan) plan = plan_av (T0 + 2500000, T0 + 7500000);
+  guint64 len = nvr_export_plan_length (plan);
+  g_autofree guint8 *all = g_malloc (len);
+  g_autoptr (NvrExportReader) r = nvr_export_reader_new (plan);
+  guint64 got = 0;
+  gssize n;
+  while ((n = nvr_export_reader_read (r, all + got, 7000, NULL)) > 0)
+    got += (guint64) n;
+  g_assert_cmpuint (got, ==, len);
+  guint n_pieces;
+  const NvrExportPiece *pieces = nvr_export_plan_pieces (plan, &n_pieces);
+  g_autoptr (GBytes) init = nvr_export_plan_init (plan);
+  guint64 p1 = g_bytes_get_size (init) + (guint64) pieces[0].size;
+  /* piece 1: audio moof, its mdat, then the video moof */
+  g_assert_cmpmem (all + p1 + 4, 4, "moof", 4);
+  guint64 amdat = p1 + ((guint64) all[p1] << 24 | all[p1 + 1] << 16 | all[p1 + 2] << 8 | all[p1 + 3]);
+  g_assert_cmpmem (all + amdat + 4, 4, "mdat", 4);
+  guint64 vmoof = amdat + ((guint64) all[amdat] << 24 | all[amdat + 1] << 16 |
+                           all[amdat + 2] << 8 | all[amdat + 3]);
+  g_assert_cmpmem (all + vmoof + 4, 4, "moof", 4);
+  guint64 offsets[] = { p1, p1 + 5, amdat + 3, vmoof, vmoof + 20, vmoof + 2000, len - 1 };
+  for (guint i = 0; i < G_N_ELEMENTS (offsets); i++) {
+    g_autoptr (NvrExportReader) s = nvr_export_reader_new (plan);
+    g_autoptr (GError) error = NULL;
+    g_assert_true (nvr_export_reader_seek (s, offsets[i], &error));
+    g_assert_no_error (error);
+    g_autofree guint8 *rest = g_malloc (len - offsets[i] + 1);
+    guint64 k = 0;
+    while ((n = nvr_export_reader_read (s, rest + k, 4096, &error)) > 0)
+      k += (guint64) n;
+    g_assert_no_error (error);
+    g_assert_cmpuint (k, ==, len - offsets[i]);
+    g_assert_cmpmem (rest, k, all + offsets[i], k);
+  }
+}
+
+/* The index path with audio: the fragments the recorder's indexer finds, the same bytes. */
+static void
+test_audio_from_index (void)
+{
+  GArray *files = g_array_new (FALSE, TRUE, sizeof (NvrExportFile));
+  const char *paths[] = { clips.av_a, clips.av_b };
+  for (guint i = 0; i < 2; i++) {
+    g_autofree char *data = NULL;
+    gsize len;
+    g_assert_true (g_file_get_contents (paths[i], &data, &len, NULL));
+    g_autoptr (NvrMp4Indexer) ix = nvr_mp4probe_indexer_new ();
+    g_assert_true (nvr_mp4probe_indexer_feed (ix, (const guint8 *) data, len, NULL));
+    g_autoptr (GArray) frags = g_array_new (FALSE, FALSE, sizeof (NvrExportFragment));
+    NvrMp4Fragment m;
+    while (nvr_mp4probe_indexer_pop (ix, &m)) {
+      NvrExportFragment fr = { m.offset, m.size, m.start_us, m.duration_us, m.keyframe };
+      g_array_append_val (frags, fr);
+    }
+    NvrExportFile f;
+    g_autoptr (GError) error = NULL;
+    g_assert_true (nvr_export_file_from_index (
+        paths[i], T0 + (gint64) i * 6 * SEC, nvr_mp4probe_indexer_init_bytes (ix),
+        (const NvrExportFragment *) (void *) frags->data, frags->len, &f, &error));
+    g_assert_no_error (error);
+    g_array_append_val (files, f);
+  }
+  gint64 from = T0 + 2500000, to = T0 + 7500000;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NvrExportPlan) indexed = nvr_export_plan_new (files, from, to, &error);
+  g_assert_no_error (error);
+  g_autoptr (NvrExportPlan) walked = plan_av (from, to);
+  guint8 sha_i[32], sha_w[32];
+  g_assert_true (nvr_export_plan_sha256 (indexed, sha_i, &error));
+  g_assert_true (nvr_export_plan_sha256 (walked, sha_w, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (sha_i, 32, sha_w, 32);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -539,6 +887,30 @@ main (int argc, char **argv)
   encode (clips.sparse, 6, 2 * FPS, 160, 120, TRUE);
   encode (clips.wide, 2, FPS, 192, 108, TRUE);
   encode (clips.plain, 2, FPS, 160, 120, FALSE);
+  clips.av_a = g_build_filename (clips.dir, "av-a.mp4", NULL);
+  clips.av_b = g_build_filename (clips.dir, "av-b.mp4", NULL);
+  encode_av (clips.av_a, 6);
+  encode_av (clips.av_b, 6);
+  init_av = init_of (clips.av_a);
+  {
+    /* av_a's init with its audio sample entry renamed (not AAC), and with another avgBitrate
+     * in its esds (DecoderConfigDescriptor: objectType 0x40, streamType 0x15, bufferSizeDB,
+     * maxBitrate, avgBitrate). */
+    gsize len;
+    const guint8 *d = g_bytes_get_data (init_av, &len);
+    guint8 *ulaw = g_memdup2 (d, len);
+    guint8 *e = memmem (ulaw, len, "mp4a", 4);
+    g_assert_nonnull (e);
+    memcpy (e, "ulaw", 4);
+    init_av_ulaw = g_bytes_new_take (ulaw, len);
+    guint8 *esds = g_memdup2 (d, len);
+    guint8 *es = memmem (esds, len, "esds", 4);
+    g_assert_nonnull (es);
+    guint8 *dc = memmem (es, len - (gsize) (es - esds), "\x40\x15", 2);
+    g_assert_nonnull (dc);
+    dc[2 + 3 + 4 + 3] ^= 0x55;
+    init_av_esds = g_bytes_new_take (esds, len);
+  }
   init_normal = init_of (clips.a);
   init_wide = init_of (clips.wide);
   {
@@ -558,12 +930,20 @@ main (int argc, char **argv)
   g_test_add_func ("/export/seek", test_seek);
   g_test_add_func ("/export/source-gone", test_source_gone);
   g_test_add_func ("/export/from-index", test_from_index);
+  g_test_add_func ("/export/audio/walk", test_audio_walk);
+  g_test_add_func ("/export/audio/end-to-end", test_audio_end_to_end);
+  g_test_add_func ("/export/audio/seek", test_audio_seek);
+  g_test_add_func ("/export/audio/from-index", test_audio_from_index);
   int rc = g_test_run ();
 
   g_bytes_unref (init_normal);
   g_bytes_unref (init_wide);
   g_bytes_unref (init_btrt);
-  const char *all[] = { clips.a, clips.b, clips.sparse, clips.wide, clips.plain };
+  g_bytes_unref (init_av);
+  g_bytes_unref (init_av_ulaw);
+  g_bytes_unref (init_av_esds);
+  const char *all[] = { clips.a, clips.b, clips.sparse, clips.wide, clips.plain, clips.av_a,
+                        clips.av_b };
   for (guint i = 0; i < G_N_ELEMENTS (all); i++) {
     g_unlink (all[i]);
     g_free ((char *) all[i]);
