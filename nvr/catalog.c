@@ -372,27 +372,23 @@ bind_text (sqlite3_stmt *st, int i, const char *s)
     sqlite3_bind_text (st, i, s, -1, SQLITE_TRANSIENT);
 }
 
-gboolean
-nvr_catalog_camera_add (NvrCatalog *c, const NvrCameraRow *row, gint64 now_us, gint64 *out_id,
-                        GError **error)
+/* Binds @row's settings as ?1 name .. ?9 retain_days (the same numbers in the add and the
+ * update), steps @st and maps a constraint to EXISTS (the name) or INVALID. */
+static gboolean
+camera_write (NvrCatalog *c, NvrStmt *st, const NvrCameraRow *row, const char *what,
+              GError **error)
 {
-  g_autoptr (NvrStmt) st = prepare (c,
-      "INSERT INTO cameras (name, main_url, sub_url, username, password, transport, created_us,"
-      " audio, retain_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", error);
-  if (st == NULL)
-    return FALSE;
   bind_text (st, 1, row->name);
   bind_text (st, 2, row->main_url);
   bind_text (st, 3, row->sub_url);
   bind_text (st, 4, row->username ? row->username : "");
   bind_text (st, 5, row->password ? row->password : "");
   bind_text (st, 6, row->transport ? row->transport : "default");
-  sqlite3_bind_int64 (st, 7, now_us);
-  sqlite3_bind_int (st, 8, row->audio_off ? 0 : 1);
+  sqlite3_bind_int (st, 7, row->audio_off ? 0 : 1);
   if (row->retain_days > 0)
-    sqlite3_bind_int64 (st, 9, row->retain_days);
+    sqlite3_bind_int64 (st, 8, row->retain_days);
   else
-    sqlite3_bind_null (st, 9);
+    sqlite3_bind_null (st, 8);
   int rc = sqlite3_step (st);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) {
     g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS,
@@ -405,8 +401,21 @@ nvr_catalog_camera_add (NvrCatalog *c, const NvrCameraRow *row, gint64 now_us, g
                  sqlite3_errmsg (c->db));
     return FALSE;
   }
-  if (rc != SQLITE_DONE)
-    return db_fail (c, error, "add a camera");
+  return rc == SQLITE_DONE || db_fail (c, error, what);
+}
+
+gboolean
+nvr_catalog_camera_add (NvrCatalog *c, const NvrCameraRow *row, gint64 now_us, gint64 *out_id,
+                        GError **error)
+{
+  g_autoptr (NvrStmt) st = prepare (c,
+      "INSERT INTO cameras (name, main_url, sub_url, username, password, transport, audio,"
+      " retain_days, created_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", error);
+  if (st == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (st, 9, now_us);
+  if (!camera_write (c, st, row, "add a camera", error))
+    return FALSE;
   if (out_id)
     *out_id = sqlite3_last_insert_rowid (c->db);
   return TRUE;
@@ -455,38 +464,15 @@ nvr_catalog_camera_update (NvrCatalog *c, const NvrCameraRow *row, GError **erro
 {
   /* The right-hand sides see the row before the update: a rename keeps the directory name. */
   g_autoptr (NvrStmt) st = prepare (c,
-      "UPDATE cameras SET dir_name = CASE WHEN name = ?2 THEN dir_name"
+      "UPDATE cameras SET dir_name = CASE WHEN name = ?1 THEN dir_name"
       "   ELSE coalesce(dir_name, name) END,"
-      " name = ?2, main_url = ?3, sub_url = ?4, username = ?5, password = ?6, transport = ?7,"
-      " audio = ?8, retain_days = ?9 WHERE id = ?1 AND removed_us IS NULL", error);
+      " name = ?1, main_url = ?2, sub_url = ?3, username = ?4, password = ?5, transport = ?6,"
+      " audio = ?7, retain_days = ?8 WHERE id = ?9 AND removed_us IS NULL", error);
   if (st == NULL)
     return FALSE;
-  sqlite3_bind_int64 (st, 1, row->id);
-  bind_text (st, 2, row->name);
-  bind_text (st, 3, row->main_url);
-  bind_text (st, 4, row->sub_url);
-  bind_text (st, 5, row->username ? row->username : "");
-  bind_text (st, 6, row->password ? row->password : "");
-  bind_text (st, 7, row->transport ? row->transport : "default");
-  sqlite3_bind_int (st, 8, row->audio_off ? 0 : 1);
-  if (row->retain_days > 0)
-    sqlite3_bind_int64 (st, 9, row->retain_days);
-  else
-    sqlite3_bind_null (st, 9);
-  int rc = sqlite3_step (st);
-  if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_EXISTS,
-                 "A camera named '%s' already exists", row->name);
+  sqlite3_bind_int64 (st, 9, row->id);
+  if (!camera_write (c, st, row, "update a camera", error))
     return FALSE;
-  }
-  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-    g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_INVALID,
-                 "Camera '%s' was refused by the catalog: %s", row->name,
-                 sqlite3_errmsg (c->db));
-    return FALSE;
-  }
-  if (rc != SQLITE_DONE)
-    return db_fail (c, error, "update a camera");
   if (sqlite3_changes (c->db) == 0) {
     g_set_error (error, NVR_CATALOG_ERROR, NVR_CATALOG_ERROR_NOT_FOUND,
                  "No camera with id %" G_GINT64_FORMAT, row->id);
