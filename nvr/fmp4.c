@@ -82,9 +82,13 @@ descend (const guint8 *data, gsize len, const guint32 *path, Box *out, GError **
   return TRUE;
 }
 
-/* The video track's sample entry → codec string. FALSE with no error: not a video track. */
+typedef enum { TRAK_OTHER, TRAK_VIDEO, TRAK_AUDIO } TrakKind;
+
+/* One trak: its handler, track_ID and first sample entry. A video track must be H.264 (codec
+ * string from avcC into @codec), an audio track AAC ('mp4a'); other handlers are TRAK_OTHER. */
 static gboolean
-trak_codec (const Box *trak, NvrFmp4Init *out, GError **error)
+trak_info (const Box *trak, TrakKind *kind, guint32 *track_id, char *codec, gsize codec_len,
+           GError **error)
 {
   static const guint32 hdlr_path[] = { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('h', 'd', 'l', 'r'),
                                        0 };
@@ -92,6 +96,7 @@ trak_codec (const Box *trak, NvrFmp4Init *out, GError **error)
                                        FOURCC ('s', 't', 'b', 'l'), FOURCC ('s', 't', 's', 'd'),
                                        0 };
   Box hdlr, stsd, tkhd;
+  *kind = TRAK_OTHER;
   if (!descend (trak->body, trak->body_len, hdlr_path, &hdlr, error))
     return FALSE;
   /* hdlr: version/flags (4), pre_defined (4), handler_type (4) */
@@ -99,8 +104,9 @@ trak_codec (const Box *trak, NvrFmp4Init *out, GError **error)
     g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "short hdlr");
     return FALSE;
   }
-  if (rd32 (hdlr.body + 8) != FOURCC ('v', 'i', 'd', 'e'))
-    return FALSE;
+  guint32 handler = rd32 (hdlr.body + 8);
+  if (handler != FOURCC ('v', 'i', 'd', 'e') && handler != FOURCC ('s', 'o', 'u', 'n'))
+    return TRUE;
   if (!child (trak->body, trak->body_len, FOURCC ('t', 'k', 'h', 'd'), &tkhd, error) ||
       !descend (trak->body, trak->body_len, stsd_path, &stsd, error))
     return FALSE;
@@ -111,11 +117,28 @@ trak_codec (const Box *trak, NvrFmp4Init *out, GError **error)
     g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "short tkhd or empty stsd");
     return FALSE;
   }
-  out->track_id = rd32 (tkhd.body + id_at);
+  *track_id = rd32 (tkhd.body + id_at);
   gsize off = 8;
   Box entry;
   if (!box_next (stsd.body, stsd.body_len, &off, &entry, error))
     return FALSE;
+  if (handler == FOURCC ('s', 'o', 'u', 'n')) {
+    if (entry.type != FOURCC ('m', 'p', '4', 'a')) {
+      g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_UNSUPPORTED,
+                   "audio track is '%c%c%c%c', not AAC", (char) (entry.type >> 24),
+                   (char) (entry.type >> 16), (char) (entry.type >> 8), (char) entry.type);
+      return FALSE;
+    }
+    /* AudioSampleEntry: 28 bytes of fields, then esds (not read: the string names AAC-LC,
+     * what the recorder's templates produce; browsers also play HE-AAC under it). */
+    if (entry.body_len < 28) {
+      g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "short mp4a");
+      return FALSE;
+    }
+    g_strlcpy (codec, "mp4a.40.2", codec_len);
+    *kind = TRAK_AUDIO;
+    return TRUE;
+  }
   const char *prefix = NULL;
   if (entry.type == FOURCC ('a', 'v', 'c', '1'))
     prefix = "avc1";
@@ -137,8 +160,9 @@ trak_codec (const Box *trak, NvrFmp4Init *out, GError **error)
     g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "bad avcC");
     return FALSE;
   }
-  g_snprintf (out->codec, sizeof out->codec, "%s.%02x%02x%02x", prefix, avcc.body[1],
-              avcc.body[2], avcc.body[3]);
+  g_snprintf (codec, codec_len, "%s.%02x%02x%02x", prefix, avcc.body[1], avcc.body[2],
+              avcc.body[3]);
+  *kind = TRAK_VIDEO;
   return TRUE;
 }
 
@@ -170,23 +194,51 @@ nvr_fmp4_parse_init (const guint8 *data, gsize len, NvrFmp4Init *out, GError **e
   if (!child (moov.body, moov.body_len, FOURCC ('m', 'v', 'e', 'x'), &mvex, error))
     return FALSE;   /* not fragmented */
   gboolean found = FALSE;
+  guint traks = 0;
+  char audio_codec[NVR_FMP4_CODEC_MAX] = "";
   gsize moff = 0;
-  while (moff < moov.body_len && !found) {
+  while (moff < moov.body_len) {
     Box b;
     if (!box_next (moov.body, moov.body_len, &moff, &b, error))
       return FALSE;
     if (b.type != FOURCC ('t', 'r', 'a', 'k'))
       continue;
-    g_autoptr (GError) local = NULL;
-    found = trak_codec (&b, out, &local);
-    if (local != NULL) {
-      g_propagate_error (error, g_steal_pointer (&local));
+    if (++traks > 2) {
+      g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "more than 2 tracks");
       return FALSE;
+    }
+    TrakKind kind;
+    guint32 id = 0;
+    char codec[NVR_FMP4_CODEC_MAX];
+    if (!trak_info (&b, &kind, &id, codec, sizeof codec, error))
+      return FALSE;
+    if ((kind == TRAK_VIDEO && found) || (kind == TRAK_AUDIO && out->has_audio)) {
+      g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_UNSUPPORTED,
+                   "more than one %s track", kind == TRAK_VIDEO ? "video" : "audio");
+      return FALSE;
+    }
+    if (kind == TRAK_VIDEO) {
+      found = TRUE;
+      out->track_id = id;
+      g_strlcpy (out->codec, codec, sizeof out->codec);
+    } else if (kind == TRAK_AUDIO) {
+      out->has_audio = TRUE;
+      out->audio_track_id = id;
+      g_strlcpy (audio_codec, codec, sizeof audio_codec);
     }
   }
   if (!found) {
     g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "no video track");
     return FALSE;
+  }
+  if (out->has_audio) {
+    if (out->audio_track_id == out->track_id) {
+      g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED,
+                   "audio and video tracks share an ID");
+      return FALSE;
+    }
+    g_strlcat (out->codec, ",", sizeof out->codec);
+    g_strlcat (out->codec, audio_codec, sizeof out->codec);
   }
   /* trex: version/flags, track_ID, default sample description index, duration, size, flags */
   gsize xoff = 0;
@@ -291,9 +343,40 @@ nvr_fmp4_parse_fragment (const guint8 *data, gsize len, const NvrFmp4Init *init,
                    "fragment is not exactly moof + mdat");
     return FALSE;
   }
-  Box traf;
-  if (!child (moof.body, moof.body_len, FOURCC ('t', 'r', 'a', 'f'), &traf, error))
+  /* At most 2 trafs; the video one (by track_ID) decides. */
+  Box traf = { 0 }, first = { 0 };
+  guint trafs = 0;
+  gsize moff = 0;
+  while (moff < moof.body_len) {
+    Box t;
+    if (!box_next (moof.body, moof.body_len, &moff, &t, error))
+      return FALSE;
+    if (t.type != FOURCC ('t', 'r', 'a', 'f'))
+      continue;
+    if (++trafs > 2) {
+      g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "more than 2 trafs");
+      return FALSE;
+    }
+    Box tfhd;
+    if (!child (t.body, t.body_len, FOURCC ('t', 'f', 'h', 'd'), &tfhd, error))
+      return FALSE;
+    if (tfhd.body_len < 8) {
+      g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "short tfhd");
+      return FALSE;
+    }
+    if (trafs == 1)
+      first = t;
+    if (init != NULL && init->has_audio && rd32 (tfhd.body + 4) == init->track_id)
+      traf = t;
+  }
+  if (trafs == 0) {
+    g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "missing 'traf' box");
     return FALSE;
+  }
+  if (init == NULL || !init->has_audio)
+    traf = first;
+  else if (traf.body == NULL)
+    return TRUE;   /* audio only: not key */
   gboolean known = FALSE;
   guint32 flags = 0;
   if (!traf_first_flags (&traf, init, &known, &flags, error))

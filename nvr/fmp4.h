@@ -1,6 +1,7 @@
 /* fmp4 — splits a fragmented MP4 byte stream (mp4mux with fragment-duration > 0) into its init
  * segment (ftyp + moov) and its fragments (moof + mdat), and reads what a live player needs from
- * them: the MSE codec string from avcC, and whether a fragment starts with a sync sample.
+ * them: the MSE codec string from avcC (and ",mp4a.40.2" for an AAC track), and whether a
+ * fragment's video starts with a sync sample.
  * Pure: no I/O, no clock; any thread, one owner per splitter. Every box is size-checked against
  * its container and every unit against a maximum before it is kept (docs/design/auth.md
  * "Live view"). */
@@ -25,19 +26,26 @@ typedef enum {
 
 /* What the init segment says. */
 typedef struct {
-  char codec[NVR_FMP4_CODEC_MAX];   /* "avc1.PPCCLL" (or avc3.) from the avcC box */
+  char codec[NVR_FMP4_CODEC_MAX];   /* "avc1.PPCCLL" (or avc3.) from the avcC box, then
+                                     * ",mp4a.40.2" when there is an AAC track */
   guint32 track_id;                 /* of the video track */
+  gboolean has_audio;               /* a second track, AAC ('mp4a' sample entry) */
+  guint32 audio_track_id;
   gboolean has_trex;
   guint32 trex_sample_flags;        /* trex default_sample_flags of that track */
 } NvrFmp4Init;
 
 /* Checks that @data is exactly one ftyp box then one moov box of a fragmented file (mvex) with an
- * H.264 video track, and fills @out. H.265 (hvc1/hev1) fails with NVR_FMP4_ERROR_UNSUPPORTED. */
+ * H.264 video track and at most one other track, which must be AAC audio, and fills @out. H.265
+ * (hvc1/hev1), a non-AAC audio track, a second video or audio track fail with
+ * NVR_FMP4_ERROR_UNSUPPORTED; more than 2 tracks with NVR_FMP4_ERROR_MALFORMED. */
 gboolean nvr_fmp4_parse_init (const guint8 *data, gsize len, NvrFmp4Init *out, GError **error);
 
 /* Checks that @data is exactly one moof box then one mdat box (styp/sidx before them are
- * allowed) and says whether its first sample is a sync sample (trun first-sample-flags, else the
- * first sample's flags, else tfhd default flags, else @init's trex defaults; unknown = FALSE). */
+ * allowed), with at most 2 trafs, and says whether the video traf's first sample is a sync sample
+ * (trun first-sample-flags, else the first sample's flags, else tfhd default flags, else @init's
+ * trex defaults; unknown = FALSE). The video traf is the one with @init's video track_ID; with
+ * @init NULL or video-only, the first traf. A fragment with audio only is not key. */
 gboolean nvr_fmp4_parse_fragment (const guint8 *data, gsize len, const NvrFmp4Init *init,
                                   gboolean *key, GError **error);
 

@@ -176,7 +176,8 @@ test_init_table (void)
     { { "avc3", "vide", TRUE, FALSE, 0, 4 }, TRUE, 0, "avc3.64001f" },
     { { "hvc1", "vide", TRUE, TRUE, 0, 7 }, FALSE, NVR_FMP4_ERROR_UNSUPPORTED, NULL },
     { { "avc1", "vide", FALSE, FALSE, 0, 7 }, FALSE, NVR_FMP4_ERROR_MALFORMED, NULL },  /* no mvex */
-    { { "avc1", "soun", TRUE, TRUE, 0, 7 }, FALSE, NVR_FMP4_ERROR_MALFORMED, NULL },   /* no video */
+    { { "avc1", "soun", TRUE, TRUE, 0, 7 }, FALSE, NVR_FMP4_ERROR_UNSUPPORTED, NULL }, /* not AAC */
+    { { "mp4a", "soun", TRUE, TRUE, 0, 7 }, FALSE, NVR_FMP4_ERROR_MALFORMED, NULL },   /* no video */
     { { "avc1", "vide", TRUE, TRUE, 0, 3 }, FALSE, NVR_FMP4_ERROR_MALFORMED, NULL },   /* short avcC */
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -218,8 +219,10 @@ test_init_broken (void)
 static void
 test_fragment_table (void)
 {
-  NvrFmp4Init init = { "avc1.64001f", 1, TRUE, 0x00010000 };
-  NvrFmp4Init init_key = { "avc1.64001f", 1, TRUE, 0 };
+  NvrFmp4Init init = { .codec = "avc1.64001f", .track_id = 1, .has_trex = TRUE,
+                       .trex_sample_flags = 0x00010000 };
+  NvrFmp4Init init_key = { .codec = "avc1.64001f", .track_id = 1, .has_trex = TRUE,
+                           .trex_sample_flags = 0 };
   static const struct {
     FragSpec spec;
     gboolean key_with_nonsync_trex;
@@ -265,6 +268,78 @@ test_fragment_table (void)
   g_autoptr (GByteArray) x = make_fragment (&ok);
   box (x, "free", NULL);
   g_assert_false (nvr_fmp4_parse_fragment (x->data, x->len, &init, &key, NULL));
+}
+
+/* A traf of @track whose first sample has @flags (trun first-sample-flags). */
+static GByteArray *
+make_traf (guint32 track, guint32 flags)
+{
+  GByteArray *tfhd = g_byte_array_new ();
+  put32 (tfhd, 0);
+  put32 (tfhd, track);
+  GByteArray *trun = g_byte_array_new ();
+  put32 (trun, 0x205);
+  put32 (trun, 1);
+  put32 (trun, 0);
+  put32 (trun, flags);
+  put32 (trun, 10);
+  return wrap ("traf", cat (wrap ("tfhd", tfhd), wrap ("trun", trun)));
+}
+
+/* moof with the given trafs (taken) + an mdat of 4 bytes. */
+static GByteArray *
+make_moof (GByteArray **trafs, guint n)
+{
+  GByteArray *mfhd = g_byte_array_new ();
+  put32 (mfhd, 0);
+  put32 (mfhd, 1);
+  GByteArray *moof = wrap ("mfhd", mfhd);
+  for (guint i = 0; i < n; i++)
+    moof = cat (moof, trafs[i]);
+  GByteArray *mdat = g_byte_array_new ();
+  g_byte_array_set_size (mdat, 4);
+  memset (mdat->data, 0, 4);
+  return cat (wrap ("moof", moof), wrap ("mdat", mdat));
+}
+
+/* Video (track 1) + AAC (track 2): the video traf decides, wherever it is; audio alone is not
+ * key; a third traf is refused. */
+static void
+test_fragment_two_tracks (void)
+{
+  NvrFmp4Init init = { .codec = "avc1.64001f,mp4a.40.2", .track_id = 1, .has_audio = TRUE,
+                       .audio_track_id = 2 };
+  const guint32 sync = 0x02000000, nonsync = 0x01010000;
+  static const struct {
+    guint32 first_track, first_flags, second_track, second_flags;
+    guint n;
+    gboolean ok, key;
+  } cases[] = {
+    { 1, 0x02000000, 2, 0x02000000, 2, TRUE, TRUE },    /* video sync first */
+    { 2, 0x02000000, 1, 0x02000000, 2, TRUE, TRUE },    /* video sync second */
+    { 2, 0x02000000, 1, 0x01010000, 2, TRUE, FALSE },   /* audio sync, video not: not key */
+    { 1, 0x01010000, 2, 0x02000000, 2, TRUE, FALSE },
+    { 2, 0x02000000, 0, 0, 1, TRUE, FALSE },            /* audio only */
+    { 1, 0x02000000, 0, 0, 1, TRUE, TRUE },             /* video only */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    GByteArray *t[2] = { make_traf (cases[i].first_track, cases[i].first_flags),
+                         cases[i].n > 1 ? make_traf (cases[i].second_track,
+                                                     cases[i].second_flags) : NULL };
+    g_autoptr (GByteArray) f = make_moof (t, cases[i].n);
+    gboolean key = !cases[i].key;
+    g_assert_cmpint (nvr_fmp4_parse_fragment (f->data, f->len, &init, &key, NULL), ==,
+                     cases[i].ok);
+    g_assert_cmpint (key, ==, cases[i].key);
+    for (guint cut = 0; cut < f->len; cut++)
+      g_assert_false (nvr_fmp4_parse_fragment (f->data, cut, &init, &key, NULL));
+  }
+  GByteArray *three[3] = { make_traf (1, sync), make_traf (2, nonsync), make_traf (2, nonsync) };
+  g_autoptr (GByteArray) f3 = make_moof (three, 3);
+  gboolean key;
+  g_autoptr (GError) error = NULL;
+  g_assert_false (nvr_fmp4_parse_fragment (f3->data, f3->len, &init, &key, &error));
+  g_assert_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED);
 }
 
 /* ---- splitter ---- */
@@ -417,16 +492,19 @@ collect (GstAppSink *sink, gpointer data)
 }
 
 static void
-test_real_mp4mux (void)
+real_mp4mux (gboolean audio)
 {
-  /* 6 s at 10 fps, a keyframe every 10 frames (1 s): fragments of 0.5 s. */
+  /* 6 s at 10 fps, a keyframe every 10 frames (1 s): fragments of 0.5 s; with @audio, 6 s of
+   * AAC as a second track (as the worker's live pipeline muxes it). */
   g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) pipeline = gst_parse_launch (
+  g_autofree char *desc = g_strdup_printf (
       "videotestsrc num-buffers=60 ! video/x-raw,width=320,height=240,framerate=10/1 "
       "! x264enc key-int-max=10 speed-preset=ultrafast tune=zerolatency ! h264parse "
       "! video/x-h264,stream-format=avc,alignment=au,profile=constrained-baseline "
-      "! mp4mux fragment-duration=500 streamable=true ! appsink name=sink sync=false",
-      &error);
+      "! mp4mux name=mux fragment-duration=500 streamable=true ! appsink name=sink sync=false %s",
+      audio ? "audiotestsrc num-buffers=47 samplesperbuffer=2048 ! audio/x-raw,rate=16000 "
+              "! voaacenc ! aacparse ! mux." : "");
+  g_autoptr (GstElement) pipeline = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_autoptr (GByteArray) out = g_byte_array_new ();
@@ -447,14 +525,27 @@ test_real_mp4mux (void)
                     seen.fragments, seen.keys, seen.codec);
     g_assert_cmpuint (seen.inits, ==, 1);
     g_assert_true (g_str_has_prefix (seen.codec, "avc1.42c0"));   /* constrained baseline */
+    g_assert_cmpint (g_str_has_suffix (seen.codec, ",mp4a.40.2"), ==, audio);
     /* A fragment boundary at every keyframe: 6 GOPs → 6 key fragments, and 0.5 s fragments
-     * in between. */
+     * in between; mp4mux writes one moof per track, so audio doubles them (never key). */
     g_assert_cmpuint (seen.keys, ==, 6);
-    g_assert_cmpuint (seen.fragments, >=, 11);
-    g_assert_cmpuint (seen.fragments, <=, 13);
+    g_assert_cmpuint (seen.fragments, >=, audio ? 22 : 11);
+    g_assert_cmpuint (seen.fragments, <=, audio ? 27 : 13);
     g_assert_cmpuint (seen.dropped, ==, 0);
     g_byte_array_unref (seen.all);
   }
+}
+
+static void
+test_real_mp4mux (void)
+{
+  real_mp4mux (FALSE);
+}
+
+static void
+test_real_mp4mux_aac (void)
+{
+  real_mp4mux (TRUE);
 }
 
 int
@@ -465,9 +556,11 @@ main (int argc, char **argv)
   g_test_add_func ("/fmp4/init/table", test_init_table);
   g_test_add_func ("/fmp4/init/broken", test_init_broken);
   g_test_add_func ("/fmp4/fragment/table", test_fragment_table);
+  g_test_add_func ("/fmp4/fragment/two-tracks", test_fragment_two_tracks);
   g_test_add_func ("/fmp4/splitter/chunks", test_splitter_chunks);
   g_test_add_func ("/fmp4/splitter/oversized", test_splitter_oversized);
   g_test_add_func ("/fmp4/splitter/errors", test_splitter_errors);
   g_test_add_func ("/fmp4/real-mp4mux", test_real_mp4mux);
+  g_test_add_func ("/fmp4/real-mp4mux-aac", test_real_mp4mux_aac);
   return g_test_run ();
 }
