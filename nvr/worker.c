@@ -78,6 +78,13 @@
 /* Live bytes sent to the daemon and not yet acknowledged (`live-ack`): a quarter of the wire
  * queue, so live view can never crowd out segment reports. */
 #define LIVE_MAX_IN_FLIGHT (NVR_WIRE_MAX_QUEUED / 4u)
+/* Live audio (a second track when the recorder records audio): AAC waiting in the live
+ * pipeline's audio appsrc; past it, audio buffers are dropped. */
+#define LIVE_MAX_AUDIO_QUEUED_BYTES (256u * 1024u)
+/* mp4mux waits for every track: when no audio went to the live muxer for this long while video
+ * does, live restarts without audio for the rest of the connection (a browser's MSE player would
+ * stall at the end of the buffered audio anyway). Bounds how long audio can hold live video. */
+#define LIVE_AUDIO_GAP_US (G_USEC_PER_SEC)
 /* A failed live pipeline is rebuilt after this long; recording is not affected. */
 #define LIVE_RETRY_MS 2000
 /* <camera_dir>/snapshot.jpg is refreshed from the first keyframe after this interval. */
@@ -200,6 +207,11 @@ typedef struct {
   GMutex lock;
   GHashTable *segments;            /* lock: abs path -> Segment*, named but not yet closed */
   GstElement *live_src;            /* lock: the live pipeline's appsrc, fed by tap_probe */
+  GstElement *live_asrc;           /* lock: its audio appsrc (NULL: live without audio) */
+  _Atomic gint64 live_video_rt0;   /* tap thread: running time of live's first frame, or -1 */
+  _Atomic gint64 live_pts_off;     /* tap thread: video PTS − running time (audio's PTS base) */
+  _Atomic gint64 live_audio_us;    /* monotonic time audio last went to the live muxer */
+  atomic_int live_audio_off;       /* live audio stalled: live is video-only on this connection */
   atomic_int live_need_key;        /* tap thread: drop frames until a keyframe */
   atomic_uint live_queue_drops;    /* tap thread: frames dropped because appsrc was full */
   _Atomic gint64 snap_last_us;     /* tap thread: monotonic time of the last snapshot taken */
@@ -715,6 +727,7 @@ static void motion_stop (Worker *w);
 static void motion_tick (Worker *w);
 static void live_start (Worker *w);
 static void live_stop (Worker *w);
+static void live_audio_ended (Worker *w);
 static GstPadProbeReturn tap_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data);
 
 static void
@@ -870,6 +883,7 @@ static void
 audio_end (Worker *w, Conn *c, const char *why)
 {
   atomic_store (&c->audio_lost, 1);
+  live_audio_ended (w);
   if (c->audio_eos_sent)
     return;
   c->audio_eos_sent = TRUE;
@@ -894,6 +908,30 @@ on_audio_end (gpointer data)
   g_free (ae->why);
   g_free (ae);
   return G_SOURCE_REMOVE;
+}
+
+/* Audio thread: one recorded AAC buffer (running time @rt) also goes to the live muxer, when live
+ * has an audio track, from live's first video frame on, restamped on video's PTS base; dropped,
+ * never blocking, when the audio appsrc is full. */
+static void
+live_audio_push (Conn *c, GstBuffer *buf, guint64 rt)
+{
+  g_mutex_lock (&c->lock);
+  GstElement *asrc = c->live_asrc ? gst_object_ref (c->live_asrc) : NULL;
+  g_mutex_unlock (&c->lock);
+  if (asrc == NULL)
+    return;
+  gint64 rt0 = atomic_load (&c->live_video_rt0);
+  gint64 pts = GST_CLOCK_TIME_IS_VALID (rt) ? (gint64) rt + atomic_load (&c->live_pts_off) : -1;
+  if (rt0 >= 0 && GST_CLOCK_TIME_IS_VALID (rt) && (gint64) rt >= rt0 && pts >= 0 &&
+      gst_app_src_get_current_level_bytes (GST_APP_SRC (asrc)) + gst_buffer_get_size (buf) <=
+          LIVE_MAX_AUDIO_QUEUED_BYTES) {
+    GstBuffer *copy = gst_buffer_copy (buf);   /* shares the memory; own timestamps */
+    GST_BUFFER_PTS (copy) = GST_BUFFER_DTS (copy) = (GstClockTime) pts;
+    gst_app_src_push_buffer (GST_APP_SRC (asrc), copy);
+    atomic_store (&c->live_audio_us, g_get_monotonic_time ());
+  }
+  gst_object_unref (asrc);
 }
 
 /* The audio branch's output (its streaming thread): dropped until the branch is linked to the
@@ -935,6 +973,7 @@ audio_out_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
           return GST_PAD_PROBE_DROP;
         c->audio_next_rt = rt + dur;
       }
+      live_audio_push (c, buf, rt);
     }
     atomic_store (&c->audio_out_us, g_get_monotonic_time ());
     return GST_PAD_PROBE_OK;
@@ -2697,6 +2736,7 @@ typedef struct _Live {
   Worker *w;
   GstElement *pipeline;            /* main loop */
   GstElement *src;                 /* main loop */
+  gboolean audio;                  /* main loop: built with the audio track */
   guint bus_watch;                 /* main loop */
   gboolean sent_init;              /* main loop */
   GMutex lock;
@@ -2952,6 +2992,7 @@ live_stop (Worker *w)
     Conn *c = w->conn;
     g_mutex_lock (&c->lock);
     g_clear_object (&c->live_src);
+    g_clear_object (&c->live_asrc);
     g_mutex_unlock (&c->lock);
     guint drops = atomic_exchange (&c->live_queue_drops, 0);
     if (drops > 0)
@@ -3002,8 +3043,15 @@ live_start (Worker *w)
     w->live_refused_logged = TRUE;
     return;
   }
+  /* With audio only when the recorder gets it now (its caps known) and live audio did not stall
+   * on this connection; audio that starts later joins at the next live start. */
+  g_mutex_lock (&c->lock);
+  g_autoptr (GstCaps) acaps = c->audio_caps && atomic_load (&c->audio_linked) &&
+      !atomic_load (&c->audio_lost) && !atomic_load (&c->live_audio_off)
+      ? gst_caps_ref (c->audio_caps) : NULL;
+  g_mutex_unlock (&c->lock);
   g_autoptr (GError) error = NULL;
-  g_autofree char *desc = load_template ("live-h264.gst", &error);
+  g_autofree char *desc = load_template (acaps ? "live-h264-aac.gst" : "live-h264.gst", &error);
   GstElement *pipeline = desc ? gst_parse_launch (desc, &error) : NULL;
   if (pipeline == NULL || !GST_IS_PIPELINE (pipeline)) {
     g_warning ("Failed to build the live pipeline: %s", error ? error->message : "not a pipeline");
@@ -3021,13 +3069,17 @@ live_start (Worker *w)
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   g_autoptr (GstElement) mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_autoptr (GstElement) asrc = acaps ? gst_bin_get_by_name (GST_BIN (pipeline), "asrc") : NULL;
   g_autoptr (GstPad) out = gst_element_get_static_pad (c->branch, "src");
   g_autoptr (GstCaps) caps = out ? gst_pad_get_current_caps (out) : NULL;
-  if (src == NULL || mux == NULL || sink == NULL || caps == NULL) {
-    live_failed (w, "template lacks src/mux/sink, or the stream has no caps yet");
+  if (src == NULL || mux == NULL || sink == NULL || caps == NULL || (acaps && asrc == NULL)) {
+    live_failed (w, "template lacks src/asrc/mux/sink, or the stream has no caps yet");
     return;
   }
   l->src = src;
+  l->audio = acaps != NULL;
+  if (asrc != NULL)
+    g_object_set (asrc, "caps", acaps, "max-bytes", (guint64) LIVE_MAX_AUDIO_QUEUED_BYTES, NULL);
   g_object_set (mux, "fragment-duration", (guint) LIVE_FRAGMENT_MS, NULL);
   g_object_set (src, "caps", caps, "max-bytes", (guint64) LIVE_MAX_QUEUED_BYTES, NULL);
   GstAppSinkCallbacks cb = { .new_sample = live_new_sample };
@@ -3040,10 +3092,38 @@ live_start (Worker *w)
     return;
   }
   atomic_store (&c->live_need_key, 1);   /* before the tap can see the appsrc */
+  atomic_store (&c->live_video_rt0, -1);
+  atomic_store (&c->live_audio_us, g_get_monotonic_time ());
   g_mutex_lock (&c->lock);
   g_set_object (&c->live_src, src);
+  g_set_object (&c->live_asrc, asrc);
   g_mutex_unlock (&c->lock);
-  g_message ("Live stream started (fragments of %d ms)", LIVE_FRAGMENT_MS);
+  g_message ("Live stream started (fragments of %d ms, %s)", LIVE_FRAGMENT_MS,
+             l->audio ? "with audio" : "video only");
+}
+
+/* Audio ended or stalled on this connection: a live stream with an audio track restarts video
+ * only (a new init segment; viewers reconnect). Main loop. */
+static void
+live_audio_ended (Worker *w)
+{
+  if (w->conn != NULL)
+    atomic_store (&w->conn->live_audio_off, 1);
+  if (w->live == NULL || !w->live->audio)
+    return;
+  g_message ("Live audio stopped; live view goes on without audio");
+  live_stop (w);
+  live_start (w);
+}
+
+static gboolean
+on_live_audio_gap (gpointer data)
+{
+  Conn *c = data;
+  if (c->w->conn == c)
+    live_audio_ended (c->w);
+  conn_unref (c);
+  return G_SOURCE_REMOVE;
 }
 
 /* The daemon switched live view (`live` message). */
@@ -3178,6 +3258,38 @@ buffer_age_us (GstPad *pad, GstBuffer *buf)
   return age_ns > 0 && age_ns < 60 * GST_SECOND ? age_ns / 1000 : 0;
 }
 
+/* Tap thread, after a frame went to live: with a live audio track, the first frame fixes where
+ * audio starts and its PTS base; then, audio silent for LIVE_AUDIO_GAP_US ends live audio. */
+static void
+live_audio_tick (Conn *c, GstPad *pad, GstBuffer *buf)
+{
+  g_mutex_lock (&c->lock);
+  gboolean audio = c->live_asrc != NULL;
+  g_mutex_unlock (&c->lock);
+  if (!audio || atomic_load (&c->live_audio_off))
+    return;
+  if (atomic_load (&c->live_video_rt0) < 0) {
+    g_autoptr (GstEvent) ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+    const GstSegment *seg = NULL;
+    if (ev != NULL)
+      gst_event_parse_segment (ev, &seg);
+    GstClockTime rt = seg && seg->format == GST_FORMAT_TIME && GST_BUFFER_PTS_IS_VALID (buf)
+        ? gst_segment_to_running_time (seg, GST_FORMAT_TIME, GST_BUFFER_PTS (buf))
+        : GST_CLOCK_TIME_NONE;
+    if (!GST_CLOCK_TIME_IS_VALID (rt))
+      return;
+    atomic_store (&c->live_pts_off, (gint64) GST_BUFFER_PTS (buf) - (gint64) rt);
+    atomic_store (&c->live_video_rt0, (gint64) rt);
+    atomic_store (&c->live_audio_us, g_get_monotonic_time ());
+    return;
+  }
+  if (g_get_monotonic_time () - atomic_load (&c->live_audio_us) <= LIVE_AUDIO_GAP_US)
+    return;
+  int expected = 0;
+  if (atomic_compare_exchange_strong (&c->live_audio_off, &expected, 1))
+    g_main_context_invoke (NULL, on_live_audio_gap, conn_ref (c));
+}
+
 /* Tap thread: one frame on its way to the recorder. */
 static void
 tap_buffer (Conn *c, GstPad *pad, GstBuffer *buf)
@@ -3210,6 +3322,7 @@ tap_buffer (Conn *c, GstPad *pad, GstBuffer *buf)
   g_autoptr (GstSample) sample = gst_sample_new (buf, caps, NULL, NULL);
   gst_app_src_push_sample (GST_APP_SRC (src), sample);
   gst_object_unref (src);
+  live_audio_tick (c, pad, buf);
 }
 
 static GstPadProbeReturn
