@@ -68,7 +68,11 @@ test('a pairing signature made with WebCrypto verifies over the exact message', 
 test('live codec header becomes an MSE type only when it is a plain codec string', () => {
   assert.equal(liveMimeType('avc1.64001f'), 'video/mp4; codecs="avc1.64001f"');
   assert.equal(liveMimeType('hvc1.1.6.L93.B0'), 'video/mp4; codecs="hvc1.1.6.L93.B0"');
-  for (const bad of [null, '', 'avc1"; x="', 'avc1,mp4a.40.2', 'a'.repeat(65), '.avc1', 'avc1 64'])
+  assert.equal(liveMimeType('avc1.64001f,mp4a.40.2'), 'video/mp4; codecs="avc1.64001f,mp4a.40.2"');
+  for (const bad of ['avc1.64001f,', 'avc1.64001f,avc1.64001f', 'avc1,mp4a.40.2,mp4a.40.2',
+                     'avc1.64001f, mp4a.40.2', 'avc1.64001f,mp4a."'])
+    assert.equal(liveMimeType(bad), null, bad);
+  for (const bad of [null, '', 'avc1"; x="', 'avc1,x', 'a'.repeat(65), '.avc1', 'avc1 64'])
     assert.equal(liveMimeType(bad), null, String(bad));
 });
 

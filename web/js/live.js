@@ -1,5 +1,7 @@
 // live — the MSE player for GET /api/v1/cameras/{id}/live (chunked fMP4: init segment, then
-// fragments from a keyframe; X-Hearth-Codec names the codec). Bytes are appended in order from a
+// fragments from a keyframe; X-Hearth-Codec names the codec, with ",mp4a.40.2" when the stream
+// carries the camera's audio: the element stays muted, onAudio(true) lets the page offer an
+// "Unmute" button, and unmuting is the user's click there). Bytes are appended in order from a
 // bounded queue (reading pauses while it is full, so the daemon drops whole fragments for us,
 // never the browser mid-fragment); the buffer is trimmed to a few seconds behind the playhead and
 // the playhead is kept near the live edge. When the stream ends, stalls or cannot be reached,
@@ -41,11 +43,13 @@ function permanent(status) {
 // message says why and when), 'ended' (the page stopped it), 'error' (given up: the message says
 // why; the "Reconnect" button starts again).
 export class LivePlayer {
-  // @video: a <video> element (muted, playsinline). @onState(state, message) updates the UI.
-  constructor(video, cameraId, onState = () => {}) {
+  // @video: a <video> element (muted, playsinline). @onState(state, message) updates the UI;
+  // @onAudio(hasAudio) says whether the current stream has an audio track.
+  constructor(video, cameraId, onState = () => {}, onAudio = () => {}) {
     this.video = video;
     this.cameraId = decimalId(cameraId);
     this.onState = onState;
+    this.onAudio = onAudio;
     this.abort = null;
     this.mediaSource = null;
     this.sourceBuffer = null;
@@ -185,6 +189,9 @@ export class LivePlayer {
       this.giveUp('This browser cannot play this camera\'s codec live.');
       return;
     }
+    const audio = res.headers.get('X-Hearth-Codec').includes(',mp4a.');
+    this.video.dataset.liveAudio = audio ? '1' : '0';
+    this.onAudio(audio);
     try {
       await this.openMediaSource(MSE, mime);
     } catch {

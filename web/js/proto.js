@@ -64,7 +64,9 @@ export function loginMessage(origin, nonce, publicKey) {
 // The MSE type for an X-Hearth-Codec value ("avc1.64001f"), or null if the value is not a
 // plain codec string (it is put between quotes, so nothing else may pass).
 export function liveMimeType(codec) {
-  if (typeof codec !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9.]{0,63}$/.test(codec)) return null;
+  // A video codec, optionally ",mp4a.…" for the camera's audio track.
+  if (typeof codec !== 'string' ||
+      !/^[A-Za-z0-9][A-Za-z0-9.]{0,63}(,mp4a\.[A-Za-z0-9.]{1,16})?$/.test(codec)) return null;
   return `video/mp4; codecs="${codec}"`;
 }
 

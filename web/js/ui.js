@@ -73,12 +73,15 @@ export function liveFigure(camera, title, detail = '') {
   video.muted = true;  // the attribute alone does not mute a script-made element
   const state = el('span', { class: 'live-state' }, '…');
   const reconnect = el('button', { type: 'button', class: 'reconnect', hidden: true }, 'Reconnect');
+  // Shown only while the live stream has audio; the video stays muted until this is clicked.
+  const unmute = el('button', { type: 'button', class: 'unmute', hidden: true,
+                                'aria-pressed': 'false' }, 'Unmute');
   const figure = el('figure', { class: 'camera', dataset: { cameraId: String(camera.id) } },
                     video,
                     el('figcaption', {}, el('span', { class: 'title' }, title),
                        detail ? el('span', { class: 'muted' }, detail) : null, state, reconnect,
-                       pausedNotice(camera)));
-  return { figure, video, state, reconnect };
+                       unmute, pausedNotice(camera)));
+  return { figure, video, state, reconnect, unmute };
 }
 
 // Wires a LivePlayer to a liveFigure's caption; returns the player (already started).
@@ -88,8 +91,17 @@ export function attachPlayer(PlayerClass, parts, cameraId) {
     parts.state.dataset.state = state;
     // Offered while it waits to reconnect too: "now" instead of after the backoff.
     parts.reconnect.hidden = !(state === 'retrying' || state === 'ended' || state === 'error');
+  }, (hasAudio) => {
+    if (parts.unmute) parts.unmute.hidden = !hasAudio;
   });
   parts.reconnect.addEventListener('click', () => { player.start(); });
+  if (parts.unmute) {
+    parts.unmute.addEventListener('click', () => {   // a user gesture: allowed to play sound
+      parts.video.muted = !parts.video.muted;
+      parts.unmute.textContent = parts.video.muted ? 'Unmute' : 'Mute';
+      parts.unmute.setAttribute('aria-pressed', String(!parts.video.muted));
+    });
+  }
   player.start();
   return player;
 }
