@@ -13,8 +13,8 @@ it. The script asks for the revocation on stdout ("E2E-REVOKE"); this driver run
                           speeds, frame step, save frame, the events page (review.mjs)
     run_e2e.py --admin    the admin pages on a phone: pair a device from the devices page,
                           change its cameras, revoke it; a plain device refused (admin.mjs)
-    run_e2e.py --audio    a recording of a camera sending AAC plays muted with its audio
-                          decoded (audio_play.mjs)
+    run_e2e.py --audio    live view and a recording of a camera sending AAC play muted with
+                          their audio decoded; Unmute only on that camera (audio_play.mjs)
 
 playwright-core is installed from the npm registry with `npm ci` (tests/e2e/package-lock.json)
 into <build>/e2e-node, never into the source tree. Screenshots and frame grabs go to
@@ -444,19 +444,21 @@ def soak_test(minutes):
 
 
 def audio_test():
-    """cam1 sends AAC (fakecam --audio aac): its recording plays in Chromium with audio decoded,
-    muted (audio_play.mjs)."""
+    """cam1 sends AAC, cam2 no audio (fakecam --audio aac,none): cam1's live tile plays muted
+    with its audio decoded and an Unmute button that cam2's tile lacks; cam1's recording plays
+    in Chromium with audio decoded, muted (audio_play.mjs)."""
     need_tools()
     node_dir = ensure_playwright()
     artifacts = artifacts_dir("audio")
     h = Harness("e2e-audio", segment_seconds=10)
     with h:
-        with web_world(h, 1, ["--audio", "aac"]) as (front, _, ids):
+        with web_world(h, 2, ["--audio", "aac,none"]) as (front, _, ids):
             wait_segments(h, ["cam1"])
-            url, _ = pairing_url(h, "listener", "cam1")
+            url, _ = pairing_url(h, "listener", "cam1,cam2")
             env = base_env(node_dir, artifacts)
             env["HOME"] = trusting_home(front.cert, h.dir)
-            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_CAM1_ID=str(ids["cam1"]))
+            env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_CAM1_ID=str(ids["cam1"]),
+                       E2E_CAM2_ID=str(ids["cam2"]))
             status = run_node("audio_play.mjs", env)
             check(status == 0, f"audio_play.mjs failed ({status}); artifacts in {artifacts}")
     log(f"artifacts: {artifacts}")
