@@ -24,6 +24,12 @@ AGAIN = 14
 FIRST_CODE = 41
 
 
+def arrival_times(path):
+    """Wall-clock seconds at which each chunk reached the client (test-live's .idx)."""
+    with open(path + ".idx") as f:
+        return [int(line.split()[1]) / 1e6 for line in f if line.strip()]
+
+
 def tone_of(code):
     return 400 + 100 * (code % 16)   # fakecam's tone for ID code i (tests/fakecam/audio.h)
 
@@ -48,6 +54,7 @@ def test():
             while p.poll() is None and time.monotonic() - t0 < STOP:
                 time.sleep(0.2)
             h.fakecam_control("garbage 1 audio-stop")
+            stop_wall = time.time()
             stdout, _ = p.communicate(timeout=SECONDS + 60)
         with open(log_path) as f:
             worker_log = f.read()
@@ -85,6 +92,18 @@ def test():
                 lasting = SECONDS - {"early": 3, "late": LATE, "again": AGAIN}[c["role"]]
             check(r["frames"] >= 15 * (lasting - 3),
                   f"cam{cam} {c['role']}: only {r['frames']} frames in about {lasting} s")
+            arrivals = arrival_times(c["path"])
+            gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+            gap = max(gaps) if gaps else None
+            log(f"  {len(arrivals)} chunks, largest gap between them {gap:.2f} s")
+            if cam == 1 and c["role"] == "early":
+                log(f"  cam1's first stream: last chunk {arrivals[-1] - stop_wall:.2f} s after "
+                    "its audio stopped")
+            else:
+                # Audio (transcoded for cam2) never holds live video back: a fragment at least
+                # every GOP (1 s), with slack for a busy machine.
+                check(gap is not None and gap < 2.5,
+                      f"cam{cam} {c['role']}: live video stalled {gap} s")
             if with_audio and c["role"] == "early":
                 hz = audio_tone_hz(c["path"])
                 log(f"  audio tone {hz} Hz (camera sends {tone_of(code)})")
