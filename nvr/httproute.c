@@ -257,49 +257,63 @@ nvr_httproute_match (const char *method, const char *path, NvrRouteMatch *out)
 
 /* ---- query ---- */
 
-guint
-nvr_httproute_parse_range (const char *query, gint64 max_range_us, gint64 *from_us,
-                           gint64 *to_us, const char **reason)
+/* Walks @query as "key=N&key=N..." with @n known @keys, each at most once, N a strict decimal:
+ * fills @vals/@seen by key index. 0, or 400 with @reason: @bad_pair for a pair without '=' or
+ * a value that is no decimal, @bad_key for an unknown or repeated key. At most 128 bytes. */
+static guint
+query_ids (const char *query, const char *const *keys, guint n, gint64 *vals, gboolean *seen,
+           const char *bad_pair, const char *bad_key, const char **reason)
 {
-  gboolean have_from = FALSE, have_to = FALSE;
-  *from_us = *to_us = 0;
-  *reason = "from_us and to_us are required";
-  if (query == NULL || *query == '\0')
-    return 400;
   if (strlen (query) > 128) {
     *reason = "query too long";
     return 400;
   }
-  const char *p = query;
-  for (;;) {
+  for (const char *p = query;;) {
     const char *end = strchrnul (p, '&');
     const char *eq = memchr (p, '=', (gsize) (end - p));
-    if (eq == NULL) {
-      *reason = "query must be from_us=N&to_us=N";
+    gint64 v;
+    if (eq == NULL || !nvr_httproute_parse_id (eq + 1, (gsize) (end - eq - 1), &v)) {
+      *reason = bad_pair;
       return 400;
     }
     gsize klen = (gsize) (eq - p);
-    gint64 v;
-    if (!nvr_httproute_parse_id (eq + 1, (gsize) (end - eq - 1), &v)) {
-      *reason = "from_us and to_us must be non-negative decimal integers";
+    guint k = 0;
+    while (k < n && !(strlen (keys[k]) == klen && memcmp (p, keys[k], klen) == 0))
+      k++;
+    if (k == n || seen[k]) {
+      *reason = bad_key;
       return 400;
     }
-    if (klen == 7 && memcmp (p, "from_us", 7) == 0 && !have_from) {
-      have_from = TRUE;
-      *from_us = v;
-    } else if (klen == 5 && memcmp (p, "to_us", 5) == 0 && !have_to) {
-      have_to = TRUE;
-      *to_us = v;
-    } else {
-      *reason = "query must be from_us=N&to_us=N, each once";
-      return 400;
-    }
+    seen[k] = TRUE;
+    vals[k] = v;
     if (*end == '\0')
-      break;
+      return 0;
     p = end + 1;
   }
-  if (!have_from || !have_to)
+}
+
+guint
+nvr_httproute_parse_range (const char *query, gint64 max_range_us, gint64 *from_us,
+                           gint64 *to_us, const char **reason)
+{
+  static const char *const keys[] = { "from_us", "to_us" };
+  gint64 v[2] = { 0, 0 };
+  gboolean seen[2] = { FALSE, FALSE };
+  *from_us = *to_us = 0;
+  *reason = "from_us and to_us are required";
+  if (query == NULL || *query == '\0')
     return 400;
+  guint status = query_ids (query, keys, 2, v, seen,
+                            "from_us and to_us must be non-negative decimal integers",
+                            "query must be from_us=N&to_us=N, each once", reason);
+  if (status != 0)
+    return status;
+  *from_us = v[0];
+  *to_us = v[1];
+  if (!seen[0] || !seen[1]) {
+    *reason = "from_us and to_us are required";
+    return 400;
+  }
   if (*to_us <= *from_us) {
     *reason = "to_us must be after from_us";
     return 400;
@@ -316,48 +330,30 @@ guint
 nvr_httproute_parse_audit_query (const char *query, guint limit_default, guint limit_max,
                                  gint64 *before_id, guint *limit, const char **reason)
 {
-  gboolean have_before = FALSE, have_limit = FALSE;
+  static const char *const keys[] = { "before_id", "limit" };
+  gint64 v[2] = { 0, 0 };
+  gboolean seen[2] = { FALSE, FALSE };
   *before_id = 0;
   *limit = limit_default;
   *reason = NULL;
   if (query == NULL || *query == '\0')
     return 0;
-  if (strlen (query) > 128) {
-    *reason = "query too long";
+  guint status = query_ids (query, keys, 2, v, seen,
+                            "query must be before_id=N&limit=N with decimal integers",
+                            "query may hold before_id and limit, each once", reason);
+  if (status != 0)
+    return status;
+  if (seen[0] && v[0] < 1) {
+    *reason = "before_id must be at least 1";
     return 400;
   }
-  const char *p = query;
-  for (;;) {
-    const char *end = strchrnul (p, '&');
-    const char *eq = memchr (p, '=', (gsize) (end - p));
-    gint64 v;
-    if (eq == NULL || !nvr_httproute_parse_id (eq + 1, (gsize) (end - eq - 1), &v)) {
-      *reason = "query must be before_id=N&limit=N with decimal integers";
-      return 400;
-    }
-    gsize klen = (gsize) (eq - p);
-    if (klen == 9 && memcmp (p, "before_id", 9) == 0 && !have_before) {
-      have_before = TRUE;
-      if (v < 1) {
-        *reason = "before_id must be at least 1";
-        return 400;
-      }
-      *before_id = v;
-    } else if (klen == 5 && memcmp (p, "limit", 5) == 0 && !have_limit) {
-      have_limit = TRUE;
-      if (v < 1 || v > limit_max) {
-        *reason = "limit is out of range";
-        return 400;
-      }
-      *limit = (guint) v;
-    } else {
-      *reason = "query may hold before_id and limit, each once";
-      return 400;
-    }
-    if (*end == '\0')
-      break;
-    p = end + 1;
+  if (seen[1] && (v[1] < 1 || v[1] > limit_max)) {
+    *reason = "limit is out of range";
+    return 400;
   }
+  *before_id = v[0];
+  if (seen[1])
+    *limit = (guint) v[1];
   return 0;
 }
 
