@@ -21,6 +21,7 @@ into <build>/e2e-node, never into the source tree. Screenshots and frame grabs g
 <build>/e2e-artifacts/<test>/."""
 
 import argparse
+import collections
 import contextlib
 import hashlib
 import json
@@ -80,9 +81,19 @@ def artifacts_dir(test):
     return d
 
 
+NODE_TAIL = collections.deque(maxlen=8)   # the last lines the last node script printed
+
+
+def node_tail():
+    """The last lines of the last node script's output, for a failure message: CI shows the end
+    of a failing test's log, and the script's own error is what says why it failed."""
+    return " | ".join(line.strip() for line in NODE_TAIL)
+
+
 def run_node(script, env, on_line=None, timeout_s=NODE_TIMEOUT_S):
     """Runs `node script`, echoing its output; @on_line(line, proc) sees each stdout line.
     Returns the exit status; the script is killed after @timeout_s."""
+    NODE_TAIL.clear()
     p = subprocess.Popen(["node", os.path.join(HERE, script)], cwd=HERE, env=env,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, bufsize=1, start_new_session=True)
@@ -98,6 +109,8 @@ def run_node(script, env, on_line=None, timeout_s=NODE_TIMEOUT_S):
         for line in p.stdout:
             sys.stdout.write("  node: " + line)
             sys.stdout.flush()
+            if line.strip():
+                NODE_TAIL.append(line.rstrip("\n")[:300])
             if on_line is not None:
                 on_line(line.rstrip("\n"), p)
         return p.wait()
@@ -146,7 +159,8 @@ def static_test():
         env["E2E_BASE_URL"] = front.origin
         env["HOME"] = trusting_home(front.cert, h.dir)
         status = run_node("pages_static.mjs", env)
-        check(status == 0, f"pages_static.mjs failed ({status}); artifacts in {artifacts}")
+        check(status == 0, f"pages_static.mjs failed ({status}); artifacts in {artifacts}; "
+                  f"its last lines: {node_tail()}")
     log(f"artifacts: {artifacts}")
 
 
@@ -268,7 +282,8 @@ def e2e_test():
                 answer(p, f"REVOKED {t0 * 1000:.1f} {t1 * 1000:.1f}")
 
             status = run_node("pair_live_revoke.mjs", env, on_line)
-            check(status == 0, f"pair_live_revoke.mjs failed ({status}); artifacts in {artifacts}")
+            check(status == 0, f"pair_live_revoke.mjs failed ({status}); artifacts in {artifacts}; "
+                  f"its last lines: {node_tail()}")
             check(revoked, "the browser test never asked for the revocation")
             with h.catalog() as db:
                 row = db.execute("SELECT revoked_us FROM devices WHERE name = 'e2e'").fetchone()
@@ -329,7 +344,8 @@ def review_test():
                        E2E_FIRST_US=str(segs[0][1]), E2E_EVENT_ID=str(events[0][0]),
                        E2E_EVENT_US=str(events[0][1]))
             status = run_node("review.mjs", env)
-            check(status == 0, f"review.mjs failed ({status}); artifacts in {artifacts}")
+            check(status == 0, f"review.mjs failed ({status}); artifacts in {artifacts}; "
+                  f"its last lines: {node_tail()}")
     log(f"artifacts: {artifacts}")
 
 
@@ -394,7 +410,8 @@ def admin_test():
                 p.stdin.flush()
 
             status = run_node("admin.mjs", env, on_line)
-            check(status == 0, f"admin.mjs failed ({status}); artifacts in {artifacts}")
+            check(status == 0, f"admin.mjs failed ({status}); artifacts in {artifacts}; "
+                  f"its last lines: {node_tail()}")
             # What the pages did, from the catalog: the guest was made by the page's invite,
             # limited to cam2 at the end, and revoked.
             with h.catalog() as db:
@@ -439,7 +456,8 @@ def soak_test(minutes):
                 p.stdin.flush()
 
             status = run_node("soak_wall.mjs", env, on_line, timeout_s=minutes * 60 + 600)
-            check(status == 0, f"soak_wall.mjs failed ({status}); artifacts in {artifacts}")
+            check(status == 0, f"soak_wall.mjs failed ({status}); artifacts in {artifacts}; "
+                  f"its last lines: {node_tail()}")
     log(f"artifacts: {artifacts}")
 
 
@@ -460,7 +478,8 @@ def audio_test():
             env.update(E2E_ORIGIN=front.origin, E2E_PAIR_URL=url, E2E_CAM1_ID=str(ids["cam1"]),
                        E2E_CAM2_ID=str(ids["cam2"]))
             status = run_node("audio_play.mjs", env)
-            check(status == 0, f"audio_play.mjs failed ({status}); artifacts in {artifacts}")
+            check(status == 0, f"audio_play.mjs failed ({status}); artifacts in {artifacts}; "
+                  f"its last lines: {node_tail()}")
     log(f"artifacts: {artifacts}")
 
 

@@ -7,6 +7,7 @@ tracks(path) -> {track_id: {"handler": "vide"|"soun"|..., "format": "avc1"|"mp4a
                             "timescale": N, "samples": N, "duration_s": float}}"""
 
 import os
+import statistics
 import struct
 import subprocess
 import tempfile
@@ -122,8 +123,11 @@ def by_handler(info, handler):
 
 
 def audio_tone_hz(path, skip_s=0.5, seconds=1.0):
-    """Decodes the first audio track (qtdemux ! avdec_aac) and returns its dominant frequency
-    by zero crossings over @seconds after @skip_s, or None when it does not decode."""
+    """Decodes the first audio track (qtdemux ! avdec_aac) and returns its dominant frequency,
+    or None when it does not decode. The frequency is the median over 100 ms windows (from
+    @skip_s, up to @seconds of them) of each window's zero crossings: a camera's audio may jump
+    (a late RTP sender skips ahead) and the decoder's transient at the jump fills one window
+    with crossings; the median reports the tone, not the jump."""
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as d:
         wav = os.path.join(d, "a.wav")
         r = subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={path}", "!",
@@ -142,5 +146,10 @@ def audio_tone_hz(path, skip_s=0.5, seconds=1.0):
             return None
         w.setpos(first)
         s = struct.unpack(f"<{count}h", w.readframes(count))
-        crossings = sum(1 for a, b in zip(s, s[1:]) if (a < 0) != (b < 0))
-        return crossings / 2 / (count / rate)
+        win = rate // 10
+        rates = []
+        for i in range(0, count - win + 1, win):
+            part = s[i:i + win]
+            crossings = sum(1 for a, b in zip(part, part[1:]) if (a < 0) != (b < 0))
+            rates.append(crossings / 2 / (win / rate))
+        return statistics.median(rates)
