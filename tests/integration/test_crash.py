@@ -99,6 +99,12 @@ def test(audio=None):
                 info = idread(os.path.join(h.root, s["path"]))
                 codes = {int(k): v for k, v in info["codes"].items()}
                 check(info["frames"] > 0, f"{s['path']} does not play")
+                video = by_handler(tracks(os.path.join(h.root, s["path"])), "vide")
+                samples = video[0]["samples"] if video else 0
+                # Every frame of every file decodes, crash-cut ones included (issue 13).
+                check(info["frames"] == samples and info["unreadable"] == 0,
+                      f"{s['path']}: {info['frames']} of {samples} video samples decode, "
+                      f"{info['unreadable']} unreadable")
                 check(set(codes) == {index}, f"{s['path']} shows codes {codes}")
                 check(abs(info["duration_s"] - s["duration_us"] / 1e6) <= 1.0,
                       f"{s['path']}: decoded {info['duration_s']:.2f} s vs catalog "
