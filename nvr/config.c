@@ -62,6 +62,7 @@ static const KeySpec keys[] = {
   { "motion", "background_ms", KEY_INT64, OFF (motion_background_ms), 1000, 3600000 },
   { "motion", "global_fraction", KEY_DOUBLE, OFF (motion_global_fraction), 0.2, 1 },
   { "motion", "max_contrast_gain", KEY_DOUBLE, OFF (motion_max_contrast_gain), 1, 8 },
+  { "motion", "hardware_decode", KEY_BOOL, OFF (motion_hw_decode), 0, 0 },
   /* docs/design/auth.md "Configuration"; the web API is off unless origin is set. */
   { "web", "socket", KEY_PATH, OFF (web_socket), 0, 0 },
   { "web", "origin", KEY_ORIGIN, OFF (web_origin), 0, 0 },
@@ -430,6 +431,7 @@ nvr_config_parse (const char *text, gsize len, const char *filename, GError **er
     c->motion_background_ms = ms->background_ms;
     c->motion_global_fraction = ms->global_fraction;
     c->motion_max_contrast_gain = ms->max_contrast_gain;
+    c->motion_hw_decode = TRUE;
     g_free (ms);
   }
 

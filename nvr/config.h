@@ -77,6 +77,7 @@ typedef struct {
   gint64 motion_background_ms;     /* 1000..3600000 */
   double motion_global_fraction;   /* 0.2..1 */
   double motion_max_contrast_gain; /* 1..8 */
+  gboolean motion_hw_decode;       /* a Pi's V4L2 H.264 decoder for motion where present (TRUE) */
   /* [web] (docs/design/auth.md); the web API is off unless origin is set */
   char *web_socket;            /* absolute path of the daemon's HTTP unix socket */
   char *web_origin;            /* the primary origin "https://host[:port]" (pairing URLs, MQTT's

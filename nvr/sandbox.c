@@ -41,6 +41,7 @@
 typedef struct {
   const char *camera_dir;
   guint16 ports[MAX_PORTS];   /* 0 = unused */
+  const char *const *devices; /* NULL-terminated, or NULL: device nodes opened read-write */
 } NvrSandboxSpec;
 
 typedef struct {
@@ -138,6 +139,10 @@ enter_landlock (const NvrSandboxSpec *spec, GError **error)
     ok = ll_add_path (rs, read_paths[i], ro, fs);
   for (guint i = 0; ok && i < G_N_ELEMENTS (write_files); i++)
     ok = ll_add_path (rs, write_files[i], ro | LANDLOCK_ACCESS_FS_WRITE_FILE, fs);
+  /* A hardware decoder's device nodes (a Pi's /dev/video*): read, write and their ioctls. */
+  for (guint i = 0; ok && spec->devices != NULL && spec->devices[i] != NULL; i++)
+    ok = ll_add_path (rs, spec->devices[i], ro | LANDLOCK_ACCESS_FS_WRITE_FILE | LL_FS_IOCTL_DEV,
+                      fs);
   /* Everything under its own directory except executing, devices, sockets and fifos. A probe
    * (camera_dir NULL) writes nothing at all. */
   if (ok && spec->camera_dir != NULL)
@@ -457,14 +462,14 @@ nvr_sandbox_prepare (void)
 
 gboolean
 nvr_sandbox_enter_camera (const char *camera_dir, const char *main_url, const char *motion_url,
-                          GError **error)
+                          const char *const *devices, GError **error)
 {
   if (camera_dir == NULL) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  "The sandbox needs the camera's directory as an absolute path");
     return FALSE;
   }
-  NvrSandboxSpec spec = { .camera_dir = camera_dir };
+  NvrSandboxSpec spec = { .camera_dir = camera_dir, .devices = devices };
   const char *urls[MAX_PORTS] = { main_url, motion_url };
   for (guint i = 0; i < MAX_PORTS; i++)
     if (urls[i] != NULL && !nvr_sandbox_url_port (urls[i], &spec.ports[i])) {

@@ -22,7 +22,9 @@ gboolean nvr_sandbox_url_port (const char *url, guint16 *port);
 
 /* Enters the sandbox for the camera whose directory is @camera_dir (absolute: the only tree
  * the worker may write) and whose streams are @main_url and @motion_url (NULL: none; TCP may
- * connect to their ports only). Landlock missing from the kernel, or a part of it (TCP ports
+ * connect to their ports only). @devices (NULL-terminated, or NULL) are device nodes it may open
+ * read-write with their ioctls: the hardware decoder's (docs/design/motion.md "Hardware
+ * decoding"); a path this system lacks is skipped. Landlock missing from the kernel, or a part of it (TCP ports
  * need ABI 4, signal and abstract-socket scoping ABI 6), is logged once and the rest applies;
  * FALSE with @error when Landlock fails otherwise, or no_new_privs or seccomp cannot be set:
  * the worker must then not go on.
@@ -35,7 +37,8 @@ gboolean nvr_sandbox_url_port (const char *url, guint16 *port);
  * file in its own directory (must be allowed), its parent's /proc/<pid>/environ and fd/,
  * execve("/bin/true"), ptrace(PTRACE_ATTACH) and kill(0) of its parent. Only the daemon's environment reaches it, nothing a camera sends. */
 gboolean nvr_sandbox_enter_camera (const char *camera_dir, const char *main_url,
-                                   const char *motion_url, GError **error);
+                                   const char *motion_url, const char *const *devices,
+                                   GError **error);
 
 /* Enters the same sandbox for a probe process (nvr/probe.c): no file may be written (only
  * /dev/null), TCP may connect to @tcp_port only (0: to none; UDP, for WS-Discovery, is not

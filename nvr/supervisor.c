@@ -934,6 +934,8 @@ worker_config (Cam *c)
                          g_variant_new_double (cfg->motion_global_fraction));
   g_variant_builder_add (&b, "{sv}", "motion_max_contrast_gain",
                          g_variant_new_double (cfg->motion_max_contrast_gain));
+  g_variant_builder_add (&b, "{sv}", "motion_hw_decode",
+                         g_variant_new_boolean (cfg->motion_hw_decode));
   add_motion_fields (c, &b);
   g_variant_builder_add (&b, "{sv}", "pinned", g_variant_new_boolean (c->pinned));
   nvr_identity_add_fields (&b, "pin_", &c->pin);

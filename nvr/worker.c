@@ -131,6 +131,7 @@ typedef struct {
   gboolean detect;        /* motion detection on at start (the `detect` message switches it) */
   NvrMotionSettings motion;   /* validated */
   gboolean audio;         /* record the camera's audio track (config `audio` b, default on) */
+  gboolean motion_hw_decode;  /* may decode motion's H.264 in hardware (`motion_hw_decode` b) */
 } WorkerConfig;
 
 typedef enum {
@@ -169,6 +170,10 @@ typedef struct {
   GstElement *pipeline;            /* main loop */
   guint bus_watch;                 /* main loop */
   _Atomic gint64 last_data_us;     /* any thread: monotonic time of the last decoded frame */
+  const char *hw;                  /* main loop: the hardware decoder in use (static), or NULL */
+  _Atomic gint64 key_in_us;        /* any thread: monotonic time the first keyframe went to the
+                                    * decoder; 0 = none yet */
+  _Atomic gint64 last_in_us;       /* any thread: monotonic time of the last buffer into it */
   atomic_int video_selected;       /* rtspsrc thread */
   atomic_int pad_taken;            /* rtspsrc thread */
   GMutex lock;
@@ -262,6 +267,7 @@ struct _Worker {
   NvrMotion *motion;               /* the detector; kept across motion pipelines */
   Mo *mo;                          /* running motion pipeline, or NULL */
   guint motion_retry_source;
+  gboolean hw_failed;              /* the hardware decoder stalled or failed: software from now */
   gint64 motion_last_wall_us;      /* timestamp of the last frame processed */
   gint64 motion_last_mono_us;      /* monotonic time it was processed */
   gboolean ev_active;              /* an event was started and not yet ended */
@@ -531,6 +537,8 @@ config_parse (GVariant *f, WorkerConfig *cfg, GError **error)
   cfg->detect = det == NULL || g_variant_get_boolean (det);
   g_autoptr (GVariant) au = g_variant_lookup_value (f, "audio", G_VARIANT_TYPE_BOOLEAN);
   cfg->audio = au == NULL || g_variant_get_boolean (au);
+  g_autoptr (GVariant) hw = g_variant_lookup_value (f, "motion_hw_decode", G_VARIANT_TYPE_BOOLEAN);
+  cfg->motion_hw_decode = hw == NULL || g_variant_get_boolean (hw);
   NvrMotionSettings *ms = &cfg->motion;
   nvr_motion_settings_init (ms);
   g_variant_lookup (f, "motion_threshold", "d", &ms->threshold);
@@ -2483,6 +2491,129 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MoLink, mo_link_free)
 
 static void motion_failed (Worker *w, const char *why);
 
+/* ---- hardware decoding for motion (docs/design/motion.md "Hardware decoding") ----
+ * A Pi 4's V4L2 H.264 decoder (v4l2h264dec, registered by GStreamer only where the device
+ * exists) decodes motion's H.264 when [motion] hardware_decode is on (default) and it has not
+ * stalled or failed in this worker; otherwise avdec_h264, as everywhere else. No test machine
+ * has one: NVR_TEST_HW_DECODER names a factory to stand in for it ("avdec_h264"), and
+ * "avdec_h264:stall" also drops everything it outputs, so that the fallback is exercised. */
+#define HW_DECODER "v4l2h264dec"
+/* Input flowing since a keyframe and no decoded frame for this long: the decoder stalled. */
+#define HW_STALL_US (2 * G_USEC_PER_SEC)
+
+static const char *
+hw_decoder (const Worker *w, gboolean *stall)
+{
+  static char test_name[64];
+  *stall = FALSE;
+  if (!w->cfg.motion_hw_decode || w->hw_failed)
+    return NULL;
+  const char *t = g_getenv ("NVR_TEST_HW_DECODER");
+  if (t != NULL && *t != '\0') {
+    g_strlcpy (test_name, t, sizeof test_name);
+    char *colon = strchr (test_name, ':');
+    if (colon != NULL) {
+      *stall = strcmp (colon + 1, "stall") == 0;
+      *colon = '\0';
+    }
+    g_autoptr (GstElementFactory) f = gst_element_factory_find (test_name);
+    return f != NULL ? test_name : NULL;
+  }
+  g_autoptr (GstElementFactory) f = gst_element_factory_find (HW_DECODER);
+  return f != NULL ? HW_DECODER : NULL;
+}
+
+/* The device nodes the hardware decoder may open once the worker is sandboxed (every
+ * /dev/video*: V4L2 names its memory-to-memory decoder by number), NULL when it will not be
+ * used. */
+static GStrv
+hw_decoder_devices (const Worker *w)
+{
+  gboolean stall;
+  if (hw_decoder (w, &stall) == NULL)
+    return NULL;
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_autoptr (GDir) dir = g_dir_open ("/dev", 0, NULL);
+  const char *name;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "video")) {
+      g_autofree char *path = g_build_filename ("/dev", name, NULL);
+      g_strv_builder_add (b, path);
+    }
+  return g_strv_builder_end (b);
+}
+
+static GstPadProbeReturn
+hw_in_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Mo *m = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  gint64 now = g_get_monotonic_time ();
+  atomic_store (&m->last_in_us, now);
+  gint64 none = 0;
+  if (buf != NULL && !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
+    atomic_compare_exchange_strong (&m->key_in_us, &none, now);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+hw_stall_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  return GST_PAD_PROBE_DROP;
+}
+
+/* Puts the hardware decoder in place of the template's `dec` (between `parse` and `rate`).
+ * FALSE, the software decoder left in place, when it cannot be made or linked. */
+static gboolean
+hw_decoder_swap (Mo *m, GstElement *bin, const char *factory, gboolean stall)
+{
+  g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (bin), "parse");
+  g_autoptr (GstElement) dec = gst_bin_get_by_name (GST_BIN (bin), "dec");
+  g_autoptr (GstElement) rate = gst_bin_get_by_name (GST_BIN (bin), "rate");
+  GstElement *hw = gst_element_factory_make (factory, "hwdec");
+  if (parse == NULL || dec == NULL || rate == NULL || hw == NULL) {
+    if (hw != NULL)
+      gst_object_unref (gst_object_ref_sink (hw));
+    return FALSE;
+  }
+  gst_element_unlink_many (parse, dec, rate, NULL);
+  gst_bin_add (GST_BIN (bin), hw);
+  if (!gst_element_link_many (parse, hw, rate, NULL)) {
+    gst_element_unlink_many (parse, hw, rate, NULL);
+    gst_bin_remove (GST_BIN (bin), hw);
+    gst_element_link_many (parse, dec, rate, NULL);
+    return FALSE;
+  }
+  gst_bin_remove (GST_BIN (bin), dec);
+  g_autoptr (GstPad) in = gst_element_get_static_pad (hw, "sink");
+  gst_pad_add_probe (in, GST_PAD_PROBE_TYPE_BUFFER, hw_in_probe, m, NULL);
+  if (stall) {
+    g_autoptr (GstPad) out = gst_element_get_static_pad (hw, "src");
+    gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER, hw_stall_probe, NULL, NULL);
+  }
+  return TRUE;
+}
+
+/* 500 ms tick: TRUE (motion restarted in software) if the hardware decoder has had input since a
+ * keyframe and given no frame for HW_STALL_US. */
+static gboolean
+hw_decoder_stalled (Worker *w)
+{
+  Mo *m = w->mo;
+  if (m == NULL || m->hw == NULL)
+    return FALSE;
+  gint64 now = g_get_monotonic_time ();
+  gint64 key = atomic_load (&m->key_in_us);
+  gint64 since = MAX (key, atomic_load (&m->last_data_us));
+  if (key == 0 || now - atomic_load (&m->last_in_us) > G_USEC_PER_SEC || now - since <= HW_STALL_US)
+    return FALSE;
+  g_message ("Hardware decoder %s gave no frame for %.1f s of input: motion decodes with "
+             "avdec_h264 from now on", m->hw, (now - since) / 1e6);
+  w->hw_failed = TRUE;
+  motion_failed (w, "hardware decoder stalled");
+  return TRUE;
+}
+
 static gboolean
 mo_on_link (gpointer data)
 {
@@ -2502,6 +2633,16 @@ mo_on_link (gpointer data)
     g_warning ("Failed to build the motion branch: %s", error->message);
     motion_failed (w, "internal error: motion template");
     return G_SOURCE_REMOVE;
+  }
+  gboolean stall = FALSE;
+  const char *hw = strcmp (l->template_name, "motion-h264.gst") == 0 ? hw_decoder (w, &stall)
+                                                                      : NULL;
+  if (hw != NULL && hw_decoder_swap (m, bin, hw, stall)) {
+    m->hw = hw;
+    g_message ("Motion decodes H.264 with %s (hardware)", hw);
+  } else if (hw != NULL) {
+    g_message ("Hardware decoder %s could not be used: motion decodes with avdec_h264", hw);
+    w->hw_failed = TRUE;
   }
   gst_bin_add (GST_BIN (m->pipeline), bin);
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin), "sink");
@@ -2601,6 +2742,12 @@ motion_stop (Worker *w)
 static void
 motion_failed (Worker *w, const char *why)
 {
+  if (w->mo != NULL && w->mo->hw != NULL && !w->hw_failed) {
+    /* Whatever went wrong, the next try decodes in software: a flaky hardware decoder must not
+     * keep motion down (a Pi without it records and detects exactly as an x86 box). */
+    g_message ("Motion failed while %s decoded it: avdec_h264 from now on", w->mo->hw);
+    w->hw_failed = TRUE;
+  }
   g_message ("Motion stream (%s) failed: %s; retrying in %d ms",
              w->cfg.motion_sub ? "sub-stream" : "main stream", why, MOTION_RETRY_MS);
   motion_stop (w);
@@ -2670,7 +2817,7 @@ static void
 motion_tick (Worker *w)
 {
   gint64 now = g_get_monotonic_time ();
-  if (w->mo != NULL &&
+  if (!hw_decoder_stalled (w) && w->mo != NULL &&
       now - atomic_load (&w->mo->last_data_us) > (gint64) w->cfg.watchdog_seconds * G_USEC_PER_SEC)
     motion_failed (w, "no frames");
   if (w->motion != NULL && w->ev_active && now - w->motion_last_mono_us > MOTION_STALL_US) {
@@ -3496,7 +3643,9 @@ on_message (NvrWireChannel *ch, const char *kind, GVariant *fields, gpointer dat
     if (g_mkdir_with_parents (dir, 0750) != 0)
       g_warning ("Failed to create '%s': %s", dir, g_strerror (errno));   /* reported per segment */
     /* The camera's bytes come after this line: narrow the process first (sandbox.h). */
-    if (!nvr_sandbox_enter_camera (dir, w->cfg.url, w->cfg.motion_url, &error)) {
+    g_auto (GStrv) devices = hw_decoder_devices (w);
+    if (!nvr_sandbox_enter_camera (dir, w->cfg.url, w->cfg.motion_url,
+                                   (const char *const *) devices, &error)) {
       g_warning ("Failed to sandbox camera '%s': %s", w->camera_arg, error->message);
       w->exit_status = 2;
       worker_request_stop (w, "no sandbox");
