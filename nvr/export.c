@@ -747,6 +747,8 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
   gint64 base = 0;            /* output decode time of the current file's first pick, ticks */
   guint32 stride = 1;         /* sequence numbers per piece: one per moof it may hold */
   gint64 end_ticks = -1;      /* where `to` falls in the output, once known */
+  gint64 delay_us = 0;        /* audio delay of the current file (see NvrExportFile) */
+  gint64 next_delay_us = 0;   /* ... of the next one: the previous delay plus this overhang */
   for (guint fi = 0; fi < files->len; fi++) {
     const NvrExportFile *f = &g_array_index (files, NvrExportFile, fi);
     guint a, z;
@@ -785,15 +787,42 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
     }
     guint32 ts = first_init.video.ts;
     gint64 t0 = ticks (fr[a].start_us, ts);
+    /* The file's last audio (after its last fragment) goes with that fragment: without it the
+     * audio has a hole at every file boundary (docs/design/playback.md "Audio in exports"). */
+    guint n_frags = f->fragments->len;
+    gint64 tail = in.has_audio && f->tail_size > 0 ? f->tail_size : 0;
+    /* Its audio continues the previous file's: the same stream, cut on an AAC frame boundary
+     * near the video's cut, each file's audio then starting at 0 with its video (mp4mux), so
+     * a file's audio ends up to a frame after or before its video and the next file's audio,
+     * placed at its video's start, would overlap it or leave a hole. Moved by that difference
+     * (summed over the files, so every file keeps the first one's A/V relation) when it is
+     * within one AAC frame; more is not frame jitter (audio that started late in a file, audio
+     * lost): then the file keeps its own A/V relation. */
+    delay_us = 0;
+    if (p->pieces->len > 0 && in.has_audio) {
+      gint64 frame_us = (gint64) NVR_EXPORT_AAC_FRAME * G_USEC_PER_SEC / in.audio.ts;
+      if (ABS (next_delay_us) <= frame_us)
+        delay_us = next_delay_us;
+    }
+    gint64 audio_delay = 0;
+    if (in.has_audio && !scale_round (delay_us, in.audio.ts, G_USEC_PER_SEC, &audio_delay)) {
+      fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "an audio delay out of range");
+      return NULL;
+    }
+    next_delay_us = delay_us;
+    if (in.has_audio && f->audio_end_us >= 0)
+      next_delay_us += f->audio_end_us - (fr[n_frags - 1].start_us + fr[n_frags - 1].duration_us);
     for (guint i = a; i <= z; i++) {
       if (p->pieces->len >= NVR_EXPORT_MAX_FRAGMENTS || fr[i].size <= 0 || fr[i].offset < 0) {
         fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "too many or empty fragments");
         return NULL;
       }
-      NvrExportPiece pc = { .file = fi, .src_offset = fr[i].offset, .size = fr[i].size,
+      NvrExportPiece pc = { .file = fi, .src_offset = fr[i].offset,
+                            .size = fr[i].size + (i + 1 == n_frags ? tail : 0),
                             .sequence = p->pieces->len * stride + 1,
                             .tfdt = (guint64) (base + ticks (fr[i].start_us, ts) - t0),
-                            .wall_start_us = f->wall_start_us + fr[i].start_us };
+                            .wall_start_us = f->wall_start_us + fr[i].start_us,
+                            .audio_delay = audio_delay };
       g_array_append_val (p->pieces, pc);
       gint64 s = pc.wall_start_us, e = s + fr[i].duration_us;
       if (end_ticks < 0 && to_us >= s && to_us < e)
@@ -806,11 +835,13 @@ nvr_export_plan_new (GArray *files, gint64 from_us, gint64 to_us, GError **error
     if (first_init.has_audio && end_ticks >= 0 && z + 1 < f->fragments->len &&
         p->pieces->len < NVR_EXPORT_MAX_FRAGMENTS && fr[z + 1].size > 0 &&
         fr[z + 1].offset >= 0) {
-      NvrExportPiece pc = { .file = fi, .src_offset = fr[z + 1].offset, .size = fr[z + 1].size,
+      NvrExportPiece pc = { .file = fi, .src_offset = fr[z + 1].offset,
+                            .size = fr[z + 1].size + (z + 2 == n_frags ? tail : 0),
                             .sequence = p->pieces->len * stride + 1,
                             .tfdt = (guint64) (base + ticks (fr[z + 1].start_us, ts) -
                                                ticks (fr[z].start_us + fr[z].duration_us, ts)),
-                            .wall_start_us = f->wall_start_us + fr[z + 1].start_us };
+                            .wall_start_us = f->wall_start_us + fr[z + 1].start_us,
+                            .audio_delay = audio_delay };
       g_array_append_val (p->pieces, pc);
       break;   /* `to` is inside z: no later file is used */
     }
@@ -1092,6 +1123,7 @@ load_piece (NvrExportReader *r, const NvrExportPiece *pc, NvrExportShift *shift,
   if (plan->has_audio) {
     if (!scale_round (shift->video, plan->audio_timescale, plan->timescale, &shift->audio))
       return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': decode time out of range", f->path);
+    shift->audio += pc->audio_delay;
     if (src_a != G_MAXUINT64) {
       if (src_a > ((guint64) 1 << 42))
         return fail (error, NVR_EXPORT_ERROR_UNSUPPORTED, "'%s': decode time out of range",
@@ -1264,11 +1296,12 @@ nvr_export_plan_etag (const NvrExportPlan *p)
     const NvrExportPiece *pc = &g_array_index (p->pieces, NvrExportPiece, i);
     const char *path = g_array_index (p->files, NvrExportFile, pc->file).path;
     crypto_hash_sha256_update (&st, (const guint8 *) path, strlen (path) + 1);
-    guint8 fields[8 * 4];
+    guint8 fields[8 * 5];
     wr64 (fields, (guint64) pc->src_offset);
     wr64 (fields + 8, (guint64) pc->size);
     wr64 (fields + 16, pc->sequence);
     wr64 (fields + 24, pc->tfdt);
+    wr64 (fields + 32, (guint64) pc->audio_delay);
     crypto_hash_sha256_update (&st, fields, sizeof fields);
   }
   guint8 h[crypto_hash_sha256_BYTES];
@@ -1300,12 +1333,74 @@ nvr_export_plan_sha256 (NvrExportPlan *plan, guint8 out[32], GError **error)
   return TRUE;
 }
 
+/* The end of a file with audio, from its last fragment [@last, @last_end) on: *@tail = bytes of
+ * the whole audio-only moof+mdat pairs right after it (at most NVR_EXPORT_MAX_TAIL_MOOFS), before
+ * anything else (a moof with video, an mfra, a pair cut short, the end of the file): mp4mux
+ * writes the file's last audio there. *@audio_end_us = where the audio of the last fragment and
+ * the tail ends, from the audio track's 0 (mp4mux starts both tracks of a file at 0), or -1 if
+ * unknown. Reads box headers and each moof (at most NVR_EXPORT_MAX_MOOF), never an mdat. */
+static void
+scan_end (int fd, const Init *in, gint64 last, gint64 last_end, gint64 end, gint64 *tail,
+          gint64 *audio_end_us)
+{
+  *tail = 0;
+  *audio_end_us = -1;
+  if (!in->has_audio)
+    return;
+  guint64 audio_end = 0;
+  gboolean have_audio = FALSE;
+  g_autofree guint8 *moof = NULL;
+  gint64 off = last;
+  guint n_tail = 0;
+  for (guint n = 0; n < NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT + NVR_EXPORT_MAX_TAIL_MOOFS &&
+                    n_tail < NVR_EXPORT_MAX_TAIL_MOOFS && end - off >= 16; n++) {
+    guint8 h[16];
+    if (!pread_all (fd, h, 8, off) || rd32 (h + 4) != FOURCC ('m', 'o', 'o', 'f'))
+      break;
+    guint32 size = rd32 (h);
+    if (size < 8 || size > NVR_EXPORT_MAX_MOOF || (gint64) size > end - off - 8)
+      break;
+    moof = g_realloc (moof, size);
+    Moof m;
+    if (!pread_all (fd, moof, size, off) || !parse_moof (moof, size, in, &m, NULL))
+      break;
+    const Traf *v = traf_of (&m, in->video.id), *au = traf_of (&m, in->audio.id);
+    if (off >= last_end && ((v != NULL && v->samples > 0) || au == NULL))
+      break;   /* past the last fragment: only audio-only pairs are its tail */
+    gint64 moff = off + size;
+    if (!pread_all (fd, h, 8, moff) || rd32 (h + 4) != FOURCC ('m', 'd', 'a', 't'))
+      break;
+    guint64 msize = rd32 (h);
+    if (msize == 1)
+      msize = end - moff >= 16 && pread_all (fd, h + 8, 8, moff + 8) ? rd64 (h + 8) : 0;
+    if (msize < 8 || msize > (guint64) (end - moff))
+      break;
+    if (au != NULL && au->tfdt < ((guint64) 1 << 42) && au->duration < ((guint64) 1 << 42)) {
+      audio_end = MAX (audio_end, au->tfdt + au->duration);
+      have_audio = TRUE;
+    }
+    if (off < last_end && moff + (gint64) msize > last_end) {
+      *tail = 0;   /* a pair across the fragment's end: the index does not match the file */
+      *audio_end_us = -1;
+      return;
+    }
+    off = moff + (gint64) msize;
+    if (off > last_end) {
+      *tail = off - last_end;
+      n_tail++;
+    }
+  }
+  if (have_audio && off >= last_end)   /* the last fragment read whole */
+    *audio_end_us = (gint64) ((audio_end * G_USEC_PER_SEC + in->audio.ts / 2) / in->audio.ts);
+}
+
 /* ---- the fallback fragment source ---- */
 
 gboolean
 nvr_export_walk_file (const char *path, gint64 wall_start_us, NvrExportFile *f, GError **error)
 {
   memset (f, 0, sizeof *f);
+  f->audio_end_us = -1;
   int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
@@ -1398,7 +1493,7 @@ nvr_export_walk_file (const char *path, gint64 wall_start_us, NvrExportFile *f, 
       const Traf *v = traf_of (&m, in.video.id);
       if (v == NULL || v->samples == 0) {
         /* Audio only: its bytes go with the next video fragment, as in mp4probe's indexer
-         * (a trailing one, with no video after it, is left out). */
+         * (a trailing one, with no video after it, is the file's tail: see scan_end). */
         if (pending < 0)
           pending = off;
         if (++pending_n >= NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT) {
@@ -1437,6 +1532,11 @@ nvr_export_walk_file (const char *path, gint64 wall_start_us, NvrExportFile *f, 
           "fragmented MP4", path);
     goto out;
   }
+  if (frags->len > 0) {
+    const NvrExportFragment *last = &g_array_index (frags, NvrExportFragment, frags->len - 1);
+    scan_end (fd, &in, last->offset, last->offset + last->size, end, &f->tail_size,
+              &f->audio_end_us);
+  }
   f->path = g_strdup (path);
   f->wall_start_us = wall_start_us;
   f->init = g_byte_array_free_to_bytes (g_steal_pointer (&init));
@@ -1453,6 +1553,7 @@ nvr_export_file_from_index (const char *path, gint64 wall_start_us, gint64 init_
                             GError **error)
 {
   memset (f, 0, sizeof *f);
+  f->audio_end_us = -1;
   if (init_bytes < 16 || init_bytes > NVR_EXPORT_MAX_INIT || n == 0)
     return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': no usable index", path);
   int fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -1464,18 +1565,22 @@ nvr_export_file_from_index (const char *path, gint64 wall_start_us, gint64 init_
   g_autoptr (GByteArray) init = g_byte_array_sized_new ((guint) init_bytes);
   g_byte_array_set_size (init, (guint) init_bytes);
   gboolean read_ok = pread_all (fd, init->data, (gsize) init_bytes, 0);
-  close (fd);
-  if (!read_ok)
+  if (!read_ok) {
+    close (fd);
     return fail (error, NVR_EXPORT_ERROR_SOURCE_GONE, "Failed to read the init of '%s'", path);
+  }
   /* The index says where the init ends; the bytes must say ftyp then moov, exactly that long. */
   if (rd32 (init->data + 4) != FOURCC ('f', 't', 'y', 'p') || rd32 (init->data) < 8 ||
       rd32 (init->data) + 8 > (guint64) init_bytes ||
       rd32 (init->data + rd32 (init->data) + 4) != FOURCC ('m', 'o', 'o', 'v') ||
-      (guint64) rd32 (init->data) + rd32 (init->data + rd32 (init->data)) != (guint64) init_bytes)
+      (guint64) rd32 (init->data) + rd32 (init->data + rd32 (init->data)) != (guint64) init_bytes) {
+    close (fd);
     return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': the indexed init is not ftyp + moov",
                  path);
+  }
   Init in;
   if (!parse_init (init->data, init->len, &in, error)) {
+    close (fd);
     g_prefix_error (error, "'%s': ", path);
     return FALSE;
   }
@@ -1483,6 +1588,7 @@ nvr_export_file_from_index (const char *path, gint64 wall_start_us, gint64 init_
   gint64 prev_end = init_bytes;
   for (guint i = 0; i < n; i++) {
     if (frags[i].offset < prev_end || frags[i].size < 16 || frags[i].duration_us < 0) {
+      close (fd);
       g_array_unref (out);
       return fail (error, NVR_EXPORT_ERROR_MALFORMED, "'%s': index fragment %u overlaps or is "
                    "too small", path, i);
@@ -1490,6 +1596,12 @@ nvr_export_file_from_index (const char *path, gint64 wall_start_us, gint64 init_
     prev_end = frags[i].offset + frags[i].size;
     g_array_append_val (out, frags[i]);
   }
+  /* The file's last audio, after its last indexed (video) fragment. */
+  struct stat st;
+  if (in.has_audio && fstat (fd, &st) == 0)
+    scan_end (fd, &in, frags[n - 1].offset, prev_end, st.st_size, &f->tail_size,
+              &f->audio_end_us);
+  close (fd);
   f->path = g_strdup (path);
   f->wall_start_us = wall_start_us;
   f->init = g_byte_array_free_to_bytes (g_steal_pointer (&init));

@@ -22,6 +22,11 @@ G_BEGIN_DECLS
 #define NVR_EXPORT_MAX_FRAGMENTS 100000u        /* in one plan */
 /* moof+mdat pairs in one indexed fragment (audio-only ones folded into the next video one) */
 #define NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT 16u
+/* audio-only pairs after a file's last fragment sent with it (mp4mux writes one) */
+#define NVR_EXPORT_MAX_TAIL_MOOFS 4u
+/* Samples of one AAC frame: how far a file's audio is moved, at most, to continue the previous
+ * file's without a hole or an overlap (NvrExportFile.audio_end_us) */
+#define NVR_EXPORT_AAC_FRAME 1024
 
 #define NVR_EXPORT_ERROR (nvr_export_error_quark ())
 GQuark nvr_export_error_quark (void);
@@ -52,6 +57,17 @@ typedef struct {
   gint64 wall_start_us; /* wall clock of the file's first sample */
   GBytes *init;         /* its ftyp + moov, exactly */
   GArray *fragments;    /* NvrExportFragment, by offset */
+  /* Bytes of the audio-only moof+mdat pairs right after the last fragment (mp4mux writes the
+   * file's last audio there, after its last video fragment; no index row holds it): sent with
+   * the last fragment, so an export has no audio hole at a file boundary. 0 if none. */
+  gint64 tail_size;
+  /* Where the file's audio ends (its last fragment and tail), µs from the audio track's 0; -1
+   * unknown. mp4mux starts both tracks of each file at 0 and the recorder cuts the audio on an
+   * AAC frame boundary near the video's cut, so a file's audio ends up to a frame after or
+   * before its video and the next file's audio, placed at its video's start, would overlap it
+   * or leave a hole: the plan moves the next file's audio by that much instead, within one
+   * frame (NvrExportPiece.audio_delay). */
+  gint64 audio_end_us;
 } NvrExportFile;
 
 void nvr_export_file_clear (NvrExportFile *f);
@@ -65,6 +81,9 @@ typedef struct {
                          * steps of NVR_EXPORT_MAX_MOOFS_PER_FRAGMENT, one per moof in it) */
   guint64 tfdt;         /* new baseMediaDecodeTime of its video traf, video timescale */
   gint64 wall_start_us; /* wall time of its first sample (for errors and tests) */
+  gint64 audio_delay;   /* audio ticks added to its audio decode times besides the video's
+                         * shift (may be negative): the previous files' audio overhang, so the
+                         * audio runs on across files (0 in the first file) */
 } NvrExportPiece;
 
 typedef struct _NvrExportPlan NvrExportPlan;
@@ -144,14 +163,17 @@ NvrExportPlan *nvr_export_plan_ref (NvrExportPlan *plan);
 
 /* Fills @f from the file at @path (absolute) by walking its top-level boxes: init = ftyp+moov,
  * one fragment per moof immediately followed by its mdat; a last fragment cut short (still
- * being written) is left out. NOT_FRAGMENTED for a plain MP4. */
+ * being written) is left out; the audio-only pairs after the last one are its tail_size.
+ * NOT_FRAGMENTED for a plain MP4. */
 gboolean nvr_export_walk_file (const char *path, gint64 wall_start_us, NvrExportFile *f,
                                GError **error);
 
 /* @f from the catalog's fragment index (docs/design/playback.md "Fragment index"): reads only
  * the first @init_bytes of @path, checks they are ftyp + moov of a file this export can
  * rewrite, and copies the @n fragments (which must be in file order without overlap). The moof
- * bytes themselves are read, and checked, by the reader when they are sent. */
+ * bytes themselves are read, and checked, by the reader when they are sent. Also reads the box
+ * headers and moofs after the last fragment (the tail: whole audio-only moof+mdat pairs, at
+ * most NVR_EXPORT_MAX_TAIL_MOOFS; anything else ends it). */
 gboolean nvr_export_file_from_index (const char *path, gint64 wall_start_us, gint64 init_bytes,
                                      const NvrExportFragment *frags, guint n, NvrExportFile *f,
                                      GError **error);

@@ -84,11 +84,142 @@ descend (const guint8 *data, gsize len, const guint32 *path, Box *out, GError **
 
 typedef enum { TRAK_OTHER, TRAK_VIDEO, TRAK_AUDIO } TrakKind;
 
+gboolean
+nvr_fmp4_aac_object_type (const guint8 *asc, gsize len, guint *aot, GError **error)
+{
+  /* AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1): audioObjectType is 5 bits; 31 is an escape,
+   * then the type is 32 + the next 6 bits. */
+  if (len < 1) {
+    g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "empty AudioSpecificConfig");
+    return FALSE;
+  }
+  guint t = asc[0] >> 3;
+  if (t == 31) {
+    if (len < 2) {
+      g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED,
+                   "AudioSpecificConfig cut inside its escaped object type");
+      return FALSE;
+    }
+    t = 32 + (((guint) (asc[0] & 0x07) << 3) | (asc[1] >> 5));
+  }
+  if (t == 0) {
+    g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "audio object type 0 (null)");
+    return FALSE;
+  }
+  *aot = t;
+  return TRUE;
+}
+
+gboolean
+nvr_fmp4_aac_codec (guint aot, char *codec, gsize codec_len)
+{
+  /* The AAC family of ISO/IEC 14496-3 Table 1.1 (Main, LC, SSR, LTP, SBR, Scalable, ER AAC LC,
+   * ER AAC LTP, ER AAC scalable, ER BSAC, ER AAC LD, PS, ER AAC ELD, USAC): what an mp4a
+   * sample entry with objectTypeIndication 0x40 may carry for a browser's AAC decoder. */
+  static const guint8 aac[] = { 1, 2, 3, 4, 5, 6, 17, 19, 20, 22, 23, 29, 39, 42 };
+  for (guint i = 0; i < G_N_ELEMENTS (aac); i++)
+    if (aac[i] == aot) {
+      g_snprintf (codec, codec_len, "mp4a.40.%u", aot);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* One MPEG-4 descriptor header (ISO/IEC 14496-1 8.3.3): tag, then a size of 1-4 bytes of 7 bits
+ * each. Advances *off to its body; *body_len is checked against what is left. */
+static gboolean
+descriptor (const guint8 *p, gsize len, gsize *off, guint8 *tag, gsize *body_len)
+{
+  if (*off >= len)
+    return FALSE;
+  *tag = p[(*off)++];
+  gsize size = 0;
+  for (guint i = 0;; i++) {
+    if (i == 4 || *off >= len)
+      return FALSE;
+    guint8 b = p[(*off)++];
+    size = (size << 7) | (b & 0x7f);
+    if (!(b & 0x80))
+      break;
+  }
+  if (size > len - *off)
+    return FALSE;
+  *body_len = size;
+  return TRUE;
+}
+
+/* The AudioSpecificConfig in an esds body (FullBox header, ES_Descriptor, its
+ * DecoderConfigDescriptor with objectTypeIndication 0x40 = MPEG-4 audio, its
+ * DecoderSpecificInfo). NULL with *why set when any of it is missing or different. */
+static const guint8 *
+esds_asc (const guint8 *p, gsize len, gsize *asc_len, const char **why)
+{
+  gsize off = 4, blen;
+  guint8 tag;
+  *why = "no ES_Descriptor";
+  if (len < 4 || !descriptor (p, len, &off, &tag, &blen) || tag != 0x03 || blen < 3)
+    return NULL;
+  gsize end = off + blen;
+  guint8 flags = p[off + 2];
+  off += 3;
+  if (flags & 0x80)
+    off += 2;                              /* dependsOn_ES_ID */
+  if ((flags & 0x40) && off < end)
+    off += 1 + (gsize) p[off];             /* URL */
+  if (flags & 0x20)
+    off += 2;                              /* OCR_ES_Id */
+  *why = "no DecoderConfigDescriptor";
+  if (off > end || !descriptor (p, end, &off, &tag, &blen) || tag != 0x04 || blen < 13)
+    return NULL;
+  *why = "objectTypeIndication is not MPEG-4 audio (0x40)";
+  if (p[off] != 0x40)
+    return NULL;
+  gsize dend = off + blen;
+  off += 13;
+  *why = "no DecoderSpecificInfo (AudioSpecificConfig)";
+  if (!descriptor (p, dend, &off, &tag, &blen) || tag != 0x05)
+    return NULL;
+  *asc_len = blen;
+  return p + off;
+}
+
+/* The MSE codec string of an mp4a sample entry's body: "mp4a.40.<audio object type>" from its
+ * esds; an entry whose config cannot be read, or names no AAC type, gets the fallback
+ * "mp4a.40.2" (what the recorder's templates produce) and *@fallback says why. */
+static void
+audio_codec (const Box *entry, char *codec, gsize codec_len, const char **fallback)
+{
+  *fallback = NULL;
+  /* AudioSampleEntry: reserved (6), data_reference_index (2), version (2) ...: 28 bytes for
+   * version 0; QuickTime sound description version 1 adds 16, version 2 adds 36. */
+  guint16 version = (guint16) (entry->body[8] << 8 | entry->body[9]);
+  gsize skip = 28 + (version == 1 ? 16 : version == 2 ? 36 : 0);
+  Box esds;
+  const guint8 *asc = NULL;
+  gsize asc_len = 0;
+  guint aot = 0;
+  const char *why = "no esds box";
+  g_autoptr (GError) error = NULL;
+  if (entry->body_len >= skip &&
+      child (entry->body + skip, entry->body_len - skip, FOURCC ('e', 's', 'd', 's'), &esds,
+             NULL) &&
+      (asc = esds_asc (esds.body, esds.body_len, &asc_len, &why)) != NULL) {
+    if (!nvr_fmp4_aac_object_type (asc, asc_len, &aot, &error))
+      why = "unreadable AudioSpecificConfig";
+    else if (nvr_fmp4_aac_codec (aot, codec, codec_len))
+      return;
+    else
+      why = "AudioSpecificConfig names no AAC object type";
+  }
+  g_strlcpy (codec, "mp4a.40.2", codec_len);
+  *fallback = why;
+}
+
 /* One trak: its handler, track_ID and first sample entry. A video track must be H.264 (codec
  * string from avcC into @codec), an audio track AAC ('mp4a'); other handlers are TRAK_OTHER. */
 static gboolean
 trak_info (const Box *trak, TrakKind *kind, guint32 *track_id, char *codec, gsize codec_len,
-           GError **error)
+           const char **fallback, GError **error)
 {
   static const guint32 hdlr_path[] = { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('h', 'd', 'l', 'r'),
                                        0 };
@@ -129,13 +260,13 @@ trak_info (const Box *trak, TrakKind *kind, guint32 *track_id, char *codec, gsiz
                    (char) (entry.type >> 16), (char) (entry.type >> 8), (char) entry.type);
       return FALSE;
     }
-    /* AudioSampleEntry: 28 bytes of fields, then esds (not read: the string names AAC-LC,
-     * what the recorder's templates produce; browsers also play HE-AAC under it). */
+    /* AudioSampleEntry: 28 bytes of fields, then esds: its AudioSpecificConfig names the
+     * object type (2 = AAC-LC, 5 = HE-AAC, 29 = HE-AAC v2, ...). */
     if (entry.body_len < 28) {
       g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED, "short mp4a");
       return FALSE;
     }
-    g_strlcpy (codec, "mp4a.40.2", codec_len);
+    audio_codec (&entry, codec, codec_len, fallback);
     *kind = TRAK_AUDIO;
     return TRUE;
   }
@@ -195,7 +326,7 @@ nvr_fmp4_parse_init (const guint8 *data, gsize len, NvrFmp4Init *out, GError **e
     return FALSE;   /* not fragmented */
   gboolean found = FALSE;
   guint traks = 0;
-  char audio_codec[NVR_FMP4_CODEC_MAX] = "";
+  char audio_codec_s[NVR_FMP4_CODEC_MAX] = "";
   gsize moff = 0;
   while (moff < moov.body_len) {
     Box b;
@@ -210,7 +341,8 @@ nvr_fmp4_parse_init (const guint8 *data, gsize len, NvrFmp4Init *out, GError **e
     TrakKind kind;
     guint32 id = 0;
     char codec[NVR_FMP4_CODEC_MAX];
-    if (!trak_info (&b, &kind, &id, codec, sizeof codec, error))
+    const char *fallback = NULL;
+    if (!trak_info (&b, &kind, &id, codec, sizeof codec, &fallback, error))
       return FALSE;
     if ((kind == TRAK_VIDEO && found) || (kind == TRAK_AUDIO && out->has_audio)) {
       g_set_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_UNSUPPORTED,
@@ -224,7 +356,8 @@ nvr_fmp4_parse_init (const guint8 *data, gsize len, NvrFmp4Init *out, GError **e
     } else if (kind == TRAK_AUDIO) {
       out->has_audio = TRUE;
       out->audio_track_id = id;
-      g_strlcpy (audio_codec, codec, sizeof audio_codec);
+      out->audio_codec_fallback = fallback;
+      g_strlcpy (audio_codec_s, codec, sizeof audio_codec_s);
     }
   }
   if (!found) {
@@ -238,7 +371,7 @@ nvr_fmp4_parse_init (const guint8 *data, gsize len, NvrFmp4Init *out, GError **e
       return FALSE;
     }
     g_strlcat (out->codec, ",", sizeof out->codec);
-    g_strlcat (out->codec, audio_codec, sizeof out->codec);
+    g_strlcat (out->codec, audio_codec_s, sizeof out->codec);
   }
   /* trex: version/flags, track_ID, default sample description index, duration, size, flags */
   gsize xoff = 0;

@@ -1,7 +1,7 @@
 /* fmp4 — splits a fragmented MP4 byte stream (mp4mux with fragment-duration > 0) into its init
  * segment (ftyp + moov) and its fragments (moof + mdat), and reads what a live player needs from
- * them: the MSE codec string from avcC (and ",mp4a.40.2" for an AAC track), and whether a
- * fragment's video starts with a sync sample.
+ * them: the MSE codec string from avcC (and ",mp4a.40.N" for an AAC track, N its audio object
+ * type from the esds), and whether a fragment's video starts with a sync sample.
  * Pure: no I/O, no clock; any thread, one owner per splitter. Every box is size-checked against
  * its container and every unit against a maximum before it is kept (docs/design/auth.md
  * "Live view"). */
@@ -27,10 +27,15 @@ typedef enum {
 /* What the init segment says. */
 typedef struct {
   char codec[NVR_FMP4_CODEC_MAX];   /* "avc1.PPCCLL" (or avc3.) from the avcC box, then
-                                     * ",mp4a.40.2" when there is an AAC track */
+                                     * ",mp4a.40.N" when there is an AAC track: N = the audio
+                                     * object type of its AudioSpecificConfig (2 AAC-LC,
+                                     * 5 HE-AAC, 29 HE-AAC v2, ...), 2 when that is unreadable
+                                     * or not an AAC type (see audio_codec_fallback) */
   guint32 track_id;                 /* of the video track */
   gboolean has_audio;               /* a second track, AAC ('mp4a' sample entry) */
   guint32 audio_track_id;
+  const char *audio_codec_fallback; /* NULL, or why ",mp4a.40.2" is a fallback (static
+                                     * string, for the caller to log) */
   gboolean has_trex;
   guint32 trex_sample_flags;        /* trex default_sample_flags of that track */
 } NvrFmp4Init;
@@ -48,6 +53,13 @@ gboolean nvr_fmp4_parse_init (const guint8 *data, gsize len, NvrFmp4Init *out, G
  * @init NULL or video-only, the first traf. A fragment with audio only is not key. */
 gboolean nvr_fmp4_parse_fragment (const guint8 *data, gsize len, const NvrFmp4Init *init,
                                   gboolean *key, GError **error);
+
+/* The audio object type of an AudioSpecificConfig (ISO/IEC 14496-3: 5 bits, 31 = escape to
+ * 32 + 6 more bits). MALFORMED when @len is 0, the escape is cut off, or the type is 0. */
+gboolean nvr_fmp4_aac_object_type (const guint8 *asc, gsize len, guint *aot, GError **error);
+/* "mp4a.40.<aot>" into @codec for an AAC-family object type; FALSE (codec untouched) for any
+ * other type. */
+gboolean nvr_fmp4_aac_codec (guint aot, char *codec, gsize codec_len);
 
 typedef enum {
   NVR_FMP4_NONE,       /* nothing complete yet */

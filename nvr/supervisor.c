@@ -691,6 +691,9 @@ on_live_init (Cam *c, GVariant *fields)
   c->live_fmt = fmt;
   c->live_init = TRUE;
   g_message ("Camera '%s': live stream started (%s)", c->cam->name, fmt.codec);
+  if (fmt.audio_codec_fallback != NULL)
+    g_warning ("Camera '%s': live audio announced as AAC-LC (mp4a.40.2): %s",
+               c->cam->name, fmt.audio_codec_fallback);
   if (c->sup->live_func != NULL)
     c->sup->live_func (c->cam->id, NVR_LIVE_INIT, data, FALSE, fmt.codec, c->sup->live_data);
 }

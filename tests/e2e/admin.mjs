@@ -1,19 +1,21 @@
 // admin — the admin pages end to end (issue 11), in Debian's chromium on a phone-sized viewport
 // through lighttpd over TLS against the real daemon. An admin device (paired with `nvr pair
-// --admin`) opens the devices page, pairs a second device limited to cam1 from it (a second
-// browser context opens the invite's URL and sees only cam1 live), gives that device cam2
-// instead (its cam1 live view ends, cam2 shows after a reload), revokes it (its live view ends
-// within 1 s of the click, its next request is 401); a device that is not an admin is shown
-// "not an admin" and no control on every admin page, and the daemon refuses it (403).
-// Screenshots of each page: $E2E_ARTIFACTS. Run by run_e2e.py --admin.
+// --admin`) adds a camera (cam4) from the cameras page and sees it record, then pairs a second
+// device limited to that camera from the devices page (a second browser context opens the
+// invite's URL, sees exactly cam4 live, and the daemon answers it 404 for cam1 and cam2), gives
+// that device cam2 instead (its cam4 live view ends, cam2 shows after a reload), revokes it (its
+// live view ends within 1 s of the click, its next request is 401); a device that is not an
+// admin is shown "not an admin" and no control on every admin page, and the daemon refuses it
+// (403). Screenshots of each page: $E2E_ARTIFACTS. Run by run_e2e.py --admin.
 //
 // Steps are functions run in order (the list at the end). The camera settings, motion areas and
 // storage-health steps run when the daemon has those routes (run_e2e.py reads `nvr http-routes`
 // and sets E2E_SETTINGS / E2E_HEALTH): test cam4 and add it (the driver waits for its first
-// segment), give it a password and check that it is write-only (never in the form, the page or
-// GET settings/cameras), draw a mask and a zone on cam1 over its still and type a second mask
-// by keyboard (the driver reads them back from the catalog), the health card and the audit
-// trail. Without the routes those pages must say that this Hearth does not offer them yet.
+// segment) before the invite, then, after the revoke, give it a password and check that it is
+// write-only (never in the form, the page or GET settings/cameras), draw a mask and a zone on
+// cam1 over its still and type a second mask by keyboard (the driver reads them back from the
+// catalog), the health card and the audit trail. Without the routes those pages must say that
+// this Hearth does not offer them yet, and the invite is for cam1.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -147,19 +149,34 @@ async function devicesPage() {
   await page.screenshot({ path: art('2-devices.png'), fullPage: true });
 }
 
+// The camera the second device is invited for: the one the admin just added (cam4) when the
+// daemon has the settings routes, else cam1.
+s.cam = { id: CAM1, name: 'cam1' };
+
 async function invite() {
   const page = s.admin.page;
-  // By keyboard: name, then cam1's checkbox with Space, then Enter submits.
+  const cam = s.cam;
+  if (new URL(page.url()).pathname !== '/devices.html') {
+    await page.goto(`${ORIGIN}/devices.html`);
+    await page.waitForSelector('#devices li.device', { timeout: 15000 });
+  }
+  // By keyboard: name, then the camera's checkbox with Space, then Enter submits.
+  await page.waitForSelector(`#invite-cameras input[value="${cam.id}"]`, { timeout: 15000 });
   await page.focus('#invite-name');
   await page.keyboard.type(GUEST);
-  await page.focus(`#invite-cameras input[value="${CAM1}"]`);
+  await page.focus(`#invite-cameras input[value="${cam.id}"]`);
   await page.keyboard.press('Space');
-  check(await page.isChecked(`#invite-cameras input[value="${CAM1}"]`), 'Space did not tick cam1');
+  check(await page.isChecked(`#invite-cameras input[value="${cam.id}"]`), `Space did not tick ${cam.name}`);
+  const ticked = await page.$$eval('#invite-cameras input:checked', (l) => l.map((i) => i.value));
+  check(JSON.stringify(ticked) === JSON.stringify([String(cam.id)]), `the invite ticks cameras ${ticked}, want only ${cam.name}`);
   const answer = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/invites');
   await page.focus('#invite-name');
   await page.keyboard.press('Enter');
   const res = await answer;
   check(res.status() === 200, `POST invites answered ${res.status()}`);
+  const sent = JSON.parse(res.request().postData() || '{}');
+  check(JSON.stringify(sent.cameras) === JSON.stringify([Number(cam.id)]),
+        `the invite was sent for cameras ${JSON.stringify(sent.cameras)}, want [${cam.id}] (${cam.name})`);
   const body = await res.json();
   await page.waitForSelector('#invite-code', { timeout: 10000 });
   const code = await page.locator('#invite-code').innerText();
@@ -183,16 +200,34 @@ async function invite() {
 }
 
 async function guestPairs() {
+  const cam = s.cam;
   s.guest = await context();
   await pair(s.guest.page, s.guestUrl, 'guest');
   await s.guest.page.goto(`${ORIGIN}/index.html`);
   await s.guest.page.waitForSelector('figure.camera', { timeout: 15000 });
   const cams = await listed(s.guest.page);
-  check(JSON.stringify(cams) === JSON.stringify([CAM1]), `guest sees cameras ${cams}, want only ${CAM1}`);
-  await waitPlaying(s.guest.page, CAM1, 'guest');
+  check(JSON.stringify(cams) === JSON.stringify([String(cam.id)]),
+        `guest sees cameras ${cams}, want only ${cam.id} (${cam.name})`);
+  await waitPlaying(s.guest.page, cam.id, 'guest');
   check(await s.guest.page.locator('#admin-link').isHidden(), 'the admin link is shown to a plain device');
-  await s.guest.page.screenshot({ path: art('4-guest-cam1.png'), fullPage: true });
-  log('guest: sees only cam1, live');
+  await s.guest.page.screenshot({ path: art(`4-guest-${cam.name}.png`), fullPage: true });
+  // The daemon, not only the page: the list names that camera alone, and the guest's session
+  // (the context's cookie, outside the page: no console noise) gets nothing of the others.
+  const req = s.guest.context.request;
+  const list = await req.get(`${ORIGIN}/api/v1/cameras`);
+  check(list.status() === 200, `guest: GET cameras answered ${list.status()}`);
+  const ids = (await list.json()).cameras.map((c) => String(c.id));
+  check(JSON.stringify(ids) === JSON.stringify([String(cam.id)]), `guest: GET cameras lists ${ids}, want only ${cam.id}`);
+  const mine = await req.get(`${ORIGIN}/api/v1/cameras/${cam.id}`);
+  check(mine.status() === 200, `guest: GET cameras/${cam.id} (${cam.name}) answered ${mine.status()}`);
+  for (const other of [CAM1, CAM2].filter((id) => String(id) !== String(cam.id))) {
+    for (const what of ['', '/snapshot.jpg', '/segments']) {
+      const r = await req.get(`${ORIGIN}/api/v1/cameras/${other}${what}`);
+      check(r.status() === 403 || r.status() === 404,
+            `guest: GET cameras/${other}${what} (not its camera) answered ${r.status()}`);
+    }
+  }
+  log(`guest: sees only ${cam.name}, live; 403/404 for the other cameras`);
 }
 
 async function changeCameras() {
@@ -202,21 +237,22 @@ async function changeCameras() {
   const r = row(page, GUEST);
   check(await r.count() === 1, 'the new device is not listed');
   await r.locator('[data-action="cameras"]').click();
-  await r.locator(`input[value="${CAM1}"]`).uncheck();
+  await r.locator(`input[value="${s.cam.id}"]`).uncheck();
   await r.locator(`input[value="${CAM2}"]`).check();
   await page.screenshot({ path: art('5-change-cameras.png'), fullPage: true });
   const t0 = Date.now();
   await r.locator('button[type="submit"]').click();
   await page.waitForSelector('#status[data-kind="ok"]', { timeout: 10000 });
   const said = await row(page, GUEST).innerText();
-  check(/cam2/.test(said) && !/cam1/.test(said), `after the change the row says: ${said}`);
-  // The guest's cam1 live view ends by itself.
+  check(/cam2/.test(said) && !new RegExp(`\\b${s.cam.name}\\b`).test(said), `after the change the row says: ${said}`);
+  // The guest's live view of its former camera ends by itself.
+  const was = s.cam;
   await s.guest.page.waitForFunction((id) => Number(document.querySelector(`figure.camera[data-camera-id="${id}"] video`)
-    ?.dataset.liveEndedMs || 0) > 0, CAM1, { timeout: 15000, polling: 20 }).catch(() => {});
-  const ended = await liveOf(s.guest.page, CAM1);
-  check(ended.endedMs > 0, `guest's cam1 live view did not end after the change: ${JSON.stringify(ended)}`);
-  log(`cameras changed: guest's cam1 live view ended ${ended.endedMs - t0} ms after the click`);
-  check(ended.endedMs - t0 <= ACL_LIMIT_MS, `cam1 live view ended ${ended.endedMs - t0} ms after the change`);
+    ?.dataset.liveEndedMs || 0) > 0, was.id, { timeout: 15000, polling: 20 }).catch(() => {});
+  const ended = await liveOf(s.guest.page, was.id);
+  check(ended.endedMs > 0, `guest's ${was.name} live view did not end after the change: ${JSON.stringify(ended)}`);
+  log(`cameras changed: guest's ${was.name} live view ended ${ended.endedMs - t0} ms after the click`);
+  check(ended.endedMs - t0 <= ACL_LIMIT_MS, `${was.name} live view ended ${ended.endedMs - t0} ms after the change`);
   await s.guest.page.reload();
   await s.guest.page.waitForSelector('figure.camera', { timeout: 15000 });
   const cams = await listed(s.guest.page);
@@ -302,6 +338,8 @@ async function otherPages() {
 async function writeOnlyPassword() {
   const page = s.admin.page;
   const secret = `e2e-Secret-${Date.now().toString(36)}`;
+  await page.goto(`${ORIGIN}/cameras.html`);
+  await page.waitForSelector('#camera-list li[data-camera-id]', { timeout: 15000 });
   const item = page.locator('#camera-list li', { has: page.locator('.title', { hasText: /^cam4$/ }) });
   await item.locator('[data-action="edit"]').click();
   await page.fill('#f-user', 'viewer');
@@ -362,7 +400,11 @@ async function cameraSettings() {
   await page.waitForSelector('#camera-list li:has-text("cam4")', { timeout: 15000 });
   const answer = await ask('E2E-WAIT-SEGMENT cam4');
   check(answer === 'DONE', `waiting for cam4 to record: ${answer}`);
-  log('cam4 added from the page and recording');
+  const id = await page.locator('#camera-list li[data-camera-id]', { has: page.locator('.title', { hasText: /^cam4$/ }) })
+    .getAttribute('data-camera-id', { timeout: 15000 }).catch(() => null);
+  check(id && /^[1-9][0-9]*$/.test(id) && id !== String(CAM1) && id !== String(CAM2), `cam4's id on the page: ${id}`);
+  s.cam = { id, name: 'cam4' };   // the invite is for it
+  log(`cam4 (id ${id}) added from the page and recording`);
 }
 
 // Draw a mask (tapping its corners, closing on the first) and a zone "door" (closed with the
@@ -441,8 +483,12 @@ async function healthPage() {
   log(`health: ${cams.length} cameras, audit: ${await page.locator('#audit li').count()} entries`);
 }
 
-const steps = [adminPairs, devicesPage, invite, guestPairs, changeCameras, revoke, notAdmin];
-if (SETTINGS) steps.push(cameraSettings, writeOnlyPassword, motionAreas);
+// With the settings routes, as the issue tells it: add a camera, see it record, pair a second
+// device limited to that camera, change and revoke it, then the camera's password and the masks.
+const steps = SETTINGS
+  ? [adminPairs, devicesPage, cameraSettings, invite, guestPairs, changeCameras, revoke, notAdmin,
+     writeOnlyPassword, motionAreas]
+  : [adminPairs, devicesPage, invite, guestPairs, changeCameras, revoke, notAdmin];
 if (HEALTH) steps.push(healthPage);
 if (!SETTINGS || !HEALTH) steps.push(otherPages);
 log(`settings routes: ${SETTINGS ? 'yes' : 'no'}, health routes: ${HEALTH ? 'yes' : 'no'}`);

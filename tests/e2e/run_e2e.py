@@ -11,8 +11,9 @@ it. The script asks for the revocation on stdout ("E2E-REVOKE"); this driver run
     run_e2e.py --static   the pages behind the real lighttpd with no daemon (pages_static.mjs)
     run_e2e.py --review   a day's review: timeline, scrub previews, playing across files,
                           speeds, frame step, save frame, the events page (review.mjs)
-    run_e2e.py --admin    the admin pages on a phone: pair a device from the devices page,
-                          change its cameras, revoke it; a plain device refused (admin.mjs)
+    run_e2e.py --admin    the admin pages on a phone: add a camera, pair a device limited to
+                          it from the devices page, change its cameras, revoke it; a plain
+                          device refused (admin.mjs)
     run_e2e.py --audio    live view and a recording of a camera sending AAC play muted with
                           their audio decoded; Unmute only on that camera (audio_play.mjs)
 

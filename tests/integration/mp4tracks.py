@@ -118,6 +118,49 @@ def tracks(path):
     return out
 
 
+def runs(path, track_id, timescale):
+    """Each fragment's run of track @track_id in file order, as (start_s, end_s): its tfdt and
+    that plus its samples' durations (trun, else tfhd default, else trex default)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    trex, out = {}, []
+    top = list(_boxes(data, 0, len(data)))
+    for i, (kind, bs, be) in enumerate(top):
+        if kind == b"moov":
+            for k2, s2, e2 in _boxes(data, bs, be):
+                if k2 == b"mvex":
+                    for k3, s3, e3 in _boxes(data, s2, e2):
+                        if k3 == b"trex":
+                            tid, _, dur = struct.unpack_from(">III", data, s3 + 4)
+                            trex[tid] = dur
+        elif kind == b"moof" and i + 1 < len(top) and top[i + 1][0] == b"mdat":
+            for k2, s2, e2 in _boxes(data, bs, be):
+                if k2 != b"traf":
+                    continue
+                tid, def_dur, tfdt, ticks = None, 0, None, 0
+                for k3, s3, e3 in _boxes(data, s2, e2):
+                    if k3 == b"tfhd":
+                        flags = struct.unpack_from(">I", data, s3)[0] & 0xFFFFFF
+                        tid = struct.unpack_from(">I", data, s3 + 4)[0]
+                        def_dur = trex.get(tid, 0)
+                        off = s3 + 8 + (8 if flags & 0x1 else 0) + (4 if flags & 0x2 else 0)
+                        if flags & 0x8:
+                            def_dur = struct.unpack_from(">I", data, off)[0]
+                    elif k3 == b"tfdt":
+                        tfdt = struct.unpack_from(">Q" if data[s3] == 1 else ">I", data, s3 + 4)[0]
+                    elif k3 == b"trun" and tid == track_id:
+                        flags = struct.unpack_from(">I", data, s3)[0] & 0xFFFFFF
+                        count = struct.unpack_from(">I", data, s3 + 4)[0]
+                        off = s3 + 8 + (4 if flags & 0x1 else 0) + (4 if flags & 0x4 else 0)
+                        per = 4 * sum(1 for b in (0x100, 0x200, 0x400, 0x800) if flags & b)
+                        for j in range(count):
+                            ticks += struct.unpack_from(">I", data, off + per * j)[0] \
+                                if flags & 0x100 else def_dur
+                if tid == track_id and tfdt is not None:
+                    out.append((tfdt / timescale, (tfdt + ticks) / timescale))
+    return out
+
+
 def by_handler(info, handler):
     return [t for t in info.values() if t["handler"] == handler]
 

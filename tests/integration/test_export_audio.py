@@ -3,8 +3,9 @@
 (`--audio aac`), the recorder keeps it as a second track, and an export across a segment
 boundary, through lighttpd over TLS as a paired device downloads it, must carry both tracks:
 `nvr verify` accepts it with its signature, an independent box reader (mp4tracks.py) finds one
-video (avc1) and one AAC (mp4a) track whose lengths match (within what the recorder's files
-leave out: each file's last audio-only fragment), GStreamer decodes the audio to the camera's
+video (avc1) and one AAC (mp4a) track whose lengths match within 0.1 s and whose audio runs on
+without a hole or an overlap across the file boundary (each file's last audio-only fragment,
+after its last video one, is exported with it), GStreamer decodes the audio to the camera's
 own tone, every video frame of the range decodes and shows the camera's ID code, and a byte
 Range of it is served like any export. Before this, an export of such a camera was refused (409, "2 tracks")."""
 
@@ -16,15 +17,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "security"))
 
 from world import Harness, World, check, log, run  # noqa: E402
-from mp4tracks import audio_tone_hz, by_handler, tracks
+from mp4tracks import audio_tone_hz, by_handler, runs, tracks
 from test_export import check_range, export, idread, recorded_us, verify, FPS, SEC
 
 SEGMENT_S = 10
-# At each file boundary inside the range the source's last audio-only fragment is not part of
-# any indexed fragment (mp4probe folds audio-only fragments into the next video one); mp4mux's
-# audio fragments (15 AAC frames, 0.96 s at 16 kHz) run ahead of the 1 s video ones, so this is
-# at most about one audio fragment per boundary.
-BOUNDARY_AUDIO_SLACK_S = 1.0
+# The export's audio is not shorter than its video by more than this: each file's last
+# audio-only fragment (after its last video one: mp4mux's 0.96 s audio fragments run ahead of the
+# 1 s video ones) is sent with that file's last fragment; before, 0.24-0.28 s of audio was
+# missing at each file boundary (and this check failed by that much).
+AUDIO_SHORT_MAX_S = 0.1
+# ... and not longer by more than this: the first fragment's audio may begin before its video
+# (by up to one 0.96 s audio fragment; the audio edit starts later by as much), and the
+# audio-only fragment after `to` is sent too.
+AUDIO_LONG_MAX_S = 1.0
+# Between two audio runs (moof after moof, across the boundary too): no hole, no overlap beyond
+# rounding (an audio tick is 62.5 us at 16 kHz; the export rounds to ticks).
+AUDIO_CONTINUITY_S = 0.002
 
 
 def tone_of(code):
@@ -40,10 +48,15 @@ def test():
         check(r.status == 200, f"GET box: {r!r}")
         key = r.json()["public_key"]
 
-        h.wait_for("two finished segments of cam1", lambda: sum(
-            1 for s in h.segments("cam1") if s["state"] == "complete") >= 2,
-            2 * SEGMENT_S + 60)
-        a, b = [s for s in h.segments("cam1") if s["state"] == "complete"][:2]
+        # The 2nd and 3rd segments: two files of a running connection. (The first file of a
+        # connection is not used: its audio starts later than its video, by 0.58 s in one run,
+        # and mp4mux starts both tracks at 0, so that file's own audio ends that much before its
+        # video; the export keeps each file's A/V relation when it is off by more than an AAC
+        # frame, which leaves that hole; docs/design/playback.md "Audio in exports".)
+        h.wait_for("three finished segments of cam1", lambda: sum(
+            1 for s in h.segments("cam1") if s["state"] == "complete") >= 3,
+            3 * SEGMENT_S + 60)
+        a, b = [s for s in h.segments("cam1") if s["state"] == "complete"][1:3]
         src = tracks(os.path.join(h.root, a["path"]))
         check(len(by_handler(src, "soun")) == 1,
               f"the recorded segment has no audio track: {src}")
@@ -77,8 +90,18 @@ def test():
         short = v["duration_s"] - au["duration_s"]
         log(f"video {v['duration_s']:.3f} s ({v['samples']} frames), audio "
             f"{au['duration_s']:.3f} s ({au['samples']} frames): audio short by {short:.3f} s")
-        check(-0.1 <= short <= BOUNDARY_AUDIO_SLACK_S,
-              f"audio {au['duration_s']:.3f} s for video {v['duration_s']:.3f} s")
+        check(-AUDIO_LONG_MAX_S <= short <= AUDIO_SHORT_MAX_S,
+              f"audio {au['duration_s']:.3f} s for video {v['duration_s']:.3f} s: a hole at "
+              f"the file boundary?")
+        aid = [tid for tid, t in info.items() if t["handler"] == "soun"][0]
+        ar = runs(mp4, aid, au["timescale"])
+        jumps = [(i, b[0] - a[1]) for i, (a, b) in enumerate(zip(ar, ar[1:]))]
+        worst = max(jumps, key=lambda j: abs(j[1]), default=(0, 0.0))
+        log(f"audio: {len(ar)} runs, {ar[0][0]:.3f} .. {ar[-1][1]:.3f} s; largest jump between "
+            f"runs {worst[1] * 1000:+.2f} ms (after run {worst[0]})")
+        check(abs(worst[1]) <= AUDIO_CONTINUITY_S,
+              f"the audio jumps by {worst[1] * 1000:+.1f} ms after run {worst[0]} of {len(ar)} "
+              f"(a hole or an overlap at the file boundary): {ar}")
 
         code = w.code_of("cam1")
         hz = audio_tone_hz(mp4)

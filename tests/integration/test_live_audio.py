@@ -78,6 +78,15 @@ def test():
                   f"{2 if with_audio else 1}")
             if with_audio:
                 check(audio and audio[0]["format"] == "mp4a", f"cam{cam}: audio {audio}")
+            # The codec string the browser gets names the AAC object type of the stream's
+            # AudioSpecificConfig: AAC-LC (2) from fakecam and from voaacenc (cam1's hub codec
+            # is read at the end, after its audio stopped: not checked here).
+            if cam == 2:
+                check(c["codec"].startswith("avc1.") and c["codec"].endswith(",mp4a.40.2"),
+                      f"cam2 {c['role']}: codec {c['codec']!r}")
+            elif cam == 3:
+                check(c["codec"].startswith("avc1.") and ",mp4a." not in c["codec"],
+                      f"cam3 {c['role']}: codec {c['codec']!r}")
             r = idread(c["path"])
             log(f"  idread: {r}")
             check(set(r["codes"]) == {str(code)},
@@ -111,6 +120,8 @@ def test():
                       f"cam{cam}: live audio tone {hz} Hz, camera sends {tone_of(code)} Hz")
         check("Live audio stopped; live view goes on without audio" in worker_log,
               "no worker restarted live without audio after cam1's audio stopped")
+        check("live audio announced as AAC-LC" not in worker_log,
+              "the AudioSpecificConfig of a camera's live audio was not read (fell back)")
 
 
 run(test)

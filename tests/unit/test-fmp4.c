@@ -536,6 +536,149 @@ real_mp4mux (gboolean audio)
   }
 }
 
+/* The AudioSpecificConfig's object type, and the codec string made of it. */
+static void
+test_aac_object_type (void)
+{
+  static const struct {
+    guint8 asc[3];
+    gsize len;
+    gboolean ok;
+    guint aot;
+    const char *codec;      /* NULL: not an AAC type (the caller falls back) */
+  } cases[] = {
+    { { 0x14, 0x08 }, 2, TRUE, 2, "mp4a.40.2" },      /* AAC-LC 16 kHz mono (voaacenc) */
+    { { 0x12, 0x10 }, 2, TRUE, 2, "mp4a.40.2" },      /* AAC-LC 44.1 kHz stereo */
+    { { 0x2b, 0x92, 0x08 }, 3, TRUE, 5, "mp4a.40.5" },   /* HE-AAC (SBR) */
+    { { 0xeb, 0x12, 0x08 }, 3, TRUE, 29, "mp4a.40.29" }, /* HE-AAC v2 (PS) */
+    { { 0x08, 0x10 }, 2, TRUE, 1, "mp4a.40.1" },      /* AAC Main */
+    { { 0xb8, 0x10 }, 2, TRUE, 23, "mp4a.40.23" },    /* ER AAC LD */
+    { { 0x10 }, 1, TRUE, 2, "mp4a.40.2" },            /* one byte is enough for the type */
+    { { 0xf9, 0x40 }, 2, TRUE, 42, "mp4a.40.42" },    /* escape 31: 32 + 10 = USAC */
+    { { 0xf8, 0x00 }, 2, TRUE, 32, NULL },            /* escape: 32 (Layer-1): not AAC */
+    { { 0xff, 0xe0 }, 2, TRUE, 95, NULL },            /* escape, largest: 32 + 63 */
+    { { 0x38, 0x08 }, 2, TRUE, 7, NULL },             /* TwinVQ: not AAC */
+    { { 0x00, 0x00 }, 0, FALSE, 0, NULL },            /* empty */
+    { { 0x04, 0x08 }, 2, FALSE, 0, NULL },            /* type 0 (null) */
+    { { 0x00 }, 1, FALSE, 0, NULL },
+    { { 0xf8 }, 1, FALSE, 0, NULL },                  /* escape cut off */
+    { { 0xff }, 1, FALSE, 0, NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    guint aot = 1234;
+    g_autoptr (GError) error = NULL;
+    gboolean ok = nvr_fmp4_aac_object_type (cases[i].asc, cases[i].len, &aot, &error);
+    g_assert_cmpint (ok, ==, cases[i].ok);
+    if (!ok) {
+      g_assert_error (error, NVR_FMP4_ERROR, NVR_FMP4_ERROR_MALFORMED);
+      g_assert_cmpuint (aot, ==, 1234);
+      continue;
+    }
+    g_assert_cmpuint (aot, ==, cases[i].aot);
+    char codec[NVR_FMP4_CODEC_MAX] = "untouched";
+    g_assert_cmpint (nvr_fmp4_aac_codec (aot, codec, sizeof codec), ==, cases[i].codec != NULL);
+    g_assert_cmpstr (codec, ==, cases[i].codec != NULL ? cases[i].codec : "untouched");
+  }
+}
+
+/* The first unit of a real mp4mux stream: its init segment. */
+static GByteArray *
+real_init (gboolean audio)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = g_strdup_printf (
+      "videotestsrc num-buffers=10 ! video/x-raw,width=160,height=120,framerate=10/1 "
+      "! x264enc key-int-max=10 speed-preset=ultrafast tune=zerolatency ! h264parse "
+      "! video/x-h264,stream-format=avc,alignment=au "
+      "! mp4mux name=mux fragment-duration=500 streamable=true ! appsink name=sink sync=false %s",
+      audio ? "audiotestsrc num-buffers=8 samplesperbuffer=2048 ! audio/x-raw,rate=16000 "
+              "! voaacenc ! aacparse ! mux." : "");
+  g_autoptr (GstElement) pipeline = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  GstAppSinkCallbacks cb = { .new_sample = collect };
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, out, NULL);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                                           GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_autoptr (NvrFmp4Splitter) s = nvr_fmp4_splitter_new (1 << 20);
+  g_assert_true (nvr_fmp4_splitter_feed (s, out->data, out->len, NULL));
+  GBytes *unit = NULL;
+  gboolean key;
+  guint64 dropped;
+  g_assert_cmpint (nvr_fmp4_splitter_pop (s, &unit, &key, &dropped), ==, NVR_FMP4_INIT);
+  gsize len;
+  const guint8 *d = g_bytes_get_data (unit, &len);
+  GByteArray *init = bytes (d, len);
+  g_bytes_unref (unit);
+  return init;
+}
+
+/* The live codec string follows the init's AudioSpecificConfig (mp4mux's esds, rewritten in
+ * place: voaacenc writes AAC-LC 16 kHz mono, 0x14 0x08, as DecoderSpecificInfo 05 02 14 08);
+ * a config that names no AAC type, or does not parse, falls back to mp4a.40.2 and says why. */
+static void
+test_init_aac_codec (void)
+{
+  g_autoptr (GByteArray) a = real_init (TRUE);
+  static const guint8 dsi[] = { 0x05, 0x02, 0x14, 0x08 };
+  gsize at = 0;
+  for (at = 0; at + sizeof dsi <= a->len; at++)
+    if (memcmp (a->data + at, dsi, sizeof dsi) == 0)
+      break;
+  g_assert_cmpuint (at + sizeof dsi, <=, a->len);
+  static const struct {
+    guint8 asc[2];
+    const char *audio;
+    gboolean fallback;
+  } cases[] = {
+    { { 0x14, 0x08 }, "mp4a.40.2", FALSE },
+    { { 0x2c, 0x08 }, "mp4a.40.5", FALSE },     /* HE-AAC */
+    { { 0xec, 0x08 }, "mp4a.40.29", FALSE },    /* HE-AAC v2 */
+    { { 0xf9, 0x40 }, "mp4a.40.42", FALSE },    /* escape: USAC */
+    { { 0x04, 0x08 }, "mp4a.40.2", TRUE },      /* type 0 */
+    { { 0xf8, 0x00 }, "mp4a.40.2", TRUE },      /* escape: 32, not AAC */
+    { { 0x38, 0x08 }, "mp4a.40.2", TRUE },      /* TwinVQ */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GByteArray) c = bytes (a->data, a->len);
+    memcpy (c->data + at + 2, cases[i].asc, 2);
+    NvrFmp4Init init;
+    g_autoptr (GError) error = NULL;
+    g_assert_true (nvr_fmp4_parse_init (c->data, c->len, &init, &error));
+    g_assert_no_error (error);
+    g_assert_true (init.has_audio);
+    const char *comma = strchr (init.codec, ',');
+    g_assert_nonnull (comma);
+    g_assert_cmpstr (comma + 1, ==, cases[i].audio);
+    g_assert_cmpint (init.audio_codec_fallback != NULL, ==, cases[i].fallback);
+  }
+  /* A DecoderSpecificInfo of length 0 (config empty), and one that is not tag 5: fallback. */
+  for (guint k = 0; k < 2; k++) {
+    g_autoptr (GByteArray) c = bytes (a->data, a->len);
+    if (k == 0)
+      c->data[at + 1] = 0;
+    else
+      c->data[at] = 0x06;
+    NvrFmp4Init init;
+    g_assert_true (nvr_fmp4_parse_init (c->data, c->len, &init, NULL));
+    g_assert_true (g_str_has_suffix (init.codec, ",mp4a.40.2"));
+    g_assert_nonnull (init.audio_codec_fallback);
+  }
+  /* Video only: no audio, no fallback. */
+  g_autoptr (GByteArray) v = real_init (FALSE);
+  NvrFmp4Init init;
+  g_assert_true (nvr_fmp4_parse_init (v->data, v->len, &init, NULL));
+  g_assert_false (init.has_audio);
+  g_assert_null (strchr (init.codec, ','));
+  g_assert_null (init.audio_codec_fallback);
+}
+
 static void
 test_real_mp4mux (void)
 {
@@ -562,5 +705,7 @@ main (int argc, char **argv)
   g_test_add_func ("/fmp4/splitter/errors", test_splitter_errors);
   g_test_add_func ("/fmp4/real-mp4mux", test_real_mp4mux);
   g_test_add_func ("/fmp4/real-mp4mux-aac", test_real_mp4mux_aac);
+  g_test_add_func ("/fmp4/aac/object-type", test_aac_object_type);
+  g_test_add_func ("/fmp4/aac/init-codec", test_init_aac_codec);
   return g_test_run ();
 }

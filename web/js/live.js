@@ -1,5 +1,5 @@
 // live — the MSE player for GET /api/v1/cameras/{id}/live (chunked fMP4: init segment, then
-// fragments from a keyframe; X-Hearth-Codec names the codec, with ",mp4a.40.2" when the stream
+// fragments from a keyframe; X-Hearth-Codec names the codec, with ",mp4a.40.N" when the stream
 // carries the camera's audio: the element stays muted, onAudio(true) lets the page offer an
 // "Unmute" button, and unmuting is the user's click there). Bytes are appended in order from a
 // bounded queue (reading pauses while it is full, so the daemon drops whole fragments for us,
