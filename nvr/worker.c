@@ -951,10 +951,10 @@ on_audio_start (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* The audio branch's output (its streaming thread): held (audio_hold) until the branch is
- * linked to the recorder, dropped after audio ended; untimed buffers are dropped (mp4mux fails on them), and so is
- * audio from before the first video frame or overlapping what was written; a change of caps
- * ends audio (mp4mux cannot change a track's format mid-file). */
+/* The audio branch's output (its streaming thread), past audio_hold (which holds it until the
+ * branch is linked to the recorder): dropped after audio ended; untimed buffers are dropped
+ * (mp4mux fails on them), and so is audio from before the first video frame or overlapping what
+ * was written; a change of caps ends audio (mp4mux cannot change a track's format mid-file). */
 static GstPadProbeReturn
 audio_out_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -1785,7 +1785,7 @@ build_audio_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
   /* Buffers only: the caps event still reaches the pad (audio_ready reads it there). */
   c->audio_hold = gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER |
                                      GST_PAD_PROBE_TYPE_BUFFER_LIST, block_probe, NULL, NULL);
-  /* Playing before linked: rtspsrc's pad is only dropping buffers, its events go through, and
+  /* Playing before linked: rtspsrc's pad is only holding buffers, its events go through, and
    * one refused by a branch still in NULL (FLUSHING) pauses rtspsrc's whole TCP read loop,
    * video included (seen as an intermittent "no data" at the first connection). */
   if (!gst_element_sync_state_with_parent (branch)) {
