@@ -8,11 +8,11 @@ Loss = wall time of the kill minus the recovered end of the camera's last segmen
 With --audio CODEC the cameras also send audio (fakecam --audio): the same bound must hold, and
 every file, the crash-cut ones included, must also hold an AAC track that decodes to its camera's
 tone. A file closed by rotation (the first file of a connection included) has audio as long as
-its video within SYNC_S; the file the kill cut and the one the final stop cut within
-AUDIO_SLACK_S: a crash leaves the tracks' last fragments cut where they were (the video's GOP in
-progress is held by splitmuxsink while audio fragments go on), and at a stop the audio branch's
-last frames may still be in its queue or encoder (docs/design/storage.md "Audio": measured
-there)."""
+its video within SYNC_S. The file the kill cut may hold up to AUDIO_SLACK_S more audio than
+video: splitmuxsink holds the video's GOP in progress while audio fragments go on to disk
+(measured +0.76 s in every crash-cut file of 3 loaded runs). The file the final stop cut may be
+short of audio by up to STOP_SLACK_S: the audio branch's last frames are still in its jitterbuffer,
+queue or encoder when video's EOS closes the file (measured 0.02-0.11 s short)."""
 
 import argparse
 import os
@@ -25,6 +25,7 @@ from mp4tracks import audio_tone_hz, by_handler, tracks
 GOP_S = 1.0   # fakecam's default GOP: one keyframe per second
 AUDIO_SLACK_S = GOP_S + 0.5
 SYNC_S = 0.1
+STOP_SLACK_S = 0.3
 
 
 def test(audio=None):
@@ -115,7 +116,7 @@ def test(audio=None):
                     a, v = by_handler(t, "soun"), by_handler(t, "vide")
                     check(len(a) == 1 and a[0]["format"] == "mp4a" and a[0]["samples"] > 0,
                           f"{s['path']}: no AAC audio ({t})")
-                    slack = AUDIO_SLACK_S if cut else SYNC_S
+                    slack = {"crash": AUDIO_SLACK_S, "stop": STOP_SLACK_S}.get(cut, SYNC_S)
                     check(abs(a[0]["duration_s"] - v[0]["duration_s"]) <= slack,
                           f"{s['path']}: audio {a[0]['duration_s']:.3f} s vs video "
                           f"{v[0]['duration_s']:.3f} s (allowed {slack} s)")
