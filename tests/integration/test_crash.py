@@ -12,7 +12,7 @@ its video within SYNC_S. The file the kill cut may hold up to AUDIO_SLACK_S more
 video: splitmuxsink holds the video's GOP in progress while audio fragments go on to disk
 (measured +0.76 s in every crash-cut file of 3 loaded runs). The file the final stop cut may be
 short of audio by up to STOP_SLACK_S: the audio branch's last frames are still in its jitterbuffer,
-queue or encoder when video's EOS closes the file (measured 0.02-0.11 s short)."""
+queue or encoder when video's EOS closes the file (measured 0.003-0.11 s short)."""
 
 import argparse
 import os
