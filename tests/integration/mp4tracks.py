@@ -5,10 +5,13 @@ track with GStreamer to check what it sounds like.
 
 tracks(path) -> {track_id: {"handler": "vide"|"soun"|..., "format": "avc1"|"mp4a"|...,
                             "timescale": N, "samples": N, "duration_s": float,
-                            "start_s": float or None, "edit_s": float or None}}
+                            "start_s": float or None, "edit_s": float or None,
+                            "max_sample_s": float}}
 start_s is where the track's first fragment starts on the file's timeline (its first tfdt, the
 base media decode time a player places it at), edit_s the media time of its first edit (elst) if
-the track has an edit list; a player shifts the track by -edit_s."""
+the track has an edit list; a player shifts the track by -edit_s. max_sample_s is the longest
+sample: a hole in a track's timestamps shows as one sample stretched over it (the muxer gives
+each sample the time to the next), which its total duration alone does not show."""
 
 import os
 import statistics
@@ -46,7 +49,7 @@ def tracks(path):
 
     def walk_trak(start, end):
         t = {"handler": "", "format": "", "timescale": 0, "samples": 0, "ticks": 0,
-             "tfdt": None, "elst": None}
+             "tfdt": None, "elst": None, "max_ticks": 0}
         tid = None
         stack = [(start, end)]
         while stack:
@@ -77,6 +80,8 @@ def tracks(path):
                         count, delta = struct.unpack_from(">II", data, bs + 8 + 8 * i)
                         t["samples"] += count
                         t["ticks"] += count * delta
+                        if count:
+                            t["max_ticks"] = max(t["max_ticks"], delta)
         if tid is not None:
             out[tid] = t
 
@@ -110,6 +115,7 @@ def tracks(path):
                         d = struct.unpack_from(">I", data, off + per * i)[0] if flags & 0x100 \
                             else def_dur
                         out[tid]["ticks"] += d
+                        out[tid]["max_ticks"] = max(out[tid]["max_ticks"], d)
                     out[tid]["samples"] += count
 
     top = list(_boxes(data, 0, len(data)))
@@ -132,7 +138,8 @@ def tracks(path):
         t["duration_s"] = t["ticks"] / t["timescale"] if t["timescale"] else 0.0
         t["start_s"] = None if t["tfdt"] is None else t["tfdt"] / ts
         t["edit_s"] = None if t["elst"] is None else t["elst"] / ts
-        del t["ticks"], t["tfdt"], t["elst"]
+        t["max_sample_s"] = t["max_ticks"] / ts
+        del t["ticks"], t["tfdt"], t["elst"], t["max_ticks"]
     return out
 
 
