@@ -227,6 +227,8 @@ typedef struct {
   atomic_int audio_pad_taken;      /* rtspsrc thread: its pad was seen */
   GstElement *abranch;             /* main loop: depay ! [decode ! encode] ! aacparse ! queue */
   GstPad *abranch_sink;            /* main loop */
+  gulong audio_hold;               /* main loop: probe holding the branch's output until linked */
+  atomic_int audio_start_told;     /* audio thread: the first recorded audio was logged */
   GstPad *rec_audio;               /* main loop: splitmuxsink's audio pad, requested with video */
   guint audio_wait;                /* main loop: timer polling for the audio format */
   gint64 audio_wait_since_us;      /* main loop */
@@ -761,6 +763,7 @@ conn_teardown (Worker *w)
     g_source_remove (c->audio_wait);
   c->audio_wait = 0;
   c->abranch = NULL;  /* owned by the pipeline */
+  c->audio_hold = 0;
   c->branch = NULL;   /* owned by the pipeline */
   c->gate_probe = 0;
   g_clear_object (&c->pipeline);
@@ -887,10 +890,13 @@ static void on_file_fragment (Worker *w, const GstStructure *st);
  * recorder's audio pad gets EOS so splitmuxsink stops waiting for it, and every later audio
  * buffer is dropped. The files go on with video only; the next connection tries audio again.
  * Main loop. */
+static void audio_release (Conn *c);
+
 static void
 audio_end (Worker *w, Conn *c, const char *why)
 {
   atomic_store (&c->audio_lost, 1);
+  audio_release (c);   /* what the branch held is dropped now (audio_out_probe) */
   live_audio_ended (w);
   if (c->audio_eos_sent)
     return;
@@ -942,10 +948,21 @@ live_audio_push (Conn *c, GstBuffer *buf, guint64 rt)
   gst_object_unref (asrc);
 }
 
-/* The audio branch's output (its streaming thread): dropped until the branch is linked to the
- * recorder and after audio ended; untimed buffers are dropped (mp4mux fails on them), and so is
- * audio from before the first video frame or overlapping what was written; a change of caps
- * ends audio (mp4mux cannot change a track's format mid-file). */
+/* The first audio that goes to the recorder, relative to the first video frame (where the first
+ * file starts): logged once per connection, the figure docs/design/storage.md "Audio" quotes.
+ * Main loop. */
+static gboolean
+on_audio_start (gpointer data)
+{
+  g_message ("First recorded audio starts %+d ms from the first video frame",
+             GPOINTER_TO_INT (data));
+  return G_SOURCE_REMOVE;
+}
+
+/* The audio branch's output (its streaming thread), past audio_hold (which holds it until the
+ * branch is linked to the recorder): dropped after audio ended; untimed buffers are dropped
+ * (mp4mux fails on them), and so is audio from before the first video frame or overlapping what
+ * was written; a change of caps ends audio (mp4mux cannot change a track's format mid-file). */
 static GstPadProbeReturn
 audio_out_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -980,6 +997,10 @@ audio_out_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
             rt + AUDIO_TRIM_NS > c->audio_next_rt)
           return GST_PAD_PROBE_DROP;
         c->audio_next_rt = rt + dur;
+        int expected = 0;
+        if (vstart >= 0 && atomic_compare_exchange_strong (&c->audio_start_told, &expected, 1))
+          g_main_context_invoke (NULL, on_audio_start,
+                                 GINT_TO_POINTER ((int) (((gint64) rt - vstart) / GST_MSECOND)));
       }
       live_audio_push (c, buf, rt);
     }
@@ -1010,6 +1031,18 @@ audio_out_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_DROP;
 }
 
+/* Lets the audio the branch held (since the camera's first packet, up to its queue's bound) go
+ * on: into the recorder once linked, or to audio_out_probe's drop once audio ended. Main loop. */
+static void
+audio_release (Conn *c)
+{
+  if (c->abranch == NULL || c->audio_hold == 0)
+    return;
+  g_autoptr (GstPad) out = gst_element_get_static_pad (c->abranch, "src");
+  gst_pad_remove_probe (out, c->audio_hold);
+  c->audio_hold = 0;
+}
+
 /* Links the audio branch to the recorder's audio pad once both exist. Main loop. */
 static void
 audio_link (Worker *w, Conn *c)
@@ -1023,6 +1056,7 @@ audio_link (Worker *w, Conn *c)
   }
   atomic_store (&c->audio_out_us, g_get_monotonic_time ());
   atomic_store (&c->audio_linked, 1);
+  audio_release (c);
   g_message ("Recording audio (%s%s)", c->audio_codec,
              strcmp (c->audio_codec, "aac") == 0 ? ", as received" : " transcoded to AAC");
 }
@@ -1339,12 +1373,6 @@ static GstPadProbeReturn
 block_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   return GST_PAD_PROBE_OK;   /* stay blocked until the main loop links the branch */
-}
-
-static GstPadProbeReturn
-drop_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  return GST_PAD_PROBE_DROP;
 }
 
 /* mp4mux fails the whole pipeline ("Buffer has no PTS") on a frame without a timestamp, which
@@ -1733,8 +1761,12 @@ build_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
 }
 
 /* Builds the audio branch for @lr and links rtspsrc's audio pad to it; its output goes to the
- * recorder's audio pad (now, or when the recorder is built). Until then, and after audio ended,
- * its output is dropped, never blocked: a stuck audio branch cannot hold rtspsrc. Main loop. */
+ * recorder's audio pad (now, or when the recorder is built). Until then its output is held:
+ * the video is held at the identity gate from its first frame, and audio dropped meanwhile
+ * would be missing from the start of the first file (the time the identity check and the wait
+ * for the audio format took; docs/design/storage.md "Audio"). The hold is behind the branch's
+ * leaky queue, so it never blocks rtspsrc: past the queue's bound the oldest audio goes.
+ * After audio ended its output is dropped. Main loop. */
 static gboolean
 build_audio_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
 {
@@ -1758,7 +1790,10 @@ build_audio_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
   gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
                      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, audio_out_probe, conn_ref (c),
                      (GDestroyNotify) conn_unref);
-  /* Playing before linked: rtspsrc's pad is only dropping buffers, its events go through, and
+  /* Buffers only: the caps event still reaches the pad (audio_ready reads it there). */
+  c->audio_hold = gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER |
+                                     GST_PAD_PROBE_TYPE_BUFFER_LIST, block_probe, NULL, NULL);
+  /* Playing before linked: rtspsrc's pad is only holding buffers, its events go through, and
    * one refused by a branch still in NULL (FLUSHING) pauses rtspsrc's whole TCP read loop,
    * video included (seen as an intermittent "no data" at the first connection). */
   if (!gst_element_sync_state_with_parent (branch)) {
@@ -1778,6 +1813,7 @@ build_audio_branch (Worker *w, Conn *c, LinkRequest *lr, GError **error)
                lr->audio_codec);
     atomic_store (&c->audio_lost, 1);
     c->audio_eos_sent = TRUE;   /* no recorder pad to end */
+    audio_release (c);
   }
   return TRUE;
 }
@@ -2056,11 +2092,10 @@ on_audio_pad_added (Conn *c, GstPad *pad, const char *template_name, const char 
   lr->encoding = g_strdup (codec);
   lr->audio_codec = g_strdup (codec);
   lr->template_name = g_strdup (template_name);
-  /* Dropped, not blocked, until linked: audio before the recorder is not kept anyway, and a
-   * blocked jitterbuffer output releases its backlog in a burst (timestamps bunched at the
-   * start of the first file). */
-  lr->block_id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                                    drop_probe, NULL, NULL);
+  /* Held (buffers only) until the main loop built the branch, which holds it further
+   * (audio_hold): audio dropped here would be missing from the start of the first file. */
+  lr->block_id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER |
+                                    GST_PAD_PROBE_TYPE_BUFFER_LIST, block_probe, NULL, NULL);
   g_main_context_invoke (NULL, on_link_request, lr);
 }
 

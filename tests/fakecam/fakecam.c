@@ -144,6 +144,18 @@ frame_clock_time (const Feed *feed, gint64 frame)
  * frame) and PLAY; bursting the backlog instead confuses clients' jitterbuffers. */
 #define FEED_LATE_LIMIT_NS (300 * GST_MSECOND)
 
+/* The global index of the first keyframe due after @now: where a new (or late) video feed
+ * starts, and where a new audio feed of the same media starts too. */
+static gint64
+next_keyframe (const FcClip *clip, GstClockTime epoch_ns, GstClockTime now)
+{
+  int fps = clip->params.fps;
+  gint64 g = now > epoch_ns ? (gint64) gst_util_uint64_scale (now - epoch_ns, (guint64) fps, GST_SECOND) + 1 : 0;
+  for (int i = 0; i < clip->n_aus && !clip->aus[g % clip->n_aus].key; i++)
+    g++;
+  return g;
+}
+
 /* Pushes the access unit of the next global frame, timestamped so that frame g is due at
  * epoch + g/fps on the system clock. A new (or late) feed waits for the next keyframe instead
  * of sending a partial GOP: whole GOPs are skipped, never single frames. */
@@ -162,10 +174,7 @@ on_need_data (GstAppSrc *src, guint length, gpointer user_data)
   gboolean discont = FALSE;
 
   if (feed->next < 0 || frame_clock_time (feed, feed->next) + FEED_LATE_LIMIT_NS < now) {
-    gint64 g = now > feed->epoch_ns ? (gint64) gst_util_uint64_scale (now - feed->epoch_ns, (guint64) fps, GST_SECOND) + 1 : 0;
-    for (int i = 0; i < clip->n_aus && !clip->aus[g % clip->n_aus].key; i++)
-      g++;
-    feed->next = g;
+    feed->next = next_keyframe (clip, feed->epoch_ns, now);
     discont = TRUE;
   }
 
@@ -191,8 +200,9 @@ on_need_data (GstAppSrc *src, guint length, gpointer user_data)
 
 typedef struct {
   FcAudio *audio;
+  FcClip *video;               /* the same media's video clip: where its first keyframe falls */
   GstClockTime epoch_ns;
-  gint64 next;                 /* global index of the next audio frame; -1 = resync */
+  gint64 next;                 /* global index of the next audio frame; -1 = not started */
 } AudioFeed;
 
 static void
@@ -200,6 +210,7 @@ audio_feed_free (gpointer data)
 {
   AudioFeed *feed = data;
   fc_audio_unref (feed->audio);
+  fc_clip_unref (feed->video);
   g_free (feed);
 }
 
@@ -211,7 +222,14 @@ audio_clock_time (const AudioFeed *feed, gint64 k)
 }
 
 /* Audio frame k (of the endless sequence) is due at epoch + k * frame / rate and holds loop
- * frame k mod n: timestamps increase forever, like the video's. A late feed skips ahead. */
+ * frame k mod n: timestamps increase forever, like the video's. A late feed skips ahead.
+ * A new feed starts with the frame that covers the video's first keyframe, not with the frame
+ * due now: the media prerolls on the first buffer of each stream, and gst-rtsp-server holds
+ * that buffer until PLAY. A first audio frame due now would wait there while the video waits
+ * for its keyframe (up to a GOP), then go out beside it with a timestamp up to a GOP older,
+ * followed by a jump to the present (the late feed skipping ahead): a camera that sent audio
+ * from its first video frame would never do that, and receivers' jitterbuffers read the jump
+ * as clock skew (docs/design/storage.md "Audio", measured there). */
 static void
 on_audio_need_data (GstAppSrc *src, guint length, gpointer user_data)
 {
@@ -224,7 +242,14 @@ on_audio_need_data (GstAppSrc *src, guint length, gpointer user_data)
   GstClockTime base = gst_element_get_base_time (GST_ELEMENT (src));
   gst_object_unref (clock);
   gboolean discont = FALSE;
-  if (feed->next < 0 || audio_clock_time (feed, feed->next) + FEED_LATE_LIMIT_NS < now) {
+  if (feed->next == -1) {
+    GstClockTime video_ns = feed->epoch_ns +
+        gst_util_uint64_scale_int ((guint64) next_keyframe (feed->video, feed->epoch_ns, now),
+                                   GST_SECOND, feed->video->params.fps);
+    feed->next = (gint64) gst_util_uint64_scale (video_ns - feed->epoch_ns, (guint64) a->rate,
+                                                 (guint64) a->frame_samples * GST_SECOND);
+    discont = TRUE;
+  } else if (feed->next < 0 || audio_clock_time (feed, feed->next) + FEED_LATE_LIMIT_NS < now) {
     feed->next = now > feed->epoch_ns
         ? (gint64) gst_util_uint64_scale (now - feed->epoch_ns, (guint64) a->rate,
                                           (guint64) a->frame_samples * GST_SECOND) + 1
@@ -403,6 +428,7 @@ configure_audio (FactoryData *fd, App *app, GstElement *bin)
     g_object_set (apay, "pt", 97, NULL);
   AudioFeed *feed = g_new0 (AudioFeed, 1);
   feed->audio = fc_audio_ref (fd->audio);
+  feed->video = fc_clip_ref (fd->clip);
   feed->epoch_ns = app->epoch_ns;
   feed->next = -1;
   GstAppSrcCallbacks callbacks = { .need_data = on_audio_need_data };

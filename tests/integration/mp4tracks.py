@@ -4,7 +4,14 @@ closed segment and on one cut off by a crash (only whole fragments count), and d
 track with GStreamer to check what it sounds like.
 
 tracks(path) -> {track_id: {"handler": "vide"|"soun"|..., "format": "avc1"|"mp4a"|...,
-                            "timescale": N, "samples": N, "duration_s": float}}"""
+                            "timescale": N, "samples": N, "duration_s": float,
+                            "start_s": float or None, "edit_s": float or None,
+                            "max_sample_s": float}}
+start_s is where the track's first fragment starts on the file's timeline (its first tfdt, the
+base media decode time a player places it at), edit_s the media time of its first edit (elst) if
+the track has an edit list; a player shifts the track by -edit_s. max_sample_s is the longest
+sample: a hole in a track's timestamps shows as one sample stretched over it (the muxer gives
+each sample the time to the next), which its total duration alone does not show."""
 
 import os
 import statistics
@@ -41,7 +48,8 @@ def tracks(path):
     trex = {}
 
     def walk_trak(start, end):
-        t = {"handler": "", "format": "", "timescale": 0, "samples": 0, "ticks": 0}
+        t = {"handler": "", "format": "", "timescale": 0, "samples": 0, "ticks": 0,
+             "tfdt": None, "elst": None, "max_ticks": 0}
         tid = None
         stack = [(start, end)]
         while stack:
@@ -55,6 +63,13 @@ def tracks(path):
                 elif kind == b"mdhd":
                     v = data[bs]
                     t["timescale"] = struct.unpack_from(">I", data, bs + (20 if v == 1 else 12))[0]
+                elif kind == b"elst" and t["elst"] is None:
+                    v = data[bs]
+                    if struct.unpack_from(">I", data, bs + 4)[0] > 0:
+                        if v == 1:
+                            t["elst"] = struct.unpack_from(">q", data, bs + 16)[0]
+                        else:
+                            t["elst"] = struct.unpack_from(">i", data, bs + 12)[0]
                 elif kind == b"hdlr":
                     t["handler"] = data[bs + 8:bs + 12].decode("latin-1")
                 elif kind == b"stsd":
@@ -65,6 +80,8 @@ def tracks(path):
                         count, delta = struct.unpack_from(">II", data, bs + 8 + 8 * i)
                         t["samples"] += count
                         t["ticks"] += count * delta
+                        if count:
+                            t["max_ticks"] = max(t["max_ticks"], delta)
         if tid is not None:
             out[tid] = t
 
@@ -86,6 +103,9 @@ def tracks(path):
                         off += 4
                     if flags & 0x8:
                         def_dur = struct.unpack_from(">I", data, off)[0]
+                elif k2 == b"tfdt" and tid in out and out[tid]["tfdt"] is None:
+                    v = data[s2]
+                    out[tid]["tfdt"] = struct.unpack_from(">Q" if v == 1 else ">I", data, s2 + 4)[0]
                 elif k2 == b"trun" and tid in out:
                     flags = struct.unpack_from(">I", data, s2)[0] & 0xFFFFFF
                     count = struct.unpack_from(">I", data, s2 + 4)[0]
@@ -95,6 +115,7 @@ def tracks(path):
                         d = struct.unpack_from(">I", data, off + per * i)[0] if flags & 0x100 \
                             else def_dur
                         out[tid]["ticks"] += d
+                        out[tid]["max_ticks"] = max(out[tid]["max_ticks"], d)
                     out[tid]["samples"] += count
 
     top = list(_boxes(data, 0, len(data)))
@@ -113,8 +134,12 @@ def tracks(path):
             if i + 1 < len(top) and top[i + 1][0] == b"mdat":
                 walk_moof(bs, be, be)
     for t in out.values():
+        ts = t["timescale"] or 1
         t["duration_s"] = t["ticks"] / t["timescale"] if t["timescale"] else 0.0
-        del t["ticks"]
+        t["start_s"] = None if t["tfdt"] is None else t["tfdt"] / ts
+        t["edit_s"] = None if t["elst"] is None else t["elst"] / ts
+        t["max_sample_s"] = t["max_ticks"] / ts
+        del t["ticks"], t["tfdt"], t["elst"], t["max_ticks"]
     return out
 
 

@@ -7,8 +7,12 @@ Loss = wall time of the kill minus the recovered end of the camera's last segmen
 
 With --audio CODEC the cameras also send audio (fakecam --audio): the same bound must hold, and
 every file, the crash-cut ones included, must also hold an AAC track that decodes to its camera's
-tone and lasts its video's length within AUDIO_SLACK_S (a crash-cut file may hold audio of the
-GOP whose video was not written yet; a first file starts with the RTP timeline settling)."""
+tone. A file closed by rotation (the first file of a connection included) has audio as long as
+its video within SYNC_S. The file the kill cut may hold up to AUDIO_SLACK_S more audio than
+video: splitmuxsink holds the video's GOP in progress while audio fragments go on to disk
+(measured +0.76 s in every crash-cut file of 3 loaded runs). The file the final stop cut may be
+short of audio by up to STOP_SLACK_S: the audio branch's last frames are still in its jitterbuffer,
+queue or encoder when video's EOS closes the file (measured 0.003-0.11 s short)."""
 
 import argparse
 import os
@@ -20,6 +24,8 @@ from mp4tracks import audio_tone_hz, by_handler, tracks
 
 GOP_S = 1.0   # fakecam's default GOP: one keyframe per second
 AUDIO_SLACK_S = GOP_S + 0.5
+SYNC_S = 0.1
+STOP_SLACK_S = 0.3
 
 
 def test(audio=None):
@@ -96,6 +102,7 @@ def test(audio=None):
             check(loss_s <= GOP_S + 1.0 + 0.5,
                   f"{name}: lost {loss_s:.2f} s, more than GOP + 1 s (+0.5 s clock slack)")
             for s in segs:
+                cut = "crash" if s is last else "stop" if s is segs[-1] else ""
                 info = idread(os.path.join(h.root, s["path"]))
                 codes = {int(k): v for k, v in info["codes"].items()}
                 check(info["frames"] > 0, f"{s['path']} does not play")
@@ -115,14 +122,16 @@ def test(audio=None):
                     a, v = by_handler(t, "soun"), by_handler(t, "vide")
                     check(len(a) == 1 and a[0]["format"] == "mp4a" and a[0]["samples"] > 0,
                           f"{s['path']}: no AAC audio ({t})")
-                    check(abs(a[0]["duration_s"] - v[0]["duration_s"]) <= AUDIO_SLACK_S,
-                          f"{s['path']}: audio {a[0]['duration_s']:.2f} s vs video "
-                          f"{v[0]['duration_s']:.2f} s")
+                    slack = {"crash": AUDIO_SLACK_S, "stop": STOP_SLACK_S}.get(cut, SYNC_S)
+                    check(abs(a[0]["duration_s"] - v[0]["duration_s"]) <= slack,
+                          f"{s['path']}: audio {a[0]['duration_s']:.3f} s vs video "
+                          f"{v[0]['duration_s']:.3f} s (allowed {slack} s)")
                     hz, want = audio_tone_hz(path), 400 + 100 * (index % 16)
                     check(hz is not None and abs(hz - want) <= 0.05 * want,
                           f"{s['path']}: audio tone {hz} Hz, expected {want} Hz")
-                    log(f"{s['path']}: audio {a[0]['duration_s']:.2f} s of video "
-                        f"{v[0]['duration_s']:.2f} s, tone {hz:.0f} Hz")
+                    log(f"{s['path']}: audio {a[0]['duration_s']:.3f} s of video "
+                        f"{v[0]['duration_s']:.3f} s, tone {hz:.0f} Hz"
+                        f"{f' [cut by the {cut}]' if cut else ''}")
 
 
 if __name__ == "__main__":
