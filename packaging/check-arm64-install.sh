@@ -32,6 +32,9 @@ bash "$here/build-deb.sh" --arch arm64 --out "$out" || fail "build-deb.sh --arch
 version=$(dpkg-parsechangelog -l "$here/debian/changelog" -S Version)
 deb="$out/hearth_${version}_arm64.deb"
 [ "$(dpkg-deb -f "$deb" Architecture)" = arm64 ] || fail "$deb is not arm64"
+rc=0
 bash "$here/check-deb-install.sh" "$deb" --root "$out/install-root-arm64" \
-  --fakecam "$fakecam" ${cache:+--cache "$cache"} || fail "check-deb-install.sh"
+  --fakecam "$fakecam" ${cache:+--cache "$cache"} || rc=$?
+[ $rc -ne 77 ] || exit 77   # it said why (today: no seccomp under qemu-user, so no recording)
+[ $rc -eq 0 ] || fail "check-deb-install.sh"
 say "passed in $(( $(date +%s) - t0 )) s"
