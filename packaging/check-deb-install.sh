@@ -86,6 +86,8 @@ in_root '
   [ "$(stat -c %U /var/lib/hearth/catalog.db)" = hearth ] || exit 1
   echo "daemon started as hearth:hearth-web with the installed config, answered status, stopped on SIGTERM: OK"
 ' || fail "a check inside the chroot"
+echo "check-deb-install: systemd-analyze verify --root=$root hearth.service hearth-web.service"
+systemd-analyze verify --root="$root" hearth.service hearth-web.service || fail "systemd-analyze verify"
 
 if [ -n "$fakecam" ]; then
   # The installed daemon as hearth.service runs it, one camera, 10 s segments; the camera on the
@@ -169,6 +171,4 @@ PY
   [ -z "$left" ] || fail "processes in the chroot still run 30 s after SIGTERM"
   echo "check-deb-install: recorded $n complete segments of the test camera ($(dpkg-deb -f "$deb" Architecture) nvr), stopped on SIGTERM: OK ($(( $(date +%s) - t1 )) s)"
 fi
-echo "check-deb-install: systemd-analyze verify --root=$root hearth.service hearth-web.service"
-systemd-analyze verify --root="$root" hearth.service hearth-web.service || fail "systemd-analyze verify"
 echo "check-deb-install: all checks passed ($(( $(date +%s) - t0 )) s)"
