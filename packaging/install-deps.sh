@@ -23,6 +23,9 @@ PACKAGES=(
 # browser end-to-end tests (tests/e2e): Debian's chromium, driven by playwright-core from npm; certutil (libnss3-tools)
 # makes the test browser trust the test certificate
 PACKAGES+=(chromium fonts-liberation libnss3-tools)
+# the Debian package and its checks (packaging/build-deb.sh, check-*.sh): lintian, the chroots
+# (mmdebstrap, arch-test), arm64 programs run by qemu-user through binfmt (test arm64_cross)
+PACKAGES+=(lintian mmdebstrap arch-test qemu-user-static binfmt-support)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
