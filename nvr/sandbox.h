@@ -26,8 +26,9 @@ gboolean nvr_sandbox_url_port (const char *url, guint16 *port);
  * read-write with their ioctls: the hardware decoder's (docs/design/motion.md "Hardware
  * decoding"); a path this system lacks is skipped. Landlock missing from the kernel, or a part of it (TCP ports
  * need ABI 4, signal and abstract-socket scoping ABI 6), is logged once and the rest applies;
- * FALSE with @error when Landlock fails otherwise, or no_new_privs or seccomp cannot be set:
- * the worker must then not go on.
+ * so is a kernel without seccomp (PR_GET_SECCOMP fails with EINVAL: no CONFIG_SECCOMP, or
+ * qemu-user). FALSE with @error when Landlock fails otherwise, or no_new_privs cannot be set, or
+ * a kernel with seccomp refuses the filter: the worker must then not go on.
  *
  * Test hook (tests/security/test_sandbox.py): when the environment has NVR_SANDBOX_PROBE, the
  * sandboxed worker then tries what it must not do and logs one line per try,
