@@ -491,19 +491,11 @@ collect (GstAppSink *sink, gpointer data)
   return GST_FLOW_OK;
 }
 
-static void
-real_mp4mux (gboolean audio)
+/* Runs @desc (a launch line ending in `appsink name=sink`) to EOS; returns what the sink got. */
+static GByteArray *
+mux_bytes (const char *desc)
 {
-  /* 6 s at 10 fps, a keyframe every 10 frames (1 s): fragments of 0.5 s; with @audio, 6 s of
-   * AAC as a second track (as the worker's live pipeline muxes it). */
   g_autoptr (GError) error = NULL;
-  g_autofree char *desc = g_strdup_printf (
-      "videotestsrc num-buffers=60 ! video/x-raw,width=320,height=240,framerate=10/1 "
-      "! x264enc key-int-max=10 speed-preset=ultrafast tune=zerolatency ! h264parse "
-      "! video/x-h264,stream-format=avc,alignment=au,profile=constrained-baseline "
-      "! mp4mux name=mux fragment-duration=500 streamable=true ! appsink name=sink sync=false %s",
-      audio ? "audiotestsrc num-buffers=47 samplesperbuffer=2048 ! audio/x-raw,rate=16000 "
-              "! voaacenc ! aacparse ! mux." : "");
   g_autoptr (GstElement) pipeline = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
@@ -517,6 +509,23 @@ real_mp4mux (gboolean audio)
   g_assert_nonnull (msg);
   g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
   gst_element_set_state (pipeline, GST_STATE_NULL);
+  return g_steal_pointer (&out);
+}
+
+static void
+real_mp4mux (gboolean audio)
+{
+  /* 6 s at 10 fps, a keyframe every 10 frames (1 s): fragments of 0.5 s; with @audio, 6 s of
+   * AAC as a second track (as the worker's live pipeline muxes it). */
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = g_strdup_printf (
+      "videotestsrc num-buffers=60 ! video/x-raw,width=320,height=240,framerate=10/1 "
+      "! x264enc key-int-max=10 speed-preset=ultrafast tune=zerolatency ! h264parse "
+      "! video/x-h264,stream-format=avc,alignment=au,profile=constrained-baseline "
+      "! mp4mux name=mux fragment-duration=500 streamable=true ! appsink name=sink sync=false %s",
+      audio ? "audiotestsrc num-buffers=47 samplesperbuffer=2048 ! audio/x-raw,rate=16000 "
+              "! voaacenc ! aacparse ! mux." : "");
+  g_autoptr (GByteArray) out = mux_bytes (desc);
 
   for (gsize chunk = 13; chunk <= 65536; chunk *= 71) {
     Seen seen;
@@ -585,7 +594,6 @@ test_aac_object_type (void)
 static GByteArray *
 real_init (gboolean audio)
 {
-  g_autoptr (GError) error = NULL;
   g_autofree char *desc = g_strdup_printf (
       "videotestsrc num-buffers=10 ! video/x-raw,width=160,height=120,framerate=10/1 "
       "! x264enc key-int-max=10 speed-preset=ultrafast tune=zerolatency ! h264parse "
@@ -593,19 +601,7 @@ real_init (gboolean audio)
       "! mp4mux name=mux fragment-duration=500 streamable=true ! appsink name=sink sync=false %s",
       audio ? "audiotestsrc num-buffers=8 samplesperbuffer=2048 ! audio/x-raw,rate=16000 "
               "! voaacenc ! aacparse ! mux." : "");
-  g_autoptr (GstElement) pipeline = gst_parse_launch (desc, &error);
-  g_assert_no_error (error);
-  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  g_autoptr (GByteArray) out = g_byte_array_new ();
-  GstAppSinkCallbacks cb = { .new_sample = collect };
-  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, out, NULL);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
-                                                           GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  g_assert_nonnull (msg);
-  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_autoptr (GByteArray) out = mux_bytes (desc);
   g_autoptr (NvrFmp4Splitter) s = nvr_fmp4_splitter_new (1 << 20);
   g_assert_true (nvr_fmp4_splitter_feed (s, out->data, out->len, NULL));
   GBytes *unit = NULL;
