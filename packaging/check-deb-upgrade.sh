@@ -42,6 +42,7 @@ if [ $build -eq 1 ]; then
   v1=$(dpkg-parsechangelog -l "$here/debian/changelog" -S Version)
   v2="$v1+upgradetest1"
   say "building $v1 and $v2 (build-deb.sh --nocheck)"
+  mkdir -p "$out"   # a fresh clone has no build-deb/ yet: the logs beside $out need it
   bash "$here/build-deb.sh" --nocheck --out "$out" >"$out.build-old.log" 2>&1 ||
     fail "build-deb.sh (log: $out.build-old.log)"
   bash "$here/build-deb.sh" --nocheck --out "$out" --version "$v2" >"$out.build-new.log" 2>&1 ||
