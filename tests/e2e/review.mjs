@@ -207,9 +207,16 @@ try {
   check(ratio > 2.5, `at 4x the recording advanced only ${ratio.toFixed(2)}x`);
   await page.selectOption('#speed', '1');
 
-  // 7. frame step: paused, one frame forward and back
+  // 7. frame step: paused, one frame forward and back. The clock is read once the player has
+  // handled the `pause` event (it shows the paused frame then); `paused` alone turns true
+  // before that, when the clock may still hold a timeupdate up to 250 ms (more on a busy box)
+  // old: a frame step then looked 8 frames long in one CI run.
+  await page.evaluate((sel) => {
+    const v = document.querySelector(sel);
+    window.hearthPaused = new Promise((done) => v.addEventListener('pause', () => setTimeout(done, 0), { once: true }));
+  }, PLAYING);
   await page.click('#play-pause');
-  await page.waitForFunction((sel) => document.querySelector(sel).paused, PLAYING);
+  await page.evaluate(() => window.hearthPaused);
   const f0 = await wallNow(page);
   await page.click('#frame-fwd');
   await page.waitForFunction((b) => Number(document.getElementById('clock').dataset.wallUs) !== b, f0, { timeout: 5000 });

@@ -51,6 +51,8 @@ export class HlsPlayer {
     this.refilling = false;
     const v = videos[0];
     v.addEventListener('timeupdate', () => { if (this.mode === 'hls') this.tick(); });
+    // Paused: the clock shows the frame on screen, not the last timeupdate (up to 250 ms old).
+    v.addEventListener('pause', () => { if (this.mode === 'hls') this.tick(); });
     v.addEventListener('playing', () => { if (this.mode === 'hls') this.hooks.onState('', 'info'); });
     v.addEventListener('waiting', () => { if (this.mode === 'hls') this.hooks.onState('Loading…', 'info'); });
     v.addEventListener('ended', () => {

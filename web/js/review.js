@@ -83,6 +83,7 @@ export class ReviewPlayer {
     for (const [i, v] of videos.entries()) {
       v.hidden = i !== 0;
       v.addEventListener('timeupdate', () => { if (i === this.active) this.tick(); });
+      v.addEventListener('pause', () => { if (i === this.active) this.tick(); });
       v.addEventListener('ended', () => { if (i === this.active && this.current) this.advance(); });
       v.addEventListener('playing', () => { if (i === this.active) this.hooks.onState('', 'info'); });
       v.addEventListener('waiting', () => {
