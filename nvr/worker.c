@@ -2734,6 +2734,13 @@ mo_on_bus (GstBus *bus, GstMessage *msg, gpointer data)
     g_autofree char *debug = NULL;
     gst_message_parse_error (msg, &err, &debug);
     g_autofree char *reason = error_reason (err, debug);
+    /* An error of the hardware decoder itself (not of the camera or the network): the next try
+     * decodes in software, for the worker's life. */
+    if (m->hw != NULL && !w->hw_failed && GST_MESSAGE_SRC (msg) != NULL &&
+        strcmp (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), "hwdec") == 0) {
+      g_message ("Hardware decoder %s failed: motion decodes with avdec_h264 from now on", m->hw);
+      w->hw_failed = TRUE;
+    }
     motion_failed (w, reason);
   } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
     motion_failed (w, "camera ended the stream");
@@ -2777,12 +2784,6 @@ motion_stop (Worker *w)
 static void
 motion_failed (Worker *w, const char *why)
 {
-  if (w->mo != NULL && w->mo->hw != NULL && !w->hw_failed) {
-    /* Whatever went wrong, the next try decodes in software: a flaky hardware decoder must not
-     * keep motion down (a Pi without it records and detects exactly as an x86 box). */
-    g_message ("Motion failed while %s decoded it: avdec_h264 from now on", w->mo->hw);
-    w->hw_failed = TRUE;
-  }
   g_message ("Motion stream (%s) failed: %s; retrying in %d ms",
              w->cfg.motion_sub ? "sub-stream" : "main stream", why, MOTION_RETRY_MS);
   motion_stop (w);
