@@ -90,8 +90,11 @@ def test():
         # 3. switched off in the config
         with open(h.conf, "a") as f:
             f.write("hardware_decode = false\n")
-        offset, _ = phase(h, "off", "avdec_h264", r"Motion detection on the main stream", 30)
-        time.sleep(3)
+        offset, t3 = phase(h, "off", "avdec_h264", r"Motion detection on the main stream", 30)
+        # An event proves the motion branch was linked and decoding: only then does the absence
+        # of the "(hardware)" line (logged when the branch is linked) mean something.
+        h.wait_for("off: an event from the software-decoded stream",
+                   lambda: events_after(h, t3), 3 * CLIP_S + 10)
         text = log_since(h, offset)
         check("(hardware)" not in text, "hardware_decode = false still used the hardware decoder")
         log("3. hardware_decode = false: software decoder")
